@@ -1,0 +1,39 @@
+# Fresh machine: `make demo` (emulated AWS + Dagster UI) or `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 5055
+SPEED  ?= 300
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: install test demo emulator bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 tests
+
+# The emulator runs in the background; dagster dev in the foreground. Ctrl-C stops both.
+demo: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env & \
+	  EMU=$$!; trap 'kill $$EMU 2>/dev/null' EXIT INT TERM; \
+	  $(VENV)/bin/cxgm emulator wait --port $(PORT) && \
+	  . ./.cxgm/emulator.env && $(VENV)/bin/dagster dev -w workspace.yaml
+
+emulator: $(STAMP)
+	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env
+
+bench: $(STAMP)
+	$(PY) bench/fetch_bench.py
+
+clean:
+	rm -rf $(VENV) .cxgm .dagster_home

@@ -1,0 +1,130 @@
+"""Stage configuration: which AWS account, region and resource names each stage (dev, staging, prod, rdev) uses.
+
+The packaged `stages.toml` holds production's names; a user file named by `CXGM_CONFIG` is merged over it
+table by table, so a user only writes what differs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+CONFIG_ENV_VAR = "CXGM_CONFIG"
+KNOWN_STAGES = ("dev", "staging", "prod", "rdev")
+_FIELDS = (
+    "profile",
+    "region",
+    "stack",
+    "queue",
+    "migration_sfn",
+    "ingestion_sfn",
+    "migration_log_group",
+    "ingestion_log_group",
+    "artifact_bucket",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded so the user knows what to fix."""
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    name: str
+    profile: str | None
+    region: str
+    stack: str
+    queue: str
+    migration_sfn: str
+    ingestion_sfn: str
+    migration_log_group: str
+    ingestion_log_group: str
+    artifact_bucket: str
+
+
+@dataclass(frozen=True)
+class CxgmConfig:
+    source: str
+    stages: dict[str, StageConfig]
+
+    def stage(self, name: str) -> StageConfig:
+        try:
+            return self.stages[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown stage {name!r}: configured stages are {', '.join(self.stages)} "
+                f"(from {self.source}); add a [stages.{name}] table to the file named by {CONFIG_ENV_VAR}"
+            ) from None
+
+    @property
+    def stage_names(self) -> list[str]:
+        return list(self.stages)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{CONFIG_ENV_VAR} names {path}, which is not a file: fix the path or unset {CONFIG_ENV_VAR}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def packaged_config_path(name: str) -> Path:
+    """Path of a TOML file shipped in the package (`stages.toml`, `emulator.toml`)."""
+    return Path(str(resources.files("cxgm_pipeline") / name))
+
+
+def _build_stage(name: str, table: dict, defaults: dict, source: str) -> StageConfig:
+    if name not in KNOWN_STAGES:
+        raise ConfigError(f"stage {name!r} in {source} is not one of {', '.join(KNOWN_STAGES)}")
+    values = {**defaults, **table}
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        raise ConfigError(f"[stages.{name}] in {source} has unknown keys {sorted(unknown)}; known: {', '.join(_FIELDS)}")
+    missing = [f for f in _FIELDS if f not in values]
+    if missing:
+        raise ConfigError(f"[stages.{name}] in {source} is missing {', '.join(missing)}")
+    fmt = {"stage": name, "stack": values["stack"]}
+    resolved = {k: str(v).format(**fmt) for k, v in values.items()}
+    resolved["profile"] = resolved["profile"] or None
+    return StageConfig(name=name, **resolved)
+
+
+def load_config(path: str | os.PathLike | None = None) -> CxgmConfig:
+    """Packaged defaults merged with `path` (or `$CXGM_CONFIG`); raises ConfigError with what to fix."""
+    data = tomllib.loads(packaged_config_path("stages.toml").read_text())
+    user_path = path or os.environ.get(CONFIG_ENV_VAR)
+    source = "packaged stages.toml"
+    if user_path:
+        data = _merge(data, _read_toml(Path(user_path)))
+        source = f"packaged stages.toml + {user_path}"
+    defaults = data.get("defaults", {})
+    stages = {name: _build_stage(name, table, defaults, source) for name, table in data.get("stages", {}).items()}
+    if not stages:
+        raise ConfigError(f"no [stages.*] table in {source}")
+    return CxgmConfig(source=source, stages=stages)
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str | None) -> CxgmConfig:
+    return load_config(path)
+
+
+def get_config() -> CxgmConfig:
+    """The configuration for the current `$CXGM_CONFIG` (cached per value)."""
+    return _cached(os.environ.get(CONFIG_ENV_VAR))

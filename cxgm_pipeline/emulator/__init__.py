@@ -1,0 +1,1 @@
+"""An emulated AWS account (moto server on localhost) running a realistic, live CELLxGENE schema migration."""

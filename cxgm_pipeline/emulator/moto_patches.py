@@ -1,0 +1,171 @@
+"""Patches for the gaps in moto that matter to cxgm (see shared notes: moto-as-local-aws.md).
+
+Each patch makes moto behave like AWS where cxgm depends on it, and lets the emulator's objects
+appear only once the simulated clock reaches them. tests/emulator/test_moto_patches.py checks over
+HTTP that every one still takes effect: moto is pinned, and an upgrade that breaks one fails there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.batch.exceptions import ClientException
+from moto.batch.models import BatchBackend
+from moto.batch.responses import BatchResponse
+from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+from moto.stepfunctions.exceptions import ExecutionDoesNotExist
+from moto.utilities.paginator import paginate
+from moto.stepfunctions.utils import PAGINATION_MODEL
+
+# The installed World (one per process); None: plain moto behaviour plus the AWS fixes.
+WORLD = None
+APPLIED: list[str] = []
+
+BATCH_LIST_MAX = 1000  # ListJobs maxResults upper bound
+BATCH_DESCRIBE_MAX = 100  # DescribeJobs takes at most 100 ids
+SFN_HISTORY_MAX = 1000
+
+
+def _now() -> float | None:
+    return WORLD.clock.now() if WORLD is not None else None
+
+
+def _visible(obj: Any, now: float | None) -> bool:
+    return now is None or not hasattr(obj, "visible") or obj.visible(now)
+
+
+def _created_ms(job: Any) -> int:
+    if hasattr(job, "plan"):
+        return int(job.plan.created * 1000)
+    return int(job.job_created_at.timestamp() * 1000)
+
+
+def list_jobs(self: BatchBackend, job_queue_name=None, array_job_id=None, job_status=None, filters=None):
+    """AWS semantics: filters (JOB_NAME, AFTER_/BEFORE_CREATED_AT) return every status; no filter and no
+    status means RUNNING only."""
+    now = _now()
+    queue = self.get_job_queue(job_queue_name) if job_queue_name else None
+    if job_queue_name and queue is None:
+        raise ClientException(f"Job queue {job_queue_name} does not exist")
+    candidates = list(queue.jobs) if queue else []
+    if array_job_id and (array_job := self.get_job_by_id(array_job_id)):
+        candidates.extend(array_job._child_jobs or [])
+    candidates = [j for j in candidates if _visible(j, now)]
+    if filters:
+        def keep(job) -> bool:
+            for f in filters:
+                name, values = f["name"], f.get("values") or []
+                value = values[0] if values else ""
+                if name == "JOB_NAME":
+                    if value.endswith("*"):
+                        if not job.job_name.lower().startswith(value[:-1].lower()):
+                            return False
+                    elif job.job_name.lower() != value.lower():
+                        return False
+                elif name == "AFTER_CREATED_AT" and _created_ms(job) < int(value):
+                    return False
+                elif name == "BEFORE_CREATED_AT" and _created_ms(job) > int(value):
+                    return False
+            return True
+
+        return [j for j in candidates if keep(j)]
+    wanted = job_status or "RUNNING"
+    return [j for j in candidates if j.status == wanted]
+
+
+def listjobs(self: BatchResponse) -> str:
+    """maxResults and nextToken, absent from moto: pages of at most 1000, newest first like AWS."""
+    jobs = self.batch_backend.list_jobs(
+        job_queue_name=self._get_param("jobQueue"),
+        array_job_id=self._get_param("arrayJobId"),
+        job_status=self._get_param("jobStatus"),
+        filters=self._get_param("filters"),
+    )
+    jobs = sorted(jobs, key=_created_ms, reverse=True)
+    limit = min(int(self._get_param("maxResults") or BATCH_LIST_MAX), BATCH_LIST_MAX)
+    offset = int(self._get_param("nextToken") or 0)
+    page = jobs[offset : offset + limit]
+    result: dict[str, Any] = {"jobSummaryList": [j.describe_short() for j in page]}
+    if offset + limit < len(jobs):
+        result["nextToken"] = str(offset + limit)
+    return json.dumps(result)
+
+
+def describe_jobs(self: BatchBackend, jobs: list[str] | None) -> list[dict]:
+    """Lookup by id (moto scans every job per call) and AWS's 100-id limit."""
+    ids = list(jobs or [])
+    if len(ids) > BATCH_DESCRIBE_MAX:
+        raise ClientException(f"1 validation error detected: Value at 'jobs' failed to satisfy constraint: "
+                              f"Member must have length less than or equal to {BATCH_DESCRIBE_MAX}")
+    now = _now()
+    index = WORLD.jobs if WORLD is not None else {}
+    out = []
+    for ident in ids:
+        job_id = ident.rsplit("/", 1)[-1]
+        job = index.get(job_id) or self._jobs.get(job_id)
+        if job is not None and _visible(job, now):
+            out.append(job.describe())
+    return out
+
+
+@paginate(pagination_model=PAGINATION_MODEL)
+def list_executions(self: StepFunctionBackend, state_machine_arn: str, status_filter: str | None = None):
+    now = _now()
+    executions = [e for e in self.describe_state_machine(state_machine_arn).executions if _visible(e, now)]
+    if status_filter:
+        executions = [e for e in executions if e.status == status_filter]
+    return sorted(executions, key=lambda x: x.start_date, reverse=True)
+
+
+def _find_execution(self: StepFunctionBackend, execution_arn: str):
+    self._validate_execution_arn(execution_arn)
+    execution = WORLD.executions.get(execution_arn) if WORLD is not None else None
+    if execution is None:
+        sm = self._get_state_machine_for_execution(execution_arn)
+        execution = next((x for x in sm.executions if x.execution_arn == execution_arn), None)
+    if execution is None or not _visible(execution, _now()):
+        raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
+    return execution
+
+
+def describe_execution(self: StepFunctionBackend, execution_arn: str):
+    return _find_execution(self, execution_arn)
+
+
+def get_execution_history(self: StepFunctionBackend, execution_arn: str) -> dict:
+    execution = _find_execution(self, execution_arn)
+    sm_role = "arn:aws:iam::123456789012:role/sfn"
+    return {"events": execution.get_execution_history(sm_role)}
+
+
+def get_execution_history_response(self: StepFunctionResponse):
+    """maxResults, reverseOrder and nextToken, all ignored by moto."""
+    from moto.core.responses import ActionResult
+
+    events = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))["events"]
+    if self._get_param("reverseOrder"):
+        events = list(reversed(events))
+    limit = min(int(self._get_param("maxResults") or SFN_HISTORY_MAX), SFN_HISTORY_MAX)
+    offset = int(self._get_param("nextToken") or 0)
+    result: dict[str, Any] = {"events": events[offset : offset + limit]}
+    if offset + limit < len(events):
+        result["nextToken"] = str(offset + limit)
+    return ActionResult(result)
+
+
+def apply() -> list[str]:
+    """Installs every patch once per process; returns their names."""
+    if APPLIED:
+        return APPLIED
+    BatchBackend.list_jobs = list_jobs
+    BatchResponse.listjobs = listjobs
+    BatchBackend.describe_jobs = describe_jobs
+    StepFunctionBackend.list_executions = list_executions
+    StepFunctionBackend.describe_execution = describe_execution
+    StepFunctionBackend.get_execution_history = get_execution_history
+    StepFunctionResponse.get_execution_history = get_execution_history_response
+    APPLIED.extend(["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
+                    "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination"])
+    return APPLIED

@@ -1,0 +1,99 @@
+"""Named scenarios: corpus size, failure rates and the migrations each stage runs.
+
+Times are hours relative to the emulator's anchor (the moment the live migration is due to start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cxgm_pipeline.vocabulary import ErrorCategory as C
+
+
+@dataclass(frozen=True)
+class MigrationSpec:
+    stage: str
+    tag: str | None  # MIGRATION_ATTEMPT carried by the jobs; None: an untagged attempt (time window only)
+    start_h: float
+    spread_h: float  # collections are started over this many hours (the queue's throughput)
+    duration_scale: dict[str, float] = field(default_factory=dict)  # per step, e.g. prod's cxg is slower
+    abort_at: float | None = None  # fraction of the planned span at which an operator aborts it
+    data_fault_keep: float = 1.0  # share of the corpus's data faults still failing in this run
+    expired_log_share: float = 0.0  # share of log streams gone (retention) by the time anyone looks
+    live: bool = False  # the migration the emulator plays in real time
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    name: str
+    n_collections: int
+    n_datasets: int
+    # Faults of the data itself: they fail in every migration of the corpus (unless fixed in between).
+    data_fault_rates: dict[C, float]
+    # Faults of the infrastructure: drawn anew for each migration.
+    infra_fault_rates: dict[C, float]
+    retry_rate: float  # share of jobs whose first attempt loses its spot host and is retried
+    collection_fault_count: int  # collections whose migration fails: their datasets never start
+    atac_rate: float
+    migrations: tuple[MigrationSpec, ...]
+
+
+def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
+    return (
+        MigrationSpec(stage="dev", tag=None, start_h=-9 * 24, spread_h=spread_h * 0.8, abort_at=0.55,
+                      data_fault_keep=1.0, expired_log_share=0.35),
+        MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9),
+        MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
+                      duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
+                      data_fault_keep=0.6, live=True),
+    )
+
+
+SCENARIOS: dict[str, ScenarioSpec] = {
+    "default": ScenarioSpec(
+        name="default",
+        n_collections=300,
+        n_datasets=2000,
+        data_fault_rates={C.VALIDATION: 0.015, C.APPLICATION: 0.008},
+        infra_fault_rates={
+            C.OUT_OF_MEMORY: 0.01,
+            C.CONTAINER_IMAGE: 0.002,
+            C.HOST_TERMINATED: 0.003,
+            C.TIMEOUT: 0.003,
+            C.RESOURCE_INIT: 0.002,
+            C.STORAGE: 0.003,
+            C.THROTTLED: 0.003,
+        },
+        retry_rate=0.03,
+        collection_fault_count=2,
+        atac_rate=0.06,
+        migrations=_migrations(spread_h=8.0),
+    ),
+    # Small enough for tests, yet every category, retries and never-started datasets occur.
+    "small": ScenarioSpec(
+        name="small",
+        n_collections=12,
+        n_datasets=60,
+        data_fault_rates={C.VALIDATION: 0.05, C.APPLICATION: 0.03},
+        infra_fault_rates={
+            C.OUT_OF_MEMORY: 0.03,
+            C.CONTAINER_IMAGE: 0.02,
+            C.HOST_TERMINATED: 0.02,
+            C.TIMEOUT: 0.02,
+            C.RESOURCE_INIT: 0.02,
+            C.STORAGE: 0.02,
+            C.THROTTLED: 0.02,
+        },
+        retry_rate=0.08,
+        collection_fault_count=1,
+        atac_rate=0.1,
+        migrations=_migrations(spread_h=2.0),
+    ),
+}
+
+
+def get_scenario(name: str) -> ScenarioSpec:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None

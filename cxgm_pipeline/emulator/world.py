@@ -1,0 +1,294 @@
+"""Shows a WorldPlan through moto's in-memory backends, as of the simulated clock.
+
+Jobs, log streams and executions are objects whose status, timestamps, attempts, log events and
+history are computed from the plan and `clock.now()`, so advancing the clock is all it takes to move
+a migration forward. Only S3 report files are written as time passes (`sync`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import random
+import threading
+from datetime import datetime, timezone
+
+from moto.batch.models import Job as MotoJob
+from moto.logs.models import LogEvent, LogStream
+from moto.stepfunctions.models import Execution as MotoExecution
+
+from cxgm_pipeline.emulator.clock import SimClock
+from cxgm_pipeline.emulator.failures import ESSENTIAL_EXITED, attempt_log
+from cxgm_pipeline.emulator.plan import AttemptPlan, ExecutionPlan, JobPlan, WorldPlan
+
+ACCOUNT = "123456789012"
+STARTING_S = 10.0  # STARTING lasts this long before RUNNING
+SUBMITTED_S = 2.0  # SUBMITTED lasts this long before RUNNABLE
+
+
+def _ms(t: float) -> int:
+    return int(t * 1000)
+
+
+class EmulatedJob(MotoJob):
+    """A Batch job whose state is read off its plan at the clock's time (never started as a thread)."""
+
+    def __init__(self, plan: JobPlan, clock: SimClock, queue_arn: str, jobdef_arn: str, region: str):  # noqa: D107
+        # moto's Job.__init__ starts bookkeeping we do not want (threads, docker): set what describe needs.
+        self.plan, self.clock = plan, clock
+        self.job_id = plan.job_id
+        self.job_name = plan.step.value
+        self.arn = f"arn:aws:batch:{region}:{ACCOUNT}:job/{plan.job_id}"
+        self.queue_arn, self.jobdef_arn, self.region = queue_arn, jobdef_arn, region
+
+    # moto's list/describe code reads these
+    @property
+    def status(self) -> str | None:
+        return self._state(self.clock.now())[0]
+
+    @property
+    def job_created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.plan.created, timezone.utc).replace(tzinfo=None)
+
+    def visible(self, now: float) -> bool:
+        return self.plan.created <= now
+
+    def _state(self, now: float) -> tuple[str | None, list[AttemptPlan], AttemptPlan | None]:
+        """(status, finished attempts, attempt in progress) at `now`."""
+        p = self.plan
+        if now < p.created:
+            return None, [], None
+        if now < p.created + SUBMITTED_S:
+            return "SUBMITTED", [], None
+        done: list[AttemptPlan] = []
+        for a in p.attempts:
+            if a.stop <= now:
+                done.append(a)
+                continue
+            begin = a.start if a.start is not None else a.stop - STARTING_S
+            if now < begin - STARTING_S:
+                return "RUNNABLE", done, None
+            if now < begin or a.start is None:
+                return "STARTING", done, None
+            return "RUNNING", done, a
+        return ("SUCCEEDED" if p.succeeded else "FAILED"), done, None
+
+    def _attempt_dict(self, a: AttemptPlan) -> dict:
+        container = {
+            "containerInstanceArn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:container-instance/{a.instance_id}",
+            "taskArn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:task/{a.task_id}",
+            "networkInterfaces": [],
+        }
+        if a.log_stream:
+            container["logStreamName"] = a.log_stream
+        if a.look is None:
+            container["exitCode"] = 0
+        else:
+            if a.look.exit_code is not None:
+                container["exitCode"] = a.look.exit_code
+            if a.look.container_reason:
+                container["reason"] = a.look.container_reason
+        out = {"container": container, "stoppedAt": _ms(a.stop),
+               "statusReason": a.look.status_reason if a.look else ESSENTIAL_EXITED}
+        if a.start is not None:
+            out["startedAt"] = _ms(a.start)
+        return out
+
+    def describe_short(self) -> dict:
+        status, done, current = self._state(self.clock.now())
+        out = {"jobArn": self.arn, "jobId": self.job_id, "jobName": self.job_name, "createdAt": _ms(self.plan.created),
+               "status": status, "jobDefinition": self.jobdef_arn}
+        started = [a.start for a in [*done, *([current] if current else [])] if a.start is not None]
+        if started:
+            out["startedAt"] = _ms(started[0])
+        if status in ("SUCCEEDED", "FAILED"):
+            last = done[-1]
+            out["stoppedAt"] = _ms(last.stop)
+            out["statusReason"] = last.look.status_reason if last.look else ESSENTIAL_EXITED
+            container = self._attempt_dict(last)["container"]
+            out["container"] = {k: container[k] for k in ("exitCode", "reason") if k in container}
+        return out
+
+    def describe(self) -> dict:
+        status, done, current = self._state(self.clock.now())
+        p = self.plan
+        out = self.describe_short()
+        env = [{"name": k, "value": v} for k, v in p.env.items()]  # a fresh list each call
+        container = {
+            "image": f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/corpora-upload-{p.stage}:latest",
+            "command": ["python3", "-m", "backend.layers.processing.process"],
+            "jobRoleArn": f"arn:aws:iam::{ACCOUNT}:role/dp-{p.stage}-batch",
+            "environment": env,
+            "resourceRequirements": [{"value": "8", "type": "VCPU"}, {"value": "64000", "type": "MEMORY"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": p.log_group,
+                                                                       "awslogs-region": self.region,
+                                                                       "awslogs-stream-prefix": p.job_definition}},
+            "volumes": [], "mountPoints": [], "ulimits": [], "secrets": [], "networkInterfaces": [],
+        }
+        shown = current or (done[-1] if done else None)
+        if shown is not None:
+            details = self._attempt_dict(shown)["container"]
+            for k in ("taskArn", "containerInstanceArn", "logStreamName"):
+                if k in details:
+                    container[k] = details[k]
+            if current is None:
+                for k in ("exitCode", "reason"):
+                    if k in details:
+                        container[k] = details[k]
+        out.update({
+            "jobQueue": self.queue_arn,
+            "attempts": [self._attempt_dict(a) for a in done],
+            "retryStrategy": {"attempts": 3, "evaluateOnExit": [
+                {"onStatusReason": "Host EC2*", "action": "RETRY"}, {"onReason": "*", "action": "EXIT"}]},
+            "dependsOn": [], "parameters": {}, "container": container, "tags": {}, "propagateTags": False,
+            "platformCapabilities": ["EC2"],
+        })
+        if p.timeout_s:
+            out["timeout"] = {"attemptDurationSeconds": p.timeout_s}
+        return out
+
+
+class EmulatedLogStream(LogStream):
+    """A log stream whose events appear as the clock passes their timestamps (generated on first read)."""
+
+    def __init__(self, log_group, name: str, job: JobPlan, attempt: AttemptPlan, clock: SimClock):  # noqa: D107
+        super().__init__(log_group, name)
+        self.creation_time = datetime.fromtimestamp(attempt.start, timezone.utc).replace(tzinfo=None)
+        self.last_ingestion_time = self.creation_time
+        self._job, self._attempt, self._clock = job, attempt, clock
+        self._all: list[LogEvent] | None = None
+        self._stamps: list[int] = []
+
+    def _generate(self) -> list[LogEvent]:
+        if self._all is None:
+            a, j = self._attempt, self._job
+            rng = random.Random(f"{j.seed}:{a.task_id}")
+            lines = attempt_log(j.log_ctx, a.start, a.stop, a.look, a.truncated, rng)
+            self._all = [LogEvent(_ms(t) + 900, {"timestamp": _ms(t), "message": m}) for t, m in lines]
+            self._stamps = [e.timestamp for e in self._all]
+        return self._all
+
+    @property
+    def events(self) -> list[LogEvent]:
+        events = self._generate()
+        return events[: bisect.bisect_right(self._stamps, _ms(self._clock.now()))]
+
+    @events.setter
+    def events(self, value) -> None:  # LogStream.__init__ assigns []; put_log_events appends
+        if value:
+            self._generate()
+            self._all = sorted([*self._all, *value], key=lambda e: e.timestamp)
+            self._stamps = [e.timestamp for e in self._all]
+
+
+class EmulatedExecution(MotoExecution):
+    """A Step Functions execution whose status and history follow the clock."""
+
+    def __init__(self, plan: ExecutionPlan, clock: SimClock, state_machine_arn: str, region: str):  # noqa: D107
+        self.plan, self.clock = plan, clock
+        self.name = plan.name
+        self.state_machine_arn = state_machine_arn
+        self.execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{plan.name}"
+        self.execution_input = json.dumps(plan.input)
+        self.account_id, self.region_name = ACCOUNT, region
+        self.output_details = None
+        self._override_status: str | None = None
+        self._override_stop: datetime | None = None
+
+    def visible(self, now: float) -> bool:
+        return self.plan.start <= now
+
+    def _ended(self) -> bool:
+        return self.clock.now() >= self.plan.stop
+
+    @property
+    def start_date(self) -> datetime:  # naive UTC: moto's list_executions crashes on aware values
+        return datetime.fromtimestamp(self.plan.start, timezone.utc).replace(tzinfo=None)
+
+    @property
+    def status(self) -> str:
+        if self._override_status:
+            return self._override_status
+        return self.plan.status if self._ended() else "RUNNING"
+
+    @status.setter
+    def status(self, value: str) -> None:  # moto's stop_execution
+        self._override_status = value
+        self._override_stop = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    @property
+    def stop_date(self) -> datetime | None:
+        if self._override_stop:
+            return self._override_stop
+        if not self._ended():
+            return None
+        return datetime.fromtimestamp(self.plan.stop, timezone.utc).replace(tzinfo=None)
+
+    @stop_date.setter
+    def stop_date(self, value) -> None:
+        self._override_stop = value
+
+    @property
+    def output(self) -> str | None:
+        return json.dumps(self.plan.output) if self._ended() and self.plan.output else None
+
+    @property
+    def error(self) -> str | None:
+        return self.plan.error if self._ended() else None
+
+    @property
+    def cause(self) -> str | None:
+        return self.plan.cause if self._ended() else None
+
+    def get_execution_history(self, roleArn: str) -> list[dict]:
+        now = self.clock.now()
+        out = []
+        for i, ev in enumerate(e for e in sorted(self.plan.events, key=lambda e: e.t) if e.t <= now):
+            item = {"timestamp": datetime.fromtimestamp(ev.t, timezone.utc), "type": ev.type, "id": i + 1,
+                    "previousEventId": i}
+            if ev.details_key:
+                item[ev.details_key] = ev.details
+            out.append(item)
+        return out
+
+
+class World:
+    """The installed plan: indexes the patched moto methods use, and the S3 files written as time passes."""
+
+    def __init__(self, plan: WorldPlan, clock: SimClock):
+        self.plan, self.clock = plan, clock
+        self.jobs: dict[str, EmulatedJob] = {}
+        self.jobs_by_queue: dict[str, list[EmulatedJob]] = {}
+        self.executions: dict[str, EmulatedExecution] = {}
+        self._s3 = sorted((o for m in plan.migrations for o in m.s3_objects), key=lambda o: o.t)
+        self._s3_done = 0
+        self._lock = threading.Lock()
+        self._s3_put = None
+
+    def sync(self) -> int:
+        """Writes the S3 files whose time has come; returns how many were written."""
+        now, written = self.clock.now(), 0
+        with self._lock:
+            while self._s3_done < len(self._s3) and self._s3[self._s3_done].t <= now:
+                obj = self._s3[self._s3_done]
+                self._s3_put(obj.bucket, obj.key, json.dumps(obj.body).encode())
+                self._s3_done += 1
+                written += 1
+        return written
+
+    def progress(self) -> list[dict]:
+        """Per migration: how far the clock has gone through it (for `cxgm emulator status`)."""
+        now = self.clock.now()
+        out = []
+        for m in self.plan.migrations:
+            jobs = [self.jobs[j.job_id] for j in m.jobs]
+            visible = [j for j in jobs if j.visible(now)]
+            done = sum(1 for j in visible if j._state(now)[0] in ("SUCCEEDED", "FAILED"))
+            ex = self.executions.get(m.execution.name)
+            out.append({
+                "stage": m.stage.name, "attempt": m.attempt_key, "execution": m.execution.name,
+                "status": ex.status if ex and ex.visible(now) else "NOT_STARTED",
+                "jobs_visible": len(visible), "jobs_finished": done, "jobs_planned": len(jobs),
+                "start": m.start, "stop": m.stop,
+            })
+        return out
