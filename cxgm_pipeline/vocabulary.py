@@ -114,3 +114,25 @@ class LogStatus(StrEnum):
 
 # Container environment variables whose values are secrets: never stored, never printed.
 SECRET_ENV_VARS = frozenset({"TASK_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+
+
+class AttemptState(StrEnum):
+    """A migration attempt's state, derived from its schema-migration execution(s)."""
+
+    DISCOVERED = "discovered"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    TIMED_OUT = "timed_out"
+
+
+ATTEMPT_STATE_OF_EXECUTION = {
+    ExecutionStatus.RUNNING: AttemptState.RUNNING,
+    ExecutionStatus.PENDING_REDRIVE: AttemptState.RUNNING,
+    ExecutionStatus.SUCCEEDED: AttemptState.SUCCEEDED,
+    ExecutionStatus.FAILED: AttemptState.FAILED,
+    ExecutionStatus.ABORTED: AttemptState.ABORTED,
+    ExecutionStatus.TIMED_OUT: AttemptState.TIMED_OUT,
+}
+ENDED_ATTEMPT_STATES = frozenset({AttemptState.SUCCEEDED, AttemptState.FAILED, AttemptState.ABORTED, AttemptState.TIMED_OUT})

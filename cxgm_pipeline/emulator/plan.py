@@ -16,6 +16,7 @@ from cxgm_pipeline.config import StageConfig
 from cxgm_pipeline.emulator import failures
 from cxgm_pipeline.emulator.failures import FailureLook, LogContext
 from cxgm_pipeline.emulator.scenarios import MigrationSpec, ScenarioSpec
+from cxgm_pipeline.monitor.attempts import attempt_key_for
 from cxgm_pipeline.vocabulary import DatasetState, ErrorCategory as C, Step
 
 INGESTION_CATEGORY_STEPS: dict[C, tuple[Step, ...]] = {
@@ -235,13 +236,6 @@ class WorldPlan:
     def jobs(self):
         for m in self.migrations:
             yield from m.jobs
-
-
-def attempt_key_for(tag: str | None, start: float) -> str:
-    """An attempt's readable key: its MIGRATION_ATTEMPT tag, else its start minute (UTC)."""
-    if tag:
-        return tag
-    return "untagged-" + datetime.fromtimestamp(start, timezone.utc).strftime("%Y%m%dT%H%M")
 
 
 # --- building one migration ----------------------------------------------------------------------------

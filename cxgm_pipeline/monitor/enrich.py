@@ -1,0 +1,63 @@
+"""enriched_jobs: migration_jobs plus, for failed and running jobs, what their log says and why they failed.
+
+Only failed and running jobs' streams are read (GetLogEvents by stream name, concurrently): a few
+percent of the jobs, never a scan of the whole group. A job whose stream is gone is marked `missing`,
+one that never started `no_stream`; no row is ever dropped.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.classify import classify, error_kind, signature
+from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
+from cxgm_pipeline.resources.aws import CloudWatchLogsResource, FetchStats
+from cxgm_pipeline.schemas import EnrichedJobs, empty_frame, validate
+from cxgm_pipeline.vocabulary import JobStatus, LogStatus
+
+READ_LOGS_OF = {JobStatus.FAILED.value, JobStatus.RUNNING.value}
+MAX_ERROR_LINES = 5
+
+
+def _nullable(value):
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA else value
+
+
+def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
+    """The log and classification columns for one job; `events` None with fetched=True: stream missing."""
+    out = {"log_lines": 0, "app_lines": 0, "runtime_lines": 0, "error_lines": None, "last_exception": None,
+           "progress_hint": None, "error_category": None, "error_kind": None, "error_signature": None}
+    log: ParsedLog | None = None
+    if not fetched:
+        out["log_status"] = LogStatus.NOT_FETCHED.value
+    elif not _nullable(row.get("log_stream")):
+        out["log_status"] = LogStatus.NO_STREAM.value
+    elif events is None:
+        out["log_status"] = LogStatus.MISSING.value
+    else:
+        log = parse_events(events)
+        out.update(log_status=LogStatus.FETCHED.value, log_lines=log.lines, app_lines=log.app_lines,
+                   runtime_lines=log.runtime_lines, last_exception=log.last_exception, progress_hint=log.progress_hint,
+                   error_lines="\n".join(log.errors[-MAX_ERROR_LINES:]) or None)
+    if row["status"] == JobStatus.FAILED.value:
+        status_reason, container_reason = _nullable(row.get("status_reason")), _nullable(row.get("container_reason"))
+        category = classify(status_reason, container_reason, log)
+        out.update(error_category=category.value, error_kind=error_kind(category).value,
+                   error_signature=signature(category, status_reason, container_reason, log))
+    return out
+
+
+def enrich_jobs(jobs: pd.DataFrame, logs: CloudWatchLogsResource, stats: FetchStats | None = None) -> pd.DataFrame:
+    if jobs.empty:
+        return empty_frame(EnrichedJobs)
+    stage = jobs["stage"].iloc[0]
+    records = jobs.to_dict("records")
+    wanted = sorted({(r["log_group"], r["log_stream"]) for r in records
+                     if r["status"] in READ_LOGS_OF and _nullable(r["log_stream"]) and _nullable(r["log_group"])})
+    streams = logs.many_streams(stage, wanted, stats)
+    extra = []
+    for r in records:
+        fetched = r["status"] in READ_LOGS_OF
+        events = streams.get((r["log_group"], r["log_stream"])) if fetched else None
+        extra.append(enrich_row(r, events, fetched))
+    return validate(EnrichedJobs, pd.concat([jobs.reset_index(drop=True), pd.DataFrame(extra)], axis=1))

@@ -1,0 +1,103 @@
+"""migration_jobs: every Batch job of an attempt, flattened to one row, secrets left out.
+
+One ListJobs pass over the queue's creation-time window (pages of 1000), then DescribeJobs 100 ids a
+call on a bounded pool: ~N/100 calls for N jobs, never one call per job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.attempts import Attempt, utcnow
+from cxgm_pipeline.resources.aws import BatchResource, FetchStats
+from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
+from cxgm_pipeline.vocabulary import INGESTION_STEPS
+
+# Environment variables that become columns. Everything else (TASK_TOKEN above all) is dropped.
+ENV_COLUMNS = {
+    "EXECUTION_ID": "execution_id",
+    "MIGRATION_ATTEMPT": "migration_attempt",
+    "COLLECTION_ID": "collection_id",
+    "COLLECTION_VERSION_ID": "collection_version_id",
+    "DATASET_ID": "dataset_id",
+    "DATASET_VERSION_ID": "dataset_version_id",
+}
+_INGESTION = {s.value for s in INGESTION_STEPS}
+
+
+def _ts(ms: int | None) -> pd.Timestamp | None:
+    return pd.Timestamp(ms, unit="ms", tz="UTC") if ms else None
+
+
+def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
+    container = job.get("container") or {}
+    env = {e["name"]: e.get("value") for e in container.get("environment") or []}
+    attempts = job.get("attempts") or []
+    started, stopped = _ts(job.get("startedAt")), _ts(job.get("stoppedAt"))
+    duration = None
+    if started is not None:
+        end = stopped if stopped is not None else pd.Timestamp(now)
+        duration = max(0.0, (end - started).total_seconds())
+    options = (container.get("logConfiguration") or {}).get("options") or {}
+    reasons = [a.get("statusReason") for a in attempts if a.get("statusReason")]
+    row = {
+        "stage": stage,
+        "attempt": attempt_key,
+        "job_id": job["jobId"],
+        "job_name": job["jobName"],
+        "step": env.get("STEP_NAME") or job["jobName"],
+        "status": job["status"],
+        "status_reason": job.get("statusReason"),
+        "container_reason": container.get("reason"),
+        "attempt_reasons": " | ".join(reasons) if reasons else None,
+        "exit_code": container.get("exitCode"),
+        "created_at": _ts(job["createdAt"]),
+        "started_at": started,
+        "stopped_at": stopped,
+        "duration_s": duration,
+        "attempts": len(attempts),
+        "queue": job.get("jobQueue", "").rsplit("/", 1)[-1],
+        "log_group": options.get("awslogs-group"),
+        "log_stream": container.get("logStreamName"),
+    }
+    for var, column in ENV_COLUMNS.items():
+        row[column] = env.get(var)
+    return row
+
+
+def belongs_to(row: dict, attempt: Attempt) -> bool:
+    """Tagged jobs by tag, migration jobs by execution, untagged ingestion jobs by time window."""
+    if row["migration_attempt"]:
+        return row["migration_attempt"] == attempt.tag
+    if row["execution_id"]:
+        return row["execution_id"] in attempt.execution_names
+    return row["step"] in _INGESTION
+
+
+def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchResource,
+                         stats: FetchStats | None = None, now: datetime | None = None,
+                         log_group_default: str | None = None) -> pd.DataFrame:
+    """The jobs of `attempt` in `stage` as a validated MigrationJobs frame (empty when attempt is None)."""
+    if attempt is None:
+        return empty_frame(MigrationJobs)
+    now = now or utcnow()
+    cfg = batch.stage_config(stage)
+    after, before = attempt.window(now)
+    ids = batch.list_job_ids(stage, cfg.queue, int(after.timestamp() * 1000), int(before.timestamp() * 1000), stats)
+    rows = [job_row(j, stage, attempt.key, now) for j in batch.describe_jobs(stage, ids, stats)]
+    rows = [r for r in rows if belongs_to(r, attempt)]
+    for r in rows:  # jobs that never configured awslogs: the stage's group for their kind of step
+        if not r["log_group"]:
+            r["log_group"] = cfg.ingestion_log_group if r["step"] in _INGESTION else cfg.migration_log_group
+    if not rows:
+        return empty_frame(MigrationJobs)
+    df = pd.DataFrame(rows).sort_values(["created_at", "job_id"])
+    return validate(MigrationJobs, df)
+
+
+def as_utc(value) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).tz_convert(timezone.utc).to_pydatetime()

@@ -1,0 +1,186 @@
+"""dataset_rollup, collection_rollup, error_signatures: the views an engineer reads during a migration.
+
+Datasets are keyed by DATASET_ID. Ingestion jobs carry only the *new* DATASET_VERSION_ID made by
+dataset_migration, so they are resolved through the version mapping of sfn_executions; without it, the
+old notebook helpers counted one dataset as two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.attempts import utcnow
+from cxgm_pipeline.schemas import CollectionRollup, DatasetRollup, ErrorSignatures, empty_frame, validate
+from cxgm_pipeline.vocabulary import (
+    DATASET_STEPS,
+    ACTIVE_JOB_STATUSES,
+    DatasetState,
+    ErrorCategory,
+    JobStatus,
+    Step,
+)
+
+_ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
+EXAMPLES = 5
+
+
+def _val(v):
+    return None if v is None or v is pd.NA or (not isinstance(v, str) and pd.isna(v)) else v
+
+
+def resolve_dataset_ids(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.Series:
+    """DATASET_ID of every job: from its environment, else through new DATASET_VERSION_ID -> dataset."""
+    mapping = {}
+    if not executions.empty:
+        known = executions.dropna(subset=["new_dataset_version_id", "dataset_id"])
+        mapping = dict(zip(known["new_dataset_version_id"], known["dataset_id"]))
+    by_version = jobs["dataset_version_id"].map(mapping)
+    return jobs["dataset_id"].where(jobs["dataset_id"].notna(), by_version)
+
+
+def corpus_frame(corpus: list[dict] | None) -> pd.DataFrame:
+    """The corpus the migration set out to migrate (gather_collections' list), one row per dataset."""
+    rows = [
+        {"dataset_id": d["dataset_id"], "dataset_version_id": d.get("dataset_version_id"),
+         "collection_id": c.get("collection_id"), "collection_version_id": c.get("collection_version_id")}
+        for c in corpus or [] for d in c.get("datasets", [])
+    ]
+    return pd.DataFrame(rows, columns=["dataset_id", "dataset_version_id", "collection_id", "collection_version_id"])
+
+
+def _dataset_row(dataset_id: str, jobs: pd.DataFrame, info: dict, collection_job: dict | None, ended: bool,
+                 aborted: bool, now: datetime) -> dict:
+    row = {"dataset_id": dataset_id, **info, "current_step": None, "last_step": None, "failing_step": None,
+           "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
+           "total_duration_s": None, "retries": 0, "jobs": len(jobs),
+           **{f"{s.value}_s": None for s in DATASET_STEPS}}
+    if jobs.empty:
+        row["state"] = DatasetState.NOT_STARTED.value
+        if collection_job is not None and collection_job["status"] == JobStatus.FAILED.value:
+            row.update(failing_step=Step.COLLECTION_MIGRATION.value, error_category=collection_job["error_category"],
+                       error_signature=collection_job["error_signature"])
+        return row
+    jobs = jobs.sort_values("created_at")
+    latest = jobs.groupby("step", sort=False).tail(1)  # a step's outcome is its latest job
+    failed = latest[latest["status"] == JobStatus.FAILED.value]
+    active = jobs[jobs["status"].isin(_ACTIVE)]
+    last = jobs.iloc[-1]
+    row["last_step"] = last["step"]
+    if not active.empty:
+        row["current_step"] = active.iloc[-1]["step"]
+    succeeded_steps = set(latest.loc[latest["status"] == JobStatus.SUCCEEDED.value, "step"])
+    if not failed.empty:
+        f = failed.iloc[0]
+        row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=_val(f["error_category"]),
+                   error_signature=_val(f["error_signature"]))
+    elif not active.empty:
+        started = jobs["started_at"].notna().any()
+        row["state"] = (DatasetState.RUNNING if started else DatasetState.PENDING).value
+    elif Step.CXG.value in succeeded_steps:
+        row["state"] = DatasetState.SUCCEEDED.value
+    elif ended:
+        # stopped between two steps: the attempt ended under it
+        row.update(state=DatasetState.FAILED.value,
+                   error_category=(ErrorCategory.CANCELLED if aborted else ErrorCategory.UNKNOWN).value)
+    else:
+        row["state"] = DatasetState.RUNNING.value
+    for step in DATASET_STEPS:
+        durations = jobs.loc[jobs["step"] == step.value, "duration_s"].dropna()
+        if not durations.empty:
+            row[f"{step.value}_s"] = float(durations.sum())
+    row["started_at"] = jobs["created_at"].min()
+    if row["state"] in (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value) and active.empty:
+        stops = jobs["stopped_at"].dropna()
+        row["finished_at"] = stops.max() if not stops.empty else None
+    end = row["finished_at"] if row["finished_at"] is not None else pd.Timestamp(now)
+    row["total_duration_s"] = max(0.0, (end - row["started_at"]).total_seconds())
+    extra_jobs = int((jobs.groupby("step").size() - 1).sum())
+    row["retries"] = int((jobs["attempts"] - 1).clip(lower=0).sum()) + extra_jobs
+    return row
+
+
+def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.DataFrame,
+                   corpus: list[dict] | None, ended: bool, aborted: bool = False,
+                   now: datetime | None = None) -> pd.DataFrame:
+    """One row per dataset of the corpus (and any dataset seen in jobs but missing from the corpus list)."""
+    now = now or utcnow()
+    corpus_df = corpus_frame(corpus)
+    if jobs.empty and corpus_df.empty:
+        return empty_frame(DatasetRollup)
+    jobs = jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions))
+    dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
+    info: dict[str, dict] = {}
+    for r in corpus_df.to_dict("records"):
+        info.setdefault(r["dataset_id"], {k: r[k] for k in ("collection_id", "collection_version_id", "dataset_version_id")})
+    migrations = dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value]
+    for r in migrations.to_dict("records"):
+        seen = info.setdefault(r["resolved_dataset_id"], {})
+        for k in ("collection_id", "collection_version_id", "dataset_version_id"):
+            seen[k] = seen.get(k) or _val(r[k])
+    for dataset_id in dataset_jobs["resolved_dataset_id"].unique():
+        info.setdefault(dataset_id, {"collection_id": None, "collection_version_id": None, "dataset_version_id": None})
+    new_versions = {}
+    if not executions.empty:
+        known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"])
+        new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
+    collection_jobs = {
+        r["collection_version_id"]: r
+        for r in jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at").to_dict("records")
+    }
+    grouped = {k: g for k, g in dataset_jobs.groupby("resolved_dataset_id")}
+    empty = dataset_jobs.iloc[0:0]
+    rows = []
+    for dataset_id, meta in info.items():
+        meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id)}
+        rows.append(_dataset_row(dataset_id, grouped.get(dataset_id, empty), meta,
+                                 collection_jobs.get(meta.get("collection_version_id")), ended, aborted, now))
+    df = pd.DataFrame(rows)
+    df.insert(0, "attempt", attempt)
+    df.insert(0, "stage", stage)
+    return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
+
+
+def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per collection: datasets by state, and whether it can publish (every dataset succeeded)."""
+    if datasets.empty:
+        return empty_frame(CollectionRollup)
+    counts = (datasets.dropna(subset=["collection_version_id"])
+              .pivot_table(index="collection_version_id", columns="state", values="dataset_id", aggfunc="count", fill_value=0))
+    for state in DatasetState:
+        if state.value not in counts:
+            counts[state.value] = 0
+    counts = counts.reset_index()
+    ids = datasets.dropna(subset=["collection_version_id"]).groupby("collection_version_id")["collection_id"].first()
+    coll_jobs = jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at")
+    coll_status = coll_jobs.groupby("collection_version_id")["status"].last() if not coll_jobs.empty else pd.Series(dtype=object)
+    out = pd.DataFrame({
+        "stage": datasets["stage"].iloc[0], "attempt": datasets["attempt"].iloc[0],
+        "collection_id": counts["collection_version_id"].map(ids),
+        "collection_version_id": counts["collection_version_id"],
+        "datasets": sum(counts[s.value] for s in DatasetState),
+        **{s.value: counts[s.value] for s in DatasetState},
+        "collection_migration_status": counts["collection_version_id"].map(coll_status),
+    })
+    out["can_publish"] = (out["datasets"] > 0) & (out["succeeded"] == out["datasets"])
+    return validate(CollectionRollup, out.sort_values("collection_version_id"))
+
+
+def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
+    """Failed jobs grouped by signature: one row per cause, with counts and example datasets."""
+    failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
+    if failed.empty:
+        return empty_frame(ErrorSignatures)
+    failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))
+    rows = []
+    for (sig, step), g in failed.groupby(["error_signature", "step"], dropna=False):
+        examples = list(dict.fromkeys(g["resolved_dataset_id"].dropna()))[:EXAMPLES]
+        rows.append({
+            "stage": g["stage"].iloc[0], "attempt": g["attempt"].iloc[0],
+            "error_signature": sig, "error_category": g["error_category"].iloc[0], "error_kind": g["error_kind"].iloc[0],
+            "step": step, "jobs": len(g), "datasets": int(g["resolved_dataset_id"].nunique()),
+            "first_seen": g["stopped_at"].min(), "last_seen": g["stopped_at"].max(),
+            "example_datasets": ",".join(examples) or None,
+        })
+    return validate(ErrorSignatures, pd.DataFrame(rows).sort_values(["jobs", "error_signature"], ascending=[False, True]))

@@ -1,0 +1,1 @@
+"""Dagster resources: AWS access per stage, and where frames are persisted."""
