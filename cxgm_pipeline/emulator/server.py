@@ -137,6 +137,9 @@ class Emulator:
                 "migrations": self.world.progress() if self.world else []}
 
     def start(self) -> "Emulator":
+        if moto_patches.WORLD is not None:
+            raise RuntimeError("an emulator already runs in this process (moto's backends are process-wide): "
+                               "stop it first, or start another in its own process")
         moto_patches.apply()
         default_user_config["batch"] = {"use_docker": False}
         self.plan = self._plan()

@@ -72,10 +72,15 @@ def action_of(environ: dict) -> str:
 class InjectionMiddleware:
     def __init__(self, app, injection: Injection):
         self.app, self.injection = app, injection
-        self.buckets = {api: TokenBucket(*q) for api, q in injection.quotas.items()}
+        self.buckets: dict[str, TokenBucket] = {}
+        self.set_quotas(injection.quotas)
         self.rng = random.Random(injection.seed)
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def set_quotas(self, quotas: dict[str, tuple[float, float]]) -> None:
+        """Per-API (rate/s, burst) token buckets; {} turns quotas off."""
+        self.buckets = {api: TokenBucket(*q) for api, q in quotas.items()}
 
     def _error(self, start_response, status: str, code: str, message: str):
         body = json.dumps({"__type": code, "message": message}).encode()

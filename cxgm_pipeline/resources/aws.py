@@ -9,6 +9,7 @@ operations cxgm needs: paginators, 100-id batches, a bounded pool of concurrent 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,6 @@ class FetchStats:
 
     calls: int = 0
     items: int = 0
-    throttled: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     on_change: Callable[["FetchStats"], None] | None = field(default=None, repr=False)
 
@@ -82,8 +82,9 @@ class StageAwsResource(ResourceWithBoto3Configuration):
         cfg = self.stage_config(stage)
         profile = self.profile_name or cfg.profile
         region = self.region_name or cfg.region
-        key = (self.SERVICE, profile, region, self.endpoint_url, self.max_attempts, self.max_pool_connections,
-               self.aws_access_key_id)
+        # AWS_ENDPOINT_URL is read by boto3 when the client is made: part of the cache key.
+        key = (self.SERVICE, profile, region, self.endpoint_url, os.environ.get("AWS_ENDPOINT_URL"),
+               self.max_attempts, self.max_pool_connections, self.aws_access_key_id)
         with _CLIENTS_LOCK:
             if key not in _CLIENTS:
                 try:

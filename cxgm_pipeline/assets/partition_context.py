@@ -1,0 +1,36 @@
+"""What every partitioned asset needs first: its (stage, attempt), and the attempt as AWS knows it."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext
+
+from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt
+from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import stage_and_attempt
+
+
+def partition(context: AssetExecutionContext) -> tuple[str, str]:
+    return stage_and_attempt(context.partition_key)
+
+
+def resolve_attempt(context: AssetExecutionContext, sfn: StepFunctionsResource,
+                    stats: FetchStats | None = None) -> tuple[str, str, Attempt | None]:
+    """(stage, key, attempt); attempt None when it never ran in this stage: the asset then writes an
+    explicit empty frame and says so in its metadata."""
+    stage, key = partition(context)
+    try:
+        return stage, key, find_attempt(stage, key, sfn, stats)
+    except AttemptNotFound as exc:
+        context.log.info(f"{exc}: materializing an empty result")
+        return stage, key, None
+
+
+def attempt_metadata(attempt: Attempt | None, stats: FetchStats | None = None) -> dict:
+    meta = {"attempt_state": attempt.state.value if attempt else "not run in this stage"}
+    if attempt:
+        meta["attempt_start"] = attempt.start.isoformat()
+        meta["attempt_end"] = attempt.stop.isoformat() if attempt.stop else "running"
+        meta["executions"] = ", ".join(attempt.execution_names)
+    if stats:
+        meta["aws_calls"] = stats.calls
+    return meta

@@ -1,0 +1,70 @@
+"""Compares two (stage, attempt) partitions of dataset_rollup. Unpartitioned on purpose: one comparison,
+configured at launch (default: the latest dev attempt against the latest prod attempt), and the UI shows
+which two partitions it compared in its metadata."""
+
+import pandas as pd
+from dagster import AssetDep, AssetExecutionContext, Config, MetadataValue, asset
+from dagster_pandera import pandera_schema_to_dagster_type
+from pydantic import Field
+
+from cxgm_pipeline.monitor.attempts import list_attempts
+from cxgm_pipeline.monitor.deltas import duration_deltas as build_duration_deltas
+from cxgm_pipeline.monitor.deltas import outcome_changes
+from cxgm_pipeline.monitor.report import data_uri, delta_figures, write_report
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, validate
+
+
+class CompareConfig(Config):
+    base: str = Field(default="dev:latest", description="STAGE:ATTEMPT, or STAGE:latest")
+    other: str = Field(default="prod:latest", description="STAGE:ATTEMPT, or STAGE:latest")
+    top: int = Field(default=50, description="Datasets shown in the delta plots")
+
+
+def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str]:
+    """'dev:ATTEMPT_2' as is; 'dev:latest' = the most recent attempt of dev with a materialized rollup."""
+    if ":" not in spec:
+        raise ValueError(f"{spec!r}: expected STAGE:ATTEMPT or STAGE:latest, e.g. dev:ATTEMPT_2")
+    stage, attempt = spec.split(":", 1)
+    if attempt != "latest":
+        return stage, attempt
+    stored = set(store.attempts("dataset_rollup", stage))
+    for candidate in reversed(list_attempts(stage, sfn)):
+        if candidate.key in stored:
+            return stage, candidate.key
+    raise ValueError(f"no materialized dataset_rollup for any attempt of {stage!r}; materialize one first "
+                     f"(stored: {', '.join(sorted(stored)) or 'none'})")
+
+
+def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame]:
+    """(base label, other label, deltas): the same code for the asset and `cxgm compare`."""
+    (bs, ba), (os_, oa) = resolve_partition(base, store, sfn), resolve_partition(other, store, sfn)
+    base_df = validate(DatasetRollup, store.read("dataset_rollup", bs, ba))
+    other_df = validate(DatasetRollup, store.read("dataset_rollup", os_, oa))
+    return f"{bs}:{ba}", f"{os_}:{oa}", build_duration_deltas(f"{bs}:{ba}", base_df, f"{os_}:{oa}", other_df)
+
+
+@asset(deps=[AssetDep("dataset_rollup")], dagster_type=pandera_schema_to_dagster_type(DurationDeltas),
+       kinds={"pandas", "matplotlib"})
+def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
+                    sfn: StepFunctionsResource) -> pd.DataFrame:
+    """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""
+    base, other, deltas = compare(config.base, config.other, store, sfn)
+    changes = outcome_changes(deltas)
+    figures = delta_figures(deltas, config.top)
+    folder = store.root() / "reports" / "compare" / f"{base.replace(':', '_')}__{other.replace(':', '_')}"
+
+    def markdown(images: dict[str, str]) -> str:
+        lines = [f"# {other} compared with {base}", "", f"{len(changes)} datasets changed outcome.", ""]
+        lines += [f"![{n}]({u})" for n, u in images.items()]
+        return "\n".join(lines)
+
+    write_report(folder, markdown, figures, f"cxgm {base} vs {other}")
+    counts = changes["outcome_change"].value_counts().to_dict() if not changes.empty else {}
+    context.add_output_metadata({
+        "base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
+        "plots": MetadataValue.md(markdown({n: data_uri(p) for n, p in figures.items()})),
+        "outcome_changes": MetadataValue.md(changes.head(50).to_markdown(index=False) if not changes.empty else "_none_"),
+    })
+    return deltas

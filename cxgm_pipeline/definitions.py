@@ -1,0 +1,46 @@
+"""The cxgm code location: assets, checks, sensors and resources for the deployment in $CXGM_DEPLOYMENT.
+
+local (default): frames under .cxgm/data (or $CXGM_DATA), AWS per the stage config and AWS_ENDPOINT_URL.
+prod: $CXGM_DATA must name the s3:// prefix; Dagster's own storage and run launcher come from
+dagster.yaml in $DAGSTER_HOME (Postgres, ECS or Kubernetes), not from this file.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, load_assets_from_package_module
+
+from cxgm_pipeline.assets import aws, reports, rollups
+from cxgm_pipeline.assets.checks import ALL_CHECKS
+from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
+
+DEPLOYMENT_VAR = "CXGM_DEPLOYMENT"
+
+
+def build_resources(deployment: str | None = None, data_path: str | None = None) -> dict:
+    deployment = deployment or os.environ.get(DEPLOYMENT_VAR, "local")
+    if deployment not in ("local", "prod"):
+        raise ValueError(f"{DEPLOYMENT_VAR}={deployment!r}: expected local or prod")
+    data_path = data_path or os.environ.get("CXGM_DATA")
+    if deployment == "prod" and not (data_path or "").startswith("s3://"):
+        raise ValueError(f"{DEPLOYMENT_VAR}=prod needs CXGM_DATA=s3://bucket/prefix for the frames")
+    store = FrameStoreResource(base_path=data_path) if data_path else FrameStoreResource()
+    return {
+        "batch": BatchResource(),
+        "logs": CloudWatchLogsResource(),
+        "sfn": StepFunctionsResource(),
+        "artifacts": ArtifactsResource(),
+        "store": store,
+        "io_manager": ParquetIOManager(store=store),
+    }
+
+
+all_assets = [
+    *load_assets_from_package_module(aws, group_name="aws"),
+    *load_assets_from_package_module(rollups, group_name="rollups"),
+    *load_assets_from_package_module(reports, group_name="reports"),
+]
+
+defs = Definitions(assets=all_assets, asset_checks=ALL_CHECKS, resources=build_resources())

@@ -1,0 +1,79 @@
+"""The report people read: Markdown + HTML with the plots, written beside the frames and shown in Dagster."""
+
+from __future__ import annotations
+
+import base64
+import html
+
+import pandas as pd
+from upath import UPath
+
+from cxgm_pipeline.monitor import plots
+from cxgm_pipeline.vocabulary import DatasetState
+
+TOP_SIGNATURES = 10
+
+
+def attempt_figures(jobs: pd.DataFrame, datasets: pd.DataFrame) -> dict[str, bytes]:
+    return {
+        "job_status_counts.png": plots.png_bytes(plots.plot_job_status_counts(jobs)),
+        "job_durations.png": plots.png_bytes(plots.plot_job_durations(jobs)),
+        "dataset_states.png": plots.png_bytes(plots.plot_dataset_status_counts(datasets)),
+    }
+
+
+def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
+    return {f"delta_{step}.png": plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top))
+            for step in ("cxg", "validate_anndata")}
+
+
+def _table(df: pd.DataFrame, columns: list[str], limit: int = 20) -> str:
+    if df.empty:
+        return "_none_\n"
+    sub = df[columns].head(limit).astype(object).where(df[columns].head(limit).notna(), "")
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n" for row in sub.itertuples(index=False))
+
+
+def attempt_markdown(stage: str, attempt: str, jobs: pd.DataFrame, datasets: pd.DataFrame,
+                     signatures: pd.DataFrame, images: dict[str, str]) -> str:
+    """`images`: figure name -> URL (a file name on disk, a data: URI in the Dagster UI)."""
+    states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
+    counts = " · ".join(f"**{states.get(s.value, 0)}** {s.value}" for s in DatasetState)
+    failed = datasets[datasets["state"] == DatasetState.FAILED.value] if not datasets.empty else datasets
+    lines = [
+        f"# Migration {attempt} in {stage}",
+        "",
+        f"{len(datasets)} datasets: {counts}. {len(jobs)} Batch jobs.",
+        "",
+        "## Top error signatures",
+        _table(signatures, ["jobs", "datasets", "step", "error_category", "error_signature"], TOP_SIGNATURES),
+        "## Failed datasets (re-run candidates)",
+        _table(failed, ["dataset_id", "collection_id", "failing_step", "error_category"], 50),
+    ]
+    for name, url in images.items():
+        lines += [f"![{name}]({url})", ""]
+    return "\n".join(lines)
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def write_report(folder: UPath, markdown_for, figures: dict[str, bytes], title: str) -> UPath:
+    """Writes index.md, index.html and the PNGs into `folder`; `markdown_for(images)` renders the text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, png in figures.items():
+        (folder / name).write_bytes(png)
+    markdown = markdown_for({name: name for name in figures})
+    (folder / "index.md").write_text(markdown)
+    body = "".join(
+        f'<img src="{html.escape(line[line.index("(") + 1 : -1])}" style="max-width:100%"><br>' if line.startswith("![")
+        else f"<pre>{html.escape(line)}</pre>" if line.startswith("|")
+        else f"<h2>{html.escape(line[3:])}</h2>" if line.startswith("## ")
+        else f"<h1>{html.escape(line[2:])}</h1>" if line.startswith("# ")
+        else f"<p>{html.escape(line)}</p>" if line.strip() else ""
+        for line in markdown.splitlines()
+    )
+    (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{body}")
+    return folder / "index.md"
