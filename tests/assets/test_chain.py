@@ -1,0 +1,160 @@
+"""The whole asset chain, materialized on an ephemeral instance against the emulator, vs the truth file."""
+
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pandera.errors
+import pytest
+from dagster import DagsterInstance, MultiPartitionKey, materialize
+
+from cxgm_pipeline.assets.checks import ALL_CHECKS
+from cxgm_pipeline.definitions import all_assets, build_resources
+from cxgm_pipeline.partitions import ATTEMPTS
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.schemas import DatasetRollup, validate
+from tests.conftest import migration
+
+PARTITIONED = [a for a in all_assets if a.key.to_user_string() != "duration_deltas"]
+DELTAS = [a for a in all_assets if a.key.to_user_string() == "duration_deltas"]
+
+
+def key(stage: str, attempt: str) -> MultiPartitionKey:
+    return MultiPartitionKey({"stage": stage, "attempt": attempt})
+
+
+@pytest.fixture(scope="module")
+def chain(emulator, truth, tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    instance = DagsterInstance.ephemeral()
+    attempts = sorted({m["attempt_key"] for m in truth["migrations"]})
+    instance.add_dynamic_partitions(ATTEMPTS, attempts)
+    resources = build_resources("local", str(data))
+    cells = [(m["stage"], m["attempt_key"]) for m in truth["migrations"]] + [("staging", "ATTEMPT_2")]
+    results = {}
+    for stage, attempt in cells:
+        results[(stage, attempt)] = materialize([*PARTITIONED, *ALL_CHECKS], partition_key=key(stage, attempt),
+                                                resources=resources, instance=instance)
+    deltas = materialize([*PARTITIONED, *DELTAS], selection=["duration_deltas"], resources=resources, instance=instance)
+    return {"store": FrameStoreResource(base_path=str(data)), "results": results, "deltas": deltas,
+            "data": Path(data), "instance": instance, "resources": resources}
+
+
+def test_every_partition_materializes(chain):
+    assert all(r.success for r in chain["results"].values())
+    assert chain["deltas"].success
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_datasets_match_truth(chain, truth, stage):
+    for m in [m for m in truth["migrations"] if m["stage"] == stage]:
+        rollup = chain["store"].read("dataset_rollup", stage, m["attempt_key"]).set_index("dataset_id")
+        expected = pd.DataFrame(m["datasets"]).set_index("dataset_id")
+        assert sorted(rollup.index) == sorted(expected.index), "every dataset exactly once"
+        got = rollup.loc[expected.index]
+        for column in ("state", "failing_step", "error_category", "retries", "new_dataset_version_id"):
+            mismatched = got[column].fillna("-").astype(str) != expected[column].fillna("-").astype(str)
+            assert not mismatched.any(), f"{stage}/{m['attempt_key']} {column}: {got[mismatched][column].head()}"
+
+
+def test_never_started_and_retried_datasets_are_right(chain, truth):
+    m = migration(truth, "dev", "ATTEMPT_2")
+    rollup = chain["store"].read("dataset_rollup", "dev", "ATTEMPT_2")
+    assert (rollup["state"] == "not_started").sum() == sum(d["state"] == "not_started" for d in m["datasets"]) > 0
+    assert rollup["retries"].sum() == sum(d["retries"] for d in m["datasets"]) > 0
+
+
+def test_jobs_match_truth(chain, truth):
+    m = migration(truth, "prod")
+    jobs = chain["store"].read("migration_jobs", "prod", m["attempt_key"])
+    enriched = chain["store"].read("enriched_jobs", "prod", m["attempt_key"])
+    assert set(jobs["job_id"]) == {j["job_id"] for j in m["jobs"]}
+    assert len(enriched) == len(jobs)
+    truth_durations = {j["job_id"]: j["duration_s"] for j in m["jobs"]}
+    got = dict(zip(jobs["job_id"], jobs["duration_s"]))
+    assert all(abs(got[i] - d) < 0.01 for i, d in truth_durations.items() if d is not None)
+
+
+def test_expired_logs_are_marked_not_dropped(chain, truth):
+    m = next(m for m in truth["migrations"] if m["attempt_key"].startswith("untagged-"))
+    enriched = chain["store"].read("enriched_jobs", "dev", m["attempt_key"]).set_index("job_id")
+    expired_failed = [j["job_id"] for j in m["jobs"] if j["logs_expired"] and j["status"] == "FAILED"]
+    assert expired_failed
+    assert (enriched.loc[expired_failed, "log_status"] == "missing").all()
+
+
+def test_stage_where_nothing_ran_is_an_explicit_empty_result(chain):
+    for asset in ("migration_jobs", "dataset_rollup", "error_signatures"):
+        frame = chain["store"].read(asset, "staging", "ATTEMPT_2")
+        assert frame.empty and "stage" in frame.columns
+
+
+def test_task_token_is_never_stored(chain, emulator):
+    batch = boto3.client("batch", region_name="us-west-2")
+    tokens = set()
+    for stage in ("dev", "prod"):
+        ids = [j["jobId"] for p in batch.get_paginator("list_jobs").paginate(
+            jobQueue=f"dp-{stage}-{stage}stack-schema-migration", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}])
+            for j in p["jobSummaryList"]]
+        for i in range(0, len(ids), 100):
+            for job in batch.describe_jobs(jobs=ids[i : i + 100])["jobs"]:
+                tokens |= {e["value"] for e in job["container"]["environment"] if e["name"] == "TASK_TOKEN"}
+    assert tokens
+    for path in chain["data"].rglob("*"):
+        if path.is_file():
+            blob = path.read_bytes()
+            assert not any(t.encode() in blob for t in tokens), f"TASK_TOKEN leaked into {path}"
+
+
+def test_checks_on_a_finished_attempt(chain, truth):
+    result = chain["results"][("dev", "ATTEMPT_2")]
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert {name: e.passed for name, e in evaluations.items() if name != "failure_rate_below_threshold"} == {
+        "corpus_accounted_once": True, "succeeded_have_new_version": True, "no_job_row_lost": True,
+        "job_and_execution_views_agree": True}
+    datasets = migration(truth, "dev", "ATTEMPT_2")["datasets"]
+    ran = [d for d in datasets if d["state"] != "not_started"]
+    rate = sum(d["state"] == "failed" for d in ran) / len(ran)
+    check = evaluations["failure_rate_below_threshold"]
+    assert check.metadata["failure_rate"].value == round(rate, 4)
+    assert check.passed == (rate <= 0.10)  # the small scenario fails far more than 10%: the check says so
+
+
+def test_report_is_written_with_plots(chain):
+    folder = chain["data"] / "reports" / "prod" / "ATTEMPT_2"
+    assert {"index.md", "index.html", "job_status_counts.png", "dataset_states.png"} <= {p.name for p in folder.iterdir()}
+    assert "Failed datasets" in (folder / "index.md").read_text()
+    materialization = chain["results"][("prod", "ATTEMPT_2")].asset_materializations_for_node("migration_report")[0]
+    assert "data:image/png;base64," in materialization.metadata["summary"].value
+
+
+def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
+    deltas = chain["store"].read("duration_deltas")
+    assert set(deltas["base"]) == {"dev:ATTEMPT_2"} and set(deltas["other"]) == {"prod:ATTEMPT_2"}
+    dev = {d["dataset_id"]: d["state"] for d in migration(truth, "dev", "ATTEMPT_2")["datasets"]}
+    prod = {d["dataset_id"]: d["state"] for d in migration(truth, "prod")["datasets"]}
+    expected = {i for i in dev if dev[i] == "succeeded" and prod.get(i) == "failed"}
+    got = set(deltas.loc[deltas["outcome_change"] == "succeeded_to_failed", "dataset_id"])
+    assert got == expected
+    cxg = deltas[(deltas["step"] == "cxg") & deltas["delta_s"].notna()]
+    assert len(cxg) > 0 and (cxg["delta_s"] == cxg["other_duration_s"] - cxg["base_duration_s"]).all()
+
+
+def test_schema_violation_names_the_column(chain):
+    rollup = chain["store"].read("dataset_rollup", "dev", "ATTEMPT_2")
+    with pytest.raises(pandera.errors.SchemaError, match="state"):
+        validate(DatasetRollup, rollup.assign(state="finished"))
+
+
+def test_schema_violation_fails_the_step_with_pandera_message(chain, monkeypatch):
+    import cxgm_pipeline.assets.rollups.collection_rollup as module
+
+    good = chain["store"].read("collection_rollup", "dev", "ATTEMPT_2")
+    monkeypatch.setattr(module, "build_collection_rollup", lambda datasets, jobs: good.assign(datasets=-1))
+    result = materialize([*PARTITIONED], selection=["collection_rollup"], partition_key=key("dev", "ATTEMPT_2"),
+                         resources=chain["resources"], instance=chain["instance"], raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    error = failure.event_specific_data.error
+    text = error.message + "".join(c.message for c in [error.cause] if c)
+    assert "datasets" in text and "greater_than_or_equal_to(0)" in text
