@@ -23,10 +23,10 @@ test: $(STAMP)
 
 # The emulator runs in the background; dagster dev in the foreground. Ctrl-C stops both.
 demo: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
+	mkdir -p $(DAGSTER_HOME) .cxgm && rm -f .cxgm/emulator.env
 	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env & \
 	  EMU=$$!; trap 'kill $$EMU 2>/dev/null' EXIT INT TERM; \
-	  $(VENV)/bin/cxgm emulator wait --port $(PORT) && \
+	  $(VENV)/bin/cxgm emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
 	  . ./.cxgm/emulator.env && $(VENV)/bin/dagster dev -w workspace.yaml
 
 emulator: $(STAMP)

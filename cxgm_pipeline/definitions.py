@@ -13,8 +13,12 @@ from dagster import Definitions, load_assets_from_package_module
 
 from cxgm_pipeline.assets import aws, reports, rollups
 from cxgm_pipeline.assets.checks import ALL_CHECKS
+from cxgm_pipeline.jobs import compare_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
+from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
+from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
+from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 
 DEPLOYMENT_VAR = "CXGM_DEPLOYMENT"
 
@@ -43,4 +47,11 @@ all_assets = [
     *load_assets_from_package_module(reports, group_name="reports"),
 ]
 
-defs = Definitions(assets=all_assets, asset_checks=ALL_CHECKS, resources=build_resources())
+defs = Definitions(
+    assets=all_assets,
+    asset_checks=ALL_CHECKS,
+    jobs=[refresh_attempt_job, compare_job],
+    sensors=[attempt_discovery_sensor, refresh_running_sensor],
+    schedules=[daily_running_refresh, daily_comparison],
+    resources=build_resources(),
+)

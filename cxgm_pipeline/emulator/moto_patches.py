@@ -76,20 +76,27 @@ def list_jobs(self: BatchBackend, job_queue_name=None, array_job_id=None, job_st
 
 
 def listjobs(self: BatchResponse) -> str:
-    """maxResults and nextToken, absent from moto: pages of at most 1000, newest first like AWS."""
+    """maxResults and nextToken, absent from moto: pages of at most 1000, newest first like AWS. The token is
+    a cursor (created, id) of the last job returned, so jobs submitted while paging shift nothing."""
     jobs = self.batch_backend.list_jobs(
         job_queue_name=self._get_param("jobQueue"),
         array_job_id=self._get_param("arrayJobId"),
         job_status=self._get_param("jobStatus"),
         filters=self._get_param("filters"),
     )
-    jobs = sorted(jobs, key=_created_ms, reverse=True)
+    order = lambda j: (_created_ms(j), j.job_id)  # noqa: E731
+    jobs = sorted(jobs, key=order, reverse=True)
     limit = min(int(self._get_param("maxResults") or BATCH_LIST_MAX), BATCH_LIST_MAX)
-    offset = int(self._get_param("nextToken") or 0)
-    page = jobs[offset : offset + limit]
+    token = self._get_param("nextToken")
+    if token:
+        created, job_id = token.split(":", 1)
+        cursor = (int(created), job_id)
+        jobs = [j for j in jobs if order(j) < cursor]
+    page = jobs[:limit]
     result: dict[str, Any] = {"jobSummaryList": [j.describe_short() for j in page]}
-    if offset + limit < len(jobs):
-        result["nextToken"] = str(offset + limit)
+    if len(jobs) > limit:
+        last = order(page[-1])
+        result["nextToken"] = f"{last[0]}:{last[1]}"
     return json.dumps(result)
 
 

@@ -105,6 +105,9 @@ class Emulator:
                 if "speed" in body:
                     self.clock.set_speed(body["speed"])
                 self.world.sync()
+            if self.world is None:
+                start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+                return [b'{"ready": false}']
             payload = json.dumps(self.status()).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
             return [payload]
@@ -124,7 +127,7 @@ class Emulator:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": next(iter(self.config.stages.values())).region,
             "CXGM_CONFIG": str(packaged_config_path("emulator.toml")),
-            "CXGM_TRUTH": str(self.truth_path),
+            "CXGM_TRUTH": str(self.truth_path.resolve()),
         }
 
     @property

@@ -104,3 +104,17 @@ def find_attempt(stage: str, key: str, sfn: StepFunctionsResource, stats: FetchS
         if attempt.key == key:
             return attempt
     raise AttemptNotFound(stage, key, [a.key for a in attempts])
+
+
+def list_all_attempts(sfn: StepFunctionsResource, stages: list[str], log=None) -> list[Attempt]:
+    """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others."""
+    from cxgm_pipeline.resources.aws import AwsAccessError
+
+    found = []
+    for stage in stages:
+        try:
+            found.extend(list_attempts(stage, sfn))
+        except AwsAccessError as exc:
+            if log is not None:
+                log.warning(str(exc))
+    return found

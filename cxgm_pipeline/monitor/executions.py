@@ -71,8 +71,14 @@ def step_timings(events: list[dict]) -> tuple[dict[str, float], str | None, list
     return durations, failed, jobs, ex_input, ending
 
 
+ENDED = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
+
+
 def fetch_sfn_executions(stage: str, attempt: Attempt | None, sfn: StepFunctionsResource,
-                         stats: FetchStats | None = None, now: datetime | None = None) -> pd.DataFrame:
+                         stats: FetchStats | None = None, now: datetime | None = None,
+                         previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`previous`: this partition's last frame. An execution that had ended then is immutable: its row is
+    reused and its history not fetched again, so a refresh during a long migration reads only what moved."""
     if attempt is None:
         return empty_frame(SfnExecutions)
     now = now or utcnow()
@@ -81,8 +87,14 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, sfn: StepFunctions
     after, before = attempt.window(now)
     listed = [e for e in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp())
               if after <= e["startDate"] <= before]
+    reusable = {}
+    if previous is not None and not previous.empty:
+        done = previous[previous["status"].isin(ENDED)]
+        reusable = {r["execution_arn"]: r for r in done.to_dict("records")}
+    kept = [reusable[e["executionArn"]] for e in listed if e["executionArn"] in reusable]
+    listed = [e for e in listed if e["executionArn"] not in reusable]
     histories = sfn.histories(stage, [e["executionArn"] for e in listed], stats)
-    rows = []
+    rows = list(kept)
     for ex in listed:
         durations, failed, job_ids, ex_input, ending = step_timings(histories[ex["executionArn"]])
         new_id = ex_input.get("dataset_version_id")

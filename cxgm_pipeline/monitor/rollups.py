@@ -23,6 +23,7 @@ from cxgm_pipeline.vocabulary import (
 )
 
 _ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
+_DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
 EXAMPLES = 5
 
 
@@ -50,35 +51,37 @@ def corpus_frame(corpus: list[dict] | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset_id", "dataset_version_id", "collection_id", "collection_version_id"])
 
 
-def _dataset_row(dataset_id: str, jobs: pd.DataFrame, info: dict, collection_job: dict | None, ended: bool,
-                 aborted: bool, now: datetime) -> dict:
+def _ts(value):
+    return None if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
+                 aborted: bool, now: pd.Timestamp) -> dict:
+    """One dataset from its jobs (plain records, oldest first): ~10 us a dataset, not a pandas query each."""
     row = {"dataset_id": dataset_id, **info, "current_step": None, "last_step": None, "failing_step": None,
            "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
            "total_duration_s": None, "retries": 0, "jobs": len(jobs),
            **{f"{s.value}_s": None for s in DATASET_STEPS}}
-    if jobs.empty:
+    if not jobs:
         row["state"] = DatasetState.NOT_STARTED.value
         if collection_job is not None and collection_job["status"] == JobStatus.FAILED.value:
-            row.update(failing_step=Step.COLLECTION_MIGRATION.value, error_category=collection_job["error_category"],
-                       error_signature=collection_job["error_signature"])
+            row.update(failing_step=Step.COLLECTION_MIGRATION.value, error_category=_val(collection_job["error_category"]),
+                       error_signature=_val(collection_job["error_signature"]))
         return row
-    jobs = jobs.sort_values("created_at")
-    latest = jobs.groupby("step", sort=False).tail(1)  # a step's outcome is its latest job
-    failed = latest[latest["status"] == JobStatus.FAILED.value]
-    active = jobs[jobs["status"].isin(_ACTIVE)]
-    last = jobs.iloc[-1]
-    row["last_step"] = last["step"]
-    if not active.empty:
-        row["current_step"] = active.iloc[-1]["step"]
-    succeeded_steps = set(latest.loc[latest["status"] == JobStatus.SUCCEEDED.value, "step"])
-    if not failed.empty:
-        f = failed.iloc[0]
+    latest = {j["step"]: j for j in jobs}  # a step's outcome is its latest job
+    failed = [j for j in latest.values() if j["status"] == JobStatus.FAILED.value]
+    active = [j for j in jobs if j["status"] in _ACTIVE]
+    row["last_step"] = jobs[-1]["step"]
+    if active:
+        row["current_step"] = active[-1]["step"]
+    if failed:
+        f = min(failed, key=lambda j: j["created_at"])
         row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=_val(f["error_category"]),
                    error_signature=_val(f["error_signature"]))
-    elif not active.empty:
-        started = jobs["started_at"].notna().any()
+    elif active:
+        started = any(_ts(j["started_at"]) is not None for j in jobs)
         row["state"] = (DatasetState.RUNNING if started else DatasetState.PENDING).value
-    elif Step.CXG.value in succeeded_steps:
+    elif latest.get(Step.CXG.value, {}).get("status") == JobStatus.SUCCEEDED.value:
         row["state"] = DatasetState.SUCCEEDED.value
     elif ended:
         # stopped between two steps: the attempt ended under it
@@ -86,18 +89,20 @@ def _dataset_row(dataset_id: str, jobs: pd.DataFrame, info: dict, collection_job
                    error_category=(ErrorCategory.CANCELLED if aborted else ErrorCategory.UNKNOWN).value)
     else:
         row["state"] = DatasetState.RUNNING.value
-    for step in DATASET_STEPS:
-        durations = jobs.loc[jobs["step"] == step.value, "duration_s"].dropna()
-        if not durations.empty:
-            row[f"{step.value}_s"] = float(durations.sum())
-    row["started_at"] = jobs["created_at"].min()
-    if row["state"] in (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value) and active.empty:
-        stops = jobs["stopped_at"].dropna()
-        row["finished_at"] = stops.max() if not stops.empty else None
-    end = row["finished_at"] if row["finished_at"] is not None else pd.Timestamp(now)
+    steps_seen: dict[str, int] = {}
+    for j in jobs:
+        steps_seen[j["step"]] = steps_seen.get(j["step"], 0) + 1
+        duration = _ts(j["duration_s"])
+        if duration is not None and j["step"] in _DATASET_STEP_NAMES:
+            column = f"{j['step']}_s"
+            row[column] = (row[column] or 0.0) + float(duration)
+    row["started_at"] = min(j["created_at"] for j in jobs)
+    if row["state"] in (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value) and not active:
+        stops = [_ts(j["stopped_at"]) for j in jobs if _ts(j["stopped_at"]) is not None]
+        row["finished_at"] = max(stops) if stops else None
+    end = row["finished_at"] if row["finished_at"] is not None else now
     row["total_duration_s"] = max(0.0, (end - row["started_at"]).total_seconds())
-    extra_jobs = int((jobs.groupby("step").size() - 1).sum())
-    row["retries"] = int((jobs["attempts"] - 1).clip(lower=0).sum()) + extra_jobs
+    row["retries"] = sum(max(int(j["attempts"]) - 1, 0) for j in jobs) + sum(n - 1 for n in steps_seen.values())
     return row
 
 
@@ -110,6 +115,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     if jobs.empty and corpus_df.empty:
         return empty_frame(DatasetRollup)
     jobs = jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions))
+    # the jobs may be a snapshot from before the attempt ended: then it has not ended for them
+    ended = ended and not jobs["status"].isin(_ACTIVE).any()
     dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
     info: dict[str, dict] = {}
     for r in corpus_df.to_dict("records"):
@@ -129,13 +136,15 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         r["collection_version_id"]: r
         for r in jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at").to_dict("records")
     }
-    grouped = {k: g for k, g in dataset_jobs.groupby("resolved_dataset_id")}
-    empty = dataset_jobs.iloc[0:0]
+    grouped: dict[str, list[dict]] = {}
+    for record in dataset_jobs.sort_values(["created_at", "job_id"]).to_dict("records"):
+        grouped.setdefault(record["resolved_dataset_id"], []).append(record)
+    now_ts = pd.Timestamp(now)
     rows = []
     for dataset_id, meta in info.items():
         meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id)}
-        rows.append(_dataset_row(dataset_id, grouped.get(dataset_id, empty), meta,
-                                 collection_jobs.get(meta.get("collection_version_id")), ended, aborted, now))
+        rows.append(_dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
+                                 collection_jobs.get(meta.get("collection_version_id")), ended, aborted, now_ts))
     df = pd.DataFrame(rows)
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)

@@ -134,7 +134,7 @@ class BatchResource(StageAwsResource):
                 ids.extend(j["jobId"] for j in page["jobSummaryList"])
                 if stats:
                     stats.add(calls=1, items=len(page["jobSummaryList"]))
-            return ids
+            return list(dict.fromkeys(ids))  # a job listed on two pages is one job
 
         return self.call(stage, fetch)
 

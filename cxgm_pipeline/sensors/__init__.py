@@ -1,0 +1,1 @@
+"""Sensors and schedules: discover attempts, refresh them while they run, stop when they end."""

@@ -1,0 +1,77 @@
+"""While an attempt runs, re-materialize its partition every CXGM_REFRESH_SECONDS (default 15 min); one
+final refresh once it has ended; then nothing more. Never two overlapping runs of one partition."""
+
+import json
+import os
+import time
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DefaultSensorStatus,
+    MultiPartitionKey,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+from cxgm_pipeline.config import get_config
+from cxgm_pipeline.jobs import refresh_attempt_job
+from cxgm_pipeline.monitor.attempts import Attempt, list_all_attempts
+from cxgm_pipeline.partitions import ATTEMPTS
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.sensors.attempt_discovery import cell
+
+REFRESH_VAR = "CXGM_REFRESH_SECONDS"
+DEFAULT_REFRESH_SECONDS = 15 * 60
+DONE_ASSET = AssetKey("dataset_rollup")  # the partition is fresh when its rollup is
+
+
+def refresh_seconds() -> int:
+    return int(os.environ.get(REFRESH_VAR, DEFAULT_REFRESH_SECONDS))
+
+
+def partition_key(attempt: Attempt) -> MultiPartitionKey:
+    return MultiPartitionKey({"stage": attempt.stage, "attempt": attempt.key})
+
+
+def run_in_progress(instance: DagsterInstance, key: MultiPartitionKey) -> bool:
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=IN_PROGRESS_RUN_STATUSES),
+                             limit=1)
+    return bool(runs)
+
+
+def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float) -> bool:
+    """Whether the partition's latest rollup came from a run that *started* after `ts` (so saw the end)."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=DONE_ASSET, asset_partitions=[str(key)]),
+                                              limit=1).records
+    if not records:
+        return False
+    run = instance.get_run_record_by_id(records[0].run_id)
+    return run is not None and (run.start_time or 0) > ts
+
+
+@sensor(job=refresh_attempt_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else {"final": [], "last": {}}
+    final, last = set(cursor["final"]), dict(cursor["last"])
+    known = set(context.instance.get_dynamic_partitions(ATTEMPTS))
+    interval, now = refresh_seconds(), time.time()
+    runs = []
+    for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
+        name, key = cell(attempt.stage, attempt.key), partition_key(attempt)
+        if attempt.key not in known or name in final or run_in_progress(context.instance, key):
+            continue
+        if attempt.ended:
+            final.add(name)
+            if not refreshed_since(context.instance, key, attempt.stop.timestamp()):
+                runs.append(RunRequest(run_key=f"final:{name}", partition_key=key, tags={"cxgm/reason": "final"}))
+        elif now - last.get(name, 0) >= interval:
+            last[name] = now
+            bucket = int(now // interval)  # run keys never clear: a time bucket makes each refresh new
+            runs.append(RunRequest(run_key=f"refresh:{name}:{bucket}", partition_key=key, tags={"cxgm/reason": "refresh"}))
+    return SensorResult(run_requests=runs, cursor=json.dumps({"final": sorted(final), "last": last}))

@@ -1,0 +1,25 @@
+"""Daily: refresh every attempt still running, and the dev-vs-prod comparison."""
+
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
+
+from cxgm_pipeline.config import get_config
+from cxgm_pipeline.jobs import compare_job, refresh_attempt_job
+from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.partitions import ATTEMPTS
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.sensors.refresh_running import partition_key
+
+
+@schedule(job=refresh_attempt_job, cron_schedule="0 6 * * *", default_status=DefaultScheduleStatus.RUNNING)
+def daily_running_refresh(context: ScheduleEvaluationContext, sfn: StepFunctionsResource):
+    known = set(context.instance.get_dynamic_partitions(ATTEMPTS))
+    day = context.scheduled_execution_time.strftime("%Y%m%d")
+    running = [a for a in list_all_attempts(sfn, get_config().stage_names, context.log) if not a.ended and a.key in known]
+    if not running:
+        return SkipReason("no attempt is running")
+    return [RunRequest(run_key=f"daily:{a.stage}:{a.key}:{day}", partition_key=partition_key(a)) for a in running]
+
+
+@schedule(job=compare_job, cron_schedule="30 6 * * *", default_status=DefaultScheduleStatus.RUNNING)
+def daily_comparison(context: ScheduleEvaluationContext):
+    return RunRequest(run_key=f"compare:{context.scheduled_execution_time:%Y%m%d}")
