@@ -1,0 +1,38 @@
+import json
+
+from cxgm_pipeline.monitor.logparse import parse_events
+
+
+def ev(message: str) -> dict:
+    return {"timestamp": 0, "message": message}
+
+
+def app(level: str, message: str, **extra) -> dict:
+    return ev(json.dumps({"levelname": level, "asctime": "2026-11-01 10:00:00,000", "name": "x", "message": message,
+                          "lineno": 1, "pathname": "/x.py", **extra}))
+
+
+def test_splits_application_and_runtime_lines():
+    parsed = parse_events([app("INFO", "Downloading"), ev("/site-packages/anndata.py:1: UserWarning: names"),
+                           app("INFO", "Writing X matrix chunk 3 of 20"), app("ERROR", "Validation of the dataset failed")])
+    assert (parsed.lines, parsed.app_lines, parsed.runtime_lines) == (4, 3, 1)
+    assert parsed.errors == ["Validation of the dataset failed"]
+    assert parsed.progress_hint == "Writing X matrix chunk 3 of 20"
+
+
+def test_last_exception_from_a_plain_traceback():
+    parsed = parse_events([ev("Traceback (most recent call last):"), ev('  File "/a.py", line 3, in f'),
+                           ev("botocore.exceptions.ClientError: An error occurred (ThrottlingException) when calling X")])
+    assert parsed.last_exception.startswith("botocore.exceptions.ClientError: An error occurred (ThrottlingException)")
+
+
+def test_last_exception_from_exc_info():
+    tb = 'Traceback (most recent call last):\n  File "/a.py", line 1, in f\nKeyError: \'feature_reference\''
+    parsed = parse_events([app("ERROR", "Unexpected error in add_labels", exc_info=tb)])
+    assert parsed.last_exception == "KeyError: 'feature_reference'"
+    assert "KeyError" in parsed.text
+
+
+def test_malformed_json_is_a_runtime_line_not_a_crash():
+    parsed = parse_events([ev("{not json"), ev(""), ev('{"no": "levelname"}')])
+    assert (parsed.app_lines, parsed.runtime_lines) == (0, 3)

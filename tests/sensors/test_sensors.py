@@ -1,0 +1,89 @@
+"""Discovery and refresh sensors, ticked with build_sensor_context while the emulated clock moves through
+the live prod migration."""
+
+import json
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.utils import make_new_run_id
+
+from cxgm_pipeline.partitions import ATTEMPTS
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.sensors import refresh_running
+from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
+from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
+from tests.conftest import migration
+
+
+@pytest.fixture
+def clock(emulator):
+    """The emulator's clock, put back at the end of every migration afterwards."""
+    before = emulator.clock.now()
+    yield emulator.clock
+    emulator.clock.set(before)
+    emulator.world.sync()
+
+
+def tick(sensor, instance, cursor):
+    result = sensor(build_sensor_context(instance=instance, cursor=cursor, resources={"sfn": StepFunctionsResource()}))
+    for request in result.dynamic_partitions_requests or []:  # a sensor context does not apply them itself
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def cells(result) -> set[str]:
+    return {str(r.partition_key) for r in result.run_requests}
+
+
+def test_discovery_adds_each_attempt_once(clock, truth):
+    prod = migration(truth, "prod", live=True)
+    dev = [m for m in truth["migrations"] if m["stage"] == "dev"]
+    instance = DagsterInstance.ephemeral()
+    clock.set(prod["start"] - 60)  # the prod migration has not started yet
+    first = tick(attempt_discovery_sensor, instance, None)
+    assert cells(first) == {f"{m['attempt_key']}|dev" for m in dev}
+    assert set(instance.get_dynamic_partitions(ATTEMPTS)) == {m["attempt_key"] for m in dev}
+    again = tick(attempt_discovery_sensor, instance, first.cursor)
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    clock.set(prod["start"] + 600)
+    live = tick(attempt_discovery_sensor, instance, again.cursor)
+    assert cells(live) == {"ATTEMPT_2|prod"}  # the key is shared with dev: no new partition, a new cell
+    assert live.dynamic_partitions_requests == []
+    # a restarted daemon resumes from the stored cursor: still nothing twice
+    assert tick(attempt_discovery_sensor, instance, live.cursor).run_requests == []
+    assert len({r.run_key for r in [*first.run_requests, *live.run_requests]}) == 3
+
+
+def test_refresh_cadence_final_refresh_then_stop(clock, truth, monkeypatch):
+    prod = migration(truth, "prod", live=True)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, sorted({m["attempt_key"] for m in truth["migrations"]}))
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", "900")
+    wall = [1_000_000.0]
+    monkeypatch.setattr(refresh_running.time, "time", lambda: wall[0])
+    clock.set(prod["start"] + 1800)
+    first = tick(refresh_running_sensor, instance, None)
+    reasons = {str(r.partition_key): r.tags["cxgm/reason"] for r in first.run_requests}
+    assert reasons["ATTEMPT_2|prod"] == "refresh"
+    assert {k for k, v in reasons.items() if v == "final"} == {f"{m['attempt_key']}|dev" for m in truth["migrations"] if m["stage"] == "dev"}
+    wall[0] += 60  # within the interval: nothing
+    second = tick(refresh_running_sensor, instance, first.cursor)
+    assert second.run_requests == []
+    wall[0] += 900
+    clock.advance(3600)
+    running = instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(),
+                                          status=DagsterRunStatus.STARTED, tags={"dagster/partition": "ATTEMPT_2|prod"}))
+    assert tick(refresh_running_sensor, instance, second.cursor).run_requests == []  # never two at once
+    instance.delete_run(running.run_id)  # the run is over
+    third = tick(refresh_running_sensor, instance, second.cursor)
+    assert cells(third) == {"ATTEMPT_2|prod"} and third.run_requests[0].tags["cxgm/reason"] == "refresh"
+    refresh_keys = {r.run_key for r in [*first.run_requests, *third.run_requests] if str(r.partition_key) == "ATTEMPT_2|prod"}
+    assert len(refresh_keys) == 2
+    clock.set(prod["stop"] + 60)  # the migration ends
+    wall[0] += 900
+    fourth = tick(refresh_running_sensor, instance, third.cursor)
+    assert [(str(r.partition_key), r.tags["cxgm/reason"]) for r in fourth.run_requests] == [("ATTEMPT_2|prod", "final")]
+    wall[0] += 5000
+    assert tick(refresh_running_sensor, instance, fourth.cursor).run_requests == []
+    assert json.loads(fourth.cursor)["final"]

@@ -1,0 +1,36 @@
+import pytest
+
+from cxgm_pipeline.config import ConfigError, load_config
+
+
+def test_packaged_defaults_name_production_resources():
+    prod = load_config().stage("prod")
+    assert prod.profile == "single-cell-prod"
+    assert prod.migration_sfn == "dp-prod-prodstack-schema-migration-sfn"
+    assert prod.ingestion_sfn == "dp-prod-prodstack-sfn"
+    assert prod.migration_log_group == "/dp/prod/prodstack/schema-migration-batch"
+    assert prod.ingestion_log_group == "/dp/prod/prodstack/upload"
+
+
+def test_user_file_overrides_only_what_it_names(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[stages.dev]\nstack = "mystack"\nregion = "eu-west-1"\n[stages.rdev]\nprofile = "single-cell-dev"\nstack = "pr-123"\n')
+    config = load_config(path)
+    assert config.stage("dev").queue == "dp-dev-mystack-schema-migration"
+    assert config.stage("dev").region == "eu-west-1"
+    assert config.stage("dev").profile == "single-cell-dev"
+    assert config.stage("rdev").ingestion_sfn == "dp-rdev-pr-123-sfn"
+
+
+def test_errors_say_what_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="unknown stage 'qa'.*add a \\[stages.qa\\]"):
+        load_config().stage("qa")
+    with pytest.raises(ConfigError, match="not a file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[stages.dev]\nqueue_name = 'x'\n")
+    with pytest.raises(ConfigError, match="unknown keys \\['queue_name'\\]"):
+        load_config(bad)
+    bad.write_text("[stages.uat]\nstack = 'x'\n")
+    with pytest.raises(ConfigError, match="not one of"):
+        load_config(bad)
