@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env & \
 	  EMU=$$!; trap 'kill $$EMU 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/cxgm emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
-	  . ./.cxgm/emulator.env && $(VENV)/bin/dagster dev -w workspace.yaml
+	  . ./.cxgm/emulator.env && CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60} $(VENV)/bin/dagster dev -w workspace.yaml
 
 emulator: $(STAMP)
 	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env
