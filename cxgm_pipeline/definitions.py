@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, load_assets_from_package_module
+from dagster import Definitions, EnvVar, load_assets_from_package_module
 
-from cxgm_pipeline.assets import aws, reports, rollups
+from cxgm_pipeline.assets import aws, overview, reports, rollups
 from cxgm_pipeline.assets.checks import ALL_CHECKS
-from cxgm_pipeline.jobs import compare_job, refresh_attempt_job
+from cxgm_pipeline.jobs import compare_job, overview_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
+from cxgm_pipeline.resources.notifier import Notifier
 from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
+from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 
@@ -38,20 +40,37 @@ def build_resources(deployment: str | None = None, data_path: str | None = None)
         "artifacts": ArtifactsResource(),
         "store": store,
         "io_manager": ParquetIOManager(store=store),
+        "notifier": notifier_from_env(),
     }
+
+
+def notifier_from_env() -> Notifier:
+    """CXGM_NOTIFY=log (default) | slack (SLACK_TOKEN, CXGM_SLACK_CHANNEL) | sns (CXGM_SNS_TOPIC_ARN)
+    | smtp (CXGM_SMTP_HOST, CXGM_MAIL_TO comma-separated)."""
+    backend = os.environ.get("CXGM_NOTIFY", "log")
+    if backend == "slack":
+        return Notifier(backend="slack", slack_token=EnvVar("SLACK_TOKEN"),
+                        slack_channel=os.environ.get("CXGM_SLACK_CHANNEL", "#cellxgene-migrations"))
+    if backend == "sns":
+        return Notifier(backend="sns", sns_topic_arn=os.environ["CXGM_SNS_TOPIC_ARN"])
+    if backend == "smtp":
+        return Notifier(backend="smtp", smtp_host=os.environ.get("CXGM_SMTP_HOST", "localhost"),
+                        mail_to=[a for a in os.environ.get("CXGM_MAIL_TO", "").split(",") if a])
+    return Notifier()
 
 
 all_assets = [
     *load_assets_from_package_module(aws, group_name="aws"),
     *load_assets_from_package_module(rollups, group_name="rollups"),
     *load_assets_from_package_module(reports, group_name="reports"),
+    *load_assets_from_package_module(overview, group_name="overview"),
 ]
 
 defs = Definitions(
     assets=all_assets,
     asset_checks=ALL_CHECKS,
-    jobs=[refresh_attempt_job, compare_job],
-    sensors=[attempt_discovery_sensor, refresh_running_sensor],
+    jobs=[refresh_attempt_job, overview_job, compare_job],
+    sensors=[attempt_discovery_sensor, refresh_running_sensor, migration_alerts_sensor],
     schedules=[daily_running_refresh, daily_comparison],
     resources=build_resources(),
 )

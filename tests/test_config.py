@@ -1,6 +1,12 @@
 import pytest
 
-from cxgm_pipeline.config import ConfigError, load_config
+from cxgm_pipeline.config import CONFIG_ENV_VAR, ConfigError, load_config
+
+
+@pytest.fixture(autouse=True)
+def packaged_only(monkeypatch):
+    """The session emulator exports CXGM_CONFIG; these tests are about the packaged file and explicit ones."""
+    monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
 
 
 def test_packaged_defaults_name_production_resources():

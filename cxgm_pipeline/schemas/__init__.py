@@ -1,6 +1,8 @@
 """pandera schemas of every DataFrame that crosses an asset boundary."""
 
 from cxgm_pipeline.schemas.frames import (
+    AttemptStates,
+    RerunManifest,
     CollectionRollup,
     DatasetRollup,
     DurationDeltas,
@@ -13,6 +15,8 @@ from cxgm_pipeline.schemas.frames import (
 )
 
 __all__ = [
+    "AttemptStates",
+    "RerunManifest",
     "CollectionRollup",
     "DatasetRollup",
     "DurationDeltas",

@@ -14,6 +14,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from cxgm_pipeline.vocabulary import (
+    AttemptState,
     DatasetState,
     ErrorCategory,
     ErrorKind,
@@ -184,3 +185,34 @@ def empty_frame(model: type[pa.DataFrameModel]) -> pd.DataFrame:
 def validate(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
     """Coerced and checked; raises pandera.errors.SchemaError (naming the column) on violation."""
     return model.validate(df.reset_index(drop=True))
+
+
+class RerunManifest(_Partitioned):
+    """What to re-run: failed datasets, and those a finished attempt never started."""
+
+    dataset_id: Series[str] = pa.Field(unique=True)
+    dataset_version_id: Series[str] = pa.Field(nullable=True)
+    collection_id: Series[str] = pa.Field(nullable=True)
+    collection_version_id: Series[str] = pa.Field(nullable=True)
+    state: Series[str] = pa.Field(isin=[DatasetState.FAILED.value, DatasetState.NOT_STARTED.value])
+    failing_step: Series[str] = pa.Field(nullable=True)
+    error_category: Series[str] = pa.Field(isin=_values(ErrorCategory), nullable=True)
+    error_signature: Series[str] = pa.Field(nullable=True)
+
+
+class AttemptStates(_Frame):
+    """Every attempt of every stage at a glance."""
+
+    stage: Series[str]
+    attempt: Series[str]
+    state: Series[str] = pa.Field(isin=_values(AttemptState))
+    start: Series[UtcTime]
+    end: Series[UtcTime] = pa.Field(nullable=True)
+    executions: Series[str]
+    datasets: Series[int] = pa.Field(ge=0)
+    succeeded: Series[int] = pa.Field(ge=0)
+    failed: Series[int] = pa.Field(ge=0)
+    running: Series[int] = pa.Field(ge=0)
+    pending: Series[int] = pa.Field(ge=0)
+    not_started: Series[int] = pa.Field(ge=0)
+    rolled_up: Series[bool]

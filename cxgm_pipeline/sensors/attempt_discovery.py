@@ -1,11 +1,12 @@
 """A new execution of a stage's schema-migration state machine becomes a partition and a first run."""
 
+import hashlib
 import json
 
 from dagster import DefaultSensorStatus, MultiPartitionKey, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from cxgm_pipeline.config import get_config
-from cxgm_pipeline.jobs import refresh_attempt_job
+from cxgm_pipeline.jobs import overview_job, refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -15,24 +16,30 @@ def cell(stage: str, key: str) -> str:
     return f"{stage}:{key}"
 
 
-@sensor(job=refresh_attempt_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+@sensor(jobs=[refresh_attempt_job, overview_job], minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
 def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
-    """Idempotent: run keys and the cursor (cells already requested) survive restarts."""
+    """Idempotent: run keys and the cursor (cells already requested) survive restarts. Also refreshes the
+    attempts overview whenever an attempt appears or changes state."""
     cursor = json.loads(context.cursor) if context.cursor else {"requested": []}
     requested = set(cursor["requested"])
+    states = []
     known = set(context.instance.get_dynamic_partitions(ATTEMPTS))
     new_keys, runs = [], []
     for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
         if attempt.key not in known and attempt.key not in new_keys:
             new_keys.append(attempt.key)
         name = cell(attempt.stage, attempt.key)
+        states.append(f"{name}={attempt.state.value}")
         if name not in requested:
             requested.add(name)
-            runs.append(RunRequest(run_key=f"discover:{name}",
+            runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,
                                    partition_key=MultiPartitionKey({"stage": attempt.stage, "attempt": attempt.key}),
                                    tags={"cxgm/reason": "discovered"}))
+    fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
+    if states and fingerprint != cursor.get("states"):
+        runs.append(RunRequest(run_key=f"overview:{fingerprint}", job_name=overview_job.name))
     return SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[attempt_partitions.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps({"requested": sorted(requested)}),
+        cursor=json.dumps({"requested": sorted(requested), "states": fingerprint}),
     )

@@ -15,8 +15,9 @@ from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, validate
 from tests.conftest import migration
 
-PARTITIONED = [a for a in all_assets if a.key.to_user_string() != "duration_deltas"]
+PARTITIONED = [a for a in all_assets if a.partitions_def is not None]
 DELTAS = [a for a in all_assets if a.key.to_user_string() == "duration_deltas"]
+OVERVIEW = [a for a in all_assets if a.key.to_user_string() == "attempt_states"]
 
 
 def key(stage: str, attempt: str) -> MultiPartitionKey:
@@ -36,13 +37,14 @@ def chain(emulator, truth, tmp_path_factory):
         results[(stage, attempt)] = materialize([*PARTITIONED, *ALL_CHECKS], partition_key=key(stage, attempt),
                                                 resources=resources, instance=instance)
     deltas = materialize([*PARTITIONED, *DELTAS], selection=["duration_deltas"], resources=resources, instance=instance)
-    return {"store": FrameStoreResource(base_path=str(data)), "results": results, "deltas": deltas,
+    overview = materialize([*PARTITIONED, *OVERVIEW], selection=["attempt_states"], resources=resources, instance=instance)
+    return {"store": FrameStoreResource(base_path=str(data)), "results": results, "deltas": deltas, "overview": overview,
             "data": Path(data), "instance": instance, "resources": resources}
 
 
 def test_every_partition_materializes(chain):
     assert all(r.success for r in chain["results"].values())
-    assert chain["deltas"].success
+    assert chain["deltas"].success and chain["overview"].success
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -158,3 +160,53 @@ def test_schema_violation_fails_the_step_with_pandera_message(chain, monkeypatch
     error = failure.event_specific_data.error
     text = error.message + "".join(c.message for c in [error.cause] if c)
     assert "datasets" in text and "greater_than_or_equal_to(0)" in text
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_rerun_manifest_is_the_truths_failed_datasets(chain, truth, stage):
+    for m in [m for m in truth["migrations"] if m["stage"] == stage]:
+        manifest = chain["store"].read("rerun_manifest", stage, m["attempt_key"])
+        expected = {(d["dataset_id"], d["state"], d["failing_step"], d["error_category"])
+                    for d in m["datasets"] if d["state"] in ("failed", "not_started")}
+        got = {(r["dataset_id"], r["state"], r["failing_step"], r["error_category"])
+               for r in manifest.astype(object).where(manifest.notna(), None).to_dict("records")}
+        assert got == expected
+        csv = pd.read_csv(chain["data"] / "reports" / stage / m["attempt_key"] / "rerun.csv")
+        assert set(csv["dataset_id"]) == {e[0] for e in expected}
+
+
+def test_attempt_states_at_a_glance(chain, truth):
+    states = chain["store"].read("attempt_states").set_index(["stage", "attempt"])
+    expected = {(m["stage"], m["attempt_key"]): m["status"].lower() for m in truth["migrations"]}
+    assert {k: states.loc[k, "state"] for k in expected} == expected
+    for m in truth["migrations"]:
+        row = states.loc[(m["stage"], m["attempt_key"])]
+        assert row["failed"] == sum(d["state"] == "failed" for d in m["datasets"])
+        assert row["datasets"] == len(m["datasets"])
+
+
+def test_alerts_fire_once_each(chain, truth, caplog):
+    import logging
+
+    from dagster import build_sensor_context
+
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+    from cxgm_pipeline.resources.notifier import Notifier
+    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
+
+    resources = {"sfn": StepFunctionsResource(), "store": chain["store"], "notifier": Notifier()}
+    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
+    context = build_sensor_context(instance=chain["instance"], resources=resources)
+    migration_alerts_sensor(context)
+    subjects = [r.getMessage().splitlines()[0] for r in caplog.records if r.name == "cxgm.alerts"]
+    signatures = sum(len(chain["store"].read("error_signatures", m["stage"], m["attempt_key"])) for m in truth["migrations"])
+    assert sum("new error" in s for s in subjects) == signatures
+    assert sum("finished" in s for s in subjects) == len(truth["migrations"])
+    assert sum("failure rate" in s for s in subjects) == len(truth["migrations"])  # the small scenario fails >10%
+    finished = next(r.getMessage() for r in caplog.records if "prod/ATTEMPT_2 finished" in r.getMessage())
+    prod_failed = [d["dataset_id"] for d in migration(truth, "prod")["datasets"] if d["state"] == "failed"]
+    assert all(d in finished for d in prod_failed)
+    caplog.clear()
+    again = build_sensor_context(instance=chain["instance"], resources=resources, cursor=context.cursor)
+    migration_alerts_sensor(again)
+    assert not [r for r in caplog.records if r.name == "cxgm.alerts"]

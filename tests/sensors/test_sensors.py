@@ -33,7 +33,11 @@ def tick(sensor, instance, cursor):
 
 
 def cells(result) -> set[str]:
-    return {str(r.partition_key) for r in result.run_requests}
+    return {str(r.partition_key) for r in result.run_requests if r.partition_key}
+
+
+def overview_runs(result) -> list:
+    return [r for r in result.run_requests if r.job_name == "attempts_overview"]
 
 
 def test_discovery_adds_each_attempt_once(clock, truth):
@@ -44,15 +48,21 @@ def test_discovery_adds_each_attempt_once(clock, truth):
     first = tick(attempt_discovery_sensor, instance, None)
     assert cells(first) == {f"{m['attempt_key']}|dev" for m in dev}
     assert set(instance.get_dynamic_partitions(ATTEMPTS)) == {m["attempt_key"] for m in dev}
+    assert len(overview_runs(first)) == 1
     again = tick(attempt_discovery_sensor, instance, first.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
     clock.set(prod["start"] + 600)
     live = tick(attempt_discovery_sensor, instance, again.cursor)
     assert cells(live) == {"ATTEMPT_2|prod"}  # the key is shared with dev: no new partition, a new cell
     assert live.dynamic_partitions_requests == []
+    assert len(overview_runs(live)) == 1  # a new attempt: the overview is refreshed
     # a restarted daemon resumes from the stored cursor: still nothing twice
     assert tick(attempt_discovery_sensor, instance, live.cursor).run_requests == []
-    assert len({r.run_key for r in [*first.run_requests, *live.run_requests]}) == 3
+    assert len({r.run_key for r in [*first.run_requests, *live.run_requests] if r.partition_key}) == 3
+    clock.set(prod["stop"] + 60)  # the attempt ends: its state changes, the overview is refreshed once
+    ended = tick(attempt_discovery_sensor, instance, live.cursor)
+    assert cells(ended) == set() and len(overview_runs(ended)) == 1
+    assert tick(attempt_discovery_sensor, instance, ended.cursor).run_requests == []
 
 
 def test_refresh_cadence_final_refresh_then_stop(clock, truth, monkeypatch):

@@ -1,0 +1,24 @@
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster_pandera import pandera_schema_to_dagster_type
+
+from cxgm_pipeline.config import get_config
+from cxgm_pipeline.monitor.attempt_states import attempt_states as build_attempt_states
+from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.schemas import AttemptStates
+
+
+@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"})
+def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, store: FrameStoreResource) -> pd.DataFrame:
+    """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
+    dataset counts from its latest rollup."""
+    attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
+    rollups = {(a.stage, a.key): store.read("dataset_rollup", a.stage, a.key)
+               for a in attempts if store.exists("dataset_rollup", a.stage, a.key)}
+    states = build_attempt_states(attempts, rollups)
+    shown = states[["stage", "attempt", "state", "datasets", "succeeded", "failed", "running", "not_started"]]
+    context.add_output_metadata({"attempts": len(states),
+                                 "overview": MetadataValue.md(shown.to_markdown(index=False) if not states.empty else "_none_")})
+    return states

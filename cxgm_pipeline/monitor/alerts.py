@@ -1,0 +1,53 @@
+"""Which alerts an attempt deserves now, given what was already announced (deduplicated per attempt).
+
+Alerts, as release pipelines send them: a new error signature, the failure rate crossing the threshold,
+and the attempt finishing (counts by state, top error signatures, the datasets to re-run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cxgm_pipeline.vocabulary import DatasetState
+
+TOP = 5
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # new_signature | failure_rate | finished
+    key: str  # dedup key within the attempt
+    subject: str
+    body: str
+
+
+def failure_rate(datasets: pd.DataFrame) -> float:
+    ran = datasets[datasets["state"] != DatasetState.NOT_STARTED.value]
+    return float((ran["state"] == DatasetState.FAILED.value).sum() / len(ran)) if len(ran) else 0.0
+
+
+def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
+             finished: bool, threshold: float, announced: set[str]) -> list[Alert]:
+    where = f"{stage}/{attempt}"
+    alerts = []
+    for row in signatures.to_dict("records"):
+        key = f"signature:{row['error_signature']}"
+        if key not in announced:
+            alerts.append(Alert("new_signature", key, f"[cxgm] {where}: new error ({row['error_category']})",
+                                f"{row['jobs']} job(s) in {row['step']}: {row['error_signature']}"))
+    rate = failure_rate(datasets) if not datasets.empty else 0.0
+    if rate > threshold and "failure_rate" not in announced:
+        alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: failure rate {rate:.1%} > {threshold:.0%}",
+                            f"{int((datasets['state'] == DatasetState.FAILED.value).sum())} datasets failed so far."))
+    if finished and "finished" not in announced:
+        counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
+        top = signatures.head(TOP)
+        lines = [f"Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
+        lines += [f"  {r['jobs']:>4}  {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
+        lines += ["", f"To re-run ({len(rerun)}):"]
+        lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
+                  for r in rerun.to_dict("records")]
+        alerts.append(Alert("finished", "finished", f"[cxgm] {where} finished: {counts.get('failed', 0)} failed", "\n".join(lines)))
+    return alerts

@@ -1,0 +1,45 @@
+"""Sends alerts (via the Notifier) as rollups land: new error signatures, failure-rate threshold, finish.
+Each alert is sent once per attempt: the announced keys live in the cursor."""
+
+import json
+import os
+
+from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+
+from cxgm_pipeline.assets.checks import DEFAULT_MAX_FAILURE_RATE, MAX_FAILURE_RATE_VAR
+from cxgm_pipeline.config import get_config
+from cxgm_pipeline.monitor.alerts import evaluate
+from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.rerun import rerun_manifest
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.resources.notifier import Notifier
+from cxgm_pipeline.sensors.attempt_discovery import cell
+from cxgm_pipeline.sensors.refresh_running import partition_key, refreshed_since
+
+
+@sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource,
+                            notifier: Notifier):
+    announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    threshold = float(os.environ.get(MAX_FAILURE_RATE_VAR, DEFAULT_MAX_FAILURE_RATE))
+    sent = 0
+    for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
+        if not (store.exists("dataset_rollup", attempt.stage, attempt.key)
+                and store.exists("error_signatures", attempt.stage, attempt.key)):
+            continue
+        name = cell(attempt.stage, attempt.key)
+        datasets = store.read("dataset_rollup", attempt.stage, attempt.key)
+        signatures = store.read("error_signatures", attempt.stage, attempt.key)
+        finished = attempt.ended and refreshed_since(context.instance, partition_key(attempt), attempt.stop.timestamp())
+        seen = set(announced.get(name, []))
+        for alert in evaluate(attempt.stage, attempt.key, datasets, signatures,
+                              rerun_manifest(datasets, attempt.ended), finished, threshold, seen):
+            notifier.send(alert)
+            seen.add(alert.key)
+            sent += 1
+        announced[name] = sorted(seen)
+    context.update_cursor(json.dumps(announced))
+    if not sent:
+        return SkipReason("nothing new to announce")
+    context.log.info(f"sent {sent} alert(s)")
