@@ -46,6 +46,11 @@ class Attempt:
     def ended(self) -> bool:
         return self.stop is not None
 
+    @property
+    def window_only(self) -> bool:
+        """An ad-hoc time window (no execution, no tag): every job created inside it belongs to it."""
+        return not self.tag and not self.execution_names
+
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """Creation-time window of its jobs: from its start to its end (or now), with a margin."""
         end = self.stop or max(now or utcnow(), self.start)
@@ -118,3 +123,14 @@ def list_all_attempts(sfn: StepFunctionsResource, stages: list[str], log=None) -
             if log is not None:
                 log.warning(str(exc))
     return found
+
+
+def window_attempt(stage: str, start: datetime, end: datetime) -> Attempt:
+    """An ad-hoc attempt for a time window, as the old notebook helpers took (start, end)."""
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    if end <= start:
+        raise ValueError(f"empty window: end {end.isoformat()} is not after start {start.isoformat()}")
+    key = f"window-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
+    state = AttemptState.SUCCEEDED if end <= utcnow() else AttemptState.RUNNING
+    return Attempt(stage=stage, key=key, tag=None, execution_names=(), execution_arns=(), start=start,
+                   stop=end if end <= utcnow() else None, state=state)

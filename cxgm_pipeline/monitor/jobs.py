@@ -69,6 +69,8 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
 
 def belongs_to(row: dict, attempt: Attempt) -> bool:
     """Tagged jobs by tag, migration jobs by execution, untagged ingestion jobs by time window."""
+    if attempt.window_only:
+        return True
     if row["migration_attempt"]:
         return row["migration_attempt"] == attempt.tag
     if row["execution_id"]:

@@ -41,7 +41,7 @@ def plot_counts(df: pd.DataFrame, x: str, color: str | None = None, title: str =
     if df.empty:
         return _empty(title)
     table = (df.groupby([x, color]).size().unstack(fill_value=0) if color else df.groupby(x).size().to_frame("count"))
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(table) + 3), 4.5))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.6 * len(table) + 3)), 5))
     colors = [STATUS_COLORS.get(str(c), None) for c in table.columns]
     table.plot.bar(stacked=True, ax=ax, color=colors if all(colors) else None, width=0.8)
     ax.set_ylabel("count")
@@ -61,7 +61,7 @@ def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "
         return _empty(title)
     groups = sorted(data[x].astype(str).unique())
     hues = sorted(data[color].astype(str).unique()) if color else [None]
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(groups) * len(hues) + 3), 4.5))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.9 * len(groups) * len(hues) + 3)), 5))
     width = 0.8 / len(hues)
     for i, hue in enumerate(hues):
         sub = data if hue is None else data[data[color].astype(str) == hue]

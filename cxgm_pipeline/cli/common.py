@@ -1,0 +1,139 @@
+"""What every `cxgm` command shares: stage/attempt options, progress bars, output files, actionable errors.
+
+Exit codes: 0 ok, 1 failure (AWS, files), 2 usage (unknown stage or attempt, bad options).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cxgm_pipeline.config import ConfigError
+from cxgm_pipeline.monitor.attempts import AttemptNotFound
+from cxgm_pipeline.monitor.session import AttemptFrames, MonitorSession
+from cxgm_pipeline.resources.aws import AwsAccessError, FetchStats
+
+console = Console()
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: paths can be copied
+
+ENV = typer.Option("dev", "--env", "-e", help="Stage: dev, staging, prod or rdev (see stages.toml)")
+TAG = typer.Option(None, "--tag", "-t", help="Attempt key as listed by `cxgm attempts`, e.g. ATTEMPT_2")
+START = typer.Option(None, help="Window start (ISO 8601, UTC if no zone), instead of --tag")
+END = typer.Option(None, help="Window end (ISO 8601)")
+REFRESH = typer.Option(False, "--refresh", help="Fetch from AWS even if Dagster's frames are fresh")
+FRAME_SUFFIXES = (".csv", ".parquet", ".json")
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit 2 with the message."""
+
+
+def guarded(fn):
+    """Turns the errors a user can act on into one clear line and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, AttemptNotFound, UsageError, ValueError) as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        except AwsAccessError as exc:
+            err.print(f"[red]AWS:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-20T08:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@contextlib.contextmanager
+def progress(label: str):
+    """A rich progress line showing AWS calls made and items fetched; yields the FetchStats to feed."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[calls]} calls"),
+                  TextColumn("{task.fields[items]} items"), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, calls=0, items=0)
+        stats = FetchStats(on_change=lambda s: bar.update(task, calls=s.calls, items=s.items))
+        yield stats
+    err.print(f"{label}: {stats.calls} AWS calls, {stats.items} items")
+
+
+def load_frames(env: str, tag: str | None, start: str | None, end: str | None, refresh: bool) -> AttemptFrames:
+    with progress(f"fetching {env}/{tag or 'window'}") as stats:
+        result = MonitorSession(stats=stats).frames(env, tag, parse_time(start), parse_time(end), refresh)
+    if result.source == "stored":
+        err.print(f"[green]using the frames Dagster materialized for {env}/{result.key}[/] (fresh); --refresh fetches again")
+    elif result.source == "imported":
+        err.print(f"[green]using the imported bundle for {env}/{result.key}[/]")
+    return result
+
+
+def check_output(path: Path, suffixes: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in suffixes and not "".join(path.suffixes).lower() in suffixes:
+        raise UsageError(f"{path}: the extension says the format; use one of {', '.join(suffixes)}")
+    parent = path.resolve().parent
+    if not parent.exists():
+        raise UsageError(f"{path}: folder {parent} does not exist")
+
+
+def write_frame(df: pd.DataFrame, path: Path) -> None:
+    check_output(path, FRAME_SUFFIXES)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.to_json(path, orient="records", date_format="iso", indent=1)
+    err.print(f"wrote {len(df)} rows to {path}")
+
+
+ID_CHARS = 8
+
+
+def _cell(column: str, value) -> str:
+    """Terminal rendering: ids shortened, times to the minute, seconds rounded; files keep full values."""
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return f"{value:,.0f}" if column.endswith("_s") else f"{value:g}"
+    text = str(value)
+    if column.endswith("_id") and len(text) > ID_CHARS:
+        return text[:ID_CHARS]
+    return text
+
+
+def show_table(df: pd.DataFrame, title: str, columns: list[str] | None = None, limit: int = 50) -> None:
+    if df.empty:
+        console.print(f"{title}: no rows")
+        return
+    shown = df[columns] if columns else df
+    more = f", first {limit}" if len(df) > limit else ""
+    table = Table(title=f"{title} ({len(df)} rows{more}; ids shortened, --out for full values)")
+    for column in shown.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in shown.head(limit).itertuples(index=False):
+        table.add_row(*[_cell(c, v) for c, v in zip(shown.columns, row)])
+    console.print(table)

@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import typer
+
+from cxgm_pipeline.cli.common import UsageError, check_output, err, guarded, load_frames, show_table, write_frame
+from cxgm_pipeline.monitor import plots
+from cxgm_pipeline.monitor.deltas import duration_deltas, outcome_changes
+from cxgm_pipeline.monitor.session import MonitorSession
+
+
+def _split(spec: str) -> tuple[str, str]:
+    if ":" not in spec:
+        raise UsageError(f"{spec!r}: expected STAGE:TAG, e.g. dev:ATTEMPT_2 (or dev:latest)")
+    stage, tag = spec.split(":", 1)
+    if tag == "latest":
+        found = MonitorSession().attempts(stage)
+        if not found:
+            raise UsageError(f"no attempt in {stage}")
+        tag = found[-1].key
+    return stage, tag
+
+
+@guarded
+def compare(
+    base: str = typer.Option(..., help="STAGE:TAG of the reference, e.g. dev:ATTEMPT_2"),
+    other: str = typer.Option(..., help="STAGE:TAG compared with it, e.g. prod:ATTEMPT_2"),
+    step: str = typer.Option("cxg", help="Step whose durations are ranked"),
+    top: int = typer.Option(50, help="How many datasets"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="PNG (plot) or CSV/Parquet/JSON (every delta)"),
+    refresh: bool = typer.Option(False, "--refresh"),
+) -> None:
+    """Duration deltas per dataset and step between two attempts, and datasets whose outcome changed."""
+    if out:
+        check_output(out, (".png", ".csv", ".parquet", ".json"))
+    (bs, bt), (os_, ot) = _split(base), _split(other)
+    left = load_frames(bs, bt, None, None, refresh).frames["dataset_rollup"]
+    right = load_frames(os_, ot, None, None, refresh).frames["dataset_rollup"]
+    deltas = duration_deltas(f"{bs}:{bt}", left, f"{os_}:{ot}", right)
+    ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
+    ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)
+    if out and out.suffix.lower() == ".png":
+        out.write_bytes(plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top)))
+        err.print(f"wrote {out}")
+    elif out:
+        write_frame(deltas, out)
+    else:
+        show_table(ranked, f"{step}: largest differences, {os_}:{ot} minus {bs}:{bt}",
+                   ["dataset_id", "base_duration_s", "other_duration_s", "delta_s", "outcome_change"], top)
+    show_table(outcome_changes(deltas), "datasets whose outcome changed")

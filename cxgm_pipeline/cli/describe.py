@@ -1,0 +1,57 @@
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from cxgm_pipeline.cli.common import (
+    END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, guarded, load_frames, show_table, write_frame)
+
+
+class What(str, Enum):
+    jobs = "jobs"
+    executions = "executions"
+    datasets = "datasets"
+    collections = "collections"
+    errors = "errors"
+
+
+# frame, status column, step column, columns shown in the terminal
+VIEWS = {
+    What.jobs: ("enriched_jobs", "status", "step",
+                ["job_name", "status", "duration_s", "attempts", "dataset_version_id", "error_category", "error_signature"]),
+    What.executions: ("sfn_executions", "status", "failed_step",
+                      ["execution_name", "status", "duration_s", "dataset_id", "failed_step"]),
+    What.datasets: ("dataset_rollup", "state", "failing_step",
+                    ["dataset_id", "collection_id", "state", "current_step", "failing_step", "error_category", "retries"]),
+    What.collections: ("collection_rollup", None, None,
+                       ["collection_id", "datasets", "succeeded", "failed", "running", "not_started", "can_publish"]),
+    What.errors: ("error_signatures", None, "step", ["jobs", "datasets", "step", "error_category", "error_signature"]),
+}
+
+
+@guarded
+def describe(
+    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors"),
+    env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
+    status: str | None = typer.Option(None, help="Keep rows with this status (jobs: FAILED…, datasets: failed…)"),
+    step: str | None = typer.Option(None, help="Keep rows of this step (datasets: failing step)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write CSV, Parquet or JSON (by extension)"),
+    refresh: bool = REFRESH,
+) -> None:
+    """Describe an attempt: a table in the terminal, or a file with --out."""
+    name, status_column, step_column, shown = VIEWS[what]
+    if out:
+        check_output(out, FRAME_SUFFIXES)
+    frame = load_frames(env, tag, start, end, refresh).frames[name]
+    if status:
+        if status_column is None:
+            raise ValueError(f"--status does not apply to {what.value}")
+        frame = frame[frame[status_column].astype(str).str.lower() == status.lower()]
+    if step:
+        if step_column is None:
+            raise ValueError(f"--step does not apply to {what.value}")
+        frame = frame[frame[step_column] == step]
+    if out:
+        write_frame(frame, out)
+    else:
+        show_table(frame, f"{what.value} of {env}/{tag or 'window'}", shown)

@@ -1,0 +1,135 @@
+"""One attempt's frames on demand, for the CLI and notebooks: the asset chain's code, without Dagster.
+
+Frames Dagster already materialized are reused when fresh (the partition was refreshed after the attempt
+ended, or within the refresh interval while it runs) and fetched otherwise; `refresh=True` always fetches.
+Imported attempts (`cxgm import`) are read from the store only: no AWS access needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from cxgm_pipeline.config import get_config
+from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
+from cxgm_pipeline.monitor.corpus import fetch_corpus
+from cxgm_pipeline.monitor.enrich import enrich_jobs
+from cxgm_pipeline.monitor.executions import fetch_sfn_executions
+from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.rerun import rerun_manifest
+from cxgm_pipeline.monitor.rollups import collection_rollup, dataset_rollup, error_signatures
+from cxgm_pipeline.resources.aws import (
+    ArtifactsResource,
+    BatchResource,
+    CloudWatchLogsResource,
+    FetchStats,
+    StepFunctionsResource,
+)
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.vocabulary import AttemptState
+
+FRAMES = ("migration_jobs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
+          "error_signatures", "rerun_manifest")
+
+
+def refresh_seconds() -> int:
+    return int(os.environ.get("CXGM_REFRESH_SECONDS", 900))
+
+
+@dataclass
+class AttemptFrames:
+    stage: str
+    attempt: Attempt | None
+    key: str
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    source: str = "fetched"  # fetched | stored | imported
+
+
+class MonitorSession:
+    def __init__(self, store: FrameStoreResource | None = None, stats: FetchStats | None = None):
+        self.store = store or FrameStoreResource()
+        self.stats = stats or FetchStats()
+        self.batch, self.logs = BatchResource(), CloudWatchLogsResource()
+        self.sfn, self.artifacts = StepFunctionsResource(), ArtifactsResource()
+
+    # --- attempts --------------------------------------------------------------------------------------
+    def attempts(self, stage: str) -> list[Attempt]:
+        get_config().stage(stage)  # unknown stage: ConfigError naming the configured ones
+        return list_attempts(stage, self.sfn, self.stats)
+
+    def imported(self, stage: str, key: str) -> dict | None:
+        marker = self.store.root() / "imported" / stage / f"{key}.json"
+        return json.loads(marker.read_text()) if marker.exists() else None
+
+    def resolve(self, stage: str, tag: str | None = None, start: datetime | None = None,
+                end: datetime | None = None) -> Attempt | None:
+        """The attempt named by tag (a key from `cxgm attempts`), or an ad-hoc window; None if imported only."""
+        get_config().stage(stage)
+        if tag and (start or end):
+            raise ValueError("give either --tag or --start/--end, not both")
+        if tag:
+            if self.imported(stage, tag):
+                return None
+            return find_attempt(stage, tag, self.sfn, self.stats)
+        if start and end:
+            return window_attempt(stage, start, end)
+        raise ValueError("name an attempt with --tag (see `cxgm attempts`) or a window with --start and --end")
+
+    # --- frames ----------------------------------------------------------------------------------------
+    def _fresh(self, stage: str, attempt: Attempt) -> bool:
+        stamps = [self.store.modified(name, stage, attempt.key) for name in FRAMES]
+        if any(s is None for s in stamps):
+            return False
+        oldest = min(stamps)
+        if attempt.ended:
+            return oldest > attempt.stop.timestamp()
+        return time.time() - oldest < refresh_seconds()
+
+    def frames(self, stage: str, tag: str | None = None, start: datetime | None = None, end: datetime | None = None,
+               refresh: bool = False) -> AttemptFrames:
+        if tag and self.imported(stage, tag):
+            return AttemptFrames(stage, None, tag, {n: self.store.read(n, stage, tag) for n in FRAMES}, "imported")
+        attempt = self.resolve(stage, tag, start, end)
+        if not refresh and not attempt.window_only and self._fresh(stage, attempt):
+            return AttemptFrames(stage, attempt, attempt.key,
+                                 {n: self.store.read(n, stage, attempt.key) for n in FRAMES}, "stored")
+        return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt))
+
+    def fetch(self, stage: str, attempt: Attempt) -> dict[str, pd.DataFrame]:
+        """The asset chain for one attempt, in process."""
+        s = self.stats
+        jobs = fetch_migration_jobs(stage, attempt, self.batch, s)
+        executions = fetch_sfn_executions(stage, attempt, self.sfn, s)
+        enriched = enrich_jobs(jobs, self.logs, s)
+        corpus = None if attempt.window_only else fetch_corpus(stage, attempt, self.artifacts, s)
+        datasets = dataset_rollup(stage, attempt.key, enriched, executions, corpus, attempt.ended,
+                                  attempt.state is AttemptState.ABORTED)
+        return {
+            "migration_jobs": jobs, "sfn_executions": executions, "enriched_jobs": enriched, "dataset_rollup": datasets,
+            "collection_rollup": collection_rollup(datasets, enriched),
+            "error_signatures": error_signatures(enriched, executions),
+            "rerun_manifest": rerun_manifest(datasets, attempt.ended),
+        }
+
+    def save(self, result: AttemptFrames) -> None:
+        for name, frame in result.frames.items():
+            self.store.write(frame, name, result.stage, result.key)
+
+
+def known_attempt_keys(session: MonitorSession, stage: str) -> list[str]:
+    try:
+        keys = [a.key for a in session.attempts(stage)]
+    except Exception:  # noqa: BLE001 - listing is a courtesy in an error message
+        keys = []
+    imported = session.store.root() / "imported" / stage
+    if imported.exists():
+        keys += [p.name[:-5] for p in imported.iterdir() if p.name.endswith(".json")]
+    return keys
+
+
+__all__ = ["AttemptFrames", "MonitorSession", "AttemptNotFound", "known_attempt_keys"]

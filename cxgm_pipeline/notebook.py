@@ -1,0 +1,72 @@
+"""The notebook helpers engineers already use, by their old names, over the asset chain's code.
+
+    from cxgm_pipeline import notebook as cx
+    cx.set_stage("dev")
+    jobs = cx.describe_migration_jobs(tag="ATTEMPT_2")      # or start=..., end=...
+    enriched = cx.merge_job_logs(jobs)
+    datasets = cx.report_datasets(enriched, cx.describe_sfn_executions(tag="ATTEMPT_2"), tag="ATTEMPT_2")
+    cx.plot_job_status_counts(enriched)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from cxgm_pipeline.config import get_config
+from cxgm_pipeline.monitor import plots
+from cxgm_pipeline.monitor.corpus import fetch_corpus
+from cxgm_pipeline.monitor.enrich import enrich_jobs
+from cxgm_pipeline.monitor.executions import fetch_sfn_executions
+from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.rollups import dataset_rollup
+from cxgm_pipeline.monitor.session import MonitorSession
+from cxgm_pipeline.vocabulary import AttemptState
+
+_STATE = {"stage": "dev"}
+_SESSION: list[MonitorSession] = []
+
+plot_job_status_counts = plots.plot_job_status_counts
+plot_job_durations = plots.plot_job_durations
+plot_dataset_status_counts = plots.plot_dataset_status_counts
+plot_job_duration_differences = plots.plot_job_duration_differences
+
+
+def _session() -> MonitorSession:
+    if not _SESSION:
+        _SESSION.append(MonitorSession())
+    return _SESSION[0]
+
+
+def set_stage(stage: str) -> None:
+    """Every later call reads this stage (dev, staging, prod, rdev) until set again."""
+    get_config().stage(stage)
+    _STATE["stage"] = stage
+
+
+def _attempt(tag: str | None, start: datetime | None, end: datetime | None):
+    return _session().resolve(_STATE["stage"], tag, start, end)
+
+
+def describe_migration_jobs(tag: str | None = None, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+    """Every Batch job of an attempt (by tag, i.e. attempt key) or of a time window."""
+    return fetch_migration_jobs(_STATE["stage"], _attempt(tag, start, end), _session().batch, _session().stats)
+
+
+def describe_sfn_executions(tag: str | None = None, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+    return fetch_sfn_executions(_STATE["stage"], _attempt(tag, start, end), _session().sfn, _session().stats)
+
+
+def merge_job_logs(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Adds the failed and running jobs' log lines, last exception and error category."""
+    return enrich_jobs(jobs, _session().logs, _session().stats)
+
+
+def report_datasets(enriched_jobs: pd.DataFrame, executions: pd.DataFrame, tag: str | None = None,
+                    start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+    """One row per dataset with its state, failing step and cause."""
+    attempt = _attempt(tag, start, end)
+    corpus = None if attempt.window_only else fetch_corpus(_STATE["stage"], attempt, _session().artifacts)
+    return dataset_rollup(_STATE["stage"], attempt.key, enriched_jobs, executions, corpus, attempt.ended,
+                          attempt.state is AttemptState.ABORTED)

@@ -1,0 +1,157 @@
+"""Every `cxgm` command against the emulator, outputs compared with the truth file."""
+
+import json
+import tarfile
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cxgm_pipeline.cli import app
+from cxgm_pipeline.monitor.session import MonitorSession
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from tests.conftest import migration
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(emulator, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXGM_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "160")
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, result.output
+        return result
+
+    return run
+
+
+def test_help_of_every_command(cli):
+    for command in ("attempts", "describe", "plot", "compare", "report", "rerun", "export", "import", "emulator"):
+        assert "Usage" in cli(command, "--help").output
+
+
+def test_attempts_lists_keys_and_states(cli, truth):
+    output = cli("attempts", "--env", "dev", "--fetch").output
+    for m in [m for m in truth["migrations"] if m["stage"] == "dev"]:
+        assert m["attempt_key"] in output
+    assert "aborted" in output and "succeeded" in output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_describe_datasets_matches_truth(cli, truth, tmp_path, suffix):
+    out = tmp_path / f"datasets{suffix}"
+    cli("describe", "datasets", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))
+    frame = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}[suffix](out)
+    expected = {d["dataset_id"]: d["state"] for d in migration(truth, "prod")["datasets"]}
+    assert dict(zip(frame["dataset_id"], frame["state"])) == expected
+
+
+def test_describe_filters_by_status_and_step(cli, truth, tmp_path):
+    out = tmp_path / "failed.csv"
+    cli("describe", "jobs", "--env", "dev", "--tag", "ATTEMPT_2", "--status", "FAILED", "--step", "cxg", "--out", str(out))
+    expected = {j["job_id"] for j in migration(truth, "dev", "ATTEMPT_2")["jobs"] if j["status"] == "FAILED" and j["job_name"] == "cxg"}
+    assert set(pd.read_csv(out)["job_id"]) == expected
+
+
+def test_describe_by_time_window(cli, truth, tmp_path):
+    m = migration(truth, "dev", "ATTEMPT_2")
+    start = pd.Timestamp(m["start"], unit="s", tz="UTC").isoformat()
+    end = pd.Timestamp(m["stop"] + 30, unit="s", tz="UTC").isoformat()
+    out = tmp_path / "window.csv"
+    cli("describe", "jobs", "--env", "dev", "--start", start, "--end", end, "--out", str(out))
+    assert set(pd.read_csv(out)["job_id"]) == {j["job_id"] for j in m["jobs"]}
+
+
+def test_errors_a_user_can_act_on(cli, tmp_path, monkeypatch):
+    unknown = cli("describe", "jobs", "--env", "dev", "--tag", "NOPE", code=2).output
+    assert "known attempts" in unknown and "ATTEMPT_2" in unknown
+    assert "[stages.qa]" in cli("describe", "jobs", "--env", "qa", "--tag", "X", code=2).output
+    assert "does not exist" in cli("describe", "jobs", "--env", "dev", "--tag", "ATTEMPT_2",
+                                   "--out", str(tmp_path / "no" / "x.csv"), code=2).output
+    assert "extension" in cli("describe", "jobs", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(tmp_path / "x.xlsx"), code=2).output
+    cli("describe", "jobs", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(tmp_path), code=2)  # a folder is no file
+    assert "empty window" in cli("describe", "jobs", "--env", "dev", "--start", "2026-11-02", "--end", "2026-11-01", code=2).output
+    assert "--tag" in cli("describe", "jobs", "--env", "dev", code=2).output
+
+
+def test_missing_profile_names_it(cli, tmp_path, monkeypatch):
+    config = tmp_path / "stages.toml"
+    config.write_text('[stages.dev]\nprofile = "single-cell-nowhere"\n')
+    monkeypatch.setenv("CXGM_CONFIG", str(config))
+    output = cli("attempts", "--env", "dev", code=1).output
+    assert "single-cell-nowhere" in output
+
+
+def test_plot_writes_a_png(cli, tmp_path):
+    out = tmp_path / "plot_jobs.png"
+    cli("plot", "jobs", "--y", "count", "--x", "job_name", "--color", "status", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cli("plot", "datasets", "--y", "duration", "--x", "state", "--color", "state", "--env", "dev", "--tag", "ATTEMPT_2",
+        "--out", str(tmp_path / "d.png"))
+    assert "unknown column" in cli("plot", "jobs", "--x", "nope", "--env", "dev", "--tag", "ATTEMPT_2",
+                                   "--out", str(tmp_path / "x.png"), code=2).output
+
+
+def test_compare_outcome_changes_match_truth(cli, truth, tmp_path):
+    out = tmp_path / "deltas.csv"
+    cli("compare", "--base", "dev:ATTEMPT_2", "--other", "prod:ATTEMPT_2", "--step", "cxg", "--top", "50", "--out", str(out))
+    deltas = pd.read_csv(out)
+    dev = {d["dataset_id"]: d["state"] for d in migration(truth, "dev", "ATTEMPT_2")["datasets"]}
+    prod = {d["dataset_id"]: d["state"] for d in migration(truth, "prod")["datasets"]}
+    got = set(deltas.loc[deltas["outcome_change"] == "failed_to_succeeded", "dataset_id"])
+    assert got == {i for i in dev if dev[i] == "failed" and prod[i] == "succeeded"}
+    png = tmp_path / "top.png"
+    cli("compare", "--base", "dev:ATTEMPT_2", "--other", "prod:latest", "--out", str(png))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_and_rerun(cli, truth, tmp_path):
+    folder = tmp_path / "report"
+    cli("report", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(folder))
+    assert {"index.md", "index.html", "dataset_states.png", "rerun.csv"} <= {p.name for p in folder.iterdir()}
+    out = tmp_path / "rerun.json"
+    cli("rerun", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))
+    expected = {d["dataset_id"] for d in migration(truth, "prod")["datasets"] if d["state"] in ("failed", "not_started")}
+    assert {r["dataset_id"] for r in json.loads(out.read_text())} == expected
+
+
+def test_reuses_fresh_dagster_frames_unless_refresh(cli, emulator, tmp_path):
+    session = MonitorSession(store=FrameStoreResource(base_path=str(tmp_path / "data")))
+    session.save(session.frames("dev", "ATTEMPT_2"))  # as a Dagster materialization would
+    assert "using the frames Dagster materialized" in cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
+    assert "using the frames" not in cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2", "--refresh").output
+
+
+def test_export_then_import_without_aws(cli, truth, tmp_path, monkeypatch):
+    bundle = tmp_path / "prod.tar.gz"
+    cli("export", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(bundle))
+    monkeypatch.setenv("CXGM_DATA", str(tmp_path / "colleague"))
+    cli("import", str(bundle))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: the bundle must suffice
+    out = tmp_path / "imported.csv"
+    output = cli("describe", "datasets", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out)).output
+    assert "imported bundle" in output
+    assert set(pd.read_csv(out)["dataset_id"]) == {d["dataset_id"] for d in migration(truth, "prod")["datasets"]}
+
+
+def test_tampered_or_truncated_bundle_is_refused(cli, tmp_path):
+    bundle = tmp_path / "b.tar.gz"
+    cli("export", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(bundle))
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar}
+    members["frames/dataset_rollup.parquet"] = members["frames/dataset_rollup.parquet"][:-10] + b"0123456789"
+    tampered = tmp_path / "tampered.tar.gz"
+    with tarfile.open(tampered, "w:gz") as tar:
+        import io
+
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert "frames/dataset_rollup.parquet" in cli("import", str(tampered), code=1).output
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 2])
+    assert "truncated" in cli("import", str(truncated), code=1).output
