@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import typer
 
-from cxgm_pipeline.cli.common import ENV, console, guarded, progress, show_table
+from cxgm_pipeline.cli.common import ENV, FRAME_SUFFIXES, check_output, console, guarded, progress, show_table, write_frame
 from cxgm_pipeline.monitor.attempt_states import attempt_states
 from cxgm_pipeline.monitor.session import MonitorSession
 
@@ -9,8 +11,11 @@ COUNTS = ["datasets", "succeeded", "failed", "running", "pending", "not_started"
 
 @guarded
 def attempts(env: str = ENV, fetch: bool = typer.Option(
-        False, "--fetch", help="Roll up attempts Dagster has not materialized (one full fetch each)")) -> None:
+        False, "--fetch", help="Roll up attempts Dagster has not materialized (one full fetch each)"),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Write CSV, Parquet or JSON (by extension)")) -> None:
     """The migration attempts of a stage: state, start, end, dataset counts (Dagster's latest rollup, or --fetch)."""
+    if out:
+        check_output(out, FRAME_SUFFIXES)
     with progress(f"listing attempts of {env}") as stats:
         session = MonitorSession(stats=stats)
         found = session.attempts(env)
@@ -25,6 +30,9 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         return
     frame = attempt_states(found, rollups).astype({c: object for c in COUNTS})
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
+    if out:
+        write_frame(frame, out)
+        return
     show_table(frame, f"attempts in {env}", ["attempt", "state", "start", "end", *COUNTS])
     if not frame["rolled_up"].all():
         console.print("counts left blank: not rolled up yet (materialize in Dagster, or `cxgm attempts --fetch`)")

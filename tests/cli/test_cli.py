@@ -33,11 +33,14 @@ def test_help_of_every_command(cli):
         assert "Usage" in cli(command, "--help").output
 
 
-def test_attempts_lists_keys_and_states(cli, truth):
-    output = cli("attempts", "--env", "dev", "--fetch").output
+def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
+    out = tmp_path / "attempts.csv"
+    cli("attempts", "--env", "dev", "--fetch", "--out", str(out))
+    frame = pd.read_csv(out).set_index("attempt")
     for m in [m for m in truth["migrations"] if m["stage"] == "dev"]:
-        assert m["attempt_key"] in output
-    assert "aborted" in output and "succeeded" in output
+        assert frame.loc[m["attempt_key"], "state"] == m["status"].lower()
+        assert frame.loc[m["attempt_key"], "failed"] == sum(d["state"] == "failed" for d in m["datasets"])
+    assert "counts left blank" in cli("attempts", "--env", "dev").output  # nothing rolled up: unknown, not 0
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
