@@ -24,6 +24,7 @@ test: $(STAMP)
 # The emulator runs in the background; dagster dev in the foreground. Ctrl-C stops both.
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) .cxgm && rm -f .cxgm/emulator.env
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env & \
 	  EMU=$$!; trap 'kill $$EMU 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/cxgm emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \

@@ -9,6 +9,7 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     MultiPartitionKey,
     RunRequest,
@@ -17,7 +18,6 @@ from dagster import (
     SensorResult,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.jobs import refresh_attempt_job
@@ -29,6 +29,9 @@ from cxgm_pipeline.sensors.attempt_discovery import cell
 REFRESH_VAR = "CXGM_REFRESH_SECONDS"
 DEFAULT_REFRESH_SECONDS = 15 * 60
 DONE_ASSET = AssetKey("dataset_rollup")  # the partition is fresh when its rollup is
+# Dagster's IN_PROGRESS_RUN_STATUSES leaves out queued runs; a queued refresh is a refresh under way.
+UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
 def refresh_seconds() -> int:
@@ -40,7 +43,7 @@ def partition_key(attempt: Attempt) -> MultiPartitionKey:
 
 
 def run_in_progress(instance: DagsterInstance, key: MultiPartitionKey) -> bool:
-    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=IN_PROGRESS_RUN_STATUSES),
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=UNFINISHED),
                              limit=1)
     return bool(runs)
 
