@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 5055
-SPEED  ?= 300
+SPEED  ?= 150
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 .PHONY: install test demo emulator bench clean

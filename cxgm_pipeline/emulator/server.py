@@ -50,6 +50,7 @@ class EmulatorOptions:
     port: int = 0  # 0: any free port
     host: str = "127.0.0.1"
     clock: str = "live"  # live: the live migration is about to start; end: every migration is over; start: paused before the live one
+    lead_s: float = 90.0  # live clock: wall seconds before the live migration starts (time for Dagster to come up)
     injection: Injection = field(default_factory=Injection)
     truth_path: Path | None = None
 
@@ -77,9 +78,10 @@ class Emulator:
         live_span = live.stop - live.start
         wall = time.time()
         if o.clock == "live" and o.speed:
-            # simulated time reaches the wall clock just as the live migration ends
-            anchor = wall + (live_span + LEAD_S) / o.speed - live_span
-            start = anchor - LEAD_S
+            # the live migration starts lead_s wall seconds from now, and simulated time reaches the wall
+            # clock just as it ends
+            anchor = wall + o.lead_s + live_span / o.speed - live_span
+            start = anchor - o.lead_s * o.speed
         else:
             # everything planned lies in the past; the clock waits at the start or the end
             anchor = wall - probe.end - 60
