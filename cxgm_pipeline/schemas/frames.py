@@ -83,7 +83,16 @@ class EnrichedJobs(MigrationJobs):
     error_signature: Series[str] = pa.Field(nullable=True)
 
 
-class SfnExecutions(_Partitioned):
+class _IngestionStepDurations(_Partitioned):
+    """Seconds spent in each ingestion step (empty where the step did not run)."""
+
+    validate_anndata_s: Series[float] = pa.Field(ge=0, nullable=True)
+    validate_atac_s: Series[float] = pa.Field(ge=0, nullable=True)
+    add_labels_s: Series[float] = pa.Field(ge=0, nullable=True)
+    cxg_s: Series[float] = pa.Field(ge=0, nullable=True)
+
+
+class SfnExecutions(_IngestionStepDurations):
     """Ingestion executions of an attempt, per-step timings, and the old -> new dataset version mapping."""
 
     execution_arn: Series[str] = pa.Field(unique=True)
@@ -96,17 +105,13 @@ class SfnExecutions(_Partitioned):
     collection_version_id: Series[str] = pa.Field(nullable=True)
     old_dataset_version_id: Series[str] = pa.Field(nullable=True)
     new_dataset_version_id: Series[str] = pa.Field(nullable=True)
-    validate_anndata_s: Series[float] = pa.Field(ge=0, nullable=True)
-    validate_atac_s: Series[float] = pa.Field(ge=0, nullable=True)
-    add_labels_s: Series[float] = pa.Field(ge=0, nullable=True)
-    cxg_s: Series[float] = pa.Field(ge=0, nullable=True)
     failed_step: Series[str] = pa.Field(nullable=True)
     batch_job_ids: Series[str] = pa.Field(nullable=True)
     error: Series[str] = pa.Field(nullable=True)
     cause: Series[str] = pa.Field(nullable=True)
 
 
-class DatasetRollup(_Partitioned):
+class DatasetRollup(_IngestionStepDurations):
     """One row per corpus dataset (by DATASET_ID, resolved through the version mapping)."""
 
     dataset_id: Series[str] = pa.Field(unique=True)
@@ -124,10 +129,6 @@ class DatasetRollup(_Partitioned):
     finished_at: Series[UtcTime] = pa.Field(nullable=True)
     total_duration_s: Series[float] = pa.Field(ge=0, nullable=True)
     dataset_migration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    validate_anndata_s: Series[float] = pa.Field(ge=0, nullable=True)
-    validate_atac_s: Series[float] = pa.Field(ge=0, nullable=True)
-    add_labels_s: Series[float] = pa.Field(ge=0, nullable=True)
-    cxg_s: Series[float] = pa.Field(ge=0, nullable=True)
     retries: Series[int] = pa.Field(ge=0)
     jobs: Series[int] = pa.Field(ge=0)
 
