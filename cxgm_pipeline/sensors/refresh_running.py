@@ -42,9 +42,8 @@ def partition_key(attempt: Attempt) -> MultiPartitionKey:
     return MultiPartitionKey({"stage": attempt.stage, "attempt": attempt.key})
 
 
-def run_in_progress(instance: DagsterInstance, key: MultiPartitionKey) -> bool:
-    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=UNFINISHED),
-                             limit=1)
+def has_runs(instance: DagsterInstance, key: MultiPartitionKey, statuses: list[DagsterRunStatus] | None = None) -> bool:
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=statuses or []), limit=1)
     return bool(runs)
 
 
@@ -67,7 +66,9 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
     runs = []
     for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
         name, key = cell(attempt.stage, attempt.key), partition_key(attempt)
-        if attempt.key not in known or name in final or run_in_progress(context.instance, key):
+        # the discovery sensor makes a partition's first run; never two runs of one partition at once
+        if attempt.key not in known or name in final or not has_runs(context.instance, key) \
+                or has_runs(context.instance, key, UNFINISHED):
             continue
         if attempt.ended:
             final.add(name)

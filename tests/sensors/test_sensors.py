@@ -73,6 +73,10 @@ def test_refresh_cadence_final_refresh_then_stop(clock, truth, monkeypatch):
     wall = [1_000_000.0]
     monkeypatch.setattr(refresh_running.time, "time", lambda: wall[0])
     clock.set(prod["start"] + 1800)
+    assert tick(refresh_running_sensor, instance, None).run_requests == []  # first runs are discovery's
+    for m in truth["migrations"]:  # the discovery sensor's runs, finished
+        instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.SUCCESS,
+                                    tags={"dagster/partition": f"{m['attempt_key']}|{m['stage']}"}))
     first = tick(refresh_running_sensor, instance, None)
     reasons = {str(r.partition_key): r.tags["cxgm/reason"] for r in first.run_requests}
     assert reasons["ATTEMPT_2|prod"] == "refresh"
