@@ -45,7 +45,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures.head(TOP)
         lines = [f"Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
-        lines += [f"  {r['jobs']:>4}  {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
+        lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
         lines += ["", f"To re-run ({len(rerun)}):"]
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
