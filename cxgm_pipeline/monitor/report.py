@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 
 import pandas as pd
 from upath import UPath
@@ -60,6 +61,40 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
+def _html(markdown: str) -> str:
+    """The report's small Markdown subset (headings, paragraphs, tables, images) as HTML."""
+    out, table = [], []
+
+    def flush() -> None:
+        if table:
+            rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")] for line in table
+                    if not set(line.replace("|", "").strip()) <= {"-"}]
+            head, *body = rows
+            out.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>"
+                       + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body) + "</table>")
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("!["):
+            out.append(f'<img src="{html.escape(line[line.index("(") + 1 : -1])}" style="max-width:100%">')
+        elif line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.strip():
+            out.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line)) + "</p>")
+    flush()
+    return "\n".join(out)
+
+
+_STYLE = ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+          "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}</style>")
+
+
 def write_report(folder: UPath, markdown_for, figures: dict[str, bytes], title: str) -> UPath:
     """Writes index.md, index.html and the PNGs into `folder`; `markdown_for(images)` renders the text."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,13 +102,6 @@ def write_report(folder: UPath, markdown_for, figures: dict[str, bytes], title: 
         (folder / name).write_bytes(png)
     markdown = markdown_for({name: name for name in figures})
     (folder / "index.md").write_text(markdown)
-    body = "".join(
-        f'<img src="{html.escape(line[line.index("(") + 1 : -1])}" style="max-width:100%"><br>' if line.startswith("![")
-        else f"<pre>{html.escape(line)}</pre>" if line.startswith("|")
-        else f"<h2>{html.escape(line[3:])}</h2>" if line.startswith("## ")
-        else f"<h1>{html.escape(line[2:])}</h1>" if line.startswith("# ")
-        else f"<p>{html.escape(line)}</p>" if line.strip() else ""
-        for line in markdown.splitlines()
-    )
-    (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{body}")
+    body = _html(markdown)
+    (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{_STYLE}{body}")
     return folder / "index.md"

@@ -75,3 +75,23 @@ def test_quota_answers_throttling_exception(emulator):
 def test_one_emulator_per_process(emulator, tmp_path):
     with pytest.raises(RuntimeError, match="already runs"):
         Emulator(EmulatorOptions(scenario="small", truth_path=tmp_path / "t.json")).start()
+
+
+def test_fetch_survives_injected_server_errors(emulator, truth):
+    """botocore's adaptive retries absorb 5xx answers: the frame is the same as without them."""
+    from cxgm_pipeline.monitor.attempts import find_attempt
+    from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+    from cxgm_pipeline.resources.aws import BatchResource, FetchStats, StepFunctionsResource
+
+    sfn, batch = StepFunctionsResource(), BatchResource()
+    attempt = find_attempt("dev", "ATTEMPT_2", sfn)
+    before = dict(emulator.middleware.counts)
+    emulator.middleware.injection.error_rate = 0.3
+    try:
+        jobs = fetch_migration_jobs("dev", attempt, batch, FetchStats())
+    finally:
+        emulator.middleware.injection.error_rate = 0.0
+    calls = sum(emulator.middleware.counts.values()) - sum(before.values())
+    expected = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == "ATTEMPT_2")["jobs"]
+    assert set(jobs["job_id"]) == {j["job_id"] for j in expected}
+    assert calls > len(expected) / 100 + 1  # some calls were answered with errors and retried
