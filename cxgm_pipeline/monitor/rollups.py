@@ -176,19 +176,25 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFram
     return validate(CollectionRollup, out.sort_values("collection_version_id"))
 
 
-def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
-    """Failed jobs grouped by signature: one row per cause, with counts and example datasets."""
+def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Failed jobs grouped by signature: one row per cause, with counts and example datasets. With the
+    dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
     if failed.empty:
         return empty_frame(ErrorSignatures)
     failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))
     rows = []
+    blamed: dict[tuple, list[str]] = {}
+    if datasets is not None and not datasets.empty:
+        for (sig, step), d in datasets.dropna(subset=["error_signature"]).groupby(["error_signature", "failing_step"]):
+            blamed[(sig, step)] = list(d["dataset_id"])
     for (sig, step), g in failed.groupby(["error_signature", "step"], dropna=False):
-        examples = list(dict.fromkeys(g["resolved_dataset_id"].dropna()))[:EXAMPLES]
+        affected = list(dict.fromkeys([*g["resolved_dataset_id"].dropna(), *blamed.get((sig, step), [])]))
+        examples = affected[:EXAMPLES]
         rows.append({
             "stage": g["stage"].iloc[0], "attempt": g["attempt"].iloc[0],
             "error_signature": sig, "error_category": g["error_category"].iloc[0], "error_kind": g["error_kind"].iloc[0],
-            "step": step, "jobs": len(g), "datasets": int(g["resolved_dataset_id"].nunique()),
+            "step": step, "jobs": len(g), "datasets": len(affected),
             "first_seen": g["stopped_at"].min(), "last_seen": g["stopped_at"].max(),
             "example_datasets": ",".join(examples) or None,
         })

@@ -112,7 +112,7 @@ class MonitorSession:
         return {
             "migration_jobs": jobs, "sfn_executions": executions, "enriched_jobs": enriched, "dataset_rollup": datasets,
             "collection_rollup": collection_rollup(datasets, enriched),
-            "error_signatures": error_signatures(enriched, executions),
+            "error_signatures": error_signatures(enriched, executions, datasets),
             "rerun_manifest": rerun_manifest(datasets, attempt.ended),
         }
 

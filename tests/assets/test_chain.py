@@ -210,3 +210,16 @@ def test_alerts_fire_once_each(chain, truth, caplog):
     again = build_sensor_context(instance=chain["instance"], resources=resources, cursor=context.cursor)
     migration_alerts_sensor(again)
     assert not [r for r in caplog.records if r.name == "cxgm.alerts"]
+
+
+def test_error_signatures_count_the_datasets_each_cause_hit(chain, truth):
+    m = migration(truth, "dev", "ATTEMPT_2")
+    signatures = chain["store"].read("error_signatures", "dev", "ATTEMPT_2")
+    assert signatures["jobs"].sum() == sum(j["status"] == "FAILED" for j in m["jobs"])
+    collection = signatures[signatures["step"] == "collection_migration"]
+    blocked = [d for d in m["datasets"] if d["failing_step"] == "collection_migration"]
+    assert collection["datasets"].sum() == len(blocked) > 0  # the datasets it kept from starting
+    by_category = signatures.groupby("error_category")["datasets"].sum().to_dict()
+    failed = [d for d in m["datasets"] if d["state"] == "failed"]
+    for category in {d["error_category"] for d in failed}:
+        assert by_category[category] >= sum(d["error_category"] == category for d in failed)
