@@ -6,6 +6,7 @@ file is written from it. Same scenario, seed and anchor: the same plan, to the i
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import uuid
@@ -478,8 +479,6 @@ class _MigrationBuilder:
 
 
 def json_dumps(obj) -> str:
-    import json
-
     return json.dumps(obj, separators=(",", ":"))
 
 
@@ -540,8 +539,6 @@ def dataset_truths(plan: MigrationPlan) -> list[DatasetTruth]:
     mapping = {}
     for ev in plan.execution.events:
         if ev.type == "TaskSucceeded" and '"migration"' in ev.details.get("output", ""):
-            import json
-
             m = json.loads(ev.details["output"])["migration"]
             mapping[m["dataset_id"]] = m["new_dataset_version_id"]
     ended = True  # truths describe the plan's end state
