@@ -133,15 +133,20 @@ class DatasetRollup(_IngestionStepDurations):
     jobs: Series[int] = pa.Field(ge=0)
 
 
-class CollectionRollup(_Partitioned):
-    collection_id: Series[str] = pa.Field(nullable=True)
-    collection_version_id: Series[str] = pa.Field(unique=True)
+class _DatasetStateCounts(_Frame):
+    """How many datasets are in each DatasetState (and in all)."""
+
     datasets: Series[int] = pa.Field(ge=0)
     succeeded: Series[int] = pa.Field(ge=0)
     failed: Series[int] = pa.Field(ge=0)
     running: Series[int] = pa.Field(ge=0)
     pending: Series[int] = pa.Field(ge=0)
     not_started: Series[int] = pa.Field(ge=0)
+
+
+class CollectionRollup(_DatasetStateCounts, _Partitioned):
+    collection_id: Series[str] = pa.Field(nullable=True)
+    collection_version_id: Series[str] = pa.Field(unique=True)
     collection_migration_status: Series[str] = pa.Field(nullable=True)
     can_publish: Series[bool]
 
@@ -201,7 +206,7 @@ class RerunManifest(_Partitioned):
     error_signature: Series[str] = pa.Field(nullable=True)
 
 
-class AttemptStates(_Frame):
+class AttemptStates(_DatasetStateCounts):
     """Every attempt of every stage at a glance."""
 
     stage: Series[str]
@@ -210,10 +215,4 @@ class AttemptStates(_Frame):
     start: Series[UtcTime]
     end: Series[UtcTime] = pa.Field(nullable=True)
     executions: Series[str]
-    datasets: Series[int] = pa.Field(ge=0)
-    succeeded: Series[int] = pa.Field(ge=0)
-    failed: Series[int] = pa.Field(ge=0)
-    running: Series[int] = pa.Field(ge=0)
-    pending: Series[int] = pa.Field(ge=0)
-    not_started: Series[int] = pa.Field(ge=0)
     rolled_up: Series[bool]
