@@ -1,0 +1,27 @@
+"""The code location loads the way `dagster dev` loads it, with every asset, check, sensor and schedule."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cxgm_pipeline.definitions import defs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_hold_the_whole_chain():
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {"migration_jobs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
+                    "error_signatures", "migration_report", "rerun_manifest", "duration_deltas", "attempt_states"}
+    assert {s.name for s in defs.sensors} == {"attempt_discovery_sensor", "refresh_running_sensor", "migration_alerts_sensor"}
+    assert {s.name for s in defs.schedules} == {"daily_running_refresh", "daily_comparison"}
+
+
+def test_workspace_validates_with_the_dagster_cli(tmp_path):
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run([str(dagster), "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All code locations passed validation" in result.stdout + result.stderr
