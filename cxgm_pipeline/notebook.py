@@ -16,13 +16,11 @@ import pandas as pd
 
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor import plots
-from cxgm_pipeline.monitor.corpus import fetch_corpus
+from cxgm_pipeline.monitor.corpus import roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-from cxgm_pipeline.monitor.rollups import dataset_rollup
 from cxgm_pipeline.monitor.session import MonitorSession
-from cxgm_pipeline.vocabulary import AttemptState
 
 _STATE = {"stage": "dev"}
 _SESSION: list[MonitorSession] = []
@@ -66,7 +64,4 @@ def merge_job_logs(jobs: pd.DataFrame) -> pd.DataFrame:
 def report_datasets(enriched_jobs: pd.DataFrame, executions: pd.DataFrame, tag: str | None = None,
                     start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
     """One row per dataset with its state, failing step and cause."""
-    attempt = _attempt(tag, start, end)
-    corpus = None if attempt.window_only else fetch_corpus(_STATE["stage"], attempt, _session().artifacts)
-    return dataset_rollup(_STATE["stage"], attempt.key, enriched_jobs, executions, corpus, attempt.ended,
-                          attempt.state is AttemptState.ABORTED)
+    return roll_up_attempt(_STATE["stage"], _attempt(tag, start, end), enriched_jobs, executions, _session().artifacts)

@@ -17,12 +17,12 @@ import pandas as pd
 
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
-from cxgm_pipeline.monitor.corpus import fetch_corpus
+from cxgm_pipeline.monitor.corpus import roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
 from cxgm_pipeline.monitor.rerun import rerun_manifest
-from cxgm_pipeline.monitor.rollups import collection_rollup, dataset_rollup, error_signatures
+from cxgm_pipeline.monitor.rollups import collection_rollup, error_signatures
 from cxgm_pipeline.resources.aws import (
     ArtifactsResource,
     BatchResource,
@@ -31,7 +31,6 @@ from cxgm_pipeline.resources.aws import (
     StepFunctionsResource,
 )
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
-from cxgm_pipeline.vocabulary import AttemptState
 
 FRAMES = ("migration_jobs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
           "error_signatures", "rerun_manifest")
@@ -106,9 +105,7 @@ class MonitorSession:
         jobs = fetch_migration_jobs(stage, attempt, self.batch, s)
         executions = fetch_sfn_executions(stage, attempt, self.sfn, s)
         enriched = enrich_jobs(jobs, self.logs, s)
-        corpus = None if attempt.window_only else fetch_corpus(stage, attempt, self.artifacts, s)
-        datasets = dataset_rollup(stage, attempt.key, enriched, executions, corpus, attempt.ended,
-                                  attempt.state is AttemptState.ABORTED)
+        datasets = roll_up_attempt(stage, attempt, enriched, executions, self.artifacts, s)
         return {
             "migration_jobs": jobs, "sfn_executions": executions, "enriched_jobs": enriched, "dataset_rollup": datasets,
             "collection_rollup": collection_rollup(datasets, enriched),
