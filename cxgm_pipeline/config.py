@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 CONFIG_ENV_VAR = "CXGM_CONFIG"
+REFRESH_ENV_VAR = "CXGM_REFRESH_SECONDS"
+DEFAULT_REFRESH_SECONDS = 15 * 60
 KNOWN_STAGES = ("dev", "staging", "prod", "rdev")
 _FIELDS = (
     "profile",
@@ -128,3 +130,8 @@ def _cached(path: str | None) -> CxgmConfig:
 def get_config() -> CxgmConfig:
     """The configuration for the current `$CXGM_CONFIG` (cached per value)."""
     return _cached(os.environ.get(CONFIG_ENV_VAR))
+
+
+def refresh_seconds() -> int:
+    """How often a running attempt is refreshed; also how long stored frames of a running attempt stay fresh."""
+    return int(os.environ.get(REFRESH_ENV_VAR, DEFAULT_REFRESH_SECONDS))

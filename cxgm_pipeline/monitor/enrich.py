@@ -11,16 +11,13 @@ import pandas as pd
 
 from cxgm_pipeline.monitor.classify import classify, error_kind, signature
 from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
+from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.resources.aws import CloudWatchLogsResource, FetchStats
 from cxgm_pipeline.schemas import EnrichedJobs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, LogStatus
 
 READ_LOGS_OF = {JobStatus.FAILED.value, JobStatus.RUNNING.value}
 MAX_ERROR_LINES = 5
-
-
-def _nullable(value):
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA else value
 
 
 def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
@@ -30,7 +27,7 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
     log: ParsedLog | None = None
     if not fetched:
         out["log_status"] = LogStatus.NOT_FETCHED.value
-    elif not _nullable(row.get("log_stream")):
+    elif not none_if_missing(row.get("log_stream")):
         out["log_status"] = LogStatus.NO_STREAM.value
     elif events is None:
         out["log_status"] = LogStatus.MISSING.value
@@ -40,7 +37,7 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
                    runtime_lines=log.runtime_lines, last_exception=log.last_exception, progress_hint=log.progress_hint,
                    error_lines="\n".join(log.errors[-MAX_ERROR_LINES:]) or None)
     if row["status"] == JobStatus.FAILED.value:
-        status_reason, container_reason = _nullable(row.get("status_reason")), _nullable(row.get("container_reason"))
+        status_reason, container_reason = none_if_missing(row.get("status_reason")), none_if_missing(row.get("container_reason"))
         category = classify(status_reason, container_reason, log)
         out.update(error_category=category.value, error_kind=error_kind(category).value,
                    error_signature=signature(category, status_reason, container_reason, log))
@@ -53,7 +50,7 @@ def enrich_jobs(jobs: pd.DataFrame, logs: CloudWatchLogsResource, stats: FetchSt
     stage = jobs["stage"].iloc[0]
     records = jobs.to_dict("records")
     wanted = sorted({(r["log_group"], r["log_stream"]) for r in records
-                     if r["status"] in READ_LOGS_OF and _nullable(r["log_stream"]) and _nullable(r["log_group"])})
+                     if r["status"] in READ_LOGS_OF and none_if_missing(r["log_stream"]) and none_if_missing(r["log_group"])})
     streams = logs.many_streams(stage, wanted, stats)
     extra = []
     for r in records:

@@ -6,7 +6,7 @@ call on a bounded pool: ~N/100 calls for N jobs, never one call per job.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pandas as pd
 
@@ -97,9 +97,3 @@ def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchResour
         return empty_frame(MigrationJobs)
     df = pd.DataFrame(rows).sort_values(["created_at", "job_id"])
     return validate(MigrationJobs, df)
-
-
-def as_utc(value) -> datetime | None:
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).tz_convert(timezone.utc).to_pydatetime()

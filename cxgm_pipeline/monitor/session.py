@@ -8,14 +8,13 @@ Imported attempts (`cxgm import`) are read from the store only: no AWS access ne
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
 
-from cxgm_pipeline.config import get_config
+from cxgm_pipeline.config import get_config, refresh_seconds
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
 from cxgm_pipeline.monitor.corpus import roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
@@ -34,10 +33,6 @@ from cxgm_pipeline.resources.frame_store import FrameStoreResource
 
 FRAMES = ("migration_jobs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
           "error_signatures", "rerun_manifest")
-
-
-def refresh_seconds() -> int:
-    return int(os.environ.get("CXGM_REFRESH_SECONDS", 900))
 
 
 @dataclass
@@ -118,15 +113,4 @@ class MonitorSession:
             self.store.write(frame, name, result.stage, result.key)
 
 
-def known_attempt_keys(session: MonitorSession, stage: str) -> list[str]:
-    try:
-        keys = [a.key for a in session.attempts(stage)]
-    except Exception:  # noqa: BLE001 - listing is a courtesy in an error message
-        keys = []
-    imported = session.store.root() / "imported" / stage
-    if imported.exists():
-        keys += [p.name[:-5] for p in imported.iterdir() if p.name.endswith(".json")]
-    return keys
-
-
-__all__ = ["AttemptFrames", "MonitorSession", "AttemptNotFound", "known_attempt_keys"]
+__all__ = ["AttemptFrames", "MonitorSession", "AttemptNotFound"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -270,12 +270,3 @@ class ArtifactsResource(StageAwsResource):
         if stats:
             stats.add(calls=1, items=1)
         return json.loads(body)
-
-    def list_keys(self, stage: str, prefix: str) -> Iterator[str]:
-        client, bucket = self.client(stage), self.stage_config(stage).artifact_bucket
-        try:
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    yield obj["Key"]
-        except client.exceptions.NoSuchBucket:
-            return

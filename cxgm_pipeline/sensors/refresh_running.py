@@ -2,7 +2,6 @@
 final refresh once it has ended; then nothing more. Never two overlapping runs of one partition."""
 
 import json
-import os
 import time
 
 from dagster import (
@@ -19,23 +18,17 @@ from dagster import (
     sensor,
 )
 
-from cxgm_pipeline.config import get_config
+from cxgm_pipeline.config import get_config, refresh_seconds
 from cxgm_pipeline.jobs import refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import Attempt, list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.sensors.attempt_discovery import cell
 
-REFRESH_VAR = "CXGM_REFRESH_SECONDS"
-DEFAULT_REFRESH_SECONDS = 15 * 60
 DONE_ASSET = AssetKey("dataset_rollup")  # the partition is fresh when its rollup is
 # Dagster's IN_PROGRESS_RUN_STATUSES leaves out queued runs; a queued refresh is a refresh under way.
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-
-
-def refresh_seconds() -> int:
-    return int(os.environ.get(REFRESH_VAR, DEFAULT_REFRESH_SECONDS))
 
 
 def partition_key(attempt: Attempt) -> MultiPartitionKey:
