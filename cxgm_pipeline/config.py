@@ -127,9 +127,14 @@ def _cached(path: str | None) -> CxgmConfig:
     return load_config(path)
 
 
+def config_at(path: str | None = None) -> CxgmConfig:
+    """The configuration from `path`, else `$CXGM_CONFIG`: read once per process and path."""
+    return _cached(str(path) if path else os.environ.get(CONFIG_ENV_VAR))
+
+
 def get_config() -> CxgmConfig:
     """The configuration for the current `$CXGM_CONFIG` (cached per value)."""
-    return _cached(os.environ.get(CONFIG_ENV_VAR))
+    return config_at(None)
 
 
 def refresh_seconds() -> int:

@@ -22,7 +22,7 @@ from botocore.config import Config
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
-from cxgm_pipeline.config import StageConfig, load_config
+from cxgm_pipeline.config import StageConfig, config_at
 
 _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -76,7 +76,7 @@ class StageAwsResource(ResourceWithBoto3Configuration):
     max_workers: int = Field(default=8, description="Concurrent requests for bulk operations")
 
     def stage_config(self, stage: str) -> StageConfig:
-        return load_config(self.config_path).stage(stage)
+        return config_at(self.config_path).stage(stage)  # cached: this runs on every call
 
     def client(self, stage: str):
         cfg = self.stage_config(stage)
