@@ -20,6 +20,7 @@ from cxgm_pipeline.monitor.corpus import roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.outputs import collect_outputs
 from cxgm_pipeline.monitor.session import MonitorSession
 
 _STATE = {"stage": "dev"}
@@ -52,8 +53,19 @@ def describe_migration_jobs(tag: str | None = None, start: datetime | None = Non
     return fetch_migration_jobs(_STATE["stage"], _attempt(tag, start, end), _session().batch, _session().stats)
 
 
-def describe_sfn_executions(tag: str | None = None, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-    return fetch_sfn_executions(_STATE["stage"], _attempt(tag, start, end), _session().sfn, _session().stats)
+def describe_step_outputs(tag: str | None = None, start: datetime | None = None, end: datetime | None = None,
+                          jobs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """What the steps answered: new dataset versions, collections gathered, datasets listed and skipped."""
+    attempt, s = _attempt(tag, start, end), _session()
+    jobs = jobs if jobs is not None else fetch_migration_jobs(_STATE["stage"], attempt, s.batch, s.stats)
+    return collect_outputs(_STATE["stage"], attempt, jobs, s.logs, s.sfn, s.artifacts, s.stats)
+
+
+def describe_sfn_executions(tag: str | None = None, start: datetime | None = None, end: datetime | None = None,
+                            outputs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each new dataset version of the attempt with its ingestion execution."""
+    outputs = outputs if outputs is not None else describe_step_outputs(tag, start, end)
+    return fetch_sfn_executions(_STATE["stage"], _attempt(tag, start, end), outputs, _session().sfn, _session().stats)
 
 
 def merge_job_logs(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -64,4 +76,5 @@ def merge_job_logs(jobs: pd.DataFrame) -> pd.DataFrame:
 def report_datasets(enriched_jobs: pd.DataFrame, executions: pd.DataFrame, tag: str | None = None,
                     start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
     """One row per dataset with its state, failing step and cause."""
-    return roll_up_attempt(_STATE["stage"], _attempt(tag, start, end), enriched_jobs, executions, _session().artifacts)
+    outputs = describe_step_outputs(tag, start, end, jobs=enriched_jobs)
+    return roll_up_attempt(_STATE["stage"], _attempt(tag, start, end), enriched_jobs, executions, outputs)

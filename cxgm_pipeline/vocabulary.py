@@ -6,31 +6,8 @@ can never drift apart.
 
 from enum import StrEnum
 
-
-class Step(StrEnum):
-    """Batch job names (= STEP_NAME) of the schema-migration and ingestion state machines."""
-
-    GATHER_COLLECTIONS = "gather_collections"
-    COLLECTION_MIGRATION = "collection_migration"
-    DATASET_MIGRATION = "dataset_migration"
-    COLLECTION_CLEANUP = "Collection_cleanup"
-    REPORT = "report"
-    VALIDATE_ANNDATA = "validate_anndata"
-    VALIDATE_ATAC = "validate_atac"
-    ADD_LABELS = "add_labels"
-    CXG = "cxg"
-
-
-MIGRATION_STEPS = (
-    Step.GATHER_COLLECTIONS,
-    Step.COLLECTION_MIGRATION,
-    Step.DATASET_MIGRATION,
-    Step.COLLECTION_CLEANUP,
-    Step.REPORT,
-)
-INGESTION_STEPS = (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG)
-# The order a dataset goes through; used for "current/last step" and per-step columns.
-DATASET_STEPS = (Step.DATASET_MIGRATION, *INGESTION_STEPS)
+# Production's steps and shapes are facts of production, shared with the emulator: see portal_shapes.
+from portal_shapes import DATASET_STEPS, INGESTION_STEPS, SECRET_ENV_VARS, Step, step_of  # noqa: F401
 
 
 class JobStatus(StrEnum):
@@ -44,7 +21,6 @@ class JobStatus(StrEnum):
 
 
 ACTIVE_JOB_STATUSES = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.STARTING, JobStatus.RUNNING)
-WAITING_JOB_STATUSES = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.STARTING)
 
 
 class ExecutionStatus(StrEnum):
@@ -101,6 +77,7 @@ class DatasetState(StrEnum):
     RUNNING = "running"
     PENDING = "pending"
     NOT_STARTED = "not_started"
+    SKIPPED = "skipped"  # already on the current schema (or not processed): collection_migrate left it alone
 
 
 class LogStatus(StrEnum):
@@ -112,8 +89,6 @@ class LogStatus(StrEnum):
     NO_STREAM = "no_stream"  # the container never started, so there is no stream to read
 
 
-# Container environment variables whose values are secrets: never stored, never printed.
-SECRET_ENV_VARS = frozenset({"TASK_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 
 
 class AttemptState(StrEnum):

@@ -2,7 +2,6 @@
 
 import typer
 
-from cxgm_pipeline.cli import emulator
 from cxgm_pipeline.cli.attempts import attempts
 from cxgm_pipeline.cli.bundle import export, import_
 from cxgm_pipeline.cli.compare import compare
@@ -20,4 +19,3 @@ app.command()(report)
 app.command()(rerun)
 app.command()(export)
 app.command(name="import")(import_)
-app.add_typer(emulator.app, name="emulator")

@@ -6,7 +6,7 @@ from cxgm_pipeline.cli.common import ENV, FRAME_SUFFIXES, check_output, console,
 from cxgm_pipeline.monitor.attempt_states import attempt_states
 from cxgm_pipeline.monitor.session import MonitorSession
 
-COUNTS = ["datasets", "succeeded", "failed", "running", "pending", "not_started"]
+COUNTS = ["datasets", "succeeded", "failed", "running", "pending", "not_started", "skipped"]
 
 
 @guarded

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cxgm_pipeline.config import ConfigError
 from cxgm_pipeline.monitor.attempts import AttemptNotFound
-from cxgm_pipeline.monitor.session import AttemptFrames, MonitorSession
+from cxgm_pipeline.monitor.session import FRAMES, AttemptFrames, MonitorSession, UnexpectedShape
 from cxgm_pipeline.resources.aws import AwsAccessError, FetchStats
 
 console = Console()
@@ -50,6 +50,9 @@ def guarded(fn):
         except AwsAccessError as exc:
             err.print(f"[red]AWS:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
+        except UnexpectedShape as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
         except OSError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
@@ -78,9 +81,10 @@ def progress(label: str):
     err.print(f"{label}: {stats.calls} AWS calls, {stats.items} items")
 
 
-def load_frames(env: str, tag: str | None, start: str | None, end: str | None, refresh: bool) -> AttemptFrames:
+def load_frames(env: str, tag: str | None, start: str | None, end: str | None, refresh: bool,
+                wanted: tuple[str, ...] = FRAMES) -> AttemptFrames:
     with progress(f"fetching {env}/{tag or 'window'}") as stats:
-        result = MonitorSession(stats=stats).frames(env, tag, parse_time(start), parse_time(end), refresh)
+        result = MonitorSession(stats=stats).frames(env, tag, parse_time(start), parse_time(end), refresh, wanted)
     if result.source == "stored":
         err.print(f"[green]using the frames Dagster materialized for {env}/{result.key}[/] (fresh); --refresh fetches again")
     elif result.source == "imported":

@@ -4,7 +4,8 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import (
-    END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, guarded, load_frames, show_table, write_frame)
+    END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, err, guarded, load_frames, show_table, write_frame)
+from cxgm_pipeline.monitor.corpus import attempt_summary
 
 
 class What(str, Enum):
@@ -19,12 +20,13 @@ class What(str, Enum):
 VIEWS = {
     What.jobs: ("enriched_jobs", "status", "step",
                 ["job_name", "status", "duration_s", "attempts", "dataset_version_id", "error_category", "error_signature"]),
-    What.executions: ("sfn_executions", "status", "failed_step",
-                      ["execution_name", "status", "duration_s", "dataset_id", "failed_step"]),
+    What.executions: ("sfn_executions", "status", None,
+                      ["execution_name", "status", "duration_s", "dataset_id", "new_dataset_version_id", "attribution"]),
     What.datasets: ("dataset_rollup", "state", "failing_step",
                     ["dataset_id", "collection_id", "state", "current_step", "failing_step", "error_category", "retries"]),
     What.collections: ("collection_rollup", None, None,
-                       ["collection_id", "datasets", "succeeded", "failed", "running", "not_started", "can_publish"]),
+                       ["collection_id", "collection_migration_status", "datasets", "succeeded", "failed", "running",
+                        "not_started", "skipped", "can_publish"]),
     What.errors: ("error_signatures", None, "step", ["jobs", "datasets", "step", "error_category", "error_signature"]),
 }
 
@@ -42,7 +44,14 @@ def describe(
     name, status_column, step_column, shown = VIEWS[what]
     if out:
         check_output(out, FRAME_SUFFIXES)
-    frame = load_frames(env, tag, start, end, refresh).frames[name]
+    loaded = load_frames(env, tag, start, end, refresh, wanted=(name,))
+    frame = loaded.frames[name]
+    if name != "enriched_jobs" and frame.empty and loaded.attempt is not None:
+        jobs = loaded.frames.get("enriched_jobs")
+        if jobs is not None:
+            why = attempt_summary(loaded.attempt, jobs, frame)
+            if why:
+                err.print(f"{env}/{loaded.key}: {why}")
     if status:
         if status_column is None:
             raise ValueError(f"--status does not apply to {what.value}")

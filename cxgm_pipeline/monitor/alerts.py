@@ -24,7 +24,7 @@ class Alert:
 
 
 def failure_rate(datasets: pd.DataFrame) -> float:
-    ran = datasets[datasets["state"] != DatasetState.NOT_STARTED.value]
+    ran = datasets[~datasets["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
     return float((ran["state"] == DatasetState.FAILED.value).sum() / len(ran)) if len(ran) else 0.0
 
 

@@ -1,37 +1,36 @@
-"""The corpus an attempt set out to migrate (gather_collections' list in the artifact bucket), and the
-rollup of an attempt against it: the one implementation the asset, the CLI and notebooks share."""
+"""The rollup of an attempt against what its steps said they set out to do (step_outputs): the one
+implementation the asset, the CLI and notebooks share."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.rollups import dataset_rollup
-from cxgm_pipeline.resources.aws import ArtifactsResource, FetchStats
-from cxgm_pipeline.vocabulary import AttemptState
+from cxgm_pipeline.vocabulary import AttemptState, JobStatus, Step
 
 
-def corpus_key(execution_name: str) -> str:
-    return f"schema_migration/{execution_name}/collections.json"
-
-
-def fetch_corpus(stage: str, attempt: Attempt | None, artifacts: ArtifactsResource,
-                 stats: FetchStats | None = None) -> list[dict] | None:
-    """Collections with their datasets; None when no execution of the attempt has written its list yet."""
-    if attempt is None:
-        return None
-    found: dict[str, dict] = {}
-    any_found = False
-    for name in attempt.execution_names:
-        doc = artifacts.get_json(stage, corpus_key(name), stats)
-        if isinstance(doc, list):
-            any_found = True
-            for coll in doc:
-                found[coll["collection_version_id"]] = coll
-    return list(found.values()) if any_found else None
-
-
-def roll_up_attempt(stage: str, attempt: Attempt, enriched_jobs, executions, artifacts: ArtifactsResource,
-                    stats: FetchStats | None = None):
-    """dataset_rollup of an attempt against the corpus it set out to migrate (none for an ad-hoc window)."""
-    corpus = None if attempt.window_only else fetch_corpus(stage, attempt, artifacts, stats)
-    return dataset_rollup(stage, attempt.key, enriched_jobs, executions, corpus, ended=attempt.ended,
+def roll_up_attempt(stage: str, attempt: Attempt, enriched_jobs: pd.DataFrame, executions: pd.DataFrame,
+                    outputs: pd.DataFrame) -> pd.DataFrame:
+    return dataset_rollup(stage, attempt.key, enriched_jobs, executions, outputs, ended=attempt.ended,
                           aborted=attempt.state is AttemptState.ABORTED)
+
+
+def attempt_summary(attempt: Attempt | None, jobs: pd.DataFrame, datasets: pd.DataFrame) -> str | None:
+    """One line saying why an attempt has no dataset yet, or None when it has some."""
+    if attempt is None:
+        return "not run in this stage"
+    if not datasets.empty:
+        return None
+    gather = jobs[jobs["step"] == Step.GATHER_COLLECTIONS.value] if not jobs.empty else jobs
+    if gather.empty:
+        return "no job yet: the migration has not submitted gather_collections" if not attempt.ended \
+            else "no job of this attempt found in the queue (window or queue name?)"
+    last = gather.sort_values("created_at").iloc[-1]
+    if last["status"] == JobStatus.FAILED.value:
+        why = last.get("error_signature") if "error_signature" in gather else None
+        why = why if isinstance(why, str) and why else (last["status_reason"] or "no reason given")
+        return f"failed in gather_collections: {why}"
+    if last["status"] != JobStatus.SUCCEEDED.value:
+        return f"gather_collections is {last['status'].lower()}: no collection gathered yet"
+    return "gather_collections gathered no collection to migrate"

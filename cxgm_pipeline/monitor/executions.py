@@ -1,14 +1,13 @@
-"""sfn_executions: the attempt's ingestion executions with per-step timings, and the version mapping.
+"""sfn_executions: each dataset's new version (from step_outputs) joined with its ingestion execution.
 
-`dataset_migration` creates a new dataset version; ingestion jobs (cxg above all) only carry that new
-DATASET_VERSION_ID. The mapping old -> new (and so to DATASET_ID) comes from the dataset_migration task
-outputs in the migration execution's history; an ingestion execution belongs to the attempt when its
-input names one of those new versions (or, with no mapping, when it started inside the window).
+dataset_migrate answers the new dataset version and `sfn_name`, the name the migration gives the ingestion
+execution it starts (`migrate_{version}_{epoch}`). ListExecutions pages give every execution's name,
+status and times in bulk, so no execution history is read here. An execution named `migrate_...` that no
+answer names (its dataset_migration's log and history are gone) is kept, attributed by its name only.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pandas as pd
@@ -16,105 +15,47 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts import Attempt, utcnow
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
-from cxgm_pipeline.vocabulary import INGESTION_STEPS
+from portal_shapes import INGESTION_NAME_RE
 
 
-def _json(text: str | None) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def version_mapping(histories: dict[str, list[dict]]) -> dict[str, dict]:
-    """{new_dataset_version_id: {dataset_id, dataset_version_id (old), collection_version_id}}."""
-    mapping = {}
-    for events in histories.values():
-        for ev in events:
-            if ev["type"] != "TaskSucceeded":
-                continue
-            out = _json(ev.get("taskSucceededEventDetails", {}).get("output"))
-            m = out.get("migration")
-            if isinstance(m, dict) and m.get("new_dataset_version_id"):
-                mapping[m["new_dataset_version_id"]] = m
-    return mapping
-
-
-_END_DETAILS = {"ExecutionFailed": "executionFailedEventDetails", "ExecutionAborted": "executionAbortedEventDetails",
-                "ExecutionTimedOut": "executionTimedOutEventDetails"}
-
-
-def step_timings(events: list[dict]) -> tuple[dict[str, float], str | None, list[str], dict, dict]:
-    """({step: seconds}, failed step, batch job ids, execution input, {error, cause}) from one history."""
-    entered: dict[str, datetime] = {}
-    current = None
-    durations, jobs, failed, ex_input, ending = {}, [], None, {}, {}
-    for ev in events:
-        kind = ev["type"]
-        if kind in _END_DETAILS:
-            details = ev.get(_END_DETAILS[kind], {})
-            ending = {"error": details.get("error"), "cause": details.get("cause")}
-        elif kind == "ExecutionStarted":
-            ex_input = _json(ev.get("executionStartedEventDetails", {}).get("input"))
-        elif kind == "TaskStateEntered":
-            current = ev["stateEnteredEventDetails"]["name"]
-            entered[current] = ev["timestamp"]
-        elif kind == "TaskSubmitted":
-            job_id = _json(ev["taskSubmittedEventDetails"].get("output")).get("JobId")
-            if job_id:
-                jobs.append(job_id)
-        elif kind in ("TaskSucceeded", "TaskFailed", "TaskTimedOut") and current in entered:
-            durations[current] = max(0.0, (ev["timestamp"] - entered[current]).total_seconds())
-            if kind != "TaskSucceeded":
-                failed = current
-    return durations, failed, jobs, ex_input, ending
-
-
-ENDED = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
-
-
-def fetch_sfn_executions(stage: str, attempt: Attempt | None, sfn: StepFunctionsResource,
-                         stats: FetchStats | None = None, now: datetime | None = None,
-                         previous: pd.DataFrame | None = None) -> pd.DataFrame:
-    """`previous`: this partition's last frame. An execution that had ended then is immutable: its row is
-    reused and its history not fetched again, so a refresh during a long migration reads only what moved."""
+def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFrame, sfn: StepFunctionsResource,
+                         stats: FetchStats | None = None, now: datetime | None = None) -> pd.DataFrame:
     if attempt is None:
         return empty_frame(SfnExecutions)
     now = now or utcnow()
     cfg = sfn.stage_config(stage)
-    mapping = version_mapping(sfn.histories(stage, list(attempt.execution_arns), stats))
+    versions = outputs[outputs["kind"] == "dataset_version"] if not outputs.empty else outputs
+    rows: dict[str, dict] = {}
+    by_name: dict[str, str] = {}
+    for r in versions.to_dict("records") if not versions.empty else []:
+        new = r["new_dataset_version_id"]
+        if not new or new in rows:
+            continue
+        rows[new] = {"stage": stage, "attempt": attempt.key, "new_dataset_version_id": new, "execution_arn": None,
+                     "execution_name": r["sfn_name"], "status": None, "start_at": None, "stop_at": None,
+                     "duration_s": None, "dataset_id": r["dataset_id"], "collection_version_id": r["collection_version_id"],
+                     "old_dataset_version_id": r["dataset_version_id"], "attribution": r["source"]}
+        if r["sfn_name"]:
+            by_name[r["sfn_name"]] = new
     after, before = attempt.window(now)
-    listed = [e for e in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp())
-              if after <= e["startDate"] <= before]
-    reusable = {}
-    if previous is not None and not previous.empty:
-        done = previous[previous["status"].isin(ENDED)]
-        reusable = {r["execution_arn"]: r for r in done.to_dict("records")}
-    kept = [reusable[e["executionArn"]] for e in listed if e["executionArn"] in reusable]
-    listed = [e for e in listed if e["executionArn"] not in reusable]
-    histories = sfn.histories(stage, [e["executionArn"] for e in listed], stats)
-    rows = list(kept)
-    for ex in listed:
-        durations, failed, job_ids, ex_input, ending = step_timings(histories[ex["executionArn"]])
-        new_id = ex_input.get("dataset_version_id")
-        m = mapping.get(new_id)
-        if mapping and m is None:
-            continue  # an ordinary upload in the same window, not part of this migration
-        m = m or {}
+    for ex in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp()):
+        if not after <= ex["startDate"] <= before:
+            continue
+        new = by_name.get(ex["name"])
+        if new is None:
+            match = INGESTION_NAME_RE.match(ex["name"])
+            if match is None:
+                continue  # an ordinary upload, not a migration's ingestion
+            new = match["version"]
+            if new not in rows:
+                rows[new] = {"stage": stage, "attempt": attempt.key, "new_dataset_version_id": new,
+                             "dataset_id": None, "collection_version_id": None, "old_dataset_version_id": None,
+                             "attribution": "execution_name"}
         stop = ex.get("stopDate")
-        end = stop or now
-        rows.append({
-            "stage": stage, "attempt": attempt.key, "execution_arn": ex["executionArn"], "execution_name": ex["name"],
-            "status": ex["status"], "start_at": ex["startDate"], "stop_at": stop,
-            "duration_s": max(0.0, (end - ex["startDate"]).total_seconds()),
-            "dataset_id": m.get("dataset_id"),
-            "collection_version_id": ex_input.get("collection_version_id") or m.get("collection_version_id"),
-            "old_dataset_version_id": m.get("dataset_version_id"), "new_dataset_version_id": new_id,
-            **{f"{s.value}_s": durations.get(s.value) for s in INGESTION_STEPS},
-            "failed_step": failed, "batch_job_ids": ",".join(job_ids) or None,
-            "error": ending.get("error"), "cause": ending.get("cause"),
-        })
+        rows[new].update(execution_arn=ex["executionArn"], execution_name=ex["name"], status=ex["status"],
+                         start_at=ex["startDate"], stop_at=stop,
+                         duration_s=max(0.0, ((stop or now) - ex["startDate"]).total_seconds()))
     if not rows:
         return empty_frame(SfnExecutions)
-    return validate(SfnExecutions, pd.DataFrame(rows).sort_values("start_at"))
+    df = pd.DataFrame(list(rows.values()))
+    return validate(SfnExecutions, df.sort_values(["start_at", "new_dataset_version_id"], na_position="last"))

@@ -13,7 +13,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts import Attempt, utcnow
 from cxgm_pipeline.resources.aws import BatchResource, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
-from cxgm_pipeline.vocabulary import INGESTION_STEPS
+from cxgm_pipeline.vocabulary import INGESTION_STEPS, step_of
 
 # Environment variables that become columns. Everything else (TASK_TOKEN above all) is dropped.
 ENV_COLUMNS = {
@@ -47,7 +47,8 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
         "attempt": attempt_key,
         "job_id": job["jobId"],
         "job_name": job["jobName"],
-        "step": env.get("STEP_NAME") or job["jobName"],
+        # production's JobName and STEP_NAME differ ("collection_migration" / "collection_migrate"): one step
+        "step": step_of(job["jobName"], env.get("STEP_NAME")) or job["jobName"],
         "status": job["status"],
         "status_reason": job.get("statusReason"),
         "container_reason": container.get("reason"),
@@ -68,14 +69,16 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
 
 
 def belongs_to(row: dict, attempt: Attempt) -> bool:
-    """Tagged jobs by tag, migration jobs by execution, untagged ingestion jobs by time window."""
+    """Migration jobs by EXECUTION_ID (the execution's name, in every production version that sets it);
+    ingestion jobs (which carry only DATASET_VERSION_ID) by time window here, and by their new dataset
+    version downstream; jobs of the oldest versions (no EXECUTION_ID) by window."""
     if attempt.window_only:
         return True
-    if row["migration_attempt"]:
-        return row["migration_attempt"] == attempt.tag
     if row["execution_id"]:
         return row["execution_id"] in attempt.execution_names
-    return row["step"] in _INGESTION
+    if row["migration_attempt"]:
+        return row["migration_attempt"] == attempt.tag
+    return True
 
 
 def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchResource,

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 STATUS_COLORS = {
     "SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "RUNNING": "#1565c0", "RUNNABLE": "#f9a825",
     "STARTING": "#6a1b9a", "SUBMITTED": "#9e9e9e", "PENDING": "#bdbdbd",
-    "succeeded": "#2e7d32", "failed": "#c62828", "running": "#1565c0", "pending": "#f9a825", "not_started": "#9e9e9e",
+    "succeeded": "#2e7d32", "failed": "#c62828", "running": "#1565c0", "pending": "#f9a825", "not_started": "#9e9e9e", "skipped": "#cfd8dc",
 }
 
 

@@ -2,7 +2,8 @@
 
 Datasets are keyed by DATASET_ID. Ingestion jobs carry only the *new* DATASET_VERSION_ID made by
 dataset_migration, so they are resolved through the version mapping of sfn_executions; without it, the
-old notebook helpers counted one dataset as two.
+old notebook helpers counted one dataset as two. Collections are keyed by COLLECTION_ID: a published
+collection is migrated into a new private version, so its version id changes on the way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.schemas import CollectionRollup, DatasetRollup, ErrorSignatures, empty_frame, validate
 from cxgm_pipeline.vocabulary import (
     DATASET_STEPS,
+    INGESTION_STEPS,
     ACTIVE_JOB_STATUSES,
     DatasetState,
     ErrorCategory,
@@ -28,24 +30,23 @@ _DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
 EXAMPLES = 5
 
 
+def version_index(executions: pd.DataFrame) -> dict[str, str | None]:
+    """{new dataset version: DATASET_ID or None}: every version this attempt made or started ingesting."""
+    if executions.empty:
+        return {}
+    return {v: none_if_missing(d) for v, d in zip(executions["new_dataset_version_id"], executions["dataset_id"])}
+
+
 def resolve_dataset_ids(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.Series:
-    """DATASET_ID of every job: from its environment, else through new DATASET_VERSION_ID -> dataset."""
-    mapping = {}
-    if not executions.empty:
-        known = executions.dropna(subset=["new_dataset_version_id", "dataset_id"])
-        mapping = dict(zip(known["new_dataset_version_id"], known["dataset_id"]))
-    by_version = jobs["dataset_version_id"].map(mapping)
+    """DATASET_ID of every job: from its environment, else through its new DATASET_VERSION_ID; a version
+    this attempt ingests but no source ties to a dataset gives `unattributed:<version>`."""
+    index = version_index(executions)
+    marked = {v: d if d else f"{UNATTRIBUTED}{v}" for v, d in index.items()}
+    by_version = jobs["dataset_version_id"].map(marked)
     return jobs["dataset_id"].where(jobs["dataset_id"].notna(), by_version)
 
 
-def corpus_frame(corpus: list[dict] | None) -> pd.DataFrame:
-    """The corpus the migration set out to migrate (gather_collections' list), one row per dataset."""
-    rows = [
-        {"dataset_id": d["dataset_id"], "dataset_version_id": d.get("dataset_version_id"),
-         "collection_id": c.get("collection_id"), "collection_version_id": c.get("collection_version_id")}
-        for c in corpus or [] for d in c.get("datasets", [])
-    ]
-    return pd.DataFrame(rows, columns=["dataset_id", "dataset_version_id", "collection_id", "collection_version_id"])
+UNATTRIBUTED = "unattributed:"
 
 
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
@@ -55,20 +56,24 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
            "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
            "total_duration_s": None, "retries": 0, "jobs": len(jobs),
            **{f"{s.value}_s": None for s in DATASET_STEPS}}
+    if info.get("skipped"):
+        row["state"] = DatasetState.SKIPPED.value
+        return row
     if not jobs:
         row["state"] = DatasetState.NOT_STARTED.value
         if collection_job is not None and collection_job["status"] == JobStatus.FAILED.value:
             row.update(failing_step=Step.COLLECTION_MIGRATION.value, error_category=none_if_missing(collection_job["error_category"]),
                        error_signature=none_if_missing(collection_job["error_signature"]))
         return row
-    latest = {j["step"]: j for j in jobs}  # a step's outcome is its latest job
+    latest = {j["step"]: j for j in jobs}  # a step's outcome is its latest job (Step Functions retries a step)
     failed = [j for j in latest.values() if j["status"] == JobStatus.FAILED.value]
     active = [j for j in jobs if j["status"] in _ACTIVE]
     row["last_step"] = jobs[-1]["step"]
     if active:
         row["current_step"] = active[-1]["step"]
     if failed:
-        f = min(failed, key=lambda j: j["created_at"])
+        # the first to stop: in the ingestion's Parallel state a failed validation stops its sibling
+        f = min(failed, key=lambda j: (j["stopped_at"] if none_if_missing(j["stopped_at"]) is not None else now, j["created_at"]))
         row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=none_if_missing(f["error_category"]),
                    error_signature=none_if_missing(f["error_signature"]))
     elif active:
@@ -100,33 +105,56 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
 
 
 def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.DataFrame,
-                   corpus: list[dict] | None, ended: bool, aborted: bool = False,
+                   outputs: pd.DataFrame, ended: bool, aborted: bool = False,
                    now: datetime | None = None) -> pd.DataFrame:
-    """One row per dataset of the corpus (and any dataset seen in jobs but missing from the corpus list)."""
+    """One row per dataset the attempt set out to migrate, skipped, or touched; none is dropped: a job of the
+    attempt whose dataset no source names is a row `unattributed:<version>`."""
     now = now or utcnow()
-    corpus_df = corpus_frame(corpus)
-    if jobs.empty and corpus_df.empty:
+    if jobs.empty and (outputs.empty or not outputs["kind"].isin(["listed_dataset", "skipped_dataset"]).any()):
         return empty_frame(DatasetRollup)
-    jobs = jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions))
+    known_versions = set(version_index(executions))
+    jobs = jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions)) if not jobs.empty else \
+        jobs.assign(resolved_dataset_id=pd.Series(dtype=object))
+    # ingestion jobs of other uploads share the queue and the window: only this attempt's versions count
+    ingestion = jobs["step"].isin([s.value for s in INGESTION_STEPS])
+    ours = ~ingestion | jobs["dataset_version_id"].isin(known_versions)
+    jobs = jobs[ours]
     # the jobs may be a snapshot from before the attempt ended: then it has not ended for them
     ended = ended and not jobs["status"].isin(_ACTIVE).any()
     dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
+    gathered = {}
+    if not outputs.empty:
+        for r in outputs[outputs["kind"] == "collection"].to_dict("records"):
+            gathered[r["collection_id"]] = r["collection_version_id"]
     info: dict[str, dict] = {}
-    for r in corpus_df.to_dict("records"):
-        info.setdefault(r["dataset_id"], {k: r[k] for k in ("collection_id", "collection_version_id", "dataset_version_id")})
-    migrations = dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value]
-    for r in migrations.to_dict("records"):
-        seen = info.setdefault(r["resolved_dataset_id"], {})
-        for k in ("collection_id", "collection_version_id", "dataset_version_id"):
-            seen[k] = seen.get(k) or none_if_missing(r[k])
+
+    def note(dataset_id: str, collection_id, dataset_version_id, how: str, **extra) -> None:
+        seen = info.setdefault(dataset_id, {"collection_id": None, "collection_version_id": None,
+                                            "dataset_version_id": None, "attribution": how})
+        seen["collection_id"] = seen["collection_id"] or none_if_missing(collection_id)
+        seen["dataset_version_id"] = seen["dataset_version_id"] or none_if_missing(dataset_version_id)
+        seen["collection_version_id"] = seen["collection_version_id"] or gathered.get(seen["collection_id"])
+        seen.update(extra)
+
+    if not outputs.empty:
+        for r in outputs[outputs["kind"] == "listed_dataset"].to_dict("records"):
+            note(r["dataset_id"], r["collection_id"], r["dataset_version_id"], "listed")
+    for r in dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value].to_dict("records"):
+        note(r["resolved_dataset_id"], r["collection_id"], r["dataset_version_id"], "job_env")
     for dataset_id in dataset_jobs["resolved_dataset_id"].unique():
-        info.setdefault(dataset_id, {"collection_id": None, "collection_version_id": None, "dataset_version_id": None})
+        note(dataset_id, None, None, "unattributed" if dataset_id.startswith(UNATTRIBUTED) else "version")
+    if not outputs.empty:
+        collection_of_version = {v: c for v, c in zip(jobs["collection_version_id"], jobs["collection_id"])
+                                 if none_if_missing(v) and none_if_missing(c)}
+        for r in outputs[outputs["kind"] == "skipped_dataset"].to_dict("records"):
+            collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
+            note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
     new_versions = {}
     if not executions.empty:
         known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"])
         new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
     collection_jobs = {
-        r["collection_version_id"]: r
+        r["collection_id"]: r
         for r in jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at").to_dict("records")
     }
     grouped: dict[str, list[dict]] = {}
@@ -135,38 +163,50 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     now_ts = pd.Timestamp(now)
     rows = []
     for dataset_id, meta in info.items():
-        meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id)}
-        rows.append(_dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
-                                 collection_jobs.get(meta.get("collection_version_id")), ended, aborted, now_ts))
+        skipped = bool(meta.pop("skipped", False)) and not grouped.get(dataset_id)
+        meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
+        row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
+                           collection_jobs.get(meta.get("collection_id")), ended, aborted, now_ts)
+        row.pop("skipped", None)
+        rows.append(row)
     df = pd.DataFrame(rows)
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
 
 
-def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per collection: datasets by state, and whether it can publish (every dataset succeeded)."""
-    if datasets.empty:
+def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per collection (gathered, migrated or seen in a dataset): datasets by state, the outcome of its
+    collection_migration, and whether it can publish (every dataset it set out to migrate succeeded). A
+    collection whose migration failed lists no dataset: nothing in AWS names them."""
+    ids: dict[str, str | None] = {}
+    if outputs is not None and not outputs.empty:
+        for r in outputs[outputs["kind"] == "collection"].to_dict("records"):
+            ids.setdefault(r["collection_id"], r["collection_version_id"])
+    coll_jobs = jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at") if not jobs.empty else jobs
+    status = {}
+    for r in coll_jobs.to_dict("records") if not coll_jobs.empty else []:
+        if none_if_missing(r["collection_id"]):
+            status[r["collection_id"]] = r["status"]
+            ids.setdefault(r["collection_id"], none_if_missing(r["collection_version_id"]))
+    known = datasets.dropna(subset=["collection_id"]) if not datasets.empty else datasets
+    for cid, cvid in (zip(known["collection_id"], known["collection_version_id"]) if not known.empty else []):
+        ids.setdefault(cid, none_if_missing(cvid))
+    if not ids:
         return empty_frame(CollectionRollup)
-    counts = (datasets.dropna(subset=["collection_version_id"])
-              .pivot_table(index="collection_version_id", columns="state", values="dataset_id", aggfunc="count", fill_value=0))
-    for state in DatasetState:
-        if state.value not in counts:
-            counts[state.value] = 0
-    counts = counts.reset_index()
-    ids = datasets.dropna(subset=["collection_version_id"]).groupby("collection_version_id")["collection_id"].first()
-    coll_jobs = jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at")
-    coll_status = coll_jobs.groupby("collection_version_id")["status"].last() if not coll_jobs.empty else pd.Series(dtype=object)
-    out = pd.DataFrame({
-        "stage": datasets["stage"].iloc[0], "attempt": datasets["attempt"].iloc[0],
-        "collection_id": counts["collection_version_id"].map(ids),
-        "collection_version_id": counts["collection_version_id"],
-        "datasets": sum(counts[s.value] for s in DatasetState),
-        **{s.value: counts[s.value] for s in DatasetState},
-        "collection_migration_status": counts["collection_version_id"].map(coll_status),
-    })
-    out["can_publish"] = (out["datasets"] > 0) & (out["succeeded"] == out["datasets"])
-    return validate(CollectionRollup, out.sort_values("collection_version_id"))
+    stage = datasets["stage"].iloc[0] if not datasets.empty else jobs["stage"].iloc[0] if not jobs.empty else outputs["stage"].iloc[0]
+    attempt = datasets["attempt"].iloc[0] if not datasets.empty else jobs["attempt"].iloc[0] if not jobs.empty else outputs["attempt"].iloc[0]
+    counts = known.groupby(["collection_id", "state"]).size() if not known.empty else pd.Series(dtype=int)
+    rows = []
+    for cid, cvid in ids.items():
+        per_state = {s.value: int(counts.get((cid, s.value), 0)) for s in DatasetState}
+        total = sum(per_state.values())
+        migrating = total - per_state[DatasetState.SKIPPED.value]
+        rows.append({"stage": stage, "attempt": attempt, "collection_id": cid, "collection_version_id": cvid,
+                     "datasets": total, **per_state, "collection_migration_status": status.get(cid),
+                     "can_publish": status.get(cid) == JobStatus.SUCCEEDED.value
+                     and per_state[DatasetState.SUCCEEDED.value] == migrating})
+    return validate(CollectionRollup, pd.DataFrame(rows).sort_values("collection_id"))
 
 
 def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -14,16 +14,18 @@ from datetime import datetime
 
 import pandas as pd
 
-from cxgm_pipeline.config import get_config, refresh_seconds
+from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
 from cxgm_pipeline.monitor.corpus import roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.outputs import collect_outputs
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import collection_rollup, error_signatures
 from cxgm_pipeline.resources.aws import (
     ArtifactsResource,
+    AwsAccessError,
     BatchResource,
     CloudWatchLogsResource,
     FetchStats,
@@ -31,8 +33,22 @@ from cxgm_pipeline.resources.aws import (
 )
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 
-FRAMES = ("migration_jobs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
-          "error_signatures", "rerun_manifest")
+# Each frame and the frames it is built from (the same edges as the assets).
+FRAME_INPUTS = {
+    "migration_jobs": (),
+    "enriched_jobs": ("migration_jobs",),
+    "step_outputs": ("migration_jobs",),
+    "sfn_executions": ("step_outputs",),
+    "dataset_rollup": ("enriched_jobs", "sfn_executions", "step_outputs"),
+    "collection_rollup": ("dataset_rollup", "enriched_jobs", "step_outputs"),
+    "error_signatures": ("enriched_jobs", "sfn_executions", "dataset_rollup"),
+    "rerun_manifest": ("dataset_rollup",),
+}
+FRAMES = tuple(FRAME_INPUTS)
+
+
+class UnexpectedShape(RuntimeError):
+    """AWS answered in a shape cxgm does not handle: one line naming the frame, the attempt and the error."""
 
 
 @dataclass
@@ -75,8 +91,8 @@ class MonitorSession:
         raise ValueError("name an attempt with --tag (see `cxgm attempts`) or a window with --start and --end")
 
     # --- frames ----------------------------------------------------------------------------------------
-    def _fresh(self, stage: str, attempt: Attempt) -> bool:
-        stamps = [self.store.modified(name, stage, attempt.key) for name in FRAMES]
+    def _fresh(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES) -> bool:
+        stamps = [self.store.modified(name, stage, attempt.key) for name in wanted]
         if any(s is None for s in stamps):
             return False
         oldest = min(stamps)
@@ -85,32 +101,53 @@ class MonitorSession:
         return time.time() - oldest < refresh_seconds()
 
     def frames(self, stage: str, tag: str | None = None, start: datetime | None = None, end: datetime | None = None,
-               refresh: bool = False) -> AttemptFrames:
+               refresh: bool = False, wanted: tuple[str, ...] = FRAMES) -> AttemptFrames:
+        """`wanted`: the frames the caller shows; only they and what they are built from are fetched."""
         if tag and self.imported(stage, tag):
             return AttemptFrames(stage, None, tag, {n: self.store.read(n, stage, tag) for n in FRAMES}, "imported")
         attempt = self.resolve(stage, tag, start, end)
-        if not refresh and not attempt.window_only and self._fresh(stage, attempt):
+        if not refresh and not attempt.window_only and self._fresh(stage, attempt, wanted):
             return AttemptFrames(stage, attempt, attempt.key,
-                                 {n: self.store.read(n, stage, attempt.key) for n in FRAMES}, "stored")
-        return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt))
+                                 {n: self.store.read(n, stage, attempt.key) for n in wanted}, "stored")
+        return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
 
-    def fetch(self, stage: str, attempt: Attempt) -> dict[str, pd.DataFrame]:
-        """The asset chain for one attempt, in process."""
-        s = self.stats
-        jobs = fetch_migration_jobs(stage, attempt, self.batch, s)
-        executions = fetch_sfn_executions(stage, attempt, self.sfn, s)
-        enriched = enrich_jobs(jobs, self.logs, s)
-        datasets = roll_up_attempt(stage, attempt, enriched, executions, self.artifacts, s)
-        return {
-            "migration_jobs": jobs, "sfn_executions": executions, "enriched_jobs": enriched, "dataset_rollup": datasets,
-            "collection_rollup": collection_rollup(datasets, enriched),
-            "error_signatures": error_signatures(enriched, executions, datasets),
-            "rerun_manifest": rerun_manifest(datasets, attempt.ended),
+    def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES) -> dict[str, pd.DataFrame]:
+        """The asset chain for one attempt, in process: only `wanted` frames and what they are built from."""
+        s, frames = self.stats, {}
+        builders = {
+            "migration_jobs": lambda: fetch_migration_jobs(stage, attempt, self.batch, s),
+            "enriched_jobs": lambda: enrich_jobs(frames["migration_jobs"], self.logs, s),
+            "step_outputs": lambda: collect_outputs(stage, attempt, frames["migration_jobs"], self.logs, self.sfn,
+                                                    self.artifacts, s),
+            "sfn_executions": lambda: fetch_sfn_executions(stage, attempt, frames["step_outputs"], self.sfn, s),
+            "dataset_rollup": lambda: roll_up_attempt(stage, attempt, frames["enriched_jobs"], frames["sfn_executions"],
+                                                      frames["step_outputs"]),
+            "collection_rollup": lambda: collection_rollup(frames["dataset_rollup"], frames["enriched_jobs"],
+                                                           frames["step_outputs"]),
+            "error_signatures": lambda: error_signatures(frames["enriched_jobs"], frames["sfn_executions"],
+                                                         frames["dataset_rollup"]),
+            "rerun_manifest": lambda: rerun_manifest(frames["dataset_rollup"], attempt.ended),
         }
+
+        def build(name: str) -> None:
+            if name not in frames:
+                for dep in FRAME_INPUTS[name]:
+                    build(dep)
+                try:
+                    frames[name] = builders[name]()
+                except (AwsAccessError, ConfigError):
+                    raise
+                except Exception as exc:  # an AWS answer of a shape cxgm does not know: say where, not a traceback
+                    raise UnexpectedShape(f"{name} of {stage}/{attempt.key}: unexpected {type(exc).__name__}: {exc} "
+                                          f"(an AWS answer cxgm did not expect; please report it with this line)") from exc
+
+        for name in wanted:
+            build(name)
+        return {name: frames[name] for name in FRAMES if name in frames}
 
     def save(self, result: AttemptFrames) -> None:
         for name, frame in result.frames.items():
             self.store.write(frame, name, result.stage, result.key)
 
 
-__all__ = ["AttemptFrames", "MonitorSession", "AttemptNotFound"]
+__all__ = ["AttemptFrames", "MonitorSession", "AttemptNotFound", "UnexpectedShape"]

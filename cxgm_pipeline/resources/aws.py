@@ -60,7 +60,7 @@ def access_hint(stage: StageConfig, exc: Exception) -> AwsAccessError:
         msg = f"no valid AWS credentials for stage {stage.name!r} (profile {profile}): {hint}"
     elif isinstance(exc, botocore.exceptions.EndpointConnectionError):
         msg = (f"cannot reach AWS for stage {stage.name!r}: {exc}. If you meant the emulator, start it with "
-               f"`cxgm emulator start` and export the AWS_ENDPOINT_URL it prints")
+               f"`cxgm-emulator start` and export the AWS_ENDPOINT_URL it prints")
     else:
         msg = f"AWS call for stage {stage.name!r} failed: {exc}"
     return AwsAccessError(msg)
@@ -178,6 +178,32 @@ class CloudWatchLogsResource(StageAwsResource):
                 return events
             token = nxt
 
+    def filter_streams(self, stage: str, group: str, streams: list[str], pattern: str,
+                       stats: FetchStats | None = None) -> list[dict]:
+        """Events matching `pattern` in the named streams of `group`: FilterLogEvents takes up to 100 stream
+        names a call, so N streams cost about N/100 calls. A missing group (retention, deletion) gives []."""
+        client = self.client(stage)
+        batches = [streams[i : i + 100] for i in range(0, len(streams), 100)]
+
+        def one(batch: list[str]) -> list[dict]:
+            out, token = [], None
+            while True:
+                kwargs = {"logGroupName": group, "logStreamNames": batch, "filterPattern": pattern}
+                if token:
+                    kwargs["nextToken"] = token
+                try:
+                    page = self.call(stage, lambda: client.filter_log_events(**kwargs))
+                except client.exceptions.ResourceNotFoundException:
+                    return out
+                if stats:
+                    stats.add(calls=1, items=len(page["events"]))
+                out.extend(page["events"])
+                token = page.get("nextToken")
+                if not token:
+                    return out
+
+        return [e for events in self.pool_map(one, batches) for e in events]
+
     def many_streams(self, stage: str, streams: list[tuple[str, str]], stats: FetchStats | None = None) -> dict:
         """{(group, stream): events or None} for every pair."""
         results = self.pool_map(lambda gs: self.stream_events(stage, gs[0], gs[1], stats), streams)
@@ -245,6 +271,35 @@ class StepFunctionsResource(StageAwsResource):
                 if stats:
                     stats.add(calls=1, items=len(page["events"]))
             return events
+
+        return self.call(stage, fetch)
+
+    def map_runs(self, stage: str, execution_arn: str, stats: FetchStats | None = None) -> list[dict]:
+        """The DISTRIBUTED Map Runs an execution started (none for INLINE Maps)."""
+        client = self.client(stage)
+
+        def fetch() -> list[dict]:
+            out = []
+            for page in client.get_paginator("list_map_runs").paginate(executionArn=execution_arn):
+                out.extend(page["mapRuns"])
+                if stats:
+                    stats.add(calls=1, items=len(page["mapRuns"]))
+            return out
+
+        return self.call(stage, fetch)
+
+    def map_run_executions(self, stage: str, map_run_arn: str, stats: FetchStats | None = None) -> list[dict]:
+        """The child executions of one Map Run (one per item)."""
+        client = self.client(stage)
+
+        def fetch() -> list[dict]:
+            out = []
+            for page in client.get_paginator("list_executions").paginate(mapRunArn=map_run_arn,
+                                                                         PaginationConfig={"PageSize": 1000}):
+                out.extend(page["executions"])
+                if stats:
+                    stats.add(calls=1, items=len(page["executions"]))
+            return out
 
         return self.call(stage, fetch)
 

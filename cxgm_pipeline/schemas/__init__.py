@@ -10,6 +10,7 @@ from cxgm_pipeline.schemas.frames import (
     ErrorSignatures,
     MigrationJobs,
     SfnExecutions,
+    StepOutputs,
     empty_frame,
     validate,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "ErrorSignatures",
     "MigrationJobs",
     "SfnExecutions",
+    "StepOutputs",
     "empty_frame",
     "validate",
 ]

@@ -24,6 +24,8 @@ from cxgm_pipeline.vocabulary import (
 )
 
 UtcTime = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
+OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 
 
 def _values(enum) -> list[str]:
@@ -92,23 +94,37 @@ class _IngestionStepDurations(_Partitioned):
     cxg_s: Series[float] = pa.Field(ge=0, nullable=True)
 
 
-class SfnExecutions(_IngestionStepDurations):
-    """Ingestion executions of an attempt, per-step timings, and the old -> new dataset version mapping."""
+class StepOutputs(_Partitioned):
+    """What the migration's steps answered (their SendTaskSuccess output, read from the `output` log records,
+    the execution histories or the S3 artifacts), one row per fact: a dataset's new version, a gathered
+    collection, a dataset a collection set out to migrate, a dataset skipped as already current."""
 
-    execution_arn: Series[str] = pa.Field(unique=True)
-    execution_name: Series[str]
-    status: Series[str] = pa.Field(isin=_values(ExecutionStatus))
-    start_at: Series[UtcTime]
+    kind: Series[str] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | skipped_dataset")
+    source: Series[str] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
+    job_id: Series[str] = pa.Field(nullable=True, description="the Batch job whose answer this is")
+    collection_id: Series[str] = pa.Field(nullable=True)
+    collection_version_id: Series[str] = pa.Field(nullable=True, description="as gathered (the published version)")
+    dataset_id: Series[str] = pa.Field(nullable=True)
+    dataset_version_id: Series[str] = pa.Field(nullable=True, description="the version before the migration")
+    new_dataset_version_id: Series[str] = pa.Field(nullable=True, description="made by dataset_migrate")
+    sfn_name: Series[str] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
+
+
+class SfnExecutions(_Partitioned):
+    """The attempt's datasets that got a new version, with their ingestion execution (ListExecutions: name,
+    status, times). `attribution` says how the row was tied to a dataset; `unattributed` rows are kept."""
+
+    new_dataset_version_id: Series[str] = pa.Field(unique=True)
+    execution_arn: Series[str] = pa.Field(nullable=True, description="empty until the execution starts")
+    execution_name: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(isin=_values(ExecutionStatus), nullable=True)
+    start_at: Series[UtcTime] = pa.Field(nullable=True)
     stop_at: Series[UtcTime] = pa.Field(nullable=True)
     duration_s: Series[float] = pa.Field(ge=0, nullable=True)
     dataset_id: Series[str] = pa.Field(nullable=True)
     collection_version_id: Series[str] = pa.Field(nullable=True)
     old_dataset_version_id: Series[str] = pa.Field(nullable=True)
-    new_dataset_version_id: Series[str] = pa.Field(nullable=True)
-    failed_step: Series[str] = pa.Field(nullable=True)
-    batch_job_ids: Series[str] = pa.Field(nullable=True)
-    error: Series[str] = pa.Field(nullable=True)
-    cause: Series[str] = pa.Field(nullable=True)
+    attribution: Series[str] = pa.Field(isin=[*OUTPUT_SOURCES, "execution_name", "unattributed"])
 
 
 class DatasetRollup(_IngestionStepDurations):
@@ -131,6 +147,9 @@ class DatasetRollup(_IngestionStepDurations):
     dataset_migration_s: Series[float] = pa.Field(ge=0, nullable=True)
     retries: Series[int] = pa.Field(ge=0)
     jobs: Series[int] = pa.Field(ge=0)
+    attribution: Series[str] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
+                                        description="how the dataset's jobs were found; unattributed: an ingestion "
+                                                    "whose dataset no source names (dataset_id 'unattributed:<version>')")
 
 
 class _DatasetStateCounts(_Frame):
@@ -142,11 +161,12 @@ class _DatasetStateCounts(_Frame):
     running: Series[int] = pa.Field(ge=0)
     pending: Series[int] = pa.Field(ge=0)
     not_started: Series[int] = pa.Field(ge=0)
+    skipped: Series[int] = pa.Field(ge=0)
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
-    collection_id: Series[str] = pa.Field(nullable=True)
-    collection_version_id: Series[str] = pa.Field(unique=True)
+    collection_id: Series[str] = pa.Field(unique=True)
+    collection_version_id: Series[str] = pa.Field(nullable=True, description="the version gathered (before migration)")
     collection_migration_status: Series[str] = pa.Field(nullable=True)
     can_publish: Series[bool]
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cxgm_pipeline.vocabulary import ErrorCategory as C
+from cxgm_emulator.failures import Fault as C
 
 
 @dataclass(frozen=True)
 class MigrationSpec:
     stage: str
-    tag: str | None  # MIGRATION_ATTEMPT carried by the jobs; None: an untagged attempt (time window only)
+    tag: str | None  # `migration_attempt` in the execution input (an operator's label); None: untagged
     start_h: float
     spread_h: float  # collections are started over this many hours (the queue's throughput)
     duration_scale: dict[str, float] = field(default_factory=dict)  # per step, e.g. prod's cxg is slower
@@ -21,6 +21,8 @@ class MigrationSpec:
     data_fault_keep: float = 1.0  # share of the corpus's data faults still failing in this run
     expired_log_share: float = 0.0  # share of log streams gone (retention) by the time anyone looks
     live: bool = False  # the migration the emulator plays in real time
+    limit_migration: int = 0  # LIMIT_MIGRATION: a smoke test of this many random collections
+    gather_fails: bool = False  # gather_collections fails (the database is unreachable): nothing is migrated
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,14 @@ class ScenarioSpec:
     retry_rate: float  # share of jobs whose first attempt loses its spot host and is retried
     collection_fault_count: int  # collections whose migration fails: their datasets never start
     atac_rate: float
+    current_rate: float  # share of datasets already on the current schema (skipped, not migrated)
     migrations: tuple[MigrationSpec, ...]
 
 
 def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
     return (
+        MigrationSpec(stage="dev", tag=None, start_h=-12 * 24, spread_h=0.1, gather_fails=True),
+        MigrationSpec(stage="dev", tag="SMOKE_TEST", start_h=-11 * 24, spread_h=0.5, limit_migration=3),
         MigrationSpec(stage="dev", tag=None, start_h=-9 * 24, spread_h=spread_h * 0.8, abort_at=0.55,
                       data_fault_keep=1.0, expired_log_share=0.35),
         MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9),
@@ -67,6 +72,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         retry_rate=0.03,
         collection_fault_count=2,
         atac_rate=0.06,
+        current_rate=0.02,
         migrations=_migrations(spread_h=8.0),
     ),
     # Small enough for tests, yet every category, retries and never-started datasets occur.
@@ -87,6 +93,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         retry_rate=0.08,
         collection_fault_count=1,
         atac_rate=0.1,
+        current_rate=0.05,
         migrations=_migrations(spread_h=2.0),
     ),
 }

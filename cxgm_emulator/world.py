@@ -2,7 +2,9 @@
 
 Jobs, log streams and executions are objects whose status, timestamps, attempts, log events and
 history are computed from the plan and `clock.now()`, so advancing the clock is all it takes to move
-a migration forward. Only S3 report files are written as time passes (`sync`).
+a migration forward. Only S3 files are written (and, once the report step has read them, deleted) as time
+passes (`sync`). Map Runs (DISTRIBUTED Maps) and their child executions are indexed here for the patched
+ListMapRuns / DescribeMapRun / ListExecutions(mapRunArn=).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from moto.batch.models import Job as MotoJob
 from moto.logs.models import LogEvent, LogStream
 from moto.stepfunctions.models import Execution as MotoExecution
 
-from cxgm_pipeline.emulator.clock import SimClock
-from cxgm_pipeline.emulator.failures import ESSENTIAL_EXITED, attempt_log
-from cxgm_pipeline.emulator.plan import AttemptPlan, ExecutionPlan, JobPlan, WorldPlan
+from cxgm_emulator.clock import SimClock
+from cxgm_emulator.failures import ESSENTIAL_EXITED, attempt_log
+from cxgm_emulator.plan import AttemptPlan, ExecutionPlan, JobPlan, MapRunPlan, WorldPlan
 
 ACCOUNT = "123456789012"
 STARTING_S = 10.0  # STARTING lasts this long before RUNNING
@@ -37,7 +39,7 @@ class EmulatedJob(MotoJob):
         # moto's Job.__init__ starts bookkeeping we do not want (threads, docker): set what describe needs.
         self.plan, self.clock = plan, clock
         self.job_id = plan.job_id
-        self.job_name = plan.step.value
+        self.job_name = plan.job_name
         self.arn = f"arn:aws:batch:{region}:{ACCOUNT}:job/{plan.job_id}"
         self.queue_arn, self.jobdef_arn, self.region = queue_arn, jobdef_arn, region
 
@@ -181,6 +183,11 @@ class EmulatedLogStream(LogStream):
             self._stamps = [e.timestamp for e in self._all]
 
 
+def _naive(t: float) -> datetime:
+    """Naive UTC: moto sorts and serialises executions' dates, and crashes on mixing aware values."""
+    return datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
+
+
 class EmulatedExecution(MotoExecution):
     """A Step Functions execution whose status and history follow the clock."""
 
@@ -188,12 +195,18 @@ class EmulatedExecution(MotoExecution):
         self.plan, self.clock = plan, clock
         self.name = plan.name
         self.state_machine_arn = state_machine_arn
-        self.execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{plan.name}"
+        self.execution_arn = plan.arn
         self.execution_input = json.dumps(plan.input)
         self.account_id, self.region_name = ACCOUNT, region
         self.output_details = None
         self._override_status: str | None = None
         self._override_stop: datetime | None = None
+        self._history: list[tuple[float, dict]] | None = None
+
+    @property
+    def map_run_arn(self) -> str | None:
+        """The Map Run that dispatched this execution (a DISTRIBUTED Map's child), else None."""
+        return self.plan.map_run.arn if self.plan.map_run is not None else None
 
     def visible(self, now: float) -> bool:
         return self.plan.start <= now
@@ -201,9 +214,17 @@ class EmulatedExecution(MotoExecution):
     def _ended(self) -> bool:
         return self.clock.now() >= self.plan.stop
 
+    def status_at(self, now: float) -> str | None:
+        """None before it starts."""
+        if now < self.plan.start:
+            return None
+        if self._override_status:
+            return self._override_status
+        return self.plan.status if now >= self.plan.stop else "RUNNING"
+
     @property
     def start_date(self) -> datetime:  # naive UTC: moto's list_executions crashes on aware values
-        return datetime.fromtimestamp(self.plan.start, timezone.utc).replace(tzinfo=None)
+        return _naive(self.plan.start)
 
     @property
     def status(self) -> str:
@@ -222,7 +243,7 @@ class EmulatedExecution(MotoExecution):
             return self._override_stop
         if not self._ended():
             return None
-        return datetime.fromtimestamp(self.plan.stop, timezone.utc).replace(tzinfo=None)
+        return _naive(self.plan.stop)
 
     @stop_date.setter
     def stop_date(self, value) -> None:
@@ -240,15 +261,79 @@ class EmulatedExecution(MotoExecution):
     def cause(self) -> str | None:
         return self.plan.cause if self._ended() else None
 
+    def _full_history(self) -> list[tuple[float, dict]]:
+        """Every planned event with its id (time order) and previousEventId: the previous event of its thread
+        (a Map iteration or Parallel branch), else the previous event overall; thread "" chains to the
+        previous event overall."""
+        if self._history is None:
+            last_of_thread: dict[str, int] = {}
+            out = []
+            for i, ev in enumerate(sorted(self.plan.events, key=lambda e: e.t)):
+                ident = i + 1
+                previous = last_of_thread.get(ev.thread, i) if ev.thread else i
+                item = {"timestamp": datetime.fromtimestamp(ev.t, timezone.utc), "type": ev.type, "id": ident,
+                        "previousEventId": previous}
+                if ev.details_key:
+                    item[ev.details_key] = ev.details
+                last_of_thread[ev.thread] = ident
+                out.append((ev.t, item))
+            self._history = out
+            self._times = [t for t, _ in out]
+        return self._history
+
     def get_execution_history(self, roleArn: str) -> list[dict]:
         now = self.clock.now()
-        out = []
-        for i, ev in enumerate(e for e in sorted(self.plan.events, key=lambda e: e.t) if e.t <= now):
-            item = {"timestamp": datetime.fromtimestamp(ev.t, timezone.utc), "type": ev.type, "id": i + 1,
-                    "previousEventId": i}
-            if ev.details_key:
-                item[ev.details_key] = ev.details
-            out.append(item)
+        events = self._full_history()
+        return [dict(item) for _, item in events[: bisect.bisect_right(self._times, now)]]
+
+
+ITEM_COUNT_KEYS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten")
+
+
+class EmulatedMapRun:
+    """A DISTRIBUTED Map's run, as DescribeMapRun shows it at the clock's time."""
+
+    def __init__(self, plan: MapRunPlan, clock: SimClock, state_machine_arn: str, world: "World"):  # noqa: D107
+        self.plan, self.clock, self.state_machine_arn, self.world = plan, clock, state_machine_arn, world
+        self.arn = plan.arn
+        self.execution_arn = plan.parent.arn
+
+    def visible(self, now: float) -> bool:
+        return self.plan.start <= now
+
+    def status_at(self, now: float) -> str:
+        return self.plan.status if now >= self.plan.stop else "RUNNING"
+
+    def children(self) -> list[EmulatedExecution]:
+        return [self.world.executions[c.arn] for c in self.plan.children]
+
+    def _counts(self, now: float) -> dict[str, int]:
+        counts = dict.fromkeys(ITEM_COUNT_KEYS, 0)
+        key = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut",
+               "ABORTED": "aborted"}
+        for child in self.children():
+            status = child.status_at(now)
+            counts[key.get(status, "pending") if status else "pending"] += 1
+        counts["total"] = len(self.plan.children)
+        return counts
+
+    def summary(self) -> dict:
+        now = self.clock.now()
+        out = {"executionArn": self.execution_arn, "mapRunArn": self.arn, "stateMachineArn": self.state_machine_arn,
+               "startDate": _naive(self.plan.start)}
+        if now >= self.plan.stop:
+            out["stopDate"] = _naive(self.plan.stop)
+        return out
+
+    def describe(self) -> dict:
+        now = self.clock.now()
+        counts = self._counts(now)
+        out = {"mapRunArn": self.arn, "executionArn": self.execution_arn, "status": self.status_at(now),
+               "startDate": _naive(self.plan.start), "maxConcurrency": self.plan.max_concurrency,
+               "toleratedFailurePercentage": float(self.plan.tolerated_failure_percentage),
+               "toleratedFailureCount": 0, "itemCounts": counts, "executionCounts": dict(counts)}
+        if now >= self.plan.stop:
+            out["stopDate"] = _naive(self.plan.stop)
         return out
 
 
@@ -259,35 +344,56 @@ class World:
         self.plan, self.clock = plan, clock
         self.jobs: dict[str, EmulatedJob] = {}
         self.jobs_by_queue: dict[str, list[EmulatedJob]] = {}
-        self.executions: dict[str, EmulatedExecution] = {}
+        self.executions: dict[str, EmulatedExecution] = {}  # every execution by ARN, Map Run children included
+        self.map_runs: dict[str, EmulatedMapRun] = {}
+        self.map_runs_of: dict[str, list[EmulatedMapRun]] = {}  # execution ARN -> the Map Runs it started
         self._s3 = sorted((o for m in plan.migrations for o in m.s3_objects), key=lambda o: o.t)
-        self._s3_done = 0
+        self._s3_present = [False] * len(self._s3)
+        self._s3_synced_at: float | None = None
         self._lock = threading.Lock()
         self._s3_put = None
+        self._s3_delete = None
+
+    def add_map_run(self, run: MapRunPlan, state_machine_arn: str) -> EmulatedMapRun:
+        emulated = EmulatedMapRun(run, self.clock, state_machine_arn, self)
+        self.map_runs[run.arn] = emulated
+        self.map_runs_of.setdefault(run.parent.arn, []).append(emulated)
+        return emulated
 
     def sync(self) -> int:
-        """Writes the S3 files whose time has come; returns how many were written."""
-        now, written = self.clock.now(), 0
+        """Brings S3 to the clock: writes the files whose time has come, deletes those the report step has
+        deleted (the clock may also have been set back: then the reverse). Returns how many changed."""
+        now, changed = self.clock.now(), 0
         with self._lock:
-            while self._s3_done < len(self._s3) and self._s3[self._s3_done].t <= now:
-                obj = self._s3[self._s3_done]
-                self._s3_put(obj.bucket, obj.key, json.dumps(obj.body).encode())
-                self._s3_done += 1
-                written += 1
-        return written
+            if now == self._s3_synced_at:
+                return 0
+            for i, obj in enumerate(self._s3):
+                wanted = obj.t <= now and (obj.deleted is None or obj.deleted > now)
+                if wanted == self._s3_present[i]:
+                    continue
+                if wanted:
+                    self._s3_put(obj.bucket, obj.key, json.dumps(obj.body).encode())
+                else:
+                    self._s3_delete(obj.bucket, obj.key)
+                self._s3_present[i] = wanted
+                changed += 1
+            self._s3_synced_at = now
+        return changed
 
     def progress(self) -> list[dict]:
-        """Per migration: how far the clock has gone through it (for `cxgm emulator status`)."""
+        """Per migration: how far the clock has gone through it (for `cxgm-emulator status`)."""
         now = self.clock.now()
         out = []
         for m in self.plan.migrations:
             jobs = [self.jobs[j.job_id] for j in m.jobs]
             visible = [j for j in jobs if j.visible(now)]
             done = sum(1 for j in visible if j._state(now)[0] in ("SUCCEEDED", "FAILED"))
-            ex = self.executions.get(m.execution.name)
+            ex = self.executions.get(m.execution.arn)  # indexed by ARN (the name never matched: NOT_STARTED always)
+            status = ex.status_at(now) if ex is not None else None
             out.append({
                 "stage": m.stage.name, "attempt": m.attempt_key, "execution": m.execution.name,
-                "status": ex.status if ex and ex.visible(now) else "NOT_STARTED",
+                "map_mode": str(m.map_mode), "ingestion_input": str(m.ingestion_input),
+                "status": status or "NOT_STARTED",
                 "jobs_visible": len(visible), "jobs_finished": done, "jobs_planned": len(jobs),
                 "start": m.start, "stop": m.stop,
             })

@@ -3,6 +3,8 @@
 Each patch makes moto behave like AWS where cxgm depends on it, and lets the emulator's objects
 appear only once the simulated clock reaches them. tests/emulator/test_moto_patches.py checks over
 HTTP that every one still takes effect: moto is pinned, and an upgrade that breaks one fails there.
+Map Runs (ListMapRuns, DescribeMapRun, ListExecutions(mapRunArn=)) are stubs in moto 5.2.5: answered here
+from the World's index, as are a Map Run's child executions (whose ARNs name no state machine moto knows).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from moto.batch.models import BatchBackend
 from moto.batch.responses import BatchResponse
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.responses import StepFunctionResponse
-from moto.stepfunctions.exceptions import ExecutionDoesNotExist
+from moto.stepfunctions.exceptions import ExecutionDoesNotExist, InvalidArn, ResourceNotFound
 from moto.utilities.paginator import paginate
 from moto.stepfunctions.utils import PAGINATION_MODEL
 
@@ -162,6 +164,90 @@ def get_execution_history_response(self: StepFunctionResponse):
     return ActionResult(result)
 
 
+# --- Map Runs (DISTRIBUTED Maps): moto 5.2.5 has stubs answering {} and [] -----------------------------------
+
+
+def _map_run(map_run_arn: str | None):
+    run = WORLD.map_runs.get(map_run_arn or "") if WORLD is not None else None
+    if run is None or not _visible(run, _now()):
+        raise ResourceNotFound(f"Map Run Does Not Exist: '{map_run_arn}'")
+    return run
+
+
+def list_map_runs(self: StepFunctionBackend, execution_arn: str) -> dict:
+    """ListMapRuns: the Map Runs an execution has started by now, newest first (the response passes it on)."""
+    execution = _find_execution(self, execution_arn)
+    now = _now()
+    runs = WORLD.map_runs_of.get(execution.execution_arn, []) if WORLD is not None else []
+    runs = sorted((r for r in runs if _visible(r, now)), key=lambda r: (r.plan.start, r.arn), reverse=True)
+    return {"mapRuns": [r.summary() for r in runs]}
+
+
+def describe_map_run(self: StepFunctionBackend, map_run_arn: str) -> dict:
+    """DescribeMapRun: status and item/execution counts at the clock's time."""
+    return _map_run(map_run_arn).describe()
+
+
+_MAP_RUN_PAGINATION = {"list_map_run_executions": PAGINATION_MODEL["list_executions"]}
+
+
+@paginate(pagination_model=_MAP_RUN_PAGINATION)
+def list_map_run_executions(self: StepFunctionBackend, map_run_arn: str, status_filter: str | None = None):
+    """ListExecutions(mapRunArn=): the run's child executions started by now."""
+    now = _now()
+    executions = [e for e in _map_run(map_run_arn).children() if _visible(e, now)]
+    if status_filter:
+        executions = [e for e in executions if e.status == status_filter]
+    return sorted(executions, key=lambda x: (x.start_date, x.execution_arn), reverse=True)
+
+
+def _listed(execution, state_machine_arn: str) -> dict:
+    item = {"executionArn": execution.execution_arn, "name": execution.name, "startDate": execution.start_date,
+            "stateMachineArn": state_machine_arn, "status": execution.status}
+    if execution.status in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
+        item["stopDate"] = execution.stop_date
+    if getattr(execution, "map_run_arn", None):
+        item["mapRunArn"] = execution.map_run_arn
+    return item
+
+
+def list_executions_response(self: StepFunctionResponse):
+    """ListExecutions by stateMachineArn (moto's, minus executions not yet started) or by mapRunArn (moto
+    has none). A Map Run's children are never listed under the state machine, as on AWS."""
+    from moto.core.responses import ActionResult
+
+    max_results = self._get_int_param("maxResults")
+    next_token = self._get_param("nextToken")
+    status_filter = self._get_param("statusFilter")
+    map_run_arn = self._get_param("mapRunArn")
+    arn = self._get_param("stateMachineArn")
+    if map_run_arn and arn:
+        raise InvalidArn("Specify either stateMachineArn or mapRunArn, not both")
+    if map_run_arn:
+        results, next_token = self.stepfunction_backend.list_map_run_executions(
+            map_run_arn, status_filter=status_filter, max_results=max_results, next_token=next_token)
+        executions = [_listed(e, e.state_machine_arn) for e in results]
+    else:
+        state_machine = self.stepfunction_backend.describe_state_machine(arn)
+        results, next_token = self.stepfunction_backend.list_executions(
+            arn, status_filter=status_filter, max_results=max_results, next_token=next_token)
+        executions = [_listed(e, state_machine.arn) for e in results]
+    return ActionResult({"executions": executions, "nextToken": next_token})
+
+
+def describe_execution_response(self: StepFunctionResponse):
+    """moto's DescribeExecution, plus mapRunArn for a Map Run's child execution."""
+    result = _ORIGINAL["describe_execution_response"](self)
+    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+    map_run_arn = getattr(execution, "map_run_arn", None)
+    if map_run_arn:
+        result.result["mapRunArn"] = map_run_arn
+    return result
+
+
+_ORIGINAL: dict[str, Any] = {}
+
+
 def apply() -> list[str]:
     """Installs every patch once per process; returns their names."""
     if APPLIED:
@@ -173,6 +259,14 @@ def apply() -> list[str]:
     StepFunctionBackend.describe_execution = describe_execution
     StepFunctionBackend.get_execution_history = get_execution_history
     StepFunctionResponse.get_execution_history = get_execution_history_response
+    StepFunctionBackend.list_map_runs = list_map_runs
+    StepFunctionBackend.describe_map_run = describe_map_run
+    StepFunctionBackend.list_map_run_executions = list_map_run_executions
+    StepFunctionResponse.list_executions = list_executions_response
+    _ORIGINAL["describe_execution_response"] = StepFunctionResponse.describe_execution
+    StepFunctionResponse.describe_execution = describe_execution_response
     APPLIED.extend(["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
-                    "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination"])
+                    "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
+                    "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
+                    "sfn.describe_execution.map_run_arn"])
     return APPLIED

@@ -1,6 +1,6 @@
 """How each error category looks from the outside: Batch status reasons, exit codes and log text.
 
-The emulator draws failures from here; the classifier (cxgm_pipeline.monitor.classify) must recognise
+The emulator draws failures from here; the monitor's classifier must recognise
 them from what AWS returns, never from this module.
 """
 
@@ -11,8 +11,29 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from cxgm_pipeline.vocabulary import ErrorCategory as C
-from cxgm_pipeline.vocabulary import Step
+from enum import StrEnum
+
+from portal_shapes import LOG_OUTPUT_MESSAGE, LOG_STARTING_PREFIX, Step
+
+
+class Fault(StrEnum):
+    """Why the emulator makes a job fail: the truth label of each failure (the monitor's categories are its
+    own; tests compare the two by value)."""
+
+    VALIDATION = "validation"
+    OUT_OF_MEMORY = "out_of_memory"
+    CONTAINER_IMAGE = "container_image"
+    HOST_TERMINATED = "host_terminated"
+    TIMEOUT = "timeout"
+    RESOURCE_INIT = "resource_init"
+    STORAGE = "storage"
+    APPLICATION = "application"
+    CANCELLED = "cancelled"
+    THROTTLED = "throttled"
+    UNKNOWN = "unknown"
+
+
+C = Fault
 
 ESSENTIAL_EXITED = "Essential container in task exited"
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
@@ -120,6 +141,12 @@ def look(category: C, step: Step, stage: str, rng: random.Random) -> FailureLook
             f"operation (reached max retries: {rng.randint(3, 9)}): Rate exceeded"
         )
         return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, runtime_tail=_traceback(rng, module, final))
+    if category is C.APPLICATION and step is Step.GATHER_COLLECTIONS:
+        final = ('sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at '
+                 f'"corpora-{stage}.cluster-{_hex(rng, 12)}.us-west-2.rds.amazonaws.com" (10.0.{rng.randint(0, 255)}.'
+                 f'{rng.randint(1, 254)}), port 5432 failed: Connection timed out')
+        tb = _traceback(rng, module, final)
+        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(final,), exc_info="\n".join(tb))
     if category is C.APPLICATION:
         final = rng.choice(
             [
@@ -156,8 +183,9 @@ _INFO = {
     Step.VALIDATE_ATAC: ["Validating ATAC fragment file for {dvid}", "Fragment file index built"],
     Step.ADD_LABELS: ["Adding labels to dataset {dvid}", "Writing labeled h5ad ({n} cells)"],
     Step.CXG: ["Converting anndata to cxg for {dvid}", "Writing X matrix chunk {k} of {m}", "Uploading cxg to s3"],
-    Step.COLLECTION_CLEANUP: ["Cleaning up collection {cid}", "Collection {cid} published: {n} datasets"],
-    Step.REPORT: ["Gathering migration errors", "Report written with {n} errors"],
+    Step.COLLECTION_CLEANUP: ["Downloaded from S3", "Deleting files"],
+    Step.COLLECTION_PUBLISH: ["Downloaded from S3", "Deleting files"],
+    Step.REPORT: ["Subdirectory Count", "Report", "Uploaded to slack"],
 }
 _WARNINGS = (
     "/usr/local/lib/python3.10/site-packages/anndata/_core/anndata.py:1820: UserWarning: Variable names are not unique. To make them unique, call `.var_names_make_unique`.",
@@ -174,20 +202,33 @@ class LogContext:
     new_dataset_version_id: str = ""
     collection_version_id: str = ""
     extra: dict = field(default_factory=dict)
+    step_name: str | None = None  # the container's STEP_NAME; migration steps log "Starting {step_name}"
+    response: dict | list | None = None  # what the step answers (SendTaskSuccess): logged as the "output" record
+    records: list[tuple[str, dict]] = field(default_factory=list)  # extra INFO records (message, extras)
+    migration: bool = False
 
 
-def _json_line(level: str, ts: float, step: Step, message: str, rng: random.Random, exc_info: str | None = None) -> str:
+def _json_line(level: str, ts: float, step: Step, message: str, rng: random.Random, exc_info: str | None = None,
+               extra: dict | None = None) -> str:
+    """One python-json-logger record (backend/common/logging_config.py: levelname, asctime, name, message,
+    lineno, pathname; `extra` fields at top level; logger "processing")."""
+    module = "schema_migration" if step.value in _MIGRATION_MODULE_STEPS else "process"
     rec = {
         "levelname": level,
-        "asctime": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3],
-        "name": f"backend.layers.processing.{step.value}",
+        "asctime": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "name": "processing",
         "message": message,
         "lineno": rng.randint(20, 600),
-        "pathname": f"/single-cell-data-portal/backend/layers/processing/{step.value}.py",
+        "pathname": f"/single-cell-data-portal/backend/layers/processing/{module}.py",
     }
+    rec.update(extra or {})
     if exc_info:
         rec["exc_info"] = exc_info
     return json.dumps(rec)
+
+
+_MIGRATION_MODULE_STEPS = {"gather_collections", "collection_migration", "dataset_migration", "collection_publish",
+                           "collection_cleanup", "report"}
 
 
 def attempt_log(
@@ -209,6 +250,16 @@ def attempt_log(
     templates = _INFO[ctx.step]
     lines: list[tuple[float, str]] = []
     span = max(stop - start, 1.0)
+    # process.py: every container first logs its environment, then the step it runs
+    lines.append((start + 0.05, _json_line("INFO", start + 0.05, ctx.step, "Batch Job Info: {'STEP_NAME': '%s', "
+                                           "'MIGRATE': '%s'}" % (ctx.step_name or ctx.step.value, ctx.migration), rng)))
+    if ctx.migration:
+        lines.append((start + 0.1, _json_line("INFO", start + 0.1, ctx.step, "Migrating schema", rng)))
+        lines.append((start + 0.15, _json_line("INFO", start + 0.15, ctx.step, f"{LOG_STARTING_PREFIX}{ctx.step_name}", rng,
+                                               extra={"step": ctx.step_name})))
+    else:
+        lines.append((start + 0.1, _json_line("INFO", start + 0.1, ctx.step, f"Processing dataset version {ctx.dataset_version_id}",
+                                              rng, extra={"step_name": ctx.step_name or ctx.step.value})))
     n_info = len(templates) + (6 if ctx.step is Step.CXG else 0)
     cut = n_info if not truncated else max(1, int(n_info * rng.uniform(0.3, 0.8)))
     for i in range(cut):
@@ -221,8 +272,20 @@ def attempt_log(
         lines.append((t, _json_line("INFO", t, ctx.step, message, rng)))
         if rng.random() < 0.15:
             lines.append((t + 0.2, rng.choice(_WARNINGS)))
+    if not truncated:
+        for k, (message, extra) in enumerate(ctx.records):
+            t = start + span * (0.6 + 0.3 * k / max(len(ctx.records), 1))
+            lines.append((t, _json_line("INFO", t, ctx.step, message, rng, extra=extra)))
+    if failure is None and ctx.migration and ctx.response is not None:
+        # SchemaMigrate.migrate: logger.info("output", extra={"response": response}), then send_task_success
+        lines.append((stop - 0.5, _json_line("INFO", stop - 0.5, ctx.step, LOG_OUTPUT_MESSAGE, rng,
+                                             extra={"response": ctx.response})))
     if failure is not None:
         t = stop - 1.0
+        if ctx.migration and failure.app_errors:
+            # error_wrapper: logger.exception(f"Error in {func.__name__}", extra={"input": ...})
+            lines.append((t - 0.02, _json_line("ERROR", t - 0.02, ctx.step, f"Error in {ctx.step_name}", rng,
+                                               exc_info=failure.exc_info, extra={"input": {"args": [], "kwargs": {}}})))
         for j, message in enumerate(failure.app_errors):
             exc = failure.exc_info if j == len(failure.app_errors) - 1 else None
             lines.append((t + j * 0.01, _json_line("ERROR", t, ctx.step, message, rng, exc_info=exc)))

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from cxgm_pipeline.emulator.plan import WorldPlan
+from cxgm_emulator.plan import WorldPlan
 
 
 def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
@@ -15,24 +15,30 @@ def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
         jobs = []
         for j in m.jobs:
             jobs.append({
-                "job_id": j.job_id, "job_name": j.step.value, "status": "SUCCEEDED" if j.succeeded else "FAILED",
+                "job_id": j.job_id, "job_name": j.job_name, "step": j.step.value,
+                "status": "SUCCEEDED" if j.succeeded else "FAILED",
                 "error_category": j.category.value if j.category else None,
                 "observable_category": j.observable_category.value if j.observable_category else None,
                 "created_at": j.created, "started_at": j.first_start, "stopped_at": j.stop,
                 "duration_s": j.duration_s, "attempts": len(j.attempts), "dataset_id": j.dataset_id,
-                "collection_version_id": j.collection_version_id, "logs_expired": j.logs_expired,
-                "dataset_version_id": j.env.get("DATASET_VERSION_ID"),
+                "collection_id": j.collection_id, "collection_version_id": j.env.get("COLLECTION_VERSION_ID"),
+                "logs_expired": j.logs_expired, "dataset_version_id": j.env.get("DATASET_VERSION_ID"),
             })
-        datasets = []
-        for d in m.datasets:
-            row = asdict(d)
-            row["state"] = d.state.value
-            datasets.append(row)
+        datasets = [asdict(d) for d in m.datasets]  # each with `observable`
+        collections = [asdict(c) for c in m.collection_truths]
+        executions = m.executions()
         migrations.append({
             "stage": m.stage.name, "attempt_key": m.attempt_key, "tag": m.spec.tag, "live": m.spec.live,
-            "execution_name": m.execution.name, "status": m.execution.status, "start": m.start, "stop": m.stop,
+            "map_mode": str(m.map_mode), "ingestion_input": str(m.ingestion_input),
+            "limit_migration": m.spec.limit_migration,
+            "execution_name": m.execution.name, "execution_arn": m.execution.arn, "status": m.execution.status,
+            "start": m.start, "stop": m.stop,
             "queue": m.stage.queue, "migration_state_machine": m.stage.migration_sfn,
-            "ingestion_executions": len(m.ingestions), "datasets": datasets, "jobs": jobs,
+            "ingestion_state_machine": m.stage.ingestion_sfn, "artifact_bucket": m.stage.artifact_bucket,
+            "ingestion_executions": len(m.ingestions),
+            "map_runs": len(m.map_runs()),
+            "child_executions": sum(1 for e in executions if e.machine == "child"),
+            "collections": collections, "datasets": datasets, "jobs": jobs,
         })
     return {"scenario": plan.scenario.name, "seed": plan.seed, "anchor": plan.anchor, "end": plan.end,
             "endpoint_url": endpoint_url, "migrations": migrations}

@@ -7,7 +7,6 @@ Control endpoints beside the AWS APIs (never throttled): GET /_cxgm/status, POST
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,14 +21,16 @@ from moto.s3.models import s3_backends
 from moto.stepfunctions.models import stepfunctions_backends
 from werkzeug.serving import make_server
 
-from cxgm_pipeline.config import CxgmConfig, load_config, packaged_config_path
-from cxgm_pipeline.emulator import moto_patches
-from cxgm_pipeline.emulator.clock import SimClock
-from cxgm_pipeline.emulator.plan import WorldPlan, build_world
-from cxgm_pipeline.emulator.scenarios import get_scenario
-from cxgm_pipeline.emulator.throttling import Injection, InjectionMiddleware
-from cxgm_pipeline.emulator.truth import write_truth
-from cxgm_pipeline.emulator.world import ACCOUNT, EmulatedExecution, EmulatedJob, EmulatedLogStream, World
+from cxgm_emulator import moto_patches, stages as stage_config
+from cxgm_emulator.asl import definition_json, ingestion_definition, migration_definition
+from cxgm_emulator.clock import SimClock
+from cxgm_emulator.plan import WorldPlan, build_world
+from cxgm_emulator.scenarios import get_scenario
+from cxgm_emulator.stages import StageNames
+from cxgm_emulator.throttling import Injection, InjectionMiddleware
+from cxgm_emulator.truth import write_truth
+from cxgm_emulator.world import ACCOUNT, EmulatedExecution, EmulatedJob, EmulatedLogStream, World
+from portal_shapes import IngestionInput, MapMode
 
 LEAD_S = 120.0
 
@@ -38,7 +39,9 @@ class _QuietHandler(MotoRequestHandler):
     """No line per request: thousands of calls a minute would drown the emulator's own output."""
 
     def log_request(self, *args, **kwargs) -> None:
-        pass  # the live migration starts this long after the emulator
+        pass
+
+
 CLOCK_MODES = ("live", "end", "start")
 
 
@@ -53,14 +56,18 @@ class EmulatorOptions:
     lead_s: float = 90.0  # live clock: wall seconds before the live migration starts (time for Dagster to come up)
     injection: Injection = field(default_factory=Injection)
     truth_path: Path | None = None
+    map_mode: str = "distributed"  # the migration machine's Maps: "inline" (a4416160) or "distributed" (00e5dcc)
+    ingestion_input: str = "new"  # the ingestion execution's input: "new" (manifest, ...) or "old" (url, ...)
 
 
 class Emulator:
-    def __init__(self, options: EmulatorOptions | None = None, config: CxgmConfig | None = None):
+    def __init__(self, options: EmulatorOptions | None = None, stages: dict[str, StageNames] | None = None):
         self.options = options or EmulatorOptions()
         if self.options.clock not in CLOCK_MODES:
             raise ValueError(f"clock must be one of {CLOCK_MODES}, not {self.options.clock!r}")
-        self.config = config or load_config(packaged_config_path("emulator.toml"))
+        self.map_mode = MapMode(self.options.map_mode)
+        self.ingestion_input = IngestionInput(self.options.ingestion_input)
+        self.stages = stages or stage_config.load_stages()
         self.plan: WorldPlan | None = None
         self.world: World | None = None
         self.clock: SimClock | None = None
@@ -73,7 +80,7 @@ class Emulator:
     def _plan(self) -> WorldPlan:
         """Plans twice: once to learn the live migration's span, once anchored so times line up."""
         o, scenario = self.options, get_scenario(self.options.scenario)
-        probe = build_world(scenario, o.seed, 0.0, self.config.stages)
+        probe = build_world(scenario, o.seed, 0.0, self.stages, self.map_mode, self.ingestion_input)
         live = next((m for m in probe.migrations if m.spec.live), probe.migrations[-1])
         live_span = live.stop - live.start
         wall = time.time()
@@ -86,7 +93,7 @@ class Emulator:
             # everything planned lies in the past; the clock waits at the start or the end
             anchor = wall - probe.end - 60
             start = anchor - LEAD_S if o.clock != "end" else None
-        plan = build_world(scenario, o.seed, anchor, self.config.stages)
+        plan = build_world(scenario, o.seed, anchor, self.stages, self.map_mode, self.ingestion_input)
         speed = o.speed if o.clock == "live" else None
         self.clock = SimClock(start if start is not None else plan.end + 30, speed)
         return plan
@@ -127,8 +134,8 @@ class Emulator:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": next(iter(self.config.stages.values())).region,
-            "CXGM_CONFIG": str(packaged_config_path("emulator.toml")),
+            "AWS_DEFAULT_REGION": next(iter(self.stages.values())).region,
+            "CXGM_CONFIG": str(stage_config.config_path()),
             "CXGM_TRUTH": str(self.truth_path.resolve()),
         }
 
@@ -138,7 +145,8 @@ class Emulator:
 
     def status(self) -> dict:
         return {"now": self.clock.now(), "speed": self.clock.speed, "scenario": self.options.scenario,
-                "seed": self.options.seed, "endpoint_url": self.endpoint_url, "truth": str(self.truth_path),
+                "seed": self.options.seed, "map_mode": str(self.map_mode),
+                "ingestion_input": str(self.ingestion_input), "endpoint_url": self.endpoint_url, "truth": str(self.truth_path),
                 "migrations": self.world.progress() if self.world else []}
 
     def start(self) -> "Emulator":
@@ -186,12 +194,13 @@ class Emulator:
 
     def _install(self) -> None:
         world = World(self.plan, self.clock)
-        region = next(iter(self.config.stages.values())).region
+        region = next(iter(self.stages.values())).region
         iam = self._client("iam", region)
         role = iam.create_role(RoleName="dp-batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         sfn_role = iam.create_role(RoleName="dp-sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         queues, jobdefs, machines = {}, {}, {}
-        for stage in self.config.stages.values():
+        jobdef_names = {j.job_definition for j in self.plan.jobs()}
+        for stage in self.stages.values():
             batch, logs = self._client("batch", stage.region), self._client("logs", stage.region)
             sfn, s3 = self._client("stepfunctions", stage.region), self._client("s3", stage.region)
             ce = batch.create_compute_environment(computeEnvironmentName=f"dp-{stage.name}-{stage.stack}",
@@ -199,8 +208,9 @@ class Emulator:
             q = batch.create_job_queue(jobQueueName=stage.queue, state="ENABLED", priority=1,
                                        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}])
             queues[stage.queue] = q["jobQueueArn"]
-            for kind in ("upload", "schema-migration"):
-                name = f"dp-{stage.name}-{stage.stack}-{kind}"
+            names = {f"dp-{stage.name}-{stage.stack}-{kind}" for kind in ("upload", "schema-migration")}
+            names |= {n for n in jobdef_names if n.startswith(f"dp-{stage.name}-{stage.stack}-")}
+            for name in sorted(names):
                 jd = batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
                     "image": f"{ACCOUNT}.dkr.ecr.{stage.region}.amazonaws.com/corpora-upload-{stage.name}:latest",
                     "vcpus": 8, "memory": 64000})
@@ -208,15 +218,20 @@ class Emulator:
             for group in (stage.migration_log_group, stage.ingestion_log_group):
                 logs.create_log_group(logGroupName=group)
                 logs.put_retention_policy(logGroupName=group, retentionInDays=30)
-            definition = json.dumps({"StartAt": "run", "States": {"run": {"Type": "Pass", "End": True}}})
-            for sm in (stage.migration_sfn, stage.ingestion_sfn):
-                machines[sm] = sfn.create_state_machine(name=sm, definition=definition, roleArn=sfn_role)["stateMachineArn"]
+            definitions = {
+                stage.migration_sfn: migration_definition(stage, self.map_mode, self.ingestion_input),
+                stage.ingestion_sfn: ingestion_definition(stage),
+            }
+            for sm, definition in definitions.items():
+                machines[sm] = sfn.create_state_machine(name=sm, definition=definition_json(definition),
+                                                        roleArn=sfn_role)["stateMachineArn"]
             s3.create_bucket(Bucket=stage.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": stage.region})
         batch_backend = batch_backends[ACCOUNT][region]
         logs_backend = logs_backends[ACCOUNT][region]
         sfn_backend = stepfunctions_backends[ACCOUNT][region]
         s3_backend = s3_backends[ACCOUNT]["aws"]
         world._s3_put = lambda bucket, key, body: s3_backend.put_object(bucket, key, body)
+        world._s3_delete = lambda bucket, key: s3_backend.delete_object(bucket, key)
         for m in self.plan.migrations:
             queue = batch_backend.get_job_queue(m.stage.queue)
             for plan in m.jobs:
@@ -230,11 +245,14 @@ class Emulator:
                 for attempt in plan.attempts:
                     if attempt.log_stream and attempt.start is not None:
                         group.streams[attempt.log_stream] = EmulatedLogStream(group, attempt.log_stream, plan, attempt, self.clock)
-            for ex_plan in [m.execution, *m.ingestions]:
+            for ex_plan in m.executions():
                 sm_arn = machines[ex_plan.state_machine]
                 ex = EmulatedExecution(ex_plan, self.clock, sm_arn, region)
-                sfn_backend.describe_state_machine(sm_arn).executions.append(ex)
+                if ex_plan.machine != "child":  # a Map Run's children are listed by mapRunArn only, as on AWS
+                    sfn_backend.describe_state_machine(sm_arn).executions.append(ex)
                 world.executions[ex.execution_arn] = ex
+            for run in m.map_runs():
+                world.add_map_run(run, machines[run.parent.state_machine])
         self.world = world
         moto_patches.WORLD = world
         world.sync()

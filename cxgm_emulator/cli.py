@@ -1,4 +1,4 @@
-"""`cxgm emulator`: an emulated AWS account with a live migration, on localhost."""
+"""`cxgm-emulator` (also `python -m cxgm_emulator`): an emulated AWS account with a live migration, on localhost."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cxgm_pipeline.emulator.scenarios import SCENARIOS
-from cxgm_pipeline.emulator.throttling import AWS_DEFAULT_QUOTAS, Injection
+from cxgm_emulator.scenarios import SCENARIOS
+from cxgm_emulator.throttling import AWS_DEFAULT_QUOTAS, Injection
+from portal_shapes import IngestionInput, MapMode
 
-app = typer.Typer(help="Run and steer the emulated AWS account (moto server on 127.0.0.1).", no_args_is_help=True)
+app = typer.Typer(name="cxgm-emulator", help="Run and steer the emulated AWS account (moto server on 127.0.0.1).",
+                  no_args_is_help=True)
 console = Console()
 DEFAULT_PORT = 5055
 
@@ -58,13 +60,20 @@ def start(
     error_rate: float = typer.Option(0.0, help="Share of calls answered with an injected 5xx"),
     truth: Path | None = typer.Option(None, help="Ground-truth file (default .cxgm/truth-SCENARIO-SEED.json)"),
     env_file: Path | None = typer.Option(None, help="Also write the exports to this file (for `source`)"),
+    map_mode: MapMode = typer.Option(MapMode.DISTRIBUTED, "--map-mode", case_sensitive=False,
+                                     help="The migration machine's Maps: inline (every task in one history) or "
+                                          "distributed (Map Runs with child executions)"),
+    ingestion_input: IngestionInput = typer.Option(IngestionInput.NEW, "--ingestion-input", case_sensitive=False,
+                                                   help="Ingestion execution input: new (manifest, dataset_version_id, "
+                                                        "collection_version_id) or old (url, dataset_id, collection_id)"),
 ) -> None:
     """Start the emulator; prints the variables to export; Ctrl-C stops it."""
-    from cxgm_pipeline.emulator.server import Emulator, EmulatorOptions
+    from cxgm_emulator.server import Emulator, EmulatorOptions
 
     injection = Injection(latency_ms=latency_ms, quotas=dict(AWS_DEFAULT_QUOTAS) if quotas else {}, error_rate=error_rate)
     options = EmulatorOptions(scenario=scenario, seed=seed, speed=speed, port=port, clock="end" if at_end else "live",
-                              lead_s=lead, injection=injection, truth_path=truth)
+                              lead_s=lead, injection=injection, truth_path=truth, map_mode=map_mode.value,
+                              ingestion_input=ingestion_input.value)
     began = time.time()
     try:
         emu = Emulator(options).start()
@@ -76,7 +85,7 @@ def start(
         env_file.parent.mkdir(parents=True, exist_ok=True)
         env_file.write_text(exports + "\n")
     console.print(f"[green]emulated AWS ready[/] in {time.time() - began:.1f}s: scenario {scenario}, seed {seed}, "
-                  f"truth file {emu.truth_path}")
+                  f"{map_mode.value} Maps, {ingestion_input.value} ingestion input, truth file {emu.truth_path}")
     console.print("Export these in another shell (or `source` the --env-file):")
     console.print(exports, highlight=False)
     console.print(_status_table(emu.status()))
@@ -118,7 +127,7 @@ def status(port: int = typer.Option(DEFAULT_PORT)) -> None:
     try:
         console.print(_status_table(_control(port, "status")))
     except urllib.error.URLError:
-        console.print(f"[red]no emulator on 127.0.0.1:{port}: start one with `cxgm emulator start`[/]")
+        console.print(f"[red]no emulator on 127.0.0.1:{port}: start one with `cxgm-emulator start`[/]")
         raise typer.Exit(1) from None
 
 

@@ -1,0 +1,37 @@
+"""The emulated account's resource names per stage, read from `emulator.toml` (the emulator owns its account)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StageNames:
+    name: str
+    region: str
+    stack: str
+    queue: str
+    migration_sfn: str
+    ingestion_sfn: str
+    migration_log_group: str
+    ingestion_log_group: str
+    artifact_bucket: str
+
+
+def config_path() -> Path:
+    return Path(str(resources.files("cxgm_emulator") / "emulator.toml"))
+
+
+def load_stages(path: Path | None = None) -> dict[str, StageNames]:
+    data = tomllib.loads((path or config_path()).read_text())
+    defaults = data.get("defaults", {})
+    stages = {}
+    for name, table in data["stages"].items():
+        values = {**defaults, **table}
+        fmt = {"stage": name, "stack": values["stack"]}
+        values = {k: str(v).format(**fmt) for k, v in values.items() if k != "profile"}
+        stages[name] = StageNames(name=name, **values)
+    return stages

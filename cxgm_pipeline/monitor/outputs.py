@@ -1,0 +1,199 @@
+"""step_outputs: what the migration's steps answered, read in bulk from wherever production keeps it.
+
+A step's answer (its SendTaskSuccess output) is the only place that says which NEW dataset version
+dataset_migrate made, which collections gather_collections chose and which datasets each collection set
+out to migrate. Production keeps it in three places, each of which can be missing:
+- the `output` JSON log record every step writes before answering (one FilterLogEvents sweep over the
+  jobs' streams, 100 streams a call; gone when the log group's retention has passed);
+- the execution history: INLINE Maps put every task's output in the migration execution's own history;
+  DISTRIBUTED Maps put each item in a child execution of a Map Run (read only for what the logs missed);
+- the S3 artifacts under schema_migration/{execution}/ (DISTRIBUTED: the item lists), deleted by the
+  report step when the attempt ends.
+What none of them answers falls back to the jobs' own environment (DATASET_ID, old DATASET_VERSION_ID).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.missing import none_if_missing
+from cxgm_pipeline.resources.aws import ArtifactsResource, CloudWatchLogsResource, FetchStats, StepFunctionsResource
+from cxgm_pipeline.schemas import StepOutputs, empty_frame, validate
+from cxgm_pipeline.vocabulary import JobStatus, Step
+from portal_shapes import (
+    DATASET_RESPONSE_NEW_VERSION,
+    DATASET_RESPONSE_SFN_NAME,
+    LOG_OUTPUT_MESSAGE,
+    LOG_SKIPPING_DATASET,
+    MIGRATION_TASK_STATES,
+    RESPONSE_KEY_NAME,
+)
+
+_STATE_STEP = {state: job.lower() for state, job in MIGRATION_TASK_STATES.items()}
+_ANSWERING = {Step.GATHER_COLLECTIONS.value, Step.COLLECTION_MIGRATION.value, Step.DATASET_MIGRATION.value}
+_CLEANUP = {Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value}
+
+
+def _json(text) -> dict | list | None:
+    if isinstance(text, (dict, list)):
+        return text
+    try:
+        return json.loads(text) if text else None
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+@dataclass
+class _Collected:
+    """Answers by job id ({job_id: (response, source)}), plus what names no job."""
+
+    answers: dict[str, tuple[object, str]] = field(default_factory=dict)
+    skipped: list[tuple[str, dict]] = field(default_factory=list)  # (job_id, record)
+    listed: list[tuple[dict, str]] = field(default_factory=list)  # (dataset item, source)
+    gathered: list[tuple[dict, str]] = field(default_factory=list)  # (collection item, source)
+
+    def answer(self, job_id: str | None, response, source: str) -> None:
+        if job_id and response is not None and job_id not in self.answers:
+            self.answers[job_id] = (response, source)
+
+
+def _from_logs(stage: str, jobs: list[dict], logs: CloudWatchLogsResource, found: _Collected, stats) -> None:
+    by_stream = {(j["log_group"], j["log_stream"]): j for j in jobs if none_if_missing(j["log_stream"])}
+    answering = [k for k, j in by_stream.items() if j["step"] in _ANSWERING and j["status"] == JobStatus.SUCCEEDED.value]
+    cleanups = [k for k, j in by_stream.items() if j["step"] in _CLEANUP and j["status"] == JobStatus.SUCCEEDED.value]
+    for wanted, pattern in ((answering, f'"{LOG_OUTPUT_MESSAGE}"'), (cleanups, f'"{LOG_SKIPPING_DATASET}"')):
+        groups: dict[str, list[str]] = {}
+        for group, stream in wanted:
+            groups.setdefault(group, []).append(stream)
+        for group, streams in groups.items():
+            for event in logs.filter_streams(stage, group, streams, pattern, stats):
+                record = _json(event.get("message"))
+                job = by_stream.get((group, event.get("logStreamName")))
+                if not isinstance(record, dict) or job is None:
+                    continue
+                if record.get("message") == LOG_OUTPUT_MESSAGE and "response" in record:
+                    found.answer(job["job_id"], record["response"], "log")
+                elif record.get("message") == LOG_SKIPPING_DATASET and record.get("dataset_id"):
+                    found.skipped.append((job["job_id"], record))
+
+
+def _task_answers(events: list[dict], found: _Collected, source: str) -> None:
+    """TaskSucceeded outputs of Batch tasks, tied to their job through the TaskSubmitted event that precedes
+    them in the same Map iteration (previousEventId chain)."""
+    by_id = {e["id"]: e for e in events}
+    for e in events:
+        if e["type"] != "TaskSucceeded" or e.get("taskSucceededEventDetails", {}).get("resourceType") != "batch":
+            continue
+        prev = by_id.get(e.get("previousEventId"))
+        hops = 0
+        while prev is not None and prev["type"] != "TaskSubmitted" and hops < 5:
+            prev, hops = by_id.get(prev.get("previousEventId")), hops + 1
+        if prev is None or prev["type"] != "TaskSubmitted":
+            continue
+        job_id = (_json(prev["taskSubmittedEventDetails"].get("output")) or {}).get("JobId")
+        found.answer(job_id, _json(e["taskSucceededEventDetails"].get("output")), source)
+
+
+def _from_history(stage: str, attempt: Attempt, sfn: StepFunctionsResource, found: _Collected, missing: set[str],
+                  stats) -> None:
+    """INLINE: the migration executions' own histories. DISTRIBUTED: the Map Runs' child executions, read only
+    when the logs left answers missing."""
+    histories = sfn.histories(stage, list(attempt.execution_arns), stats)
+    for events in histories.values():
+        _task_answers(events, found, "history")
+    missing -= set(found.answers)
+    if not missing:
+        return
+    runs = [run for arn in attempt.execution_arns for run in sfn.map_runs(stage, arn, stats)]
+    level = 0
+    while runs and level < 2 and missing:
+        children = [c["executionArn"] for run in runs for c in sfn.map_run_executions(stage, run["mapRunArn"], stats)]
+        for events in sfn.histories(stage, children, stats).values():
+            _task_answers(events, found, "map_run")
+        missing -= set(found.answers)
+        runs = [run for arn in children for run in sfn.map_runs(stage, arn, stats)] if missing else []
+        level += 1
+
+
+def _from_s3(stage: str, key: str, artifacts: ArtifactsResource, stats) -> list | None:
+    doc = artifacts.get_json(stage, key, stats)
+    return doc if isinstance(doc, list) else None
+
+
+def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, logs: CloudWatchLogsResource,
+                    sfn: StepFunctionsResource, artifacts: ArtifactsResource,
+                    stats: FetchStats | None = None) -> pd.DataFrame:
+    """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
+    still unanswered."""
+    if attempt is None or jobs.empty:
+        return empty_frame(StepOutputs)
+    records = jobs.to_dict("records")
+    by_id = {r["job_id"]: r for r in records}
+    found = _Collected()
+    _from_logs(stage, records, logs, found, stats)
+    wanted = {r["job_id"] for r in records if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
+    missing = wanted - set(found.answers)
+    if missing and not attempt.window_only:
+        _from_history(stage, attempt, sfn, found, missing, stats)
+    rows = []
+
+    def row(kind: str, source: str, job: dict | None, **values) -> None:
+        rows.append({"stage": stage, "attempt": attempt.key, "kind": kind, "source": source,
+                     "job_id": job["job_id"] if job else None, "collection_id": None, "collection_version_id": None,
+                     "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
+                     **values})
+
+    for job_id, (response, source) in found.answers.items():
+        job = by_id.get(job_id)
+        if job is None:
+            continue
+        if job["step"] == Step.DATASET_MIGRATION.value and isinstance(response, dict):
+            row("dataset_version", source, job, collection_id=none_if_missing(job["collection_id"]),
+                collection_version_id=none_if_missing(job["collection_version_id"]),
+                dataset_id=none_if_missing(job["dataset_id"]), dataset_version_id=none_if_missing(job["dataset_version_id"]),
+                new_dataset_version_id=response.get(DATASET_RESPONSE_NEW_VERSION),
+                sfn_name=response.get(DATASET_RESPONSE_SFN_NAME))
+        elif job["step"] == Step.GATHER_COLLECTIONS.value:
+            items, item_source = response, source
+            if isinstance(response, dict) and response.get(RESPONSE_KEY_NAME):  # DISTRIBUTED: the list is in S3
+                items, item_source = _from_s3(stage, response[RESPONSE_KEY_NAME], artifacts, stats), "s3"
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and item.get("collection_id"):
+                    found.gathered.append((item, item_source))
+        elif job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
+            items, item_source = response.get("datasets"), source
+            if response.get(RESPONSE_KEY_NAME):
+                items, item_source = _from_s3(stage, response[RESPONSE_KEY_NAME], artifacts, stats), "s3"
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and item.get("dataset_id"):
+                    found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"])},
+                                         item_source))
+    seen_collections = set()
+    for item, source in found.gathered:
+        if item["collection_id"] not in seen_collections:
+            seen_collections.add(item["collection_id"])
+            row("collection", source, None, collection_id=item["collection_id"],
+                collection_version_id=item.get("collection_version_id"))
+    for r in records:  # a collection migrated is a collection gathered, whatever the sources kept
+        if r["step"] == Step.COLLECTION_MIGRATION.value and none_if_missing(r["collection_id"]) \
+                and r["collection_id"] not in seen_collections:
+            seen_collections.add(r["collection_id"])
+            row("collection", "job_env", r, collection_id=r["collection_id"],
+                collection_version_id=none_if_missing(r["collection_version_id"]))
+    for item, source in found.listed:
+        row("listed_dataset", source, None, collection_id=item.get("collection_id"),
+            collection_version_id=item.get("_collection_version_id"), dataset_id=item["dataset_id"],
+            dataset_version_id=item.get("dataset_version_id"))
+    for job_id, record in found.skipped:
+        job = by_id[job_id]
+        row("skipped_dataset", "log", job, collection_id=none_if_missing(job["collection_id"]),
+            collection_version_id=none_if_missing(job["collection_version_id"]), dataset_id=record["dataset_id"],
+            dataset_version_id=record.get("dataset_version_id"))
+    if not rows:
+        return empty_frame(StepOutputs)
+    df = pd.DataFrame(rows).drop_duplicates(subset=["kind", "job_id", "collection_id", "dataset_id"])
+    return validate(StepOutputs, df.sort_values(["kind", "collection_id", "dataset_id"], na_position="last"))

@@ -1,0 +1,163 @@
+"""What production's migration looks like from the AWS APIs: the one place these facts are written down.
+
+Both the monitor (`cxgm_pipeline`) and the emulator (`cxgm_emulator`) import this module and nothing of
+each other. Every name below is read from the public repository `chanzuckerberg/single-cell-data-portal`:
+- the schema-migration state machine, `.happy/terraform/modules/schema_migration/main.tf`
+  (two shapes: INLINE Maps, e.g. commit a4416160; DISTRIBUTED Maps with an S3 ItemReader, commit 00e5dcc);
+- the ingestion state machine, `.happy/terraform/modules/sfn/main.tf` (current: commit 0032817);
+- the batch entry point, `backend/layers/processing/schema_migration.py` (`SchemaMigrate.migrate`,
+  `gather_collections`, `collection_migrate`, `dataset_migrate`, `publish_and_cleanup` /
+  `log_errors_and_cleanup`, `report`, `error_wrapper`) and `process.py`;
+- its logging, `backend/common/logging_config.py` (python-json-logger, one JSON object a line).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+# --- state machines -------------------------------------------------------------------------------------
+
+
+class MapMode(StrEnum):
+    """schema_migration/main.tf: INLINE (a4416160 and older) or DISTRIBUTED with an S3 ItemReader (00e5dcc)."""
+
+    INLINE = "inline"
+    DISTRIBUTED = "distributed"
+
+
+class IngestionInput(StrEnum):
+    """The ingestion execution's input. sfn/main.tf: `url, dataset_id, collection_id` (the ids hold VERSION ids;
+    IN-2 and the SM-C StartExecution state) vs `manifest, dataset_version_id, collection_version_id` (IN-4/5, SM-D)."""
+
+    OLD = "old"
+    NEW = "new"
+
+
+# Schema-migration machine: Task state name -> Batch JobName (schema_migration/main.tf, `JobName`).
+MIGRATION_TASK_STATES = {
+    "GatherCollections": "gather_collections",
+    "CollectionMigration": "collection_migration",
+    "DatasetMigration": "dataset_migration",
+    "CollectionPublish": "Collection_publish",  # INLINE versions (a4416160)
+    "CollectionCleanup": "Collection_cleanup",  # DISTRIBUTED version (00e5dcc)
+    "report": "report",
+}
+# Batch JobName -> the container's STEP_NAME (same file, ContainerOverrides.Environment).
+STEP_NAME_OF_JOB = {
+    "gather_collections": "gather_collections",
+    "collection_migration": "collection_migrate",
+    "dataset_migration": "dataset_migrate",
+    "Collection_publish": "collection_publish",
+    "Collection_cleanup": "collection_cleanup",
+    "report": "report",
+    "validate_anndata": "validate_anndata",
+    "validate_atac": "validate_atac",
+    "add_labels": "add_labels",
+    "cxg": "cxg",
+}
+# Other states of the migration machine (Pass, Choice, Map, StartExecution).
+MIGRATION_OTHER_STATES = ("DefineDefaults", "ApplyDefaults", "SpanCollections", "DatasetsExists", "SpanDatasets",
+                          "StepFunctionsStartExecution", "DatasetError", "CollectionError")
+# Ingestion machine (sfn/main.tf @ 0032817): the two validations run in a Parallel state named "Parallel".
+INGESTION_TASK_STATES = {
+    "ValidateAnndata": "validate_anndata",
+    "ValidateAtac": "validate_atac",
+    "AddLabels": "add_labels",
+    "Cxg": "cxg",
+}
+INGESTION_PARALLEL_STATE = "Parallel"
+INGESTION_SUCCESS_STATE = "HandleSuccess"  # Lambda dp-{stage}-{stack}-upload-success
+INGESTION_ERROR_STATE = "HandleErrors"  # Lambda dp-{stage}-{stack}-uploadfailures
+INGESTION_FAIL_STATE = "RaiseError"  # {"Type": "Fail", "Cause": "Failed to ingest dataset."}: no Error field
+INGESTION_FAIL_CAUSE = "Failed to ingest dataset."
+
+# --- canonical steps --------------------------------------------------------------------------------------
+
+
+class Step(StrEnum):
+    """A step of a dataset's or collection's way through a migration: the Batch JobName, lower-cased
+    (production writes `Collection_publish` / `Collection_cleanup` with a capital C)."""
+
+    GATHER_COLLECTIONS = "gather_collections"
+    COLLECTION_MIGRATION = "collection_migration"
+    DATASET_MIGRATION = "dataset_migration"
+    COLLECTION_PUBLISH = "collection_publish"
+    COLLECTION_CLEANUP = "collection_cleanup"
+    REPORT = "report"
+    VALIDATE_ANNDATA = "validate_anndata"
+    VALIDATE_ATAC = "validate_atac"
+    ADD_LABELS = "add_labels"
+    CXG = "cxg"
+
+
+INGESTION_STEPS = (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG)
+DATASET_STEPS = (Step.DATASET_MIGRATION, *INGESTION_STEPS)
+COLLECTION_END_STEPS = (Step.COLLECTION_PUBLISH, Step.COLLECTION_CLEANUP)
+_STEP_OF_STEP_NAME = {v: k.lower() for k, v in STEP_NAME_OF_JOB.items()}
+
+
+def step_of(job_name: str | None, step_name: str | None = None) -> str | None:
+    """The canonical step of a Batch job from its JobName, else its STEP_NAME; None when neither is known."""
+    for candidate in ((job_name or "").lower(), _STEP_OF_STEP_NAME.get(step_name or "", "")):
+        if candidate in Step._value2member_map_:
+            return candidate
+    return None
+
+
+# --- job environments (ContainerOverrides.Environment) ----------------------------------------------------
+# Migration jobs: STEP_NAME, MIGRATE="True", TASK_TOKEN ($$.Task.Token), EXECUTION_ID (the parent execution's
+# NAME: `$$.Execution.Name`, or in DISTRIBUTED children the item's `$.execution_id`), and per step
+# COLLECTION_ID, COLLECTION_VERSION_ID, DATASET_ID, DATASET_VERSION_ID (OLD version), CAN_PUBLISH (INLINE),
+# LIMIT_MIGRATION (gather, DISTRIBUTED), AUTO_PUBLISH (gather, INLINE).
+# Ingestion jobs: validate_* carry MANIFEST, DATASET_VERSION_ID (NEW), COLLECTION_VERSION_ID; add_labels
+# DATASET_VERSION_ID and COLLECTION_VERSION_ID; cxg only DATASET_VERSION_ID and STEP_NAME.
+SECRET_ENV_VARS = frozenset({"TASK_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"})
+LIMIT_MIGRATION_ENV = "LIMIT_MIGRATION"
+
+# --- what the steps answer (SendTaskSuccess output, and the `output` log record's `response`) --------------
+# dataset_migrate: {collection_version_id, dataset_version_id (NEW), uri, sfn_name, execution_id}
+DATASET_RESPONSE_NEW_VERSION = "dataset_version_id"
+DATASET_RESPONSE_SFN_NAME = "sfn_name"
+# collection_migrate (INLINE, PY-8): {can_publish, collection_version_id, collection_url, datasets: [...],
+# no_datasets?, execution_id}; (DISTRIBUTED, PY-9): {collection_version_id, execution_id, key_name?} with the
+# datasets in S3 at key_name.
+# gather_collections (INLINE): [{can_publish, collection_id, collection_version_id, execution_id}, ...];
+# (DISTRIBUTED): {key_name} with that list in S3.
+RESPONSE_KEY_NAME = "key_name"
+
+# --- logs ------------------------------------------------------------------------------------------------
+# SchemaMigrate.migrate: logger.info(f"Starting {step_name}", extra={"step": ...}), then after the step
+# logger.info("output", extra={"response": response}). python-json-logger fields: levelname, asctime, name,
+# message, lineno, pathname (+ extras at top level); logger name "processing".
+LOG_OUTPUT_MESSAGE = "output"
+LOG_STARTING_PREFIX = "Starting "
+LOG_SKIPPING_DATASET = "skipping dataset"  # log_errors_and_cleanup: a dataset of the collection not migrated
+LOG_ERROR_IN_PREFIX = "Error in "  # error_wrapper: logger.exception(f"Error in {func.__name__}")
+LOG_FIELDS = ("levelname", "asctime", "name", "message", "lineno", "pathname")
+
+# --- S3 artifacts: ARTIFACT_BUCKET/schema_migration/{execution name}/... -----------------------------------
+S3_PREFIX = "schema_migration/{execution}/"
+S3_SPAN_COLLECTIONS = S3_PREFIX + "span_collections/collections.json"  # DISTRIBUTED
+S3_SPAN_DATASETS = S3_PREFIX + "span_datasets/{collection_version_id}.json"  # DISTRIBUTED
+S3_LOG_ERRORS_AND_CLEANUP = S3_PREFIX + "log_errors_and_cleanup/{collection_version_id}.json"  # DISTRIBUTED
+S3_PUBLISH_AND_CLEANUP = S3_PREFIX + "publish_and_cleanup/{collection_id}.json"  # INLINE
+S3_REPORT_ERRORS = S3_PREFIX + "report/errors/{name}.json"
+S3_MIGRATE_CHANGES = S3_PREFIX + "report/migrate_changes/{collection_id}_{dataset_id}.json"
+
+# --- ingestion executions ----------------------------------------------------------------------------------
+# StepFunctionProvider.sfn_name_generator: f"{prefix}_{dataset_version_id}_{int(time())}", prefix "migrate"
+# (the dataset_migrate response's `sfn_name`; the version is the NEW one from PY-8 on, the OLD one before).
+INGESTION_NAME_RE = re.compile(r"^migrate_(?P<version>[0-9a-f-]{36})(?:_(?P<epoch>\d+))?$")
+STARTED_BY_FIELD = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+# execution input (DefineDefaults): INLINE {"auto_publish": "False"}; DISTRIBUTED {"limit_migration": "0"}.
+INPUT_LIMIT_MIGRATION = "limit_migration"
+# Not production's: an optional key an operator may add to the execution input to name a campaign. The
+# machine's JsonMerge keeps it; nothing downstream reads it.
+INPUT_ATTEMPT_TAG = "migration_attempt"
+
+
+def ingestion_input_versions(payload: dict) -> tuple[str | None, str | None]:
+    """(new dataset version, collection version) from an ingestion execution's input, either variant."""
+    return (payload.get("dataset_version_id") or payload.get("dataset_id"),
+            payload.get("collection_version_id") or payload.get("collection_id"))
