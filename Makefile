@@ -25,13 +25,13 @@ test: $(STAMP)
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) .cxgm && rm -f .cxgm/emulator.env
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env & \
+	$(VENV)/bin/cxgm-emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env & \
 	  EMU=$$!; trap 'kill $$EMU 2>/dev/null' EXIT INT TERM; \
-	  $(VENV)/bin/cxgm emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
+	  $(VENV)/bin/cxgm-emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
 	  . ./.cxgm/emulator.env && CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60} $(VENV)/bin/dagster dev -w workspace.yaml
 
 emulator: $(STAMP)
-	$(VENV)/bin/cxgm emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env
+	$(VENV)/bin/cxgm-emulator start --port $(PORT) --speed $(SPEED) --env-file .cxgm/emulator.env
 
 bench: $(STAMP)
 	$(PY) bench/fetch_bench.py

@@ -26,8 +26,8 @@ def main() -> None:
     parser.add_argument("--attempt", default="ATTEMPT_2")
     args = parser.parse_args()
 
-    from cxgm_pipeline.emulator.server import Emulator, EmulatorOptions
-    from cxgm_pipeline.emulator.throttling import AWS_DEFAULT_QUOTAS, Injection
+    from cxgm_emulator.server import Emulator, EmulatorOptions
+    from cxgm_emulator.throttling import AWS_DEFAULT_QUOTAS, Injection
 
     injection = Injection(latency_ms=args.latency_ms, quotas=dict(AWS_DEFAULT_QUOTAS) if args.quotas else {})
     began = time.perf_counter()

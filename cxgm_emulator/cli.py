@@ -38,7 +38,9 @@ def _fmt(ts: float | None) -> str:
 
 
 def _status_table(status: dict) -> Table:
-    table = Table(title=f"emulator at {status['endpoint_url']}  simulated now {_fmt(status['now'])} UTC  speed {status['speed'] or 'paused'}")
+    variant = f"  {status['map_mode']} Maps, {status['ingestion_input']} ingestion input" if "map_mode" in status else ""
+    table = Table(title=f"emulator at {status['endpoint_url']}  simulated now {_fmt(status['now'])} UTC  "
+                        f"speed {status['speed'] or 'paused'}{variant}")
     for column in ("stage", "attempt", "status", "jobs finished", "jobs visible", "planned", "start", "end"):
         table.add_column(column)
     for m in status["migrations"]:

@@ -3,7 +3,7 @@
 Running, it advances `speed` times faster than the wall but never passes the wall clock: the anchor is
 chosen so that the live migration ends just as simulated time catches up with real time, so that every
 timestamp boto3 sees is in the past, as in AWS. Paused (speed None), it moves only when told to
-(tests, `cxgm emulator clock`).
+(tests, `cxgm-emulator clock`).
 """
 
 from __future__ import annotations

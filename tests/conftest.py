@@ -1,25 +1,45 @@
-"""One emulated AWS account per test session (per xdist worker): the `small` scenario, every migration over.
+"""Emulated AWS accounts for the tests: the `small` scenario, every migration over.
 
-Tests talk to it over HTTP on 127.0.0.1, exactly as cxgm talks to AWS, and compare with its truth file.
+- `emulator` (session): one in-process emulator of the default variant (DISTRIBUTED Maps, new ingestion
+  input) per test session (per xdist worker); it exports its variables into os.environ.
+- `emulator_variant` (session; alias `variant_emulator`): a factory `emulator_variant(map_mode, ingestion_input)
+  -> (env, truth)` that starts an emulator of that variant in its own process (moto's backends are
+  process-wide, so only one emulator can run in a process), once per session and variant, and stops it at
+  the session's end. `env`: the emulator's exports (AWS_ENDPOINT_URL, keys, CXGM_CONFIG, CXGM_TRUTH).
+- `migration(truth, stage, key=None, live=None)`, `observable(m)`: helpers over a truth document.
+
+Tests talk to them over HTTP on 127.0.0.1, exactly as cxgm talks to AWS, and compare with their truth file.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from cxgm_pipeline.emulator.server import Emulator, EmulatorOptions
-from cxgm_pipeline.emulator.truth import load_truth
+from cxgm_emulator.server import Emulator, EmulatorOptions
+from cxgm_emulator.truth import load_truth
 
 SEED = 11
+DEFAULT_VARIANT = ("distributed", "new")
+# (map_mode, ingestion_input): production's shapes over time (see portal_shapes.MapMode / IngestionInput)
+VARIANTS = [("inline", "old"), ("inline", "new"), ("distributed", "new"), ("distributed", "old")]
 
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory) -> Emulator:
     truth = tmp_path_factory.mktemp("truth") / "truth.json"
-    emu = Emulator(EmulatorOptions(scenario="small", seed=SEED, clock="end", truth_path=truth)).start()
+    emu = Emulator(EmulatorOptions(scenario="small", seed=SEED, clock="end", truth_path=truth,
+                                   map_mode=DEFAULT_VARIANT[0], ingestion_input=DEFAULT_VARIANT[1])).start()
     saved = {k: os.environ.get(k) for k in emu.env()}
     os.environ.update(emu.env())
     os.environ.pop("AWS_PROFILE", None)
@@ -42,6 +62,109 @@ def migration(truth: dict, stage: str, key: str | None = None, live: bool | None
         if m["stage"] == stage and (key is None or m["attempt_key"] == key) and (live is None or m["live"] == live):
             return m
     raise LookupError(f"no migration {stage}/{key} in truth")
+
+
+def observable(m: dict) -> list[dict]:
+    """A migration's datasets that something in AWS names (truth `observable`): what a monitor can know of."""
+    return [d for d in m["datasets"] if d.get("observable", True)]
+
+
+# --- emulators in their own process ---------------------------------------------------------------------
+
+
+@dataclass
+class EmulatorProcess:
+    """`python -m cxgm_emulator start ...` in a subprocess; `env` once ready (the exports of its --env-file)."""
+
+    proc: subprocess.Popen
+    env_file: Path
+    truth_file: Path
+    log_file: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def output(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def wait_ready(self, timeout: float = 120.0) -> dict[str, str]:
+        """Waits for the env file, then for GET /_cxgm/status to answer (what `cxgm-emulator wait` does)."""
+        deadline = time.time() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited with {self.proc.returncode}:\n{self.output()}")
+            if time.time() > deadline:
+                raise TimeoutError(f"emulator not ready within {timeout:.0f} s:\n{self.output()}")
+            if self.env_file.exists():
+                env = dict(line.removeprefix("export ").split("=", 1) for line in self.env_file.read_text().splitlines()
+                           if line.strip())
+                try:
+                    with urllib.request.urlopen(env["AWS_ENDPOINT_URL"] + "/_cxgm/status", timeout=2) as response:
+                        json.loads(response.read())
+                    self.env = env
+                    return env
+                except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError):
+                    pass
+            time.sleep(0.2)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """SIGTERM by default: a SIGINT is ignored by a process started from a background shell job."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def start_emulator_process(directory: Path, map_mode: str = DEFAULT_VARIANT[0],
+                           ingestion_input: str = DEFAULT_VARIANT[1], scenario: str = "small", seed: int = SEED,
+                           port: int = 0, command: list[str] | None = None) -> EmulatorProcess:
+    """Starts an emulator at its end (clock paused) in its own process. port 0: the OS picks a free one (the
+    env file names it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    env_file, truth_file, log_file = directory / "env", directory / "truth.json", directory / "emulator.log"
+    command = command or [sys.executable, "-m", "cxgm_emulator"]
+    args = [*command, "start", "--scenario", scenario, "--seed", str(seed), "--at-end", "--port", str(port),
+            "--map-mode", map_mode, "--ingestion-input", ingestion_input, "--truth", str(truth_file),
+            "--env-file", str(env_file)]
+    log = log_file.open("w")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CXGM_"))}
+    environ["COLUMNS"] = "200"
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True, env=environ)
+    log.close()
+    return EmulatorProcess(proc, env_file, truth_file, log_file)
+
+
+@pytest.fixture(scope="session")
+def emulator_variant(tmp_path_factory):
+    """Factory: `emulator_variant(map_mode, ingestion_input) -> (env, truth)`, an emulator of that variant
+    (small scenario, seed 11, every migration over) in its own process, started once per session."""
+    started: dict[tuple[str, str], tuple[EmulatorProcess, dict, dict]] = {}
+
+    def get(map_mode: str, ingestion_input: str) -> tuple[dict[str, str], dict]:
+        key = (map_mode, ingestion_input)
+        if key not in started:
+            emu = start_emulator_process(tmp_path_factory.mktemp(f"emu-{map_mode}-{ingestion_input}"), map_mode,
+                                         ingestion_input)
+            try:
+                env = emu.wait_ready()
+            except Exception:
+                emu.stop()
+                raise
+            started[key] = (emu, env, load_truth(emu.truth_file))
+        _, env, truth_doc = started[key]
+        return dict(env), truth_doc
+
+    yield get
+    for emu, _, _ in started.values():
+        emu.stop()
+
+
+@pytest.fixture(scope="session")
+def variant_emulator(emulator_variant):
+    """The same factory under the other name: `variant_emulator(map_mode, ingestion_input) -> (env, truth)`."""
+    return emulator_variant
 
 
 @pytest.fixture

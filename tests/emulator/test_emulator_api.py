@@ -1,26 +1,20 @@
-"""What the scenario says is what boto3 reads over HTTP."""
+"""What the scenario says is what boto3 reads over HTTP (the in-process emulator: DISTRIBUTED Maps, new input)."""
 
+import json
+import re
+import subprocess
+import sys
 from collections import Counter
 
-import boto3
 import pytest
 
-from cxgm_pipeline.emulator.plan import build_world
-from cxgm_pipeline.emulator.scenarios import get_scenario
-from cxgm_pipeline.vocabulary import ErrorCategory
+from cxgm_emulator.failures import Fault
+from cxgm_emulator.plan import build_world
+from cxgm_emulator.scenarios import get_scenario
+from cxgm_emulator.stages import load_stages
+from portal_shapes import S3_PREFIX, STEP_NAME_OF_JOB
 from tests.conftest import migration
-
-
-def client(service, emulator):
-    return boto3.client(service, region_name="us-west-2", endpoint_url=emulator.endpoint_url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def all_jobs(emulator, queue):
-    batch = client("batch", emulator)
-    ids = [j["jobId"] for page in batch.get_paginator("list_jobs").paginate(
-        jobQueue=queue, filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]) for j in page["jobSummaryList"]]
-    return [j for i in range(0, len(ids), 100) for j in batch.describe_jobs(jobs=ids[i : i + 100])["jobs"]]
+from tests.emulator.aws import all_jobs, client, env_of, executions, history, state_machine_arns
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -34,28 +28,26 @@ def test_job_counts_per_name_and_status_match_truth(emulator, truth, stage):
 
 def test_environments_as_production_sets_them(emulator, truth):
     jobs = all_jobs(emulator, "dp-dev-devstack-schema-migration")
-    env = {j["jobId"]: {e["name"]: e["value"] for e in j["container"]["environment"]} for j in jobs}
     by_name = {}
     for j in jobs:
-        by_name.setdefault(j["jobName"], []).append(env[j["jobId"]])
+        by_name.setdefault(j["jobName"], []).append(env_of(j))
     assert all(set(e) == {"STEP_NAME", "DATASET_VERSION_ID"} for e in by_name["cxg"])
     assert all("TASK_TOKEN" in e and "DATASET_ID" in e for e in by_name["dataset_migration"])
+    assert all(e["STEP_NAME"] == STEP_NAME_OF_JOB[name] for name, envs in by_name.items() for e in envs)
     # ingestion jobs carry the *new* version made by dataset_migration
     old = {e["DATASET_VERSION_ID"] for e in by_name["dataset_migration"]}
     assert not old & {e["DATASET_VERSION_ID"] for e in by_name["validate_anndata"]}
-    tagged = migration(truth, "dev", "ATTEMPT_2")
-    tagged_ids = {j["job_id"] for j in tagged["jobs"] if j["job_name"] != "cxg"}
-    assert all(env[i].get("MIGRATION_ATTEMPT") == "ATTEMPT_2" for i in tagged_ids)
+    assert not any("MIGRATION_ATTEMPT" in e for envs in by_name.values() for e in envs)
 
 
 def test_failed_jobs_show_their_cause(emulator, truth):
     jobs = {j["jobId"]: j for j in all_jobs(emulator, "dp-prod-prodstack-schema-migration")}
     for t in migration(truth, "prod")["jobs"]:
         job = jobs[t["job_id"]]
-        if t["error_category"] == ErrorCategory.OUT_OF_MEMORY:
+        if t["error_category"] == Fault.OUT_OF_MEMORY:
             assert job["container"]["exitCode"] == 137
             assert job["container"]["reason"].startswith("OutOfMemoryError")
-        if t["error_category"] == ErrorCategory.CONTAINER_IMAGE:
+        if t["error_category"] == Fault.CONTAINER_IMAGE:
             assert job["statusReason"].startswith("CannotPullContainerError")
             assert "startedAt" not in job and "logStreamName" not in job["container"]
         assert len(job["attempts"]) == t["attempts"]
@@ -83,31 +75,65 @@ def test_logs_mix_json_and_runtime_lines(emulator, truth):
 
 def test_executions_and_histories(emulator, truth):
     sfn = client("stepfunctions", emulator)
-    arns = {s["name"]: s["stateMachineArn"] for s in sfn.list_state_machines()["stateMachines"]}
-    migrations = sfn.list_executions(stateMachineArn=arns["dp-dev-devstack-schema-migration-sfn"])["executions"]
-    assert sorted(e["status"] for e in migrations) == ["ABORTED", "SUCCEEDED"]
-    ingestion = [e for p in sfn.get_paginator("list_executions").paginate(stateMachineArn=arns["dp-prod-prodstack-sfn"])
-                 for e in p["executions"]]
+    arns = state_machine_arns(sfn)
+    listed = executions(sfn, stateMachineArn=arns["dp-dev-devstack-schema-migration-sfn"])
+    dev = [m for m in truth["migrations"] if m["stage"] == "dev"]
+    assert sorted((e["name"], e["status"]) for e in listed) == sorted((m["execution_name"], m["status"]) for m in dev)
+    assert sorted(e["status"] for e in listed) == ["ABORTED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]
+    ingestion = executions(sfn, stateMachineArn=arns["dp-prod-prodstack-sfn"])
     assert len(ingestion) == migration(truth, "prod")["ingestion_executions"]
-    history = [ev for p in sfn.get_paginator("get_execution_history").paginate(
-        executionArn=migrations[0]["executionArn"], maxResults=50) for ev in p["events"]]
-    outputs = [ev["taskSucceededEventDetails"]["output"] for ev in history if ev["type"] == "TaskSucceeded"]
-    assert any('"new_dataset_version_id"' in o for o in outputs)
-    assert any('"JobId"' in ev["taskSubmittedEventDetails"]["output"] for ev in history if ev["type"] == "TaskSubmitted")
+    m = migration(truth, "prod")
+    events = [ev for p in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=m["execution_arn"], maxResults=7) for ev in p["events"]]
+    assert [ev["id"] for ev in events] == list(range(1, len(events) + 1))
+    assert all(ev["previousEventId"] < ev["id"] for ev in events)
+    assert any('"JobId"' in ev["taskSubmittedEventDetails"]["output"] for ev in events if ev["type"] == "TaskSubmitted")
+    assert "MapRunStarted" in {ev["type"] for ev in events}
+    assert all(set(ev) == {"timestamp", "type", "id", "previousEventId"} for ev in events if ev["type"] == "MapRunSucceeded")
 
 
-def test_error_reports_in_s3(emulator, truth):
+def test_status_endpoint_shows_each_attempt_as_it_ended(emulator, truth):
+    """`cxgm-emulator status` showed NOT_STARTED for every attempt: progress() looked executions up by name."""
+    statuses = [m["status"] for m in emulator.status()["migrations"]]
+    assert statuses == [m["status"] for m in truth["migrations"]]
+    before = emulator.clock.now()
+    try:
+        emulator.clock.set(migration(truth, "prod")["start"] - 60)
+        assert emulator.status()["migrations"][-1]["status"] == "NOT_STARTED"
+        emulator.clock.set(migration(truth, "prod")["start"] + 600)
+        assert emulator.status()["migrations"][-1]["status"] == "RUNNING"
+    finally:
+        emulator.clock.set(before)
+        emulator.world.sync()
+
+
+def test_s3_files_appear_then_the_report_deletes_them(emulator, truth):
     s3 = client("s3", emulator)
     m = migration(truth, "prod")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cellxgene-artifacts-prod",
-                                                 Prefix=f"schema_migration/{m['execution_name']}/")["Contents"]]
-    errors = [k for k in keys if "/report/errors/" in k]
-    failed = [d for d in m["datasets"] if d["state"] == "failed"]
-    assert len(errors) == len(failed) and any(k.endswith("collections.json") for k in keys)
+    prefix = S3_PREFIX.format(execution=m["execution_name"])
+
+    def keys() -> list[str]:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket=m["artifact_bucket"], Prefix=prefix).get("Contents", [])]
+
+    assert keys() == []  # the report step read, then deleted them
+    report = max((j for j in m["jobs"] if j["job_name"] == "report"), key=lambda j: j["created_at"])
+    before = emulator.clock.now()
+    try:
+        emulator.clock.set(report["created_at"])
+        emulator.world.sync()
+        present = keys()
+        errors = [k for k in present if "/report/errors/" in k]
+        assert any(k.endswith("span_collections/collections.json") for k in present)
+        failed = [d for d in m["datasets"] if d["state"] == "failed" and d["failing_step"] == "dataset_migration"]
+        assert len([k for k in errors if "_" in k.rsplit("/", 1)[-1]]) == len(failed)
+    finally:
+        emulator.clock.set(before)
+        emulator.world.sync()
+    assert keys() == []
 
 
-def test_plan_is_deterministic_for_a_seed(emulator):
-    stages = emulator.config.stages
+def test_plan_is_deterministic_for_a_seed():
+    stages = load_stages()
     a = build_world(get_scenario("small"), 5, 1.7e9, stages)
     b = build_world(get_scenario("small"), 5, 1.7e9, stages)
     c = build_world(get_scenario("small"), 6, 1.7e9, stages)
@@ -118,6 +144,38 @@ def test_plan_is_deterministic_for_a_seed(emulator):
 
 def test_every_error_category_but_unknown_is_seeded(truth):
     seen = {j["error_category"] for m in truth["migrations"] for j in m["jobs"] if j["error_category"]}
-    assert seen >= {c.value for c in ErrorCategory} - {"unknown"}
+    assert seen >= {c.value for c in Fault} - {"unknown"}
     observable = {d["error_category"] for m in truth["migrations"] for d in m["datasets"]}
     assert "unknown" in observable  # a log-only cause whose log expired
+
+
+def test_truth_describes_each_migration(truth):
+    m = migration(truth, "dev", "SMOKE_TEST")
+    assert m["limit_migration"] == 3 and len(m["collections"]) == 3
+    assert m["map_mode"] == "distributed" and m["ingestion_input"] == "new"
+    assert m["map_runs"] >= 1 and m["child_executions"] >= 3
+    assert {"job_name", "step", "collection_id"} <= set(m["jobs"][0])
+    assert all("observable" in d for d in m["datasets"])
+
+
+def test_the_emulator_imports_nothing_of_the_monitor():
+    code = ("import sys, cxgm_emulator.server, cxgm_emulator.cli, cxgm_emulator.truth;"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'cxgm_pipeline');"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    import cxgm_emulator
+
+    for path in __import__("pathlib").Path(cxgm_emulator.__file__).parent.glob("*.py"):
+        assert not re.search(r"^\s*(from|import)\s+cxgm_pipeline", path.read_text(), re.M), path
+    assert json.loads(json.dumps(load_stages()["prod"].__dict__))["artifact_bucket"] == "cellxgene-artifacts-prod"
+
+
+def test_exported_config_names_no_profile_in_any_stage():
+    """cxgm merges CXGM_CONFIG over its stages.toml, whose stage tables name AWS profiles: the emulator's file
+    must clear the profile in each stage table (a [defaults] entry would lose to them)."""
+    import tomllib
+
+    from cxgm_emulator.stages import config_path
+
+    data = tomllib.loads(config_path().read_text())
+    assert data["stages"] and all(table.get("profile") == "" for table in data["stages"].values())

@@ -1,18 +1,23 @@
 """Each moto patch still takes effect (moto is pinned; an upgrade that breaks one fails here),
 and quotas answer like AWS."""
 
-import boto3
 import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from cxgm_pipeline.emulator import moto_patches
-from cxgm_pipeline.emulator.server import Emulator, EmulatorOptions
-from tests.emulator.test_emulator_api import client
+from cxgm_emulator import moto_patches
+from cxgm_emulator.server import Emulator, EmulatorOptions
+from tests.conftest import migration
+from tests.emulator.aws import client, executions, state_machine_arns
+
+PATCHES = ["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
+           "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
+           "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
+           "sfn.describe_execution.map_run_arn"]
 
 
 def test_all_patches_applied(emulator):
-    assert len(moto_patches.APPLIED) == 7
+    assert moto_patches.APPLIED == PATCHES
 
 
 def test_list_jobs_pages_and_filters(emulator, truth):
@@ -20,22 +25,25 @@ def test_list_jobs_pages_and_filters(emulator, truth):
     page = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", maxResults=10,
                            filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}])
     assert len(page["jobSummaryList"]) == 10 and page["nextToken"]
-    m = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == "ATTEMPT_2")
+    m = migration(truth, "dev", "ATTEMPT_2")
     window = [{"name": "AFTER_CREATED_AT", "values": [str(int(m["start"] * 1000))]},
               {"name": "BEFORE_CREATED_AT", "values": [str(int(m["stop"] * 1000))]}]
     listed = [j for p in batch.get_paginator("list_jobs").paginate(jobQueue="dp-dev-devstack-schema-migration",
                                                                   filters=window) for j in p["jobSummaryList"]]
     assert len(listed) == len(m["jobs"])
+    named = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration",
+                            filters=[{"name": "JOB_NAME", "values": ["Collection_cleanup"]}])["jobSummaryList"]
+    assert named and {j["jobName"] for j in named} == {"Collection_cleanup"}
     # no filter and no status: RUNNING only (nothing runs once every migration is over)
     assert batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration")["jobSummaryList"] == []
 
 
 def test_describe_jobs_limits_and_fields(emulator, truth):
     batch = client("batch", emulator)
-    ids = [j["job_id"] for j in truth["migrations"][0]["jobs"]]
+    ids = [j["job_id"] for m in truth["migrations"] for j in m["jobs"]]
     with pytest.raises(ClientError):
         batch.describe_jobs(jobs=ids[:101])
-    failed = next(j["job_id"] for j in truth["migrations"][1]["jobs"] if j["error_category"] == "out_of_memory")
+    failed = next(j["job_id"] for m in truth["migrations"] for j in m["jobs"] if j["error_category"] == "out_of_memory")
     first = batch.describe_jobs(jobs=[failed])["jobs"][0]
     second = batch.describe_jobs(jobs=[failed])["jobs"][0]
     assert first["container"]["exitCode"] == 137 and "reason" in first["container"]
@@ -44,8 +52,7 @@ def test_describe_jobs_limits_and_fields(emulator, truth):
 
 def test_history_pagination(emulator):
     sfn = client("stepfunctions", emulator)
-    arn = next(s["stateMachineArn"] for s in sfn.list_state_machines()["stateMachines"]
-               if s["name"] == "dp-prod-prodstack-schema-migration-sfn")
+    arn = state_machine_arns(sfn)["dp-prod-prodstack-schema-migration-sfn"]
     execution = sfn.list_executions(stateMachineArn=arn)["executions"][0]["executionArn"]
     page = sfn.get_execution_history(executionArn=execution, maxResults=5)
     assert len(page["events"]) == 5 and page["nextToken"]
@@ -53,10 +60,31 @@ def test_history_pagination(emulator):
     assert newest["type"] == "ExecutionSucceeded"
 
 
+def test_map_runs_and_their_children(emulator, truth):
+    """moto 5.2.5 answers ListMapRuns with [] and DescribeMapRun with {}, knows no mapRunArn in ListExecutions
+    and rejects child execution ARNs: each fails here if its patch stops taking effect."""
+    sfn = client("stepfunctions", emulator)
+    m = migration(truth, "prod")
+    runs = sfn.list_map_runs(executionArn=m["execution_arn"])["mapRuns"]
+    assert len(runs) == 1 and runs[0]["executionArn"] == m["execution_arn"]
+    run = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+    assert run["status"] == "SUCCEEDED" and run["maxConcurrency"] == 10 and run["toleratedFailurePercentage"] == 20
+    assert run["itemCounts"]["total"] == run["itemCounts"]["succeeded"] == len(m["collections"])
+    assert run["executionCounts"] == run["itemCounts"]
+    page = sfn.list_executions(mapRunArn=run["mapRunArn"], maxResults=5)
+    assert len(page["executions"]) == 5 and page["nextToken"]
+    children = executions(sfn, mapRunArn=run["mapRunArn"])
+    assert len(children) == len(m["collections"]) == len({c["executionArn"] for c in children})
+    assert executions(sfn, mapRunArn=run["mapRunArn"], statusFilter="FAILED") == []
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    assert child["mapRunArn"] == run["mapRunArn"] and child["status"] == "SUCCEEDED"
+    assert sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"][0]["type"] == "ExecutionStarted"
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        sfn.describe_map_run(mapRunArn=run["mapRunArn"] + "0")
+
+
 def test_quota_answers_throttling_exception(emulator):
-    logs = boto3.client("logs", region_name="us-west-2", endpoint_url=emulator.endpoint_url,
-                        aws_access_key_id="t", aws_secret_access_key="t",
-                        config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
+    logs = client("logs", emulator, botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
     emulator.middleware.set_quotas({"FilterLogEvents": (0.2, 5)})  # a burst of 5, then slow refill
     codes = []
     try:
@@ -77,21 +105,18 @@ def test_one_emulator_per_process(emulator, tmp_path):
         Emulator(EmulatorOptions(scenario="small", truth_path=tmp_path / "t.json")).start()
 
 
-def test_fetch_survives_injected_server_errors(emulator, truth):
-    """botocore's adaptive retries absorb 5xx answers: the frame is the same as without them."""
-    from cxgm_pipeline.monitor.attempts import find_attempt
-    from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-    from cxgm_pipeline.resources.aws import BatchResource, FetchStats, StepFunctionsResource
-
-    sfn, batch = StepFunctionsResource(), BatchResource()
-    attempt = find_attempt("dev", "ATTEMPT_2", sfn)
+def test_boto3_retries_absorb_injected_server_errors(emulator, truth):
+    """botocore's retries absorb 5xx answers: the listing is the same as without them."""
+    batch = client("batch", emulator, botocore.config.Config(retries={"max_attempts": 10, "mode": "standard"}))
+    expected = {j["job_id"] for m in truth["migrations"] if m["stage"] == "dev" for j in m["jobs"]}
     before = dict(emulator.middleware.counts)
     emulator.middleware.injection.error_rate = 0.3
     try:
-        jobs = fetch_migration_jobs("dev", attempt, batch, FetchStats())
+        ids = [j["jobId"] for page in batch.get_paginator("list_jobs").paginate(
+            jobQueue="dp-dev-devstack-schema-migration", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}],
+            PaginationConfig={"PageSize": 50}) for j in page["jobSummaryList"]]
     finally:
         emulator.middleware.injection.error_rate = 0.0
     calls = sum(emulator.middleware.counts.values()) - sum(before.values())
-    expected = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == "ATTEMPT_2")["jobs"]
-    assert set(jobs["job_id"]) == {j["job_id"] for j in expected}
-    assert calls > len(expected) / 100 + 1  # some calls were answered with errors and retried
+    assert set(ids) == expected and len(ids) == len(expected)
+    assert calls > len(expected) / 50 + 1  # some calls were answered with errors and retried

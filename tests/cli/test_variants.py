@@ -1,0 +1,87 @@
+"""Every production variant (INLINE / DISTRIBUTED Maps x old / new ingestion input), every attempt of the
+scenario (failed at gather, smoke test, aborted, finished, running): `cxgm describe datasets` equals the
+truth for every dataset an observer of AWS can know of, and every command answers without a traceback."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cxgm_pipeline.cli import app
+from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
+from tests.conftest import VARIANTS
+
+runner = CliRunner()
+COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id")
+
+
+def run(env: dict, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={**env, "COLUMNS": "160"}, catch_exceptions=True)
+    return result.exit_code, result.output + (repr(result.exception) if result.exception and result.exit_code not in (0, 1, 2) else "")
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
+def account(request, variant_emulator, tmp_path_factory):
+    env, truth = variant_emulator(*request.param)
+    data = tmp_path_factory.mktemp("data")
+    return {**env, "CXGM_DATA": str(data)}, truth
+
+
+def test_describe_datasets_equals_truth_for_every_attempt(account, tmp_path):
+    env, truth = account
+    for m in truth["migrations"]:
+        out = tmp_path / f"{m['stage']}-{m['attempt_key']}.json"
+        code, output = run(env, "describe", "datasets", "--env", m["stage"], "--tag", m["attempt_key"], "--refresh",
+                           "--out", str(out))
+        assert code == 0, output
+        got = pd.read_json(out, dtype=False) if out.stat().st_size > 2 else pd.DataFrame(columns=["dataset_id", *COMPARED])
+        assert not got["dataset_id"].astype(str).str.startswith(UNATTRIBUTED).any(), "every job tied to its dataset"
+        got = got.set_index("dataset_id")
+        expected = pd.DataFrame([d for d in m["datasets"] if d["observable"]], columns=["dataset_id", *COMPARED])
+        expected = expected.set_index("dataset_id")
+        label = f"{m['map_mode']}/{m['ingestion_input']} {m['stage']}/{m['attempt_key']}"
+        assert sorted(got.index) == sorted(expected.index), f"{label}: every dataset exactly once"
+        for column in COMPARED:
+            a = got.loc[expected.index, column].fillna("-").astype(str).str.replace(r"\.0$", "", regex=True)
+            b = expected[column].fillna("-").astype(str)
+            bad = a != b
+            assert not bad.any(), f"{label} {column}: got {a[bad].head(3).to_dict()} expected {b[bad].head(3).to_dict()}"
+
+
+def test_gather_failure_is_one_line_with_the_reason(account):
+    env, truth = account
+    failed = next(m for m in truth["migrations"] if not m["datasets"] and m["stage"] == "dev")
+    code, output = run(env, "describe", "datasets", "--env", "dev", "--tag", failed["attempt_key"], "--refresh")
+    assert code == 0, output
+    assert "failed in gather_collections" in output and "OperationalError" in output
+
+
+def test_smoke_test_attempt_covers_only_its_sample(account, tmp_path):
+    env, truth = account
+    smoke = next(m for m in truth["migrations"] if m["limit_migration"])
+    out = tmp_path / "collections.json"
+    code, output = run(env, "describe", "collections", "--env", "dev", "--tag", smoke["attempt_key"], "--refresh",
+                       "--out", str(out))
+    assert code == 0, output
+    assert len(json.loads(out.read_text())) == smoke["limit_migration"]
+
+
+@pytest.mark.parametrize("command", [
+    ["attempts", "--env", "{stage}", "--fetch"],
+    ["describe", "jobs", "--env", "{stage}", "--tag", "{key}", "--refresh"],
+    ["describe", "executions", "--env", "{stage}", "--tag", "{key}", "--refresh"],
+    ["describe", "collections", "--env", "{stage}", "--tag", "{key}", "--refresh"],
+    ["describe", "errors", "--env", "{stage}", "--tag", "{key}", "--refresh"],
+    ["rerun", "--env", "{stage}", "--tag", "{key}", "--refresh", "--out", "{tmp}/rerun.csv"],
+    ["report", "--env", "{stage}", "--tag", "{key}", "--refresh", "--out", "{tmp}/report"],
+])
+def test_every_command_on_every_attempt_exits_cleanly(account, tmp_path, command):
+    env, truth = account
+    for m in truth["migrations"]:
+        args = [a.format(stage=m["stage"], key=m["attempt_key"], tmp=tmp_path) for a in command]
+        code, output = run(env, *args)
+        assert code in (0, 1, 2), output
+        assert "Traceback" not in output, output
+        assert code == 0, f"{args}: {output}"
