@@ -49,5 +49,10 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         lines += ["", f"To re-run ({len(rerun)}):"]
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
-        alerts.append(Alert("finished", "finished", f"[cxgm] {where} finished: {counts.get('failed', 0)} failed", "\n".join(lines)))
+        subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
+        if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
+            gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
+            subject = f"[cxgm] {where} finished without migrating any dataset" + (
+                f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
+        alerts.append(Alert("finished", "finished", subject, "\n".join(lines)))
     return alerts

@@ -169,6 +169,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
                            collection_jobs.get(meta.get("collection_id")), ended, aborted, now_ts)
         row.pop("skipped", None)
         rows.append(row)
+    if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
+        return empty_frame(DatasetRollup)
     df = pd.DataFrame(rows)
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)

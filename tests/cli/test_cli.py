@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cxgm_pipeline.cli import app
 from cxgm_pipeline.monitor.session import MonitorSession
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
-from tests.conftest import migration
+from tests.conftest import migration, observable
 
 runner = CliRunner()
 
@@ -29,7 +29,7 @@ def cli(emulator, tmp_path, monkeypatch):
 
 
 def test_help_of_every_command(cli):
-    for command in ("attempts", "describe", "plot", "compare", "report", "rerun", "export", "import", "emulator"):
+    for command in ("attempts", "describe", "plot", "compare", "report", "rerun", "export", "import"):
         assert "Usage" in cli(command, "--help").output
 
 
@@ -39,7 +39,7 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
     frame = pd.read_csv(out).set_index("attempt")
     for m in [m for m in truth["migrations"] if m["stage"] == "dev"]:
         assert frame.loc[m["attempt_key"], "state"] == m["status"].lower()
-        assert frame.loc[m["attempt_key"], "failed"] == sum(d["state"] == "failed" for d in m["datasets"])
+        assert frame.loc[m["attempt_key"], "failed"] == sum(d["state"] == "failed" for d in observable(m))
     assert "counts left blank" in cli("attempts", "--env", "dev").output  # nothing rolled up: unknown, not 0
 
 
@@ -48,7 +48,7 @@ def test_describe_datasets_matches_truth(cli, truth, tmp_path, suffix):
     out = tmp_path / f"datasets{suffix}"
     cli("describe", "datasets", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))
     frame = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}[suffix](out)
-    expected = {d["dataset_id"]: d["state"] for d in migration(truth, "prod")["datasets"]}
+    expected = {d["dataset_id"]: d["state"] for d in observable(migration(truth, "prod"))}
     assert dict(zip(frame["dataset_id"], frame["state"])) == expected
 
 
@@ -102,8 +102,8 @@ def test_compare_outcome_changes_match_truth(cli, truth, tmp_path):
     out = tmp_path / "deltas.csv"
     cli("compare", "--base", "dev:ATTEMPT_2", "--other", "prod:ATTEMPT_2", "--step", "cxg", "--top", "50", "--out", str(out))
     deltas = pd.read_csv(out)
-    dev = {d["dataset_id"]: d["state"] for d in migration(truth, "dev", "ATTEMPT_2")["datasets"]}
-    prod = {d["dataset_id"]: d["state"] for d in migration(truth, "prod")["datasets"]}
+    dev = {d["dataset_id"]: d["state"] for d in observable(migration(truth, "dev", "ATTEMPT_2"))}
+    prod = {d["dataset_id"]: d["state"] for d in observable(migration(truth, "prod"))}
     got = set(deltas.loc[deltas["outcome_change"] == "failed_to_succeeded", "dataset_id"])
     assert got == {i for i in dev if dev[i] == "failed" and prod[i] == "succeeded"}
     png = tmp_path / "top.png"
@@ -117,7 +117,7 @@ def test_report_and_rerun(cli, truth, tmp_path):
     assert {"index.md", "index.html", "dataset_states.png", "rerun.csv"} <= {p.name for p in folder.iterdir()}
     out = tmp_path / "rerun.json"
     cli("rerun", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))
-    expected = {d["dataset_id"] for d in migration(truth, "prod")["datasets"] if d["state"] in ("failed", "not_started")}
+    expected = {d["dataset_id"] for d in observable(migration(truth, "prod")) if d["state"] in ("failed", "not_started")}
     assert {r["dataset_id"] for r in json.loads(out.read_text())} == expected
 
 
@@ -137,7 +137,7 @@ def test_export_then_import_without_aws(cli, truth, tmp_path, monkeypatch):
     out = tmp_path / "imported.csv"
     output = cli("describe", "datasets", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out)).output
     assert "imported bundle" in output
-    assert set(pd.read_csv(out)["dataset_id"]) == {d["dataset_id"] for d in migration(truth, "prod")["datasets"]}
+    assert set(pd.read_csv(out)["dataset_id"]) == {d["dataset_id"] for d in observable(migration(truth, "prod"))}
 
 
 def test_tampered_or_truncated_bundle_is_refused(cli, tmp_path):

@@ -36,7 +36,7 @@ def test_describe_datasets_equals_truth_for_every_attempt(account, tmp_path):
         code, output = run(env, "describe", "datasets", "--env", m["stage"], "--tag", m["attempt_key"], "--refresh",
                            "--out", str(out))
         assert code == 0, output
-        got = pd.read_json(out, dtype=False) if out.stat().st_size > 2 else pd.DataFrame(columns=["dataset_id", *COMPARED])
+        got = pd.DataFrame(json.loads(out.read_text()), columns=["dataset_id", *COMPARED])
         assert not got["dataset_id"].astype(str).str.startswith(UNATTRIBUTED).any(), "every job tied to its dataset"
         got = got.set_index("dataset_id")
         expected = pd.DataFrame([d for d in m["datasets"] if d["observable"]], columns=["dataset_id", *COMPARED])

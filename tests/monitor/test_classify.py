@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from cxgm_pipeline.emulator import failures
+from cxgm_emulator import failures
 from cxgm_pipeline.monitor.classify import classify, normalise, signature
 from cxgm_pipeline.monitor.logparse import parse_events
 from cxgm_pipeline.vocabulary import ErrorCategory as C
@@ -40,7 +40,7 @@ def test_every_emulated_failure_is_recognised(category):
     """The classifier reads only what AWS shows (reasons, log lines), never the emulator's labels."""
     rng = random.Random(1)
     for step in (Step.DATASET_MIGRATION, Step.VALIDATE_ANNDATA, Step.CXG):
-        look = failures.look(category, step, "dev", rng)
+        look = failures.look(failures.Fault(category.value), step, "dev", rng)
         lines = failures.attempt_log(failures.LogContext("dev", step), 0.0, 600.0, look, False, rng) if look.started else []
         log = parse_events([{"timestamp": int(t * 1000), "message": m} for t, m in lines]) if look.started else None
         assert classify(look.status_reason, look.container_reason, log) is category
