@@ -131,6 +131,7 @@ RESPONSE_KEY_NAME = "key_name"
 # logger.info("output", extra={"response": response}). python-json-logger fields: levelname, asctime, name,
 # message, lineno, pathname (+ extras at top level); logger name "processing".
 LOG_OUTPUT_MESSAGE = "output"
+LOG_OLD_RESPONSE_MESSAGE = "Response"  # PY-1 (c131a3bb): logger.info("Response", extra=response)
 LOG_STARTING_PREFIX = "Starting "
 LOG_SKIPPING_DATASET = "skipping dataset"  # log_errors_and_cleanup: a dataset of the collection not migrated
 LOG_ERROR_IN_PREFIX = "Error in "  # error_wrapper: logger.exception(f"Error in {func.__name__}")

@@ -37,6 +37,7 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
                      "old_dataset_version_id": r["dataset_version_id"], "attribution": r["source"]}
         if r["sfn_name"]:
             by_name[r["sfn_name"]] = new
+    new_of_old = {r["old_dataset_version_id"]: new for new, r in rows.items() if r["old_dataset_version_id"]}
     after, before = attempt.window(now)
     for ex in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp()):
         if not after <= ex["startDate"] <= before:
@@ -46,7 +47,8 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
             match = INGESTION_NAME_RE.match(ex["name"])
             if match is None:
                 continue  # an ordinary upload, not a migration's ingestion
-            new = match["version"]
+            # the name holds the NEW version from PY-8 on, the OLD one before (sfn_name_generator)
+            new = new_of_old.get(match["version"], match["version"])
             if new not in rows:
                 rows[new] = {"stage": stage, "attempt": attempt.key, "new_dataset_version_id": new,
                              "dataset_id": None, "collection_version_id": None, "old_dataset_version_id": None,

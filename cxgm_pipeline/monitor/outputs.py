@@ -27,6 +27,8 @@ from cxgm_pipeline.vocabulary import JobStatus, Step
 from portal_shapes import (
     DATASET_RESPONSE_NEW_VERSION,
     DATASET_RESPONSE_SFN_NAME,
+    LOG_FIELDS,
+    LOG_OLD_RESPONSE_MESSAGE,
     LOG_OUTPUT_MESSAGE,
     LOG_SKIPPING_DATASET,
     MIGRATION_TASK_STATES,
@@ -65,7 +67,10 @@ def _from_logs(stage: str, jobs: list[dict], logs: CloudWatchLogsResource, found
     by_stream = {(j["log_group"], j["log_stream"]): j for j in jobs if none_if_missing(j["log_stream"])}
     answering = [k for k, j in by_stream.items() if j["step"] in _ANSWERING and j["status"] == JobStatus.SUCCEEDED.value]
     cleanups = [k for k, j in by_stream.items() if j["step"] in _CLEANUP and j["status"] == JobStatus.SUCCEEDED.value]
-    for wanted, pattern in ((answering, f'"{LOG_OUTPUT_MESSAGE}"'), (cleanups, f'"{LOG_SKIPPING_DATASET}"')):
+    # one pattern for "output" and PY-1's "Response": FilterLogEvents terms are case-sensitive, so two sweeps
+    sweeps = [(answering, f'"{LOG_OUTPUT_MESSAGE}"'), (answering, f'"{LOG_OLD_RESPONSE_MESSAGE}"'),
+              (cleanups, f'"{LOG_SKIPPING_DATASET}"')]
+    for wanted, pattern in sweeps:
         groups: dict[str, list[str]] = {}
         for group, stream in wanted:
             groups.setdefault(group, []).append(stream)
@@ -77,6 +82,8 @@ def _from_logs(stage: str, jobs: list[dict], logs: CloudWatchLogsResource, found
                     continue
                 if record.get("message") == LOG_OUTPUT_MESSAGE and "response" in record:
                     found.answer(job["job_id"], record["response"], "log")
+                elif record.get("message") == LOG_OLD_RESPONSE_MESSAGE:  # PY-1: the response's keys at top level
+                    found.answer(job["job_id"], {k: v for k, v in record.items() if k not in LOG_FIELDS}, "log")
                 elif record.get("message") == LOG_SKIPPING_DATASET and record.get("dataset_id"):
                     found.skipped.append((job["job_id"], record))
 

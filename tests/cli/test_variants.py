@@ -85,3 +85,56 @@ def test_every_command_on_every_attempt_exits_cleanly(account, tmp_path, command
         assert code in (0, 1, 2), output
         assert "Traceback" not in output, output
         assert code == 0, f"{args}: {output}"
+
+
+def test_expired_logs_fall_back_to_the_execution_history(account, tmp_path):
+    """Where a dataset_migration's log has expired, its new version comes from the INLINE history or from the
+    DISTRIBUTED Map Run's child execution; every other one from its `output` log record."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if any(j["logs_expired"] for j in m["jobs"]))
+    out = tmp_path / "executions.json"
+    code, output = run(env, "describe", "executions", "--env", m["stage"], "--tag", m["attempt_key"], "--refresh",
+                       "--out", str(out))
+    assert code == 0, output
+    sources = pd.DataFrame(json.loads(out.read_text()))["attribution"].value_counts().to_dict()
+    fallback = "history" if m["map_mode"] == "inline" else "map_run"
+    assert sources.get("log", 0) > 0 and sources.get(fallback, 0) > 0, sources
+    assert set(sources) <= {"log", fallback}, sources
+
+
+def _set_clock(env: dict, at: float) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(env["AWS_ENDPOINT_URL"] + "/_cxgm/clock", data=json.dumps({"set": at}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+@pytest.mark.parametrize("moment", ["gathering", "first_datasets", "midway"])
+def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, moment):
+    """While prod runs: just started (gather_collections running, no dataset yet), first datasets, midway."""
+    env, truth = account
+    prod = next(m for m in truth["migrations"] if m["live"])
+    gather = min(j["created_at"] for j in prod["jobs"])
+    first_dataset = min(j["created_at"] for j in prod["jobs"] if j["step"] == "dataset_migration")
+    at = {"gathering": gather + 30, "first_datasets": first_dataset + 120,
+          "midway": (prod["start"] + prod["stop"]) / 2}[moment]
+    _set_clock(env, at)
+    try:
+        out = tmp_path / "datasets.json"
+        code, output = run(env, "describe", "datasets", "--env", "prod", "--tag", prod["attempt_key"], "--refresh",
+                           "--out", str(out))
+        assert code == 0 and "Traceback" not in output, output
+        datasets = pd.DataFrame(json.loads(out.read_text()), columns=["dataset_id", "state"])
+        if moment == "gathering":
+            assert datasets.empty and "gather_collections is" in output
+        else:
+            assert not datasets.empty and datasets["state"].isin(["running", "pending", "not_started"]).any()
+            assert not datasets["dataset_id"].str.startswith(UNATTRIBUTED).any()
+        for args in (["attempts", "--env", "prod", "--fetch"], ["describe", "jobs", "--env", "prod", "--tag", prod["attempt_key"]],
+                     ["describe", "errors", "--env", "prod", "--tag", prod["attempt_key"], "--refresh"],
+                     ["rerun", "--env", "prod", "--tag", prod["attempt_key"], "--out", str(tmp_path / "r.csv")]):
+            code, output = run(env, *args)
+            assert code == 0 and "Traceback" not in output, f"{args}: {output}"
+    finally:
+        _set_clock(env, truth["end"] + 30)
