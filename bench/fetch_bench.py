@@ -37,10 +37,10 @@ def main() -> None:
     os.environ.update(emu.env())
 
     from cxgm_pipeline.monitor.attempts import find_attempt
-    from cxgm_pipeline.monitor.corpus import fetch_corpus
     from cxgm_pipeline.monitor.enrich import enrich_jobs
     from cxgm_pipeline.monitor.executions import fetch_sfn_executions
     from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+    from cxgm_pipeline.monitor.outputs import collect_outputs
     from cxgm_pipeline.monitor.rollups import dataset_rollup
     from cxgm_pipeline.resources.aws import (ArtifactsResource, BatchResource, CloudWatchLogsResource, FetchStats,
                                              StepFunctionsResource)
@@ -57,11 +57,11 @@ def main() -> None:
 
     attempt = measure("attempt lookup", lambda s: find_attempt(args.stage, args.attempt, sfn, s))
     jobs = measure("migration_jobs", lambda s: fetch_migration_jobs(args.stage, attempt, BatchResource(), s))
-    execs = measure("sfn_executions (first)", lambda s: fetch_sfn_executions(args.stage, attempt, sfn, s))
-    measure("sfn_executions (refresh)", lambda s: fetch_sfn_executions(args.stage, attempt, sfn, s, previous=execs))
+    outputs = measure("step_outputs (output log records, 100 streams a call)", lambda s: collect_outputs(
+        args.stage, attempt, jobs, CloudWatchLogsResource(), sfn, ArtifactsResource(), s))
+    execs = measure("sfn_executions (ListExecutions pages)", lambda s: fetch_sfn_executions(args.stage, attempt, outputs, sfn, s))
     enriched = measure("enriched_jobs", lambda s: enrich_jobs(jobs, CloudWatchLogsResource(), s))
-    corpus = measure("corpus list", lambda s: fetch_corpus(args.stage, attempt, ArtifactsResource(), s))
-    rollup = measure("dataset_rollup", lambda s: dataset_rollup(args.stage, attempt.key, enriched, execs, corpus, attempt.ended))
+    rollup = measure("dataset_rollup", lambda s: dataset_rollup(args.stage, attempt.key, enriched, execs, outputs, attempt.ended))
     emu.stop()
     print(f"scenario {args.scenario}, {args.stage}/{args.attempt}: {len(jobs)} jobs, {len(execs)} executions, "
           f"{len(rollup)} datasets; latency {args.latency_ms} ms; quotas {'on' if args.quotas else 'off'}")

@@ -16,23 +16,11 @@ from enum import StrEnum
 from portal_shapes import LOG_OUTPUT_MESSAGE, LOG_STARTING_PREFIX, Step
 
 
-class Fault(StrEnum):
-    """Why the emulator makes a job fail: the truth label of each failure (the monitor's categories are its
-    own; tests compare the two by value)."""
-
-    VALIDATION = "validation"
-    OUT_OF_MEMORY = "out_of_memory"
-    CONTAINER_IMAGE = "container_image"
-    HOST_TERMINATED = "host_terminated"
-    TIMEOUT = "timeout"
-    RESOURCE_INIT = "resource_init"
-    STORAGE = "storage"
-    APPLICATION = "application"
-    CANCELLED = "cancelled"
-    THROTTLED = "throttled"
-    UNKNOWN = "unknown"
-
-
+# Why the emulator makes a job fail: the truth label of each failure. The monitor's categories are its own;
+# tests compare the two by value.
+Fault = StrEnum("Fault", {name.upper(): name for name in (
+    "validation", "out_of_memory", "container_image", "host_terminated", "timeout", "resource_init", "storage",
+    "application", "cancelled", "throttled", "unknown")})
 C = Fault
 
 ESSENTIAL_EXITED = "Essential container in task exited"

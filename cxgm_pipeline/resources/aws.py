@@ -260,48 +260,32 @@ class StepFunctionsResource(StageAwsResource):
 
         return self.pool_map(one, arns)
 
-    def history(self, stage: str, execution_arn: str, stats: FetchStats | None = None) -> list[dict]:
+    def _all_pages(self, stage: str, operation: str, key: str, stats: FetchStats | None, **kwargs) -> list[dict]:
+        """Every item of a paginated Step Functions listing."""
         client = self.client(stage)
 
         def fetch() -> list[dict]:
-            events = []
-            for page in client.get_paginator("get_execution_history").paginate(
-                    executionArn=execution_arn, PaginationConfig={"PageSize": 1000}):
-                events.extend(page["events"])
+            out = []
+            for page in client.get_paginator(operation).paginate(**kwargs):
+                out.extend(page[key])
                 if stats:
-                    stats.add(calls=1, items=len(page["events"]))
-            return events
+                    stats.add(calls=1, items=len(page[key]))
+            return out
 
         return self.call(stage, fetch)
+
+    def history(self, stage: str, execution_arn: str, stats: FetchStats | None = None) -> list[dict]:
+        return self._all_pages(stage, "get_execution_history", "events", stats, executionArn=execution_arn,
+                               PaginationConfig={"PageSize": 1000})
 
     def map_runs(self, stage: str, execution_arn: str, stats: FetchStats | None = None) -> list[dict]:
         """The DISTRIBUTED Map Runs an execution started (none for INLINE Maps)."""
-        client = self.client(stage)
-
-        def fetch() -> list[dict]:
-            out = []
-            for page in client.get_paginator("list_map_runs").paginate(executionArn=execution_arn):
-                out.extend(page["mapRuns"])
-                if stats:
-                    stats.add(calls=1, items=len(page["mapRuns"]))
-            return out
-
-        return self.call(stage, fetch)
+        return self._all_pages(stage, "list_map_runs", "mapRuns", stats, executionArn=execution_arn)
 
     def map_run_executions(self, stage: str, map_run_arn: str, stats: FetchStats | None = None) -> list[dict]:
         """The child executions of one Map Run (one per item)."""
-        client = self.client(stage)
-
-        def fetch() -> list[dict]:
-            out = []
-            for page in client.get_paginator("list_executions").paginate(mapRunArn=map_run_arn,
-                                                                         PaginationConfig={"PageSize": 1000}):
-                out.extend(page["executions"])
-                if stats:
-                    stats.add(calls=1, items=len(page["executions"]))
-            return out
-
-        return self.call(stage, fetch)
+        return self._all_pages(stage, "list_executions", "executions", stats, mapRunArn=map_run_arn,
+                               PaginationConfig={"PageSize": 1000})
 
     def histories(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> dict[str, list[dict]]:
         return dict(zip(arns, self.pool_map(lambda a: self.history(stage, a, stats), arns)))
