@@ -138,15 +138,15 @@ def start_emulator_process(directory: Path, map_mode: str = DEFAULT_VARIANT[0],
 
 @pytest.fixture(scope="session")
 def emulator_variant(tmp_path_factory):
-    """Factory: `emulator_variant(map_mode, ingestion_input) -> (env, truth)`, an emulator of that variant
-    (small scenario, seed 11, every migration over) in its own process, started once per session."""
-    started: dict[tuple[str, str], tuple[EmulatorProcess, dict, dict]] = {}
+    """Factory: `emulator_variant(map_mode, ingestion_input, seed=11) -> (env, truth)`, an emulator of that variant
+    (small scenario, every migration over) in its own process, started once per session."""
+    started: dict[tuple[str, str, int], tuple[EmulatorProcess, dict, dict]] = {}
 
-    def get(map_mode: str, ingestion_input: str) -> tuple[dict[str, str], dict]:
-        key = (map_mode, ingestion_input)
+    def get(map_mode: str, ingestion_input: str, seed: int = SEED) -> tuple[dict[str, str], dict]:
+        key = (map_mode, ingestion_input, seed)
         if key not in started:
-            emu = start_emulator_process(tmp_path_factory.mktemp(f"emu-{map_mode}-{ingestion_input}"), map_mode,
-                                         ingestion_input)
+            emu = start_emulator_process(tmp_path_factory.mktemp(f"emu-{map_mode}-{ingestion_input}-{seed}"), map_mode,
+                                         ingestion_input, seed=seed)
             try:
                 env = emu.wait_ready()
             except Exception:

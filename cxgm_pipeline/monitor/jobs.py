@@ -65,6 +65,12 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
     }
     for var, column in ENV_COLUMNS.items():
         row[column] = env.get(var)
+    if "MIGRATE" not in env and row["dataset_version_id"] is None and row["dataset_id"]:
+        # ingestion jobs of the older machine (sfn/main.tf IN-1/IN-2) carry DATASET_ID / COLLECTION_ID, which hold
+        # the VERSION ids the migration passed as `dataset_id` / `collection_id`
+        row["dataset_version_id"], row["dataset_id"] = row["dataset_id"], None
+        row["collection_version_id"] = row["collection_version_id"] or row["collection_id"]
+        row["collection_id"] = None
     return row
 
 
@@ -74,8 +80,9 @@ def belongs_to(row: dict, attempt: Attempt) -> bool:
     version downstream; jobs of the oldest versions (no EXECUTION_ID) by window."""
     if attempt.window_only:
         return True
-    if row["execution_id"]:
-        return row["execution_id"] in attempt.execution_names
+    if row["execution_id"]:  # the execution's name (`$$.Execution.Name`); some versions passed its ARN
+        execution = row["execution_id"]
+        return execution in attempt.execution_names or execution in attempt.execution_arns
     if row["migration_attempt"]:
         return row["migration_attempt"] == attempt.tag
     return True

@@ -193,8 +193,12 @@ class CloudWatchLogsResource(StageAwsResource):
                     kwargs["nextToken"] = token
                 try:
                     page = self.call(stage, lambda: client.filter_log_events(**kwargs))
-                except client.exceptions.ResourceNotFoundException:
-                    return out
+                except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidParameterException):
+                    # a group gone, or a stream of the batch expired: halve the batch until the culprit is alone
+                    if len(batch) == 1 or token:
+                        return out
+                    half = len(batch) // 2
+                    return one(batch[:half]) + one(batch[half:])
                 if stats:
                     stats.add(calls=1, items=len(page["events"]))
                 out.extend(page["events"])

@@ -30,7 +30,17 @@ def account(request, variant_emulator, tmp_path_factory):
 
 
 def test_describe_datasets_equals_truth_for_every_attempt(account, tmp_path):
-    env, truth = account
+    _compare_every_attempt(*account, tmp_path)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
+@pytest.mark.parametrize("seed", [3, 7])
+def test_other_seeds_equal_truth_too(variant_emulator, variant, seed, tmp_path):
+    env, truth = variant_emulator(*variant, seed=seed)
+    _compare_every_attempt({**env, "CXGM_DATA": str(tmp_path / "data")}, truth, tmp_path)
+
+
+def _compare_every_attempt(env: dict, truth: dict, tmp_path) -> None:
     for m in truth["migrations"]:
         out = tmp_path / f"{m['stage']}-{m['attempt_key']}.json"
         code, output = run(env, "describe", "datasets", "--env", m["stage"], "--tag", m["attempt_key"], "--refresh",

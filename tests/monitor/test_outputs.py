@@ -67,3 +67,48 @@ def test_an_attempt_that_died_in_gather_collections_says_why_in_one_line():
     jobs = pd.DataFrame([row])
     line = attempt_summary(_attempt(), jobs, empty_frame(EnrichedJobs).iloc[0:0])
     assert line == "failed in gather_collections: OperationalError: connection to server failed: Connection timed out"
+
+
+def test_older_ingestion_jobs_carry_version_ids_under_dataset_id():
+    """sfn/main.tf IN-2: ingestion jobs get DATASET_ID / COLLECTION_ID, which hold the migration's VERSION ids."""
+    from cxgm_pipeline.monitor.jobs import job_row
+
+    job = {"jobId": "j", "jobName": "cxg", "status": "SUCCEEDED", "createdAt": 1_700_000_000_000, "jobQueue": "q",
+           "container": {"environment": [{"name": "DATASET_ID", "value": NEW}, {"name": "STEP_NAME", "value": "cxg"},
+                                         {"name": "COLLECTION_ID", "value": "cv1"}]}}
+    row = job_row(job, "dev", "k", datetime.now(timezone.utc))
+    assert (row["dataset_id"], row["dataset_version_id"], row["collection_version_id"]) == (None, NEW, "cv1")
+    migration = {**job, "jobName": "dataset_migration", "container": {"environment": [
+        {"name": "DATASET_ID", "value": "d1"}, {"name": "MIGRATE", "value": "True"}, {"name": "TASK_TOKEN", "value": "secret"}]}}
+    row = job_row(migration, "dev", "k", datetime.now(timezone.utc))
+    assert row["dataset_id"] == "d1" and row["step"] == "dataset_migration" and "secret" not in str(row)
+
+
+def _rollup(rows):
+    base = {c: None for c in ("stage", "attempt", "collection_id", "state")}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_accounting_check_fails_on_missing_duplicated_and_unattributed_rows():
+    from cxgm_pipeline.assets.checks import accounting
+
+    outputs = pd.DataFrame([{"kind": "listed_dataset", "dataset_id": "d1"}, {"kind": "listed_dataset", "dataset_id": "d2"},
+                            {"kind": "skipped_dataset", "dataset_id": "d3"}])
+    good = _rollup([{"dataset_id": "d1"}, {"dataset_id": "d2"}, {"dataset_id": "d3"}])
+    assert not any(accounting(good, outputs).values())
+    bad = _rollup([{"dataset_id": "d1"}, {"dataset_id": "d1"}, {"dataset_id": f"unattributed:{NEW}"}])
+    found = accounting(bad, outputs)
+    assert found == {"missing": ["d2", "d3"], "duplicated": ["d1"], "unattributed": [f"unattributed:{NEW}"]}
+
+
+def test_views_disagree_only_on_ended_executions():
+    from cxgm_pipeline.assets.checks import view_mismatches
+
+    executions = pd.DataFrame([{"dataset_id": "d1", "status": "SUCCEEDED"}, {"dataset_id": "d2", "status": "FAILED"},
+                               {"dataset_id": "d3", "status": "RUNNING"}])
+    agree = _rollup([{"dataset_id": "d1", "state": "succeeded"}, {"dataset_id": "d2", "state": "failed"},
+                     {"dataset_id": "d3", "state": "failed"}])
+    assert view_mismatches(executions, agree).empty  # a running execution lags its failed job: not a mismatch
+    disagree = _rollup([{"dataset_id": "d1", "state": "failed"}, {"dataset_id": "d2", "state": "succeeded"},
+                        {"dataset_id": "d3", "state": "running"}])
+    assert set(view_mismatches(executions, disagree)["dataset_id"]) == {"d1", "d2"}
