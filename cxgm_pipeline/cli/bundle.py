@@ -3,14 +3,14 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import ENV, REFRESH, TAG, UsageError, err, guarded, load_frames
-from cxgm_pipeline.monitor.bundle import BundleError, export_bundle, import_bundle
-from cxgm_pipeline.resources.frame_store import FrameStoreResource
 
 
 @guarded
 def export(env: str = ENV, tag: str = typer.Option(..., "--tag", "-t", help="Attempt key"),
            out: Path = typer.Option(..., "--out", "-o", help="FILE.tar.gz"), refresh: bool = REFRESH) -> None:
     """A portable bundle of one attempt (frames, report, manifest with checksums) for someone without access."""
+    from cxgm_pipeline.monitor.bundle import export_bundle
+
     if not out.name.endswith(".tar.gz"):
         raise UsageError(f"{out}: a bundle is a .tar.gz")
     result = load_frames(env, tag, None, None, refresh)
@@ -21,10 +21,13 @@ def export(env: str = ENV, tag: str = typer.Option(..., "--tag", "-t", help="Att
 @guarded
 def import_(bundle: Path = typer.Argument(..., help="FILE.tar.gz made by `cxgm export`")) -> None:
     """Verify a bundle's checksums and make its attempt available to `describe` and `compare`."""
+    from cxgm_pipeline.monitor.bundle import BundleError, import_bundle
+    from cxgm_pipeline.monitor.frame_store import FrameStore
+
     if not bundle.exists():
         raise UsageError(f"{bundle} does not exist")
     try:
-        manifest = import_bundle(bundle, FrameStoreResource())
+        manifest = import_bundle(bundle, FrameStore())
     except BundleError as exc:
         err.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(1) from None

@@ -10,7 +10,6 @@ import functools
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -18,9 +17,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxgm_pipeline.config import ConfigError
-from cxgm_pipeline.monitor.attempts import AttemptNotFound
-from cxgm_pipeline.monitor.session import FRAMES, AttemptFrames, MonitorSession, UnexpectedShape
-from cxgm_pipeline.resources.aws import AwsAccessError, FetchStats
+
+# The chain's code (pandas, pandera, boto3) is imported when a command runs, not for `--help`.
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: paths can be copied
@@ -44,18 +42,27 @@ def guarded(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, AttemptNotFound, UsageError, ValueError) as exc:
+        except (ConfigError, UsageError, ValueError) as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
-        except AwsAccessError as exc:
-            err.print(f"[red]AWS:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-        except UnexpectedShape as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
         except OSError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
+        except Exception as exc:
+            from cxgm_pipeline.monitor.attempts import AttemptNotFound
+            from cxgm_pipeline.monitor.aws import AwsAccessError
+            from cxgm_pipeline.monitor.session import UnexpectedShape
+
+            if isinstance(exc, AttemptNotFound):
+                err.print(f"[red]error:[/] {escape(str(exc))}")
+                raise typer.Exit(2) from None
+            if isinstance(exc, AwsAccessError):
+                err.print(f"[red]AWS:[/] {escape(str(exc))}")
+                raise typer.Exit(1) from None
+            if isinstance(exc, UnexpectedShape):
+                err.print(f"[red]error:[/] {escape(str(exc))}")
+                raise typer.Exit(1) from None
+            raise
 
     return wrapper
 
@@ -76,15 +83,20 @@ def progress(label: str):
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[calls]} calls"),
                   TextColumn("{task.fields[items]} items"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, calls=0, items=0)
+        from cxgm_pipeline.monitor.aws import FetchStats
+
         stats = FetchStats(on_change=lambda s: bar.update(task, calls=s.calls, items=s.items))
         yield stats
     err.print(f"{label}: {stats.calls} AWS calls, {stats.items} items")
 
 
 def load_frames(env: str, tag: str | None, start: str | None, end: str | None, refresh: bool,
-                wanted: tuple[str, ...] = FRAMES) -> AttemptFrames:
+                wanted: tuple[str, ...] | None = None) -> "AttemptFrames":
+    from cxgm_pipeline.monitor.session import FRAMES, MonitorSession
+
     with progress(f"fetching {env}/{tag or 'window'}") as stats:
-        result = MonitorSession(stats=stats).frames(env, tag, parse_time(start), parse_time(end), refresh, wanted)
+        result = MonitorSession(stats=stats).frames(env, tag, parse_time(start), parse_time(end), refresh,
+                                                    wanted or FRAMES)
     if result.source == "stored":
         err.print(f"[green]using the frames Dagster materialized for {env}/{result.key}[/] (fresh); --refresh fetches again")
     elif result.source == "imported":
@@ -100,7 +112,7 @@ def check_output(path: Path, suffixes: tuple[str, ...]) -> None:
         raise UsageError(f"{path}: folder {parent} does not exist")
 
 
-def write_frame(df: pd.DataFrame, path: Path) -> None:
+def write_frame(df: "pd.DataFrame", path: Path) -> None:
     check_output(path, FRAME_SUFFIXES)
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -117,6 +129,8 @@ ID_CHARS = 8
 
 def _cell(column: str, value) -> str:
     """Terminal rendering: ids shortened, times to the minute, seconds rounded; files keep full values."""
+    import pandas as pd
+
     if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
@@ -129,7 +143,7 @@ def _cell(column: str, value) -> str:
     return text
 
 
-def show_table(df: pd.DataFrame, title: str, columns: list[str] | None = None, limit: int = 50) -> None:
+def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None, limit: int = 50) -> None:
     if df.empty:
         console.print(f"{title}: no rows")
         return

@@ -3,9 +3,6 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import UsageError, check_output, err, guarded, load_frames, show_table, write_frame
-from cxgm_pipeline.monitor import plots
-from cxgm_pipeline.monitor.deltas import duration_deltas, outcome_changes
-from cxgm_pipeline.monitor.session import MonitorSession
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -13,6 +10,8 @@ def _split(spec: str) -> tuple[str, str]:
         raise UsageError(f"{spec!r}: expected STAGE:TAG, e.g. dev:ATTEMPT_2 (or dev:latest)")
     stage, tag = spec.split(":", 1)
     if tag == "latest":
+        from cxgm_pipeline.monitor.session import MonitorSession
+
         found = MonitorSession().attempts(stage)
         if not found:
             raise UsageError(f"no attempt in {stage}")
@@ -30,11 +29,14 @@ def compare(
     refresh: bool = typer.Option(False, "--refresh"),
 ) -> None:
     """Duration deltas per dataset and step between two attempts, and datasets whose outcome changed."""
+    from cxgm_pipeline.monitor import plots
+    from cxgm_pipeline.monitor.deltas import duration_deltas, outcome_changes
+
     if out:
         check_output(out, (".png", ".csv", ".parquet", ".json"))
     (bs, bt), (os_, ot) = _split(base), _split(other)
-    left = load_frames(bs, bt, None, None, refresh).frames["dataset_rollup"]
-    right = load_frames(os_, ot, None, None, refresh).frames["dataset_rollup"]
+    left = load_frames(bs, bt, None, None, refresh, wanted=("dataset_rollup",)).frames["dataset_rollup"]
+    right = load_frames(os_, ot, None, None, refresh, wanted=("dataset_rollup",)).frames["dataset_rollup"]
     deltas = duration_deltas(f"{bs}:{bt}", left, f"{os_}:{ot}", right)
     ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
     ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)

@@ -5,7 +5,6 @@ import typer
 
 from cxgm_pipeline.cli.common import (
     END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, err, guarded, load_frames, show_table, write_frame)
-from cxgm_pipeline.monitor.corpus import attempt_summary
 
 
 class What(str, Enum):
@@ -49,6 +48,8 @@ def describe(
     if name != "enriched_jobs" and frame.empty and loaded.attempt is not None:
         jobs = loaded.frames.get("enriched_jobs")
         if jobs is not None:
+            from cxgm_pipeline.monitor.corpus import attempt_summary
+
             why = attempt_summary(loaded.attempt, jobs, frame)
             if why:
                 err.print(f"{env}/{loaded.key}: {why}")

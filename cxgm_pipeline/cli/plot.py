@@ -4,7 +4,6 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import END, ENV, REFRESH, START, TAG, check_output, err, guarded, load_frames
-from cxgm_pipeline.monitor import plots
 
 
 class Subject(str, Enum):
@@ -28,9 +27,12 @@ def plot(
     refresh: bool = REFRESH,
 ) -> None:
     """Plot jobs or datasets: counts or durations by any column."""
+    from cxgm_pipeline.monitor import plots
+
     check_output(out, (".png",))
-    result = load_frames(env, tag, start, end, refresh)
-    frame = result.frames["enriched_jobs" if subject is Subject.jobs else "dataset_rollup"]
+    name = "enriched_jobs" if subject is Subject.jobs else "dataset_rollup"
+    result = load_frames(env, tag, start, end, refresh, wanted=(name,))
+    frame = result.frames[name]
     title = f"{subject.value} of {env}/{result.key}"
     if y is Measure.count:
         figure = plots.plot_counts(frame, x, color, title)

@@ -1,11 +1,8 @@
 from pathlib import Path
 
 import typer
-from upath import UPath
 
 from cxgm_pipeline.cli.common import END, ENV, REFRESH, START, TAG, check_output, err, guarded, load_frames
-from cxgm_pipeline.monitor.report import attempt_figures, attempt_markdown, write_report
-from cxgm_pipeline.monitor.rerun import write_manifest
 
 
 @guarded
@@ -13,6 +10,11 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
            out: Path = typer.Option(..., "--out", "-o", help="Folder for index.md, index.html and the PNGs"),
            refresh: bool = REFRESH) -> None:
     """The migration report of an attempt (Markdown + HTML + PNG plots), as the Dagster asset writes it."""
+    from upath import UPath
+
+    from cxgm_pipeline.monitor.report import attempt_figures, attempt_markdown, write_report
+    from cxgm_pipeline.monitor.rerun import write_manifest
+
     result = load_frames(env, tag, start, end, refresh)
     f = result.frames
     figures = attempt_figures(f["enriched_jobs"], f["dataset_rollup"])
@@ -27,7 +29,11 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
 def rerun(env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
           out: Path = typer.Option(..., "--out", "-o", help="CSV or JSON"), refresh: bool = REFRESH) -> None:
     """The re-run manifest: failed datasets (and, once the attempt ended, never-started ones)."""
+    from upath import UPath
+
+    from cxgm_pipeline.monitor.rerun import write_manifest
+
     check_output(out, (".csv", ".json"))
-    manifest = load_frames(env, tag, start, end, refresh).frames["rerun_manifest"]
+    manifest = load_frames(env, tag, start, end, refresh, wanted=("rerun_manifest",)).frames["rerun_manifest"]
     write_manifest(manifest, UPath(str(out)))
     err.print(f"wrote {len(manifest)} datasets to {out}")

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
+from cxgm_pipeline.monitor.aws import FetchStats, StepFunctionsApi
 from cxgm_pipeline.vocabulary import ATTEMPT_STATE_OF_EXECUTION, AttemptState, ExecutionStatus
 
 WINDOW_MARGIN = timedelta(minutes=1)
@@ -73,7 +73,7 @@ def _tag_of(description: dict) -> str | None:
     return str(tag) if tag else None
 
 
-def list_attempts(stage: str, sfn: StepFunctionsResource, stats: FetchStats | None = None) -> list[Attempt]:
+def list_attempts(stage: str, sfn: StepFunctionsApi, stats: FetchStats | None = None) -> list[Attempt]:
     """Every attempt of `stage`, oldest first, with start, end and state."""
     cfg = sfn.stage_config(stage)
     executions = sfn.list_executions(stage, cfg.migration_sfn, stats)
@@ -103,7 +103,7 @@ def list_attempts(stage: str, sfn: StepFunctionsResource, stats: FetchStats | No
     return sorted(attempts, key=lambda a: a.start)
 
 
-def find_attempt(stage: str, key: str, sfn: StepFunctionsResource, stats: FetchStats | None = None) -> Attempt:
+def find_attempt(stage: str, key: str, sfn: StepFunctionsApi, stats: FetchStats | None = None) -> Attempt:
     attempts = list_attempts(stage, sfn, stats)
     for attempt in attempts:
         if attempt.key == key:
@@ -111,9 +111,9 @@ def find_attempt(stage: str, key: str, sfn: StepFunctionsResource, stats: FetchS
     raise AttemptNotFound(stage, key, [a.key for a in attempts])
 
 
-def list_all_attempts(sfn: StepFunctionsResource, stages: list[str], log=None) -> list[Attempt]:
+def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None) -> list[Attempt]:
     """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others."""
-    from cxgm_pipeline.resources.aws import AwsAccessError
+    from cxgm_pipeline.monitor.aws import AwsAccessError
 
     found = []
     for stage in stages:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxgm_pipeline.monitor.report import attempt_figures, attempt_markdown
-from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.monitor.frame_store import FrameStoreOps
 
 FORMAT = "cxgm-bundle/1"
 MANIFEST = "manifest.json"
@@ -92,7 +92,7 @@ def read_bundle(path: Path) -> tuple[dict, dict[str, bytes]]:
     return manifest, files
 
 
-def import_bundle(path: Path, store: FrameStoreResource) -> dict:
+def import_bundle(path: Path, store: FrameStoreOps) -> dict:
     """Verifies, then stores the frames under (stage, attempt) and marks the attempt imported."""
     manifest, files = read_bundle(path)
     stage, attempt = manifest["stage"], manifest["attempt"]

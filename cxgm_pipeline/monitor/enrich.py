@@ -12,7 +12,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.classify import classify, error_kind, signature
 from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
 from cxgm_pipeline.monitor.missing import none_if_missing
-from cxgm_pipeline.resources.aws import CloudWatchLogsResource, FetchStats
+from cxgm_pipeline.monitor.aws import LogsApi, FetchStats
 from cxgm_pipeline.schemas import EnrichedJobs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, LogStatus
 
@@ -44,7 +44,7 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
     return out
 
 
-def enrich_jobs(jobs: pd.DataFrame, logs: CloudWatchLogsResource, stats: FetchStats | None = None) -> pd.DataFrame:
+def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = None) -> pd.DataFrame:
     if jobs.empty:
         return empty_frame(EnrichedJobs)
     stage = jobs["stage"].iloc[0]

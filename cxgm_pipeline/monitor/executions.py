@@ -13,12 +13,12 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt, utcnow
-from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
+from cxgm_pipeline.monitor.aws import FetchStats, StepFunctionsApi
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
 from portal_shapes import INGESTION_NAME_RE
 
 
-def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFrame, sfn: StepFunctionsResource,
+def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFrame, sfn: StepFunctionsApi,
                          stats: FetchStats | None = None, now: datetime | None = None) -> pd.DataFrame:
     if attempt is None:
         return empty_frame(SfnExecutions)

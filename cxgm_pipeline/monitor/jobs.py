@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt, utcnow
-from cxgm_pipeline.resources.aws import BatchResource, FetchStats
+from cxgm_pipeline.monitor.aws import BatchApi, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
 from cxgm_pipeline.vocabulary import INGESTION_STEPS, step_of
 
@@ -88,7 +88,7 @@ def belongs_to(row: dict, attempt: Attempt) -> bool:
     return True
 
 
-def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchResource,
+def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
                          stats: FetchStats | None = None, now: datetime | None = None,
                          log_group_default: str | None = None) -> pd.DataFrame:
     """The jobs of `attempt` in `stage` as a validated MigrationJobs frame (empty when attempt is None)."""

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.missing import none_if_missing
-from cxgm_pipeline.resources.aws import ArtifactsResource, CloudWatchLogsResource, FetchStats, StepFunctionsResource
+from cxgm_pipeline.monitor.aws import ArtifactsApi, LogsApi, FetchStats, StepFunctionsApi
 from cxgm_pipeline.schemas import StepOutputs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, Step
 from portal_shapes import (
@@ -63,7 +63,7 @@ class _Collected:
             self.answers[job_id] = (response, source)
 
 
-def _from_logs(stage: str, jobs: list[dict], logs: CloudWatchLogsResource, found: _Collected, stats) -> None:
+def _from_logs(stage: str, jobs: list[dict], logs: LogsApi, found: _Collected, stats) -> None:
     by_stream = {(j["log_group"], j["log_stream"]): j for j in jobs if none_if_missing(j["log_stream"])}
     answering = [k for k, j in by_stream.items() if j["step"] in _ANSWERING and j["status"] == JobStatus.SUCCEEDED.value]
     cleanups = [k for k, j in by_stream.items() if j["step"] in _CLEANUP and j["status"] == JobStatus.SUCCEEDED.value]
@@ -105,7 +105,7 @@ def _task_answers(events: list[dict], found: _Collected, source: str) -> None:
         found.answer(job_id, _json(e["taskSucceededEventDetails"].get("output")), source)
 
 
-def _from_history(stage: str, attempt: Attempt, sfn: StepFunctionsResource, found: _Collected, missing: set[str],
+def _from_history(stage: str, attempt: Attempt, sfn: StepFunctionsApi, found: _Collected, missing: set[str],
                   stats) -> None:
     """INLINE: the migration executions' own histories. DISTRIBUTED: the Map Runs' child executions, read only
     when the logs left answers missing."""
@@ -126,13 +126,13 @@ def _from_history(stage: str, attempt: Attempt, sfn: StepFunctionsResource, foun
         level += 1
 
 
-def _from_s3(stage: str, key: str, artifacts: ArtifactsResource, stats) -> list | None:
+def _from_s3(stage: str, key: str, artifacts: ArtifactsApi, stats) -> list | None:
     doc = artifacts.get_json(stage, key, stats)
     return doc if isinstance(doc, list) else None
 
 
-def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, logs: CloudWatchLogsResource,
-                    sfn: StepFunctionsResource, artifacts: ArtifactsResource,
+def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, logs: LogsApi,
+                    sfn: StepFunctionsApi, artifacts: ArtifactsApi,
                     stats: FetchStats | None = None) -> pd.DataFrame:
     """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
     still unanswered."""

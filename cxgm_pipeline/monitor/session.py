@@ -23,15 +23,8 @@ from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
 from cxgm_pipeline.monitor.outputs import collect_outputs
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import collection_rollup, error_signatures
-from cxgm_pipeline.resources.aws import (
-    ArtifactsResource,
-    AwsAccessError,
-    BatchResource,
-    CloudWatchLogsResource,
-    FetchStats,
-    StepFunctionsResource,
-)
-from cxgm_pipeline.resources.frame_store import FrameStoreResource
+from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
+from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
 
 # Each frame and the frames it is built from (the same edges as the assets).
 FRAME_INPUTS = {
@@ -61,11 +54,11 @@ class AttemptFrames:
 
 
 class MonitorSession:
-    def __init__(self, store: FrameStoreResource | None = None, stats: FetchStats | None = None):
-        self.store = store or FrameStoreResource()
+    def __init__(self, store: FrameStoreOps | None = None, stats: FetchStats | None = None):
+        self.store = store or FrameStore()
         self.stats = stats or FetchStats()
-        self.batch, self.logs = BatchResource(), CloudWatchLogsResource()
-        self.sfn, self.artifacts = StepFunctionsResource(), ArtifactsResource()
+        self.batch, self.logs = Batch(), Logs()
+        self.sfn, self.artifacts = StepFunctions(), Artifacts()
 
     # --- attempts --------------------------------------------------------------------------------------
     def attempts(self, stage: str) -> list[Attempt]:

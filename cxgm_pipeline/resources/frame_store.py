@@ -1,73 +1,19 @@
-"""Where frames live: Parquet files in a documented layout, on a local folder or s3://.
-
-    <base>/<asset>/<stage>/<attempt>.parquet   partitioned assets
-    <base>/<asset>.parquet                      unpartitioned assets (duration_deltas)
-    <base>/reports/<stage>/<attempt>/           migration report (index.md, index.html, *.png)
-    <base>/reports/compare/<base>__<other>/     comparison report
-
-Anyone can read them with pandas or DuckDB without Dagster, e.g.
-`duckdb.sql("select * from '.cxgm/data/dataset_rollup/prod/*.parquet'")`.
-"""
+"""Dagster's side of the frame store (`cxgm_pipeline.monitor.frame_store`): a resource, and the IO manager that
+persists each asset's DataFrame in the store's layout."""
 
 from __future__ import annotations
-
-import os
 
 import pandas as pd
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, MultiPartitionKey, OutputContext
 from pydantic import Field
-from upath import UPath
 
-DEFAULT_BASE = ".cxgm/data"
+from cxgm_pipeline.monitor.frame_store import DEFAULT_BASE, FrameStoreOps, default_base  # noqa: F401
 
 
-class FrameStoreResource(ConfigurableResource):
-    """Reads and writes frames by (asset, stage, attempt); the IO manager, CLI and reports share it."""
+class FrameStoreResource(ConfigurableResource, FrameStoreOps):
+    """The frame store, configurable per deployment (local folder or s3://bucket/prefix)."""
 
-    base_path: str = Field(default_factory=lambda: os.environ.get("CXGM_DATA", DEFAULT_BASE),
-                           description="Local folder or s3://bucket/prefix")
-
-    def root(self) -> UPath:
-        return UPath(self.base_path)
-
-    def path(self, asset: str, stage: str | None = None, attempt: str | None = None) -> UPath:
-        if stage is None:
-            return self.root() / f"{asset}.parquet"
-        return self.root() / asset / stage / f"{attempt}.parquet"
-
-    def write(self, df: pd.DataFrame, asset: str, stage: str | None = None, attempt: str | None = None) -> UPath:
-        path = self.path(asset, stage, attempt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            df.to_parquet(fh, index=False)
-        return path
-
-    def read(self, asset: str, stage: str | None = None, attempt: str | None = None) -> pd.DataFrame:
-        path = self.path(asset, stage, attempt)
-        if not path.exists():
-            where = f"{stage}/{attempt}" if stage else "(unpartitioned)"
-            raise FileNotFoundError(f"{asset} {where} has not been materialized: no {path}")
-        with path.open("rb") as fh:
-            return pd.read_parquet(fh)
-
-    def exists(self, asset: str, stage: str | None = None, attempt: str | None = None) -> bool:
-        return self.path(asset, stage, attempt).exists()
-
-    def modified(self, asset: str, stage: str, attempt: str) -> float | None:
-        path = self.path(asset, stage, attempt)
-        try:
-            return path.stat().st_mtime
-        except (FileNotFoundError, AttributeError):
-            return None
-
-    def attempts(self, asset: str, stage: str) -> list[str]:
-        folder = self.root() / asset / stage
-        if not folder.exists():
-            return []
-        return sorted(p.name[: -len(".parquet")] for p in folder.iterdir() if p.name.endswith(".parquet"))
-
-    def report_dir(self, stage: str, attempt: str) -> UPath:
-        return self.root() / "reports" / stage / attempt
+    base_path: str = Field(default_factory=default_base, description="Local folder or s3://bucket/prefix")
 
 
 def stage_and_attempt(key) -> tuple[str, str]:

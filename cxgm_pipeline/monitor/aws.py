@@ -1,0 +1,343 @@
+"""AWS access (Batch, CloudWatch Logs, Step Functions, S3), one client per stage from the stage config.
+
+Plain Python, no Dagster: the CLI and notebooks use the classes `Batch`, `Logs`, `StepFunctions`, `Artifacts`
+directly; `cxgm_pipeline.resources.aws` makes Dagster resources of the same methods (the `*Api` mixins).
+Settings left unset come from the stage config (profile, region); `AWS_ENDPOINT_URL` is honoured by boto3. Every client retries in botocore's
+`adaptive` mode, which also rate-limits the client when AWS starts throttling. The methods are the bulk
+operations cxgm needs: paginators, 100-id batches, a bounded pool of concurrent calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+from cxgm_pipeline.config import StageConfig, config_at
+
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+class AwsAccessError(RuntimeError):
+    """AWS could not be reached for a stage; the message says what to do about it."""
+
+
+@dataclass
+class FetchStats:
+    """Calls made and items fetched, for progress bars and benchmarks."""
+
+    calls: int = 0
+    items: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    on_change: Callable[["FetchStats"], None] | None = field(default=None, repr=False)
+
+    def add(self, calls: int = 0, items: int = 0) -> None:
+        with self._lock:
+            self.calls += calls
+            self.items += items
+        if self.on_change is not None:
+            self.on_change(self)
+
+
+def access_hint(stage: StageConfig, exc: Exception) -> AwsAccessError:
+    profile = stage.profile or "(default credential chain)"
+    if isinstance(exc, botocore.exceptions.ProfileNotFound):
+        msg = (f"AWS profile {stage.profile!r} for stage {stage.name!r} is not configured: add it to ~/.aws/config, "
+               f"or set the stage's profile in the file named by CXGM_CONFIG")
+    elif isinstance(exc, (botocore.exceptions.NoCredentialsError, botocore.exceptions.SSOTokenLoadError,
+                          botocore.exceptions.UnauthorizedSSOTokenError, botocore.exceptions.TokenRetrievalError)):
+        hint = f"run `aws sso login --profile {stage.profile}`" if stage.profile else "set AWS credentials"
+        msg = f"no valid AWS credentials for stage {stage.name!r} (profile {profile}): {hint}"
+    elif isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        msg = (f"cannot reach AWS for stage {stage.name!r}: {exc}. If you meant the emulator, start it with "
+               f"`cxgm-emulator start` and export the AWS_ENDPOINT_URL it prints")
+    else:
+        msg = f"AWS call for stage {stage.name!r} failed: {exc}"
+    return AwsAccessError(msg)
+
+
+@dataclass
+class AwsSettings:
+    """How to reach AWS for every stage (the same fields as dagster-aws's boto3 configuration)."""
+
+    config_path: str | None = None  # stage config file; default: $CXGM_CONFIG over the packaged one
+    region_name: str | None = None
+    profile_name: str | None = None
+    endpoint_url: str | None = None
+    use_ssl: bool = True
+    verify: bool | str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    max_attempts: int = 10  # botocore retry attempts (adaptive mode)
+    max_pool_connections: int = 32
+    max_workers: int = 8  # concurrent requests for bulk operations
+    max_events_per_stream: int = 20_000  # GetLogEvents: read at most this many events of one stream
+
+
+class StageAwsApi:
+    """A cached, thread-safe boto3 client per stage; the fields come from AwsSettings or the Dagster resource."""
+
+    SERVICE: ClassVar[str] = ""
+
+    def stage_config(self, stage: str) -> StageConfig:
+        return config_at(self.config_path).stage(stage)  # cached: this runs on every call
+
+    def client(self, stage: str):
+        cfg = self.stage_config(stage)
+        profile = self.profile_name or cfg.profile
+        region = self.region_name or cfg.region
+        # AWS_ENDPOINT_URL is read by boto3 when the client is made: part of the cache key.
+        key = (self.SERVICE, profile, region, self.endpoint_url, os.environ.get("AWS_ENDPOINT_URL"),
+               self.max_attempts, self.max_pool_connections, self.aws_access_key_id)
+        with _CLIENTS_LOCK:
+            if key not in _CLIENTS:
+                try:
+                    session = boto3.session.Session(
+                        profile_name=profile, region_name=region, aws_access_key_id=self.aws_access_key_id,
+                        aws_secret_access_key=self.aws_secret_access_key, aws_session_token=self.aws_session_token)
+                    _CLIENTS[key] = session.client(
+                        self.SERVICE, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
+                        config=Config(retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                                      max_pool_connections=self.max_pool_connections))
+                except botocore.exceptions.BotoCoreError as exc:
+                    raise access_hint(cfg, exc) from None
+            return _CLIENTS[key]
+
+    def call(self, stage: str, fn: Callable[[], Any]) -> Any:
+        """Runs one AWS call, turning credential and connection errors into an actionable AwsAccessError."""
+        try:
+            return fn()
+        except (botocore.exceptions.NoCredentialsError, botocore.exceptions.ProfileNotFound,
+                botocore.exceptions.SSOTokenLoadError, botocore.exceptions.UnauthorizedSSOTokenError,
+                botocore.exceptions.TokenRetrievalError, botocore.exceptions.EndpointConnectionError) as exc:
+            raise access_hint(self.stage_config(stage), exc) from None
+
+    def pool_map(self, fn: Callable, items: Iterable) -> list:
+        items = list(items)
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            return list(pool.map(fn, items))
+
+
+class BatchApi(StageAwsApi):
+    """AWS Batch: list the jobs of a queue in a time window, describe them 100 at a time."""
+
+    SERVICE: ClassVar[str] = "batch"
+
+    def list_job_ids(self, stage: str, queue: str, created_after_ms: int, created_before_ms: int,
+                     stats: FetchStats | None = None) -> list[str]:
+        # With filters, ListJobs returns every status; without, only RUNNING.
+        filters = [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]},
+                   {"name": "BEFORE_CREATED_AT", "values": [str(created_before_ms)]}]
+        paginator = self.client(stage).get_paginator("list_jobs")
+
+        def fetch() -> list[str]:
+            ids = []
+            for page in paginator.paginate(jobQueue=queue, filters=filters, PaginationConfig={"PageSize": 1000}):
+                ids.extend(j["jobId"] for j in page["jobSummaryList"])
+                if stats:
+                    stats.add(calls=1, items=len(page["jobSummaryList"]))
+            return list(dict.fromkeys(ids))  # a job listed on two pages is one job
+
+        return self.call(stage, fetch)
+
+    def describe_jobs(self, stage: str, job_ids: list[str], stats: FetchStats | None = None) -> list[dict]:
+        client = self.client(stage)
+        batches = [job_ids[i : i + 100] for i in range(0, len(job_ids), 100)]
+
+        def one(batch: list[str]) -> list[dict]:
+            jobs = self.call(stage, lambda: client.describe_jobs(jobs=batch)["jobs"])
+            if stats:
+                stats.add(calls=1, items=len(jobs))
+            return jobs
+
+        return [job for jobs in self.pool_map(one, batches) for job in jobs]
+
+
+class LogsApi(StageAwsApi):
+    """CloudWatch Logs: whole streams by name (GetLogEvents), many streams concurrently."""
+
+    SERVICE: ClassVar[str] = "logs"
+
+    def stream_events(self, stage: str, group: str, stream: str, stats: FetchStats | None = None) -> list[dict] | None:
+        """The stream's events, oldest first; None when the stream does not exist (expired or never written)."""
+        client = self.client(stage)
+        events: list[dict] = []
+        token = None
+        while True:
+            kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+            if token:
+                kwargs["nextToken"] = token
+            try:
+                page = self.call(stage, lambda: client.get_log_events(**kwargs))
+            except client.exceptions.ResourceNotFoundException:
+                return None
+            if stats:
+                stats.add(calls=1, items=len(page["events"]))
+            events.extend(page["events"])
+            nxt = page.get("nextForwardToken")
+            if not page["events"] or nxt == token or len(events) >= self.max_events_per_stream:
+                return events
+            token = nxt
+
+    def filter_streams(self, stage: str, group: str, streams: list[str], pattern: str,
+                       stats: FetchStats | None = None) -> list[dict]:
+        """Events matching `pattern` in the named streams of `group`: FilterLogEvents takes up to 100 stream
+        names a call, so N streams cost about N/100 calls. A missing group (retention, deletion) gives []."""
+        client = self.client(stage)
+        batches = [streams[i : i + 100] for i in range(0, len(streams), 100)]
+
+        def one(batch: list[str]) -> list[dict]:
+            out, token = [], None
+            while True:
+                kwargs = {"logGroupName": group, "logStreamNames": batch, "filterPattern": pattern}
+                if token:
+                    kwargs["nextToken"] = token
+                try:
+                    page = self.call(stage, lambda: client.filter_log_events(**kwargs))
+                except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidParameterException):
+                    # a group gone, or a stream of the batch expired: halve the batch until the culprit is alone
+                    if len(batch) == 1 or token:
+                        return out
+                    half = len(batch) // 2
+                    return one(batch[:half]) + one(batch[half:])
+                if stats:
+                    stats.add(calls=1, items=len(page["events"]))
+                out.extend(page["events"])
+                token = page.get("nextToken")
+                if not token:
+                    return out
+
+        return [e for events in self.pool_map(one, batches) for e in events]
+
+    def many_streams(self, stage: str, streams: list[tuple[str, str]], stats: FetchStats | None = None) -> dict:
+        """{(group, stream): events or None} for every pair."""
+        results = self.pool_map(lambda gs: self.stream_events(stage, gs[0], gs[1], stats), streams)
+        return dict(zip(streams, results))
+
+
+class StepFunctionsApi(StageAwsApi):
+    """Step Functions: executions of a state machine (by name), their descriptions and full histories."""
+
+    SERVICE: ClassVar[str] = "stepfunctions"
+
+    def state_machine_arn(self, stage: str, name: str) -> str | None:
+        client = self.client(stage)
+
+        def find() -> str | None:
+            for page in client.get_paginator("list_state_machines").paginate():
+                for sm in page["stateMachines"]:
+                    if sm["name"] == name:
+                        return sm["stateMachineArn"]
+            return None
+
+        return self.call(stage, find)
+
+    def list_executions(self, stage: str, state_machine: str, stats: FetchStats | None = None,
+                        stop_before: float | None = None) -> list[dict]:
+        """Executions newest first; `stop_before` (epoch s): stop paging once executions start earlier."""
+        arn = self.state_machine_arn(stage, state_machine)
+        if arn is None:
+            return []
+        client = self.client(stage)
+
+        def fetch() -> list[dict]:
+            out = []
+            for page in client.get_paginator("list_executions").paginate(stateMachineArn=arn,
+                                                                         PaginationConfig={"PageSize": 1000}):
+                if stats:
+                    stats.add(calls=1, items=len(page["executions"]))
+                for ex in page["executions"]:
+                    if stop_before is not None and ex["startDate"].timestamp() < stop_before:
+                        return out
+                    out.append(ex)
+            return out
+
+        return self.call(stage, fetch)
+
+    def describe_executions(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> list[dict]:
+        client = self.client(stage)
+
+        def one(arn: str) -> dict:
+            out = self.call(stage, lambda: client.describe_execution(executionArn=arn))
+            if stats:
+                stats.add(calls=1, items=1)
+            return out
+
+        return self.pool_map(one, arns)
+
+    def _all_pages(self, stage: str, operation: str, key: str, stats: FetchStats | None, **kwargs) -> list[dict]:
+        """Every item of a paginated Step Functions listing."""
+        client = self.client(stage)
+
+        def fetch() -> list[dict]:
+            out = []
+            for page in client.get_paginator(operation).paginate(**kwargs):
+                out.extend(page[key])
+                if stats:
+                    stats.add(calls=1, items=len(page[key]))
+            return out
+
+        return self.call(stage, fetch)
+
+    def history(self, stage: str, execution_arn: str, stats: FetchStats | None = None) -> list[dict]:
+        return self._all_pages(stage, "get_execution_history", "events", stats, executionArn=execution_arn,
+                               PaginationConfig={"PageSize": 1000})
+
+    def map_runs(self, stage: str, execution_arn: str, stats: FetchStats | None = None) -> list[dict]:
+        """The DISTRIBUTED Map Runs an execution started (none for INLINE Maps)."""
+        return self._all_pages(stage, "list_map_runs", "mapRuns", stats, executionArn=execution_arn)
+
+    def map_run_executions(self, stage: str, map_run_arn: str, stats: FetchStats | None = None) -> list[dict]:
+        """The child executions of one Map Run (one per item)."""
+        return self._all_pages(stage, "list_executions", "executions", stats, mapRunArn=map_run_arn,
+                               PaginationConfig={"PageSize": 1000})
+
+    def histories(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> dict[str, list[dict]]:
+        return dict(zip(arns, self.pool_map(lambda a: self.history(stage, a, stats), arns)))
+
+
+class ArtifactsApi(StageAwsApi):
+    """The stage's artifact bucket: the migration's corpus list and error reports."""
+
+    SERVICE: ClassVar[str] = "s3"
+
+    def get_json(self, stage: str, key: str, stats: FetchStats | None = None) -> Any | None:
+        client, bucket = self.client(stage), self.stage_config(stage).artifact_bucket
+        try:
+            body = self.call(stage, lambda: client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except client.exceptions.NoSuchKey:
+            return None
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchBucket", "404", "AccessDenied"):
+                return None
+            raise
+        if stats:
+            stats.add(calls=1, items=1)
+        return json.loads(body)
+
+
+class Batch(AwsSettings, BatchApi):
+    pass
+
+
+class Logs(AwsSettings, LogsApi):
+    pass
+
+
+class StepFunctions(AwsSettings, StepFunctionsApi):
+    pass
+
+
+class Artifacts(AwsSettings, ArtifactsApi):
+    pass
