@@ -110,4 +110,3 @@ ATTEMPT_STATE_OF_EXECUTION = {
     ExecutionStatus.ABORTED: AttemptState.ABORTED,
     ExecutionStatus.TIMED_OUT: AttemptState.TIMED_OUT,
 }
-ENDED_ATTEMPT_STATES = frozenset({AttemptState.SUCCEEDED, AttemptState.FAILED, AttemptState.ABORTED, AttemptState.TIMED_OUT})

@@ -6,10 +6,11 @@ from cxgm_pipeline.cli.common import UsageError, check_output, err, guarded, loa
 
 
 def _split(spec: str) -> tuple[str, str]:
-    if ":" not in spec:
-        raise UsageError(f"{spec!r}: expected STAGE:TAG, e.g. dev:ATTEMPT_2 (or dev:latest)")
-    stage, tag = spec.split(":", 1)
-    if tag == "latest":
+    from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+
+    ref = AttemptRef.parse(spec)
+    stage, tag = ref.stage, ref.key
+    if ref.is_latest:
         from cxgm_pipeline.monitor.session import MonitorSession
 
         found = MonitorSession().attempts(stage)

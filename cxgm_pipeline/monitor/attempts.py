@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from cxgm_pipeline.monitor.aws import FetchStats, StepFunctionsApi
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+from cxgm_pipeline.monitor.aws import AwsAccessError, FetchStats, StepFunctionsApi
 from cxgm_pipeline.vocabulary import ATTEMPT_STATE_OF_EXECUTION, AttemptState, ExecutionStatus
 
 WINDOW_MARGIN = timedelta(minutes=1)
@@ -41,6 +42,10 @@ class Attempt:
     start: datetime
     stop: datetime | None
     state: AttemptState
+
+    @property
+    def ref(self) -> AttemptRef:
+        return AttemptRef(self.stage, self.key)
 
     @property
     def ended(self) -> bool:
@@ -113,8 +118,6 @@ def find_attempt(stage: str, key: str, sfn: StepFunctionsApi, stats: FetchStats 
 
 def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None) -> list[Attempt]:
     """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others."""
-    from cxgm_pipeline.monitor.aws import AwsAccessError
-
     found = []
     for stage in stages:
         try:

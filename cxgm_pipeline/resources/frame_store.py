@@ -4,9 +4,10 @@ persists each asset's DataFrame in the store's layout."""
 from __future__ import annotations
 
 import pandas as pd
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, MultiPartitionKey, OutputContext
+from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 from pydantic import Field
 
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.frame_store import DEFAULT_BASE, FrameStoreOps, default_base  # noqa: F401
 
 
@@ -17,11 +18,8 @@ class FrameStoreResource(ConfigurableResource, FrameStoreOps):
 
 
 def stage_and_attempt(key) -> tuple[str, str]:
-    if isinstance(key, MultiPartitionKey):
-        dims = key.keys_by_dimension
-        return dims["stage"], dims["attempt"]
-    attempt, stage = str(key).split("|")  # dimensions sort by name: "<attempt>|<stage>"
-    return stage, attempt
+    ref = AttemptRef.from_partition_key(key)
+    return ref.stage, ref.key
 
 
 class ParquetIOManager(ConfigurableIOManager):

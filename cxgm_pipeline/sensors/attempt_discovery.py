@@ -3,17 +3,13 @@
 import hashlib
 import json
 
-from dagster import DefaultSensorStatus, MultiPartitionKey, RunRequest, SensorEvaluationContext, SensorResult, sensor
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.jobs import overview_job, refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import list_all_attempts
-from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions
+from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
-
-
-def cell(stage: str, key: str) -> str:
-    return f"{stage}:{key}"
 
 
 @sensor(jobs=[refresh_attempt_job, overview_job], minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
@@ -28,12 +24,12 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
     for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
         if attempt.key not in known and attempt.key not in new_keys:
             new_keys.append(attempt.key)
-        name = cell(attempt.stage, attempt.key)
+        name = str(attempt.ref)
         states.append(f"{name}={attempt.state.value}")
         if name not in requested:
             requested.add(name)
             runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,
-                                   partition_key=MultiPartitionKey({"stage": attempt.stage, "attempt": attempt.key}),
+                                   partition_key=partition_key(attempt.ref),
                                    tags={"cxgm/reason": "discovered"}))
     fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
     if states and fingerprint != cursor.get("states"):

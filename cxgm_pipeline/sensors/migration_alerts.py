@@ -14,8 +14,8 @@ from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.resources.notifier import Notifier
-from cxgm_pipeline.sensors.attempt_discovery import cell
-from cxgm_pipeline.sensors.refresh_running import partition_key, refreshed_since
+from cxgm_pipeline.partitions import partition_key
+from cxgm_pipeline.sensors.refresh_running import refreshed_since
 
 
 @sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
@@ -28,10 +28,10 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         if not (store.exists("dataset_rollup", attempt.stage, attempt.key)
                 and store.exists("error_signatures", attempt.stage, attempt.key)):
             continue
-        name = cell(attempt.stage, attempt.key)
+        name = str(attempt.ref)
         datasets = store.read("dataset_rollup", attempt.stage, attempt.key)
         signatures = store.read("error_signatures", attempt.stage, attempt.key)
-        finished = attempt.ended and refreshed_since(context.instance, partition_key(attempt), attempt.stop.timestamp())
+        finished = attempt.ended and refreshed_since(context.instance, partition_key(attempt.ref), attempt.stop.timestamp())
         seen = set(announced.get(name, []))
         for alert in evaluate(attempt.stage, attempt.key, datasets, signatures,
                               rerun_manifest(datasets, attempt.ended), finished, threshold, seen):

@@ -21,18 +21,13 @@ from dagster import (
 from cxgm_pipeline.config import get_config, refresh_seconds
 from cxgm_pipeline.jobs import refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import Attempt, list_all_attempts
-from cxgm_pipeline.partitions import ATTEMPTS
+from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
-from cxgm_pipeline.sensors.attempt_discovery import cell
 
 DONE_ASSET = AssetKey("dataset_rollup")  # the partition is fresh when its rollup is
 # Dagster's IN_PROGRESS_RUN_STATUSES leaves out queued runs; a queued refresh is a refresh under way.
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-
-
-def partition_key(attempt: Attempt) -> MultiPartitionKey:
-    return MultiPartitionKey({"stage": attempt.stage, "attempt": attempt.key})
 
 
 def has_runs(instance: DagsterInstance, key: MultiPartitionKey, statuses: list[DagsterRunStatus] | None = None) -> bool:
@@ -58,7 +53,7 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
     interval, now = refresh_seconds(), time.time()
     runs = []
     for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
-        name, key = cell(attempt.stage, attempt.key), partition_key(attempt)
+        name, key = str(attempt.ref), partition_key(attempt.ref)
         # the discovery sensor makes a partition's first run; never two runs of one partition at once
         if attempt.key not in known or name in final or not has_runs(context.instance, key) \
                 or has_runs(context.instance, key, UNFINISHED):

@@ -5,9 +5,8 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.jobs import compare_job, refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import list_all_attempts
-from cxgm_pipeline.partitions import ATTEMPTS
+from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
-from cxgm_pipeline.sensors.refresh_running import partition_key
 
 
 @schedule(job=refresh_attempt_job, cron_schedule="0 6 * * *", default_status=DefaultScheduleStatus.RUNNING)
@@ -17,7 +16,7 @@ def daily_running_refresh(context: ScheduleEvaluationContext, sfn: StepFunctions
     running = [a for a in list_all_attempts(sfn, get_config().stage_names, context.log) if not a.ended and a.key in known]
     if not running:
         return SkipReason("no attempt is running")
-    return [RunRequest(run_key=f"daily:{a.stage}:{a.key}:{day}", partition_key=partition_key(a)) for a in running]
+    return [RunRequest(run_key=f"daily:{a.ref}:{day}", partition_key=partition_key(a.ref)) for a in running]
 
 
 @schedule(job=compare_job, cron_schedule="30 6 * * *", default_status=DefaultScheduleStatus.RUNNING)

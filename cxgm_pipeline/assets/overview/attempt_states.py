@@ -10,7 +10,9 @@ from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates
 
 
-@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"})
+# It reads every stored dataset_rollup partition itself (an unpartitioned view over all of them): the lineage
+# is declared with `deps`, so the UI shows it downstream of dataset_rollup.
+@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=["dataset_rollup"])
 def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, store: FrameStoreResource) -> pd.DataFrame:
     """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
     dataset counts from its latest rollup."""
@@ -18,7 +20,7 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     rollups = {(a.stage, a.key): store.read("dataset_rollup", a.stage, a.key)
                for a in attempts if store.exists("dataset_rollup", a.stage, a.key)}
     states = build_attempt_states(attempts, rollups)
-    shown = states[["stage", "attempt", "state", "datasets", "succeeded", "failed", "running", "not_started"]]
+    shown = states[["stage", "attempt", "state", "datasets", "succeeded", "failed", "running", "not_started", "skipped"]]
     context.add_output_metadata({"attempts": len(states),
                                  "overview": MetadataValue.md(shown.to_markdown(index=False) if not states.empty else "_none_")})
     return states

@@ -7,6 +7,7 @@ from dagster import AssetDep, AssetExecutionContext, Config, MetadataValue, asse
 from dagster_pandera import pandera_schema_to_dagster_type
 from pydantic import Field
 
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_attempts
 from cxgm_pipeline.monitor.deltas import duration_deltas as build_duration_deltas
 from cxgm_pipeline.monitor.deltas import outcome_changes
@@ -22,27 +23,26 @@ class CompareConfig(Config):
     top: int = Field(default=50, description="Datasets shown in the delta plots")
 
 
-def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str]:
+def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> AttemptRef:
     """'dev:ATTEMPT_2' as is; 'dev:latest' = the most recent attempt of dev with a materialized rollup."""
-    if ":" not in spec:
-        raise ValueError(f"{spec!r}: expected STAGE:ATTEMPT or STAGE:latest, e.g. dev:ATTEMPT_2")
-    stage, attempt = spec.split(":", 1)
-    if attempt != "latest":
-        return stage, attempt
+    ref = AttemptRef.parse(spec)
+    if not ref.is_latest:
+        return ref
+    stage = ref.stage
     stored = set(store.attempts("dataset_rollup", stage))
     for candidate in reversed(list_attempts(stage, sfn)):
         if candidate.key in stored:
-            return stage, candidate.key
+            return candidate.ref
     raise ValueError(f"no materialized dataset_rollup for any attempt of {stage!r}; materialize one first "
                      f"(stored: {', '.join(sorted(stored)) or 'none'})")
 
 
 def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame]:
     """(base label, other label, deltas): the same code for the asset and `cxgm compare`."""
-    (bs, ba), (os_, oa) = resolve_partition(base, store, sfn), resolve_partition(other, store, sfn)
-    base_df = validate(DatasetRollup, store.read("dataset_rollup", bs, ba))
-    other_df = validate(DatasetRollup, store.read("dataset_rollup", os_, oa))
-    return f"{bs}:{ba}", f"{os_}:{oa}", build_duration_deltas(f"{bs}:{ba}", base_df, f"{os_}:{oa}", other_df)
+    b, o = resolve_partition(base, store, sfn), resolve_partition(other, store, sfn)
+    base_df = validate(DatasetRollup, store.read("dataset_rollup", b.stage, b.key))
+    other_df = validate(DatasetRollup, store.read("dataset_rollup", o.stage, o.key))
+    return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
 
 
 @asset(deps=[AssetDep("dataset_rollup")], dagster_type=pandera_schema_to_dagster_type(DurationDeltas),
