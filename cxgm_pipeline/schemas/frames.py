@@ -15,6 +15,7 @@ from pandera.typing import Series
 
 from cxgm_pipeline.vocabulary import (
     AttemptState,
+    Step,
     DatasetState,
     ErrorCategory,
     ErrorKind,
@@ -26,6 +27,9 @@ from cxgm_pipeline.vocabulary import (
 UtcTime = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
+# Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
+# `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
+STEPS = [s.value for s in Step]
 
 
 def _values(enum) -> list[str]:
@@ -39,59 +43,70 @@ class _Frame(pa.DataFrameModel):
 
 
 class _Partitioned(_Frame):
-    stage: Series[str]
-    attempt: Series[str]
+    stage: Series[str] = pa.Field(description="deployment stage (dev, staging, prod, rdev)")
+    attempt: Series[str] = pa.Field(
+        description="attempt key: the execution input's migration_attempt, else untagged-<start minute UTC>")
 
 
 class MigrationJobs(_Partitioned):
     """Every Batch job of an attempt, one row per job. Secrets (TASK_TOKEN) are never columns."""
 
-    job_id: Series[str] = pa.Field(unique=True)
-    job_name: Series[str]
-    step: Series[str]
-    status: Series[str] = pa.Field(isin=_values(JobStatus))
-    status_reason: Series[str] = pa.Field(nullable=True)
-    container_reason: Series[str] = pa.Field(nullable=True)
-    attempt_reasons: Series[str] = pa.Field(nullable=True)
-    exit_code: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    created_at: Series[UtcTime]
-    started_at: Series[UtcTime] = pa.Field(nullable=True)
-    stopped_at: Series[UtcTime] = pa.Field(nullable=True)
-    duration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    attempts: Series[int] = pa.Field(ge=0)
-    queue: Series[str]
-    log_group: Series[str] = pa.Field(nullable=True)
-    log_stream: Series[str] = pa.Field(nullable=True)
-    execution_id: Series[str] = pa.Field(nullable=True)
-    migration_attempt: Series[str] = pa.Field(nullable=True)
-    collection_id: Series[str] = pa.Field(nullable=True)
-    collection_version_id: Series[str] = pa.Field(nullable=True)
-    dataset_id: Series[str] = pa.Field(nullable=True)
-    dataset_version_id: Series[str] = pa.Field(nullable=True)
+    job_id: Series[str] = pa.Field(unique=True, description="Batch job id")
+    job_name: Series[str] = pa.Field(description="Batch JobName as submitted")
+    step: Series[str] = pa.Field(description="canonical step (JobName, lower-cased)")
+    status: Series[str] = pa.Field(isin=_values(JobStatus), description="status as AWS reports it")
+    status_reason: Series[str] = pa.Field(nullable=True, description="Batch statusReason")
+    container_reason: Series[str] = pa.Field(
+        nullable=True, description="Batch container.reason (e.g. OutOfMemoryError)")
+    attempt_reasons: Series[str] = pa.Field(
+        nullable=True, description="each Batch attempt's status reason, ' | '-joined")
+    exit_code: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="container exit code")
+    created_at: Series[UtcTime] = pa.Field(description="when the job was submitted (UTC)")
+    started_at: Series[UtcTime] = pa.Field(nullable=True, description="first start (UTC)")
+    stopped_at: Series[UtcTime] = pa.Field(nullable=True, description="stop (UTC)")
+    duration_s: Series[float] = pa.Field(
+        ge=0, nullable=True, description="seconds from start to stop (or to now while running)")
+    attempts: Series[int] = pa.Field(ge=0, description="Batch attempts of the job (retries of its retry strategy + 1)")
+    queue: Series[str] = pa.Field(description="Batch job queue")
+    log_group: Series[str] = pa.Field(nullable=True, description="CloudWatch log group")
+    log_stream: Series[str] = pa.Field(nullable=True, description="CloudWatch log stream of the latest attempt")
+    execution_id: Series[str] = pa.Field(nullable=True, description="EXECUTION_ID: the migration execution's name")
+    migration_attempt: Series[str] = pa.Field(
+        nullable=True, description="MIGRATION_ATTEMPT env (older tagging), if any")
+    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    dataset_id: Series[str] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
+    dataset_version_id: Series[str] = pa.Field(
+        nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
 
 
 class EnrichedJobs(MigrationJobs):
     """migration_jobs plus what the failed and running jobs' logs say, and why each failed."""
 
-    log_status: Series[str] = pa.Field(isin=_values(LogStatus))
-    log_lines: Series[int] = pa.Field(ge=0)
-    app_lines: Series[int] = pa.Field(ge=0)
-    runtime_lines: Series[int] = pa.Field(ge=0)
-    error_lines: Series[str] = pa.Field(nullable=True)
-    last_exception: Series[str] = pa.Field(nullable=True)
-    progress_hint: Series[str] = pa.Field(nullable=True)
-    error_category: Series[str] = pa.Field(isin=_values(ErrorCategory), nullable=True)
-    error_kind: Series[str] = pa.Field(isin=_values(ErrorKind), nullable=True)
-    error_signature: Series[str] = pa.Field(nullable=True)
+    log_status: Series[str] = pa.Field(
+        isin=_values(LogStatus), description="what became of the log: fetched, not_fetched, missing, no_stream")
+    log_lines: Series[int] = pa.Field(ge=0, description="log events read")
+    app_lines: Series[int] = pa.Field(ge=0, description="JSON log records (the application's own lines)")
+    runtime_lines: Series[int] = pa.Field(ge=0, description="plain log lines (Python runtime, tracebacks, signals)")
+    error_lines: Series[str] = pa.Field(nullable=True, description="last ERROR lines of the log")
+    last_exception: Series[str] = pa.Field(nullable=True, description="last exception line of the log")
+    progress_hint: Series[str] = pa.Field(nullable=True, description="last progress line of a running job")
+    error_category: Series[str] = pa.Field(
+        isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
+    error_kind: Series[str] = pa.Field(
+        isin=_values(ErrorKind), nullable=True, description="infrastructure (re-run as is) or runtime (needs a fix)")
+    error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
 
 
 class _IngestionStepDurations(_Partitioned):
     """Seconds spent in each ingestion step (empty where the step did not run)."""
 
-    validate_anndata_s: Series[float] = pa.Field(ge=0, nullable=True)
-    validate_atac_s: Series[float] = pa.Field(ge=0, nullable=True)
-    add_labels_s: Series[float] = pa.Field(ge=0, nullable=True)
-    cxg_s: Series[float] = pa.Field(ge=0, nullable=True)
+    validate_anndata_s: Series[float] = pa.Field(
+        ge=0, nullable=True, description="seconds in validate_anndata (all its jobs)")
+    validate_atac_s: Series[float] = pa.Field(
+        ge=0, nullable=True, description="seconds in validate_atac (all its jobs)")
+    add_labels_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in add_labels (all its jobs)")
+    cxg_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in cxg (all its jobs)")
 
 
 class StepOutputs(_Partitioned):
@@ -102,9 +117,9 @@ class StepOutputs(_Partitioned):
     kind: Series[str] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | skipped_dataset")
     source: Series[str] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
     job_id: Series[str] = pa.Field(nullable=True, description="the Batch job whose answer this is")
-    collection_id: Series[str] = pa.Field(nullable=True)
+    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
     collection_version_id: Series[str] = pa.Field(nullable=True, description="as gathered (the published version)")
-    dataset_id: Series[str] = pa.Field(nullable=True)
+    dataset_id: Series[str] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
     dataset_version_id: Series[str] = pa.Field(nullable=True, description="the version before the migration")
     new_dataset_version_id: Series[str] = pa.Field(nullable=True, description="made by dataset_migrate")
     sfn_name: Series[str] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
@@ -114,39 +129,49 @@ class SfnExecutions(_Partitioned):
     """The attempt's datasets that got a new version, with their ingestion execution (ListExecutions: name,
     status, times). `attribution` says how the row was tied to a dataset; `unattributed` rows are kept."""
 
-    new_dataset_version_id: Series[str] = pa.Field(unique=True)
+    new_dataset_version_id: Series[str] = pa.Field(
+        unique=True, description="the NEW dataset version dataset_migrate made")
     execution_arn: Series[str] = pa.Field(nullable=True, description="empty until the execution starts")
-    execution_name: Series[str] = pa.Field(nullable=True)
-    status: Series[str] = pa.Field(isin=_values(ExecutionStatus), nullable=True)
-    start_at: Series[UtcTime] = pa.Field(nullable=True)
-    stop_at: Series[UtcTime] = pa.Field(nullable=True)
-    duration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    dataset_id: Series[str] = pa.Field(nullable=True)
-    collection_version_id: Series[str] = pa.Field(nullable=True)
-    old_dataset_version_id: Series[str] = pa.Field(nullable=True)
-    attribution: Series[str] = pa.Field(isin=[*OUTPUT_SOURCES, "execution_name", "unattributed"])
+    execution_name: Series[str] = pa.Field(
+        nullable=True, description="ingestion execution name (migrate_<version>_<epoch>)")
+    status: Series[str] = pa.Field(isin=_values(ExecutionStatus), nullable=True, description="status as AWS reports it")
+    start_at: Series[UtcTime] = pa.Field(nullable=True, description="execution start (UTC)")
+    stop_at: Series[UtcTime] = pa.Field(nullable=True, description="execution stop (UTC)")
+    duration_s: Series[float] = pa.Field(
+        ge=0, nullable=True, description="seconds from start to stop (or to now while running)")
+    dataset_id: Series[str] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
+    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    old_dataset_version_id: Series[str] = pa.Field(
+        nullable=True, description="the dataset version before the migration")
+    attribution: Series[str] = pa.Field(
+        isin=[*OUTPUT_SOURCES, "execution_name", "unattributed"], description="how the row was tied to its dataset")
 
 
 class DatasetRollup(_IngestionStepDurations):
     """One row per corpus dataset (by DATASET_ID, resolved through the version mapping)."""
 
-    dataset_id: Series[str] = pa.Field(unique=True)
-    collection_id: Series[str] = pa.Field(nullable=True)
-    collection_version_id: Series[str] = pa.Field(nullable=True)
-    dataset_version_id: Series[str] = pa.Field(nullable=True)
-    new_dataset_version_id: Series[str] = pa.Field(nullable=True)
-    state: Series[str] = pa.Field(isin=_values(DatasetState))
-    current_step: Series[str] = pa.Field(nullable=True)
-    last_step: Series[str] = pa.Field(nullable=True)
-    failing_step: Series[str] = pa.Field(nullable=True)
-    error_category: Series[str] = pa.Field(isin=_values(ErrorCategory), nullable=True)
-    error_signature: Series[str] = pa.Field(nullable=True)
-    started_at: Series[UtcTime] = pa.Field(nullable=True)
-    finished_at: Series[UtcTime] = pa.Field(nullable=True)
-    total_duration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    dataset_migration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    retries: Series[int] = pa.Field(ge=0)
-    jobs: Series[int] = pa.Field(ge=0)
+    dataset_id: Series[str] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    dataset_version_id: Series[str] = pa.Field(
+        nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
+    new_dataset_version_id: Series[str] = pa.Field(
+        nullable=True, description="the NEW dataset version dataset_migrate made")
+    state: Series[str] = pa.Field(isin=_values(DatasetState), description="state")
+    current_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step of its latest active job")
+    last_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step of its latest job")
+    failing_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step whose failure decided the dataset's state")
+    error_category: Series[str] = pa.Field(
+        isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
+    error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    started_at: Series[UtcTime] = pa.Field(nullable=True, description="first start (UTC)")
+    finished_at: Series[UtcTime] = pa.Field(nullable=True, description="when its last job stopped (UTC)")
+    total_duration_s: Series[float] = pa.Field(
+        ge=0, nullable=True, description="seconds from its first job to its last stop (or now)")
+    dataset_migration_s: Series[float] = pa.Field(
+        ge=0, nullable=True, description="seconds in dataset_migration (all its jobs)")
+    retries: Series[int] = pa.Field(ge=0, description="Batch retries + Step Functions re-submissions")
+    jobs: Series[int] = pa.Field(ge=0, description="jobs counted")
     attribution: Series[str] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
                                         description="how the dataset's jobs were found; unattributed: an ingestion "
                                                     "whose dataset no source names (dataset_id 'unattributed:<version>')")
@@ -155,32 +180,36 @@ class DatasetRollup(_IngestionStepDurations):
 class _DatasetStateCounts(_Frame):
     """How many datasets are in each DatasetState (and in all)."""
 
-    datasets: Series[int] = pa.Field(ge=0)
-    succeeded: Series[int] = pa.Field(ge=0)
-    failed: Series[int] = pa.Field(ge=0)
-    running: Series[int] = pa.Field(ge=0)
-    pending: Series[int] = pa.Field(ge=0)
-    not_started: Series[int] = pa.Field(ge=0)
-    skipped: Series[int] = pa.Field(ge=0)
+    datasets: Series[int] = pa.Field(ge=0, description="datasets in all")
+    succeeded: Series[int] = pa.Field(ge=0, description="datasets succeeded")
+    failed: Series[int] = pa.Field(ge=0, description="datasets failed")
+    running: Series[int] = pa.Field(ge=0, description="datasets running")
+    pending: Series[int] = pa.Field(ge=0, description="datasets waiting for a job to start")
+    not_started: Series[int] = pa.Field(ge=0, description="datasets not started")
+    skipped: Series[int] = pa.Field(ge=0, description="datasets skipped (already current)")
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
-    collection_id: Series[str] = pa.Field(unique=True)
+    collection_id: Series[str] = pa.Field(unique=True, description="COLLECTION_ID (stable across versions)")
     collection_version_id: Series[str] = pa.Field(nullable=True, description="the version gathered (before migration)")
-    collection_migration_status: Series[str] = pa.Field(nullable=True)
-    can_publish: Series[bool]
+    collection_migration_status: Series[str] = pa.Field(
+        nullable=True, description="latest collection_migration job's status")
+    can_publish: Series[bool] = pa.Field(
+        description="every dataset it set out to migrate succeeded and its collection_migration did")
 
 
 class ErrorSignatures(_Partitioned):
-    error_signature: Series[str]
-    error_category: Series[str] = pa.Field(isin=_values(ErrorCategory))
-    error_kind: Series[str] = pa.Field(isin=_values(ErrorKind))
-    step: Series[str]
-    jobs: Series[int] = pa.Field(ge=1)
-    datasets: Series[int] = pa.Field(ge=0)
-    first_seen: Series[UtcTime] = pa.Field(nullable=True)
-    last_seen: Series[UtcTime] = pa.Field(nullable=True)
-    example_datasets: Series[str] = pa.Field(nullable=True)
+    error_signature: Series[str] = pa.Field(description="the cause, normalised so alike failures group")
+    error_category: Series[str] = pa.Field(
+        isin=_values(ErrorCategory), description="why it failed (classifier's category)")
+    error_kind: Series[str] = pa.Field(
+        isin=_values(ErrorKind), description="infrastructure (re-run as is) or runtime (needs a fix)")
+    step: Series[str] = pa.Field(description="canonical step (JobName, lower-cased)")
+    jobs: Series[int] = pa.Field(ge=1, description="jobs counted")
+    datasets: Series[int] = pa.Field(ge=0, description="datasets in all")
+    first_seen: Series[UtcTime] = pa.Field(nullable=True, description="first failure's stop time")
+    last_seen: Series[UtcTime] = pa.Field(nullable=True, description="last failure's stop time")
+    example_datasets: Series[str] = pa.Field(nullable=True, description="a few datasets it hit")
 
 
 OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_in_base", "only_in_other", "other_change"]
@@ -189,17 +218,17 @@ OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_i
 class DurationDeltas(_Frame):
     """Per dataset and step: durations in two partitions and their difference; outcome changes."""
 
-    base: Series[str]
-    other: Series[str]
-    dataset_id: Series[str]
-    collection_id: Series[str] = pa.Field(nullable=True)
-    step: Series[str]
-    base_duration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    other_duration_s: Series[float] = pa.Field(ge=0, nullable=True)
-    delta_s: Series[float] = pa.Field(nullable=True)
-    base_state: Series[str] = pa.Field(nullable=True)
-    other_state: Series[str] = pa.Field(nullable=True)
-    outcome_change: Series[str] = pa.Field(isin=OUTCOME_CHANGES)
+    base: Series[str] = pa.Field(description="STAGE:ATTEMPT compared from")
+    other: Series[str] = pa.Field(description="STAGE:ATTEMPT compared to")
+    dataset_id: Series[str] = pa.Field(description="DATASET_ID (stable across versions)")
+    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    step: Series[str] = pa.Field(description="canonical step (JobName, lower-cased)")
+    base_duration_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in the step, base attempt")
+    other_duration_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in the step, other attempt")
+    delta_s: Series[float] = pa.Field(nullable=True, description="other minus base, seconds")
+    base_state: Series[str] = pa.Field(nullable=True, description="dataset state in the base attempt")
+    other_state: Series[str] = pa.Field(nullable=True, description="dataset state in the other attempt")
+    outcome_change: Series[str] = pa.Field(isin=OUTCOME_CHANGES, description="how its outcome changed between the two")
 
 
 def empty_frame(model: type[pa.DataFrameModel]) -> pd.DataFrame:
@@ -216,23 +245,26 @@ def validate(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
 class RerunManifest(_Partitioned):
     """What to re-run: failed datasets, and those a finished attempt never started."""
 
-    dataset_id: Series[str] = pa.Field(unique=True)
-    dataset_version_id: Series[str] = pa.Field(nullable=True)
-    collection_id: Series[str] = pa.Field(nullable=True)
-    collection_version_id: Series[str] = pa.Field(nullable=True)
-    state: Series[str] = pa.Field(isin=[DatasetState.FAILED.value, DatasetState.NOT_STARTED.value])
-    failing_step: Series[str] = pa.Field(nullable=True)
-    error_category: Series[str] = pa.Field(isin=_values(ErrorCategory), nullable=True)
-    error_signature: Series[str] = pa.Field(nullable=True)
+    dataset_id: Series[str] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    dataset_version_id: Series[str] = pa.Field(
+        nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
+    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    state: Series[str] = pa.Field(isin=[DatasetState.FAILED.value, DatasetState.NOT_STARTED.value], description="state")
+    failing_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step whose failure decided the dataset's state")
+    error_category: Series[str] = pa.Field(
+        isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
+    error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
 
 
 class AttemptStates(_DatasetStateCounts):
     """Every attempt of every stage at a glance."""
 
-    stage: Series[str]
-    attempt: Series[str]
-    state: Series[str] = pa.Field(isin=_values(AttemptState))
-    start: Series[UtcTime]
-    end: Series[UtcTime] = pa.Field(nullable=True)
-    executions: Series[str]
-    rolled_up: Series[bool]
+    stage: Series[str] = pa.Field(description="deployment stage (dev, staging, prod, rdev)")
+    attempt: Series[str] = pa.Field(
+        description="attempt key: the execution input's migration_attempt, else untagged-<start minute UTC>")
+    state: Series[str] = pa.Field(isin=_values(AttemptState), description="state")
+    start: Series[UtcTime] = pa.Field(description="when the attempt started (UTC)")
+    end: Series[UtcTime] = pa.Field(nullable=True, description="when the attempt ended (UTC), empty while it runs")
+    executions: Series[str] = pa.Field(description="names of the attempt's migration executions")
+    rolled_up: Series[bool] = pa.Field(description="a dataset_rollup is stored")
