@@ -11,7 +11,8 @@ import os
 
 from dagster import Definitions, EnvVar, load_assets_from_package_module
 
-from cxgm_pipeline.assets import aws, overview, reports, rollups
+from cxgm_pipeline.assets import overview, reports
+from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.checks import ALL_CHECKS
 from cxgm_pipeline.jobs import compare_job, overview_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
@@ -60,8 +61,7 @@ def notifier_from_env() -> Notifier:
 
 
 all_assets = [
-    *load_assets_from_package_module(aws, group_name="aws"),
-    *load_assets_from_package_module(rollups, group_name="rollups"),
+    *CHAIN_ASSETS.values(),  # one attempt's chain, from monitor/chain.py
     *load_assets_from_package_module(reports, group_name="reports"),
     *load_assets_from_package_module(overview, group_name="overview"),
 ]

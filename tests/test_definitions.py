@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dagster import AssetKey
+
 from cxgm_pipeline.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,3 +32,19 @@ def test_workspace_validates_with_the_dagster_cli(tmp_path):
                             env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All code locations passed validation" in result.stdout + result.stderr
+
+
+def test_the_chain_is_declared_once():
+    """The assets of one attempt's chain are the declared frames, with the declared inputs and schemas."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    from cxgm_pipeline.monitor.chain import CHAIN
+    from cxgm_pipeline.monitor.session import FRAMES
+
+    with set_defs_state_storage(None):
+        graph = defs.resolve_asset_graph()
+    for spec in CHAIN:
+        node = graph.get(AssetKey(spec.name))
+        assert {k.to_user_string() for k in node.parent_keys} == set(spec.inputs), spec.name
+        assert node.description == spec.doc
+    assert FRAMES == tuple(spec.name for spec in CHAIN)

@@ -6,8 +6,7 @@ import os
 import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
 
-from cxgm_pipeline.assets.rollups.dataset_rollup import dataset_rollup
-from cxgm_pipeline.assets.aws.sfn_executions import sfn_executions
+from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.vocabulary import DatasetState
@@ -34,7 +33,7 @@ def accounting(dataset_rollup: pd.DataFrame, step_outputs: pd.DataFrame) -> dict
             "unattributed": sorted(ids[ids.str.startswith(UNATTRIBUTED)]) if not ids.empty else []}
 
 
-@asset_check(asset=dataset_rollup, partitions_def=migration_partitions, blocking=False,
+@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False,
              additional_ins={"step_outputs": AssetIn("step_outputs")})
 def every_dataset_accounted_once(dataset_rollup: pd.DataFrame, step_outputs: pd.DataFrame) -> AssetCheckResult:
     """Every dataset a step named has exactly one row, and every row names its dataset (no `unattributed:`)."""
@@ -46,7 +45,7 @@ def every_dataset_accounted_once(dataset_rollup: pd.DataFrame, step_outputs: pd.
     )
 
 
-@asset_check(asset=dataset_rollup, partitions_def=migration_partitions, blocking=False)
+@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
 def succeeded_have_new_version(dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """A dataset that succeeded must have the new dataset version its migration created."""
     done = dataset_rollup[dataset_rollup["state"] == DatasetState.SUCCEEDED.value]
@@ -54,7 +53,7 @@ def succeeded_have_new_version(dataset_rollup: pd.DataFrame) -> AssetCheckResult
     return AssetCheckResult(passed=lacking.empty, metadata={"succeeded": len(done), "without_new_version": _listing(lacking)})
 
 
-@asset_check(asset=dataset_rollup, partitions_def=migration_partitions, blocking=False)
+@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
 def failure_rate_below_threshold(dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """Failed datasets stay under $CXGM_MAX_FAILURE_RATE (default 10%) of those that ran."""
     threshold = float(os.environ.get(MAX_FAILURE_RATE_VAR, DEFAULT_MAX_FAILURE_RATE))
@@ -85,7 +84,7 @@ def view_mismatches(executions: pd.DataFrame, datasets: pd.DataFrame) -> pd.Data
     return pd.DataFrame(rows, columns=["dataset_id", "execution_status", "dataset_state", "problem"])
 
 
-@asset_check(asset=sfn_executions, partitions_def=migration_partitions, blocking=False,
+@asset_check(asset=CHAIN_ASSETS["sfn_executions"], partitions_def=migration_partitions, blocking=False,
              additional_ins={"dataset_rollup": AssetIn("dataset_rollup")})
 def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """Ended ingestion executions and their datasets' Batch jobs tell the same story; mismatches are listed."""

@@ -13,16 +13,25 @@ def partition(context: AssetExecutionContext) -> tuple[str, str]:
     return stage_and_attempt(context.partition_key)
 
 
+# One lookup per run: the refresh job runs its steps in one process, so its assets share the answer.
+_RESOLVED: dict[tuple[str, str, str], Attempt | None] = {}
+
+
 def resolve_attempt(context: AssetExecutionContext, sfn: StepFunctionsResource,
                     stats: FetchStats | None = None) -> tuple[str, str, Attempt | None]:
     """(stage, key, attempt); attempt None when it never ran in this stage: the asset then writes an
     explicit empty frame and says so in its metadata."""
     stage, key = partition(context)
-    try:
-        return stage, key, find_attempt(stage, key, sfn, stats)
-    except AttemptNotFound as exc:
-        context.log.info(f"{exc}: materializing an empty result")
-        return stage, key, None
+    cache_key = (context.run_id, stage, key)
+    if cache_key not in _RESOLVED:
+        if len(_RESOLVED) > 256:
+            _RESOLVED.clear()
+        try:
+            _RESOLVED[cache_key] = find_attempt(stage, key, sfn, stats)
+        except AttemptNotFound as exc:
+            context.log.info(f"{exc}: materializing an empty result")
+            _RESOLVED[cache_key] = None
+    return stage, key, _RESOLVED[cache_key]
 
 
 def attempt_metadata(attempt: Attempt | None, stats: FetchStats | None = None) -> dict:

@@ -15,29 +15,12 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
+from cxgm_pipeline.monitor.chain import FRAMES, SPECS, Apis, Build
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
-from cxgm_pipeline.monitor.corpus import roll_up_attempt
-from cxgm_pipeline.monitor.enrich import enrich_jobs
-from cxgm_pipeline.monitor.executions import fetch_sfn_executions
-from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-from cxgm_pipeline.monitor.outputs import collect_outputs
-from cxgm_pipeline.monitor.rerun import rerun_manifest
-from cxgm_pipeline.monitor.rollups import collection_rollup, error_signatures
 from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
 
-# Each frame and the frames it is built from (the same edges as the assets).
-FRAME_INPUTS = {
-    "migration_jobs": (),
-    "enriched_jobs": ("migration_jobs",),
-    "step_outputs": ("migration_jobs",),
-    "sfn_executions": ("step_outputs",),
-    "dataset_rollup": ("enriched_jobs", "sfn_executions", "step_outputs"),
-    "collection_rollup": ("dataset_rollup", "enriched_jobs", "step_outputs"),
-    "error_signatures": ("enriched_jobs", "sfn_executions", "dataset_rollup"),
-    "rerun_manifest": ("dataset_rollup",),
-}
-FRAMES = tuple(FRAME_INPUTS)
+# The chain (frames, inputs, builders) is declared once, in monitor/chain.py.
 
 
 class UnexpectedShape(RuntimeError):
@@ -105,38 +88,26 @@ class MonitorSession:
         return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
 
     def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES) -> dict[str, pd.DataFrame]:
-        """The asset chain for one attempt, in process: only `wanted` frames and what they are built from."""
-        s, frames = self.stats, {}
-        builders = {
-            "migration_jobs": lambda: fetch_migration_jobs(stage, attempt, self.batch, s),
-            "enriched_jobs": lambda: enrich_jobs(frames["migration_jobs"], self.logs, s),
-            "step_outputs": lambda: collect_outputs(stage, attempt, frames["migration_jobs"], self.logs, self.sfn,
-                                                    self.artifacts, s),
-            "sfn_executions": lambda: fetch_sfn_executions(stage, attempt, frames["step_outputs"], self.sfn, s),
-            "dataset_rollup": lambda: roll_up_attempt(stage, attempt, frames["enriched_jobs"], frames["sfn_executions"],
-                                                      frames["step_outputs"]),
-            "collection_rollup": lambda: collection_rollup(frames["dataset_rollup"], frames["enriched_jobs"],
-                                                           frames["step_outputs"]),
-            "error_signatures": lambda: error_signatures(frames["enriched_jobs"], frames["sfn_executions"],
-                                                         frames["dataset_rollup"]),
-            "rerun_manifest": lambda: rerun_manifest(frames["dataset_rollup"], attempt.ended),
-        }
+        """The chain for one attempt, in process: only `wanted` frames and what they are built from."""
+        build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats)
 
-        def build(name: str) -> None:
-            if name not in frames:
-                for dep in FRAME_INPUTS[name]:
-                    build(dep)
-                try:
-                    frames[name] = builders[name]()
-                except (AwsAccessError, ConfigError):
-                    raise
-                except Exception as exc:  # an AWS answer of a shape cxgm does not know: say where, not a traceback
-                    raise UnexpectedShape(f"{name} of {stage}/{attempt.key}: unexpected {type(exc).__name__}: {exc} "
-                                          f"(an AWS answer cxgm did not expect; please report it with this line)") from exc
+        def make(name: str) -> None:
+            if name in build.frames:
+                return
+            spec = SPECS[name]
+            for dep in spec.inputs:
+                make(dep)
+            try:
+                build.frames[name] = spec.build(build)
+            except (AwsAccessError, ConfigError):
+                raise
+            except Exception as exc:  # an AWS answer of a shape cxgm does not know: say where, not a traceback
+                raise UnexpectedShape(f"{name} of {stage}/{attempt.key}: unexpected {type(exc).__name__}: {exc} "
+                                      f"(an AWS answer cxgm did not expect; please report it with this line)") from exc
 
         for name in wanted:
-            build(name)
-        return {name: frames[name] for name in FRAMES if name in frames}
+            make(name)
+        return {name: build.frames[name] for name in FRAMES if name in build.frames}
 
     def save(self, result: AttemptFrames) -> None:
         for name, frame in result.frames.items():

@@ -152,10 +152,13 @@ def test_schema_violation_names_the_column(chain):
 
 
 def test_schema_violation_fails_the_step_with_pandera_message(chain, monkeypatch):
-    import cxgm_pipeline.assets.rollups.collection_rollup as module
+    import dataclasses
+
+    from cxgm_pipeline.monitor.chain import SPECS
 
     good = chain["store"].read("collection_rollup", "dev", "ATTEMPT_2")
-    monkeypatch.setattr(module, "build_collection_rollup", lambda datasets, jobs, outputs: good.assign(datasets=-1))
+    broken = dataclasses.replace(SPECS["collection_rollup"], build=lambda b: good.assign(datasets=-1))
+    monkeypatch.setitem(SPECS, "collection_rollup", broken)
     result = materialize([*PARTITIONED], selection=["collection_rollup"], partition_key=key("dev", "ATTEMPT_2"),
                          resources=chain["resources"], instance=chain["instance"], raise_on_error=False)
     assert not result.success

@@ -1,0 +1,55 @@
+"""The partitioned assets of one attempt's chain, made from the declaration in `monitor/chain.py`: each
+resolves its attempt (once per run), builds its frame with the same function the CLI uses, and says in its
+metadata what it found."""
+
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
+from dagster_pandera import pandera_schema_to_dagster_type
+
+from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
+from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec
+from cxgm_pipeline.monitor.aws import FetchStats
+from cxgm_pipeline.monitor.rerun import write_manifest
+from cxgm_pipeline.partitions import migration_partitions
+
+AWS_RESOURCES = {"batch", "logs", "sfn", "artifacts"}
+
+
+def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.DataFrame) -> dict:
+    """The re-run list also as CSV and JSON beside the report, for people and scripts."""
+    stage, key = partition(context)
+    folder = context.resources.store.report_dir(stage, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("rerun.csv", "rerun.json"):
+        write_manifest(frame, folder / name)
+    return {"csv": MetadataValue.path(str(folder / "rerun.csv"))}
+
+
+PUBLISH = {"rerun_manifest": _publish_rerun_files}
+
+
+def chain_asset(spec: FrameSpec) -> AssetsDefinition:
+    @asset(name=spec.name, partitions_def=migration_partitions, group_name=spec.group, description=spec.doc,
+           dagster_type=pandera_schema_to_dagster_type(spec.model), ins={i: AssetIn(i) for i in spec.inputs},
+           required_resource_keys=AWS_RESOURCES | ({"store"} if spec.name in PUBLISH else set()),
+           kinds={"aws", "pandas"} if spec.group == "aws" else {"pandas"})
+    def _asset(context: AssetExecutionContext, **frames: pd.DataFrame) -> pd.DataFrame:
+        stats = FetchStats()
+        r = context.resources
+        stage, _, attempt = resolve_attempt(context, r.sfn, stats)
+        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats)
+        current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
+        frame = current.build(b)
+        meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}
+        if spec.name in PUBLISH:
+            meta.update(PUBLISH[spec.name](context, b, frame))
+        if meta.get("why_empty"):
+            context.log.info(f"{stage}/{attempt.key if attempt else '-'}: {meta['why_empty']}")
+        context.add_output_metadata(meta)
+        return frame
+
+    return _asset
+
+
+CHAIN_ASSETS = {spec.name: chain_asset(spec) for spec in CHAIN}

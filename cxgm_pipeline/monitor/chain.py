@@ -1,0 +1,115 @@
+"""The chain of one attempt's frames, declared once: name, pandera model, inputs, how to build it, what to say
+about it. The Dagster assets (`cxgm_pipeline.assets.chain`), the CLI's and notebooks' `MonitorSession` and the
+bundle's frame list are all made from this list. Adding a frame: a function, and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
+from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
+from cxgm_pipeline.monitor.enrich import enrich_jobs
+from cxgm_pipeline.monitor.executions import fetch_sfn_executions
+from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.outputs import collect_outputs
+from cxgm_pipeline.monitor.rerun import rerun_manifest
+from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
+from cxgm_pipeline.schemas import (
+    CollectionRollup,
+    DatasetRollup,
+    EnrichedJobs,
+    ErrorSignatures,
+    MigrationJobs,
+    RerunManifest,
+    SfnExecutions,
+    StepOutputs,
+    empty_frame,
+)
+
+
+@dataclass
+class Apis:
+    """The AWS access a frame may need (plain classes in the CLI, Dagster resources in assets)."""
+
+    batch: BatchApi
+    logs: LogsApi
+    sfn: StepFunctionsApi
+    artifacts: ArtifactsApi
+
+
+@dataclass
+class Build:
+    """What a frame is built from: the attempt (None: it never ran in this stage), its input frames, AWS."""
+
+    stage: str
+    attempt: Attempt | None
+    frames: dict[str, pd.DataFrame]
+    aws: Apis
+    stats: FetchStats = field(default_factory=FetchStats)
+
+
+def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
+    return {f"{prefix}{k}": int(v) for k, v in frame[column].value_counts().items()} if not frame.empty else {}
+
+
+def _rollup(b: Build) -> pd.DataFrame:
+    if b.attempt is None:
+        return empty_frame(DatasetRollup)
+    return roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["step_outputs"])
+
+
+def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
+    out = {"datasets": len(frame), **_counts(frame, "state", "datasets_"),
+           "unattributed": int(frame["dataset_id"].str.startswith(UNATTRIBUTED).sum()) if not frame.empty else 0}
+    why = attempt_summary(b.attempt, b.frames["enriched_jobs"], frame)
+    if why:
+        out["why_empty"] = why
+    return out
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    name: str
+    model: type[pa.DataFrameModel]
+    inputs: tuple[str, ...]
+    build: Callable[[Build], pd.DataFrame]
+    group: str  # Dagster asset group: "aws" (reads AWS) or "rollups" (computed)
+    summary: Callable[[pd.DataFrame, Build], dict] = lambda frame, b: {"rows": len(frame)}
+
+    @property
+    def doc(self) -> str:
+        return (self.model.__doc__ or self.name).strip()
+
+
+CHAIN: tuple[FrameSpec, ...] = (
+    FrameSpec("migration_jobs", MigrationJobs, (), lambda b: fetch_migration_jobs(b.stage, b.attempt, b.aws.batch, b.stats),
+              "aws", lambda f, b: {"jobs": len(f), **_counts(f, "status", "jobs_")}),
+    FrameSpec("enriched_jobs", EnrichedJobs, ("migration_jobs",),
+              lambda b: enrich_jobs(b.frames["migration_jobs"], b.aws.logs, b.stats), "rollups",
+              lambda f, b: {**_counts(f, "log_status", "log_"), **_counts(f, "error_category", "failed_")}),
+    FrameSpec("step_outputs", StepOutputs, ("migration_jobs",),
+              lambda b: collect_outputs(b.stage, b.attempt, b.frames["migration_jobs"], b.aws.logs, b.aws.sfn,
+                                        b.aws.artifacts, b.stats),
+              "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}),
+    FrameSpec("sfn_executions", SfnExecutions, ("step_outputs",),
+              lambda b: fetch_sfn_executions(b.stage, b.attempt, b.frames["step_outputs"], b.aws.sfn, b.stats), "aws",
+              lambda f, b: {"new_versions": len(f), **_counts(f, "attribution", "attributed_by_")}),
+    FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs"), _rollup, "rollups",
+              _rollup_summary),
+    FrameSpec("collection_rollup", CollectionRollup, ("dataset_rollup", "enriched_jobs", "step_outputs"),
+              lambda b: collection_rollup(b.frames["dataset_rollup"], b.frames["enriched_jobs"], b.frames["step_outputs"]),
+              "rollups", lambda f, b: {"collections": len(f), "can_publish": int(f["can_publish"].sum()) if not f.empty else 0}),
+    FrameSpec("error_signatures", ErrorSignatures, ("enriched_jobs", "sfn_executions", "dataset_rollup"),
+              lambda b: error_signatures(b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["dataset_rollup"]),
+              "rollups", lambda f, b: {"signatures": len(f)}),
+    FrameSpec("rerun_manifest", RerunManifest, ("dataset_rollup",),
+              lambda b: rerun_manifest(b.frames["dataset_rollup"], ended=bool(b.attempt and b.attempt.ended)), "rollups",
+              lambda f, b: {"datasets": len(f)}),
+)
+SPECS = {spec.name: spec for spec in CHAIN}
+FRAMES = tuple(SPECS)
