@@ -139,4 +139,29 @@ def get_config() -> CxgmConfig:
 
 def refresh_seconds() -> int:
     """How often a running attempt is refreshed; also how long stored frames of a running attempt stay fresh."""
-    return int(os.environ.get(REFRESH_ENV_VAR, DEFAULT_REFRESH_SECONDS))
+    return int(env_number(REFRESH_ENV_VAR, DEFAULT_REFRESH_SECONDS, "a whole number of seconds, e.g. 900", minimum=1,
+                          integer=True))
+
+
+MAX_FAILURE_RATE_VAR = "CXGM_MAX_FAILURE_RATE"
+DEFAULT_MAX_FAILURE_RATE = 0.10
+
+
+def max_failure_rate() -> float:
+    """The failure-rate threshold of the check and the alert."""
+    return env_number(MAX_FAILURE_RATE_VAR, DEFAULT_MAX_FAILURE_RATE, "a share between 0 and 1, e.g. 0.10", 0.0, 1.0)
+
+
+def env_number(name: str, default: float, form: str, minimum: float | None = None, maximum: float | None = None,
+               integer: bool = False) -> float:
+    """A number from the environment, or a ConfigError naming the variable and the form it wants."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not {form}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name}={raw!r} is out of range: expected {form}")
+    return value

@@ -14,6 +14,7 @@ from dagster import Definitions, EnvVar, load_assets_from_package_module
 from cxgm_pipeline.assets import overview, reports
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.checks import ALL_CHECKS
+from cxgm_pipeline.config import max_failure_rate, refresh_seconds
 from cxgm_pipeline.jobs import compare_job, overview_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
@@ -26,23 +27,42 @@ from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refr
 DEPLOYMENT_VAR = "CXGM_DEPLOYMENT"
 
 
-def build_resources(deployment: str | None = None, data_path: str | None = None) -> dict:
-    deployment = deployment or os.environ.get(DEPLOYMENT_VAR, "local")
-    if deployment not in ("local", "prod"):
-        raise ValueError(f"{DEPLOYMENT_VAR}={deployment!r}: expected local or prod")
-    data_path = data_path or os.environ.get("CXGM_DATA")
-    if deployment == "prod" and not (data_path or "").startswith("s3://"):
-        raise ValueError(f"{DEPLOYMENT_VAR}=prod needs CXGM_DATA=s3://bucket/prefix for the frames")
+def _aws() -> dict:
+    """The same AWS access everywhere; where it points is the stage config's and the environment's business."""
+    return {"batch": BatchResource(), "logs": CloudWatchLogsResource(), "sfn": StepFunctionsResource(),
+            "artifacts": ArtifactsResource()}
+
+
+def _with_store(resources: dict, store: FrameStoreResource) -> dict:
+    return {**resources, "store": store, "io_manager": ParquetIOManager(store=store)}
+
+
+def local_resources(data_path: str | None = None) -> dict:
+    """One machine: frames under .cxgm/data (or $CXGM_DATA, or `data_path`), alerts to the log unless
+    CXGM_NOTIFY says otherwise."""
     store = FrameStoreResource(base_path=data_path) if data_path else FrameStoreResource()
-    return {
-        "batch": BatchResource(),
-        "logs": CloudWatchLogsResource(),
-        "sfn": StepFunctionsResource(),
-        "artifacts": ArtifactsResource(),
-        "store": store,
-        "io_manager": ParquetIOManager(store=store),
-        "notifier": notifier_from_env(),
-    }
+    return _with_store({**_aws(), "notifier": notifier_from_env()}, store)
+
+
+def prod_resources() -> dict:
+    """Production: frames on S3 ($CXGM_DATA=s3://bucket/prefix, read when the resources start), alerts by
+    CXGM_NOTIFY; secrets (SLACK_TOKEN) as EnvVar, never in the definitions."""
+    return _with_store({**_aws(), "notifier": notifier_from_env()}, FrameStoreResource(base_path=EnvVar("CXGM_DATA")))
+
+
+RESOURCES_BY_DEPLOYMENT = {"local": local_resources, "prod": prod_resources}
+
+
+def build_resources(deployment: str | None = None, data_path: str | None = None) -> dict:
+    """The resources of `deployment` ($CXGM_DEPLOYMENT: local, the default, or prod)."""
+    deployment = deployment or os.environ.get(DEPLOYMENT_VAR, "local")
+    if deployment not in RESOURCES_BY_DEPLOYMENT:
+        raise ValueError(f"{DEPLOYMENT_VAR}={deployment!r}: expected one of {', '.join(RESOURCES_BY_DEPLOYMENT)}")
+    if deployment == "prod":
+        if not os.environ.get("CXGM_DATA", "").startswith("s3://"):
+            raise ValueError(f"{DEPLOYMENT_VAR}=prod needs CXGM_DATA=s3://bucket/prefix for the frames")
+        return prod_resources()
+    return local_resources(data_path)
 
 
 def notifier_from_env() -> Notifier:
@@ -53,10 +73,12 @@ def notifier_from_env() -> Notifier:
         return Notifier(backend="slack", slack_token=EnvVar("SLACK_TOKEN"),
                         slack_channel=os.environ.get("CXGM_SLACK_CHANNEL", "#cellxgene-migrations"))
     if backend == "sns":
-        return Notifier(backend="sns", sns_topic_arn=os.environ["CXGM_SNS_TOPIC_ARN"])
+        return Notifier(backend="sns", sns_topic_arn=EnvVar("CXGM_SNS_TOPIC_ARN"))
     if backend == "smtp":
         return Notifier(backend="smtp", smtp_host=os.environ.get("CXGM_SMTP_HOST", "localhost"),
                         mail_to=[a for a in os.environ.get("CXGM_MAIL_TO", "").split(",") if a])
+    if backend != "log":
+        raise ValueError(f"CXGM_NOTIFY={backend!r}: expected log, slack, sns or smtp")
     return Notifier()
 
 
@@ -65,6 +87,11 @@ all_assets = [
     *load_assets_from_package_module(reports, group_name="reports"),
     *load_assets_from_package_module(overview, group_name="overview"),
 ]
+
+# Settings from the environment are checked once, when the code location loads: a bad value stops it with a
+# message naming the variable, instead of failing every run and sensor tick later.
+max_failure_rate()
+refresh_seconds()
 
 defs = Definitions(
     assets=all_assets,

@@ -40,3 +40,15 @@ def test_errors_say_what_to_fix(tmp_path):
     bad.write_text("[stages.uat]\nstack = 'x'\n")
     with pytest.raises(ConfigError, match="not one of"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("name,value,fn", [("CXGM_MAX_FAILURE_RATE", "abc", "max_failure_rate"),
+                                           ("CXGM_MAX_FAILURE_RATE", "2", "max_failure_rate"),
+                                           ("CXGM_REFRESH_SECONDS", "abc", "refresh_seconds"),
+                                           ("CXGM_REFRESH_SECONDS", "0", "refresh_seconds")])
+def test_numbers_from_the_environment_name_the_variable_and_the_form(monkeypatch, name, value, fn):
+    import cxgm_pipeline.config as config
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match=f"{name}={value!r}"):
+        getattr(config, fn)()

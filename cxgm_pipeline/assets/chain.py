@@ -32,7 +32,7 @@ PUBLISH = {"rerun_manifest": _publish_rerun_files}
 def chain_asset(spec: FrameSpec) -> AssetsDefinition:
     @asset(name=spec.name, partitions_def=migration_partitions, group_name=spec.group, description=spec.doc,
            dagster_type=pandera_schema_to_dagster_type(spec.model), ins={i: AssetIn(i) for i in spec.inputs},
-           required_resource_keys=AWS_RESOURCES | ({"store"} if spec.name in PUBLISH else set()),
+           required_resource_keys=AWS_RESOURCES | {"store"},
            kinds={"aws", "pandas"} if spec.group == "aws" else {"pandas"})
     def _asset(context: AssetExecutionContext, **frames: pd.DataFrame) -> pd.DataFrame:
         stats = FetchStats()

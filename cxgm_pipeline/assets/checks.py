@@ -1,18 +1,16 @@
 """Post-run verification, as a release runbook does it, on the run's own partition."""
 
 
-import os
 
 import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
+from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.vocabulary import DatasetState
 
-MAX_FAILURE_RATE_VAR = "CXGM_MAX_FAILURE_RATE"
-DEFAULT_MAX_FAILURE_RATE = 0.10
 LISTED = 20
 
 
@@ -56,7 +54,7 @@ def succeeded_have_new_version(dataset_rollup: pd.DataFrame) -> AssetCheckResult
 @asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
 def failure_rate_below_threshold(dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """Failed datasets stay under $CXGM_MAX_FAILURE_RATE (default 10%) of those that ran."""
-    threshold = float(os.environ.get(MAX_FAILURE_RATE_VAR, DEFAULT_MAX_FAILURE_RATE))
+    threshold = max_failure_rate()
     ran = dataset_rollup[~dataset_rollup["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
     failed = int((ran["state"] == DatasetState.FAILED.value).sum())
     rate = failed / len(ran) if len(ran) else 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, Failure
 
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
@@ -29,9 +29,23 @@ def resolve_attempt(context: AssetExecutionContext, sfn: StepFunctionsResource,
         try:
             _RESOLVED[cache_key] = find_attempt(stage, key, sfn, stats)
         except AttemptNotFound as exc:
+            store = getattr(context.resources, "store", None)
+            if store is not None and _had_jobs(store, stage, key):
+                # it was there before: a renamed state machine, expired history or wrong account, not "never ran".
+                # Fail, and keep the good frames, rather than replace them with empty ones.
+                raise Failure(description=f"{stage}/{key} was materialized with jobs before but AWS no longer lists "
+                                          f"it ({exc}); check the stage config (state machine name, profile) or "
+                                          f"Step Functions' 90-day retention. The stored frames are kept.") from None
             context.log.info(f"{exc}: materializing an empty result")
             _RESOLVED[cache_key] = None
     return stage, key, _RESOLVED[cache_key]
+
+
+def _had_jobs(store, stage: str, key: str) -> bool:
+    try:
+        return store.exists("migration_jobs", stage, key) and not store.read("migration_jobs", stage, key).empty
+    except Exception:  # an unreadable old frame is no evidence either way
+        return False
 
 
 def attempt_metadata(attempt: Attempt | None, stats: FetchStats | None = None) -> dict:

@@ -100,7 +100,7 @@ def load_frames(env: str, tag: str | None, start: str | None, end: str | None, r
     if result.source == "stored":
         err.print(f"[green]using the frames Dagster materialized for {env}/{result.key}[/] (fresh); --refresh fetches again")
     elif result.source == "imported":
-        err.print(f"[green]using the imported bundle for {env}/{result.key}[/]")
+        err.print(f"[green]using the imported bundle for {env}/{result.key}[/] (--refresh reads AWS instead)")
     return result
 
 

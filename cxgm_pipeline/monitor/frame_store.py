@@ -12,6 +12,8 @@ Anyone can read them with pandas or DuckDB without Dagster, e.g.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 from upath import UPath
@@ -38,8 +40,23 @@ class FrameStoreOps:
         return self.root() / asset / stage / f"{attempt}.parquet"
 
     def write(self, df: pd.DataFrame, asset: str, stage: str | None = None, attempt: str | None = None) -> UPath:
+        """Atomic: a reader sees the old file or the new one, never a part (local: temp file, fsync, rename;
+        S3: one PUT is atomic already)."""
         path = self.path(asset, stage, attempt)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.protocol in ("", "file", "local"):
+            local = Path(path.path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{local.name}.", dir=local.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    df.to_parquet(fh, index=False)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, local)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return path
         with path.open("wb") as fh:
             df.to_parquet(fh, index=False)
         return path

@@ -49,18 +49,18 @@ class MonitorSession:
         return list_attempts(stage, self.sfn, self.stats)
 
     def imported(self, stage: str, key: str) -> dict | None:
-        marker = self.store.root() / "imported" / stage / f"{key}.json"
+        from cxgm_pipeline.monitor.bundle import import_marker
+
+        marker = import_marker(self.store, stage, key)
         return json.loads(marker.read_text()) if marker.exists() else None
 
     def resolve(self, stage: str, tag: str | None = None, start: datetime | None = None,
-                end: datetime | None = None) -> Attempt | None:
-        """The attempt named by tag (a key from `cxgm attempts`), or an ad-hoc window; None if imported only."""
+                end: datetime | None = None) -> Attempt:
+        """The attempt named by tag (a key from `cxgm attempts`), or an ad-hoc window."""
         get_config().stage(stage)
         if tag and (start or end):
             raise ValueError("give either --tag or --start/--end, not both")
         if tag:
-            if self.imported(stage, tag):
-                return None
             return find_attempt(stage, tag, self.sfn, self.stats)
         if start and end:
             return window_attempt(stage, start, end)
@@ -79,8 +79,13 @@ class MonitorSession:
     def frames(self, stage: str, tag: str | None = None, start: datetime | None = None, end: datetime | None = None,
                refresh: bool = False, wanted: tuple[str, ...] = FRAMES) -> AttemptFrames:
         """`wanted`: the frames the caller shows; only they and what they are built from are fetched."""
-        if tag and self.imported(stage, tag):
-            return AttemptFrames(stage, None, tag, {n: self.store.read(n, stage, tag) for n in FRAMES}, "imported")
+        if tag and self.imported(stage, tag) and not refresh:
+            # an imported bundle (someone else's attempt) is read from its own namespace; --refresh asks AWS
+            from cxgm_pipeline.monitor.bundle import imported_store
+
+            source = imported_store(self.store)
+            return AttemptFrames(stage, None, tag, {n: source.read(n, stage, tag) for n in FRAMES
+                                                    if source.exists(n, stage, tag)}, "imported")
         attempt = self.resolve(stage, tag, start, end)
         if not refresh and not attempt.window_only and self._fresh(stage, attempt, wanted):
             return AttemptFrames(stage, attempt, attempt.key,

@@ -2,12 +2,10 @@
 Each alert is sent once per attempt: the announced keys live in the cursor."""
 
 import json
-import os
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
-from cxgm_pipeline.assets.checks import DEFAULT_MAX_FAILURE_RATE, MAX_FAILURE_RATE_VAR
-from cxgm_pipeline.config import get_config
+from cxgm_pipeline.config import get_config, max_failure_rate
 from cxgm_pipeline.monitor.alerts import evaluate
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.rerun import rerun_manifest
@@ -22,7 +20,7 @@ from cxgm_pipeline.sensors.refresh_running import refreshed_since
 def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource,
                             notifier: Notifier):
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-    threshold = float(os.environ.get(MAX_FAILURE_RATE_VAR, DEFAULT_MAX_FAILURE_RATE))
+    threshold = max_failure_rate()
     sent = 0
     for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
         if not (store.exists("dataset_rollup", attempt.stage, attempt.key)

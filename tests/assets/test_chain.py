@@ -231,3 +231,25 @@ def test_error_signatures_count_the_datasets_each_cause_hit(chain, truth):
     failed = [d for d in observable(m) if d["state"] == "failed"]
     for category in {d["error_category"] for d in failed}:
         assert by_category[category] >= sum(d["error_category"] == category for d in failed)
+
+
+def test_an_attempt_aws_no_longer_lists_fails_and_keeps_its_frames(chain, monkeypatch):
+    """A misnamed state machine (or history past retention) must not turn good frames into empty ones."""
+    before = chain["store"].read("migration_jobs", "dev", "ATTEMPT_2")
+    assert not before.empty
+    monkeypatch.setenv("CXGM_CONFIG", str(_config_with(chain["data"], migration_sfn="dp-{stage}-{stack}-renamed-sfn")))
+    result = materialize(PARTITIONED, selection=["migration_jobs"], partition_key=key("dev", "ATTEMPT_2"),
+                         resources=chain["resources"], instance=chain["instance"], raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "no longer lists it" in failure.event_specific_data.error.message
+    assert len(chain["store"].read("migration_jobs", "dev", "ATTEMPT_2")) == len(before)
+
+
+def _config_with(folder: Path, **values) -> Path:
+    import os
+
+    base = Path(os.environ["CXGM_CONFIG"]).read_text()
+    path = folder / "renamed.toml"
+    path.write_text(base.replace("[stages.dev]", "[stages.dev]\n" + "\n".join(f'{k} = "{v}"' for k, v in values.items()), 1))
+    return path
