@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.redact import redact
 from cxgm_pipeline.monitor.attempts import Attempt, utcnow
 from cxgm_pipeline.monitor.aws import BatchApi, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
@@ -50,9 +51,9 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
         # production's JobName and STEP_NAME differ ("collection_migration" / "collection_migrate"): one step
         "step": step_of(job["jobName"], env.get("STEP_NAME")) or job["jobName"],
         "status": job["status"],
-        "status_reason": job.get("statusReason"),
-        "container_reason": container.get("reason"),
-        "attempt_reasons": " | ".join(reasons) if reasons else None,
+        "status_reason": redact(job.get("statusReason")),
+        "container_reason": redact(container.get("reason")),
+        "attempt_reasons": redact(" | ".join(reasons)) if reasons else None,
         "exit_code": container.get("exitCode"),
         "created_at": _ts(job["createdAt"]),
         "started_at": started,

@@ -7,6 +7,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from cxgm_pipeline.monitor.redact import redact
+
 ERROR_LEVELS = {"ERROR", "CRITICAL", "FATAL"}
 # "KeyError: 'x'", "botocore.exceptions.ClientError: An error ...", "MemoryError"
 _EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Z]\w*(?:Error|Exception|Exit|Interrupt|Fault))(?::\s?(.*))?$")
@@ -36,7 +38,7 @@ def parse_events(events: list[dict]) -> ParsedLog:
     parsed = ParsedLog()
     texts = []
     for event in events:
-        message = (event.get("message") or "").rstrip("\n")
+        message = redact((event.get("message") or "").rstrip("\n"))
         parsed.lines += 1
         texts.append(message)
         record = None

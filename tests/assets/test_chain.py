@@ -1,5 +1,6 @@
 """The whole asset chain, materialized on an ephemeral instance against the emulator, vs the truth file."""
 
+import json
 from pathlib import Path
 
 import boto3
@@ -191,8 +192,12 @@ def test_attempt_states_at_a_glance(chain, truth):
         assert row["datasets"] == len(observable(m))
 
 
-def test_alerts_fire_once_each(chain, truth, caplog):
+def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     import logging
+
+    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)  # every emulated attempt is news here
 
     from dagster import build_sensor_context
 
@@ -253,3 +258,46 @@ def _config_with(folder: Path, **values) -> Path:
     path = folder / "renamed.toml"
     path.write_text(base.replace("[stages.dev]", "[stages.dev]\n" + "\n".join(f'{k} = "{v}"' for k, v in values.items()), 1))
     return path
+
+
+def test_alerts_skip_attempts_that_ended_long_before_the_sensor_saw_them(chain, truth, caplog):
+    """A new deployment must not page anyone about the dev rehearsal that ended four days ago."""
+    import logging
+
+    from dagster import build_sensor_context
+
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+    from cxgm_pipeline.resources.notifier import Notifier
+    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
+
+    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
+    resources = {"sfn": StepFunctionsResource(), "store": chain["store"], "notifier": Notifier()}
+    context = build_sensor_context(instance=chain["instance"], resources=resources)
+    migration_alerts_sensor(context)
+    subjects = [r.getMessage().splitlines()[0] for r in caplog.records if r.name == "cxgm.alerts"]
+    assert subjects and all("prod/ATTEMPT_2" in s for s in subjects)
+    assert set(json.loads(context.cursor)) >= {f"{m['stage']}:{m['attempt_key']}" for m in truth["migrations"]}
+
+
+def test_a_failing_notifier_keeps_what_was_sent_announced(chain, monkeypatch):
+    from dagster import build_sensor_context
+
+    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+    from cxgm_pipeline.resources.notifier import Notifier
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    calls = []
+
+    def flaky(self, alert):
+        calls.append(alert.key)
+        if len(calls) == 3:
+            raise ConnectionError("SMTP server went away")
+
+    monkeypatch.setattr(Notifier, "send", flaky)
+    resources = {"sfn": StepFunctionsResource(), "store": chain["store"], "notifier": Notifier()}
+    context = build_sensor_context(instance=chain["instance"], resources=resources)
+    with pytest.raises(ConnectionError):
+        alerts_module.migration_alerts_sensor(context)
+    saved = sum(len(v) for v in json.loads(context.cursor).values())
+    assert saved == 2  # the two sent before the failure are not sent again

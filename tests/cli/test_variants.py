@@ -148,3 +148,33 @@ def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, m
             assert code == 0 and "Traceback" not in output, f"{args}: {output}"
     finally:
         _set_clock(env, truth["end"] + 30)
+
+
+# The IAM policy the README documents: read-only, and nothing else (alerts add sns:Publish).
+ALLOWED_ACTIONS = {
+    "stepfunctions": {"ListStateMachines", "ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns"},
+    "batch": {"ListJobs", "DescribeJobs"},
+    "logs": {"FilterLogEvents", "GetLogEvents"},
+    "s3": {"GetObject"},
+}
+
+
+def test_only_the_documented_read_only_aws_actions_are_called(account, tmp_path, monkeypatch):
+    import botocore.client
+
+    env, truth = account
+    called: set[tuple[str, str]] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        called.add((self.meta.service_model.service_name, operation_name))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    for m in truth["migrations"]:
+        for what in ("datasets", "errors", "collections", "executions"):
+            code, output = run(env, "describe", what, "--env", m["stage"], "--tag", m["attempt_key"], "--refresh")
+            assert code == 0, output
+    assert called, "the recorder saw the calls"
+    outside = {(s, op) for s, op in called if op not in ALLOWED_ACTIONS.get(s, set())}
+    assert not outside, f"AWS actions outside the documented policy: {sorted(outside)}"

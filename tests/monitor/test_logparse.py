@@ -36,3 +36,27 @@ def test_last_exception_from_exc_info():
 def test_malformed_json_is_a_runtime_line_not_a_crash():
     parsed = parse_events([ev("{not json"), ev(""), ev('{"no": "levelname"}')])
     assert (parsed.app_lines, parsed.runtime_lines) == (0, 3)
+
+
+TOKEN = "AQB" + "x7" * 120 + "SECRET"
+
+
+def test_secrets_are_cut_from_every_log_line_kept():
+    """A task token in a log line (a job printing its environment, a Batch job JSON in an error) never
+    reaches a frame: every kept text is redacted."""
+    import json as _json
+
+    from cxgm_pipeline.monitor.redact import redact
+
+    lines = [
+        f"TASK_TOKEN={TOKEN}",
+        _json.dumps({"levelname": "ERROR", "message": f"bad env {{'TASK_TOKEN': '{TOKEN}'}}"}),
+        _json.dumps({"Container": {"Environment": [{"Name": "TASK_TOKEN", "Value": TOKEN}]}}),
+        f"Traceback ... token {TOKEN} in a message",
+    ]
+    parsed = parse_events([{"timestamp": i, "message": m} for i, m in enumerate(lines)])
+    kept = "\n".join([*parsed.errors, parsed.last_exception or "", parsed.progress_hint or ""])
+    assert TOKEN not in kept
+    for line in lines:
+        assert TOKEN not in redact(line) and "<redacted>" in redact(line)
+    assert redact("Essential container in task exited") == "Essential container in task exited"
