@@ -56,12 +56,27 @@ def describe(
     if status:
         if status_column is None:
             raise ValueError(f"--status does not apply to {what.value}")
+        known = _known_statuses(what)
+        if status.lower() not in {k.lower() for k in known}:
+            raise ValueError(f"--status {status!r}: expected one of {', '.join(known)}")
         frame = frame[frame[status_column].astype(str).str.lower() == status.lower()]
     if step:
         if step_column is None:
             raise ValueError(f"--step does not apply to {what.value}")
+        from cxgm_pipeline.vocabulary import Step
+
+        known = sorted({s.value for s in Step} | set(frame[step_column].dropna().astype(str)))
+        if step not in known:
+            raise ValueError(f"--step {step!r}: expected one of {', '.join(known)}")
         frame = frame[frame[step_column] == step]
     if out:
         write_frame(frame, out)
     else:
         show_table(frame, f"{what.value} of {env}/{tag or 'window'}", shown)
+
+
+def _known_statuses(what: What) -> list[str]:
+    from cxgm_pipeline.vocabulary import DatasetState, ExecutionStatus, JobStatus
+
+    enum = {What.jobs: JobStatus, What.executions: ExecutionStatus, What.datasets: DatasetState}[what]
+    return [e.value for e in enum]

@@ -83,6 +83,12 @@ class AwsSettings:
     max_events_per_stream: int = 20_000  # GetLogEvents: read at most this many events of one stream
 
 
+# Error codes that mean "AWS kept refusing after every retry", not "this request is wrong".
+_GAVE_UP = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+                      "SlowDown", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
+                      "InternalFailure", "InternalError"})
+
+
 class StageAwsApi:
     """A cached, thread-safe boto3 client per stage; the fields come from AwsSettings or the Dagster resource."""
 
@@ -120,6 +126,18 @@ class StageAwsApi:
                 botocore.exceptions.SSOTokenLoadError, botocore.exceptions.UnauthorizedSSOTokenError,
                 botocore.exceptions.TokenRetrievalError, botocore.exceptions.EndpointConnectionError) as exc:
             raise access_hint(self.stage_config(stage), exc) from None
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if error.get("Code") in _GAVE_UP or status >= 500:
+                endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+                raise AwsAccessError(f"{exc.operation_name} for stage {stage!r} still failed after {self.max_attempts} "
+                                     f"attempts at {endpoint}: {error.get('Code')}: {error.get('Message')}. "
+                                     f"Try again later, or lower the load (max_workers).") from None
+            if error.get("Code") in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+                raise AwsAccessError(f"{exc.operation_name} denied for stage {stage!r}: {error.get('Message')}. "
+                                     f"The role needs the actions listed in the README's Security section.") from None
+            raise
 
     def pool_map(self, fn: Callable, items: Iterable) -> list:
         items = list(items)
@@ -244,10 +262,14 @@ class StepFunctionsApi(StageAwsApi):
         return self.call(stage, find)
 
     def list_executions(self, stage: str, state_machine: str, stats: FetchStats | None = None,
-                        stop_before: float | None = None) -> list[dict]:
-        """Executions newest first; `stop_before` (epoch s): stop paging once executions start earlier."""
+                        stop_before: float | None = None, must_exist: bool = False) -> list[dict]:
+        """Executions newest first; `stop_before` (epoch s): stop paging once executions start earlier.
+        `must_exist`: a missing state machine is a configuration error, not "no execution"."""
         arn = self.state_machine_arn(stage, state_machine)
         if arn is None:
+            if must_exist:
+                raise AwsAccessError(f"state machine {state_machine!r} does not exist in stage {stage!r}: fix its name "
+                                     f"in the file named by CXGM_CONFIG (see `cxgm_pipeline/stages.toml`)")
             return []
         client = self.client(stage)
 
@@ -317,10 +339,13 @@ class ArtifactsApi(StageAwsApi):
         try:
             body = self.call(stage, lambda: client.get_object(Bucket=bucket, Key=key)["Body"].read())
         except client.exceptions.NoSuchKey:
-            return None
+            return None  # expected: the report step deletes schema_migration/{execution}/ at the end
         except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchBucket", "404", "AccessDenied"):
+            if exc.response.get("Error", {}).get("Code") == "404":
                 return None
+            if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                raise AwsAccessError(f"artifact bucket {bucket!r} of stage {stage!r} does not exist: fix "
+                                     f"artifact_bucket in the file named by CXGM_CONFIG") from None
             raise
         if stats:
             stats.add(calls=1, items=1)

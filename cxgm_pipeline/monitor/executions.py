@@ -39,7 +39,8 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
             by_name[r["sfn_name"]] = new
     new_of_old = {r["old_dataset_version_id"]: new for new, r in rows.items() if r["old_dataset_version_id"]}
     after, before = attempt.window(now)
-    for ex in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp()):
+    # with new versions made, their ingestions must be somewhere: a missing machine is a misnamed one
+    for ex in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp(), must_exist=bool(rows)):
         if not after <= ex["startDate"] <= before:
             continue
         new = by_name.get(ex["name"])

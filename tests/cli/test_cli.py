@@ -158,3 +158,10 @@ def test_tampered_or_truncated_bundle_is_refused(cli, tmp_path):
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 2])
     assert "truncated" in cli("import", str(truncated), code=1).output
+
+
+def test_unknown_status_or_step_is_a_usage_error_not_an_empty_table(cli):
+    assert "expected one of" in cli("describe", "jobs", "--env", "dev", "--tag", "ATTEMPT_2", "--status", "BOGUS",
+                                     code=2).output
+    assert "expected one of" in cli("describe", "datasets", "--env", "dev", "--tag", "ATTEMPT_2", "--step", "bogus",
+                                     code=2).output

@@ -112,3 +112,28 @@ def test_views_disagree_only_on_ended_executions():
     disagree = _rollup([{"dataset_id": "d1", "state": "failed"}, {"dataset_id": "d2", "state": "succeeded"},
                         {"dataset_id": "d3", "state": "running"}])
     assert set(view_mismatches(executions, disagree)["dataset_id"]) == {"d1", "d2"}
+
+
+def test_aws_giving_up_or_denying_is_one_actionable_line():
+    import botocore.exceptions
+    import pytest
+
+    from cxgm_pipeline.monitor.aws import AwsAccessError, StepFunctions
+
+    api = StepFunctions(max_attempts=10)
+
+    def fail(code, status=400):
+        def call():
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                "GetExecutionHistory")
+        return call
+
+    with pytest.raises(AwsAccessError, match="GetExecutionHistory for stage 'dev' still failed after 10 attempts"):
+        api.call("dev", fail("ThrottlingException"))
+    with pytest.raises(AwsAccessError, match="still failed"):
+        api.call("dev", fail("Whatever", 503))
+    with pytest.raises(AwsAccessError, match="denied for stage 'dev'.*Security section"):
+        api.call("dev", fail("AccessDeniedException"))
+    with pytest.raises(botocore.exceptions.ClientError):  # a request error stays for the caller to handle
+        api.call("dev", fail("ResourceNotFoundException"))
