@@ -4,7 +4,16 @@ metadata what it found."""
 
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    DagsterRunStatus,
+    Failure,
+    MetadataValue,
+    RunsFilter,
+    asset,
+)
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
@@ -29,12 +38,26 @@ def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.Dat
 PUBLISH = {"rerun_manifest": _publish_rerun_files}
 
 
+def _refuse_concurrent_run(context: AssetExecutionContext) -> None:
+    """Two runs of one partition would read each other's half-written chain. The daemon's queue keeps them
+    apart (deploy/dagster.*.yaml); this holds for every other way a run is launched too."""
+    runs = context.instance.get_runs(filters=RunsFilter(
+        tags={"dagster/partition": str(context.partition_key)},
+        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]), limit=5)
+    others = [r.run_id for r in runs if r.run_id != context.run_id]
+    if others:
+        raise Failure(description=f"another run of {context.partition_key} is in progress ({', '.join(others)}): "
+                                  f"this one stops before touching its frames; the next refresh picks up")
+
+
 def chain_asset(spec: FrameSpec) -> AssetsDefinition:
     @asset(name=spec.name, partitions_def=migration_partitions, group_name=spec.group, description=spec.doc,
            dagster_type=pandera_schema_to_dagster_type(spec.model), ins={i: AssetIn(i) for i in spec.inputs},
            required_resource_keys=AWS_RESOURCES | {"store"},
            kinds={"aws", "pandas"} if spec.group == "aws" else {"pandas"})
     def _asset(context: AssetExecutionContext, **frames: pd.DataFrame) -> pd.DataFrame:
+        if not spec.inputs:
+            _refuse_concurrent_run(context)
         stats = FetchStats()
         r = context.resources
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)

@@ -301,3 +301,22 @@ def test_a_failing_notifier_keeps_what_was_sent_announced(chain, monkeypatch):
         alerts_module.migration_alerts_sensor(context)
     saved = sum(len(v) for v in json.loads(context.cursor).values())
     assert saved == 2  # the two sent before the failure are not sent again
+
+
+def test_a_second_run_of_a_partition_in_progress_stops_before_touching_frames(chain):
+    """Outside the daemon's queue (a CLI launch, a test), two runs of one partition must not interleave."""
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+    from dagster._core.utils import make_new_run_id
+
+    instance = chain["instance"]
+    other = DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
+                       tags={"dagster/partition": str(key("dev", "ATTEMPT_2"))})
+    instance.add_run(other)
+    try:
+        result = materialize(PARTITIONED, selection=["migration_jobs"], partition_key=key("dev", "ATTEMPT_2"),
+                             resources=chain["resources"], instance=instance, raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert other.run_id in failure.event_specific_data.error.message
+    finally:
+        instance.delete_run(other.run_id)
