@@ -20,7 +20,7 @@ from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudW
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
 from cxgm_pipeline.resources.notifier import Notifier
 from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
-from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
+from cxgm_pipeline.sensors.migration_alerts import announce_alerts, migration_alerts_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 
@@ -96,7 +96,7 @@ refresh_seconds()
 defs = Definitions(
     assets=all_assets,
     asset_checks=ALL_CHECKS,
-    jobs=[refresh_attempt_job, overview_job, compare_job],
+    jobs=[refresh_attempt_job, overview_job, compare_job, announce_alerts],
     sensors=[attempt_discovery_sensor, refresh_running_sensor, migration_alerts_sensor],
     schedules=[daily_running_refresh, daily_comparison],
     resources=build_resources(),

@@ -56,3 +56,12 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
         alerts.append(Alert("finished", "finished", subject, "\n".join(lines)))
     return alerts
+
+
+def digest(where: str, alerts: list[Alert]) -> Alert:
+    """One message per attempt and tick, whatever happened: each alert's subject is a line of its own."""
+    if len(alerts) == 1:
+        return alerts[0]
+    kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in alerts}))
+    body = "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
+    return Alert("digest", ",".join(a.key for a in alerts), f"[cxgm] {where}: {len(alerts)} alerts ({kinds})", body)

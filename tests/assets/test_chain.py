@@ -192,24 +192,37 @@ def test_attempt_states_at_a_glance(chain, truth):
         assert row["datasets"] == len(observable(m))
 
 
+def _tick_alerts(chain, cursor=None):
+    from dagster import build_sensor_context
+
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
+
+    resources = {"sfn": StepFunctionsResource(), "store": chain["store"]}
+    return migration_alerts_sensor(build_sensor_context(instance=chain["instance"], resources=resources, cursor=cursor))
+
+
+def _announce(result, notifier=None):
+    from cxgm_pipeline.resources.notifier import Notifier
+    from cxgm_pipeline.sensors.migration_alerts import announce_alerts
+
+    return [announce_alerts.execute_in_process(run_config=r.run_config, resources={"notifier": notifier or Notifier()},
+                                               raise_on_error=False) for r in result.run_requests]
+
+
 def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     import logging
 
     import cxgm_pipeline.sensors.migration_alerts as alerts_module
 
     monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)  # every emulated attempt is news here
-
-    from dagster import build_sensor_context
-
-    from cxgm_pipeline.resources.aws import StepFunctionsResource
-    from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
-
-    resources = {"sfn": StepFunctionsResource(), "store": chain["store"], "notifier": Notifier()}
     caplog.set_level(logging.WARNING, logger="cxgm.alerts")
-    context = build_sensor_context(instance=chain["instance"], resources=resources)
-    migration_alerts_sensor(context)
-    subjects = [r.getMessage().splitlines()[0] for r in caplog.records if r.name == "cxgm.alerts"]
+    first = _tick_alerts(chain)
+    assert len(first.run_requests) == len(truth["migrations"])  # one digest per attempt and tick
+    assert not [r for r in caplog.records if r.name == "cxgm.alerts"], "the sensor decides; a run sends"
+    assert all(run.success for run in _announce(first))
+    lines = [line for r in caplog.records if r.name == "cxgm.alerts" for line in r.getMessage().splitlines()]
+    subjects = [line.strip() for line in lines if line.strip().startswith("[cxgm]") and "alerts (" not in line]
     signatures = sum(len(chain["store"].read("error_signatures", m["stage"], m["attempt_key"])) for m in truth["migrations"])
     assert sum("new error" in s for s in subjects) == signatures
     assert sum("finished" in s for s in subjects) == len(truth["migrations"])
@@ -219,9 +232,35 @@ def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     finished = next(r.getMessage() for r in caplog.records if "prod/ATTEMPT_2 finished" in r.getMessage())
     prod_failed = [d["dataset_id"] for d in observable(migration(truth, "prod")) if d["state"] == "failed"]
     assert all(d in finished for d in prod_failed)
-    caplog.clear()
-    again = build_sensor_context(instance=chain["instance"], resources=resources, cursor=context.cursor)
-    migration_alerts_sensor(again)
+    again = _tick_alerts(chain, first.cursor)
+    assert not again.run_requests
+
+
+def test_alerts_skip_attempts_that_ended_long_before_the_sensor_saw_them(chain, truth):
+    """A new deployment must not page anyone about the dev rehearsal that ended four days ago."""
+    result = _tick_alerts(chain)
+    assert [r.tags["cxgm/attempt"] for r in result.run_requests] == ["prod:ATTEMPT_2"]
+    assert set(json.loads(result.cursor)) >= {f"{m['stage']}:{m['attempt_key']}" for m in truth["migrations"]}
+
+
+def test_a_failing_notifier_fails_a_visible_run_that_dagster_retries(chain):
+    from cxgm_pipeline.resources.notifier import Notifier
+    from cxgm_pipeline.sensors.migration_alerts import RETRIES, announce_alerts
+
+    class Down(Notifier):
+        def send(self, alert):
+            raise ConnectionError("SMTP server went away")
+
+    runs = _announce(_tick_alerts(chain), Down())
+    assert runs and not any(run.success for run in runs)
+    assert announce_alerts.tags["dagster/max_retries"] == RETRIES
+
+
+def test_a_sensor_preview_sends_nothing(chain, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
+    assert _tick_alerts(chain).run_requests
     assert not [r for r in caplog.records if r.name == "cxgm.alerts"]
 
 
@@ -258,49 +297,6 @@ def _config_with(folder: Path, **values) -> Path:
     path = folder / "renamed.toml"
     path.write_text(base.replace("[stages.dev]", "[stages.dev]\n" + "\n".join(f'{k} = "{v}"' for k, v in values.items()), 1))
     return path
-
-
-def test_alerts_skip_attempts_that_ended_long_before_the_sensor_saw_them(chain, truth, caplog):
-    """A new deployment must not page anyone about the dev rehearsal that ended four days ago."""
-    import logging
-
-    from dagster import build_sensor_context
-
-    from cxgm_pipeline.resources.aws import StepFunctionsResource
-    from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
-
-    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
-    resources = {"sfn": StepFunctionsResource(), "store": chain["store"], "notifier": Notifier()}
-    context = build_sensor_context(instance=chain["instance"], resources=resources)
-    migration_alerts_sensor(context)
-    subjects = [r.getMessage().splitlines()[0] for r in caplog.records if r.name == "cxgm.alerts"]
-    assert subjects and all("prod/ATTEMPT_2" in s for s in subjects)
-    assert set(json.loads(context.cursor)) >= {f"{m['stage']}:{m['attempt_key']}" for m in truth["migrations"]}
-
-
-def test_a_failing_notifier_keeps_what_was_sent_announced(chain, monkeypatch):
-    from dagster import build_sensor_context
-
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
-    from cxgm_pipeline.resources.aws import StepFunctionsResource
-    from cxgm_pipeline.resources.notifier import Notifier
-
-    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
-    calls = []
-
-    def flaky(self, alert):
-        calls.append(alert.key)
-        if len(calls) == 3:
-            raise ConnectionError("SMTP server went away")
-
-    monkeypatch.setattr(Notifier, "send", flaky)
-    resources = {"sfn": StepFunctionsResource(), "store": chain["store"], "notifier": Notifier()}
-    context = build_sensor_context(instance=chain["instance"], resources=resources)
-    with pytest.raises(ConnectionError):
-        alerts_module.migration_alerts_sensor(context)
-    saved = sum(len(v) for v in json.loads(context.cursor).values())
-    assert saved == 2  # the two sent before the failure are not sent again
 
 
 def test_a_second_run_of_a_partition_in_progress_stops_before_touching_frames(chain):
