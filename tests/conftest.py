@@ -30,6 +30,9 @@ from cxgm_emulator.server import Emulator, EmulatorOptions
 from cxgm_emulator.truth import load_truth
 
 SEED = 11
+# The emulator answers at once and unthrottled unless a test asks for quotas: client-side pacing at AWS's rates
+# would only slow the suite (tests/monitor/test_ratelimit.py exercises it).
+os.environ.setdefault("CXGM_AWS_RATES", "off")
 DEFAULT_VARIANT = ("distributed", "new")
 # (map_mode, ingestion_input): production's shapes over time (see portal_shapes.MapMode / IngestionInput)
 VARIANTS = [("inline", "old"), ("inline", "new"), ("distributed", "new"), ("distributed", "old")]

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import boto3
 import botocore.exceptions
 from botocore.config import Config
+from cxgm_pipeline.monitor.ratelimit import pace
 from cxgm_pipeline.config import StageConfig, config_at
 
 _CLIENTS: dict[tuple, Any] = {}
@@ -110,10 +111,12 @@ class StageAwsApi:
                     session = boto3.session.Session(
                         profile_name=profile, region_name=region, aws_access_key_id=self.aws_access_key_id,
                         aws_secret_access_key=self.aws_secret_access_key, aws_session_token=self.aws_session_token)
-                    _CLIENTS[key] = session.client(
+                    client = session.client(
                         self.SERVICE, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
                         config=Config(retries={"mode": "adaptive", "max_attempts": self.max_attempts},
                                       max_pool_connections=self.max_pool_connections))
+                    client.meta.events.register("before-call.*.*", pace)  # per-API quotas, process-wide
+                    _CLIENTS[key] = client
                 except botocore.exceptions.BotoCoreError as exc:
                     raise access_hint(cfg, exc) from None
             return _CLIENTS[key]
