@@ -55,6 +55,9 @@ def list_jobs(self: BatchBackend, job_queue_name=None, array_job_id=None, job_st
     if array_job_id and (array_job := self.get_job_by_id(array_job_id)):
         candidates.extend(array_job._child_jobs or [])
     candidates = [j for j in candidates if _visible(j, now)]
+    if filters and len(filters) > 1:
+        # AWS Batch ListJobs: "Only one filter can be used at a time."
+        raise ClientException("Only one filter can be used at a time")
     if filters:
         def keep(job) -> bool:
             for f in filters:

@@ -23,6 +23,8 @@ from cxgm_pipeline.monitor.rerun import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
 
 AWS_RESOURCES = {"batch", "logs", "sfn", "artifacts"}
+# Frames whose builder refreshes from its last stored version (ended jobs, answers read, logs read stay).
+INCREMENTAL = {"migration_jobs", "enriched_jobs", "step_outputs"}
 
 
 def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.DataFrame) -> dict:
@@ -61,7 +63,10 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         stats = FetchStats()
         r = context.resources
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)
-        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats)
+        previous = {}
+        if spec.name in INCREMENTAL and attempt is not None and r.store.exists(spec.name, stage, attempt.key):
+            previous[spec.name] = r.store.read(spec.name, stage, attempt.key)
+        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
         meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}

@@ -157,15 +157,15 @@ class BatchApi(StageAwsApi):
 
     def list_job_ids(self, stage: str, queue: str, created_after_ms: int, created_before_ms: int,
                      stats: FetchStats | None = None) -> list[str]:
-        # With filters, ListJobs returns every status; without, only RUNNING.
-        filters = [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]},
-                   {"name": "BEFORE_CREATED_AT", "values": [str(created_before_ms)]}]
+        # With a filter, ListJobs returns every status (without, only RUNNING). AWS takes ONE filter at a time:
+        # the window's start goes to AWS, its end is applied here.
+        filters = [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}]
         paginator = self.client(stage).get_paginator("list_jobs")
 
         def fetch() -> list[str]:
             ids = []
             for page in paginator.paginate(jobQueue=queue, filters=filters, PaginationConfig={"PageSize": 1000}):
-                ids.extend(j["jobId"] for j in page["jobSummaryList"])
+                ids.extend(j["jobId"] for j in page["jobSummaryList"] if j.get("createdAt", 0) <= created_before_ms)
                 if stats:
                     stats.add(calls=1, items=len(page["jobSummaryList"]))
             return list(dict.fromkeys(ids))  # a job listed on two pages is one job

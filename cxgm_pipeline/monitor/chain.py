@@ -51,6 +51,8 @@ class Build:
     frames: dict[str, pd.DataFrame]
     aws: Apis
     stats: FetchStats = field(default_factory=FetchStats)
+    # this partition's frames as last stored: builders that can refresh incrementally read only what changed
+    previous: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
@@ -87,14 +89,16 @@ class FrameSpec:
 
 
 CHAIN: tuple[FrameSpec, ...] = (
-    FrameSpec("migration_jobs", MigrationJobs, (), lambda b: fetch_migration_jobs(b.stage, b.attempt, b.aws.batch, b.stats),
+    FrameSpec("migration_jobs", MigrationJobs, (), lambda b: fetch_migration_jobs(b.stage, b.attempt, b.aws.batch, b.stats,
+                                                                              previous=b.previous.get("migration_jobs")),
               "aws", lambda f, b: {"jobs": len(f), **_counts(f, "status", "jobs_")}),
     FrameSpec("enriched_jobs", EnrichedJobs, ("migration_jobs",),
-              lambda b: enrich_jobs(b.frames["migration_jobs"], b.aws.logs, b.stats), "rollups",
+              lambda b: enrich_jobs(b.frames["migration_jobs"], b.aws.logs, b.stats, b.previous.get("enriched_jobs")),
+              "rollups",
               lambda f, b: {**_counts(f, "log_status", "log_"), **_counts(f, "error_category", "failed_")}),
     FrameSpec("step_outputs", StepOutputs, ("migration_jobs",),
               lambda b: collect_outputs(b.stage, b.attempt, b.frames["migration_jobs"], b.aws.logs, b.aws.sfn,
-                                        b.aws.artifacts, b.stats),
+                                        b.aws.artifacts, b.stats, b.previous.get("step_outputs")),
               "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}),
     FrameSpec("sfn_executions", SfnExecutions, ("step_outputs",),
               lambda b: fetch_sfn_executions(b.stage, b.attempt, b.frames["step_outputs"], b.aws.sfn, b.stats), "aws",

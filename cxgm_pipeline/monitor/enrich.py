@@ -13,7 +13,7 @@ from cxgm_pipeline.monitor.classify import classify, error_kind, signature
 from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import LogsApi, FetchStats
-from cxgm_pipeline.schemas import EnrichedJobs, empty_frame, validate
+from cxgm_pipeline.schemas import EnrichedJobs, MigrationJobs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, LogStatus
 
 READ_LOGS_OF = {JobStatus.FAILED.value, JobStatus.RUNNING.value}
@@ -44,16 +44,38 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
     return out
 
 
-def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = None) -> pd.DataFrame:
+_ENRICHED = [c for c in EnrichedJobs.to_schema().columns if c not in MigrationJobs.to_schema().columns]
+
+
+def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = None,
+                previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`previous`: this partition's last frame. A job that had already ended then, with the same stream, keeps
+    its enrichment: a refresh reads only the logs of jobs that failed since, or still run."""
     if jobs.empty:
         return empty_frame(EnrichedJobs)
     stage = jobs["stage"].iloc[0]
     records = jobs.to_dict("records")
+    reuse: dict[str, dict] = {}
+    if previous is not None and not previous.empty:
+        for p in previous.to_dict("records"):
+            if p["status"] in ("SUCCEEDED", "FAILED"):
+                reuse[p["job_id"]] = p
+    def reusable(r: dict) -> dict | None:
+        p = reuse.get(r["job_id"])
+        if p is not None and p["status"] == r["status"] and none_if_missing(p["log_stream"]) == none_if_missing(r["log_stream"]):
+            return p
+        return None
+
     wanted = sorted({(r["log_group"], r["log_stream"]) for r in records
-                     if r["status"] in READ_LOGS_OF and none_if_missing(r["log_stream"]) and none_if_missing(r["log_group"])})
+                     if r["status"] in READ_LOGS_OF and reusable(r) is None
+                     and none_if_missing(r["log_stream"]) and none_if_missing(r["log_group"])})
     streams = logs.many_streams(stage, wanted, stats)
     extra = []
     for r in records:
+        old = reusable(r)
+        if old is not None:
+            extra.append({c: old[c] for c in _ENRICHED})
+            continue
         fetched = r["status"] in READ_LOGS_OF
         events = streams.get((r["log_group"], r["log_stream"])) if fetched else None
         extra.append(enrich_row(r, events, fetched))

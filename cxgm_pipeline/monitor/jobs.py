@@ -6,7 +6,7 @@ call on a bounded pool: ~N/100 calls for N jobs, never one call per job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -89,21 +89,39 @@ def belongs_to(row: dict, attempt: Attempt) -> bool:
     return True
 
 
+# A refresh lists jobs created since the newest it knew, less this margin (ListJobs is eventually consistent).
+RELIST_MARGIN = timedelta(minutes=15)
+BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"
+_ENDED = {"SUCCEEDED", "FAILED"}
+
+
 def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
                          stats: FetchStats | None = None, now: datetime | None = None,
-                         log_group_default: str | None = None) -> pd.DataFrame:
-    """The jobs of `attempt` in `stage` as a validated MigrationJobs frame (empty when attempt is None)."""
+                         previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The jobs of `attempt` in `stage` as a validated MigrationJobs frame (empty when attempt is None).
+
+    `previous`: this partition's last frame. An ended job never changes, so a refresh lists only the jobs
+    created since the newest it knew and describes only those and the ones still active."""
     if attempt is None:
         return empty_frame(MigrationJobs)
     now = now or utcnow()
     cfg = batch.stage_config(stage)
     after, before = attempt.window(now)
+    kept: list[dict] = []
+    wanted: list[str] = []
+    if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
+        ended = previous["status"].isin(_ENDED)
+        kept = previous[ended].to_dict("records")
+        wanted = list(previous.loc[~ended, "job_id"])
+        after = max(after, previous["created_at"].max().to_pydatetime() - RELIST_MARGIN)
     ids = batch.list_job_ids(stage, cfg.queue, int(after.timestamp() * 1000), int(before.timestamp() * 1000), stats)
+    known = {r["job_id"] for r in kept}
+    ids = [i for i in dict.fromkeys([*wanted, *ids]) if i not in known]
     rows = [job_row(j, stage, attempt.key, now) for j in batch.describe_jobs(stage, ids, stats)]
-    rows = [r for r in rows if belongs_to(r, attempt)]
-    for r in rows:  # jobs that never configured awslogs: the stage's group for their kind of step
+    rows = [r for r in rows if belongs_to(r, attempt)] + kept
+    for r in rows:  # a job definition without awslogs options logs to Batch's default group
         if not r["log_group"]:
-            r["log_group"] = cfg.ingestion_log_group if r["step"] in _INGESTION else cfg.migration_log_group
+            r["log_group"] = BATCH_DEFAULT_LOG_GROUP
     if not rows:
         return empty_frame(MigrationJobs)
     df = pd.DataFrame(rows).sort_values(["created_at", "job_id"])

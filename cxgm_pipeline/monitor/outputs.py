@@ -55,8 +55,8 @@ class _Collected:
 
     answers: dict[str, tuple[object, str]] = field(default_factory=dict)
     skipped: list[tuple[str, dict]] = field(default_factory=list)  # (job_id, record)
-    listed: list[tuple[dict, str]] = field(default_factory=list)  # (dataset item, source)
-    gathered: list[tuple[dict, str]] = field(default_factory=list)  # (collection item, source)
+    listed: list[tuple[dict, str, str]] = field(default_factory=list)  # (dataset item, source, job id)
+    gathered: list[tuple[dict, str, str]] = field(default_factory=list)  # (collection item, source, job id)
 
     def answer(self, job_id: str | None, response, source: str) -> None:
         if job_id and response is not None and job_id not in self.answers:
@@ -102,7 +102,10 @@ def _task_answers(events: list[dict], found: _Collected, source: str) -> None:
         if prev is None or prev["type"] != "TaskSubmitted":
             continue
         job_id = (_json(prev["taskSubmittedEventDetails"].get("output")) or {}).get("JobId")
-        found.answer(job_id, _json(e["taskSucceededEventDetails"].get("output")), source)
+        output = _json(e["taskSucceededEventDetails"].get("output"))
+        if isinstance(output, dict) and ("JobId" in output or "JobName" in output):
+            continue  # `.sync` without SendTaskSuccess: the output is the Batch job's description, not an answer
+        found.answer(job_id, output, source)
 
 
 def _from_history(stage: str, attempt: Attempt, sfn: StepFunctionsApi, found: _Collected, missing: set[str],
@@ -133,13 +136,18 @@ def _from_s3(stage: str, key: str, artifacts: ArtifactsApi, stats) -> list | Non
 
 def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, logs: LogsApi,
                     sfn: StepFunctionsApi, artifacts: ArtifactsApi,
-                    stats: FetchStats | None = None) -> pd.DataFrame:
+                    stats: FetchStats | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
-    still unanswered."""
+    still unanswered. `previous`: this partition's last frame; a job whose answer it holds is not read again."""
     if attempt is None or jobs.empty:
         return empty_frame(StepOutputs)
-    records = jobs.to_dict("records")
-    by_id = {r["job_id"]: r for r in records}
+    kept = pd.DataFrame()
+    answered: set[str] = set()
+    if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
+        kept = previous[(previous["source"] != "job_env") & previous["job_id"].notna()]
+        answered = set(kept["job_id"])
+    records = [r for r in jobs.to_dict("records") if r["job_id"] not in answered]
+    by_id = {r["job_id"]: r for r in jobs.to_dict("records")}
     found = _Collected()
     _from_logs(stage, records, logs, found, stats)
     wanted = {r["job_id"] for r in records if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
@@ -170,7 +178,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
                 items, item_source = _from_s3(stage, response[RESPONSE_KEY_NAME], artifacts, stats), "s3"
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and item.get("collection_id"):
-                    found.gathered.append((item, item_source))
+                    found.gathered.append((item, item_source, job_id))
         elif job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
             items, item_source = response.get("datasets"), source
             if response.get(RESPONSE_KEY_NAME):
@@ -178,12 +186,12 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and item.get("dataset_id"):
                     found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"])},
-                                         item_source))
-    seen_collections = set()
-    for item, source in found.gathered:
+                                         item_source, job_id))
+    seen_collections = set(kept.loc[kept["kind"] == "collection", "collection_id"]) if not kept.empty else set()
+    for item, source, job_id in found.gathered:
         if item["collection_id"] not in seen_collections:
             seen_collections.add(item["collection_id"])
-            row("collection", source, None, collection_id=item["collection_id"],
+            row("collection", source, by_id.get(job_id), collection_id=item["collection_id"],
                 collection_version_id=item.get("collection_version_id"))
     for r in records:  # a collection migrated is a collection gathered, whatever the sources kept
         if r["step"] == Step.COLLECTION_MIGRATION.value and none_if_missing(r["collection_id"]) \
@@ -191,8 +199,8 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
             seen_collections.add(r["collection_id"])
             row("collection", "job_env", r, collection_id=r["collection_id"],
                 collection_version_id=none_if_missing(r["collection_version_id"]))
-    for item, source in found.listed:
-        row("listed_dataset", source, None, collection_id=item.get("collection_id"),
+    for item, source, job_id in found.listed:
+        row("listed_dataset", source, by_id.get(job_id), collection_id=item.get("collection_id"),
             collection_version_id=item.get("_collection_version_id"), dataset_id=item["dataset_id"],
             dataset_version_id=item.get("dataset_version_id"))
     for job_id, record in found.skipped:
@@ -200,7 +208,8 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
         row("skipped_dataset", "log", job, collection_id=none_if_missing(job["collection_id"]),
             collection_version_id=none_if_missing(job["collection_version_id"]), dataset_id=record["dataset_id"],
             dataset_version_id=record.get("dataset_version_id"))
-    if not rows:
+    if not rows and kept.empty:
         return empty_frame(StepOutputs)
-    df = pd.DataFrame(rows).drop_duplicates(subset=["kind", "job_id", "collection_id", "dataset_id"])
+    df = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True) if not kept.empty else pd.DataFrame(rows)
+    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "dataset_id"])
     return validate(StepOutputs, df.sort_values(["kind", "collection_id", "dataset_id"], na_position="last"))

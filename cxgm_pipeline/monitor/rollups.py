@@ -47,10 +47,23 @@ def resolve_dataset_ids(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.Seri
 
 
 UNATTRIBUTED = "unattributed:"
+# How an ingestion execution that ended badly without a failed job of its own (a Lambda, a StartExecution
+# failure, an operator's abort) leaves its dataset.
+_EXECUTION_ENDED_BADLY = {"FAILED": ErrorCategory.UNKNOWN, "TIMED_OUT": ErrorCategory.TIMEOUT,
+                          "ABORTED": ErrorCategory.CANCELLED}
+
+
+def attempt_jobs(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
+    """The attempt's own jobs: ingestion jobs of other uploads share the queue and the window; only those of a
+    version this attempt made count (the rest never reach a rollup, a signature or an alert)."""
+    if jobs.empty:
+        return jobs
+    ingestion = jobs["step"].isin([s.value for s in INGESTION_STEPS])
+    return jobs[~ingestion | jobs["dataset_version_id"].isin(set(version_index(executions)))]
 
 
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
-                 aborted: bool, now: pd.Timestamp) -> dict:
+                 aborted: bool, now: pd.Timestamp, execution_status: str | None = None) -> dict:
     """One dataset from its jobs (plain records, oldest first): ~10 us a dataset, not a pandas query each."""
     row = {"dataset_id": dataset_id, **info, "current_step": None, "last_step": None, "failing_step": None,
            "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
@@ -76,6 +89,9 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
         f = min(failed, key=lambda j: (j["stopped_at"] if none_if_missing(j["stopped_at"]) is not None else now, j["created_at"]))
         row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=none_if_missing(f["error_category"]),
                    error_signature=none_if_missing(f["error_signature"]))
+    elif execution_status in _EXECUTION_ENDED_BADLY:
+        row.update(state=DatasetState.FAILED.value, error_category=_EXECUTION_ENDED_BADLY[execution_status].value,
+                   error_signature=f"ingestion execution {execution_status}")
     elif active:
         started = any(none_if_missing(j["started_at"]) is not None for j in jobs)
         row["state"] = (DatasetState.RUNNING if started else DatasetState.PENDING).value
@@ -112,13 +128,9 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     now = now or utcnow()
     if jobs.empty and (outputs.empty or not outputs["kind"].isin(["listed_dataset", "skipped_dataset"]).any()):
         return empty_frame(DatasetRollup)
-    known_versions = set(version_index(executions))
+    jobs = attempt_jobs(jobs, executions)
     jobs = jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions)) if not jobs.empty else \
         jobs.assign(resolved_dataset_id=pd.Series(dtype=object))
-    # ingestion jobs of other uploads share the queue and the window: only this attempt's versions count
-    ingestion = jobs["step"].isin([s.value for s in INGESTION_STEPS])
-    ours = ~ingestion | jobs["dataset_version_id"].isin(known_versions)
-    jobs = jobs[ours]
     # the jobs may be a snapshot from before the attempt ended: then it has not ended for them
     ended = ended and not jobs["status"].isin(_ACTIVE).any()
     dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
@@ -149,10 +161,12 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         for r in outputs[outputs["kind"] == "skipped_dataset"].to_dict("records"):
             collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
             note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
-    new_versions = {}
+    new_versions, execution_status = {}, {}
     if not executions.empty:
         known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"])
         new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
+        with_status = known.dropna(subset=["status"])
+        execution_status = dict(zip(with_status["dataset_id"], with_status["status"]))
     collection_jobs = {
         r["collection_id"]: r
         for r in jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at").to_dict("records")
@@ -166,7 +180,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         skipped = bool(meta.pop("skipped", False)) and not grouped.get(dataset_id)
         meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
         row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
-                           collection_jobs.get(meta.get("collection_id")), ended, aborted, now_ts)
+                           collection_jobs.get(meta.get("collection_id")), ended, aborted, now_ts,
+                           execution_status.get(dataset_id))
         row.pop("skipped", None)
         rows.append(row)
     if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
@@ -214,6 +229,7 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
 def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed jobs grouped by signature: one row per cause, with counts and example datasets. With the
     dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
+    jobs = attempt_jobs(jobs, executions)
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
     if failed.empty:
         return empty_frame(ErrorSignatures)

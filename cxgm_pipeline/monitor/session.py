@@ -92,9 +92,12 @@ class MonitorSession:
                                  {n: self.store.read(n, stage, attempt.key) for n in wanted}, "stored")
         return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
 
-    def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES) -> dict[str, pd.DataFrame]:
-        """The chain for one attempt, in process: only `wanted` frames and what they are built from."""
-        build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats)
+    def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES,
+              previous: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+        """The chain for one attempt, in process: only `wanted` frames and what they are built from. `previous`:
+        the frames of an earlier fetch, from which a refresh reads only what changed."""
+        build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats,
+                      previous or {})
 
         def make(name: str) -> None:
             if name in build.frames:

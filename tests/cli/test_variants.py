@@ -178,3 +178,39 @@ def test_only_the_documented_read_only_aws_actions_are_called(account, tmp_path,
     assert called, "the recorder saw the calls"
     outside = {(s, op) for s, op in called if op not in ALLOWED_ACTIONS.get(s, set())}
     assert not outside, f"AWS actions outside the documented policy: {sorted(outside)}"
+
+
+def test_an_incremental_refresh_equals_a_full_fetch_for_fewer_calls(account, monkeypatch):
+    """While prod runs: a refresh from the last frames (ended jobs kept, answers and logs not read again)
+    gives the same datasets as fetching everything anew."""
+    from cxgm_pipeline.monitor.aws import FetchStats
+    from cxgm_pipeline.monitor.session import MonitorSession
+
+    env, truth = account
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    prod = next(m for m in truth["migrations"] if m["live"])
+    span = prod["stop"] - prod["start"]
+    try:
+        _set_clock(env, prod["start"] + span * 0.5)
+        first = MonitorSession(stats=FetchStats())
+        attempt = first.resolve("prod", prod["attempt_key"])
+        before = first.fetch("prod", attempt)
+        _set_clock(env, prod["start"] + span * 0.52)
+        full_session, inc_session = MonitorSession(stats=FetchStats()), MonitorSession(stats=FetchStats())
+        attempt = full_session.resolve("prod", prod["attempt_key"])
+        full = full_session.fetch("prod", attempt)
+        inc = inc_session.fetch("prod", attempt, previous=before)
+    finally:
+        _set_clock(env, truth["end"] + 30)
+
+    def datasets(frames):  # a running job's seconds are counted to the moment of the fetch: compare outcomes
+        shown = ["dataset_id", "state", "current_step", "last_step", "failing_step", "error_category", "retries",
+                 "new_dataset_version_id", "jobs"]
+        return frames["dataset_rollup"][shown].sort_values("dataset_id").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(datasets(inc), datasets(full), check_dtype=False)
+    collections = ["collection_id", "datasets", "succeeded", "failed", "running", "not_started", "skipped"]
+    pd.testing.assert_frame_equal(inc["collection_rollup"][collections].reset_index(drop=True),
+                                  full["collection_rollup"][collections].reset_index(drop=True), check_dtype=False)
+    assert inc_session.stats.calls < full_session.stats.calls / 2, (inc_session.stats.calls, full_session.stats.calls)

@@ -26,11 +26,14 @@ def test_list_jobs_pages_and_filters(emulator, truth):
                            filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}])
     assert len(page["jobSummaryList"]) == 10 and page["nextToken"]
     m = migration(truth, "dev", "ATTEMPT_2")
-    window = [{"name": "AFTER_CREATED_AT", "values": [str(int(m["start"] * 1000))]},
-              {"name": "BEFORE_CREATED_AT", "values": [str(int(m["stop"] * 1000))]}]
+    after = [{"name": "AFTER_CREATED_AT", "values": [str(int(m["start"] * 1000))]}]
     listed = [j for p in batch.get_paginator("list_jobs").paginate(jobQueue="dp-dev-devstack-schema-migration",
-                                                                  filters=window) for j in p["jobSummaryList"]]
+                                                                  filters=after) for j in p["jobSummaryList"]
+              if j["createdAt"] <= int(m["stop"] * 1000)]
     assert len(listed) == len(m["jobs"])
+    with pytest.raises(batch.exceptions.ClientException, match="Only one filter"):  # as AWS says
+        batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration",
+                        filters=[*after, {"name": "BEFORE_CREATED_AT", "values": [str(int(m["stop"] * 1000))]}])
     named = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration",
                             filters=[{"name": "JOB_NAME", "values": ["Collection_cleanup"]}])["jobSummaryList"]
     assert named and {j["jobName"] for j in named} == {"Collection_cleanup"}
