@@ -67,8 +67,8 @@ def _from_logs(stage: str, jobs: list[dict], logs: LogsApi, found: _Collected, s
     by_stream = {(j["log_group"], j["log_stream"]): j for j in jobs if none_if_missing(j["log_stream"])}
     answering = [k for k, j in by_stream.items() if j["step"] in _ANSWERING and j["status"] == JobStatus.SUCCEEDED.value]
     cleanups = [k for k, j in by_stream.items() if j["step"] in _CLEANUP and j["status"] == JobStatus.SUCCEEDED.value]
-    # one pattern for "output" and PY-1's "Response": FilterLogEvents terms are case-sensitive, so two sweeps
-    sweeps = [(answering, f'"{LOG_OUTPUT_MESSAGE}"'), (answering, f'"{LOG_OLD_RESPONSE_MESSAGE}"'),
+    # one sweep for "output" and PY-1's "Response" (an OR pattern; every record is still checked here)
+    sweeps = [(answering, f'?"{LOG_OUTPUT_MESSAGE}" ?"{LOG_OLD_RESPONSE_MESSAGE}"'),
               (cleanups, f'"{LOG_SKIPPING_DATASET}"')]
     for wanted, pattern in sweeps:
         groups: dict[str, list[str]] = {}
@@ -193,7 +193,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
             seen_collections.add(item["collection_id"])
             row("collection", source, by_id.get(job_id), collection_id=item["collection_id"],
                 collection_version_id=item.get("collection_version_id"))
-    for r in records:  # a collection migrated is a collection gathered, whatever the sources kept
+    for r in by_id.values():  # a collection migrated is a collection gathered, whatever the sources kept
         if r["step"] == Step.COLLECTION_MIGRATION.value and none_if_missing(r["collection_id"]) \
                 and r["collection_id"] not in seen_collections:
             seen_collections.add(r["collection_id"])
@@ -203,9 +203,21 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
         row("listed_dataset", source, by_id.get(job_id), collection_id=item.get("collection_id"),
             collection_version_id=item.get("_collection_version_id"), dataset_id=item["dataset_id"],
             dataset_version_id=item.get("dataset_version_id"))
+    # a cleanup job knows only the collection's version it cleans: for a published collection, the private
+    # revision collection_migrate made (its answer's collection_version_id)
+    collection_of_revision = {}
+    for job_id, (response, _) in found.answers.items():
+        job = by_id.get(job_id)
+        if job is not None and job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
+            collection_of_revision[response.get("collection_version_id")] = none_if_missing(job["collection_id"])
+    if not kept.empty:
+        revisions = kept[kept["kind"] == "listed_dataset"]
+        collection_of_revision.update({k: v for k, v in zip(revisions["collection_version_id"], revisions["collection_id"])
+                                       if k not in collection_of_revision})
     for job_id, record in found.skipped:
         job = by_id[job_id]
-        row("skipped_dataset", "log", job, collection_id=none_if_missing(job["collection_id"]),
+        collection = none_if_missing(job["collection_id"]) or collection_of_revision.get(none_if_missing(job["collection_version_id"]))
+        row("skipped_dataset", "log", job, collection_id=collection,
             collection_version_id=none_if_missing(job["collection_version_id"]), dataset_id=record["dataset_id"],
             dataset_version_id=record.get("dataset_version_id"))
     if not rows and kept.empty:
