@@ -1,10 +1,12 @@
-"""Fetch-and-rollup benchmark of one attempt of the default scenario (~2,000 datasets, ~8,500 jobs).
+"""Fetch benchmark of one attempt of the default scenario (~2,000 datasets, ~10,000 jobs), against the emulator
+with AWS's latency and per-API quotas if asked (`--latency-ms 40 --quotas`).
 
-Runs the emulator in this process, then each stage of the chain, printing wall time and AWS calls.
-Optional: --latency-ms adds per-call latency (real AWS adds tens of ms), --quotas applies AWS's default
-per-API rates. Numbers go in the README; tests never assert timings.
+Phases, each with wall seconds, calls per API, throttled calls and the quota lower bound (the least time its
+calls could take at the APIs' rates): the old notebook helpers' pattern (sequential, one execution history
+per ingestion execution), cxgm's first fetch, and a refresh of the running attempt after ~1% of its datasets
+moved. Numbers go in the README; tests never assert timings.
 
-    .venv/bin/python bench/fetch_bench.py [--scenario default] [--latency-ms 30] [--quotas]
+    .venv/bin/python bench/fetch_bench.py [--scenario default] [--latency-ms 40] [--quotas]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--quotas", action="store_true")
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--attempt", default="ATTEMPT_2")
+    parser.add_argument("--skip-old", action="store_true", help="Skip the old helpers' pattern (slow under quotas)")
     args = parser.parse_args()
 
     from cxgm_emulator.server import Emulator, EmulatorOptions
@@ -35,40 +38,77 @@ def main() -> None:
                                    truth_path=Path(tempfile.mkdtemp()) / "truth.json")).start()
     seeded = time.perf_counter() - began
     os.environ.update(emu.env())
+    if not args.quotas:
+        os.environ["CXGM_AWS_RATES"] = "off"  # nothing to pace against
 
-    from cxgm_pipeline.monitor.attempts import find_attempt
-    from cxgm_pipeline.monitor.enrich import enrich_jobs
-    from cxgm_pipeline.monitor.executions import fetch_sfn_executions
-    from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-    from cxgm_pipeline.monitor.outputs import collect_outputs
-    from cxgm_pipeline.monitor.rollups import dataset_rollup
-    from cxgm_pipeline.resources.aws import (ArtifactsResource, BatchResource, CloudWatchLogsResource, FetchStats,
-                                             StepFunctionsResource)
+    from cxgm_pipeline.monitor.aws import FetchStats
+    from cxgm_pipeline.monitor.session import MonitorSession
 
-    sfn = StepFunctionsResource()
-    rows = [("emulator start (seed + install)", seeded, 0, 0)]
+    middleware = emu.middleware
+    rows = []
 
     def measure(label, fn):
-        stats = FetchStats()
+        counts, throttled = dict(middleware.counts), dict(middleware.throttled)
         t = time.perf_counter()
-        out = fn(stats)
-        rows.append((label, time.perf_counter() - t, stats.calls, stats.items))
+        out = fn()
+        wall = time.perf_counter() - t
+        calls = {k: v - counts.get(k, 0) for k, v in middleware.counts.items() if v - counts.get(k, 0)}
+        thr = sum(v - throttled.get(k, 0) for k, v in middleware.throttled.items())
+        bound = max([max(0.0, (n - AWS_DEFAULT_QUOTAS[a][1]) / AWS_DEFAULT_QUOTAS[a][0])
+                     for a, n in calls.items() if a in AWS_DEFAULT_QUOTAS] or [0.0]) if args.quotas else 0.0
+        rows.append((label, wall, sum(calls.values()), thr, bound, calls))
         return out
 
-    attempt = measure("attempt lookup", lambda s: find_attempt(args.stage, args.attempt, sfn, s))
-    jobs = measure("migration_jobs", lambda s: fetch_migration_jobs(args.stage, attempt, BatchResource(), s))
-    outputs = measure("step_outputs (output log records, 100 streams a call)", lambda s: collect_outputs(
-        args.stage, attempt, jobs, CloudWatchLogsResource(), sfn, ArtifactsResource(), s))
-    execs = measure("sfn_executions (ListExecutions pages)", lambda s: fetch_sfn_executions(args.stage, attempt, outputs, sfn, s))
-    enriched = measure("enriched_jobs", lambda s: enrich_jobs(jobs, CloudWatchLogsResource(), s))
-    rollup = measure("dataset_rollup", lambda s: dataset_rollup(args.stage, attempt.key, enriched, execs, outputs, attempt.ended))
+    prod = next(m for m in emu.plan.migrations if m.spec.live)
+    if not args.skip_old:
+        measure("old helpers' pattern (sequential; one history per execution)", lambda: old_helpers(args.stage, prod))
+    session = MonitorSession(stats=FetchStats())
+    attempt = session.resolve(args.stage, args.attempt)
+    frames = measure("cxgm first fetch (finished attempt)", lambda: session.fetch(args.stage, attempt))
+    # a running attempt: halfway, then ~1% of its datasets move
+    span = prod.stop - prod.start
+    emu.clock.set(prod.start + span * 0.5)
+    emu.world.sync()
+    running = MonitorSession(stats=FetchStats())
+    attempt = running.resolve(args.stage, args.attempt)
+    before = measure("cxgm first fetch (running attempt, halfway)", lambda: running.fetch(args.stage, attempt))
+    emu.clock.set(prod.start + span * 0.51)
+    emu.world.sync()
+    attempt = running.resolve(args.stage, args.attempt)
+    after = measure("cxgm refresh (~1% of datasets moved)", lambda: running.fetch(args.stage, attempt, previous=before))
+    moved = (after["dataset_rollup"].set_index("dataset_id")["state"]
+             != before["dataset_rollup"].set_index("dataset_id")["state"].reindex(after["dataset_rollup"]["dataset_id"])).sum()
     emu.stop()
-    print(f"scenario {args.scenario}, {args.stage}/{args.attempt}: {len(jobs)} jobs, {len(execs)} executions, "
-          f"{len(rollup)} datasets; latency {args.latency_ms} ms; quotas {'on' if args.quotas else 'off'}")
-    print(f"| step | seconds | AWS calls | items |\n|---|---|---|---|")
-    for label, seconds, calls, items in rows:
-        print(f"| {label} | {seconds:.2f} | {calls} | {items} |")
+    print(f"scenario {args.scenario}, {args.stage}/{args.attempt}: {len(frames['migration_jobs'])} jobs, "
+          f"{len(frames['dataset_rollup'])} datasets; latency {args.latency_ms} ms; quotas {'on' if args.quotas else 'off'}; "
+          f"emulator seeded in {seeded:.1f} s; the refresh saw {moved} datasets change state")
+    print("| phase | seconds | AWS calls | throttled | quota lower bound (s) | calls by API |\n|---|---|---|---|---|---|")
+    for label, wall, calls, thr, bound, by_api in rows:
+        top = ", ".join(f"{a} {n}" for a, n in sorted(by_api.items(), key=lambda x: -x[1])[:4])
+        print(f"| {label} | {wall:.1f} | {calls} | {thr} | {bound:.1f} | {top} |")
     print(f"peak RSS (emulator and client in one process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+
+
+def old_helpers(stage: str, prod) -> int:
+    """What the notebook helpers did: list and describe jobs one page and batch after another, list the ingestion
+    executions, then read each one's history in turn."""
+    import boto3
+
+    from cxgm_pipeline.config import get_config
+
+    cfg = get_config().stage(stage)
+    batch, sfn = boto3.client("batch", region_name=cfg.region), boto3.client("stepfunctions", region_name=cfg.region)
+    ids = [j["jobId"] for page in batch.get_paginator("list_jobs").paginate(
+        jobQueue=cfg.queue, filters=[{"name": "AFTER_CREATED_AT", "values": [str(int((prod.start - 60) * 1000))]}])
+        for j in page["jobSummaryList"]]
+    for i in range(0, len(ids), 100):
+        batch.describe_jobs(jobs=ids[i:i + 100])
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == cfg.ingestion_sfn)
+    executions = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+                  for e in page["executions"] if e["startDate"].timestamp() >= prod.start - 60]
+    for e in executions:
+        sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)
+    return len(executions)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ class InjectionMiddleware:
         self.set_quotas(injection.quotas)
         self.rng = random.Random(injection.seed)
         self.counts: dict[str, int] = {}
+        self.throttled: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def set_quotas(self, quotas: dict[str, tuple[float, float]]) -> None:
@@ -97,6 +98,8 @@ class InjectionMiddleware:
             time.sleep(self.injection.latency_ms / 1000)
         bucket = self.buckets.get(action)
         if bucket is not None and not bucket.take():
+            with self._lock:
+                self.throttled[action] = self.throttled.get(action, 0) + 1
             return self._error(start_response, "400 Bad Request", "ThrottlingException", "Rate exceeded")
         if fail:
             return self._error(start_response, "503 Service Unavailable", "ServiceUnavailableException",

@@ -162,6 +162,10 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
                      "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
                      **values})
 
+    # DISTRIBUTED answers name S3 item lists: read them all at once (they are gone once the report step ran)
+    keys = sorted({r[RESPONSE_KEY_NAME] for r, _ in found.answers.values()
+                   if isinstance(r, dict) and isinstance(r.get(RESPONSE_KEY_NAME), str)})
+    s3_items = dict(zip(keys, artifacts.pool_map(lambda k: _from_s3(stage, k, artifacts, stats), keys)))
     for job_id, (response, source) in found.answers.items():
         job = by_id.get(job_id)
         if job is None:
@@ -175,14 +179,14 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
         elif job["step"] == Step.GATHER_COLLECTIONS.value:
             items, item_source = response, source
             if isinstance(response, dict) and response.get(RESPONSE_KEY_NAME):  # DISTRIBUTED: the list is in S3
-                items, item_source = _from_s3(stage, response[RESPONSE_KEY_NAME], artifacts, stats), "s3"
+                items, item_source = s3_items.get(response[RESPONSE_KEY_NAME]), "s3"
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and item.get("collection_id"):
                     found.gathered.append((item, item_source, job_id))
         elif job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
             items, item_source = response.get("datasets"), source
             if response.get(RESPONSE_KEY_NAME):
-                items, item_source = _from_s3(stage, response[RESPONSE_KEY_NAME], artifacts, stats), "s3"
+                items, item_source = s3_items.get(response[RESPONSE_KEY_NAME]), "s3"
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and item.get("dataset_id"):
                     found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"])},
