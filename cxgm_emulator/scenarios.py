@@ -54,21 +54,16 @@ def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
     )
 
 
+# Failures of the infrastructure, drawn anew for each migration (rates per dataset, in this order).
+_INFRA = (C.OUT_OF_MEMORY, C.CONTAINER_IMAGE, C.HOST_TERMINATED, C.TIMEOUT, C.RESOURCE_INIT, C.STORAGE, C.THROTTLED)
+
 SCENARIOS: dict[str, ScenarioSpec] = {
     "default": ScenarioSpec(
         name="default",
         n_collections=300,
         n_datasets=2000,
         data_fault_rates={C.VALIDATION: 0.015, C.APPLICATION: 0.008},
-        infra_fault_rates={
-            C.OUT_OF_MEMORY: 0.01,
-            C.CONTAINER_IMAGE: 0.002,
-            C.HOST_TERMINATED: 0.003,
-            C.TIMEOUT: 0.003,
-            C.RESOURCE_INIT: 0.002,
-            C.STORAGE: 0.003,
-            C.THROTTLED: 0.003,
-        },
+        infra_fault_rates=dict(zip(_INFRA, (0.01, 0.002, 0.003, 0.003, 0.002, 0.003, 0.003))),
         retry_rate=0.03,
         collection_fault_count=2,
         atac_rate=0.06,
@@ -81,15 +76,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         n_collections=12,
         n_datasets=60,
         data_fault_rates={C.VALIDATION: 0.05, C.APPLICATION: 0.03},
-        infra_fault_rates={
-            C.OUT_OF_MEMORY: 0.03,
-            C.CONTAINER_IMAGE: 0.02,
-            C.HOST_TERMINATED: 0.02,
-            C.TIMEOUT: 0.02,
-            C.RESOURCE_INIT: 0.02,
-            C.STORAGE: 0.02,
-            C.THROTTLED: 0.02,
-        },
+        infra_fault_rates=dict(zip(_INFRA, (0.03, *[0.02] * 6))),
         retry_rate=0.08,
         collection_fault_count=1,
         atac_rate=0.1,

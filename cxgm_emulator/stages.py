@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import make_dataclass
 from importlib import resources
 from pathlib import Path
 
 
-@dataclass(frozen=True)
-class StageNames:
-    name: str
-    region: str
-    stack: str
-    queue: str
-    migration_sfn: str
-    ingestion_sfn: str
-    migration_log_group: str
-    ingestion_log_group: str
-    artifact_bucket: str
+# One stage's resource names (the emulator's own statement of them; cxgm reads the same file as its config).
+StageNames = make_dataclass("StageNames", ["name", "region", "stack", "queue", "migration_sfn", "ingestion_sfn",
+                                           "migration_log_group", "ingestion_log_group", "artifact_bucket"], frozen=True)
 
 
 def config_path() -> Path:

@@ -12,20 +12,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-# (rate per second, burst) per API, after the AWS documented defaults.
-AWS_DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {
-    "FilterLogEvents": (5, 5),
-    "GetLogEvents": (25, 25),
-    "DescribeLogStreams": (25, 25),
-    "StartQuery": (5, 5),
-    "DescribeJobs": (20, 40),
-    "ListJobs": (20, 40),
-    "ListExecutions": (2, 100),
-    "DescribeExecution": (15, 250),
-    "GetExecutionHistory": (5, 250),
-    "GetObject": (5500, 5500),
-    "ListObjectsV2": (5500, 5500),
-}
+from portal_shapes import AWS_API_QUOTAS
+
+# (rate per second, burst) per API: AWS's documented defaults.
+AWS_DEFAULT_QUOTAS: dict[str, tuple[float, float]] = dict(AWS_API_QUOTAS)
 
 
 class TokenBucket:

@@ -10,17 +10,10 @@ import os
 import threading
 import time
 
-DEFAULT_RATES: dict[str, tuple[float, float]] = {
-    "FilterLogEvents": (5, 5),
-    "GetLogEvents": (25, 25),
-    "ListJobs": (20, 40),
-    "DescribeJobs": (20, 40),
-    "ListExecutions": (2, 100),
-    "DescribeExecution": (15, 250),
-    "GetExecutionHistory": (5, 250),
-    "ListMapRuns": (5, 100),
-    "ListStateMachines": (2, 100),
-}
+from portal_shapes import AWS_API_QUOTAS
+
+# S3's own quotas are far above what cxgm asks: only the APIs that throttle early are paced.
+DEFAULT_RATES = {api: q for api, q in AWS_API_QUOTAS.items() if q[0] < 1000}
 RATES_VAR = "CXGM_AWS_RATES"
 
 
@@ -32,17 +25,14 @@ class TokenBucket:
         self.waited = 0.0
 
     def acquire(self) -> None:
-        """Blocks until a token is free; fair enough for a handful of threads."""
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-                self.at = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                wait = (1 - self.tokens) / self.rate
-                self.waited += wait
+        """Reserves the next token and sleeps until it is due: callers queue in order, none spins."""
+        with self.lock:
+            now = time.monotonic()
+            balance = min(self.burst, self.tokens + (now - self.at) * self.rate) - 1
+            self.tokens, self.at = balance, now
+            wait = max(0.0, -balance / self.rate)
+            self.waited += wait
+        if wait:
             time.sleep(wait)
 
 

@@ -128,7 +128,7 @@ def test_reuses_fresh_dagster_frames_unless_refresh(cli, emulator, tmp_path):
     assert "using the frames" not in cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2", "--refresh").output
 
 
-def test_export_then_import_without_aws(cli, truth, tmp_path, monkeypatch):
+def test_export_then_import_without_aws(cli, truth, tmp_path, monkeypatch, emulator):
     bundle = tmp_path / "prod.tar.gz"
     cli("export", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(bundle))
     monkeypatch.setenv("CXGM_DATA", str(tmp_path / "colleague"))
@@ -138,6 +138,10 @@ def test_export_then_import_without_aws(cli, truth, tmp_path, monkeypatch):
     output = cli("describe", "datasets", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out)).output
     assert "imported bundle" in output
     assert set(pd.read_csv(out)["dataset_id"]) == {d["dataset_id"] for d in observable(migration(truth, "prod"))}
+    # live data wins when asked: --refresh reads AWS, not the bundle
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    again = cli("describe", "datasets", "--env", "prod", "--tag", "ATTEMPT_2", "--refresh", "--out", str(out)).output
+    assert "imported bundle" not in again and "AWS calls" in again
 
 
 def test_tampered_or_truncated_bundle_is_refused(cli, tmp_path):
