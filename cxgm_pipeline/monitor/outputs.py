@@ -163,8 +163,10 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
                      **values})
 
     # DISTRIBUTED answers name S3 item lists: read them all at once (they are gone once the report step ran)
-    keys = sorted({r[RESPONSE_KEY_NAME] for r, _ in found.answers.values()
-                   if isinstance(r, dict) and isinstance(r.get(RESPONSE_KEY_NAME), str)})
+    # once the report step succeeded it has deleted schema_migration/{execution}/: nothing left to read
+    reported = any(r["step"] == Step.REPORT.value and r["status"] == JobStatus.SUCCEEDED.value for r in by_id.values())
+    keys = [] if reported else sorted({r[RESPONSE_KEY_NAME] for r, _ in found.answers.values()
+                                       if isinstance(r, dict) and isinstance(r.get(RESPONSE_KEY_NAME), str)})
     s3_items = dict(zip(keys, artifacts.pool_map(lambda k: _from_s3(stage, k, artifacts, stats), keys)))
     for job_id, (response, source) in found.answers.items():
         job = by_id.get(job_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -99,12 +100,8 @@ class MonitorSession:
         build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats,
                       previous or {})
 
-        def make(name: str) -> None:
-            if name in build.frames:
-                return
+        def make_one(name: str) -> None:
             spec = SPECS[name]
-            for dep in spec.inputs:
-                make(dep)
             try:
                 build.frames[name] = spec.build(build)
             except (AwsAccessError, ConfigError):
@@ -113,8 +110,24 @@ class MonitorSession:
                 raise UnexpectedShape(f"{name} of {stage}/{attempt.key}: unexpected {type(exc).__name__}: {exc} "
                                       f"(an AWS answer cxgm did not expect; please report it with this line)") from exc
 
+        needed: list[str] = []
+
+        def close(name: str) -> None:
+            if name not in needed:
+                for dep in SPECS[name].inputs:
+                    close(dep)
+                needed.append(name)
+
         for name in wanted:
-            make(name)
+            close(name)
+        # frames whose inputs are ready are built side by side (enriched_jobs reads GetLogEvents while
+        # step_outputs reads FilterLogEvents: different quotas, so the two overlap)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            while len(build.frames) < len(needed):
+                ready = [n for n in needed if n not in build.frames
+                         and all(d in build.frames for d in SPECS[n].inputs)]
+                for future in [pool.submit(make_one, n) for n in ready]:
+                    future.result()
         return {name: build.frames[name] for name in FRAMES if name in build.frames}
 
     def save(self, result: AttemptFrames) -> None:
