@@ -84,6 +84,10 @@ class AwsSettings:
     max_events_per_stream: int = 20_000  # GetLogEvents: read at most this many events of one stream
 
 
+# The calls are paced at AWS's quotas (ratelimit.py); botocore's "standard" retries (backoff with jitter) are the
+# safety net. Its "adaptive" mode would also slow every later call after one throttle, on top of the pacing.
+RETRY_MODE = "standard"
+
 # Error codes that mean "AWS kept refusing after every retry", not "this request is wrong".
 _GAVE_UP = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
                       "SlowDown", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
@@ -113,7 +117,7 @@ class StageAwsApi:
                         aws_secret_access_key=self.aws_secret_access_key, aws_session_token=self.aws_session_token)
                     client = session.client(
                         self.SERVICE, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
-                        config=Config(retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                        config=Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
                                       max_pool_connections=self.max_pool_connections))
                     client.meta.events.register("before-call.*.*", pace)  # per-API quotas, process-wide
                     _CLIENTS[key] = client
