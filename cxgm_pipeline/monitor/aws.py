@@ -2,9 +2,9 @@
 
 Plain Python, no Dagster: the CLI and notebooks use the classes `Batch`, `Logs`, `StepFunctions`, `Artifacts`
 directly; `cxgm_pipeline.resources.aws` makes Dagster resources of the same methods (the `*Api` mixins).
-Settings left unset come from the stage config (profile, region); `AWS_ENDPOINT_URL` is honoured by boto3. Every client retries in botocore's
-`adaptive` mode, which also rate-limits the client when AWS starts throttling. The methods are the bulk
-operations cxgm needs: paginators, 100-id batches, a bounded pool of concurrent calls.
+Settings left unset come from the stage config (profile, region); `AWS_ENDPOINT_URL` is honoured by boto3.
+Every call waits for its API's token (ratelimit.py) and is retried in botocore's standard mode. The methods are
+the bulk operations cxgm needs: paginators, 100-id batches, a bounded pool of concurrent calls.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class AwsSettings:
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
-    max_attempts: int = 10  # botocore retry attempts (adaptive mode)
+    max_attempts: int = 10  # botocore retry attempts (standard mode)
     max_pool_connections: int = 32
     max_workers: int = 8  # concurrent requests for bulk operations
     max_events_per_stream: int = 20_000  # GetLogEvents: read at most this many events of one stream

@@ -1,5 +1,5 @@
 """Client-side token buckets, one per AWS API and process, sized to AWS's default quotas: a bulk fetch paces
-itself instead of provoking a throttling storm (botocore's adaptive retries stay as the safety net).
+itself instead of provoking a throttling storm (botocore's standard retries stay as the safety net).
 
 The rates are AWS's documented defaults per account and region (requests/s, burst). `CXGM_AWS_RATES` overrides
 them, e.g. `FilterLogEvents=10:10,GetExecutionHistory=5:250`, or `off` for none."""

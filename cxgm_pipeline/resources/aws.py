@@ -19,7 +19,7 @@ from cxgm_pipeline.monitor.aws import (  # noqa: F401  (re-exported for definiti
 
 class _StageAwsResource(ResourceWithBoto3Configuration):
     config_path: str | None = Field(default=None, description="Stage config file; default: $CXGM_CONFIG over the packaged one")
-    max_attempts: int = Field(default=10, description="botocore retry attempts (adaptive mode)")
+    max_attempts: int = Field(default=10, description="botocore retry attempts (standard mode)")
     max_pool_connections: int = Field(default=32, description="HTTP connections per client")
     max_workers: int = Field(default=8, description="Concurrent requests for bulk operations")
 
