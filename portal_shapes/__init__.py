@@ -95,11 +95,17 @@ INGESTION_STEPS = (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC, Step.ADD_LABELS, S
 DATASET_STEPS = (Step.DATASET_MIGRATION, *INGESTION_STEPS)
 COLLECTION_END_STEPS = (Step.COLLECTION_PUBLISH, Step.COLLECTION_CLEANUP)
 _STEP_OF_STEP_NAME = {v: k.lower() for k, v in STEP_NAME_OF_JOB.items()}
+# Older ingestion machines (sfn/main.tf IN-1..IN-3) validated in one job: JobName `download-validate` (IN-1), or
+# JobName `download` with STEP_NAME `validate` (IN-2/3). Their validation is today's validate_anndata; their
+# `download` and `seurat` steps have no counterpart and stay outside a dataset's steps.
+_STEP_OF_STEP_NAME.update({"validate": "validate_anndata", "download-validate": "validate_anndata"})
+_ALIASES = {"download-validate": "validate_anndata"}
 
 
 def step_of(job_name: str | None, step_name: str | None = None) -> str | None:
     """The canonical step of a Batch job from its JobName, else its STEP_NAME; None when neither is known."""
-    for candidate in ((job_name or "").lower(), _STEP_OF_STEP_NAME.get(step_name or "", "")):
+    name = (job_name or "").lower()
+    for candidate in (_ALIASES.get(name, name), _STEP_OF_STEP_NAME.get(step_name or "", "")):
         if candidate in Step._value2member_map_:
             return candidate
     return None

@@ -137,3 +137,13 @@ def test_aws_giving_up_or_denying_is_one_actionable_line():
         api.call("dev", fail("AccessDeniedException"))
     with pytest.raises(botocore.exceptions.ClientError):  # a request error stays for the caller to handle
         api.call("dev", fail("ResourceNotFoundException"))
+
+
+def test_older_ingestion_machines_validation_counts_as_validate_anndata():
+    from portal_shapes import step_of
+
+    assert step_of("download-validate", "download-validate") == "validate_anndata"  # IN-1
+    assert step_of("download", "validate") == "validate_anndata"  # IN-2/3: the Validate state's JobName is "download"
+    assert step_of("download", "download") is None and step_of("seurat", "seurat") is None
+    assert step_of("Collection_cleanup", "collection_cleanup") == "collection_cleanup"
+    assert step_of("collection_publish", None) == "collection_publish"  # SM-A/B spell it lower-case
