@@ -174,17 +174,9 @@ def ingestion_input_versions(payload: dict) -> tuple[str | None, str | None]:
 # CloudWatch Logs, Batch and Step Functions service quotas (AWS documentation). The emulator throttles at them
 # with `--quotas`; the monitor paces its calls at them.
 AWS_API_QUOTAS: dict[str, tuple[float, float]] = {
-    "FilterLogEvents": (5, 5),
-    "GetLogEvents": (25, 25),
-    "DescribeLogStreams": (25, 25),
-    "StartQuery": (5, 5),
-    "DescribeJobs": (20, 40),
-    "ListJobs": (20, 40),
-    "ListExecutions": (2, 100),
-    "DescribeExecution": (15, 250),
-    "GetExecutionHistory": (5, 250),
-    "ListMapRuns": (5, 100),
-    "ListStateMachines": (2, 100),
-    "GetObject": (5500, 5500),
-    "ListObjectsV2": (5500, 5500),
+    "FilterLogEvents": (5, 5), "GetLogEvents": (25, 25), "DescribeLogStreams": (25, 25), "StartQuery": (5, 5),
+    "DescribeJobs": (20, 40), "ListJobs": (20, 40),
+    "ListExecutions": (2, 100), "DescribeExecution": (15, 250), "GetExecutionHistory": (5, 250),
+    "ListMapRuns": (5, 100), "ListStateMachines": (2, 100),
+    "GetObject": (5500, 5500), "ListObjectsV2": (5500, 5500),
 }

@@ -194,26 +194,33 @@ class LogsApi(StageAwsApi):
 
     SERVICE: ClassVar[str] = "logs"
 
+    def _pages(self, stage: str, fn: Callable, kwargs: dict, next_key: str, stats: FetchStats | None):
+        """The pages of a token-paginated Logs call, until the token ends or comes back unchanged."""
+        token = None
+        while True:
+            args = {**kwargs, **({"nextToken": token} if token else {})}
+            page = self.call(stage, lambda: fn(**args))
+            if stats:
+                stats.add(calls=1, items=len(page["events"]))
+            yield page
+            following = page.get(next_key)
+            if not following or following == token:
+                return
+            token = following
+
     def stream_events(self, stage: str, group: str, stream: str, stats: FetchStats | None = None) -> list[dict] | None:
         """The stream's events, oldest first; None when the stream does not exist (expired or never written)."""
         client = self.client(stage)
         events: list[dict] = []
-        token = None
-        while True:
-            kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
-            if token:
-                kwargs["nextToken"] = token
-            try:
-                page = self.call(stage, lambda: client.get_log_events(**kwargs))
-            except client.exceptions.ResourceNotFoundException:
-                return None
-            if stats:
-                stats.add(calls=1, items=len(page["events"]))
-            events.extend(page["events"])
-            nxt = page.get("nextForwardToken")
-            if not page["events"] or nxt == token or len(events) >= self.max_events_per_stream:
-                return events
-            token = nxt
+        try:
+            for page in self._pages(stage, client.get_log_events, {"logGroupName": group, "logStreamName": stream,
+                                                                   "startFromHead": True}, "nextForwardToken", stats):
+                events.extend(page["events"])
+                if not page["events"] or len(events) >= self.max_events_per_stream:
+                    break
+        except client.exceptions.ResourceNotFoundException:
+            return None
+        return events
 
     def filter_streams(self, stage: str, group: str, streams: list[str], pattern: str,
                        stats: FetchStats | None = None) -> list[dict]:
@@ -223,25 +230,19 @@ class LogsApi(StageAwsApi):
         batches = [streams[i : i + 100] for i in range(0, len(streams), 100)]
 
         def one(batch: list[str]) -> list[dict]:
-            out, token = [], None
-            while True:
-                kwargs = {"logGroupName": group, "logStreamNames": batch, "filterPattern": pattern}
-                if token:
-                    kwargs["nextToken"] = token
-                try:
-                    page = self.call(stage, lambda: client.filter_log_events(**kwargs))
-                except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidParameterException):
-                    # a group gone, or a stream of the batch expired: halve the batch until the culprit is alone
-                    if len(batch) == 1 or token:
-                        return out
-                    half = len(batch) // 2
-                    return one(batch[:half]) + one(batch[half:])
-                if stats:
-                    stats.add(calls=1, items=len(page["events"]))
-                out.extend(page["events"])
-                token = page.get("nextToken")
-                if not token:
+            out, pages = [], 0
+            kwargs = {"logGroupName": group, "logStreamNames": batch, "filterPattern": pattern}
+            try:
+                for page in self._pages(stage, client.filter_log_events, kwargs, "nextToken", stats):
+                    pages += 1
+                    out.extend(page["events"])
+            except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidParameterException):
+                # a group gone, or a stream of the batch expired: halve the batch until the culprit is alone
+                if len(batch) == 1 or pages:
                     return out
+                half = len(batch) // 2
+                return one(batch[:half]) + one(batch[half:])
+            return out
 
         return [e for events in self.pool_map(one, batches) for e in events]
 
