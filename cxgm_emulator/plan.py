@@ -30,6 +30,7 @@ from cxgm_emulator.scenarios import MigrationSpec, ScenarioSpec
 from cxgm_emulator.stages import StageNames
 from portal_shapes import (
     INGESTION_FAIL_CAUSE,
+    INGESTION_STEPS,
     INPUT_ATTEMPT_TAG,
     INPUT_LIMIT_MIGRATION,
     LOG_SKIPPING_DATASET,
@@ -381,7 +382,8 @@ class _MigrationBuilder:
         self.ingestions: list[ExecutionPlan] = []
         self.s3: list[S3Object] = []
         self.history = _History(self.exec_arn)
-        self.map_runs: list[MapRunPlan] = []
+        # Map Runs by the ARN of the execution that started them (the migration, or a SpanCollections child)
+        self.map_runs: dict[str, list[MapRunPlan]] = {}
         self.faults = self._draw_faults(data_faults)
         self.collection_truths: list[CollectionTruth] = []
         self.new_versions: dict[str, str] = {}
@@ -411,7 +413,7 @@ class _MigrationBuilder:
             fault: C | None = None, ctx: LogContext | None = None, dataset_id: str | None = None,
             collection_id: str | None = None) -> JobPlan:
         rng, stage = self.rng, self.stage
-        ingestion = step in (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG)
+        ingestion = step in INGESTION_STEPS
         jobdef = f"dp-{stage.name}-{stage.stack}-{'upload' if ingestion else 'schema-migration'}"
         log_group = stage.ingestion_log_group if ingestion else stage.migration_log_group
         run = self._run_s(step, n_cells)
@@ -562,7 +564,7 @@ class _MigrationBuilder:
         execution = ExecutionPlan(
             name=self.exec_name, machine="migration", stage=stage.name, state_machine=stage.migration_sfn,
             arn=self.exec_arn, start=self.start, stop=stop, status="SUCCEEDED", input=ex_input,
-            output=report_response, map_runs=[r for r in self.map_runs if r.parent is None],
+            output=report_response, map_runs=self.map_runs.get(self.exec_arn, []),
         )
         h.add(stop, "ExecutionSucceeded", "executionSucceededEventDetails", {"output": json_dumps(report_response)})
         execution.events = h.events
@@ -582,7 +584,7 @@ class _MigrationBuilder:
         parent_history.add(start, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": arn}, thread)
         parent_history.add(stop, "MapRunSucceeded", None, {}, thread)
         parent_history.add(stop + 0.1, "MapStateExited", "stateExitedEventDetails", {"name": state_name, "output": "[]"}, thread)
-        self.map_runs.append(run)
+        self.map_runs.setdefault(parent_history.arn, []).append(run)
         return run
 
     def _child(self, state_name: str, item: dict, start: float) -> tuple[ExecutionPlan, _History]:
@@ -719,17 +721,8 @@ class _MigrationBuilder:
             history.add(begin - 0.8, "MapStateEntered", "stateEnteredEventDetails", {"name": "SpanDatasets", "input": "{}"}, thread)
             history.add(max(ends) + 1, "MapStateExited", "stateExitedEventDetails", {"name": "SpanDatasets", "output": "[]"}, thread)
         if self.distributed:
-            parent = history
-            run = self._map_run("SpanDatasets", parent, begin - 2, children, max(ends) + 1, 10, 100.0)
-            self.map_runs.remove(run)
-            self._nested_runs.setdefault(parent.arn, []).append(run)
+            self._map_run("SpanDatasets", history, begin - 2, children, max(ends) + 1, 10, 100.0)
         return ends
-
-    @property
-    def _nested_runs(self) -> dict[str, list[MapRunPlan]]:
-        if not hasattr(self, "_nested"):
-            self._nested: dict[str, list[MapRunPlan]] = {}
-        return self._nested
 
     def _dataset(self, coll: Collection, d: Dataset, item: dict, created: float, history: _History, thread: str,
                  started_by: str) -> float:
@@ -765,7 +758,7 @@ class _MigrationBuilder:
                  {f"{coll.collection_id}_{d.dataset_id}": ["obs: renamed 'development_stage_ontology_term_id' terms"]})
         start = dm.stop + 2
         ing = self._ingestion(coll, d, new_dvid, item["collection_version_id"], sfn_name, uri, start, started_by,
-                              category if fault_step in (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG) else None,
+                              category if fault_step in INGESTION_STEPS else None,
                               fault_step)
         resource = {"resourceType": "states", "resource": "startExecution.sync:2"}
         history.add(start - 1, "TaskStateEntered", "stateEnteredEventDetails",
@@ -1010,7 +1003,7 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
         builder = _MigrationBuilder(scenario, spec, stages[spec.stage], corpus, data_faults, mrng, anchor,
                                     map_mode, ingestion_input)
         plan = builder.build()
-        _attach_nested_runs(plan, builder._nested_runs)
+        _attach_nested_runs(plan, builder.map_runs)
         if spec.abort_at is not None:
             abort(plan, plan.start + spec.abort_at * (plan.stop - plan.start), mrng)
         expire_logs(plan, spec.expired_log_share, mrng)

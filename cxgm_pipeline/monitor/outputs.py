@@ -162,8 +162,8 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
                      "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
                      **values})
 
-    # DISTRIBUTED answers name S3 item lists: read them all at once (they are gone once the report step ran)
-    # once the report step succeeded it has deleted schema_migration/{execution}/: nothing left to read
+    # DISTRIBUTED answers name S3 item lists: read them all at once, unless the report step already succeeded
+    # (it deletes schema_migration/{execution}/, so nothing is left to read)
     reported = any(r["step"] == Step.REPORT.value and r["status"] == JobStatus.SUCCEEDED.value for r in by_id.values())
     keys = [] if reported else sorted({r[RESPONSE_KEY_NAME] for r, _ in found.answers.values()
                                        if isinstance(r, dict) and isinstance(r.get(RESPONSE_KEY_NAME), str)})
@@ -216,7 +216,8 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
         job = by_id.get(job_id)
         if job is not None and job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
             collection_of_revision[response.get("collection_version_id")] = none_if_missing(job["collection_id"])
-    if not kept.empty:
+    if not kept.empty:  # answers read before: their rows carry the gathered version, the revision's for an
+        # unpublished collection (a published one's revision is resolved in the rollup, through its datasets' jobs)
         revisions = kept[kept["kind"] == "listed_dataset"]
         collection_of_revision.update({k: v for k, v in zip(revisions["collection_version_id"], revisions["collection_id"])
                                        if k not in collection_of_revision})
