@@ -37,8 +37,9 @@ def _table(df: pd.DataFrame, columns: list[str], limit: int = 20) -> str:
 
 
 def attempt_markdown(stage: str, attempt: str, jobs: pd.DataFrame, datasets: pd.DataFrame,
-                     signatures: pd.DataFrame, images: dict[str, str]) -> str:
-    """`images`: figure name -> URL (a file name on disk, a data: URI in the Dagster UI)."""
+                     signatures: pd.DataFrame, images: dict[str, str], sections: tuple[str, ...] = ()) -> str:
+    """`images`: figure name -> URL (a file name on disk, a data: URI in the Dagster UI); `sections`: more
+    Markdown (progress, drill-down), after the counts."""
     states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
     counts = " · ".join(f"**{states.get(s.value, 0)}** {s.value}" for s in DatasetState)
     failed = datasets[datasets["state"] == DatasetState.FAILED.value] if not datasets.empty else datasets
@@ -47,13 +48,16 @@ def attempt_markdown(stage: str, attempt: str, jobs: pd.DataFrame, datasets: pd.
         "",
         f"{len(datasets)} datasets: {counts}. {len(jobs)} Batch jobs.",
         "",
+        *sections,
         "## Top error signatures",
         _table(signatures, ["jobs", "datasets", "step", "error_category", "error_signature"], TOP_SIGNATURES),
         "## Failed datasets (re-run candidates)",
         _table(failed, ["dataset_id", "collection_id", "failing_step", "error_category"], 50),
     ]
+    shown = "".join(sections)
     for name, url in images.items():
-        lines += [f"![{name}]({url})", ""]
+        if f"]({url})" not in shown:  # a section showed it already
+            lines += [f"![{name}]({url})", ""]
     return "\n".join(lines)
 
 
@@ -105,3 +109,56 @@ def write_report(folder: UPath, markdown_for, figures: dict[str, bytes], title: 
     body = _html(markdown)
     (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{_STYLE}{body}")
     return folder / "index.md"
+
+
+PROGRESS_FIGURE = "progress.png"
+
+
+def progress_figures(p) -> dict[str, bytes]:
+    """The progress plot of a `monitor.progress.Progress` (none for an attempt with no dataset)."""
+    from cxgm_pipeline.monitor.progress import rehearsal_curve
+
+    if p is None or p.curve.empty:
+        return {}
+    start = p.curve["at"].iloc[0]
+    eta = None
+    if p.eta is not None:
+        eta = tuple((t - start).total_seconds() / 3600 for t in (p.eta.low, p.eta.likely, p.eta.high))
+    reh = rehearsal_curve(p.rehearsal) if p.rehearsal is not None else None
+    figure = plots.plot_progress(p.curve, reh, eta, start, f"{p.stage}/{p.attempt}: datasets over time",
+                                 p.rehearsal.label if p.rehearsal is not None else "rehearsal")
+    return {PROGRESS_FIGURE: plots.png_bytes(figure)}
+
+
+def progress_section(p, images: dict[str, str]) -> str:
+    """## Progress: counts now, throughput, ETA with its range and what it stands on, the plot."""
+    if p is None:
+        return ""
+    lines = ["## Progress", "", f"At {p.now:%Y-%m-%d %H:%M} UTC: " + p.line().replace("; ETA", ". ETA") + ".", ""]
+    if p.eta is not None:
+        lines += [f"The ETA stands on: {p.eta.basis}.", ""]
+    if PROGRESS_FIGURE in images:
+        lines += [f"![{PROGRESS_FIGURE}]({images[PROGRESS_FIGURE]})", ""]
+    return "\n".join(lines)
+
+
+FAILED_SHOWN = 10
+
+
+def failed_datasets_section(stage: str, attempt: str, datasets: pd.DataFrame, jobs: pd.DataFrame,
+                            executions: pd.DataFrame, top: int = FAILED_SHOWN) -> str:
+    """## Failed datasets in detail: the first `top` with their failing job and its log excerpt, and the command
+    that shows any one of them in full."""
+    from cxgm_pipeline.monitor.drilldown import failed_datasets
+
+    table = failed_datasets(datasets, jobs, executions, top)
+    if table.empty:
+        return ""
+    n = int((datasets["state"] == DatasetState.FAILED.value).sum())
+    table = table.assign(excerpt=table["excerpt"].fillna("").astype(str).str.replace(r"\s*\n\s*", " / ", regex=True),
+                         duration_s=table["duration_s"].round(0))
+    return "\n".join([
+        "## Failed datasets in detail", "",
+        f"{len(table)} of {n} failed datasets; every job, its log excerpt and its ingestion execution: "
+        f"`cxgm describe dataset DATASET_ID --env {stage} --tag {attempt}`.", "",
+        _table(table, list(table.columns), top)])
