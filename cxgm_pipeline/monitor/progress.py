@@ -281,15 +281,24 @@ def rehearsal_curve(rehearsal: Rehearsal, points: int = CURVE_POINTS) -> pd.Data
     return pd.DataFrame({"hours": grid, "share_ended": np.searchsorted(hours.to_numpy(), grid, side="right") / listed})
 
 
-def find_rehearsal(attempt: "Attempt", candidates: "list[Attempt]", store: "FrameStoreOps") -> Rehearsal | None:
-    """The rehearsal of `attempt`: the same key in another stage, ended, with a stored dataset_rollup (the first
-    such stage in `candidates`' order, e.g. dev before staging)."""
+def rehearsal_of(attempt: "Attempt", candidates: "list[Attempt]", store: "FrameStoreOps",
+                 frame: str = "dataset_rollup") -> "Attempt | None":
+    """The attempt that rehearsed `attempt`: the same key in another stage, started before it, ended, with `frame`
+    stored (the first such in `candidates`' order, e.g. dev before staging)."""
     for other in candidates:
-        if (other.key == attempt.key and other.stage != attempt.stage and other.ended
-                and store.exists("dataset_rollup", other.stage, other.key)):
-            return Rehearsal(str(other.ref), store.read("dataset_rollup", other.stage, other.key),
-                             pd.Timestamp(other.start), pd.Timestamp(other.stop))
+        if (other.key == attempt.key and other.stage != attempt.stage and other.ended and other.start < attempt.start
+                and store.exists(frame, other.stage, other.key)):
+            return other
     return None
+
+
+def find_rehearsal(attempt: "Attempt", candidates: "list[Attempt]", store: "FrameStoreOps") -> Rehearsal | None:
+    """`rehearsal_of` with its dataset_rollup, for the ETA."""
+    other = rehearsal_of(attempt, candidates, store)
+    if other is None:
+        return None
+    return Rehearsal(str(other.ref), store.read("dataset_rollup", other.stage, other.key), pd.Timestamp(other.start),
+                     pd.Timestamp(other.stop))
 
 
 def stored_progress(attempt: "Attempt", store: "FrameStoreOps", candidates: "list[Attempt]" = (),

@@ -162,3 +162,17 @@ def failed_datasets_section(stage: str, attempt: str, datasets: pd.DataFrame, jo
         f"{len(table)} of {n} failed datasets; every job, its log excerpt and its ingestion execution: "
         f"`cxgm describe dataset DATASET_ID --env {stage} --tag {attempt}`.", "",
         _table(table, list(table.columns), top)])
+
+
+SIGNATURE_DIFF_COLUMNS = ["change", "steps", "error_category", "base_datasets", "other_datasets", "error_signature"]
+
+
+def signature_diff_section(causes: pd.DataFrame, limit: int = 50) -> str:
+    """## The causes of failure new in the other attempt, gone from it, in both (a `deltas.signature_diff`)."""
+    if causes.empty:
+        return "## Causes of failure: new, vanished, in both\n\n_no failure on either side_\n"
+    counts = causes["change"].value_counts()
+    head = (f"{counts.get('new', 0)} new in {causes['other'].iloc[0]}, {counts.get('vanished', 0)} gone since "
+            f"{causes['base'].iloc[0]}, {counts.get('both', 0)} in both.")
+    return "\n".join(["## Causes of failure: new, vanished, in both", "", head, "",
+                      _table(causes, SIGNATURE_DIFF_COLUMNS, limit)])
