@@ -1,6 +1,7 @@
 """The views people read while a migration runs, against the emulator's truth: the progress numbers of a running
 attempt, its ETA range, the dev-vs-prod diff of causes, one dataset's drill-down."""
 
+import dataclasses
 import json
 import urllib.request
 from collections import Counter
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
+from cxgm_pipeline.monitor.alerts import evaluate
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress
@@ -102,6 +104,14 @@ def test_progress_mid_run_equals_the_truth(account, monkeypatch):
         assert row["done"] == sum(d["finished_at"] <= t for d in finished if d["finished_at"] <= at), row["at"]
     assert p.rate_per_h > 0
     assert "remaining" in p.line() and "ETA" in p.line()
+    # the daily progress alert: once per AWS day while it runs
+    empty = frames["error_signatures"].iloc[0:0]
+    first = evaluate("prod", attempt.key, frames["dataset_rollup"], empty, empty, False, 1.0, set(), p)
+    assert [a.kind for a in first] == ["progress"] and p.line() in first[0].body
+    assert evaluate("prod", attempt.key, frames["dataset_rollup"], empty, empty, False, 1.0, {first[0].key}, p) == []
+    tomorrow = dataclasses.replace(p, now=p.now + pd.Timedelta(days=1))
+    assert [a.kind for a in evaluate("prod", attempt.key, frames["dataset_rollup"], empty, empty, False, 1.0,
+                                     {first[0].key}, tomorrow)] == ["progress"]
 
 
 def test_eta_range_holds_the_true_end_of_the_default_scenario(tmp_path, monkeypatch):

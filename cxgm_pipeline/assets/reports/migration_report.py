@@ -28,9 +28,10 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     stage, attempt = partition(context)
     _, _, found = resolve_attempt(context, sfn)
     progress = None
-    if found is not None:
-        progress = stored_progress(found, store, list_all_attempts(sfn, get_config().stage_names, context.log),
-                                   rollup=dataset_rollup, now=observed_now(enriched_jobs, dataset_rollup))
+    if found is not None:  # a running attempt's ETA reads its rehearsal: the same key in another stage
+        candidates = [] if found.ended else list_all_attempts(sfn, get_config().stage_names, context.log)
+        progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
+                                   now=observed_now(enriched_jobs, dataset_rollup))
     figures = {**progress_figures(progress), **attempt_figures(enriched_jobs, dataset_rollup)}
 
     def markdown(images: dict[str, str]) -> str:
