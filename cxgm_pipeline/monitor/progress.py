@@ -173,6 +173,16 @@ def _ratios(rollup: pd.DataFrame, rehearsal: Rehearsal | None) -> tuple[tuple[fl
     return q, f"{len(both)} datasets ran in both: {rehearsal.label} x{q[1]:.2f} (x{q[0]:.2f}-x{q[2]:.2f})"
 
 
+# The three ends of the range: (name, quantile of the longer durations a running dataset gets, factor of its own
+# elapsed time when no dataset ran longer, quantile of the durations the last dataset to start gets)
+BOUNDS = (("low", 0.25, 1.0, 0.5), ("likely", 0.5, 1.25, None), ("high", 1.0, 2.0, 1.0))
+
+
+def _ended_durations(rollup: pd.DataFrame) -> np.ndarray:
+    ended = rollup["state"].isin(ENDED) & rollup["finished_at"].notna()
+    return rollup.loc[ended, "total_duration_s"].dropna().to_numpy(dtype=float)
+
+
 def estimate_end(rollup: pd.DataFrame, now: pd.Timestamp, start: pd.Timestamp, rehearsal: Rehearsal | None = None,
                  unlisted: int = 0) -> tuple[Eta | None, str | None]:
     """(Eta, None), or (None, why not). See the module's docstring for the method."""
@@ -183,32 +193,26 @@ def estimate_end(rollup: pd.DataFrame, now: pd.Timestamp, start: pd.Timestamp, r
                   + (states.isin(ACTIVE) & rollup["started_at"].isna()).sum()) + unlisted
     if running.empty and not waiting:
         return None, "nothing left to run"
-    (fast, typical, slow), ratio_basis = _ratios(rollup, rehearsal)
-    here = rollup.loc[states.isin(ENDED) & rollup["finished_at"].notna(), "total_duration_s"].dropna().to_numpy()
-    before = np.array([])
-    if rehearsal is not None and not rehearsal.rollup.empty:
-        r = rehearsal.rollup
-        before = r.loc[r["state"].isin(ENDED) & r["finished_at"].notna(), "total_duration_s"].dropna().to_numpy()
-    samples = {k: np.concatenate([here, before * ratio]) for k, ratio in (("low", fast), ("likely", typical), ("high", slow))}
+    ratios, ratio_basis = _ratios(rollup, rehearsal)
+    ratio = dict(zip((b[0] for b in BOUNDS), ratios))
+    rehearsed_rollup = rehearsal.rollup if rehearsal is not None else rollup.iloc[0:0]
+    before = _ended_durations(rehearsed_rollup)
+    samples = {name: np.concatenate([_ended_durations(rollup), before * ratio[name]]) for name, *_ in BOUNDS}
     if not len(samples["likely"]):
         return None, "no dataset has ended yet here or in a rehearsal"
-    rehearsed = {}
-    if rehearsal is not None and not rehearsal.rollup.empty:
-        r = rehearsal.rollup
-        good = r[(r["state"] == DatasetState.SUCCEEDED.value) & r["total_duration_s"].notna()]
-        rehearsed = dict(zip(good["dataset_id"], good["total_duration_s"]))
-    ends = {"low": [], "likely": [], "high": []}
+    good = rehearsed_rollup[(rehearsed_rollup["state"] == DatasetState.SUCCEEDED.value)
+                            & rehearsed_rollup["total_duration_s"].notna()]
+    rehearsed = dict(zip(good["dataset_id"], good["total_duration_s"]))
+    ends: dict[str, list[pd.Timestamp]] = {name: [] for name, *_ in BOUNDS}
     for dataset_id, began in zip(running["dataset_id"], running["started_at"]):
         elapsed = (now - began).total_seconds()
-        own = rehearsed.get(dataset_id)
-        for k, pick, ratio in (("low", 0.25, fast), ("likely", 0.5, typical), ("high", 1.0, slow)):
-            if own is not None:
-                duration = own * ratio
+        for name, pick, beyond, _ in BOUNDS:
+            if dataset_id in rehearsed:  # it ran to the end in the rehearsal: its own duration there, scaled
+                duration = rehearsed[dataset_id] * ratio[name]
             else:
-                longer = samples[k][samples[k] > elapsed]
-                duration = float(np.quantile(longer, pick)) if len(longer) else elapsed * (1.0, 1.25, 2.0)[
-                    ("low", "likely", "high").index(k)]
-            ends[k].append(began + pd.Timedelta(seconds=max(duration, elapsed)))
+                longer = samples[name][samples[name] > elapsed]
+                duration = float(np.quantile(longer, pick)) if len(longer) else elapsed * beyond
+            ends[name].append(began + pd.Timedelta(seconds=max(duration, elapsed)))
     basis = [ratio_basis, f"{len(running)} running"]
     if waiting:
         first = rollup["started_at"].min()
@@ -218,9 +222,9 @@ def estimate_end(rollup: pd.DataFrame, now: pd.Timestamp, start: pd.Timestamp, r
         spread = 2 * math.sqrt(events) / hours  # ~95% of a Poisson count's range
         drain = {"low": waiting / (rate + spread), "likely": waiting / rate,
                  "high": waiting / max(rate - spread, rate / 4)}
-        for k, q in (("low", 0.5), ("likely", 1 - 1 / (waiting + 1)), ("high", 1.0)):
-            duration = float(np.quantile(samples[k], q))
-            ends[k].append(now + pd.Timedelta(hours=drain[k]) + pd.Timedelta(seconds=duration))
+        for name, _, _, last in BOUNDS:  # likely: the expected longest of `waiting` durations
+            duration = float(np.quantile(samples[name], last if last is not None else 1 - 1 / (waiting + 1)))
+            ends[name].append(now + pd.Timedelta(hours=drain[name]) + pd.Timedelta(seconds=duration))
         basis.append(f"{waiting} to start at {rate:.0f}/h")
     closing = pd.Timedelta(0)
     if rehearsal is not None and rehearsal.stop is not None and not rehearsal.rollup.empty:
