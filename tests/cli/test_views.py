@@ -79,10 +79,11 @@ def account(variant_emulator, tmp_path_factory):
     return {**env, "CXGM_DATA": str(tmp_path_factory.mktemp("data"))}, truth
 
 
-def test_progress_mid_run_equals_the_truth(account, monkeypatch):
+@pytest.mark.parametrize("share", [0.3, 0.5], ids=["early", "midway"])
+def test_progress_mid_run_equals_the_truth(account, monkeypatch, share):
     env, truth = account
     prod = _live(truth)
-    at = (prod["start"] + prod["stop"]) / 2
+    at = prod["start"] + share * (prod["stop"] - prod["start"])
     _set_clock(env, at)
     try:
         attempt, frames = _fetch(env, monkeypatch, "prod", prod["attempt_key"])
