@@ -48,6 +48,10 @@ def describe(
         if not dataset_id:
             raise ValueError("describe dataset needs a DATASET_ID: find one with `cxgm describe datasets --env STAGE "
                              "--tag ATTEMPT` (or `cxgm rerun`)")
+        unused = [flag for flag, value in (("--status", status), ("--step", step), ("--start", start), ("--end", end))
+                  if value]
+        if unused:
+            raise ValueError(f"{' and '.join(unused)}: not for `describe dataset`, which shows every job of the dataset")
         from cxgm_pipeline.cli.dataset import describe_dataset
 
         return describe_dataset(dataset_id, env if tag or _given(ctx, "env") else None, tag, refresh, out)

@@ -15,7 +15,7 @@ from cxgm_pipeline.monitor.alerts import evaluate
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress
-from cxgm_pipeline.monitor.session import MonitorSession
+from cxgm_pipeline.monitor.session import AttemptFrames, MonitorSession
 from cxgm_emulator.truth import load_truth
 from tests.conftest import DEFAULT_VARIANT, start_emulator_process
 
@@ -198,6 +198,28 @@ def test_drill_down_shows_a_failed_datasets_jobs_and_log_excerpt(account, tmp_pa
     index = (tmp_path / "r" / "index.md").read_text()
     assert "## Progress" in index and "## Failed datasets in detail" in index
     assert f"`cxgm describe dataset DATASET_ID --env prod --tag {prod['attempt_key']}`" in index
+
+
+def test_drill_down_follows_a_dataset_across_the_stored_attempts(account, monkeypatch, tmp_path):
+    """Without --tag: every attempt the store holds (here dev's rehearsal and the prod run), each with its outcome."""
+    env, truth = account
+    env = {**env, "CXGM_DATA": str(tmp_path / "store")}
+    prod = _live(truth)
+    dev = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == prod["attempt_key"])
+    states = {m["stage"]: {d["dataset_id"]: d for d in m["datasets"]} for m in (dev, prod)}
+    dataset = next(i for i, d in states["prod"].items() if d["state"] == "failed" and i in states["dev"]
+                   and states["dev"][i]["state"] != "not_started")
+    for m in (dev, prod):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        session = MonitorSession(stats=FetchStats())
+        attempt = session.resolve(m["stage"], m["attempt_key"])
+        session.save(AttemptFrames(m["stage"], attempt, attempt.key, session.fetch(m["stage"], attempt)))
+    code, output = _run(env, "describe", "dataset", dataset)
+    assert code == 0, output
+    assert "in 2 of 2 attempt(s) searched" in output
+    for m in (dev, prod):
+        assert f"{m['stage']}/{m['attempt_key']}: {states[m['stage']][dataset]['state']}" in output
 
 
 def test_an_unknown_dataset_says_how_to_find_one(account):
