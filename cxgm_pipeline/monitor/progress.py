@@ -76,7 +76,7 @@ class Progress:
     remaining: int  # listed, not started
     unlisted: int  # estimated datasets of collections that have not listed theirs yet
     skipped: int
-    rate_per_h: float  # datasets ended per hour over the last RATE_WINDOW
+    rate_per_h: float  # datasets ended per hour over the last RATE_WINDOW (or since the start)
     curve: pd.DataFrame  # at, done, failed, running, remaining
     eta: Eta | None
     why_no_eta: str | None = None
@@ -89,11 +89,11 @@ class Progress:
     def line(self) -> str:
         """One line for a terminal or an alert."""
         head = (f"{self.done} done, {self.failed} failed, {self.running} running, {self.remaining} remaining"
-                + (f" (+~{self.unlisted} not listed yet)" if self.unlisted else "")
-                + f" of {self.total}; {self.rate_per_h:.1f}/h")
+                + (f" (+~{self.unlisted} not listed yet)" if self.unlisted else "") + f" of {self.total}")
         if self.ended:
             return head + "; ended"
-        return head + "; " + (self.eta.text(self.now) if self.eta else f"no ETA: {self.why_no_eta}")
+        eta = self.eta.text(self.now) if self.eta else f"no ETA: {self.why_no_eta}"
+        return f"{head}; {self.rate_per_h:.1f} ended/h over the last {RATE_WINDOW.total_seconds() / 3600:.0f} h; {eta}"
 
 
 def _hours(h: float) -> str:
@@ -250,14 +250,13 @@ def unlisted_datasets(collections: pd.DataFrame | None, rollup: pd.DataFrame) ->
 
 def attempt_progress(stage: str, attempt: str, rollup: pd.DataFrame, now: pd.Timestamp | None = None,
                      start: pd.Timestamp | None = None, ended: bool = False, rehearsal: Rehearsal | None = None,
-                     collections: pd.DataFrame | None = None) -> Progress:
-    """The progress view of one attempt. `now`: AWS's time of the frames (None: their newest timestamp);
-    `start`: the attempt's start; `collections`: its collection_rollup (estimates datasets not listed yet)."""
+                     collections: pd.DataFrame | None = None) -> Progress | None:
+    """The progress view of one attempt (None while it has no dataset). `now`: AWS's time of the frames (None:
+    their newest timestamp); `start`: the attempt's start; `collections`: its collection_rollup (estimates the
+    datasets not listed yet)."""
     now = pd.Timestamp(now) if now is not None else observed_now(rollup)
     if rollup.empty or now is None:
-        empty = pd.DataFrame(columns=["at", "done", "failed", "running", "remaining"])
-        return Progress(stage, attempt, now or pd.Timestamp.now("UTC"), ended, 0, 0, 0, 0, 0, 0, 0.0, empty, None,
-                        "no dataset listed yet", rehearsal)
+        return None
     counts = rollup["state"].value_counts()
     first = rollup["started_at"].min()
     start = pd.Timestamp(start) if start is not None else (first if not pd.isna(first) else now)
@@ -307,7 +306,7 @@ def find_rehearsal(attempt: "Attempt", candidates: "list[Attempt]", store: "Fram
 
 def stored_progress(attempt: "Attempt", store: "FrameStoreOps", candidates: "list[Attempt]" = (),
                     rollup: pd.DataFrame | None = None, now: pd.Timestamp | None = None) -> Progress | None:
-    """The progress of an attempt from its stored frames (None: no rollup yet); `rollup` given: that one
+    """The progress of an attempt from its stored frames (None: no dataset yet); `rollup` given: that one
     instead of the stored one (a fresh fetch)."""
     if rollup is None:
         if not store.exists("dataset_rollup", attempt.stage, attempt.key):
