@@ -15,6 +15,7 @@ from cxgm_pipeline.monitor.report import data_uri, delta_figures, signature_diff
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, validate
+from cxgm_pipeline.sensors.views_follow_rollups import FOLLOWS_ROLLUPS
 
 
 class CompareConfig(Config):
@@ -45,8 +46,9 @@ def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctions
     return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
 
 
-@asset(deps=[AssetDep("dataset_rollup"), AssetDep("error_signatures")], dagster_type=pandera_schema_to_dagster_type(DurationDeltas),
-       kinds={"pandas", "matplotlib"})
+@asset(deps=[AssetDep("dataset_rollup"), AssetDep("error_signatures")],
+       dagster_type=pandera_schema_to_dagster_type(DurationDeltas), kinds={"pandas", "matplotlib"},
+       automation_condition=FOLLOWS_ROLLUPS)
 def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
                     sfn: StepFunctionsResource) -> pd.DataFrame:
     """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""
