@@ -11,8 +11,8 @@ so the ETA is the latest of the unfinished datasets' predicted ends, not remaini
 - the range: the optimistic end uses the rehearsal's fast ratio (10th percentile) and the lower quartile, the
   pessimistic one its slow ratio (90th percentile) and the longest duration seen; the likely one the medians.
 
-Everything takes `now` as a parameter: for a running attempt it must be AWS's time (the clock of its
-responses), never this machine's; without it, the newest timestamp the frames hold stands in.
+Everything takes `now` as a parameter: for a running attempt it is AWS's time (the Date of its answers, kept
+as the jobs' `observed_at`), never this machine's: `observed_now` reads it from the frames.
 Dagster-free: the report, `cxgm attempts` and the alerts share it.
 """
 
@@ -101,18 +101,24 @@ def _hours(h: float) -> str:
 
 
 def observed_now(*frames: pd.DataFrame) -> pd.Timestamp | None:
-    """The newest timestamp the frames hold: a lower bound of AWS's time when they were fetched, for when the
-    caller has not got AWS's own clock."""
-    stamps = []
-    for frame in frames:
-        if frame is None or frame.empty:
-            continue
-        for column in frame.columns:
-            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-                newest = frame[column].max()
-                if not pd.isna(newest):
-                    stamps.append(newest)
-    return max(stamps) if stamps else None
+    """AWS's clock when the frames were fetched: the jobs' `observed_at` (the Date of AWS's answers); from a
+    dataset_rollup alone, the moment its unfinished datasets were timed to (their start plus their duration so
+    far); else the newest timestamp the frames hold, a lower bound."""
+    given = [f for f in frames if f is not None and not f.empty]
+    observed = [f["observed_at"].max() for f in given if "observed_at" in f.columns]
+    if observed:
+        return pd.Timestamp(max(observed))
+    timed = []
+    for f in given:
+        if {"started_at", "finished_at", "total_duration_s"} <= set(f.columns):
+            open_ = f[f["finished_at"].isna() & f["started_at"].notna() & f["total_duration_s"].notna()]
+            if not open_.empty:
+                timed.append((open_["started_at"] + pd.to_timedelta(open_["total_duration_s"], unit="s")).max())
+    if timed:
+        return pd.Timestamp(max(timed))
+    stamps = [f[c].max() for f in given for c in f.columns if isinstance(f[c].dtype, pd.DatetimeTZDtype)]
+    stamps = [t for t in stamps if not pd.isna(t)]
+    return pd.Timestamp(max(stamps)) if stamps else None
 
 
 def _ended_at(rollup: pd.DataFrame, now: pd.Timestamp) -> pd.Series:

@@ -14,7 +14,7 @@ from cxgm_pipeline.cli import app
 from cxgm_pipeline.monitor.alerts import evaluate
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.deltas import signature_diff
-from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress
+from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress, observed_now
 from cxgm_pipeline.monitor.session import AttemptFrames, MonitorSession
 from cxgm_emulator.truth import load_truth
 from tests.conftest import DEFAULT_VARIANT, start_emulator_process
@@ -90,7 +90,10 @@ def test_progress_mid_run_equals_the_truth(account, monkeypatch, share):
     finally:
         _set_clock(env, truth["end"] + 30)
     assert not attempt.ended
-    p = attempt_progress("prod", attempt.key, frames["dataset_rollup"], _utc(at), _utc(prod["start"]),
+    # "now" is AWS's clock as it answered (the emulator's, stopped at `at`), read from the frames alone
+    for source in (frames["enriched_jobs"], frames["dataset_rollup"]):
+        assert abs(observed_now(source) - _utc(at)) < pd.Timedelta(seconds=1)
+    p = attempt_progress("prod", attempt.key, frames["dataset_rollup"], start=_utc(prod["start"]),
                          collections=frames["collection_rollup"])
     expected = truth_at(prod, at)
     got = {"done": p.done, "failed": p.failed, "running": p.running, "remaining": p.remaining}
@@ -131,8 +134,8 @@ def test_eta_range_holds_the_true_end_of_the_default_scenario(tmp_path, monkeypa
         attempt, frames = _fetch(env, monkeypatch, "prod", prod["attempt_key"], ("dataset_rollup", "collection_rollup"))
     finally:
         emu.stop()
-    p = attempt_progress("prod", attempt.key, frames["dataset_rollup"], _utc(at), _utc(prod["start"]), attempt.ended,
-                         rehearsal, frames["collection_rollup"])
+    p = attempt_progress("prod", attempt.key, frames["dataset_rollup"], None, _utc(prod["start"]), attempt.ended,
+                         rehearsal, frames["collection_rollup"])  # now: AWS's, from the rollup
     assert p.eta is not None, p.why_no_eta
     assert p.eta.low <= _utc(prod["stop"]) <= p.eta.high, (p.line(), _utc(prod["stop"]))
     assert p.eta.low >= _utc(at) and p.eta.low <= p.eta.likely <= p.eta.high
