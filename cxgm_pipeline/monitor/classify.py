@@ -185,15 +185,6 @@ def diagnose(status_reason: str | None, container_reason: str | None, log: Parse
     return _diagnosis(C.UNKNOWN, None, fallback or "no reason given")
 
 
-def classify(status_reason: str | None, container_reason: str | None, log: ParsedLog | None) -> C:
-    """The error category of a FAILED job."""
-    return diagnose(status_reason, container_reason, log).category
-
-
-def error_kind(category: C) -> ErrorKind:
-    return ERROR_KIND[category]
-
-
 def _diagnosis(category: C, evidence: Evidence | None, headline: str) -> Diagnosis:
     text, values = abstract(headline)
     return Diagnosis(category, evidence, f"{category.value}: {text}"[:SIGNATURE_MAX], tuple(values))
