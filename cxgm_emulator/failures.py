@@ -234,20 +234,14 @@ def _no_such_key(step: Step, stage: str, rng: random.Random, module: str) -> Fai
                        exc_info="\n".join(_traceback(rng, module, final)))
 
 
-def _throttling(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
-    op = rng.choice(["StartExecution", "PutObject", "DescribeJobs"])
-    final = (f"botocore.exceptions.ClientError: An error occurred (ThrottlingException) when calling the {op} "
-             f"operation (reached max retries: {rng.randint(3, 9)}): Rate exceeded")
-    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, runtime_tail=_traceback(rng, module, final),
-                       needs_log=True)
-
-
-def _slow_down(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
-    op = rng.choice(["PutObject", "UploadPart", "CompleteMultipartUpload"])
-    final = (f"botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the {op} operation "
-             f"(reached max retries: {rng.randint(3, 9)}): Please reduce your request rate.")
-    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, runtime_tail=_traceback(rng, module, final),
-                       needs_log=True)
+def _throttled(code: str, operations: list[str], message: str):
+    """A botocore call that ran out of retries on one of the throttling codes (botocore/retries/standard.py)."""
+    def make(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+        final = (f"botocore.exceptions.ClientError: An error occurred ({code}) when calling the {rng.choice(operations)} "
+                 f"operation (reached max retries: {rng.randint(3, 9)}): {message}")
+        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, runtime_tail=_traceback(rng, module, final),
+                           needs_log=True)
+    return make
 
 
 def _pull_rate_limit(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
@@ -293,7 +287,9 @@ VARIANTS: dict[C, tuple] = {
     C.TIMEOUT: (_timeout, _queue_time_limit),
     C.RESOURCE_INIT: (_secrets, _logging_driver, _docker_timeout, _cgroup),
     C.STORAGE: (_disk_errno, _disk_h5py, _disk_pull, _no_such_key),
-    C.THROTTLED: (_throttling, _slow_down, _pull_rate_limit),
+    C.THROTTLED: (_throttled("ThrottlingException", ["StartExecution", "PutObject", "DescribeJobs"], "Rate exceeded"),
+                  _throttled("SlowDown", ["PutObject", "UploadPart", "CompleteMultipartUpload"],
+                             "Please reduce your request rate."), _pull_rate_limit),
     C.APPLICATION: (_exception, _seurat, _step_name),
     C.CANCELLED: (_cancelled("Terminated by Step Functions: the execution was aborted by the operator"),
                   _cancelled("Task killed by the user"), _cancelled("Terminating job.")),

@@ -54,7 +54,9 @@ class Rule:
             else:
                 match = self.pattern.search(text)
             if match is not None:
-                return Evidence(self.id, name, _line_of(text, match))
+                start = text.rfind("\n", 0, match.start()) + 1
+                end = text.find("\n", match.end())
+                return Evidence(self.id, name, text[start:end if end >= 0 else len(text)].strip(), match.start() - start)
         return None
 
 
@@ -62,7 +64,16 @@ class Rule:
 class Evidence:
     rule: str
     field: str
-    text: str  # the line that matched
+    line: str  # the whole line that matched
+    at: int = 0  # where in it the match begins
+
+    @property
+    def text(self) -> str:
+        """The line, cut to EVIDENCE_MAX characters around the match."""
+        if len(self.line) <= EVIDENCE_MAX:
+            return self.line
+        offset = max(self.at - 100, 0)
+        return ("…" if offset else "") + self.line[offset:offset + EVIDENCE_MAX] + "…"
 
     def __str__(self) -> str:
         return f"{self.rule} @ {self.field}: {self.text}"
@@ -78,16 +89,6 @@ class Diagnosis:
     @property
     def kind(self) -> ErrorKind:
         return ERROR_KIND[self.category]
-
-
-def _line_of(text: str, match: re.Match) -> str:
-    start = text.rfind("\n", 0, match.start()) + 1
-    end = text.find("\n", match.end())
-    line = text[start:end if end >= 0 else len(text)].strip()
-    if len(line) > EVIDENCE_MAX:
-        offset = max(match.start() - start - 100, 0)
-        line = ("…" if offset else "") + line[offset:offset + EVIDENCE_MAX] + "…"
-    return line
 
 
 # --- loading -------------------------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def diagnose(status_reason: str | None, container_reason: str | None, log: Parse
     for rule in current_rules() if rules is None else rules:
         evidence = rule.find(texts)
         if evidence is not None:
-            return _diagnosis(rule.category, evidence, evidence.text)
+            return _diagnosis(rule.category, evidence, evidence.line)
     fallback = container_reason or status_reason
     if log is not None and not fallback:
         fallback = log.last_exception or (log.errors[-1] if log.errors else None)
