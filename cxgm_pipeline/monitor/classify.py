@@ -212,9 +212,9 @@ _PLACEHOLDERS: list[tuple[str, re.Pattern, bool]] = [
     ("value", re.compile(r"'[^'\s{}]*\d[^'\s{}]*'"), True),
     ("n", re.compile(r"\b\d+(?:\.\d+)?\b"), False),
 ]
-# "[ERROR] " (logparse's mark of an error record), "ERROR:logger:" (logging's default format), "ERROR: " (the
+# "[ERROR] " (logparse's mark of a JSON record's level), "ERROR:logger:" (logging's default format), "ERROR: " (the
 # schema validator's): the category already says it was an error
-_LEVEL_PREFIX = re.compile(r"^(?:\[(?:ERROR|CRITICAL|FATAL)\] |(?:ERROR|CRITICAL|FATAL):[\w.]+:)?(?:ERROR: )?")
+_LEVEL_PREFIX = re.compile(r"^(?:\[[A-Z]+\] |(?:ERROR|CRITICAL|FATAL):[\w.]+:)?(?:ERROR: )?")
 
 
 def abstract(message: str) -> tuple[str, list[str]]:

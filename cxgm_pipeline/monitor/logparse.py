@@ -32,8 +32,8 @@ class ParsedLog:
     errors: list[str] = field(default_factory=list)
     last_exception: str | None = None
     progress_hint: str | None = None
-    # every message as the classifier's rules read it: JSON records as their message ("[ERROR] message" for
-    # error records not already saying so), their exc_info and validation_message lines, plain lines as they are
+    # every message as the classifier's rules read it: JSON records as "[LEVEL] message" (the validator's
+    # "ERROR: ..." reports as they are), their exc_info and validation_message lines, plain lines as they are
     text: str = ""
 
 
@@ -47,8 +47,10 @@ def _exception_in(text: str) -> str | None:
 
 
 def _record_lines(level: str, message: str) -> list[str]:
-    if level in ERROR_LEVELS and message and not message.lstrip().upper().startswith(tuple(ERROR_LEVELS)):
-        message = f"[{level}] {message}"
+    """A JSON record as the rules read it: "[LEVEL] message", except the validator's own "ERROR: ..." reports
+    logged at ERROR, which stay as the validator wrote them."""
+    if not (level in ERROR_LEVELS and message.lstrip().upper().startswith(tuple(ERROR_LEVELS))):
+        message = f"[{level or 'INFO'}] {message}"
     return message.splitlines() or [""]
 
 

@@ -88,9 +88,16 @@ def test_batch_reasons_and_precedence(status_reason, container_reason, expected,
     (json.dumps({"levelname": "ERROR", "message": "validation failed", "exc_info": "Traceback\nMemoryError"}),
      C.OUT_OF_MEMORY),  # the validator ran out of memory: the dataset may well be valid
     ("loading ...", C.UNKNOWN),
+    # a validator's WARNING, an INFO record naming a schema field, a traceback's source line: none is a finding
+    ("WARNING: Column 'donor_id' in dataframe 'obs' contains a category 'donor_3' with zero observations.\n"
+     "KeyError: 'x'", C.APPLICATION),
+    (json.dumps({"levelname": "INFO", "message": "Adding labels for tissue_ontology_term_id"}) + "\nKeyError: 'x'",
+     C.APPLICATION),
+    ('Traceback (most recent call last):\n    primary = adata.obs["is_primary_data"]\nKeyError: \'is_primary_data\'',
+     C.APPLICATION),
 ])
 def test_log_text(line, expected):
-    log = parse_events([{"timestamp": 0, "message": line}])
+    log = parse_text(line)
     assert diagnose("Essential container in task exited", None, log).category is expected
 
 

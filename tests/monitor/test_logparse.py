@@ -84,4 +84,4 @@ def test_error_records_are_marked_in_the_text_the_rules_read():
     parsed = parse_events([app("ERROR", "Failed to convert dataset to Seurat format."),
                            app("ERROR", "ERROR: 'title' in 'uns' is not present."), app("INFO", "Downloading")])
     assert parsed.text.splitlines() == ["[ERROR] Failed to convert dataset to Seurat format.",
-                                        "ERROR: 'title' in 'uns' is not present.", "Downloading"]
+                                        "ERROR: 'title' in 'uns' is not present.", "[INFO] Downloading"]
