@@ -28,12 +28,31 @@ def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
             for step in ("cxg", "validate_anndata")}
 
 
+# Markdown's own characters in a cell, escaped with a backslash; <, > and & become entities, so a message
+# quoting "<class 'pandas.DataFrame'>" or "uns[suspension_type_colors]" stays text in both renderings.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_MD_ESCAPED = re.compile(r"\\([\\`*_\[\]|])")
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def md_cell(value: object) -> str:
+    """One table cell of Markdown: one line, nothing in it read as markup or HTML."""
+    text = html.escape(" ".join(str(value).split()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _cell_text(cell: str) -> str:
+    """The text a Markdown cell written by md_cell stands for."""
+    return html.unescape(_MD_ESCAPED.sub(r"\1", cell.strip()))
+
+
 def _table(df: pd.DataFrame, columns: list[str], limit: int = 20) -> str:
+    columns = [c for c in columns if c in df.columns]  # frames an older cxgm stored lack the newer columns
     if df.empty:
         return "_none_\n"
     sub = df[columns].head(limit).astype(object).where(df[columns].head(limit).notna(), "")
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n" for row in sub.itertuples(index=False))
+    return head + "".join("| " + " | ".join(md_cell(v) for v in row) + " |\n" for row in sub.itertuples(index=False))
 
 
 def attempt_markdown(stage: str, attempt: str, jobs: pd.DataFrame, datasets: pd.DataFrame,
@@ -50,7 +69,11 @@ def attempt_markdown(stage: str, attempt: str, jobs: pd.DataFrame, datasets: pd.
         "",
         *sections,
         "## Top error signatures",
-        _table(signatures, ["jobs", "datasets", "step", "error_category", "error_signature"], TOP_SIGNATURES),
+        "One row per cause. `examples`: what the signature's {placeholders} stood for; `error_evidence`: the "
+        "classifier rule that decided the category and the line it matched.",
+        "",
+        _table(signatures, ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"],
+               TOP_SIGNATURES),
         "## Failed datasets (re-run candidates)",
         _table(failed, ["dataset_id", "collection_id", "failing_step", "error_category"], 50),
     ]
@@ -71,7 +94,7 @@ def _html(markdown: str) -> str:
 
     def flush() -> None:
         if table:
-            rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")] for line in table
+            rows = [[html.escape(_cell_text(c)) for c in _UNESCAPED_PIPE.split(line.strip()[1:-1])] for line in table
                     if not set(line.replace("|", "").strip()) <= {"-"}]
             head, *body = rows
             out.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>"
@@ -90,7 +113,8 @@ def _html(markdown: str) -> str:
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.strip():
-            out.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line)) + "</p>")
+            text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line))
+            out.append("<p>" + re.sub(r"`(.+?)`", r"<code>\1</code>", text) + "</p>")
     flush()
     return "\n".join(out)
 
