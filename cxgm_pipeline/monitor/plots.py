@@ -38,15 +38,16 @@ QUEUED = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"}
 STEP_ORDER = [Step.GATHER_COLLECTIONS, Step.COLLECTION_MIGRATION, Step.DATASET_MIGRATION, Step.VALIDATE_ANNDATA,
               Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG, Step.COLLECTION_PUBLISH, Step.COLLECTION_CLEANUP,
               Step.REPORT]
+WIDTH_IN, DPI = 8.5, 80  # 680 px: the width of a metadata value in the Dagster UI's partition view
 LOG_SPAN = 20  # counts whose largest is this many times the smallest go on a log axis
 OUTCOME_COLORS = {"succeeded_to_failed": "#c62828", "failed_to_succeeded": "#2e7d32", "other_change": "#f9a825",
                   "only_in_base": "#9e9e9e", "only_in_other": "#1565c0"}
-_DURATION_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (300, "5 min"), (900, "15 min"), (3600, "1 h"),
-                   (4 * 3600, "4 h"), (12 * 3600, "12 h"), (86400, "1 d"), (4 * 86400, "4 d")]
+_DURATION_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"), (4 * 3600, "4 h"),
+                   (86400, "1 d"), (7 * 86400, "1 wk")]
 
 
 def _empty(title: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(8, 2.5))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.5))
     ax.text(0.5, 0.5, "no rows", ha="center", va="center", fontsize=14, color="#757575")
     ax.set_axis_off()
     ax.set_title(title)
@@ -66,10 +67,14 @@ def _ordered(values, order: list[str]) -> list[str]:
     return known + sorted(set(present) - set(known))
 
 
-def _legend_outside(ax, title: str | None = None) -> None:
-    handles, labels = ax.get_legend_handles_labels()
+def _legend_outside(ax, title: str | None = None, handles=None) -> None:
+    """Under the plot, in a row: never over the data, and the plot keeps the figure's width."""
+    handles = handles or ax.get_legend_handles_labels()[0]
     if handles:
-        ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        wide = sum(len(h.get_label()) for h in handles) > 40
+        ax.legend(handles=handles, title=title, loc="upper center", ncol=min(len(handles), 2 if wide else 4),
+                  bbox_to_anchor=(0.5, -0.5 / (0.75 * ax.figure.get_figheight())), frameon=False, fontsize=8,
+                  title_fontsize=8)
 
 
 def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | None = None,
@@ -79,7 +84,7 @@ def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | 
     rows, series = list(table.index), list(table.columns)
     n = max(1, len(series))
     height = 0.8 / n
-    fig, ax = plt.subplots(figsize=(10, max(2.2, 0.3 * len(rows) * max(1.5, n * 0.75) + 1.2)))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.2, 0.3 * len(rows) * max(1.5, n * 0.75) + 1.2)))
     positive = table.to_numpy()[table.to_numpy() > 0]
     log = len(positive) and positive.max() / positive.min() >= LOG_SPAN
     base = 0.7 if log else 0  # a log bar starts below 1 so a single job still has a visible bar
@@ -148,7 +153,7 @@ def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "
     groups = _ordered(data[x].astype(str).unique(), order or [])
     hues = data[color].astype(str) if color else pd.Series("all", index=data.index)
     bulk = hues.value_counts().idxmax()
-    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.45 * len(groups) + 1.4)))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.45 * len(groups) + 1.4)))
     rng = np.random.default_rng(0)  # jitter, the same on every render
     keys = data[x].astype(str)
     box_rows = [(i, seconds[(keys == g) & (hues == bulk)].to_numpy()) for i, g in enumerate(groups)]
@@ -230,6 +235,8 @@ def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
         why = why.where(why != "", changed[causes[1]].fillna(""))
     change = changed["outcome_change"].str.replace("_to_", " \u2192 ").str.replace("_", " ")
     states = changed["base_state"].fillna("-") + " \u2192 " + changed["other_state"].fillna("-")
+    # the cause says why an outcome changed; a dataset only one side has (mid-run: not reached yet) has no change
+    why = why.where(~changed["outcome_change"].str.startswith("only_in_"), "")
     label = change.where(changed["outcome_change"] != "other_change", states) + why.map(lambda c: f"  ({c})" if c else "")
     table = (pd.DataFrame({"change": changed["outcome_change"], "label": label}).value_counts().reset_index(name="n"))
     rank = {k: i for i, k in enumerate(OUTCOME_COLORS)}
@@ -238,9 +245,8 @@ def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
     ax = fig.axes[0]
     for patch, change in zip(ax.patches, table["change"]):
         patch.set_color(OUTCOME_COLORS.get(change, "#90a4ae"))
-    ax.legend(handles=[Patch(color=color, label=change.replace("_to_", " \u2192 ").replace("_", " "))
-                       for change, color in OUTCOME_COLORS.items() if change in set(table["change"])],
-              title="outcome", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _legend_outside(ax, "outcome", [Patch(color=color, label=change.replace("_to_", " \u2192 ").replace("_", " "))
+                                    for change, color in OUTCOME_COLORS.items() if change in set(table["change"])])
     fig.tight_layout()
     return fig
 
@@ -253,7 +259,7 @@ def plot_job_duration_differences(deltas: pd.DataFrame, step: str = "cxg", top: 
     if sub.empty:
         return _empty(title)
     sub = sub.reindex(sub["delta_s"].abs().sort_values(ascending=False).index).head(top)
-    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.22 * len(sub) + 1.5)))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.22 * len(sub) + 1.5)))
     slower = sub["delta_s"] > 0
     labels = [f"{d[:8]}" + ("" if c == "same" else f" [{c.replace('_to_', ' to ')}]")
               for d, c in zip(sub["dataset_id"], sub["outcome_change"])]
@@ -273,6 +279,6 @@ def plot_job_duration_differences(deltas: pd.DataFrame, step: str = "cxg", top: 
 
 def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
