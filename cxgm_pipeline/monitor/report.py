@@ -128,8 +128,9 @@ def data_uri(png: bytes) -> str:
 
 
 def _inline(text: str) -> str:
-    """Bold and links of one escaped line."""
+    """Bold, a whole line in italics, and links, of one escaped line."""
     text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text, quote=False))
+    text = re.sub(r"^_(.+)_$", r"<i>\1</i>", text)
     return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', text)
 
 

@@ -136,7 +136,7 @@ def ui(emulator, browser, tmp_path_factory):
 
 
 def _page(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})  # a common desktop: the plots fit their column
     page.set_default_timeout(PAGE_MS)
     page.goto(url)
     skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit newsletter dialog
