@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullFormatter  # noqa: E402
 
+from cxgm_pipeline.monitor.deltas import outcome_changes  # noqa: E402
 from cxgm_pipeline.vocabulary import DatasetState, Step  # noqa: E402
 
 STATUS_COLORS = {
@@ -225,7 +226,7 @@ def plot_dataset_status_counts(datasets: pd.DataFrame, title: str = "Datasets by
 def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
     """Datasets whose outcome differs between the two attempts, counted per change and cause, ranked: what
     broke in `other` that worked in `base` first."""
-    changed = deltas[deltas["outcome_change"] != "same"].drop_duplicates("dataset_id") if not deltas.empty else deltas
+    changed = outcome_changes(deltas)
     title = title or "Datasets whose outcome changed, by cause"
     if changed.empty:
         return _empty(title)
