@@ -26,7 +26,8 @@ VIEWS = {
     What.collections: ("collection_rollup", None, None,
                        ["collection_id", "collection_migration_status", "datasets", "succeeded", "failed", "running",
                         "not_started", "skipped", "can_publish"]),
-    What.errors: ("error_signatures", None, "step", ["jobs", "datasets", "step", "error_category", "error_signature"]),
+    What.errors: ("error_signatures", None, "step",
+                  ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"]),
 }
 
 

@@ -81,20 +81,42 @@ def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
 
 
 # --- sections ----------------------------------------------------------------------------------------------
+# Markdown's own characters in a cell, escaped with a backslash; <, > and & become entities, so a message
+# quoting "<class 'pandas.DataFrame'>" or "uns[suspension_type_colors]" stays text in both renderings.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_MD_ESCAPED = re.compile(r"\\([\\`*_\[\]|])")
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def md_cell(value: object) -> str:
+    """One table cell of Markdown: one line, nothing in it read as markup or HTML."""
+    text = html.escape(" ".join(str(value).split()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _cell_text(cell: str) -> str:
+    """The text a Markdown cell written by md_cell stands for."""
+    return html.unescape(_MD_ESCAPED.sub(r"\1", cell.strip()))
+
+
 def markdown_table(df: pd.DataFrame, columns: list[str], limit: int | None = None) -> str:
+    columns = [c for c in columns if c in df.columns]  # frames an older cxgm stored lack the newer columns
     if df.empty:
         return "_none_\n"
     shown = df[columns] if limit is None else df[columns].head(limit)
     sub = shown.astype(object).where(shown.notna(), "")
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     more = f"\n_first {limit} of {len(df)}_\n" if limit is not None and len(df) > limit else ""
-    return head + "".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n"
+    return head + "".join("| " + " | ".join(md_cell(v) for v in row) + " |\n"
                           for row in sub.itertuples(index=False)) + more
 
 
 def _signatures(r: AttemptReport) -> str:
-    return markdown_table(r.frame("error_signatures"), ["jobs", "datasets", "step", "error_category", "error_signature"],
-                          TOP_SIGNATURES)
+    return ("One row per cause. `examples`: what the signature's {placeholders} stood for; `error_evidence`: the "
+            "classifier rule that decided the category and the line it matched.\n\n"
+            + markdown_table(r.frame("error_signatures"), ["jobs", "datasets", "step", "error_category",
+                                                            "error_signature", "examples", "error_evidence"],
+                             TOP_SIGNATURES))
 
 
 def _rerun(r: AttemptReport) -> str:
@@ -128,9 +150,10 @@ def data_uri(png: bytes) -> str:
 
 
 def _inline(text: str) -> str:
-    """Bold, a whole line in italics, and links, of one escaped line."""
+    """Bold, a whole line in italics, code and links, of one escaped line."""
     text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text, quote=False))
     text = re.sub(r"^_(.+)_$", r"<i>\1</i>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
     return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', text)
 
 
@@ -140,7 +163,7 @@ def _html(markdown: str) -> str:
 
     def flush() -> None:
         if table:
-            rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")] for line in table
+            rows = [[html.escape(_cell_text(c)) for c in _UNESCAPED_PIPE.split(line.strip()[1:-1])] for line in table
                     if not set(line.replace("|", "").strip()) <= {"-"}]
             head, *body = rows
             out.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>"
