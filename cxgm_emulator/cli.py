@@ -19,6 +19,10 @@ from cxgm_emulator.scenarios import SCENARIOS
 from cxgm_emulator.throttling import AWS_DEFAULT_QUOTAS, Injection
 from portal_shapes import IngestionInput, MapMode
 
+_option_type = typer.core.TyperOption.display_type_rich
+# typer 0.29 prints `<bool>` beside a flag (`--at-end <bool>`) as if it took a value: a flag shows none.
+typer.core.TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else _option_type(self, ctx)
+
 app = typer.Typer(name="cxgm-emulator", help="Run and steer the emulated AWS account (moto server on 127.0.0.1).",
                   no_args_is_help=True)
 console = Console()

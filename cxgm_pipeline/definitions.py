@@ -20,7 +20,7 @@ from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudW
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
 from cxgm_pipeline.resources.notifier import Notifier
 from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
-from cxgm_pipeline.sensors.migration_alerts import announce_alerts, migration_alerts_sensor
+from cxgm_pipeline.sensors.migration_alerts import ALERTS_VIEW, announce_alerts, migration_alerts_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 from cxgm_pipeline.sensors.views_follow_rollups import views_follow_rollups_sensor
@@ -87,6 +87,7 @@ all_assets = [
     *CHAIN_ASSETS.values(),  # one attempt's chain, from monitor/chain.py
     *load_assets_from_package_module(reports, group_name="reports"),
     *load_assets_from_package_module(overview, group_name="overview"),
+    ALERTS_VIEW,  # materialized by the announce_alerts runs
 ]
 
 # Settings from the environment are checked once, when the code location loads: a bad value stops it with a

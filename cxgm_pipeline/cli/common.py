@@ -78,8 +78,9 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 @contextlib.contextmanager
-def progress(label: str):
-    """A rich progress line showing AWS calls made and items fetched; yields the FetchStats to feed."""
+def progress(label: str, summary: bool = True):
+    """A rich progress line showing AWS calls made and items fetched; yields the FetchStats to feed. `summary`:
+    say at the end how many calls it took (off when the caller says it better)."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[calls]} calls"),
                   TextColumn("{task.fields[items]} items"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, calls=0, items=0)
@@ -87,20 +88,32 @@ def progress(label: str):
 
         stats = FetchStats(on_change=lambda s: bar.update(task, calls=s.calls, items=s.items))
         yield stats
-    err.print(f"{label}: {stats.calls} AWS calls, {stats.items} items")
+    if summary:
+        err.print(f"{label}: {stats.calls} AWS calls, {stats.items} items")
+
+
+def _calls(n: int) -> str:
+    return f"{n} AWS call" + ("" if n == 1 else "s")
 
 
 def load_frames(env: str, tag: str | None, start: str | None, end: str | None, refresh: bool,
                 wanted: tuple[str, ...] | None = None) -> "AttemptFrames":
+    """The attempt's frames, and one line saying where they came from and what it cost."""
     from cxgm_pipeline.monitor.session import FRAMES, MonitorSession
 
-    with progress(f"fetching {env}/{tag or 'window'}") as stats:
-        result = MonitorSession(stats=stats).frames(env, tag, parse_time(start), parse_time(end), refresh,
-                                                    wanted or FRAMES)
+    with progress(f"reading {env}/{tag or 'window'}", summary=False) as stats:
+        session = MonitorSession(stats=stats)
+        result = session.frames(env, tag, parse_time(start), parse_time(end), refresh, wanted or FRAMES)
+    where = f"{env}/{result.key}"
     if result.source == "stored":
-        err.print(f"[green]using the frames Dagster materialized for {env}/{result.key}[/] (fresh); --refresh fetches again")
+        stamps = [session.store.modified(n, env, result.key) for n in (wanted or FRAMES)]
+        when = datetime.fromtimestamp(min(s for s in stamps if s), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        err.print(f"[green]{where}: the frames Dagster stored at {when}[/] ({_calls(stats.calls)} to check they are "
+                  f"fresh); --refresh fetches again")
     elif result.source == "imported":
-        err.print(f"[green]using the imported bundle for {env}/{result.key}[/] (--refresh reads AWS instead)")
+        err.print(f"[green]{where}: the imported bundle[/] (no AWS call); --refresh reads AWS instead")
+    else:
+        err.print(f"{where}: fetched from AWS, {_calls(stats.calls)}, {stats.items} items")
     return result
 
 

@@ -12,24 +12,12 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
     """The migration report of an attempt (Markdown + HTML + PNG plots), as the Dagster asset writes it."""
     from upath import UPath
 
-    from cxgm_pipeline.monitor.report import (
-        attempt_figures, attempt_markdown, failed_datasets_section, progress_figures, progress_section, write_report)
-    from cxgm_pipeline.monitor.rerun import write_manifest
+    from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+    from cxgm_pipeline.monitor.report import AttemptReport, write_attempt_report
 
     result = load_frames(env, tag, start, end, refresh)
-    f = result.frames
-    progress = _progress(result)
-    figures = {**progress_figures(progress), **attempt_figures(f["enriched_jobs"], f["dataset_rollup"])}
-
-    def markdown(images: dict[str, str]) -> str:
-        sections = (progress_section(progress, images), failed_datasets_section(
-            env, result.key, f["dataset_rollup"], f["enriched_jobs"], f["sfn_executions"]))
-        return attempt_markdown(env, result.key, f["enriched_jobs"], f["dataset_rollup"], f["error_signatures"],
-                                images, sections)
-
-    index = write_report(UPath(str(out)), markdown, figures, f"cxgm {env} {result.key}")
-    write_manifest(f["rerun_manifest"], UPath(str(out)) / "rerun.csv")
-    err.print(f"wrote {index} and {out / 'index.html'}")
+    write_attempt_report(UPath(str(out)), AttemptReport(AttemptRef(env, result.key), result.frames, _progress(result)))
+    err.print(f"wrote {out / 'index.html'}, {out / 'index.md'}, the plots and {out / 'rerun.csv'}")
 
 
 def _progress(result):

@@ -7,14 +7,17 @@ datasets to re-run), and once a day (AWS's day) while it runs, its progress and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 import pandas as pd
 
 from cxgm_pipeline.monitor.deltas import signature_diff_lines
+from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState
 
 TOP = 5
+KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
 
 
 @dataclass(frozen=True)
@@ -89,3 +92,20 @@ def digest(where: str, alerts: list[Alert]) -> Alert:
     kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in alerts}))
     body = "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
     return Alert("digest", ",".join(a.key for a in alerts), f"[cxgm] {where}: {len(alerts)} alerts ({kinds})", body)
+
+
+def with_links(alert: Alert, links: dict[str, str]) -> Alert:
+    """The message with where to look: the partition in the Dagster UI, the report."""
+    return replace(alert, body=alert.body + "\n\n" + "\n".join(f"{label}: {url}" for label, url in links.items()))
+
+
+def record_sent(previous: pd.DataFrame | None, sent: list[dict], now: datetime | None = None) -> pd.DataFrame:
+    """The alerts view: `previous` rows plus `sent` (dicts with stage, attempt, kind, subject, body, partition_url,
+    report_url), the newest KEPT."""
+    now = now or datetime.now(timezone.utc)
+    rows = pd.DataFrame([{**{c: a[c] for c in ("stage", "attempt", "kind", "subject", "body", "partition_url",
+                                                 "report_url")}, "sent_at": now} for a in sent])
+    frames = [f for f in (previous, rows) if f is not None and not f.empty]
+    if not frames:
+        return empty_frame(SentAlerts)
+    return validate(SentAlerts, pd.concat(frames, ignore_index=True).tail(KEPT)[list(SentAlerts.to_schema().columns)])

@@ -24,7 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxgm_pipeline.monitor.report import attempt_figures, attempt_markdown
+from upath import UPath
+
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+from cxgm_pipeline.monitor.report import AttemptReport, write_attempt_report
 from cxgm_pipeline.monitor.frame_store import FrameStoreOps
 
 FORMAT = "cxgm-bundle/1"
@@ -64,10 +67,9 @@ def _parquet(df: pd.DataFrame) -> bytes:
 
 def export_bundle(stage: str, attempt: str, frames: dict[str, pd.DataFrame], path: Path) -> dict:
     files: dict[str, bytes] = {f"frames/{name}.parquet": _parquet(df) for name, df in frames.items()}
-    figures = attempt_figures(frames["enriched_jobs"], frames["dataset_rollup"])
-    files.update({f"report/{name}": png for name, png in figures.items()})
-    files["report/index.md"] = attempt_markdown(stage, attempt, frames["enriched_jobs"], frames["dataset_rollup"],
-                                                frames["error_signatures"], {n: n for n in figures}).encode()
+    with tempfile.TemporaryDirectory() as tmp:  # the report as `cxgm report` writes it: HTML, PNGs, rerun.csv/json
+        write_attempt_report(UPath(tmp), AttemptReport(AttemptRef(stage, attempt), frames))
+        files.update({f"report/{p.name}": p.read_bytes() for p in sorted(Path(tmp).iterdir())})
     manifest = {
         "format": FORMAT, "stage": stage, "attempt": attempt,
         "created_at": datetime.now(timezone.utc).isoformat(), "versions": _versions(),

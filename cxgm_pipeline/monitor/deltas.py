@@ -27,9 +27,17 @@ def _outcome(base: str | None, other: str | None) -> str:
     return "other_change"
 
 
+def _cause(rollup: pd.DataFrame) -> pd.Series:
+    """`cxg: out_of_memory` for a failed dataset (its failing step and error category), else None."""
+    failed = rollup["state"] == DatasetState.FAILED.value
+    text = [": ".join(str(p) for p in parts if p is not None and not pd.isna(p) and str(p)) or "unknown"
+            for parts in zip(rollup["failing_step"], rollup["error_category"])]
+    return pd.Series(text, index=rollup.index, dtype=object).where(failed, None)
+
+
 def _long(rollup: pd.DataFrame) -> pd.DataFrame:
-    frame = rollup[["dataset_id", "collection_id", "state", *_STEP_COLUMNS]].melt(
-        id_vars=["dataset_id", "collection_id", "state"], var_name="step", value_name="duration_s")
+    frame = rollup.assign(cause=_cause(rollup))[["dataset_id", "collection_id", "state", "cause", *_STEP_COLUMNS]].melt(
+        id_vars=["dataset_id", "collection_id", "state", "cause"], var_name="step", value_name="duration_s")
     frame["step"] = frame["step"].map(_STEP_COLUMNS)
     return frame
 
@@ -50,6 +58,8 @@ def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other
         "delta_s": merged["duration_s_other"] - merged["duration_s_base"],
         "base_state": merged["state_base"],
         "other_state": merged["state_other"],
+        "base_cause": merged["cause_base"],
+        "other_cause": merged["cause_other"],
     })
     out["outcome_change"] = [_outcome(b, o) for b, o in zip(out["base_state"], out["other_state"])]
     return validate(DurationDeltas, out.sort_values(["step", "dataset_id"]))
@@ -61,7 +71,8 @@ def outcome_changes(deltas: pd.DataFrame) -> pd.DataFrame:
     if deltas.empty:
         return deltas
     changed = deltas[~deltas["outcome_change"].isin(["same", "pending"])]
-    return changed.drop_duplicates("dataset_id")[["dataset_id", "collection_id", "base_state", "other_state", "outcome_change"]]
+    return changed.drop_duplicates("dataset_id")[["dataset_id", "collection_id", "base_state", "other_state",
+                                                  "outcome_change", "base_cause", "other_cause"]]
 
 
 SIGNATURE_CHANGES = ("new", "vanished", "both")

@@ -1,6 +1,10 @@
 """matplotlib figures of a migration: job status counts, durations, dataset states, dev-vs-prod deltas.
 
-Each returns a Figure; `png_bytes` renders one for the Dagster UI, a report or `cxgm plot`.
+Drawn so the few failures among thousands of successes stay visible: counts side by side (never stacked) on
+a log axis when they span orders of magnitude, each bar labelled with its number, failures drawn first and
+on top, every step kept even with one job, durations on a log axis (a 20-second step and a 4-hour one on
+one plot), legends outside the data. Each returns a Figure; `png_bytes` renders one for the Dagster UI, a
+report or `cxgm plot`.
 """
 
 from __future__ import annotations
@@ -11,18 +15,40 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FixedLocator, NullFormatter  # noqa: E402
+
+from cxgm_pipeline.monitor.deltas import outcome_changes  # noqa: E402
+from cxgm_pipeline.vocabulary import DatasetState, Step  # noqa: E402
 
 STATUS_COLORS = {
-    "SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "RUNNING": "#1565c0", "RUNNABLE": "#f9a825",
-    "STARTING": "#6a1b9a", "SUBMITTED": "#9e9e9e", "PENDING": "#bdbdbd",
-    "succeeded": "#2e7d32", "failed": "#c62828", "running": "#1565c0", "pending": "#f9a825", "not_started": "#9e9e9e", "skipped": "#cfd8dc",
+    "FAILED": "#c62828", "RUNNING": "#1565c0", "queued": "#f9a825", "SUCCEEDED": "#2e7d32",
+    "RUNNABLE": "#f9a825", "STARTING": "#6a1b9a", "SUBMITTED": "#9e9e9e", "PENDING": "#bdbdbd",
+    "failed": "#c62828", "running": "#1565c0", "pending": "#f9a825", "not_started": "#9e9e9e",
+    "succeeded": "#2e7d32", "skipped": "#90a4ae",
 }
+# Failures first: drawn at the top of each group and listed first in every legend.
+STATUS_ORDER = ["FAILED", "failed", "RUNNING", "running", "queued", "STARTING", "RUNNABLE", "PENDING", "SUBMITTED",
+                "pending", "not_started", "SUCCEEDED", "succeeded", "skipped"]
+# Batch's waiting states, one bar in the step plot: what matters there is how many wait, not in which queue state.
+QUEUED = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"}
+# A migration's steps in the order a dataset meets them; steps not listed follow, alphabetically.
+STEP_ORDER = [Step.GATHER_COLLECTIONS, Step.COLLECTION_MIGRATION, Step.DATASET_MIGRATION, Step.VALIDATE_ANNDATA,
+              Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG, Step.COLLECTION_PUBLISH, Step.COLLECTION_CLEANUP,
+              Step.REPORT]
+WIDTH_IN, DPI = 8.5, 80  # 680 px: the width of a metadata value in the Dagster UI's partition view
+LOG_SPAN = 20  # counts whose largest is this many times the smallest go on a log axis
+OUTCOME_COLORS = {"succeeded_to_failed": "#c62828", "failed_to_succeeded": "#2e7d32", "other_change": "#f9a825",
+                  "only_in_base": "#9e9e9e", "only_in_other": "#1565c0"}
+_DURATION_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"), (4 * 3600, "4 h"),
+                   (86400, "1 d"), (7 * 86400, "1 wk")]
 
 
 def _empty(title: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.5))
     ax.text(0.5, 0.5, "no rows", ha="center", va="center", fontsize=14, color="#757575")
     ax.set_axis_off()
     ax.set_title(title)
@@ -35,89 +61,226 @@ def _require(df: pd.DataFrame, *columns: str) -> None:
         raise ValueError(f"unknown column(s) {missing}; available: {', '.join(df.columns)}")
 
 
-def plot_counts(df: pd.DataFrame, x: str, color: str | None = None, title: str = "") -> Figure:
-    """Stacked bar chart: rows per value of `x`, split by `color`."""
-    _require(df, x, color or "")
-    if df.empty:
-        return _empty(title)
-    table = (df.groupby([x, color]).size().unstack(fill_value=0) if color else df.groupby(x).size().to_frame("count"))
-    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.6 * len(table) + 3)), 5))
-    colors = [STATUS_COLORS.get(str(c), None) for c in table.columns]
-    table.plot.bar(stacked=True, ax=ax, color=colors if all(colors) else None, width=0.8)
-    ax.set_ylabel("count")
-    ax.set_title(title or f"count by {x}" + (f" and {color}" if color else ""))
-    ax.tick_params(axis="x", rotation=30)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
+def _ordered(values, order: list[str]) -> list[str]:
+    """`values` in the given order, others after it alphabetically."""
+    present = [str(v) for v in values]
+    known = [str(o) for o in order if str(o) in present]
+    return known + sorted(set(present) - set(known))
+
+
+def _legend_outside(ax, title: str | None = None, handles=None) -> None:
+    """Under the plot, in a row: never over the data, and the plot keeps the figure's width."""
+    handles = handles or ax.get_legend_handles_labels()[0]
+    if handles:
+        wide = sum(len(h.get_label()) for h in handles) > 40
+        ax.legend(handles=handles, title=title, loc="upper center", ncol=min(len(handles), 2 if wide else 4),
+                  bbox_to_anchor=(0.5, -0.5 / (0.75 * ax.figure.get_figheight())), frameon=False, fontsize=8,
+                  title_fontsize=8)
+
+
+def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | None = None,
+               legend: bool = True) -> Figure:
+    """Horizontal grouped bars: one row per index value (top to bottom), one bar per column, each labelled with
+    its count (and share of `total`); log axis when the counts span orders of magnitude; zeros not drawn."""
+    rows, series = list(table.index), list(table.columns)
+    n = max(1, len(series))
+    height = 0.8 / n
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.2, 0.3 * len(rows) * max(1.5, n * 0.75) + 1.2)))
+    positive = table.to_numpy()[table.to_numpy() > 0]
+    log = len(positive) and positive.max() / positive.min() >= LOG_SPAN
+    base = 0.7 if log else 0  # a log bar starts below 1 so a single job still has a visible bar
+    for i, column in enumerate(series):
+        y = np.arange(len(rows)) + (i - (n - 1) / 2) * height
+        values = table[column].to_numpy()
+        shown = np.where(values > 0, values, np.nan)
+        ax.barh(y, shown - base, left=base, height=height * 0.92, color=STATUS_COLORS.get(str(column), None),
+                label=str(column), zorder=3 if str(column).lower() == "failed" else 2)
+        for yy, v, row in zip(y, values, rows):
+            if v > 0:
+                share = f" ({v / total[row]:.1%})" if total is not None and total.get(row) else ""
+                ax.text(v, yy, f" {int(v):,}{share}", va="center", fontsize=8, zorder=4)
+    ax.set_yticks(np.arange(len(rows)), [str(r) for r in rows])
+    ax.invert_yaxis()
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(base, positive.max() * 4)
+        xlabel += " (log scale)"
+    else:
+        ax.set_xlim(0, (positive.max() if len(positive) else 1) * 1.2)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", color="#eeeeee", zorder=0)
+    if legend:
+        _legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
-def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "duration_s", title: str = "") -> Figure:
-    """Box plot of durations (minutes) per value of `x`, one box per `color` value side by side."""
+def plot_counts(df: pd.DataFrame, x: str, color: str | None = None, title: str = "",
+                order: list[str] | None = None) -> Figure:
+    """Rows per value of `x` (one bar group each, in `order`), split by `color` (bars side by side)."""
+    _require(df, x, color or "")
+    title = title or f"count by {x}" + (f" and {color}" if color else "")
+    if df.empty:
+        return _empty(title)
+    keys = df[x].astype(str)
+    table = (pd.crosstab(keys, df[color].astype(str)) if color else keys.value_counts().to_frame("count"))
+    table = table.reindex(index=_ordered(table.index, order or []), columns=_ordered(table.columns, STATUS_ORDER))
+    return _bar_chart(table, title, "count", table.sum(axis=1))
+
+
+def _duration_axis(ax, values: np.ndarray) -> None:
+    ax.set_xscale("log")
+    lo, hi = max(1.0, np.nanmin(values) / 1.5), max(60.0, np.nanmax(values) * 1.5)
+    ax.set_xlim(lo, hi)
+    ticks = [(t, label) for t, label in _DURATION_TICKS if lo <= t <= hi]
+    ax.xaxis.set_major_locator(FixedLocator([t for t, _ in ticks]))
+    ax.set_xticklabels([label for _, label in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("duration (log scale)")
+
+
+def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "duration_s", title: str = "",
+                  order: list[str] | None = None) -> Figure:
+    """Durations per value of `x` on a log axis: a box per group for the most common `color` value (the bulk,
+    e.g. succeeded jobs) and every other row as a point on top (failures in red, drawn last), so a group
+    with one job and a failure among thousands both show."""
     _require(df, x, y, color or "")
+    title = title or f"duration by {x}"
     data = df.dropna(subset=[y])
     if data.empty:
         return _empty(title)
-    groups = sorted(data[x].astype(str).unique())
-    hues = sorted(data[color].astype(str).unique()) if color else [None]
-    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.9 * len(groups) * len(hues) + 3)), 5))
-    width = 0.8 / len(hues)
-    for i, hue in enumerate(hues):
-        sub = data if hue is None else data[data[color].astype(str) == hue]
-        series = [sub.loc[sub[x].astype(str) == g, y].to_numpy() / 60 for g in groups]
-        positions = [j + (i - (len(hues) - 1) / 2) * width for j in range(len(groups))]
-        keep = [(p, s) for p, s in zip(positions, series) if len(s)]
-        if not keep:
+    seconds = data[y].astype(float).clip(lower=1.0)  # a log axis: a 0-second job is drawn at 1 s
+    groups = _ordered(data[x].astype(str).unique(), order or [])
+    hues = data[color].astype(str) if color else pd.Series("all", index=data.index)
+    bulk = hues.value_counts().idxmax()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.45 * len(groups) + 1.4)))
+    rng = np.random.default_rng(0)  # jitter, the same on every render
+    keys = data[x].astype(str)
+    box_rows = [(i, seconds[(keys == g) & (hues == bulk)].to_numpy()) for i, g in enumerate(groups)]
+    box_rows = [(i, s) for i, s in box_rows if len(s)]
+    if box_rows:
+        boxes = ax.boxplot([s for _, s in box_rows], positions=[i for i, _ in box_rows], vert=False, widths=0.6,
+                           patch_artist=True, showfliers=False, whis=(5, 95), zorder=2)
+        for patch in boxes["boxes"]:
+            patch.set_facecolor(STATUS_COLORS.get(bulk, "#90caf9"))
+            patch.set_alpha(0.55)
+        ax.plot([], [], "s", color=STATUS_COLORS.get(bulk, "#90caf9"), alpha=0.55, label=f"{bulk} (box: 5-95%)")
+        few = [(i, v) for i, vs in box_rows if len(vs) < 5 for v in vs]  # a box of one job is a line: show the job
+        if few:
+            ax.scatter([v for _, v in few], [i for i, _ in few], s=14, color=STATUS_COLORS.get(bulk, "#90caf9"), zorder=3)
+    for rank, hue in enumerate(reversed(_ordered(hues.unique(), STATUS_ORDER))):
+        if hue == bulk:
             continue
-        box = ax.boxplot([s for _, s in keep], positions=[p for p, _ in keep], widths=width * 0.9,
-                         patch_artist=True, showfliers=True)
-        for patch in box["boxes"]:
-            patch.set_facecolor(STATUS_COLORS.get(str(hue), "#90caf9"))
-        if hue is not None:
-            ax.plot([], [], "s", color=STATUS_COLORS.get(str(hue), "#90caf9"), label=hue)
-    ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
-    ax.set_ylabel("duration (min)")
-    ax.set_title(title or f"duration by {x}")
-    if color:
-        ax.legend(title=color)
+        mask = hues == hue
+        pos = np.array([groups.index(k) for k in keys[mask]]) + rng.uniform(-0.25, 0.25, int(mask.sum()))
+        failed = hue.lower() == "failed"
+        ax.scatter(seconds[mask], pos, s=22 if failed else 12, color=STATUS_COLORS.get(hue, "#6d4c41"),
+                   marker="x" if failed else "o", zorder=5 + rank, label=f"{hue} ({int(mask.sum()):,})")
+    counts = keys.value_counts()
+    ax.set_yticks(range(len(groups)), [f"{g} ({counts[g]:,})" for g in groups])
+    ax.set_ylim(len(groups) - 0.5, -0.5)
+    _duration_axis(ax, seconds.to_numpy())
+    ax.grid(axis="x", color="#eeeeee", zorder=0)
+    ax.set_title(title)
+    _legend_outside(ax, color)
     fig.tight_layout()
     return fig
 
 
+def _jobs_by_step(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Steps as production names them (canonical `step`), Batch's waiting states as one `queued`."""
+    status = jobs["status"].astype(str)
+    return jobs.assign(status=status.where(~status.isin(QUEUED), "queued"))
+
+
 def plot_job_status_counts(jobs: pd.DataFrame, title: str = "Batch jobs by step and status") -> Figure:
-    return plot_counts(jobs, "job_name", "status", title)
+    if jobs.empty:
+        return _empty(title)
+    return plot_counts(_jobs_by_step(jobs), "step", "status", title, STEP_ORDER)
 
 
 def plot_job_durations(jobs: pd.DataFrame, title: str = "Job duration by step and status") -> Figure:
-    return plot_duration(jobs, "job_name", "status", title=title)
+    if jobs.empty:
+        return _empty(title)
+    return plot_duration(_jobs_by_step(jobs), "step", "status", title=title, order=STEP_ORDER)
 
 
 def plot_dataset_status_counts(datasets: pd.DataFrame, title: str = "Datasets by state") -> Figure:
-    return plot_counts(datasets.assign(all="datasets"), "state", "state", title)
+    """Every state, even at zero, with its count and share of all datasets."""
+    if datasets.empty:
+        return _empty(title)
+    counts = datasets["state"].astype(str).value_counts()
+    states = _ordered(set(counts.index) | {s.value for s in DatasetState}, STATUS_ORDER)
+    table = pd.DataFrame({"datasets": counts.reindex(states, fill_value=0)})
+    fig = _bar_chart(table, title, "datasets", pd.Series(len(datasets), index=states), legend=False)
+    ax = fig.axes[0]
+    for patch, state in zip(ax.patches, states):  # a zero is a patch of no width: one per state
+        patch.set_color(STATUS_COLORS.get(state, "#90a4ae"))
+    for i, state in enumerate(states):
+        if counts.get(state, 0) == 0:
+            ax.text(ax.get_xlim()[0], i, " 0", va="center", fontsize=8, color="#757575")
+    return fig
+
+
+def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
+    """Datasets whose outcome differs between the two attempts, counted per change and cause, ranked: what
+    broke in `other` that worked in `base` first."""
+    changed = outcome_changes(deltas)
+    title = title or "Datasets whose outcome changed, by cause"
+    if changed.empty:
+        return _empty(title)
+    causes = [c for c in ("other_cause", "base_cause") if c in changed.columns]
+    why = changed[causes[0]].fillna("") if causes else pd.Series("", index=changed.index)
+    if len(causes) > 1:  # failed_to_succeeded: the cause it had in base
+        why = why.where(why != "", changed[causes[1]].fillna(""))
+    change = changed["outcome_change"].str.replace("_to_", " \u2192 ").str.replace("_", " ")
+    states = changed["base_state"].fillna("-") + " \u2192 " + changed["other_state"].fillna("-")
+    # the cause says why an outcome changed; a dataset only one side has (mid-run: not reached yet) has no change
+    why = why.where(~changed["outcome_change"].str.startswith("only_in_"), "")
+    label = change.where(changed["outcome_change"] != "other_change", states) + why.map(lambda c: f"  ({c})" if c else "")
+    table = (pd.DataFrame({"change": changed["outcome_change"], "label": label}).value_counts().reset_index(name="n"))
+    rank = {k: i for i, k in enumerate(OUTCOME_COLORS)}
+    table = table.assign(r=table["change"].map(rank).fillna(len(rank))).sort_values(["r", "n"], ascending=[True, False])
+    fig = _bar_chart(table.set_index("label")[["n"]], title, "datasets", legend=False)
+    ax = fig.axes[0]
+    for patch, change in zip(ax.patches, table["change"]):
+        patch.set_color(OUTCOME_COLORS.get(change, "#90a4ae"))
+    _legend_outside(ax, "outcome", [Patch(color=color, label=change.replace("_to_", " \u2192 ").replace("_", " "))
+                                    for change, color in OUTCOME_COLORS.items() if change in set(table["change"])])
+    fig.tight_layout()
+    return fig
 
 
 def plot_job_duration_differences(deltas: pd.DataFrame, step: str = "cxg", top: int = 50, title: str = "") -> Figure:
-    """The `top` datasets with the largest |delta| for `step` (minutes; positive = slower in `other`)."""
+    """The `top` datasets with the largest |delta| for `step` (minutes; positive = slower in `other`); a
+    dataset whose outcome changed is labelled with the change."""
     sub = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()] if not deltas.empty else deltas
     title = title or f"{step}: largest duration differences (top {top})"
     if sub.empty:
         return _empty(title)
-    sub = sub.reindex(sub["delta_s"].abs().sort_values(ascending=False).index).head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(9, max(3, 0.22 * len(sub) + 1.5)))
-    colors = ["#c62828" if d > 0 else "#2e7d32" for d in sub["delta_s"]]
-    ax.barh(sub["dataset_id"].str[:8], sub["delta_s"] / 60, color=colors)
+    sub = sub.reindex(sub["delta_s"].abs().sort_values(ascending=False).index).head(top)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.22 * len(sub) + 1.5)))
+    slower = sub["delta_s"] > 0
+    labels = [f"{d[:8]}" + ("" if c == "same" else f" [{c.replace('_to_', ' to ')}]")
+              for d, c in zip(sub["dataset_id"], sub["outcome_change"])]
+    y = np.arange(len(sub))
+    ax.barh(y[slower.to_numpy()], sub["delta_s"][slower] / 60, color="#c62828", label=f"slower in {sub['other'].iloc[0]}")
+    ax.barh(y[~slower.to_numpy()], sub["delta_s"][~slower] / 60, color="#2e7d32", label=f"faster in {sub['other'].iloc[0]}")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
     ax.axvline(0, color="#424242", linewidth=0.8)
     ax.set_xlabel(f"{sub['other'].iloc[0]} minus {sub['base'].iloc[0]} (min)")
     ax.set_title(title)
     ax.tick_params(axis="y", labelsize=7)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
 def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
 

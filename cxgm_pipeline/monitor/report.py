@@ -1,33 +1,105 @@
-"""The report people read: Markdown + HTML with the plots, written beside the frames and shown in Dagster."""
+"""The report people read: Markdown + HTML with the plots, written beside the frames and shown in Dagster.
+
+Built from named parts so a new view slots in without touching the others: `FIGURES` (plots, shown right after
+the key numbers) and `SECTIONS` (headed Markdown blocks), each a function of an `AttemptReport` (the attempt
+and its frames by chain name). The re-run table is the `rerun_manifest` frame itself: the report, rerun.csv
+and the finished alert list the same datasets.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
+from matplotlib.figure import Figure
 from upath import UPath
 
 from cxgm_pipeline.monitor import plots
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+from cxgm_pipeline.vocabulary import DatasetState, JobStatus
 
 TOP_SIGNATURES = 10
+RERUN_COLUMNS = ["dataset_id", "collection_id", "state", "failing_step", "error_category"]
 
 
-def attempt_figures(jobs: pd.DataFrame, datasets: pd.DataFrame) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class AttemptReport:
+    """What the report's parts read: the attempt and its frames (`enriched_jobs`, `dataset_rollup`,
+    `error_signatures`, `rerun_manifest`, ...)."""
+
+    ref: AttemptRef
+    frames: Mapping[str, pd.DataFrame]
+    progress: object | None = None  # a monitor.progress.Progress: counts over time and the ETA, when it has datasets
+
+    def frame(self, name: str) -> pd.DataFrame:
+        if name not in self.frames:
+            raise KeyError(f"the report of {self.ref.label} needs the {name} frame (have: {', '.join(self.frames)})")
+        return self.frames[name]
+
+
+def key_numbers(r: AttemptReport) -> dict[str, int]:
+    """The numbers a person looks for first; also the UI's numeric metadata (plotted over refreshes)."""
+    datasets, jobs = r.frame("dataset_rollup"), r.frame("enriched_jobs")
+    states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
     return {
-        "job_status_counts.png": plots.png_bytes(plots.plot_job_status_counts(jobs)),
-        "job_durations.png": plots.png_bytes(plots.plot_job_durations(jobs)),
-        "dataset_states.png": plots.png_bytes(plots.plot_dataset_status_counts(datasets)),
+        "datasets": len(datasets),
+        **{f"datasets_{s.value}": int(states.get(s.value, 0)) for s in DatasetState},
+        "to_rerun": len(r.frame("rerun_manifest")),
+        "jobs": len(jobs),
+        "jobs_failed": int((jobs["status"] == JobStatus.FAILED.value).sum()) if not jobs.empty else 0,
     }
 
 
+def key_numbers_markdown(r: AttemptReport) -> str:
+    n = key_numbers(r)
+    states = " · ".join(f"**{n[f'datasets_{s.value}']:,}** {s.value.replace('_', ' ')}" for s in DatasetState)
+    return (f"**{n['datasets']:,} datasets**: {states}. **{n['to_rerun']:,} to re-run.** "
+            f"{n['jobs']:,} Batch jobs, {n['jobs_failed']:,} failed.")
+
+
+# --- plots -------------------------------------------------------------------------------------------------
+def progress_figure(r: AttemptReport) -> Figure | None:
+    """The progress plot of the report's `monitor.progress.Progress` (none for an attempt with no dataset)."""
+    from cxgm_pipeline.monitor.progress import rehearsal_curve
+
+    p = r.progress
+    if p is None or p.curve.empty:
+        return None
+    start = p.curve["at"].iloc[0]
+    eta = None
+    if p.eta is not None:
+        eta = tuple((t - start).total_seconds() / 3600 for t in (p.eta.low, p.eta.likely, p.eta.high))
+    reh = rehearsal_curve(p.rehearsal) if p.rehearsal is not None else None
+    return plots.plot_progress(p.curve, reh, eta, start, f"{p.stage}/{p.attempt}: datasets over time",
+                               p.rehearsal.label if p.rehearsal is not None else "rehearsal")
+
+
+FigureMaker = Callable[[AttemptReport], Figure | None]
+FIGURES: list[tuple[str, FigureMaker]] = [
+    ("dataset_states.png", lambda r: plots.plot_dataset_status_counts(r.frame("dataset_rollup"))),
+    ("job_status_counts.png", lambda r: plots.plot_job_status_counts(r.frame("enriched_jobs"))),
+    ("job_durations.png", lambda r: plots.plot_job_durations(r.frame("enriched_jobs"))),
+    ("progress.png", progress_figure),
+]
+
+
+def attempt_figures(r: AttemptReport) -> dict[str, bytes]:
+    """The plots that apply (progress: none before the attempt has a dataset)."""
+    return {name: plots.png_bytes(figure) for name, make in FIGURES if (figure := make(r)) is not None}
+
+
 def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
-    return {f"delta_{step}.png": plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top))
-            for step in ("cxg", "validate_anndata")}
+    figures = {"outcome_changes.png": plots.png_bytes(plots.plot_outcome_changes(deltas))}
+    figures.update({f"delta_{step}.png": plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top))
+                    for step in ("cxg", "validate_anndata")})
+    return figures
 
 
+# --- sections ----------------------------------------------------------------------------------------------
 # Markdown's own characters in a cell, escaped with a backslash; <, > and & become entities, so a message
 # quoting "<class 'pandas.DataFrame'>" or "uns[suspension_type_colors]" stays text in both renderings.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
@@ -46,41 +118,82 @@ def _cell_text(cell: str) -> str:
     return html.unescape(_MD_ESCAPED.sub(r"\1", cell.strip()))
 
 
-def _table(df: pd.DataFrame, columns: list[str], limit: int = 20) -> str:
+def markdown_table(df: pd.DataFrame, columns: list[str], limit: int | None = None) -> str:
     columns = [c for c in columns if c in df.columns]  # frames an older cxgm stored lack the newer columns
     if df.empty:
         return "_none_\n"
-    sub = df[columns].head(limit).astype(object).where(df[columns].head(limit).notna(), "")
+    shown = df[columns] if limit is None else df[columns].head(limit)
+    sub = shown.astype(object).where(shown.notna(), "")
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(md_cell(v) for v in row) + " |\n" for row in sub.itertuples(index=False))
+    more = f"\n_first {limit} of {len(df)}_\n" if limit is not None and len(df) > limit else ""
+    return head + "".join("| " + " | ".join(md_cell(v) for v in row) + " |\n"
+                          for row in sub.itertuples(index=False)) + more
 
 
-def attempt_markdown(stage: str, attempt: str, jobs: pd.DataFrame, datasets: pd.DataFrame,
-                     signatures: pd.DataFrame, images: dict[str, str], sections: tuple[str, ...] = ()) -> str:
-    """`images`: figure name -> URL (a file name on disk, a data: URI in the Dagster UI); `sections`: more
-    Markdown (progress, drill-down), after the counts."""
-    states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
-    counts = " · ".join(f"**{states.get(s.value, 0)}** {s.value}" for s in DatasetState)
-    failed = datasets[datasets["state"] == DatasetState.FAILED.value] if not datasets.empty else datasets
-    lines = [
-        f"# Migration {attempt} in {stage}",
-        "",
-        f"{len(datasets)} datasets: {counts}. {len(jobs)} Batch jobs.",
-        "",
-        *sections,
-        "## Top error signatures",
-        "One row per cause. `examples`: what the signature's {placeholders} stood for; `error_evidence`: the "
-        "classifier rule that decided the category and the line it matched.",
-        "",
-        _table(signatures, ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"],
-               TOP_SIGNATURES),
-        "## Failed datasets (re-run candidates)",
-        _table(failed, ["dataset_id", "collection_id", "failing_step", "error_category"], 50),
-    ]
-    shown = "".join(sections)
+def _signatures(r: AttemptReport) -> str:
+    return ("One row per cause. `examples`: what the signature's {placeholders} stood for; `error_evidence`: the "
+            "classifier rule that decided the category and the line it matched.\n\n"
+            + markdown_table(r.frame("error_signatures"), ["jobs", "datasets", "step", "error_category",
+                                                            "error_signature", "examples", "error_evidence"],
+                             TOP_SIGNATURES))
+
+
+def _rerun(r: AttemptReport) -> str:
+    manifest = r.frame("rerun_manifest")
+    return (f"{len(manifest)} datasets, as in rerun.csv: failed ones, and once the attempt ended those it never "
+            f"started.\n\n" + markdown_table(manifest, RERUN_COLUMNS))
+
+
+def _progress(r: AttemptReport) -> str:
+    """Counts now, throughput, ETA with its range and what it stands on (the plot is with the others)."""
+    p = r.progress
+    if p is None:
+        return "_no dataset yet_\n"
+    lines = [f"At {p.now:%Y-%m-%d %H:%M} UTC: " + p.line().replace("; ETA", ". ETA") + ".", ""]
+    if p.eta is not None:
+        lines += [f"The ETA stands on: {p.eta.basis}.", ""]
+    return "\n".join(lines)
+
+
+FAILED_SHOWN = 10
+
+
+def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
+    """The first `top` failed datasets with their failing job and its log excerpt, and the command that shows any
+    one of them in full."""
+    from cxgm_pipeline.monitor.drilldown import failed_datasets
+
+    datasets = r.frame("dataset_rollup")
+    table = failed_datasets(datasets, r.frame("enriched_jobs"), r.frame("sfn_executions"), top)
+    if table.empty:
+        return "_none_\n"
+    n = int((datasets["state"] == DatasetState.FAILED.value).sum())
+    table = table.assign(excerpt=table["excerpt"].fillna("").astype(str).str.replace(r"\s*\n\s*", " / ", regex=True),
+                         duration_s=table["duration_s"].round(0))
+    return (f"{len(table)} of {n} failed datasets; every job, its log excerpt and its ingestion execution: "
+            f"`cxgm describe dataset DATASET_ID --env {r.ref.stage} --tag {r.ref.key}`.\n\n"
+            + markdown_table(table, list(table.columns), top))
+
+
+Section = Callable[[AttemptReport], str]
+SECTIONS: list[tuple[str, Section]] = [
+    ("Progress", _progress),
+    ("Top error signatures", _signatures),
+    ("Failed datasets in detail", _failed_in_detail),
+    ("Datasets to re-run", _rerun),
+]
+
+
+def attempt_markdown(r: AttemptReport, images: dict[str, str], links: Mapping[str, str] | None = None) -> str:
+    """Key numbers, then the plots, then each section. `images`: figure name -> URL (a file name on disk, a
+    data: URI or a served URL); `links`: label -> URL shown under the numbers."""
+    lines = [f"# Migration {r.ref.key} in {r.ref.stage}", "", key_numbers_markdown(r), ""]
+    if links:
+        lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
     for name, url in images.items():
-        if f"]({url})" not in shown:  # a section showed it already
-            lines += [f"![{name}]({url})", ""]
+        lines += [f"![{name}]({url})", ""]
+    for heading, section in SECTIONS:
+        lines += [f"## {heading}", section(r)]
     return "\n".join(lines)
 
 
@@ -88,8 +201,16 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
+def _inline(text: str) -> str:
+    """Bold, a whole line in italics, code and links, of one escaped line."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text, quote=False))
+    text = re.sub(r"^_(.+)_$", r"<i>\1</i>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', text)
+
+
 def _html(markdown: str) -> str:
-    """The report's small Markdown subset (headings, paragraphs, tables, images) as HTML."""
+    """The report's small Markdown subset (headings, paragraphs, tables, images, bold, links) as HTML."""
     out, table = [], []
 
     def flush() -> None:
@@ -107,14 +228,15 @@ def _html(markdown: str) -> str:
             continue
         flush()
         if line.startswith("!["):
-            out.append(f'<img src="{html.escape(line[line.index("(") + 1 : -1])}" style="max-width:100%">')
+            alt = line[2:line.index("]")]
+            out.append(f'<img alt="{html.escape(alt)}" src="{html.escape(line[line.index("(") + 1 : -1])}" '
+                       f'style="max-width:100%">')
         elif line.startswith("## "):
             out.append(f"<h2>{html.escape(line[3:])}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.strip():
-            text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line))
-            out.append("<p>" + re.sub(r"`(.+?)`", r"<code>\1</code>", text) + "</p>")
+            out.append(f"<p>{_inline(line)}</p>")
     flush()
     return "\n".join(out)
 
@@ -135,59 +257,6 @@ def write_report(folder: UPath, markdown_for, figures: dict[str, bytes], title: 
     return folder / "index.md"
 
 
-PROGRESS_FIGURE = "progress.png"
-
-
-def progress_figures(p) -> dict[str, bytes]:
-    """The progress plot of a `monitor.progress.Progress` (none for an attempt with no dataset)."""
-    from cxgm_pipeline.monitor.progress import rehearsal_curve
-
-    if p is None or p.curve.empty:
-        return {}
-    start = p.curve["at"].iloc[0]
-    eta = None
-    if p.eta is not None:
-        eta = tuple((t - start).total_seconds() / 3600 for t in (p.eta.low, p.eta.likely, p.eta.high))
-    reh = rehearsal_curve(p.rehearsal) if p.rehearsal is not None else None
-    figure = plots.plot_progress(p.curve, reh, eta, start, f"{p.stage}/{p.attempt}: datasets over time",
-                                 p.rehearsal.label if p.rehearsal is not None else "rehearsal")
-    return {PROGRESS_FIGURE: plots.png_bytes(figure)}
-
-
-def progress_section(p, images: dict[str, str]) -> str:
-    """## Progress: counts now, throughput, ETA with its range and what it stands on, the plot."""
-    if p is None:
-        return ""
-    lines = ["## Progress", "", f"At {p.now:%Y-%m-%d %H:%M} UTC: " + p.line().replace("; ETA", ". ETA") + ".", ""]
-    if p.eta is not None:
-        lines += [f"The ETA stands on: {p.eta.basis}.", ""]
-    if PROGRESS_FIGURE in images:
-        lines += [f"![{PROGRESS_FIGURE}]({images[PROGRESS_FIGURE]})", ""]
-    return "\n".join(lines)
-
-
-FAILED_SHOWN = 10
-
-
-def failed_datasets_section(stage: str, attempt: str, datasets: pd.DataFrame, jobs: pd.DataFrame,
-                            executions: pd.DataFrame, top: int = FAILED_SHOWN) -> str:
-    """## Failed datasets in detail: the first `top` with their failing job and its log excerpt, and the command
-    that shows any one of them in full."""
-    from cxgm_pipeline.monitor.drilldown import failed_datasets
-
-    table = failed_datasets(datasets, jobs, executions, top)
-    if table.empty:
-        return ""
-    n = int((datasets["state"] == DatasetState.FAILED.value).sum())
-    table = table.assign(excerpt=table["excerpt"].fillna("").astype(str).str.replace(r"\s*\n\s*", " / ", regex=True),
-                         duration_s=table["duration_s"].round(0))
-    return "\n".join([
-        "## Failed datasets in detail", "",
-        f"{len(table)} of {n} failed datasets; every job, its log excerpt and its ingestion execution: "
-        f"`cxgm describe dataset DATASET_ID --env {stage} --tag {attempt}`.", "",
-        _table(table, list(table.columns), top)])
-
-
 SIGNATURE_DIFF_COLUMNS = ["change", "steps", "error_category", "base_datasets", "other_datasets", "error_signature"]
 
 
@@ -199,4 +268,18 @@ def signature_diff_section(causes: pd.DataFrame, limit: int = 50) -> str:
     head = (f"{counts.get('new', 0)} new in {causes['other'].iloc[0]}, {counts.get('vanished', 0)} gone since "
             f"{causes['base'].iloc[0]}, {counts.get('both', 0)} in both.")
     return "\n".join(["## Causes of failure: new, vanished, in both", "", head, "",
-                      _table(causes, SIGNATURE_DIFF_COLUMNS, limit)])
+                      markdown_table(causes, SIGNATURE_DIFF_COLUMNS, limit)])
+
+
+def write_attempt_report(folder: UPath, r: AttemptReport, links: Mapping[str, str] | None = None) -> dict[str, bytes]:
+    """The attempt's report (index.md, index.html, PNGs) and its re-run list (rerun.csv, rerun.json) in
+    `folder`, as the asset, `cxgm report` and `cxgm export` write it; returns the figures."""
+    from cxgm_pipeline.monitor.rerun import write_manifest
+
+    figures = attempt_figures(r)
+    links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
+    write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
+                 f"cxgm {r.ref.stage} {r.ref.key}")
+    for name in ("rerun.csv", "rerun.json"):
+        write_manifest(r.frame("rerun_manifest"), folder / name)
+    return figures

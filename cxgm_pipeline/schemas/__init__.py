@@ -3,6 +3,7 @@
 from cxgm_pipeline.schemas.frames import (
     AttemptStates,
     RerunManifest,
+    SentAlerts,
     CollectionRollup,
     DatasetRollup,
     DurationDeltas,
@@ -19,6 +20,7 @@ from cxgm_pipeline.schemas.frames import (
 __all__ = [
     "AttemptStates",
     "RerunManifest",
+    "SentAlerts",
     "CollectionRollup",
     "DatasetRollup",
     "DurationDeltas",

@@ -252,6 +252,8 @@ class DurationDeltas(_Frame):
     delta_s: Series[float] = pa.Field(nullable=True, description="other minus base, seconds")
     base_state: Series[str] = pa.Field(nullable=True, description="dataset state in the base attempt")
     other_state: Series[str] = pa.Field(nullable=True, description="dataset state in the other attempt")
+    base_cause: Series[str] = pa.Field(nullable=True, description="failing step: error category, where it failed in base")
+    other_cause: Series[str] = pa.Field(nullable=True, description="failing step: error category, where it failed in other")
     outcome_change: Series[str] = pa.Field(isin=OUTCOME_CHANGES, description="how its outcome changed between the two")
 
 
@@ -279,6 +281,17 @@ class RerunManifest(_Partitioned):
     error_category: Series[str] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
     error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+
+
+class SentAlerts(_Partitioned):
+    """Every alert message cxgm sent (one digest per attempt and sensor tick), newest last."""
+
+    sent_at: Series[UtcTime] = pa.Field(description="when it was sent (UTC)")
+    kind: Series[str] = pa.Field(description="new_signature, failure_rate, finished, or several (a digest)")
+    subject: Series[str] = pa.Field(description="the message's subject line")
+    body: Series[str] = pa.Field(description="the message's text, links included")
+    partition_url: Series[str] = pa.Field(description="the attempt's partition in the Dagster UI")
+    report_url: Series[str] = pa.Field(description="the attempt's HTML report (served URL, else its path)")
 
 
 class AttemptStates(_DatasetStateCounts):

@@ -4,17 +4,35 @@ The sensor only decides; an `announce_alerts` run sends (one digest per attempt 
 preview sends nothing, a notifier that fails fails a run you can see and re-execute (Dagster retries it,
 tag `dagster/max_retries`), and the cursor, which holds what was announced, is saved with the request.
 Attempts that ended long before the sensor first sees them (a new deployment, a new cursor) are taken as
-already announced: no storm of stale alerts."""
+already announced: no storm of stale alerts. Each message carries links to the attempt's partition in the
+Dagster UI (CXGM_UI_URL) and to its report; each one sent is recorded in the `alerts` view (an asset the
+announce runs materialize), so the UI lists them too."""
 
 import hashlib
 import json
 import time
 from dataclasses import asdict
 
-from dagster import Config, DefaultSensorStatus, OpExecutionContext, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, job, op, sensor
+import pandas as pd
+from dagster import (
+    AssetMaterialization,
+    AssetSpec,
+    Config,
+    DefaultSensorStatus,
+    MetadataValue,
+    OpExecutionContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    job,
+    op,
+    sensor,
+)
 
 from cxgm_pipeline.config import get_config, max_failure_rate
-from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate
+from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.deltas import stored_signature_diff
 from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
@@ -29,21 +47,68 @@ STALE_AFTER_S = 24 * 3600  # an attempt that ended longer ago than this, first s
 RETRIES = "3"
 
 
+class AlertMessage(Config):
+    """One digest to send, and the attempt it is about."""
+
+    stage: str
+    attempt: str
+    kind: str
+    key: str
+    subject: str
+    body: str
+    partition_url: str
+    report_url: str
+
+
 class AnnounceConfig(Config):
-    alerts: list[dict]  # Alert fields: kind, key, subject, body
+    alerts: list[AlertMessage]
+
+
+ALERTS = "alerts"
+ALERTS_VIEW = AssetSpec(
+    ALERTS, group_name="reports", kinds={"pandas"},
+    description="Every alert message sent (kind, stage, attempt, text, time) with links to the attempt's partition "
+                "and report; recorded by the announce_alerts runs that send them.")
+
+
+def _alerts_table(frame: pd.DataFrame, limit: int = 50) -> str:
+    rows = frame.tail(limit).iloc[::-1]
+    lines = ["| sent (UTC) | attempt | kind | subject | links |", "|---|---|---|---|---|"]
+    lines += [f"| {r.sent_at:%Y-%m-%d %H:%M} | {r.stage}/{r.attempt} | {r.kind} | {r.subject.replace('|', '/')} | "
+              f"[partition]({r.partition_url}) · [report]({r.report_url}) |" for r in rows.itertuples()]
+    return "\n".join(lines)
 
 
 @op
-def announce(context: OpExecutionContext, config: AnnounceConfig, notifier: Notifier) -> None:
-    """Sends the digests the alerts sensor decided on."""
-    for fields in config.alerts:
-        notifier.send(Alert(**fields))
-        context.log.info(f"sent: {fields['subject']}")
+def announce(context: OpExecutionContext, config: AnnounceConfig, notifier: Notifier, store: FrameStoreResource) -> None:
+    """Sends the digests the alerts sensor decided on, then records them in the `alerts` view."""
+    sent = []
+    for message in config.alerts:
+        notifier.send(Alert(message.kind, message.key, message.subject, message.body))
+        context.log.info(f"sent: {message.subject}")
+        sent.append(message.model_dump())
+    frame = record_sent(store.read(ALERTS) if store.exists(ALERTS) else None, sent)
+    store.write(frame, ALERTS)
+    latest = frame.iloc[-1]
+    context.log_event(AssetMaterialization(ALERTS_VIEW.key, metadata={
+        "latest": MetadataValue.md(f"**{latest.subject}** ({latest.sent_at:%Y-%m-%d %H:%M} UTC)\n\n"
+                                   f"[the partition in Dagster]({latest.partition_url}) · [report]({latest.report_url})"),
+        "alerts": MetadataValue.md(_alerts_table(frame)),
+        "sent": len(frame),
+        "sent_in_this_run": len(sent),
+    }))
 
 
 @job(tags={"dagster/max_retries": RETRIES})
 def announce_alerts():
     announce()
+
+
+def _rerun(store: FrameStoreResource, attempt) -> pd.DataFrame:
+    """The stored re-run list (what the report and rerun.csv show), built from the rollup if not stored yet."""
+    if store.exists("rerun_manifest", attempt.stage, attempt.key):
+        return store.read("rerun_manifest", attempt.stage, attempt.key)
+    return rerun_manifest(store.read("dataset_rollup", attempt.stage, attempt.key), attempt.ended)
 
 
 @sensor(jobs=[announce_alerts], minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
@@ -67,14 +132,17 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         causes = None
         if closing and (rehearsal := rehearsal_of(attempt, attempts, store, "error_signatures")) is not None:
             causes = stored_signature_diff(str(rehearsal.ref), str(attempt.ref), store)
-        new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun_manifest(datasets, attempt.ended),
+        new = evaluate(attempt.stage, attempt.key, datasets, signatures, _rerun(store, attempt),
                        finished, threshold, seen, progress, causes)
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
-            message = digest(attempt.ref.label, new)
+            where = {"partition_url": links.partition_page(attempt.ref),
+                     "report_url": links.report_file(attempt.ref) or str(store.report_dir(attempt.stage, attempt.key) / "index.html")}
+            message = with_links(digest(attempt.ref.label, new), {"Dagster": where["partition_url"], "Report": where["report_url"]})
             run_key = "alerts:" + hashlib.sha1(f"{name}|{message.key}".encode()).hexdigest()[:16]
+            config = {"stage": attempt.stage, "attempt": attempt.key, **asdict(message), **where}
             requests.append(RunRequest(run_key=run_key, job_name=announce_alerts.name, tags={"cxgm/attempt": name},
-                                       run_config={"ops": {"announce": {"config": {"alerts": [asdict(message)]}}}}))
+                                       run_config={"ops": {"announce": {"config": {"alerts": [config]}}}}))
     if not requests:
         return SensorResult(skip_reason=SkipReason("nothing new to announce"), cursor=json.dumps(announced))
     return SensorResult(run_requests=requests, cursor=json.dumps(announced))

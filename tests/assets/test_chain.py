@@ -1,13 +1,14 @@
 """The whole asset chain, materialized on an ephemeral instance against the emulator, vs the truth file."""
 
 import json
+import re
 from pathlib import Path
 
 import boto3
 import pandas as pd
 import pandera.errors
 import pytest
-from dagster import DagsterInstance, MultiPartitionKey, materialize
+from dagster import AssetKey, DagsterInstance, MultiPartitionKey, materialize
 
 from cxgm_pipeline.assets.checks import ALL_CHECKS
 from cxgm_pipeline.definitions import all_assets, build_resources
@@ -128,13 +129,64 @@ def test_checks_on_a_finished_attempt(chain, truth):
 
 def test_report_is_written_with_plots(chain):
     folder = chain["data"] / "reports" / "prod" / "ATTEMPT_2"
-    assert {"index.md", "index.html", "job_status_counts.png", "dataset_states.png"} <= {p.name for p in folder.iterdir()}
-    index = (folder / "index.md").read_text()
-    assert "Failed datasets" in index
+    assert {"index.md", "index.html", "job_status_counts.png", "dataset_states.png", "rerun.csv"} <= {
+        p.name for p in folder.iterdir()}
+    text = (folder / "index.md").read_text()
+    assert text.index("datasets**") < text.index("![dataset_states.png]") < text.index("## Datasets to re-run")
+    index = text
     assert "## Progress" in index and "progress.png" in {p.name for p in folder.iterdir()}
     assert "## Failed datasets in detail" in index and "cxgm describe dataset DATASET_ID --env prod" in index
     materialization = chain["results"][("prod", "ATTEMPT_2")].asset_materializations_for_node("migration_report")[0]
-    assert "data:image/png;base64," in materialization.metadata["summary"].value
+    meta = materialization.metadata
+    assert len(meta["summary"].value) < 1000, "the UI renders Markdown inline only under 1,000 characters"
+    assert meta["datasets_failed"].value == (chain["store"].read("dataset_rollup", "prod", "ATTEMPT_2")["state"] == "failed").sum()
+    # no report server configured: the plots embedded, the report named by its path
+    assert "data:image/png;base64," in meta["plots"].value and meta["report"].value.endswith("index.html")
+
+
+def _rerun_table(html_text: str) -> list[str]:
+    """The dataset ids of the HTML report's re-run table."""
+    section = html_text.split("<h2>Datasets to re-run</h2>", 1)[1].split("<h2>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", section)[1:]
+    return [re.search(r"<td>(.*?)</td>", row).group(1) for row in rows]
+
+
+def test_report_rerun_table_lists_the_manifest_and_the_alert_lists_it_too(chain, truth, monkeypatch):
+    """The issue's 78 vs 95: the report listed failed datasets only (and the first 50), the manifest and the
+    alert also the never-started ones of an ended attempt. Now all three are the rerun_manifest frame (the small
+    scenario has no never-started dataset: tests/monitor/test_report.py covers those and long lists)."""
+    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    requests = {r.tags["cxgm/attempt"]: r for r in _tick_alerts(chain).run_requests}
+    checked = 0
+    for m in truth["migrations"]:
+        folder = chain["data"] / "reports" / m["stage"] / m["attempt_key"]
+        manifest = pd.read_csv(folder / "rerun.csv")["dataset_id"].tolist()
+        assert _rerun_table((folder / "index.html").read_text()) == manifest
+        body = requests[f"{m['stage']}:{m['attempt_key']}"].run_config["ops"]["announce"]["config"]["alerts"][0]["body"]
+        listed = body.split("To re-run (", 1)[1].split("\n\n", 1)[0].splitlines()[1:] if "To re-run (" in body else []
+        assert [line.split()[0] for line in listed] == manifest
+        never_started = {d["dataset_id"] for d in observable(m) if d["state"] == "not_started"}
+        assert never_started <= set(manifest)
+        checked += bool(manifest)
+    assert checked
+
+
+def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
+    monkeypatch.setenv("CXGM_UI_URL", "http://dagster.example:3000")
+    monkeypatch.setenv("CXGM_REPORTS_URL", "http://reports.example:3080")
+    result = _tick_alerts(chain)
+    config = result.run_requests[0].run_config["ops"]["announce"]["config"]["alerts"][0]
+    ref = f"{config['attempt']}%7C{config['stage']}"
+    assert f"Dagster: http://dagster.example:3000/assets/migration_report?view=partitions&partition={ref}" in config["body"]
+    assert f"Report: http://reports.example:3080/{config['stage']}/{config['attempt']}/index.html" in config["body"]
+    assert all(run.success for run in _announce(chain, result))
+    view = chain["store"].read("alerts")
+    assert len(view) >= len(result.run_requests)
+    assert view.iloc[-1]["subject"] == result.run_requests[-1].run_config["ops"]["announce"]["config"]["alerts"][0]["subject"]
+    recorded = chain["instance"].get_latest_materialization_event(AssetKey("alerts")).asset_materialization
+    assert "[partition](http://dagster.example:3000/assets/" in recorded.metadata["alerts"].value
 
 
 def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
@@ -211,12 +263,13 @@ def _tick_alerts(chain, cursor=None):
     return migration_alerts_sensor(build_sensor_context(instance=chain["instance"], resources=resources, cursor=cursor))
 
 
-def _announce(result, notifier=None):
+def _announce(chain, result, notifier=None):
     from cxgm_pipeline.resources.notifier import Notifier
     from cxgm_pipeline.sensors.migration_alerts import announce_alerts
 
-    return [announce_alerts.execute_in_process(run_config=r.run_config, resources={"notifier": notifier or Notifier()},
-                                               raise_on_error=False) for r in result.run_requests]
+    return [announce_alerts.execute_in_process(run_config=r.run_config, instance=chain["instance"], raise_on_error=False,
+                                               resources={"notifier": notifier or Notifier(), "store": chain["store"]})
+            for r in result.run_requests]
 
 
 def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
@@ -229,7 +282,7 @@ def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     first = _tick_alerts(chain)
     assert len(first.run_requests) == len(truth["migrations"])  # one digest per attempt and tick
     assert not [r for r in caplog.records if r.name == "cxgm.alerts"], "the sensor decides; a run sends"
-    assert all(run.success for run in _announce(first))
+    assert all(run.success for run in _announce(chain, first))
     lines = [line for r in caplog.records if r.name == "cxgm.alerts" for line in r.getMessage().splitlines()]
     subjects = [line.strip() for line in lines if line.strip().startswith("[cxgm]") and "alerts (" not in line]
     signatures = sum(len(chain["store"].read("error_signatures", m["stage"], m["attempt_key"])) for m in truth["migrations"])
@@ -261,7 +314,7 @@ def test_a_failing_notifier_fails_a_visible_run_that_dagster_retries(chain):
         def send(self, alert):
             raise ConnectionError("SMTP server went away")
 
-    runs = _announce(_tick_alerts(chain), Down())
+    runs = _announce(chain, _tick_alerts(chain), Down())
     assert runs and not any(run.success for run in runs)
     assert announce_alerts.tags["dagster/max_retries"] == RETRIES
 

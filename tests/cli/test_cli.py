@@ -30,7 +30,10 @@ def cli(emulator, tmp_path, monkeypatch):
 
 def test_help_of_every_command(cli):
     for command in ("attempts", "describe", "plot", "compare", "report", "rerun", "export", "import"):
-        assert "Usage" in cli(command, "--help").output
+        text = cli(command, "--help").output
+        assert "Usage" in text
+        assert "--help" in text and "<bool>" not in text, "a flag takes no value: no type beside it"
+    assert "--refresh " in cli("report", "--help").output
 
 
 def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
@@ -151,13 +154,21 @@ def test_errors_and_report_show_the_evidence(cli, tmp_path, monkeypatch):
 def test_reuses_fresh_dagster_frames_unless_refresh(cli, emulator, tmp_path):
     session = MonitorSession(store=FrameStoreResource(base_path=str(tmp_path / "data")))
     session.save(session.frames("dev", "ATTEMPT_2"))  # as a Dagster materialization would
-    assert "using the frames Dagster materialized" in cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
-    assert "using the frames" not in cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2", "--refresh").output
+    stored = cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
+    assert "dev/ATTEMPT_2: the frames Dagster stored at " in stored and "to check they are fresh" in stored
+    assert "fetched from AWS" not in stored, "one source, said once"
+    fetched = cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2", "--refresh").output
+    assert "fetched from AWS" in fetched and "stored" not in fetched
 
 
 def test_export_then_import_without_aws(cli, truth, tmp_path, monkeypatch, emulator):
     bundle = tmp_path / "prod.tar.gz"
     cli("export", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(bundle))
+    with tarfile.open(bundle) as tar:  # the report as people read it, and the re-run list, travel with the frames
+        members = {m.name: m for m in tar}
+        assert {"report/index.html", "report/dataset_states.png", "report/rerun.csv", "report/rerun.json"} <= set(members)
+        rerun = pd.read_csv(tar.extractfile(members["report/rerun.csv"]))
+    assert set(rerun["dataset_id"]) == {d["dataset_id"] for d in observable(migration(truth, "prod")) if d["state"] == "failed"}
     monkeypatch.setenv("CXGM_DATA", str(tmp_path / "colleague"))
     cli("import", str(bundle))
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: the bundle must suffice

@@ -1,11 +1,44 @@
+"""The report's tables: the re-run table is the re-run manifest whatever its length and states; causes quoting
+code stay text in Markdown and HTML."""
+
+import html
+import re
+
 import pandas as pd
 from upath import UPath
 
-from cxgm_pipeline.monitor.report import attempt_markdown, write_report
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+from cxgm_pipeline.monitor.report import AttemptReport, _html, attempt_markdown, write_report
+from cxgm_pipeline.monitor.rerun import rerun_manifest
+from cxgm_pipeline.schemas import DatasetRollup, EnrichedJobs, ErrorSignatures, empty_frame
 
 SIGNATURE = ("validation: All embeddings have to be of 'numpy.ndarray' type, 'adata.obsm['X_tsne']' is "
              "<class 'pandas.core.frame.DataFrame'>').")
 EVIDENCE = "validator-embedding-uns @ log: ERROR: x | y * z _w_ `code` uns[suspension_type_colors] & more"
+
+
+def _rollup(states: list[str]) -> pd.DataFrame:
+    frame = empty_frame(DatasetRollup).reindex(range(len(states)))
+    return frame.assign(stage="prod", attempt="A", dataset_id=[f"d{i:03}" for i in range(len(states))],
+                        collection_id="c1", state=states, retries=0, jobs=1,
+                        failing_step=["cxg" if s == "failed" else None for s in states],
+                        error_category=["timeout" if s == "failed" else None for s in states])
+
+
+def _report(rollup: pd.DataFrame, signatures: pd.DataFrame, ended: bool = True) -> AttemptReport:
+    return AttemptReport(AttemptRef("prod", "ATTEMPT_2"), {
+        "dataset_rollup": rollup, "rerun_manifest": rerun_manifest(rollup, ended=ended),
+        "enriched_jobs": empty_frame(EnrichedJobs), "error_signatures": signatures})
+
+
+def test_an_ended_attempts_never_started_and_every_failed_dataset_are_in_the_table():
+    report = _report(_rollup(["failed"] * 78 + ["not_started"] * 17 + ["succeeded"] * 5), empty_frame(ErrorSignatures))
+    page = _html(attempt_markdown(report, {}))
+    section = page.split("<h2>Datasets to re-run</h2>", 1)[1]
+    listed = [re.search(r"<td>(.*?)</td>", row).group(1) for row in re.findall(r"<tr>(.*?)</tr>", section)[1:]]
+    manifest = report.frame("rerun_manifest")
+    assert len(manifest) == 95 and listed == manifest["dataset_id"].tolist()
+    assert "**95 to re-run.**" in attempt_markdown(report, {})
 
 
 def test_error_section_shows_evidence_and_keeps_every_character_as_text(tmp_path):
@@ -13,15 +46,13 @@ def test_error_section_shows_evidence_and_keeps_every_character_as_text(tmp_path
     signatures = pd.DataFrame([{"jobs": 3, "datasets": 2, "step": "validate_anndata", "error_category": "validation",
                                 "error_signature": SIGNATURE, "examples": "EFO:0009310, EFO:0009899",
                                 "error_evidence": EVIDENCE}])
-    datasets = pd.DataFrame(columns=["dataset_id", "collection_id", "state", "failing_step", "error_category"])
-    markdown = attempt_markdown("prod", "ATTEMPT_2", pd.DataFrame(), datasets, signatures, {})
+    markdown = attempt_markdown(_report(_rollup(["succeeded"]), signatures), {})
     row = next(line for line in markdown.splitlines() if line.startswith("| 3 "))
     assert "<class" not in row and "&lt;class" in row  # an HTML tag in Markdown would vanish
     assert row.count("|") - row.count("\\|") == 8  # 7 cells: the evidence's own pipe is escaped
     assert "error_evidence" in markdown and "EFO:0009310, EFO:0009899" in row
     write_report(UPath(str(tmp_path)), lambda images: markdown, {}, "t")
     page = (tmp_path / "index.html").read_text()
-    import html
     assert f"<td>{html.escape(SIGNATURE)}</td>" in page
     assert f"<td>{html.escape(EVIDENCE)}</td>" in page
     assert "&amp;lt;" not in page and "\\|" not in page

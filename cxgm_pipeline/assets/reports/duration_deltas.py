@@ -10,8 +10,10 @@ from pydantic import Field
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_attempts
 from cxgm_pipeline.monitor.deltas import duration_deltas as build_duration_deltas
+from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
+from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.deltas import outcome_changes, stored_signature_diff
-from cxgm_pipeline.monitor.report import data_uri, delta_figures, signature_diff_section, write_report
+from cxgm_pipeline.monitor.report import delta_figures, markdown_table, signature_diff_section, write_report
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, validate
@@ -56,22 +58,23 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     changes = outcome_changes(deltas)
     causes = stored_signature_diff(base, other, store)
     figures = delta_figures(deltas, config.top)
-    folder = store.root() / "reports" / "compare" / f"{base.replace(':', '_')}__{other.replace(':', '_')}"
+    name = f"{base.replace(':', '_')}__{other.replace(':', '_')}"
+    folder = store.root() / "reports" / "compare" / name
 
     def markdown(images: dict[str, str]) -> str:
         lines = [f"# {other} compared with {base}", "", f"{len(changes)} datasets changed outcome.", ""]
         lines += [signature_diff_section(causes)]
-        lines += [f"![{n}]({u})" for n, u in images.items()]
+        lines += [f"![{n}]({u})\n" for n, u in images.items()]
+        lines += ["## Datasets whose outcome changed", markdown_table(changes, list(changes.columns))]
         return "\n".join(lines)
 
     write_report(folder, markdown, figures, f"cxgm {base} vs {other}")
     counts = changes["outcome_change"].value_counts().to_dict() if not changes.empty else {}
     cause_counts = causes["change"].value_counts().to_dict() if not causes.empty else {}
-    context.add_output_metadata({
-        "base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
-        **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
-        "causes_diff": MetadataValue.md(signature_diff_section(causes)),
-        "plots": MetadataValue.md(markdown({n: data_uri(p) for n, p in figures.items()})),
-        "outcome_changes": MetadataValue.md(changes.head(50).to_markdown(index=False) if not changes.empty else "_none_"),
-    })
+    meta = {"base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
+            **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
+            "causes_diff": MetadataValue.md(signature_diff_section(causes)),
+            **report_and_plots(folder, figures, lambda file: links.served("compare", name, file))}
+    meta["outcome_changes"] = MetadataValue.md(changes.head(50).to_markdown(index=False) if not changes.empty else "_none_")
+    context.add_output_metadata(meta)
     return deltas

@@ -1,47 +1,54 @@
+"""The report of one attempt in the Dagster UI: key numbers and links first, then the plots (see ui_metadata)."""
+
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
+from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.config import get_config
+from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.progress import observed_now, stored_progress
-from cxgm_pipeline.monitor.report import (
-    attempt_figures,
-    attempt_markdown,
-    data_uri,
-    failed_datasets_section,
-    progress_figures,
-    progress_section,
-    write_report,
-)
+from cxgm_pipeline.monitor.report import AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 
 
+def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict:
+    """The metadata of one materialization, in the order the UI lists it: numbers and links, plots, counts."""
+    html, csv = links.report_file(r.ref), links.report_file(r.ref, "rerun.csv")
+    summary = key_numbers_markdown(r)
+    if html:
+        summary += f"\n\n[HTML report]({html}) · [re-run list (CSV)]({csv})"
+    meta = {"summary": MetadataValue.md(summary),
+            **report_and_plots(folder, figures, lambda name: links.report_file(r.ref, name))}
+    meta.update(key_numbers(r))
+    return meta
+
+
 @asset(partitions_def=migration_partitions, kinds={"matplotlib", "markdown"})
 def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame, dataset_rollup: pd.DataFrame,
-                     error_signatures: pd.DataFrame, sfn_executions: pd.DataFrame, store: FrameStoreResource,
-                     sfn: StepFunctionsResource) -> MaterializeResult:
-    """The report people read: progress and ETA, job status counts, durations, dataset states, top errors, the
-    failed datasets in detail, re-run list."""
+                     error_signatures: pd.DataFrame, rerun_manifest: pd.DataFrame, sfn_executions: pd.DataFrame,
+                     store: FrameStoreResource, sfn: StepFunctionsResource) -> MaterializeResult:
+    """The report people read: key numbers, plots (dataset states, jobs by step and status, durations, progress),
+    progress and ETA, top errors, the failed datasets in detail, the datasets to re-run; also as HTML with
+    rerun.csv/json."""
     stage, attempt = partition(context)
+    ref = AttemptRef(stage, attempt)
     _, _, found = resolve_attempt(context, sfn)
     progress = None
     if found is not None:  # a running attempt's ETA reads its rehearsal: the same key in another stage
         candidates = [] if found.ended else list_all_attempts(sfn, get_config().stage_names, context.log)
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
-    figures = {**progress_figures(progress), **attempt_figures(enriched_jobs, dataset_rollup)}
-
-    def markdown(images: dict[str, str]) -> str:
-        sections = (progress_section(progress, images),
-                    failed_datasets_section(stage, attempt, dataset_rollup, enriched_jobs, sfn_executions))
-        return attempt_markdown(stage, attempt, enriched_jobs, dataset_rollup, error_signatures, images, sections)
-
-    index = write_report(store.report_dir(stage, attempt), markdown, figures, f"cxgm {stage} {attempt}")
-    meta = {"report": MetadataValue.path(str(index)),
-            "summary": MetadataValue.md(markdown({name: data_uri(png) for name, png in figures.items()}))}
+    r = AttemptReport(ref, {"enriched_jobs": enriched_jobs, "dataset_rollup": dataset_rollup,
+                            "error_signatures": error_signatures, "rerun_manifest": rerun_manifest,
+                            "sfn_executions": sfn_executions}, progress)
+    folder = store.report_dir(stage, attempt)
+    figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)})
+    meta = report_metadata(r, figures, folder)
     if progress is not None:
         meta["progress"] = progress.line()
     return MaterializeResult(metadata=meta)

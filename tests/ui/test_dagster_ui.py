@@ -1,0 +1,193 @@
+"""What a person sees in a real browser: the Dagster UI of a materialized partition shows the report's numbers
+and plots without a click and links to the HTML report, which opens with its plots and re-run list; the alerts
+view lists the alert with its links.
+
+Headless Chromium (Debian's `chromium`, which .ci/run installs) driven by Playwright; dagster-webserver and the
+report server (`python -m http.server`, as `make demo` starts it) run as subprocesses on free ports, against a
+DAGSTER_HOME where the prod partition was materialized against the emulator. Screenshots: tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, MultiPartitionKey, build_sensor_context, materialize
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+STARTUP_S = 180
+PAGE_MS = 60_000
+
+
+def _need(reason: str) -> None:
+    """Skip with a reason on a developer's machine; in CI (CI=true) the UI test must run."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI installs it: .ci/run)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.time() + STARTUP_S
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=3):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {STARTUP_S} s:\n{log.read_text()[-3000:]}")
+
+
+def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        _need("no chromium: apt-get install -y chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need("no playwright: pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+                                     args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def ui(emulator, browser, tmp_path_factory):
+    """The UI of a DAGSTER_HOME holding the prod ATTEMPT_2 partition and the alert sent about it."""
+    from cxgm_pipeline.assets.checks import ALL_CHECKS
+    from cxgm_pipeline.definitions import all_assets, build_resources
+    from cxgm_pipeline.partitions import ATTEMPTS
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+    from cxgm_pipeline.resources.notifier import Notifier
+    from cxgm_pipeline.sensors.migration_alerts import announce_alerts, migration_alerts_sensor
+
+    root = tmp_path_factory.mktemp("ui")
+    home, data = root / "dagster_home", root / "data"
+    (data / "reports").mkdir(parents=True)
+    home.mkdir()
+    ui_port, reports_port = _free_port(), _free_port()
+    settings = {"DAGSTER_HOME": str(home), "CXGM_DATA": str(data), "CXGM_UI_URL": f"http://127.0.0.1:{ui_port}",
+                "CXGM_REPORTS_URL": f"http://127.0.0.1:{reports_port}"}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    procs = []
+    try:
+        instance = DagsterInstance.get()
+        instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2"])
+        resources = build_resources("local", str(data))
+        partitioned = [a for a in all_assets if a.partitions_def is not None]
+        assert materialize([*partitioned, *ALL_CHECKS], partition_key=MultiPartitionKey(
+            {"stage": "prod", "attempt": "ATTEMPT_2"}), resources=resources, instance=instance).success
+        tick = migration_alerts_sensor(build_sensor_context(
+            instance=instance, resources={"sfn": StepFunctionsResource(), "store": resources["store"]}))
+        for request in tick.run_requests:
+            assert announce_alerts.execute_in_process(run_config=request.run_config, instance=instance, resources={
+                "notifier": Notifier(), "store": resources["store"]}).success
+        env = {**os.environ, **settings}
+        reports_log, web_log = root / "reports.log", root / "webserver.log"
+        procs.append(_start([sys.executable, "-m", "http.server", str(reports_port), "--bind", "127.0.0.1",
+                             "--directory", str(data / "reports")], env, reports_log))
+        procs.append(_start([sys.executable, "-m", "dagster_webserver", "-m", "cxgm_pipeline.definitions",
+                             "-h", "127.0.0.1", "-p", str(ui_port)], env, web_log))
+        _wait_http(f"http://127.0.0.1:{reports_port}/", procs[0], reports_log)
+        _wait_http(f"http://127.0.0.1:{ui_port}/server_info", procs[1], web_log)
+        ARTIFACTS.mkdir(exist_ok=True)
+        yield {"url": settings["CXGM_UI_URL"], "alerts": len(tick.run_requests)}
+    finally:
+        for proc in procs:
+            _stop(proc)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})  # a common desktop: the plots fit their column
+    page.set_default_timeout(PAGE_MS)
+    page.goto(url)
+    skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit newsletter dialog
+    try:
+        skip.click(timeout=8000)
+    except Exception:  # noqa: BLE001 - no dialog this time
+        pass
+    return page
+
+
+def _loaded_images(page, fragment: str) -> list[int]:
+    """naturalWidth of every <img> whose src contains `fragment`, once each has loaded (0: broken)."""
+    page.wait_for_selector(f'img[src*="{fragment}"]', state="attached")
+    page.wait_for_function(f"""() => [...document.querySelectorAll('img[src*="{fragment}"]')].every(i => i.complete)""")
+    return page.eval_on_selector_all(f'img[src*="{fragment}"]', "els => els.map(e => e.naturalWidth)")
+
+
+def test_partition_page_shows_numbers_plots_and_a_report_link_that_opens(ui, browser):
+    page = _page(browser, f"{ui['url']}/assets/migration_report?view=partitions&partition=ATTEMPT_2%7Cprod")
+    page.get_by_text("to re-run.").first.wait_for()  # the key numbers, rendered inline
+    for plot in ("dataset_states.png", "job_status_counts.png", "job_durations.png"):
+        widths = _loaded_images(page, plot)
+        assert widths and all(w > 300 for w in widths), f"{plot} not rendered: {widths}"
+    assert page.get_by_text("[Show Markdown]").count() == 0, "nothing of the report hides behind a click"
+    page.screenshot(path=str(ARTIFACTS / "dagster_partition_page.png"), full_page=True)
+
+    links = page.locator('a[href$="/prod/ATTEMPT_2/index.html"]')
+    hrefs = set(links.evaluate_all("els => els.map(e => e.href)"))
+    assert len(hrefs) == 1 and links.count() >= 2, "the summary's link and the report entry, one URL"
+    href = hrefs.pop()
+    assert href.startswith("http://127.0.0.1:"), "an http link: a browser opens no file:// link from the UI"
+    with page.context.expect_page() as opened:  # the report entry opens a new tab
+        page.locator(f'a[target="_blank"][href="{href}"]').first.click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert report.url == href
+    assert report.locator("h1").inner_text() == "Migration ATTEMPT_2 in prod"
+    for plot in ("dataset_states.png", "job_status_counts.png", "job_durations.png"):
+        assert all(w > 300 for w in _loaded_images(report, plot)), plot
+    assert report.get_by_role("heading", name="Datasets to re-run").count() == 1
+    report.screenshot(path=str(ARTIFACTS / "html_report.png"), full_page=True)
+    page.close()
+    report.close()
+
+
+def test_alerts_view_lists_the_alert_with_working_links(ui, browser):
+    assert ui["alerts"], "the emulated prod attempt raises alerts"
+    page = _page(browser, f"{ui['url']}/assets/alerts")
+    partition_link = page.locator('a[href*="/assets/migration_report?view=partitions&partition=ATTEMPT_2%7Cprod"]').first
+    partition_link.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "dagster_alerts_view.png"), full_page=True)
+    page.goto(partition_link.get_attribute("href"))
+    page.get_by_text("ATTEMPT_2|prod").first.wait_for()
+    page.close()
