@@ -169,7 +169,7 @@ def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
         return "_none_\n"
     n = int((datasets["state"] == DatasetState.FAILED.value).sum())
     table = table.assign(excerpt=table["excerpt"].fillna("").astype(str).str.replace(r"\s*\n\s*", " / ", regex=True),
-                         duration_s=table["duration_s"].round(0))
+                         duration_s=pd.to_numeric(table["duration_s"], errors="coerce").round(0))
     return (f"{len(table)} of {n} failed datasets; every job, its log excerpt and its ingestion execution: "
             f"`cxgm describe dataset DATASET_ID --env {r.ref.stage} --tag {r.ref.key}`.\n\n"
             + markdown_table(table, list(table.columns), top))

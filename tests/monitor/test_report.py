@@ -10,7 +10,7 @@ from upath import UPath
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.report import AttemptReport, _html, attempt_markdown, write_report
 from cxgm_pipeline.monitor.rerun import rerun_manifest
-from cxgm_pipeline.schemas import DatasetRollup, EnrichedJobs, ErrorSignatures, empty_frame
+from cxgm_pipeline.schemas import DatasetRollup, EnrichedJobs, ErrorSignatures, empty_frame, SfnExecutions
 
 SIGNATURE = ("validation: All embeddings have to be of 'numpy.ndarray' type, 'adata.obsm['X_tsne']' is "
              "<class 'pandas.core.frame.DataFrame'>').")
@@ -28,7 +28,8 @@ def _rollup(states: list[str]) -> pd.DataFrame:
 def _report(rollup: pd.DataFrame, signatures: pd.DataFrame, ended: bool = True) -> AttemptReport:
     return AttemptReport(AttemptRef("prod", "ATTEMPT_2"), {
         "dataset_rollup": rollup, "rerun_manifest": rerun_manifest(rollup, ended=ended),
-        "enriched_jobs": empty_frame(EnrichedJobs), "error_signatures": signatures})
+        "enriched_jobs": empty_frame(EnrichedJobs), "error_signatures": signatures,
+        "sfn_executions": empty_frame(SfnExecutions)})
 
 
 def test_an_ended_attempts_never_started_and_every_failed_dataset_are_in_the_table():
