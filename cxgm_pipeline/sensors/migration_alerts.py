@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from dagster import Config, DefaultSensorStatus, OpExecutionContext, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, job, op, sensor
 
-from cxgm_pipeline.config import get_config, max_failure_rate
+from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.rerun import rerun_manifest
@@ -44,7 +44,7 @@ def announce_alerts():
     announce()
 
 
-@sensor(jobs=[announce_alerts], minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+@sensor(jobs=[announce_alerts], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource):
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     threshold = max_failure_rate()
