@@ -44,7 +44,7 @@ SCENARIO, SEED = "small", 11
 PHASES = (0.2, 0.4)  # where the live attempt stands in phase 1 and 2 (seed 11: two new error kinds between)
 REFRESH_S = 90  # CXGM_REFRESH_SECONDS: long enough for an idle moment between refreshes, to kill the daemon in
 DB = "dagster"
-WAIT_S = 420  # each phase; the whole check takes ~2-4 minutes on 2 cores
+WAIT_S = 600  # at most, each phase; the whole check takes ~3-6 minutes on 2 cores
 
 
 class CheckFailed(AssertionError):
@@ -345,19 +345,24 @@ def _phases(instance, env, workdir, endpoint, live, partitions, inbox, stack) ->
         return [r for r in _with_tag(instance, **{"cxgm/reason": reason})
                 if r.dagster_run.is_success and r.create_timestamp.timestamp() > since]
 
+    def phase(n: int, what: str, done) -> Process:
+        """Starts daemon #n and waits until `done()` holds with no run queued or running."""
+        daemon = _daemon(env, workdir, n)
+        stack.callback(daemon.stop, signal.SIGKILL)
+
+        def settled():
+            if not daemon.alive():
+                raise CheckFailed(f"FAILED: dagster-daemon #{n} exited\n" + daemon.tail())
+            return done() and _idle(instance)
+
+        wait_for(what, settled, on_timeout=lambda: status() + "\n" + daemon.tail())
+        return daemon
+
     _move_clock(endpoint, live, PHASES[0])
     say(f"\nphase 1: {where} {PHASES[0]:.0%} through; dagster-daemon #1 starts")
-    daemon = _daemon(env, workdir, 1)
-    stack.callback(daemon.stop, signal.SIGKILL)
-
-    def phase1_done():
-        if not daemon.alive():
-            raise CheckFailed("FAILED: dagster-daemon #1 exited\n" + daemon.tail())
-        discovered = {r.dagster_run.tags.get("dagster/partition") for r in successful("discovered")}
-        return discovered == partitions and successful("refresh") and inbox.messages and _idle(instance)
-
-    wait_for("every attempt discovered and run, prod refreshed, its first alerts mailed", phase1_done,
-             on_timeout=lambda: status() + "\n" + daemon.tail())
+    daemon = phase(1, "every attempt discovered and run, prod refreshed, its first alerts mailed", lambda: (
+        {r.dagster_run.tags.get("dagster/partition") for r in successful("discovered")} == partitions
+        and successful("refresh") and inbox.messages))
     say(f"  {len(_runs(instance))} runs, {len(inbox.messages)} alert(s) mailed")
     discovery_before, _ = _sensor_ticks(instance, "attempt_discovery_sensor")
     alerts_before = len(inbox.messages)
@@ -365,21 +370,14 @@ def _phases(instance, env, workdir, endpoint, live, partitions, inbox, stack) ->
     killed_at = time.time()
     say("dagster-daemon #1 killed (SIGKILL to its process group)")
 
+    def ticks_since_restart() -> int:
+        _, ticks = _sensor_ticks(instance, "attempt_discovery_sensor")
+        return sum(1 for t in ticks if t.timestamp > killed_at and t.status.value in ("SUCCESS", "SKIPPED"))
+
     _move_clock(endpoint, live, PHASES[1])
     say(f"\nphase 2: while no daemon runs, {where} moves on to {PHASES[1]:.0%}; dagster-daemon #2 starts")
-    daemon = _daemon(env, workdir, 2)
-    stack.callback(daemon.stop, signal.SIGKILL)
-
-    def phase2_done():
-        if not daemon.alive():
-            raise CheckFailed("FAILED: dagster-daemon #2 exited\n" + daemon.tail())
-        _, ticks = _sensor_ticks(instance, "attempt_discovery_sensor")
-        later = [t for t in ticks if t.timestamp > killed_at and t.status.value in ("SUCCESS", "SKIPPED")]
-        return successful("refresh", killed_at) and len(inbox.messages) > alerts_before and len(later) >= 2 \
-            and _idle(instance)
-
-    wait_for("a refresh after the restart, its new alerts mailed, two discovery ticks", phase2_done,
-             on_timeout=lambda: status() + "\n" + daemon.tail())
+    daemon = phase(2, "a refresh after the restart, its new alerts mailed, two discovery ticks", lambda: (
+        successful("refresh", killed_at) and len(inbox.messages) > alerts_before and ticks_since_restart() >= 2))
     daemon.stop(signal.SIGTERM)
     say(f"dagster-daemon #2 stopped; {len(_runs(instance))} runs, {len(inbox.messages)} alert(s) mailed")
     return {"prod": prod, "where": where, "killed_at": killed_at, "alerts_before": alerts_before,
