@@ -441,13 +441,17 @@ def _checks(instance, found, live, partitions, inbox) -> None:
     check(len(mails) == len(announce) and len({(s, b) for _, s, b in mails}) == len(mails),
           f"{len(mails)} alert e-mails, one per announce_alerts run, no two alike")
     state, _ = _sensor_ticks(instance, "migration_alerts_sensor")
-    announced = json.loads(state.instigator_data.cursor or "{}").get(where, [])
+    # the alerts sensor's cursor, in Postgres: what it has announced, by attempt (`prod:ATTEMPT_2`)
+    announced = json.loads(state.instigator_data.cursor or "{}").get(f"{live['stage']}:{live['attempt_key']}", [])
     text = [f"{s}\n{b}" for _, s, b in mails]
     signatures = [k.removeprefix("signature:") for k in announced if k.startswith("signature:")]
     lost = [s for s in signatures if sum(s in t for t in text) != 1]
     check(signatures and not lost,
           f"each of the {len(signatures)} error signatures the alerts sensor recorded as announced for {where} "
           f"is in exactly one e-mail: none lost, none repeated", "\n".join(lost))
+    rate = [t for t in text if "failure rate" in t]
+    check(("failure_rate" in announced) == (len(rate) == 1) and len(rate) <= 1,
+          f"the failure-rate alert: {'in exactly one e-mail' if rate else 'not due, not sent'}")
     after = [m for m in mails if m[0] > killed_at]
     check(found["alerts_before"] >= 1 and after and not any(s in t for t in text[:found["alerts_before"]]
                                                             for s in _signatures_in(after, signatures)),
