@@ -75,7 +75,8 @@ def start(
     from cxgm_emulator.server import Emulator, EmulatorOptions
 
     injection = Injection(latency_ms=latency_ms, quotas=dict(AWS_DEFAULT_QUOTAS) if quotas else {}, error_rate=error_rate)
-    options = EmulatorOptions(scenario=scenario, seed=seed, speed=speed, port=port, clock="end" if at_end else "start" if at_start else "live",
+    clock_mode = "end" if at_end else "start" if at_start else "live"
+    options = EmulatorOptions(scenario=scenario, seed=seed, speed=speed, port=port, clock=clock_mode,
                               lead_s=lead, injection=injection, truth_path=truth, map_mode=map_mode.value,
                               ingestion_input=ingestion_input.value)
     began = time.time()
