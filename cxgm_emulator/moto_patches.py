@@ -10,11 +10,13 @@ from the World's index, as are a Map Run's child executions (whose ARNs name no 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from moto.batch.exceptions import ClientException
 from moto.batch.models import BatchBackend
 from moto.batch.responses import BatchResponse
+from moto.logs.models import LogGroup, LogStream
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.stepfunctions.exceptions import ExecutionDoesNotExist, InvalidArn, ResourceNotFound
@@ -248,6 +250,44 @@ def describe_execution_response(self: StepFunctionResponse):
     return result
 
 
+_TERM = re.compile(r'(\?|-)?("[^"]*"|[^\s"]+)')
+
+
+def term_matcher(pattern: str):
+    """CloudWatch Logs' filter pattern for unstructured events (AWS docs, "Filter pattern syntax for
+    unstructured log events"): terms all required, `?term` any of those, `-term` none; a "quoted phrase" is one
+    term. moto matches everything for `?` patterns and parses the pattern again for every event. JSON and
+    space-delimited patterns (`{...}`, `[...]`) still match everything, as in moto."""
+    pattern = (pattern or "").strip()
+    if not pattern or pattern[0] in "{[":
+        return lambda message: True
+    required, anyof, excluded = [], [], []
+    for sign, term in _TERM.findall(pattern):
+        term = term[1:-1] if term.startswith('"') else term
+        {"?": anyof, "-": excluded}.get(sign, required).append(term)
+
+    def matches(message: str) -> bool:
+        return (all(t in message for t in required) and (not anyof or any(t in message for t in anyof))
+                and not any(t in message for t in excluded))
+
+    return matches
+
+
+def stream_filter_log_events(self: LogStream, start_time: int, end_time: int, filter_pattern: str) -> list[dict]:
+    matches = term_matcher(filter_pattern)
+    events = []
+    for event in sorted((e for e in self.events if (not start_time or e.timestamp >= start_time)
+                         and (not end_time or e.timestamp <= end_time) and matches(e.message)),
+                        key=lambda e: e.timestamp):
+        events.append({**event.to_filter_dict(), "logStreamName": self.log_stream_name})
+    return events
+
+
+def group_filter_log_events(self: LogGroup, log_group_name, log_stream_names, *args, **kwargs):
+    """The stream names as a set (moto tests `name in names` for every stream of the group)."""
+    return _ORIGINAL["group_filter_log_events"](self, log_group_name, frozenset(log_stream_names or ()), *args, **kwargs)
+
+
 _ORIGINAL: dict[str, Any] = {}
 
 
@@ -268,8 +308,11 @@ def apply() -> list[str]:
     StepFunctionResponse.list_executions = list_executions_response
     _ORIGINAL["describe_execution_response"] = StepFunctionResponse.describe_execution
     StepFunctionResponse.describe_execution = describe_execution_response
+    LogStream.filter_log_events = stream_filter_log_events
+    _ORIGINAL["group_filter_log_events"] = LogGroup.filter_log_events
+    LogGroup.filter_log_events = group_filter_log_events
     APPLIED.extend(["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
                     "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
                     "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
-                    "sfn.describe_execution.map_run_arn"])
+                    "sfn.describe_execution.map_run_arn", "logs.filter_log_events.pattern"])
     return APPLIED

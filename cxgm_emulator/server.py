@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from email.utils import formatdate
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +37,17 @@ LEAD_S = 120.0
 
 
 class _QuietHandler(MotoRequestHandler):
-    """No line per request: thousands of calls a minute would drown the emulator's own output."""
+    """No line per request: thousands of calls a minute would drown the emulator's own output. The `Date`
+    header (AWS's clock, which clients time running work to) is the simulated clock's."""
+
+    clock = None  # the serving emulator's SimClock (one emulator per process)
 
     def log_request(self, *args, **kwargs) -> None:
         pass
+
+    def date_time_string(self, timestamp=None) -> str:
+        clock = type(self).clock
+        return formatdate(clock.now() if clock is not None and timestamp is None else timestamp, usegmt=True)
 
 
 CLOCK_MODES = ("live", "end", "start")
@@ -147,7 +155,9 @@ class Emulator:
         return {"now": self.clock.now(), "speed": self.clock.speed, "scenario": self.options.scenario,
                 "seed": self.options.seed, "map_mode": str(self.map_mode),
                 "ingestion_input": str(self.ingestion_input), "endpoint_url": self.endpoint_url, "truth": str(self.truth_path),
-                "migrations": self.world.progress() if self.world else []}
+                "migrations": self.world.progress() if self.world else [],
+                # AWS calls answered and throttled so far, by API (benchmarks read them)
+                "calls": dict(self.middleware.counts), "throttled": dict(self.middleware.throttled)}
 
     def start(self) -> "Emulator":
         if moto_patches.WORLD is not None:
@@ -158,6 +168,7 @@ class Emulator:
         self.plan = self._plan()
         app = InjectionMiddleware(DomainDispatcherApplication(create_backend_app), self.options.injection)
         self.middleware = app
+        _QuietHandler.clock = self.clock
         self._server = make_server(self.options.host, self.options.port, self._control(app), threaded=True,
                                    request_handler=_QuietHandler)
         self._spawn(self._server.serve_forever)

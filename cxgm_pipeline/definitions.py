@@ -23,6 +23,7 @@ from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
 from cxgm_pipeline.sensors.migration_alerts import announce_alerts, migration_alerts_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
+from cxgm_pipeline.sensors.views_follow_rollups import views_follow_rollups_sensor
 
 DEPLOYMENT_VAR = "CXGM_DEPLOYMENT"
 
@@ -106,7 +107,7 @@ defs = Definitions(
     assets=all_assets,
     asset_checks=ALL_CHECKS,
     jobs=[refresh_attempt_job, overview_job, compare_job, announce_alerts],
-    sensors=[attempt_discovery_sensor, refresh_running_sensor, migration_alerts_sensor],
+    sensors=[attempt_discovery_sensor, refresh_running_sensor, migration_alerts_sensor, views_follow_rollups_sensor],
     schedules=[daily_running_refresh, daily_comparison],
     resources=build_resources(),
 )

@@ -20,7 +20,7 @@ from cxgm_pipeline.monitor.corpus import roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-from cxgm_pipeline.monitor.outputs import collect_outputs
+from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.session import MonitorSession
 
 _STATE = {"stage": "dev"}
@@ -58,7 +58,8 @@ def describe_step_outputs(tag: str | None = None, start: datetime | None = None,
     """What the steps answered: new dataset versions, collections gathered, datasets listed and skipped."""
     attempt, s = _attempt(tag, start, end), _session()
     jobs = jobs if jobs is not None else fetch_migration_jobs(_STATE["stage"], attempt, s.batch, s.stats)
-    return collect_outputs(_STATE["stage"], attempt, jobs, s.logs, s.sfn, s.artifacts, s.stats)
+    records = sweep_output_records(_STATE["stage"], attempt, s.logs, s.stats)
+    return collect_outputs(_STATE["stage"], attempt, jobs, records, s.logs, s.sfn, s.artifacts, s.stats)
 
 
 def describe_sfn_executions(tag: str | None = None, start: datetime | None = None, end: datetime | None = None,

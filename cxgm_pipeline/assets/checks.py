@@ -7,6 +7,8 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.config import max_failure_rate
+from cxgm_pipeline.monitor.frame_rows import row_dicts
+from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.vocabulary import DatasetState
@@ -62,33 +64,48 @@ def failure_rate_below_threshold(dataset_rollup: pd.DataFrame) -> AssetCheckResu
                             metadata={"failure_rate": round(rate, 4), "threshold": threshold, "failed": failed, "ran": len(ran)})
 
 
-def view_mismatches(executions: pd.DataFrame, datasets: pd.DataFrame) -> pd.DataFrame:
-    """Datasets whose ingestion execution has ENDED with an outcome their Batch jobs contradict. A running
-    execution is never a mismatch: the two views lag each other while a migration runs."""
+# An execution ends seconds to minutes after its last job: one that ended this close to the moment the jobs were
+# read is still in flight for the jobs' view, not a disagreement.
+IN_FLIGHT_GRACE = pd.Timedelta(minutes=10)
+_MISMATCH_COLUMNS = ["dataset_id", "execution_status", "dataset_state", "problem"]
+
+
+def view_mismatches(executions: pd.DataFrame, datasets: pd.DataFrame,
+                    jobs_observed_at: pd.Timestamp | None = None) -> tuple[pd.DataFrame, int]:
+    """(datasets whose ingestion execution has ENDED with an outcome their Batch jobs contradict, how many were
+    only in flight). A running execution is never a mismatch, nor one that ended within IN_FLIGHT_GRACE of
+    `jobs_observed_at` (AWS's clock when the jobs were read): the two views lag each other while a migration runs."""
     if executions.empty or datasets.empty:
-        return pd.DataFrame(columns=["dataset_id", "execution_status", "dataset_state", "problem"])
+        return pd.DataFrame(columns=_MISMATCH_COLUMNS), 0
     state = dict(zip(datasets["dataset_id"], datasets["state"]))
-    rows = []
-    for ex in executions.dropna(subset=["status", "dataset_id"]).to_dict("records"):
+    rows, in_flight = [], 0
+    for ex in row_dicts(executions.dropna(subset=["status", "dataset_id"])):
         got = state.get(ex["dataset_id"])
         problem = None
         if ex["status"] == "SUCCEEDED" and got != DatasetState.SUCCEEDED.value:
             problem = "execution succeeded but the dataset's jobs did not"
         elif ex["status"] in ("FAILED", "TIMED_OUT", "ABORTED") and got == DatasetState.SUCCEEDED.value:
             problem = "execution failed but every job of the dataset succeeded"
+        if problem and jobs_observed_at is not None and none_if_missing(ex["stop_at"]) is not None \
+                and ex["stop_at"] > jobs_observed_at - IN_FLIGHT_GRACE:
+            in_flight += 1
+            continue
         if problem:
             rows.append({"dataset_id": ex["dataset_id"], "execution_status": ex["status"], "dataset_state": got,
                          "problem": problem})
-    return pd.DataFrame(rows, columns=["dataset_id", "execution_status", "dataset_state", "problem"])
+    return pd.DataFrame(rows, columns=_MISMATCH_COLUMNS), in_flight
 
 
 @asset_check(asset=CHAIN_ASSETS["sfn_executions"], partitions_def=migration_partitions, blocking=False,
-             additional_ins={"dataset_rollup": AssetIn("dataset_rollup")})
-def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: pd.DataFrame) -> AssetCheckResult:
-    """Ended ingestion executions and their datasets' Batch jobs tell the same story; mismatches are listed."""
-    mismatches = view_mismatches(sfn_executions, dataset_rollup)
+             additional_ins={"dataset_rollup": AssetIn("dataset_rollup"), "migration_jobs": AssetIn("migration_jobs")})
+def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: pd.DataFrame,
+                                  migration_jobs: pd.DataFrame) -> AssetCheckResult:
+    """Ended ingestion executions and their datasets' Batch jobs tell the same story; mismatches are listed,
+    executions that ended while the jobs were being read are counted as in flight."""
+    observed = migration_jobs["observed_at"].max() if not migration_jobs.empty else None
+    mismatches, in_flight = view_mismatches(sfn_executions, dataset_rollup, observed)
     return AssetCheckResult(passed=mismatches.empty, metadata={
-        "executions": len(sfn_executions), "mismatches": len(mismatches),
+        "executions": len(sfn_executions), "mismatches": len(mismatches), "in_flight": in_flight,
         "list": MetadataValue.md(mismatches.head(50).to_markdown(index=False) if not mismatches.empty else "_none_")})
 
 

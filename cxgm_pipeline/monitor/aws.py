@@ -15,6 +15,9 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import boto3
@@ -81,7 +84,7 @@ class AwsSettings:
     max_attempts: int = 10  # botocore retry attempts (standard mode)
     max_pool_connections: int = 32
     max_workers: int = 8  # concurrent requests for bulk operations
-    max_events_per_stream: int = 20_000  # GetLogEvents: read at most this many events of one stream
+    max_events_per_stream: int = 20_000  # read at most this many events of one stream
 
 
 # The calls are paced at AWS's quotas (ratelimit.py); botocore's "standard" retries (backoff with jitter) are the
@@ -92,6 +95,33 @@ RETRY_MODE = "standard"
 _GAVE_UP = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
                       "SlowDown", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
                       "InternalFailure", "InternalError"})
+
+
+class AwsClock:
+    """What time it is at AWS: the `Date` header of its latest answer, per endpoint. A running job's duration
+    is counted to this, never to the local clock (which may be minutes off, or, against the emulator, hours)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, endpoint: str, http_response=None, **_) -> None:
+        date = http_response.headers.get("Date") if http_response is not None else None
+        if not date:
+            return
+        try:
+            at = parsedate_to_datetime(date).astimezone(timezone.utc)
+        except (TypeError, ValueError):
+            return
+        with self._lock:  # the latest answer's, not the greatest: a clock set back (an emulator's) is followed
+            self._seen[endpoint] = at
+
+    def now(self, endpoint: str) -> datetime | None:
+        with self._lock:
+            return self._seen.get(endpoint)
+
+
+AWS_CLOCK = AwsClock()
 
 
 class StageAwsApi:
@@ -120,10 +150,15 @@ class StageAwsApi:
                         config=Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
                                       max_pool_connections=self.max_pool_connections))
                     client.meta.events.register("before-call.*.*", pace)  # per-API quotas, process-wide
+                    client.meta.events.register("after-call.*.*", partial(AWS_CLOCK.observe, client.meta.endpoint_url))
                     _CLIENTS[key] = client
                 except botocore.exceptions.BotoCoreError as exc:
                     raise access_hint(cfg, exc) from None
             return _CLIENTS[key]
+
+    def aws_now(self, stage: str) -> datetime:
+        """AWS's time as of its last answer to this stage's client (the local clock only before any answer)."""
+        return AWS_CLOCK.now(self.client(stage).meta.endpoint_url) or datetime.now(timezone.utc)
 
     def call(self, stage: str, fn: Callable[[], Any]) -> Any:
         """Runs one AWS call, turning credential and connection errors into an actionable AwsAccessError."""
@@ -159,26 +194,28 @@ class BatchApi(StageAwsApi):
 
     SERVICE: ClassVar[str] = "batch"
 
-    def list_job_ids(self, stage: str, queue: str, created_after_ms: int, created_before_ms: int,
-                     stats: FetchStats | None = None) -> list[str]:
-        # With a filter, ListJobs returns every status (without, only RUNNING). AWS takes ONE filter at a time:
-        # the window's start goes to AWS, its end is applied here.
+    def _id_pages(self, stage: str, queue: str, created_after_ms: int, created_before_ms: int,
+                  stats: FetchStats | None):
+        """ListJobs pages of job ids. With a filter, ListJobs returns every status (without, only RUNNING). AWS
+        takes ONE filter at a time: the window's start goes to AWS, its end is applied here."""
         filters = [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}]
-        paginator = self.client(stage).get_paginator("list_jobs")
+        pages = iter(self.client(stage).get_paginator("list_jobs").paginate(
+            jobQueue=queue, filters=filters, PaginationConfig={"PageSize": 1000}))
+        seen: set[str] = set()  # a job listed on two pages is one job
+        while (page := self.call(stage, lambda: next(pages, None))) is not None:
+            if stats:
+                stats.add(calls=1, items=len(page["jobSummaryList"]))
+            ids = [j["jobId"] for j in page["jobSummaryList"]
+                   if j.get("createdAt", 0) <= created_before_ms and j["jobId"] not in seen]
+            seen.update(ids)
+            yield ids
 
-        def fetch() -> list[str]:
-            ids = []
-            for page in paginator.paginate(jobQueue=queue, filters=filters, PaginationConfig={"PageSize": 1000}):
-                ids.extend(j["jobId"] for j in page["jobSummaryList"] if j.get("createdAt", 0) <= created_before_ms)
-                if stats:
-                    stats.add(calls=1, items=len(page["jobSummaryList"]))
-            return list(dict.fromkeys(ids))  # a job listed on two pages is one job
-
-        return self.call(stage, fetch)
-
-    def describe_jobs(self, stage: str, job_ids: list[str], stats: FetchStats | None = None) -> list[dict]:
+    def list_and_describe(self, stage: str, queue: str | None, created_after_ms: int, created_before_ms: int,
+                          also: list[str], stats: FetchStats | None = None, skip: set[str] = frozenset()) -> list[dict]:
+        """DescribeJobs (100 ids a call) of `also` and of every job ListJobs finds in the window, not in `skip`.
+        Each ListJobs page's batches are described while the next page is listed: DescribeJobs' quota, not the
+        listing, bounds the time."""
         client = self.client(stage)
-        batches = [job_ids[i : i + 100] for i in range(0, len(job_ids), 100)]
 
         def one(batch: list[str]) -> list[dict]:
             jobs = self.call(stage, lambda: client.describe_jobs(jobs=batch)["jobs"])
@@ -186,11 +223,24 @@ class BatchApi(StageAwsApi):
                 stats.add(calls=1, items=len(jobs))
             return jobs
 
-        return [job for jobs in self.pool_map(one, batches) for job in jobs]
+        queued = set(skip)
+        futures = []
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            def submit(ids: list[str]) -> None:
+                ids = [i for i in dict.fromkeys(ids) if i not in queued]
+                queued.update(ids)
+                futures.extend(pool.submit(one, ids[i : i + 100]) for i in range(0, len(ids), 100))
+
+            submit(also)
+            if queue is not None:
+                for ids in self._id_pages(stage, queue, created_after_ms, created_before_ms, stats):
+                    submit(ids)
+            return [job for f in futures for job in f.result()]
 
 
 class LogsApi(StageAwsApi):
-    """CloudWatch Logs: whole streams by name (GetLogEvents), many streams concurrently."""
+    """CloudWatch Logs: many streams a call (FilterLogEvents); one stream by name (GetLogEvents) only to tell gone
+    from empty."""
 
     SERVICE: ClassVar[str] = "logs"
 
@@ -223,9 +273,10 @@ class LogsApi(StageAwsApi):
         return events
 
     def filter_streams(self, stage: str, group: str, streams: list[str], pattern: str,
-                       stats: FetchStats | None = None) -> list[dict]:
+                       stats: FetchStats | None = None, max_events: int | None = None) -> list[dict]:
         """Events matching `pattern` in the named streams of `group`: FilterLogEvents takes up to 100 stream
-        names a call, so N streams cost about N/100 calls. A missing group (retention, deletion) gives []."""
+        names a call, so N streams cost about N/100 calls. A missing group (retention, deletion) gives [].
+        `max_events`: stop paging a batch past this many events per stream of it."""
         client = self.client(stage)
         batches = [streams[i : i + 100] for i in range(0, len(streams), 100)]
 
@@ -236,6 +287,8 @@ class LogsApi(StageAwsApi):
                 for page in self._pages(stage, client.filter_log_events, kwargs, "nextToken", stats):
                     pages += 1
                     out.extend(page["events"])
+                    if max_events and len(out) >= max_events * len(batch):
+                        break
             except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidParameterException):
                 # a group gone, or a stream of the batch expired: halve the batch until the culprit is alone
                 if len(batch) == 1 or pages:
@@ -246,10 +299,34 @@ class LogsApi(StageAwsApi):
 
         return [e for events in self.pool_map(one, batches) for e in events]
 
-    def many_streams(self, stage: str, streams: list[tuple[str, str]], stats: FetchStats | None = None) -> dict:
-        """{(group, stream): events or None} for every pair."""
-        results = self.pool_map(lambda gs: self.stream_events(stage, gs[0], gs[1], stats), streams)
-        return dict(zip(streams, results))
+    def filter_group(self, stage: str, group: str, pattern: str, start_ms: int, end_ms: int,
+                     stats: FetchStats | None = None) -> list[dict]:
+        """Events matching `pattern` anywhere in `group` between two times: a few calls however many streams the
+        window holds. A missing group (retention, deletion) gives []."""
+        client = self.client(stage)
+        kwargs = {"logGroupName": group, "filterPattern": pattern, "startTime": start_ms, "endTime": end_ms}
+        try:
+            return [e for page in self._pages(stage, client.filter_log_events, kwargs, "nextToken", stats)
+                    for e in page["events"]]
+        except client.exceptions.ResourceNotFoundException:
+            return []
+
+    def read_streams(self, stage: str, streams: list[tuple[str, str]], stats: FetchStats | None = None) -> dict:
+        """{(group, stream): events oldest first, or None when the stream does not exist (expired, never
+        written)}. Read in bulk (FilterLogEvents, 100 streams a call, at most max_events_per_stream each); only a
+        stream that gave nothing is asked for by name (GetLogEvents), to tell an empty stream from a gone one."""
+        by_group: dict[str, list[str]] = {}
+        for group, stream in streams:
+            by_group.setdefault(group, []).append(stream)
+        found: dict[tuple[str, str], list[dict]] = {}
+        for group, names in by_group.items():
+            for event in self.filter_streams(stage, group, names, "", stats, self.max_events_per_stream):
+                found.setdefault((group, event.get("logStreamName")), []).append(event)
+        absent = [pair for pair in streams if pair not in found]
+        for pair, events in zip(absent, self.pool_map(lambda gs: self.stream_events(stage, gs[0], gs[1], stats), absent)):
+            found[pair] = events
+        return {pair: sorted(found[pair], key=lambda e: e.get("timestamp", 0))[-self.max_events_per_stream:]
+                if found[pair] is not None else None for pair in streams}
 
 
 class StepFunctionsApi(StageAwsApi):

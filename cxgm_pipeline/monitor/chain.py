@@ -16,7 +16,7 @@ from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-from cxgm_pipeline.monitor.outputs import collect_outputs
+from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
 from cxgm_pipeline.schemas import (
@@ -25,6 +25,7 @@ from cxgm_pipeline.schemas import (
     EnrichedJobs,
     ErrorSignatures,
     MigrationJobs,
+    OutputRecords,
     RerunManifest,
     SfnExecutions,
     StepOutputs,
@@ -96,8 +97,12 @@ CHAIN: tuple[FrameSpec, ...] = (
               lambda b: enrich_jobs(b.frames["migration_jobs"], b.aws.logs, b.stats, b.previous.get("enriched_jobs")),
               "rollups",
               lambda f, b: {**_counts(f, "log_status", "log_"), **_counts(f, "error_category", "failed_")}),
-    FrameSpec("step_outputs", StepOutputs, ("migration_jobs",),
-              lambda b: collect_outputs(b.stage, b.attempt, b.frames["migration_jobs"], b.aws.logs, b.aws.sfn,
+    FrameSpec("output_records", OutputRecords, (),
+              lambda b: sweep_output_records(b.stage, b.attempt, b.aws.logs, b.stats, b.previous.get("output_records")),
+              "aws", lambda f, b: {"records": len(f)}),
+    FrameSpec("step_outputs", StepOutputs, ("migration_jobs", "output_records"),
+              lambda b: collect_outputs(b.stage, b.attempt, b.frames["migration_jobs"], b.frames["output_records"],
+                                        b.aws.logs, b.aws.sfn,
                                         b.aws.artifacts, b.stats, b.previous.get("step_outputs")),
               "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}),
     FrameSpec("sfn_executions", SfnExecutions, ("step_outputs",),

@@ -8,6 +8,7 @@ from cxgm_pipeline.schemas import DurationDeltas, empty_frame, validate
 from cxgm_pipeline.vocabulary import DATASET_STEPS, DatasetState
 
 _STEP_COLUMNS = {f"{s.value}_s": s.value for s in DATASET_STEPS}
+_IN_FLIGHT = {DatasetState.RUNNING.value, DatasetState.NOT_STARTED.value}
 
 
 def _outcome(base: str | None, other: str | None) -> str:
@@ -17,6 +18,8 @@ def _outcome(base: str | None, other: str | None) -> str:
         return "only_in_base"
     if base == other:
         return "same"
+    if base in _IN_FLIGHT or other in _IN_FLIGHT:
+        return "pending"  # a side still running or not yet started has no outcome to compare
     if base == DatasetState.SUCCEEDED.value and other == DatasetState.FAILED.value:
         return "succeeded_to_failed"
     if base == DatasetState.FAILED.value and other == DatasetState.SUCCEEDED.value:
@@ -53,8 +56,9 @@ def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other
 
 
 def outcome_changes(deltas: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset whose outcome differs between the two partitions."""
+    """One row per dataset whose outcome differs between the two partitions (a dataset still in flight on
+    either side has none yet: mid-run, prod's not-started datasets are not changes)."""
     if deltas.empty:
         return deltas
-    changed = deltas[~deltas["outcome_change"].isin(["same"])]
+    changed = deltas[~deltas["outcome_change"].isin(["same", "pending"])]
     return changed.drop_duplicates("dataset_id")[["dataset_id", "collection_id", "base_state", "other_state", "outcome_change"]]

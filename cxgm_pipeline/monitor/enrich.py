@@ -1,6 +1,6 @@
 """enriched_jobs: migration_jobs plus, for failed and running jobs, what their log says and why they failed.
 
-Only failed and running jobs' streams are read (GetLogEvents by stream name, concurrently): a few
+Only failed and running jobs' streams are read (FilterLogEvents with their names, 100 a call): a few
 percent of the jobs, never a scan of the whole group. A job whose stream is gone is marked `missing`,
 one that never started `no_stream`; no row is ever dropped.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cxgm_pipeline.monitor.classify import classify, error_kind, signature
+from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import LogsApi, FetchStats
@@ -54,10 +55,10 @@ def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = No
     if jobs.empty:
         return empty_frame(EnrichedJobs)
     stage = jobs["stage"].iloc[0]
-    records = jobs.to_dict("records")
+    records = row_dicts(jobs)
     reuse: dict[str, dict] = {}
     if previous is not None and not previous.empty:
-        for p in previous.to_dict("records"):
+        for p in row_dicts(previous):
             if p["status"] in ("SUCCEEDED", "FAILED"):
                 reuse[p["job_id"]] = p
     def reusable(r: dict) -> dict | None:
@@ -69,7 +70,7 @@ def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = No
     wanted = sorted({(r["log_group"], r["log_stream"]) for r in records
                      if r["status"] in READ_LOGS_OF and reusable(r) is None
                      and none_if_missing(r["log_stream"]) and none_if_missing(r["log_group"])})
-    streams = logs.many_streams(stage, wanted, stats)
+    streams = logs.read_streams(stage, wanted, stats)
     extra = []
     for r in records:
         old = reusable(r)

@@ -12,7 +12,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from cxgm_pipeline.monitor.attempts import Attempt, utcnow
+from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.aws import FetchStats, StepFunctionsApi
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
 from portal_shapes import INGESTION_NAME_RE
@@ -22,12 +23,13 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
                          stats: FetchStats | None = None, now: datetime | None = None) -> pd.DataFrame:
     if attempt is None:
         return empty_frame(SfnExecutions)
-    now = now or utcnow()
+    given_now = now
+    now = now or sfn.aws_now(stage)
     cfg = sfn.stage_config(stage)
     versions = outputs[outputs["kind"] == "dataset_version"] if not outputs.empty else outputs
     rows: dict[str, dict] = {}
     by_name: dict[str, str] = {}
-    for r in versions.to_dict("records") if not versions.empty else []:
+    for r in row_dicts(versions) if not versions.empty else []:
         new = r["new_dataset_version_id"]
         if not new or new in rows:
             continue
@@ -40,7 +42,9 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
     new_of_old = {r["old_dataset_version_id"]: new for new, r in rows.items() if r["old_dataset_version_id"]}
     after, before = attempt.window(now)
     # with new versions made, their ingestions must be somewhere: a missing machine is a misnamed one
-    for ex in sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp(), must_exist=bool(rows)):
+    listed = sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp(), must_exist=bool(rows))
+    now = given_now or sfn.aws_now(stage)  # running executions are timed to AWS's clock as it answered
+    for ex in listed:
         if not after <= ex["startDate"] <= before:
             continue
         new = by_name.get(ex["name"])

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from cxgm_pipeline.monitor.redact import redact
-from cxgm_pipeline.monitor.attempts import Attempt, utcnow
+from cxgm_pipeline.monitor.frame_rows import row_dicts
+from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import BatchApi, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
 from cxgm_pipeline.vocabulary import INGESTION_STEPS, step_of
@@ -104,20 +105,21 @@ def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
     created since the newest it knew and describes only those and the ones still active."""
     if attempt is None:
         return empty_frame(MigrationJobs)
-    now = now or utcnow()
+    given_now = now is not None
+    now = now or batch.aws_now(stage)
     cfg = batch.stage_config(stage)
     after, before = attempt.window(now)
     kept: list[dict] = []
     wanted: list[str] = []
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         ended = previous["status"].isin(_ENDED)
-        kept = previous[ended].to_dict("records")
+        kept = row_dicts(previous[ended])
         wanted = list(previous.loc[~ended, "job_id"])
         after = max(after, previous["created_at"].max().to_pydatetime() - RELIST_MARGIN)
-    ids = batch.list_job_ids(stage, cfg.queue, int(after.timestamp() * 1000), int(before.timestamp() * 1000), stats)
-    known = {r["job_id"] for r in kept}
-    ids = [i for i in dict.fromkeys([*wanted, *ids]) if i not in known]
-    rows = [job_row(j, stage, attempt.key, now) for j in batch.describe_jobs(stage, ids, stats)]
+    described = batch.list_and_describe(stage, cfg.queue, int(after.timestamp() * 1000), int(before.timestamp() * 1000),
+                                        wanted, stats, skip={r["job_id"] for r in kept})
+    observed = now if given_now else batch.aws_now(stage)  # AWS's clock as it answered
+    rows = [job_row(j, stage, attempt.key, observed) for j in described]
     rows = [r for r in rows if belongs_to(r, attempt)] + kept
     for r in rows:  # a job definition without awslogs options logs to Batch's default group
         if not r["log_group"]:
@@ -125,4 +127,4 @@ def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
     if not rows:
         return empty_frame(MigrationJobs)
     df = pd.DataFrame(rows).sort_values(["created_at", "job_id"])
-    return validate(MigrationJobs, df)
+    return validate(MigrationJobs, df.assign(observed_at=pd.Timestamp(observed)))

@@ -3,8 +3,8 @@
 A step's answer (its SendTaskSuccess output) is the only place that says which NEW dataset version
 dataset_migrate made, which collections gather_collections chose and which datasets each collection set
 out to migrate. Production keeps it in three places, each of which can be missing:
-- the `output` JSON log record every step writes before answering (one FilterLogEvents sweep over the
-  jobs' streams, 100 streams a call; gone when the log group's retention has passed);
+- the `output` JSON log record every step writes before answering (output_records: one FilterLogEvents
+  sweep of the migration log group over the attempt's window; gone when the group's retention has passed);
 - the execution history: INLINE Maps put every task's output in the migration execution's own history;
   DISTRIBUTED Maps put each item in a child execution of a Map Run (read only for what the logs missed);
 - the S3 artifacts under schema_migration/{execution}/ (DISTRIBUTED: the item lists), deleted by the
@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import ArtifactsApi, LogsApi, FetchStats, StepFunctionsApi
-from cxgm_pipeline.schemas import StepOutputs, empty_frame, validate
+from cxgm_pipeline.monitor.redact import redact
+from cxgm_pipeline.schemas import OutputRecords, StepOutputs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, Step
 from portal_shapes import (
     DATASET_RESPONSE_NEW_VERSION,
@@ -63,29 +65,63 @@ class _Collected:
             self.answers[job_id] = (response, source)
 
 
-def _from_logs(stage: str, jobs: list[dict], logs: LogsApi, found: _Collected, stats) -> None:
+# one pattern for every record an answer or a skip is read from (an OR; every record is still checked here)
+OUTPUT_RECORDS_PATTERN = f'?"{LOG_OUTPUT_MESSAGE}" ?"{LOG_OLD_RESPONSE_MESSAGE}" ?"{LOG_SKIPPING_DATASET}"'
+# CloudWatch may make an event searchable minutes after its timestamp: a refresh sweeps again from this far back
+RESWEEP_MARGIN_MS = 15 * 60 * 1000
+
+
+def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, stats: FetchStats | None = None,
+                         previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The OutputRecords of the attempt's window in the stage's migration log group: a sweep by time, not by
+    stream, so it needs no job list. `previous`: a refresh sweeps only from its newest record on."""
+    if attempt is None:
+        return empty_frame(OutputRecords)
+    group = logs.stage_config(stage).migration_log_group
+    after, before = attempt.window()
+    start_ms, kept = int(after.timestamp() * 1000), None
+    if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
+        kept = previous
+        start_ms = max(start_ms, int(previous["timestamp"].max().timestamp() * 1000) - RESWEEP_MARGIN_MS)
+    events = logs.filter_group(stage, group, OUTPUT_RECORDS_PATTERN, start_ms, int(before.timestamp() * 1000), stats)
+    rows = [{"stage": stage, "attempt": attempt.key, "log_group": group, "log_stream": e["logStreamName"],
+             "event_id": e["eventId"], "timestamp": pd.Timestamp(e["timestamp"], unit="ms", tz="UTC"),
+             "message": redact(e.get("message") or "")} for e in events]
+    frames = [f for f in (kept, pd.DataFrame(rows)) if f is not None and not f.empty]
+    if not frames:
+        return empty_frame(OutputRecords)
+    df = pd.concat(frames, ignore_index=True).drop_duplicates("event_id")
+    return validate(OutputRecords, df.sort_values(["timestamp", "event_id"]))
+
+
+def _read_record(found: _Collected, job: dict, message: str) -> None:
+    record = _json(message)
+    if not isinstance(record, dict):
+        return
+    if record.get("message") == LOG_OUTPUT_MESSAGE and "response" in record:
+        found.answer(job["job_id"], record["response"], "log")
+    elif record.get("message") == LOG_OLD_RESPONSE_MESSAGE:  # PY-1: the response's keys at top level
+        found.answer(job["job_id"], {k: v for k, v in record.items() if k not in LOG_FIELDS}, "log")
+    elif record.get("message") == LOG_SKIPPING_DATASET and record.get("dataset_id"):
+        found.skipped.append((job["job_id"], record))
+
+
+def _from_logs(stage: str, jobs: list[dict], records: pd.DataFrame, logs: LogsApi, found: _Collected, stats) -> None:
+    """The answers in the swept records; jobs that log elsewhere than the swept group (a job definition of
+    another shape) are read by stream name, 100 streams a FilterLogEvents call."""
     by_stream = {(j["log_group"], j["log_stream"]): j for j in jobs if none_if_missing(j["log_stream"])}
-    answering = [k for k, j in by_stream.items() if j["step"] in _ANSWERING and j["status"] == JobStatus.SUCCEEDED.value]
-    cleanups = [k for k, j in by_stream.items() if j["step"] in _CLEANUP and j["status"] == JobStatus.SUCCEEDED.value]
-    # one sweep for "output" and PY-1's "Response" (an OR pattern; every record is still checked here)
-    sweeps = [(answering, f'?"{LOG_OUTPUT_MESSAGE}" ?"{LOG_OLD_RESPONSE_MESSAGE}"'),
-              (cleanups, f'"{LOG_SKIPPING_DATASET}"')]
-    for wanted, pattern in sweeps:
-        groups: dict[str, list[str]] = {}
-        for group, stream in wanted:
-            groups.setdefault(group, []).append(stream)
-        for group, streams in groups.items():
-            for event in logs.filter_streams(stage, group, streams, pattern, stats):
-                record = _json(event.get("message"))
-                job = by_stream.get((group, event.get("logStreamName")))
-                if not isinstance(record, dict) or job is None:
-                    continue
-                if record.get("message") == LOG_OUTPUT_MESSAGE and "response" in record:
-                    found.answer(job["job_id"], record["response"], "log")
-                elif record.get("message") == LOG_OLD_RESPONSE_MESSAGE:  # PY-1: the response's keys at top level
-                    found.answer(job["job_id"], {k: v for k, v in record.items() if k not in LOG_FIELDS}, "log")
-                elif record.get("message") == LOG_SKIPPING_DATASET and record.get("dataset_id"):
-                    found.skipped.append((job["job_id"], record))
+    for group, stream, message in zip(records["log_group"], records["log_stream"], records["message"]):
+        if (job := by_stream.get((group, stream))) is not None:
+            _read_record(found, job, message)
+    swept = set(records["log_group"]) | {logs.stage_config(stage).migration_log_group}
+    elsewhere: dict[str, list[str]] = {}
+    for (group, stream), job in by_stream.items():
+        if group not in swept and job["status"] == JobStatus.SUCCEEDED.value and job["step"] in _ANSWERING | _CLEANUP:
+            elsewhere.setdefault(group, []).append(stream)
+    for group, streams in elsewhere.items():
+        for event in logs.filter_streams(stage, group, streams, OUTPUT_RECORDS_PATTERN, stats):
+            if (job := by_stream.get((group, event.get("logStreamName")))) is not None:
+                _read_record(found, job, event.get("message"))
 
 
 def _task_answers(events: list[dict], found: _Collected, source: str) -> None:
@@ -134,7 +170,7 @@ def _from_s3(stage: str, key: str, artifacts: ArtifactsApi, stats) -> list | Non
     return doc if isinstance(doc, list) else None
 
 
-def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, logs: LogsApi,
+def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, records: pd.DataFrame, logs: LogsApi,
                     sfn: StepFunctionsApi, artifacts: ArtifactsApi,
                     stats: FetchStats | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
@@ -146,11 +182,11 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, log
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous[(previous["source"] != "job_env") & previous["job_id"].notna()]
         answered = set(kept["job_id"])
-    records = [r for r in jobs.to_dict("records") if r["job_id"] not in answered]
-    by_id = {r["job_id"]: r for r in jobs.to_dict("records")}
+    by_id = {r["job_id"]: r for r in row_dicts(jobs)}
+    pending = [r for r in by_id.values() if r["job_id"] not in answered]
     found = _Collected()
-    _from_logs(stage, records, logs, found, stats)
-    wanted = {r["job_id"] for r in records if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
+    _from_logs(stage, pending, records, logs, found, stats)
+    wanted = {r["job_id"] for r in pending if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
     missing = wanted - set(found.answers)
     if missing and not attempt.window_only:
         _from_history(stage, attempt, sfn, found, missing, stats)

@@ -13,6 +13,7 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import utcnow
+from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.schemas import CollectionRollup, DatasetRollup, ErrorSignatures, empty_frame, validate
 from cxgm_pipeline.vocabulary import (
@@ -125,7 +126,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
                    now: datetime | None = None) -> pd.DataFrame:
     """One row per dataset the attempt set out to migrate, skipped, or touched; none is dropped: a job of the
     attempt whose dataset no source names is a row `unattributed:<version>`."""
-    now = now or utcnow()
+    # "now" is AWS's, as the jobs were fetched: never the local clock
+    now = now or (jobs["observed_at"].max() if not jobs.empty else None) or utcnow()
     if jobs.empty and (outputs.empty or not outputs["kind"].isin(["listed_dataset", "skipped_dataset"]).any()):
         return empty_frame(DatasetRollup)
     jobs = attempt_jobs(jobs, executions)
@@ -136,7 +138,7 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
     gathered = {}
     if not outputs.empty:
-        for r in outputs[outputs["kind"] == "collection"].to_dict("records"):
+        for r in row_dicts(outputs[outputs["kind"] == "collection"]):
             gathered[r["collection_id"]] = r["collection_version_id"]
     info: dict[str, dict] = {}
 
@@ -149,16 +151,16 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         seen.update(extra)
 
     if not outputs.empty:
-        for r in outputs[outputs["kind"] == "listed_dataset"].to_dict("records"):
+        for r in row_dicts(outputs[outputs["kind"] == "listed_dataset"]):
             note(r["dataset_id"], r["collection_id"], r["dataset_version_id"], "listed")
-    for r in dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value].to_dict("records"):
+    for r in row_dicts(dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value]):
         note(r["resolved_dataset_id"], r["collection_id"], r["dataset_version_id"], "job_env")
     for dataset_id in dataset_jobs["resolved_dataset_id"].unique():
         note(dataset_id, None, None, "unattributed" if dataset_id.startswith(UNATTRIBUTED) else "version")
     if not outputs.empty:
         collection_of_version = {v: c for v, c in zip(jobs["collection_version_id"], jobs["collection_id"])
                                  if none_if_missing(v) and none_if_missing(c)}
-        for r in outputs[outputs["kind"] == "skipped_dataset"].to_dict("records"):
+        for r in row_dicts(outputs[outputs["kind"] == "skipped_dataset"]):
             collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
             note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
     new_versions, execution_status = {}, {}
@@ -169,10 +171,10 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         execution_status = dict(zip(with_status["dataset_id"], with_status["status"]))
     collection_jobs = {
         r["collection_id"]: r
-        for r in jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at").to_dict("records")
+        for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
     }
     grouped: dict[str, list[dict]] = {}
-    for record in dataset_jobs.sort_values(["created_at", "job_id"]).to_dict("records"):
+    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])):
         grouped.setdefault(record["resolved_dataset_id"], []).append(record)
     now_ts = pd.Timestamp(now)
     rows = []
@@ -198,11 +200,11 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
     collection whose migration failed lists no dataset: nothing in AWS names them."""
     ids: dict[str, str | None] = {}
     if outputs is not None and not outputs.empty:
-        for r in outputs[outputs["kind"] == "collection"].to_dict("records"):
+        for r in row_dicts(outputs[outputs["kind"] == "collection"]):
             ids.setdefault(r["collection_id"], r["collection_version_id"])
     coll_jobs = jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at") if not jobs.empty else jobs
     status = {}
-    for r in coll_jobs.to_dict("records") if not coll_jobs.empty else []:
+    for r in row_dicts(coll_jobs) if not coll_jobs.empty else []:
         if none_if_missing(r["collection_id"]):
             status[r["collection_id"]] = r["status"]
             ids.setdefault(r["collection_id"], none_if_missing(r["collection_version_id"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -120,13 +120,18 @@ class MonitorSession:
 
         for name in wanted:
             close(name)
-        # frames whose inputs are ready are built side by side (enriched_jobs reads GetLogEvents while
-        # step_outputs reads FilterLogEvents: different quotas, so the two overlap)
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        # each frame is built as soon as its inputs are: migration_jobs (Batch) and output_records (Logs) from the
+        # start, side by side; enriched_jobs and step_outputs together once the jobs are known
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            running: dict = {}
             while len(build.frames) < len(needed):
-                ready = [n for n in needed if n not in build.frames
-                         and all(d in build.frames for d in SPECS[n].inputs)]
-                for future in [pool.submit(make_one, n) for n in ready]:
+                for n in needed:
+                    if n not in build.frames and n not in running.values() \
+                            and all(d in build.frames for d in SPECS[n].inputs):
+                        running[pool.submit(make_one, n)] = n
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
                     future.result()
         return {name: build.frames[name] for name in FRAMES if name in build.frames}
 

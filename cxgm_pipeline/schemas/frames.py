@@ -70,6 +70,8 @@ class MigrationJobs(_Partitioned):
     queue: Series[str] = pa.Field(description="Batch job queue")
     log_group: Series[str] = pa.Field(nullable=True, description="CloudWatch log group")
     log_stream: Series[str] = pa.Field(nullable=True, description="CloudWatch log stream of the latest attempt")
+    observed_at: Series[UtcTime] = pa.Field(
+        description="AWS's clock (its answers' Date) when the frame was fetched: running jobs are timed to it")
     execution_id: Series[str] = pa.Field(nullable=True, description="EXECUTION_ID: the migration execution's name")
     migration_attempt: Series[str] = pa.Field(
         nullable=True, description="MIGRATION_ATTEMPT env (older tagging), if any")
@@ -107,6 +109,18 @@ class _IngestionStepDurations(_Partitioned):
         ge=0, nullable=True, description="seconds in validate_atac (all its jobs)")
     add_labels_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in add_labels (all its jobs)")
     cxg_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in cxg (all its jobs)")
+
+
+class OutputRecords(_Partitioned):
+    """The answering steps' `output` (and PY-1 `Response`, cleanup `skipping dataset`) log records of the
+    attempt's window, as written: one sweep of the migration log group that needs no job list, so it runs while
+    the jobs are still being described."""
+
+    log_group: Series[str] = pa.Field(description="CloudWatch log group swept")
+    log_stream: Series[str] = pa.Field(description="the job's log stream (joins migration_jobs.log_stream)")
+    event_id: Series[str] = pa.Field(unique=True, description="CloudWatch eventId")
+    timestamp: Series[UtcTime] = pa.Field(description="when the step logged it (UTC)")
+    message: Series[str] = pa.Field(description="the JSON record as logged, secrets cut")
 
 
 class StepOutputs(_Partitioned):
@@ -212,7 +226,8 @@ class ErrorSignatures(_Partitioned):
     example_datasets: Series[str] = pa.Field(nullable=True, description="a few datasets it hit")
 
 
-OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_in_base", "only_in_other", "other_change"]
+OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_in_base", "only_in_other", "other_change",
+                   "pending"]
 
 
 class DurationDeltas(_Frame):

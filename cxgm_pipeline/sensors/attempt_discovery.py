@@ -7,6 +7,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from cxgm_pipeline.config import get_config, sensor_seconds
 from cxgm_pipeline.jobs import overview_job, refresh_attempt_job
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -17,11 +18,12 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
     """Idempotent: run keys and the cursor (cells already requested) survive restarts. Also refreshes the
     attempts overview whenever an attempt appears or changes state."""
     cursor = json.loads(context.cursor) if context.cursor else {"requested": []}
-    requested = set(cursor["requested"])
+    requested, emptied = set(cursor["requested"]), set(cursor.get("emptied", []))
     states = []
     known = set(context.instance.get_dynamic_partitions(ATTEMPTS))
     new_keys, runs = [], []
-    for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
+    attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
+    for attempt in attempts:
         if attempt.key not in known and attempt.key not in new_keys:
             new_keys.append(attempt.key)
         name = str(attempt.ref)
@@ -31,11 +33,21 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
             runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,
                                    partition_key=partition_key(attempt.ref),
                                    tags={"cxgm/reason": "discovered"}))
+    # Attempt keys are shared by the stages: a cell whose stage never ran the attempt is materialized once, as
+    # explicit empty frames, so that asset health counts what exists (it is discovered anew if it runs later).
+    ran = {str(a.ref) for a in attempts}
+    for key in dict.fromkeys(a.key for a in attempts):
+        for stage in get_config().stage_names:
+            ref = AttemptRef(stage, key)
+            if str(ref) not in ran and str(ref) not in emptied and str(ref) not in requested:
+                emptied.add(str(ref))
+                runs.append(RunRequest(run_key=f"empty:{ref}", job_name=refresh_attempt_job.name,
+                                       partition_key=partition_key(ref), tags={"cxgm/reason": "not run in this stage"}))
     fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
     if states and fingerprint != cursor.get("states"):
         runs.append(RunRequest(run_key=f"overview:{fingerprint}", job_name=overview_job.name))
     return SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[attempt_partitions.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps({"requested": sorted(requested), "states": fingerprint}),
+        cursor=json.dumps({"requested": sorted(requested), "emptied": sorted(emptied), "states": fingerprint}),
     )

@@ -13,7 +13,7 @@ from tests.emulator.aws import client, executions, state_machine_arns
 PATCHES = ["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
            "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
            "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
-           "sfn.describe_execution.map_run_arn"]
+           "sfn.describe_execution.map_run_arn", "logs.filter_log_events.pattern"]
 
 
 def test_all_patches_applied(emulator):
@@ -123,3 +123,26 @@ def test_boto3_retries_absorb_injected_server_errors(emulator, truth):
     calls = sum(emulator.middleware.counts.values()) - sum(before.values())
     assert set(ids) == expected and len(ids) == len(expected)
     assert calls > len(expected) / 50 + 1  # some calls were answered with errors and retried
+
+
+@pytest.mark.parametrize(("pattern", "message", "expected"), [
+    ('?"output" ?"Response"', '{"message": "output", "response": {}}', True),
+    ('?"output" ?"Response"', '{"message": "Starting"}', False),
+    ('"skipping dataset"', '{"message": "skipping dataset", "dataset_id": "d"}', True),
+    ("ERROR Traceback", "ERROR: Traceback (most recent call last)", True),
+    ("ERROR Traceback", "ERROR: nothing", False),
+    ("ERROR -retrying", "ERROR: retrying in 3 s", False),
+    ("", "anything", True),
+    ('{ $.message = "output" }', "anything", True),  # JSON patterns: moto's match-all
+])
+def test_filter_pattern_terms(pattern, message, expected):
+    """CloudWatch's unstructured filter patterns (moto matched every event for `?` OR patterns)."""
+    assert moto_patches.term_matcher(pattern)(message) is expected
+
+
+def test_filter_log_events_or_pattern_over_http(emulator, truth):
+    logs = client("logs", emulator)
+    group = "/dp/prod/prodstack/schema-migration-batch"
+    events = [e for p in logs.get_paginator("filter_log_events").paginate(
+        logGroupName=group, filterPattern='?"output" ?"skipping dataset"') for e in p["events"]]
+    assert events and all('"output"' in e["message"] or "skipping dataset" in e["message"] for e in events)

@@ -104,14 +104,22 @@ def test_accounting_check_fails_on_missing_duplicated_and_unattributed_rows():
 def test_views_disagree_only_on_ended_executions():
     from cxgm_pipeline.assets.checks import view_mismatches
 
-    executions = pd.DataFrame([{"dataset_id": "d1", "status": "SUCCEEDED"}, {"dataset_id": "d2", "status": "FAILED"},
-                               {"dataset_id": "d3", "status": "RUNNING"}])
+    t = pd.Timestamp("2026-11-01 12:00", tz="UTC")
+    executions = pd.DataFrame([{"dataset_id": "d1", "status": "SUCCEEDED", "stop_at": t - pd.Timedelta(hours=1)},
+                               {"dataset_id": "d2", "status": "FAILED", "stop_at": t - pd.Timedelta(hours=1)},
+                               {"dataset_id": "d3", "status": "RUNNING", "stop_at": None},
+                               {"dataset_id": "d4", "status": "SUCCEEDED", "stop_at": t - pd.Timedelta(minutes=2)}])
     agree = _rollup([{"dataset_id": "d1", "state": "succeeded"}, {"dataset_id": "d2", "state": "failed"},
-                     {"dataset_id": "d3", "state": "failed"}])
-    assert view_mismatches(executions, agree).empty  # a running execution lags its failed job: not a mismatch
+                     {"dataset_id": "d3", "state": "failed"}, {"dataset_id": "d4", "state": "succeeded"}])
+    mismatches, in_flight = view_mismatches(executions, agree, t)
+    assert mismatches.empty and in_flight == 0  # a running execution lags its failed job: not a mismatch
     disagree = _rollup([{"dataset_id": "d1", "state": "failed"}, {"dataset_id": "d2", "state": "succeeded"},
-                        {"dataset_id": "d3", "state": "running"}])
-    assert set(view_mismatches(executions, disagree)["dataset_id"]) == {"d1", "d2"}
+                        {"dataset_id": "d3", "state": "running"}, {"dataset_id": "d4", "state": "running"}])
+    mismatches, in_flight = view_mismatches(executions, disagree, t)
+    # d4 ended 2 minutes before the jobs were read: in flight, not a disagreement
+    assert set(mismatches["dataset_id"]) == {"d1", "d2"} and in_flight == 1
+    # with no observation time, every ended execution is judged
+    assert set(view_mismatches(executions, disagree)[0]["dataset_id"]) == {"d1", "d2", "d4"}
 
 
 def test_aws_giving_up_or_denying_is_one_actionable_line():

@@ -8,6 +8,7 @@ from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
+from cxgm_pipeline.config import get_config
 from cxgm_pipeline.partitions import ATTEMPTS
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.sensors import refresh_running
@@ -32,8 +33,9 @@ def tick(sensor, instance, cursor):
     return result
 
 
-def cells(result) -> set[str]:
-    return {str(r.partition_key) for r in result.run_requests if r.partition_key}
+def cells(result, reason: str | None = None) -> set[str]:
+    return {str(r.partition_key) for r in result.run_requests
+            if r.partition_key and reason in (None, r.tags["cxgm/reason"])}
 
 
 def overview_runs(result) -> list:
@@ -46,22 +48,27 @@ def test_discovery_adds_each_attempt_once(clock, truth):
     instance = DagsterInstance.ephemeral()
     clock.set(prod["start"] - 60)  # the prod migration has not started yet
     first = tick(attempt_discovery_sensor, instance, None)
-    assert cells(first) == {f"{m['attempt_key']}|dev" for m in dev}
+    assert cells(first, "discovered") == {f"{m['attempt_key']}|dev" for m in dev}
+    # the other stages' cells of those keys: materialized once as empty frames, so asset health counts what exists
+    others = [stage for stage in get_config().stage_names if stage != "dev"]
+    assert cells(first, "not run in this stage") == {f"{m['attempt_key']}|{stage}" for m in dev for stage in others}
     assert set(instance.get_dynamic_partitions(ATTEMPTS)) == {m["attempt_key"] for m in dev}
     assert len(overview_runs(first)) == 1
     again = tick(attempt_discovery_sensor, instance, first.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
     clock.set(prod["start"] + 600)
     live = tick(attempt_discovery_sensor, instance, again.cursor)
-    assert cells(live) == {"ATTEMPT_2|prod"}  # the key is shared with dev: no new partition, a new cell
+    assert cells(live, "discovered") == {"ATTEMPT_2|prod"}  # the key is shared with dev: no new partition, a new cell
     assert live.dynamic_partitions_requests == []
     assert len(overview_runs(live)) == 1  # a new attempt: the overview is refreshed
     # a restarted daemon resumes from the stored cursor: still nothing twice
     assert tick(attempt_discovery_sensor, instance, live.cursor).run_requests == []
-    assert len({r.run_key for r in [*first.run_requests, *live.run_requests] if r.partition_key}) == len(truth["migrations"])
+    assert cells(live, "not run in this stage") == set()  # ...and once only
+    discovered = [r.run_key for r in [*first.run_requests, *live.run_requests] if r.run_key.startswith("discover:")]
+    assert len(set(discovered)) == len(truth["migrations"])
     clock.set(prod["stop"] + 60)  # the attempt ends: its state changes, the overview is refreshed once
     ended = tick(attempt_discovery_sensor, instance, live.cursor)
-    assert cells(ended) == set() and len(overview_runs(ended)) == 1
+    assert cells(ended, "discovered") == set() and len(overview_runs(ended)) == 1
     assert tick(attempt_discovery_sensor, instance, ended.cursor).run_requests == []
 
 

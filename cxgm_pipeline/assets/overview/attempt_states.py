@@ -8,11 +8,13 @@ from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates
+from cxgm_pipeline.sensors.views_follow_rollups import FOLLOWS_ROLLUPS
 
 
 # It reads every stored dataset_rollup partition itself (an unpartitioned view over all of them): the lineage
-# is declared with `deps`, so the UI shows it downstream of dataset_rollup.
-@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=["dataset_rollup"])
+# is declared with `deps`, so the UI shows it downstream of dataset_rollup, and it refreshes after any of them.
+@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=["dataset_rollup"],
+       automation_condition=FOLLOWS_ROLLUPS)
 def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, store: FrameStoreResource) -> pd.DataFrame:
     """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
     dataset counts from its latest rollup."""

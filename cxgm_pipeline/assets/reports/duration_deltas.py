@@ -15,6 +15,7 @@ from cxgm_pipeline.monitor.report import data_uri, delta_figures, write_report
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, validate
+from cxgm_pipeline.sensors.views_follow_rollups import FOLLOWS_ROLLUPS
 
 
 class CompareConfig(Config):
@@ -46,7 +47,7 @@ def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctions
 
 
 @asset(deps=[AssetDep("dataset_rollup")], dagster_type=pandera_schema_to_dagster_type(DurationDeltas),
-       kinds={"pandas", "matplotlib"})
+       kinds={"pandas", "matplotlib"}, automation_condition=FOLLOWS_ROLLUPS)
 def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
                     sfn: StepFunctionsResource) -> pd.DataFrame:
     """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""

@@ -1,0 +1,18 @@
+"""The views over every partition (attempt_states, duration_deltas) are refreshed whenever any partition of
+dataset_rollup is: they read the stored rollups, so a view materialized before the last refresh would show
+stale, self-contradicting numbers.
+
+`eager` without its "no missing upstream" clause: most (stage, attempt) cells of a campaign exist in one or two
+stages only, and a view must not wait for cells that will never run.
+"""
+
+from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
+
+FOLLOWS_ROLLUPS = AutomationCondition.eager().without(~AutomationCondition.any_deps_missing()).with_label(
+    "after any dataset_rollup partition")
+
+VIEWS = ("attempt_states", "duration_deltas")
+
+views_follow_rollups_sensor = AutomationConditionSensorDefinition(
+    "views_follow_rollups", target=AssetSelection.assets(*VIEWS), default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30)
