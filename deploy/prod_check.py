@@ -464,9 +464,10 @@ def _checks(instance, found, live, partitions, inbox) -> None:
     check(not stale, "no alert for the attempts that had ended days before (history, not news)", "\n".join(stale))
 
     store = FrameStore()
-    stored = {f"{a}|{stage}" for stage in {p.split("|")[1] for p in partitions}
-              for a in store.attempts("dataset_rollup", stage)}
-    check(stored == partitions | empty, f"every partition's dataset_rollup is on S3 under {store.base_path}")
+    cells = partitions | empty
+    stored = {f"{a}|{stage}" for stage in {p.split("|")[1] for p in cells} for a in store.attempts("dataset_rollup", stage)}
+    check(stored == cells, f"every cell's dataset_rollup is on S3 under {store.base_path} ({len(cells)} cells)",
+          f"stored {sorted(stored)}, expected {sorted(cells)}")
     rollup = store.read("dataset_rollup", live["stage"], live["attempt_key"])
     modified = store.modified("dataset_rollup", live["stage"], live["attempt_key"])
     check(modified > killed_at and {"failed", "running"} <= set(rollup["state"]),
