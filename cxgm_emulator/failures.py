@@ -24,10 +24,9 @@ Fault = StrEnum("Fault", {name.upper(): name for name in (
 C = Fault
 
 ESSENTIAL_EXITED = "Essential container in task exited"
+TASK_FAILED_TO_START = "Task failed to start"  # Batch's statusReason when the container never ran; container.reason says why
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
-# Categories only the log can tell: when the log has expired an observer can only say "unknown".
-LOG_ONLY_CATEGORIES = frozenset({C.VALIDATION, C.STORAGE, C.APPLICATION, C.THROTTLED})
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,16 @@ class FailureLook:
     app_errors: tuple[str, ...] = ()  # JSON ERROR lines (message)
     runtime_tail: tuple[str, ...] = ()  # plain lines: traceback, signals
     exc_info: str | None = None
+    app_records: tuple[tuple[str, str, dict], ...] = ()  # further JSON records (level, message, extra fields)
+    needs_log: bool = False  # only the log tells the cause: once it has expired, an observer can only say "unknown"
 
 
 def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(str(rng.randint(0, 9)) for _ in range(n))
 
 
 def _traceback(rng: random.Random, module: str, final: str) -> tuple[str, ...]:
@@ -56,6 +61,28 @@ def _traceback(rng: random.Random, module: str, final: str) -> tuple[str, ...]:
     )
 
 
+def _unexpected(rng: random.Random, module: str, final: str) -> FailureLook:
+    """process.py: `logger.exception(f"An unexpected error occurred while processing the data set: {e}")`, exit 1."""
+    detail = final.split(": ", 1)[-1]
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, needs_log=True,
+                       app_errors=(f"An unexpected error occurred while processing the data set: {detail}",),
+                       exc_info="\n".join(_traceback(rng, module, final)))
+
+
+def _image(stage: str, rng: random.Random) -> str:
+    return f"{_digits(rng, 12)}.dkr.ecr.us-west-2.amazonaws.com/corpora-upload-{stage}:sha-{_hex(rng, 8)}"
+
+
+def _never_started(container_reason: str) -> FailureLook:
+    return FailureLook(status_reason=TASK_FAILED_TO_START, container_reason=container_reason, started=False)
+
+
+# The wordings below are real ones, ids and numbers drawn at random: the CELLxGENE schema validator
+# (chanzuckerberg/single-cell-curation cellxgene_schema_cli: tests/test_schema_compliance.py, atac_seq.py),
+# the ingestion (single-cell-data-portal backend/layers/processing: process.py, process_validate_h5ad.py,
+# process_seurat.py), AWS Batch/ECS stop reasons and botocore errors as public bug reports quote them
+# (cxgm's tests/monitor/data/real_failures.jsonl lists each with where it was seen).
+
 _ONTOLOGY_COLUMNS = (
     ("cell_type_ontology_term_id", "CL"),
     ("tissue_ontology_term_id", "UBERON"),
@@ -64,8 +91,214 @@ _ONTOLOGY_COLUMNS = (
 )
 
 
-def look(category: C, step: Step, stage: str, rng: random.Random) -> FailureLook:
-    """One concrete failure of `category` in `step`, with ids and numbers varying as real ones do."""
+def _validator_errors(step: Step, rng: random.Random) -> list[str]:
+    if step is Step.VALIDATE_ATAC:
+        return [rng.choice([
+            "Errors found in Fragment and/or Anndata file\n\tBarcodes don't match anndata.obs.index",
+            "Errors found in Fragment and/or Anndata file\n\tStop coordinate must be greater than start coordinate.",
+            "Errors found in Anndata file. Skipping fragment validation.\n\tAnndata.obs.organism_ontology_term_id must be "
+            f"one of ['NCBITaxon:9606', 'NCBITaxon:10090']. Got NCBITaxon:{rng.choice([7955, 10116, 9544])}.",
+        ])]
+    column, prefix = rng.choice(_ONTOLOGY_COLUMNS)
+    term = f"{prefix}:{rng.randint(1, 9_999_999):07d}"
+    return rng.choice([
+        [f"ERROR: '{term}' in '{column}' is a deprecated term id of '{prefix}'."],
+        [f"ERROR: '{term}' in '{column}' is not a valid ontology term id of '{prefix}'."],
+        [f"ERROR: '{term}' in '{column}' is not an allowed term id."],
+        [f"ERROR: Column '{rng.choice(['donor_id', 'tissue_type', 'suspension_type'])}' in dataframe 'obs' must not "
+         "contain NaN values."],
+        [f"ERROR: Dataframe 'obs' is missing column '{column}'."],
+        ["ERROR: All non-zero values in raw matrix must be positive integers of type numpy.float32.",
+         "ERROR: Raw data may be missing: data in 'raw.X' does not meet schema requirements."],
+        [f"ERROR: adata.obsm['{rng.choice(['X_umap', 'X_tsne', 'X_pca'])}'] contains positive infinity or negative "
+         "infinity values."],
+    ])
+
+
+def _validation(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    """The validator logs each error (cellxgene_schema logger.error); process.py then records them in the
+    INVALID status record's `validation_message` and exits 1 with no exception."""
+    errors = _validator_errors(step, rng)
+    status = ("Updating processing status", {"validation_message": "\n".join(errors), "status_key": "validation",
+                                             "status_value": "INVALID"})
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=tuple(errors),
+                       app_records=(("INFO", *status),), needs_log=True)
+
+
+def _validation_status_only(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    """The validator's own records lost (its logger not configured): only the status record carries the errors."""
+    errors = _validator_errors(step, rng)
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, needs_log=True, app_records=(
+        ("INFO", "Updating processing status", {"validation_message": "\n".join(errors), "status_key": "validation",
+                                                "status_value": "INVALID"}),))
+
+
+def _oom_container(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=137, container_reason=OOM_REASON)
+
+
+def _oom_killed(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    """A child process (Rscript, a converter) killed by the kernel's OOM killer: the shell prints `Killed`."""
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=137, runtime_tail=("Killed",), needs_log=True)
+
+
+def _oom_numpy(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    gib, cells, genes = round(rng.uniform(8, 120), 1), rng.randint(200_000, 3_000_000), rng.randint(2_000, 60_000)
+    return _unexpected(rng, module, f"numpy.core._exceptions._ArrayMemoryError: Unable to allocate {gib} GiB for an "
+                                    f"array with shape ({cells}, {genes}) and data type float32")
+
+
+def _image_manifest(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _never_started(f"CannotPullContainerError: Error response from daemon: manifest for {_image(stage, rng)} not "
+                          "found: manifest unknown")
+
+
+def _image_ref(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    ref = _image(stage, rng)
+    return _never_started(f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve "
+                          f"ref {ref}: {ref}: not found")
+
+
+def _image_access(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    repo = f"{_digits(rng, 12)}.dkr.ecr.us-west-2.amazonaws.com/corpora-upload-{stage}"
+    return _never_started(f"CannotPullContainerError: Error response from daemon: pull access denied for {repo}, "
+                          "repository does not exist or may require 'docker login': denied: requested access to the "
+                          "resource is denied")
+
+
+def _host_terminated(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return FailureLook(status_reason=f"Host EC2 (instance i-0{_hex(rng, 16)}) terminated.")
+
+
+def _host_stopped(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return FailureLook(status_reason=f"Host EC2 (instance i-0{_hex(rng, 16)}) stopped.")
+
+
+def _timeout(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return FailureLook(status_reason=TIMEOUT_REASON, exit_code=137)
+
+
+def _queue_time_limit(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    """A job left RUNNABLE past the queue's jobStateTimeLimitActions (AWS Batch user guide)."""
+    return FailureLook(status_reason="Terminated by JobStateTimeLimit action due to reason: "
+                                     "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", started=False)
+
+
+def _secrets(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _never_started(
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+        f"unable to retrieve secret from asm: service call has been retried {rng.randint(1, 5)} time(s): failed to "
+        f"fetch secret arn:aws:secretsmanager:us-west-2:{_digits(rng, 12)}:secret:corpora/backend/{stage}/database-"
+        f"{_hex(rng, 6)}")
+
+
+def _logging_driver(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _never_started(
+        "CannotStartContainerError: Error response from daemon: failed to initialize logging driver: failed to create "
+        "Cloudwatch log stream: RequestError: send request failed caused by: Post https://logs.us-west-2.amazonaws.com/: "
+        f"dial tcp 10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}:443: i/o timeout")
+
+
+def _docker_timeout(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _never_started(f"DockerTimeoutError: Could not transition to created; timed out after waiting {rng.choice([3, 4])}m0s")
+
+
+def _cgroup(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _never_started("CgroupError: Agent could not create task's platform resources")
+
+
+def _disk_errno(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    final = f"OSError: [Errno 28] No space left on device: '/tmp/{_hex(rng, 32)}/local.h5ad'"
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(final,), needs_log=True,
+                       exc_info="\n".join(_traceback(rng, module, final)))
+
+
+def _disk_h5py(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _unexpected(rng, module, (
+        f"OSError: Can't write data (file write failed: time = Tue Nov 24 0{rng.randint(0, 9)}:28:02 2026, filename = "
+        f"'/tmp/{_hex(rng, 32)}/local.h5ad', file descriptor = 5, errno = 28, error message = 'No space left on device', "
+        f"buf = 0x{_hex(rng, 7)}, total write size = {rng.randint(10**5, 10**8)}, bytes this sub-write = 179216, bytes "
+        "actually written = 18446744073709551615, offset = 5828608)"))
+
+
+def _disk_pull(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    library = rng.choice(["libopenblasp-r0.3.21.so", "libarrow.so.1400", "libtiledb.so.2.17"])
+    return _never_started(f"CannotPullContainerError: failed to register layer: write /usr/local/lib/{library}: no space "
+                          "left on device")
+
+
+def _no_such_key(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    final = ("botocore.exceptions.ClientError: An error occurred (NoSuchKey) when calling the GetObject operation: The "
+             "specified key does not exist.")
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(final,), needs_log=True,
+                       exc_info="\n".join(_traceback(rng, module, final)))
+
+
+def _throttled(code: str, operations: list[str], message: str):
+    """A botocore call that ran out of retries on one of the throttling codes (botocore/retries/standard.py)."""
+    def make(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+        final = (f"botocore.exceptions.ClientError: An error occurred ({code}) when calling the {rng.choice(operations)} "
+                 f"operation (reached max retries: {rng.randint(3, 9)}): {message}")
+        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, runtime_tail=_traceback(rng, module, final),
+                           needs_log=True)
+    return make
+
+
+def _pull_rate_limit(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return _never_started("CannotPullContainerError: Error response from daemon: toomanyrequests: You have reached your "
+                          "pull rate limit. You may increase the limit by authenticating and upgrading: "
+                          "https://www.docker.com/increase-rate-limit")
+
+
+def _exception(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    final = rng.choice([
+        f"KeyError: '{rng.choice(['feature_reference', 'is_primary_data', 'suspension_type', 'X_umap'])}'",
+        f"ValueError: could not convert string to float: '{rng.choice(['NA', 'n/a', '-'])}{rng.randint(0, 99)}'",
+        "AttributeError: 'NoneType' object has no attribute 'dataset_version_id'",
+        "TypeError: Can't implicitly convert non-string objects to strings",
+    ])
+    return _unexpected(rng, module, final)
+
+
+def _seurat(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    final = ("subprocess.CalledProcessError: Command '['Rscript', 'make_seurat.R', 'local.h5ad']' returned non-zero exit "
+             "status 1.")
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, needs_log=True,
+                       app_errors=("Failed to convert dataset to Seurat format.",),
+                       exc_info="\n".join(_traceback(rng, module, final)))
+
+
+def _step_name(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, needs_log=True,
+                       app_errors=(f"Step function configuration error: Unexpected STEP_NAME '{rng.choice(['seurat', 'download-validate'])}'",))
+
+
+def _cancelled(reason: str):
+    def make(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
+        return FailureLook(status_reason=reason, exit_code=143, runtime_tail=("Received SIGTERM, shutting down",))
+    return make
+
+
+VARIANTS: dict[C, tuple] = {
+    C.VALIDATION: (_validation, _validation_status_only),
+    C.OUT_OF_MEMORY: (_oom_container, _oom_killed, _oom_numpy),
+    C.CONTAINER_IMAGE: (_image_manifest, _image_ref, _image_access),
+    C.HOST_TERMINATED: (_host_terminated, _host_stopped),
+    C.TIMEOUT: (_timeout, _queue_time_limit),
+    C.RESOURCE_INIT: (_secrets, _logging_driver, _docker_timeout, _cgroup),
+    C.STORAGE: (_disk_errno, _disk_h5py, _disk_pull, _no_such_key),
+    C.THROTTLED: (_throttled("ThrottlingException", ["StartExecution", "PutObject", "DescribeJobs"], "Rate exceeded"),
+                  _throttled("SlowDown", ["PutObject", "UploadPart", "CompleteMultipartUpload"],
+                             "Please reduce your request rate."), _pull_rate_limit),
+    C.APPLICATION: (_exception, _seurat, _step_name),
+    C.CANCELLED: (_cancelled("Terminated by Step Functions: the execution was aborted by the operator"),
+                  _cancelled("Task killed by the user"), _cancelled("Terminating job.")),
+}
+
+
+def look(category: C, step: Step, stage: str, rng: random.Random, variant: int | None = None) -> FailureLook:
+    """One concrete failure of `category` in `step`: one of its real wordings (`variant`, else drawn at random),
+    with ids and numbers varying as real ones do."""
     module = {
         Step.DATASET_MIGRATION: "schema_migration",
         Step.VALIDATE_ANNDATA: "process_validate",
@@ -73,87 +306,18 @@ def look(category: C, step: Step, stage: str, rng: random.Random) -> FailureLook
         Step.ADD_LABELS: "process_add_labels",
         Step.CXG: "process_cxg",
     }.get(step, "schema_migration")
-    if category is C.VALIDATION:
-        column, prefix = rng.choice(_ONTOLOGY_COLUMNS)
-        term = f"{prefix}:{rng.randint(1, 9_999_999):07d}"
-        if rng.random() < 0.5:
-            detail = f"ERROR: '{term}' in '{column}' is not a valid ontology term id of '{prefix}'."
-        else:
-            n = rng.randint(2, 5000)
-            detail = f"ERROR: Column '{column}' in dataframe 'obs' contains {n} invalid values: '{term}'."
-        return FailureLook(
-            status_reason=ESSENTIAL_EXITED,
-            exit_code=1,
-            app_errors=(detail, "Validation of the dataset failed; the dataset is marked INVALID."),
-        )
-    if category is C.OUT_OF_MEMORY:
-        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=137, container_reason=OOM_REASON)
-    if category is C.CONTAINER_IMAGE:
-        acct = "".join(str(rng.randint(0, 9)) for _ in range(12))
-        return FailureLook(
-            status_reason=(
-                f"CannotPullContainerError: Error response from daemon: manifest for {acct}.dkr.ecr.us-west-2"
-                f".amazonaws.com/corpora-upload-{stage}:sha-{_hex(rng, 8)} not found: manifest unknown"
-            ),
-            started=False,
-        )
-    if category is C.HOST_TERMINATED:
-        return FailureLook(status_reason=f"Host EC2 (instance i-0{_hex(rng, 16)}) terminated.")
-    if category is C.TIMEOUT:
-        return FailureLook(status_reason=TIMEOUT_REASON, exit_code=137)
-    if category is C.RESOURCE_INIT:
-        acct = "".join(str(rng.randint(0, 9)) for _ in range(12))
-        return FailureLook(
-            status_reason=(
-                "ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
-                "retrieval failed: unable to retrieve secret from asm: service call has been retried "
-                f"{rng.randint(1, 5)} time(s): failed to fetch secret arn:aws:secretsmanager:us-west-2:{acct}"
-                f":secret:corpora/backend/{stage}/database-{_hex(rng, 6)}"
-            ),
-            started=False,
-        )
-    if category is C.STORAGE:
-        if rng.random() < 0.5:
-            final = f"OSError: [Errno 28] No space left on device: '/tmp/{_hex(rng, 32)}/local.h5ad'"
-        else:
-            final = (
-                "botocore.exceptions.ClientError: An error occurred (NoSuchKey) when calling the GetObject "
-                "operation: The specified key does not exist."
-            )
-        tb = _traceback(rng, module, final)
-        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(final,), exc_info="\n".join(tb))
-    if category is C.THROTTLED:
-        op = rng.choice(["StartExecution", "PutObject", "DescribeJobs"])
-        final = (
-            f"botocore.exceptions.ClientError: An error occurred (ThrottlingException) when calling the {op} "
-            f"operation (reached max retries: {rng.randint(3, 9)}): Rate exceeded"
-        )
-        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, runtime_tail=_traceback(rng, module, final))
     if category is C.APPLICATION and step is Step.GATHER_COLLECTIONS:
         final = ('sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at '
                  f'"corpora-{stage}.cluster-{_hex(rng, 12)}.us-west-2.rds.amazonaws.com" (10.0.{rng.randint(0, 255)}.'
                  f'{rng.randint(1, 254)}), port 5432 failed: Connection timed out')
         tb = _traceback(rng, module, final)
-        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(final,), exc_info="\n".join(tb))
-    if category is C.APPLICATION:
-        final = rng.choice(
-            [
-                f"KeyError: '{rng.choice(['feature_reference', 'is_primary_data', 'suspension_type', 'X_umap'])}'",
-                f"ValueError: could not convert string to float: '{rng.choice(['NA', 'n/a', '-'])}{rng.randint(0, 99)}'",
-                "AttributeError: 'NoneType' object has no attribute 'dataset_version_id'",
-            ]
-        )
-        tb = _traceback(rng, module, final)
-        return FailureLook(
-            status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(f"Unexpected error in {step}",), exc_info="\n".join(tb)
-        )
-    if category is C.CANCELLED:
-        return FailureLook(
-            status_reason="Terminated by Step Functions: the execution was aborted by the operator",
-            exit_code=143,
-            runtime_tail=("Received SIGTERM, shutting down",),
-        )
-    raise ValueError(f"no look for category {category}")
+        return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, app_errors=(final,), exc_info="\n".join(tb),
+                           needs_log=True)
+    if category not in VARIANTS:
+        raise ValueError(f"no look for category {category}")
+    variants = VARIANTS[category]
+    make = variants[variant] if variant is not None else rng.choice(variants)
+    return make(step, stage, rng, module)
 
 
 # --- ordinary log text -------------------------------------------------------------------------------
@@ -277,6 +441,8 @@ def attempt_log(
         for j, message in enumerate(failure.app_errors):
             exc = failure.exc_info if j == len(failure.app_errors) - 1 else None
             lines.append((t + j * 0.01, _json_line("ERROR", t, ctx.step, message, rng, exc_info=exc)))
+        for j, (level, message, extra) in enumerate(failure.app_records):
+            lines.append((t + 0.05 + j * 0.01, _json_line(level, t, ctx.step, message, rng, extra=extra)))
         for j, raw in enumerate(failure.runtime_tail):
             lines.append((t + 0.1 + j * 0.01, raw))
     return sorted(lines, key=lambda x: x[0])

@@ -196,7 +196,8 @@ class JobPlan:
     @property
     def observable_category(self) -> C | None:
         """What anyone reading AWS can know: with the log expired, log-only causes become unknown."""
-        if self.category in failures.LOG_ONLY_CATEGORIES and self.logs_expired:
+        last = self.attempts[-1].look if self.attempts else None
+        if self.logs_expired and last is not None and last.needs_log:
             return C.UNKNOWN
         return self.category
 

@@ -65,7 +65,9 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)
         previous = {}
         if spec.name in INCREMENTAL and attempt is not None and r.store.exists(spec.name, stage, attempt.key):
-            previous[spec.name] = r.store.read(spec.name, stage, attempt.key)
+            stored = r.store.read(spec.name, stage, attempt.key)
+            if set(spec.model.to_schema().columns) <= set(stored.columns):  # not one an older cxgm wrote
+                previous[spec.name] = stored
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)

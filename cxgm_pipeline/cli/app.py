@@ -4,6 +4,7 @@ import typer
 
 from cxgm_pipeline.cli.attempts import attempts
 from cxgm_pipeline.cli.bundle import export, import_
+from cxgm_pipeline.cli.classify import classify
 from cxgm_pipeline.cli.compare import compare
 from cxgm_pipeline.cli.describe import describe
 from cxgm_pipeline.cli.plot import plot
@@ -17,5 +18,6 @@ app.command()(plot)
 app.command()(compare)
 app.command()(report)
 app.command()(rerun)
+app.command()(classify)
 app.command()(export)
 app.command(name="import")(import_)

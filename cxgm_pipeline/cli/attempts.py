@@ -5,13 +5,15 @@ import typer
 from cxgm_pipeline.cli.common import ENV, FRAME_SUFFIXES, check_output, console, guarded, progress, show_table, write_frame
 
 COUNTS = ["datasets", "succeeded", "failed", "running", "pending", "not_started", "skipped"]
+PROGRESS = ["done", "failed", "running", "remaining", "skipped", "rate/h", "ETA"]
 
 
 @guarded
 def attempts(env: str = ENV, fetch: bool = typer.Option(
         False, "--fetch", help="Roll up attempts Dagster has not materialized (one full fetch each)"),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write CSV, Parquet or JSON (by extension)")) -> None:
-    """The migration attempts of a stage: state, start, end, dataset counts (Dagster's latest rollup, or --fetch)."""
+    """The migration attempts of a stage: state, start, end, progress (done, failed, running, remaining, datasets
+    ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch)."""
     from cxgm_pipeline.monitor.attempt_states import attempt_states
     from cxgm_pipeline.monitor.session import MonitorSession
 
@@ -26,14 +28,67 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
                 rollups[(a.stage, a.key)] = session.frames(env, a.key, wanted=("dataset_rollup",)).frames["dataset_rollup"]
             elif session.store.exists("dataset_rollup", a.stage, a.key):
                 rollups[(a.stage, a.key)] = session.store.read("dataset_rollup", a.stage, a.key)
+        rehearsals = _rehearsal_candidates(session, env, found)
     if not found:
         console.print(f"no migration has run in {env}")
         return
     frame = attempt_states(found, rollups).astype({c: object for c in COUNTS})
+    frame = _with_progress(frame, found, rollups, session.store, rehearsals)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     if out:
         write_frame(frame, out)
         return
-    show_table(frame, f"attempts in {env}", ["attempt", "state", "start", "end", *COUNTS])
+    show_table(frame, f"attempts in {env}", ["attempt", "state", "start", "end", "datasets", *PROGRESS])
     if not frame["rolled_up"].all():
         console.print("counts left blank: not rolled up yet (materialize in Dagster, or `cxgm attempts --fetch`)")
+    for line in frame.loc[frame["eta_basis"].notna(), "eta_basis"]:
+        console.print(f"ETA from: {line}")
+
+
+def _rehearsal_candidates(session, env: str, found: list) -> list:
+    """Attempts of the other stages that may have rehearsed a running one (only looked up when one runs)."""
+    from cxgm_pipeline.config import get_config
+    from cxgm_pipeline.monitor.aws import AwsAccessError
+
+    if all(a.ended for a in found):
+        return []
+    out = []
+    for stage in get_config().stage_names:
+        if stage != env:
+            try:
+                out.extend(session.attempts(stage))
+            except AwsAccessError:
+                continue  # no access to that stage: no rehearsal from it, the rest still shows
+    return out
+
+
+def _with_progress(frame, found: list, rollups: dict, store, candidates: list):
+    """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA."""
+    from cxgm_pipeline.monitor.progress import stored_progress
+
+    columns = {"done": [], "running": [], "remaining": [], "rate/h": [], "ETA": [], "eta_low": [], "eta": [], "eta_high": [],
+               "eta_basis": []}
+    by_key = {(a.stage, a.key): a for a in found}
+    for stage, key in zip(frame["stage"], frame["attempt"]):
+        rollup = rollups.get((stage, key))
+        p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
+        eta = p.eta if p is not None else None
+        columns["done"].append(p.done if p else None)
+        columns["running"].append(p.running if p else None)  # running or waiting for its job to start
+        columns["remaining"].append((p.remaining + p.unlisted) if p else None)
+        columns["rate/h"].append(round(p.rate_per_h, 1) if p and not p.ended else None)
+        columns["ETA"].append(_eta_cell(p) if p and not p.ended else None)
+        columns["eta_low"].append(eta.low if eta else None)
+        columns["eta"].append(eta.likely if eta else None)
+        columns["eta_high"].append(eta.high if eta else None)
+        columns["eta_basis"].append(f"{key}: {eta.basis}" if eta else None)
+    done = columns.pop("done")
+    frame = frame.assign(**columns)
+    frame.insert(frame.columns.get_loc("succeeded"), "done", done)
+    return frame
+
+
+def _eta_cell(p) -> str:
+    if p.eta is None:
+        return f"- ({p.why_no_eta})"
+    return f"{p.eta.likely:%m-%d %H:%M} ({p.eta.low:%m-%d %H:%M}..{p.eta.high:%m-%d %H:%M})"

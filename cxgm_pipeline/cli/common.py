@@ -140,14 +140,14 @@ def _cell(column: str, value) -> str:
     text = str(value)
     if column.endswith("_id") and len(text) > ID_CHARS:
         return text[:ID_CHARS]
-    return text
+    return escape(text)  # "uns[suspension_type_colors]" is data, not rich markup
 
 
 def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None, limit: int = 50) -> None:
     if df.empty:
         console.print(f"{title}: no rows")
         return
-    shown = df[columns] if columns else df
+    shown = df[[c for c in columns if c in df.columns]] if columns else df  # frames an older cxgm stored lack new ones
     more = f", first {limit}" if len(df) > limit else ""
     table = Table(title=f"{title} ({len(df)} rows{more}; ids shortened, --out for full values)")
     for column in shown.columns:

@@ -29,16 +29,19 @@ def compare(
     out: Path | None = typer.Option(None, "--out", "-o", help="PNG (plot) or CSV/Parquet/JSON (every delta)"),
     refresh: bool = typer.Option(False, "--refresh"),
 ) -> None:
-    """Duration deltas per dataset and step between two attempts, and datasets whose outcome changed."""
+    """Duration deltas per dataset and step between two attempts, datasets whose outcome changed, and the causes
+    of failure new in OTHER or gone from it (with counts on each side)."""
     from cxgm_pipeline.monitor import plots
-    from cxgm_pipeline.monitor.deltas import duration_deltas, outcome_changes
+    from cxgm_pipeline.monitor.deltas import duration_deltas, outcome_changes, signature_diff
 
     if out:
         check_output(out, (".png", ".csv", ".parquet", ".json"))
     (bs, bt), (os_, ot) = _split(base), _split(other)
-    left = load_frames(bs, bt, None, None, refresh, wanted=("dataset_rollup",)).frames["dataset_rollup"]
-    right = load_frames(os_, ot, None, None, refresh, wanted=("dataset_rollup",)).frames["dataset_rollup"]
-    deltas = duration_deltas(f"{bs}:{bt}", left, f"{os_}:{ot}", right)
+    wanted = ("dataset_rollup", "error_signatures")
+    left = load_frames(bs, bt, None, None, refresh, wanted=wanted).frames
+    right = load_frames(os_, ot, None, None, refresh, wanted=wanted).frames
+    deltas = duration_deltas(f"{bs}:{bt}", left["dataset_rollup"], f"{os_}:{ot}", right["dataset_rollup"])
+    causes = signature_diff(f"{bs}:{bt}", left["error_signatures"], f"{os_}:{ot}", right["error_signatures"])
     ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
     ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)
     if out and out.suffix.lower() == ".png":
@@ -50,3 +53,5 @@ def compare(
         show_table(ranked, f"{step}: largest differences, {os_}:{ot} minus {bs}:{bt}",
                    ["dataset_id", "base_duration_s", "other_duration_s", "delta_s", "outcome_change"], top)
     show_table(outcome_changes(deltas), "datasets whose outcome changed")
+    show_table(causes, f"causes of failure: new in {os_}:{ot}, vanished since {bs}:{bt}, in both",
+               ["change", "steps", "error_category", "base_datasets", "other_datasets", "error_signature"], top)

@@ -13,6 +13,7 @@ class What(str, Enum):
     datasets = "datasets"
     collections = "collections"
     errors = "errors"
+    dataset = "dataset"
 
 
 # frame, status column, step column, columns shown in the terminal
@@ -26,20 +27,37 @@ VIEWS = {
     What.collections: ("collection_rollup", None, None,
                        ["collection_id", "collection_migration_status", "datasets", "succeeded", "failed", "running",
                         "not_started", "skipped", "can_publish"]),
-    What.errors: ("error_signatures", None, "step", ["jobs", "datasets", "step", "error_category", "error_signature"]),
+    What.errors: ("error_signatures", None, "step",
+                  ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"]),
 }
 
 
 @guarded
 def describe(
-    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors"),
+    ctx: typer.Context,
+    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors | dataset ID"),
+    dataset_id: str | None = typer.Argument(None, metavar="[ID]", help="With `dataset`: the DATASET_ID to follow"),
     env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
     status: str | None = typer.Option(None, help="Keep rows with this status (jobs: FAILED…, datasets: failed…)"),
     step: str | None = typer.Option(None, help="Keep rows of this step (datasets: failing step)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write CSV, Parquet or JSON (by extension)"),
     refresh: bool = REFRESH,
 ) -> None:
-    """Describe an attempt: a table in the terminal, or a file with --out."""
+    """Describe an attempt: a table in the terminal, or a file with --out. `describe dataset ID`: one dataset in
+    every attempt the store holds (or the one --tag names), its jobs, their log excerpts, its ingestion execution."""
+    if what is What.dataset:
+        if not dataset_id:
+            raise ValueError("describe dataset needs a DATASET_ID: find one with `cxgm describe datasets --env STAGE "
+                             "--tag ATTEMPT` (or `cxgm rerun`)")
+        unused = [flag for flag, value in (("--status", status), ("--step", step), ("--start", start), ("--end", end))
+                  if value]
+        if unused:
+            raise ValueError(f"{' and '.join(unused)}: not for `describe dataset`, which shows every job of the dataset")
+        from cxgm_pipeline.cli.dataset import describe_dataset
+
+        return describe_dataset(dataset_id, env if tag or _given(ctx, "env") else None, tag, refresh, out)
+    if dataset_id:
+        raise ValueError(f"{dataset_id!r}: only `describe dataset` takes an ID")
     name, status_column, step_column, shown = VIEWS[what]
     if out:
         check_output(out, FRAME_SUFFIXES)
@@ -73,6 +91,13 @@ def describe(
         write_frame(frame, out)
     else:
         show_table(frame, f"{what.value} of {env}/{tag or 'window'}", shown)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether an option was on the command line: --env's default (dev) should not narrow a dataset's history."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
 def _known_statuses(what: What) -> list[str]:

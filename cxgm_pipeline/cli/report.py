@@ -12,17 +12,45 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
     """The migration report of an attempt (Markdown + HTML + PNG plots), as the Dagster asset writes it."""
     from upath import UPath
 
-    from cxgm_pipeline.monitor.report import attempt_figures, attempt_markdown, write_report
+    from cxgm_pipeline.monitor.report import (
+        attempt_figures, attempt_markdown, failed_datasets_section, progress_figures, progress_section, write_report)
     from cxgm_pipeline.monitor.rerun import write_manifest
 
     result = load_frames(env, tag, start, end, refresh)
     f = result.frames
-    figures = attempt_figures(f["enriched_jobs"], f["dataset_rollup"])
-    index = write_report(UPath(str(out)), lambda images: attempt_markdown(
-        env, result.key, f["enriched_jobs"], f["dataset_rollup"], f["error_signatures"], images),
-        figures, f"cxgm {env} {result.key}")
+    progress = _progress(result)
+    figures = {**progress_figures(progress), **attempt_figures(f["enriched_jobs"], f["dataset_rollup"])}
+
+    def markdown(images: dict[str, str]) -> str:
+        sections = (progress_section(progress, images), failed_datasets_section(
+            env, result.key, f["dataset_rollup"], f["enriched_jobs"], f["sfn_executions"]))
+        return attempt_markdown(env, result.key, f["enriched_jobs"], f["dataset_rollup"], f["error_signatures"],
+                                images, sections)
+
+    index = write_report(UPath(str(out)), markdown, figures, f"cxgm {env} {result.key}")
     write_manifest(f["rerun_manifest"], UPath(str(out)) / "rerun.csv")
     err.print(f"wrote {index} and {out / 'index.html'}")
+
+
+def _progress(result):
+    """The attempt's progress view; while it runs, with the rehearsal (same key, another stage) the store holds."""
+    from cxgm_pipeline.monitor.frame_store import FrameStore
+    from cxgm_pipeline.monitor.progress import observed_now, stored_progress
+    from cxgm_pipeline.monitor.session import MonitorSession
+
+    if result.attempt is None:  # an imported bundle: no AWS to ask when it started
+        return None
+    candidates = []
+    if not result.attempt.ended:
+        from cxgm_pipeline.config import get_config
+
+        session = MonitorSession()
+        for stage in get_config().stage_names:
+            if stage != result.stage:
+                candidates.extend(session.attempts(stage))
+    f = result.frames
+    return stored_progress(result.attempt, FrameStore(), candidates, rollup=f["dataset_rollup"],
+                           now=observed_now(f["enriched_jobs"], f["dataset_rollup"]))
 
 
 @guarded

@@ -1,7 +1,8 @@
 """Which alerts an attempt deserves now, given what was already announced (deduplicated per attempt).
 
 Alerts, as release pipelines send them: a new error signature, the failure rate crossing the threshold,
-and the attempt finishing (counts by state, top error signatures, the datasets to re-run).
+the attempt finishing (counts by state, top error signatures, the causes new or gone since its rehearsal, the
+datasets to re-run), and once a day (AWS's day) while it runs, its progress and ETA.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.deltas import signature_diff_lines
 from cxgm_pipeline.vocabulary import DatasetState
 
 TOP = 5
@@ -17,7 +19,7 @@ TOP = 5
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # new_signature | failure_rate | finished
+    kind: str  # new_signature | failure_rate | finished | progress
     key: str  # dedup key within the attempt
     subject: str
     body: str
@@ -29,9 +31,15 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 
 
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
-             finished: bool, threshold: float, announced: set[str]) -> list[Alert]:
+             finished: bool, threshold: float, announced: set[str], progress=None,
+             causes: pd.DataFrame | None = None) -> list[Alert]:
+    """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
+    rehearsal (the same key in another stage)."""
     where = f"{stage}/{attempt}"
     alerts = []
+    daily = daily_progress(where, progress, finished, announced)
+    if daily is not None:
+        alerts.append(daily)
     for row in signatures.to_dict("records"):
         key = f"signature:{row['error_signature']}"
         if key not in announced:
@@ -46,6 +54,10 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         top = signatures.head(TOP)
         lines = [f"Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
         lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
+        if progress is not None:
+            lines += ["", f"Progress: {progress.line()}"]
+        if causes is not None:
+            lines += ["", *signature_diff_lines(causes)]
         lines += ["", f"To re-run ({len(rerun)}):"]
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
@@ -56,6 +68,18 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
         alerts.append(Alert("finished", "finished", subject, "\n".join(lines)))
     return alerts
+
+
+def daily_progress(where: str, progress, finished: bool, announced: set[str]) -> Alert | None:
+    """Once per (AWS) day while the attempt runs: where it stands and when it should end."""
+    if progress is None or finished or progress.ended or progress.total == 0:
+        return None
+    key = f"progress:{progress.now:%Y-%m-%d}"
+    if key in announced:
+        return None
+    eta = f", ETA {progress.eta.likely:%Y-%m-%d %H:%M} UTC" if progress.eta else ""
+    body = progress.line() + (f"\nETA from: {progress.eta.basis}" if progress.eta else "")
+    return Alert("progress", key, f"[cxgm] {where}: {progress.done + progress.failed} of {progress.total} ended{eta}", body)
 
 
 def digest(where: str, alerts: list[Alert]) -> Alert:

@@ -1,87 +1,243 @@
-"""Why a job failed: an error category (the shared vocabulary) and a signature that groups alike failures.
+"""Why a job failed: an error category (the shared vocabulary), the evidence (which rule matched which text)
+and a signature that groups alike failures.
 
-Batch's own reasons come first (they survive log expiry); then what the log says. Rules are ordered,
-first match wins; each is a case seen in real migrations.
+The rules are data: `classifier_rules.toml` beside this module, ordered, first match wins (its header says
+why the order is what it is). A user's TOML file named by `CXGM_CLASSIFIER_RULES` goes first, the way
+`CXGM_CONFIG` is merged over the packaged stages.toml: a user rule with a packaged rule's id replaces it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
+from cxgm_pipeline.config import ConfigError
 from cxgm_pipeline.monitor.logparse import ParsedLog
 from cxgm_pipeline.vocabulary import ERROR_KIND, ErrorCategory as C, ErrorKind
 
-# (category, pattern over Batch's status reason + container reason + attempts' reasons)
-_REASON_RULES: list[tuple[C, re.Pattern]] = [
-    (C.CONTAINER_IMAGE, re.compile(r"CannotPullContainer|CannotInspectContainer|manifest unknown|ImagePull", re.I)),
-    (C.RESOURCE_INIT, re.compile(r"ResourceInitializationError|CannotStartContainerError|unable to pull secrets|CannotCreateContainer", re.I)),
-    (C.OUT_OF_MEMORY, re.compile(r"OutOfMemoryError|OOMKilled|killed due to memory", re.I)),
-    (C.TIMEOUT, re.compile(r"duration exceeded timeout|timed out|timeout", re.I)),
-    (C.HOST_TERMINATED, re.compile(r"Host EC2 .* terminated|Spot|instance .*(terminated|retired)|Task failed to start", re.I)),
-    (C.CANCELLED, re.compile(r"cancel|abort|Terminated by|terminated by user|SIGTERM", re.I)),
-]
-# (category, pattern over the log text)
-_LOG_RULES: list[tuple[C, re.Pattern]] = [
-    (C.OUT_OF_MEMORY, re.compile(r"\bMemoryError\b|Cannot allocate memory|std::bad_alloc")),
-    (C.THROTTLED, re.compile(r"ThrottlingException|Rate exceeded|TooManyRequests|SlowDown|RequestLimitExceeded")),
-    (C.STORAGE, re.compile(r"No space left on device|Errno 28|NoSuchKey|NoSuchBucket|AccessDenied|Disk quota exceeded")),
-    (C.VALIDATION, re.compile(r"Validation of the dataset failed|not a valid ontology term|invalid values|ValidationError|is not a valid", re.I)),
-]
-
-_NORMALISE: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"arn:aws[\w-]*:[^\s'\"]+"), "<arn>"),
-    (re.compile(r"s3://[^\s'\"]+"), "<s3>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\bi-[0-9a-f]{8,17}\b"), "<instance>"),
-    (re.compile(r"\b\d{12}\.dkr\.ecr\.[\w.-]+/[\w./-]+(:[\w.-]+)?"), "<image>"),
-    (re.compile(r"(?<![\w])/[\w.-]+(/[\w.-]+)+"), "<path>"),
-    (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "<hex>"),
-    (re.compile(r"'[^'\s]*\d[^'\s]*'"), "'<value>'"),
-    (re.compile(r"\b\d+(\.\d+)?\b"), "<n>"),
-]
+RULES_ENV_VAR = "CXGM_CLASSIFIER_RULES"
+FIELDS = ("status_reason", "container_reason", "log")
+_KEYS = {"id", "category", "field", "pattern", "example", "prefer", "note"}
+_CATEGORIES = [c.value for c in C if c is not C.UNKNOWN]
+EVIDENCE_MAX = 300
 SIGNATURE_MAX = 240
 
 
-def classify(status_reason: str | None, container_reason: str | None, log: ParsedLog | None) -> C:
-    """The error category of a FAILED job."""
-    reasons = " | ".join(r for r in (container_reason, status_reason) if r)
-    for category, pattern in _REASON_RULES:
-        if pattern.search(reasons):
-            return category
-    if log is not None:
-        for category, pattern in _LOG_RULES:
-            if pattern.search(log.text):
-                return category
-        if log.last_exception or log.errors:
-            return C.APPLICATION
-    return C.UNKNOWN
+class RulesError(ConfigError):
+    """A classifier rules file that cannot be used, worded so the user knows what to fix."""
 
 
-def error_kind(category: C) -> ErrorKind:
-    return ERROR_KIND[category]
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: C
+    fields: tuple[str, ...]
+    pattern: re.Pattern
+    example: str
+    prefer: str = "first"  # which match is the evidence: "first", or "last" (the last error of a log)
+    source: str = "packaged"
+
+    def find(self, texts: dict[str, str | None]) -> Evidence | None:
+        for name in self.fields:
+            text = texts.get(name)
+            if not text:
+                continue
+            if self.prefer == "last":
+                match = None
+                for match in self.pattern.finditer(text):
+                    pass
+            else:
+                match = self.pattern.search(text)
+            if match is not None:
+                start = text.rfind("\n", 0, match.start()) + 1
+                end = text.find("\n", match.end())
+                return Evidence(self.id, name, text[start:end if end >= 0 else len(text)].strip(), match.start() - start)
+        return None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    rule: str
+    field: str
+    line: str  # the whole line that matched
+    at: int = 0  # where in it the match begins
+
+    @property
+    def text(self) -> str:
+        """The line, cut to EVIDENCE_MAX characters around the match."""
+        if len(self.line) <= EVIDENCE_MAX:
+            return self.line
+        offset = max(self.at - 100, 0)
+        return ("…" if offset else "") + self.line[offset:offset + EVIDENCE_MAX] + "…"
+
+    def __str__(self) -> str:
+        return f"{self.rule} @ {self.field}: {self.text}"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    category: C
+    evidence: Evidence | None
+    signature: str
+    values: tuple[str, ...] = ()  # what the signature's placeholders stand for: term ids, instances, ...
+
+    @property
+    def kind(self) -> ErrorKind:
+        return ERROR_KIND[self.category]
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+def packaged_rules_path() -> Path:
+    return Path(str(resources.files("cxgm_pipeline.monitor") / "classifier_rules.toml"))
+
+
+def _rule(n: int, table: object, source: str) -> Rule:
+    where = f"{source}: rule {n}"
+    if not isinstance(table, dict):
+        raise RulesError(f"{where} is not a table: write it as [[rule]] with id, category, field, pattern, example")
+    where += f" ({table.get('id')!r})" if "id" in table else ""
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise RulesError(f"{where} has unknown keys {sorted(unknown)}; known: {', '.join(sorted(_KEYS))}")
+    missing = [k for k in ("id", "category", "field", "pattern", "example") if not table.get(k)]
+    if missing:
+        raise RulesError(f"{where} is missing {', '.join(missing)}")
+    if table["category"] not in _CATEGORIES:
+        raise RulesError(f"{where}: category {table['category']!r} is not one of {', '.join(_CATEGORIES)}")
+    fields = table["field"]
+    fields = tuple(FIELDS if fields == "any" else [fields] if isinstance(fields, str) else fields)
+    bad = [f for f in fields if f not in FIELDS]
+    if bad or not fields:
+        raise RulesError(f"{where}: field {table['field']!r} is not 'any', or one or a list of {', '.join(FIELDS)}")
+    prefer = table.get("prefer", "first")
+    if prefer not in ("first", "last"):
+        raise RulesError(f"{where}: prefer {prefer!r} is not 'first' or 'last'")
+    try:
+        pattern = re.compile(str(table["pattern"]))
+    except re.error as exc:
+        raise RulesError(f"{where}: pattern is not a valid regular expression: {exc}") from None
+    if not pattern.search(str(table["example"])):
+        raise RulesError(f"{where}: its example does not match its pattern")
+    return Rule(str(table["id"]), C(table["category"]), fields, pattern, str(table["example"]), prefer, source)
+
+
+def read_rules(path: str | os.PathLike, source: str | None = None) -> list[Rule]:
+    """The rules of one TOML file, checked; raises RulesError (one line, what to fix)."""
+    path = Path(path)
+    source = source or str(path)
+    if not path.is_file():
+        raise RulesError(f"{RULES_ENV_VAR} names {path}, which is not a file: fix the path or unset {RULES_ENV_VAR}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{source} is not valid TOML: {exc}") from None
+    tables = data.get("rule")
+    if not isinstance(tables, list) or not tables:
+        raise RulesError(f"{source} has no [[rule]] table (each rule: id, category, field, pattern, example)")
+    rules = [_rule(n, t, source) for n, t in enumerate(tables, 1)]
+    seen: set[str] = set()
+    for r in rules:
+        if r.id in seen:
+            raise RulesError(f"{source}: rule id {r.id!r} is used twice")
+        seen.add(r.id)
+    return rules
+
+
+def load_rules(path: str | os.PathLike | None = None) -> tuple[Rule, ...]:
+    """The user's rules (`path`, else $CXGM_CLASSIFIER_RULES) first, then the packaged ones they do not replace."""
+    packaged = read_rules(packaged_rules_path(), "packaged classifier_rules.toml")
+    user_path = path or os.environ.get(RULES_ENV_VAR)
+    if not user_path:
+        return tuple(packaged)
+    user = read_rules(user_path)
+    replaced = {r.id for r in user}
+    return tuple(user + [r for r in packaged if r.id not in replaced])
+
+
+@lru_cache(maxsize=8)
+def _rules_at(path: str | None) -> tuple[Rule, ...]:
+    return load_rules(path)
+
+
+def current_rules() -> tuple[Rule, ...]:
+    """The rules for the current $CXGM_CLASSIFIER_RULES (read once per value)."""
+    return _rules_at(os.environ.get(RULES_ENV_VAR) or None)
+
+
+# --- classifying ---------------------------------------------------------------------------------------
+
+def diagnose(status_reason: str | None, container_reason: str | None, log: ParsedLog | None,
+             rules: tuple[Rule, ...] | None = None) -> Diagnosis:
+    """Category, evidence and signature of a FAILED job, from what Batch says and what its log says."""
+    texts = {"status_reason": status_reason, "container_reason": container_reason, "log": log.text if log else None}
+    for rule in current_rules() if rules is None else rules:
+        evidence = rule.find(texts)
+        if evidence is not None:
+            return _diagnosis(rule.category, evidence, evidence.line)
+    fallback = container_reason or status_reason
+    if log is not None and not fallback:
+        fallback = log.last_exception or (log.errors[-1] if log.errors else None)
+    return _diagnosis(C.UNKNOWN, None, fallback or "no reason given")
+
+
+def _diagnosis(category: C, evidence: Evidence | None, headline: str) -> Diagnosis:
+    text, values = abstract(headline)
+    return Diagnosis(category, evidence, f"{category.value}: {text}"[:SIGNATURE_MAX], tuple(values))
+
+
+# --- signatures ----------------------------------------------------------------------------------------
+
+# (placeholder, pattern, whether its values are worth listing as examples). Braces, not <angle brackets>:
+# they survive Markdown and HTML. Order matters: the specific before the general.
+_PLACEHOLDERS: list[tuple[str, re.Pattern, bool]] = [
+    ("arn", re.compile(r"arn:aws[\w-]*:[^\s'\",)]+"), False),
+    ("s3_uri", re.compile(r"s3://[^\s'\",)]+"), True),
+    ("url", re.compile(r"https?://[^\s'\",)]+"), False),
+    ("time", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?Z?"), False),
+    ("uuid", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), False),
+    ("instance", re.compile(r"\bi-[0-9a-f]{8,17}\b"), True),
+    ("image", re.compile(r"\b\d{12}\.dkr\.ecr\.[\w.-]+/[\w./-]+(?::[\w.-]+)?"), True),
+    ("digest", re.compile(r"\bsha256:[0-9a-f]{8,}\b"), False),
+    ("term_id", re.compile(r"\b(?:NCBITaxon|[A-Z][A-Za-z]{1,15}):\d+\b"), True),  # CL:0000057, HANCESTRO:0005
+    ("feature_id", re.compile(r"\b(?:ENS[A-Z]*G\d+(?:\.\d+)?|ERCC-\d+)\b"), True),
+    ("path", re.compile(r"(?<![\w:/.])/[\w.@+-]+(?:/[\w.@+-]*)+"), False),
+    ("ip", re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), False),
+    ("hex", re.compile(r"\b[0-9a-f]{16,}\b", re.I), False),
+    ("value", re.compile(r"'[^'\s{}]*\d[^'\s{}]*'"), True),
+    ("n", re.compile(r"\b\d+(?:\.\d+)?\b"), False),
+]
+# "[ERROR] " (logparse's mark of a JSON record's level), "ERROR:logger:" (logging's default format), "ERROR: " (the
+# schema validator's): the category already says it was an error
+_LEVEL_PREFIX = re.compile(r"^(?:\[[A-Z]+\] |(?:ERROR|CRITICAL|FATAL):[\w.]+:)?(?:ERROR: )?")
+
+
+def abstract(message: str) -> tuple[str, list[str]]:
+    """The message's first line with ids, numbers and paths replaced by {placeholders}, and the values replaced
+    that tell alike failures apart (term ids, instances, ...), so 300 failures with one cause read as one."""
+    text = message.strip().splitlines()[0] if message.strip() else ""
+    text = _LEVEL_PREFIX.sub("", text)
+    values: list[str] = []
+
+    for name, pattern, listed in _PLACEHOLDERS:
+        token = f"'{{{name}}}'" if name == "value" else f"{{{name}}}"
+
+        def swap(match: re.Match, listed=listed, token=token) -> str:
+            if listed:
+                value = match.group(0).strip("'")
+                if value not in values:
+                    values.append(value)
+            return token
+
+        text = pattern.sub(swap, text)
+    return re.sub(r"\s+", " ", text).strip(), values
 
 
 def normalise(message: str) -> str:
-    """The message with ids, numbers and paths replaced, so 300 failures with one cause read as one."""
-    text = message.strip().splitlines()[0] if message.strip() else ""
-    for pattern, token in _NORMALISE:
-        text = pattern.sub(token, text)
-    return re.sub(r"\s+", " ", text)
-
-
-def headline(category: C, status_reason: str | None, container_reason: str | None, log: ParsedLog | None) -> str:
-    """The one message that best says what went wrong, before normalisation."""
-    if category in (C.OUT_OF_MEMORY,) and container_reason:
-        return container_reason
-    if log is not None:
-        if category is C.VALIDATION and log.errors:
-            return log.errors[0]
-        if log.last_exception:
-            return log.last_exception
-        if log.errors:
-            return log.errors[-1]
-    return container_reason or status_reason or "no reason given"
-
-
-def signature(category: C, status_reason: str | None, container_reason: str | None, log: ParsedLog | None) -> str:
-    return f"{category.value}: {normalise(headline(category, status_reason, container_reason, log))}"[:SIGNATURE_MAX]
+    """The message with ids, numbers and paths replaced: see `abstract`."""
+    return abstract(message)[0]

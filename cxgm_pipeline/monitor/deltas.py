@@ -62,3 +62,65 @@ def outcome_changes(deltas: pd.DataFrame) -> pd.DataFrame:
         return deltas
     changed = deltas[~deltas["outcome_change"].isin(["same", "pending"])]
     return changed.drop_duplicates("dataset_id")[["dataset_id", "collection_id", "base_state", "other_state", "outcome_change"]]
+
+
+SIGNATURE_CHANGES = ("new", "vanished", "both")
+
+
+def signature_diff(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame) -> pd.DataFrame:
+    """The causes of failure on each side (error_signatures frames): new in `other`, vanished from it, or in
+    both, with jobs and datasets on each side. One row per (signature, category), its steps joined."""
+    columns = ["base", "other", "change", "error_signature", "error_category", "steps",
+               "base_jobs", "base_datasets", "other_jobs", "other_datasets"]
+
+    def per_cause(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame is None or frame.empty:
+            return pd.DataFrame(columns=["error_signature", "error_category", "steps", "jobs", "datasets"])
+        return frame.groupby(["error_signature", "error_category"], as_index=False).agg(
+            steps=("step", lambda s: ",".join(sorted(set(s)))), jobs=("jobs", "sum"), datasets=("datasets", "sum"))
+
+    merged = pd.merge(per_cause(base), per_cause(other), on=["error_signature", "error_category"], how="outer",
+                      suffixes=("_base", "_other"))
+    if merged.empty:
+        return pd.DataFrame(columns=columns)
+    in_base, in_other = merged["jobs_base"].notna(), merged["jobs_other"].notna()
+    out = pd.DataFrame({
+        "base": base_label, "other": other_label,
+        "change": ["both" if b and o else "new" if o else "vanished" for b, o in zip(in_base, in_other)],
+        "error_signature": merged["error_signature"], "error_category": merged["error_category"],
+        "steps": merged["steps_other"].fillna(merged["steps_base"]),
+        **{f"{side}_{n}": merged[f"{n}_{side}"].fillna(0).astype(int) for side in ("base", "other") for n in ("jobs", "datasets")},
+    })
+    out["_order"] = out["change"].map({c: i for i, c in enumerate(SIGNATURE_CHANGES)})
+    out["_size"] = out[["base_datasets", "other_datasets"]].max(axis=1)
+    return out.sort_values(["_order", "_size", "error_signature"], ascending=[True, False, True])[columns].reset_index(drop=True)
+
+
+def signature_diff_lines(diff: pd.DataFrame, limit: int = 5) -> list[str]:
+    """The diff in a few lines for a message: new causes, vanished ones (with counts on each side)."""
+    if diff.empty:
+        return ["no failure on either side"]
+    lines = []
+    for change, title in (("new", f"New in {diff['other'].iloc[0]}"), ("vanished", f"Gone since {diff['base'].iloc[0]}")):
+        rows = diff[diff["change"] == change]
+        lines.append(f"{title} ({len(rows)}):" if len(rows) else f"{title}: none")
+        lines += [f"  {r['base_datasets']:>4} -> {r['other_datasets']:<4} {r['steps']:<18} {r['error_signature']}"
+                  for r in rows.head(limit).to_dict("records")]
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more")
+    both = diff[diff["change"] == "both"]
+    lines.append(f"In both: {len(both)} causes, {int(both['base_datasets'].sum())} -> {int(both['other_datasets'].sum())} datasets")
+    return lines
+
+
+def stored_signature_diff(base: str, other: str, store) -> pd.DataFrame:
+    """`signature_diff` of two attempts (`stage:key`) from their stored error_signatures (a FrameStoreOps); a side
+    not materialized counts as no failure."""
+    from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+
+    def read(spec: str) -> pd.DataFrame:
+        ref = AttemptRef.parse(spec)
+        exists = store.exists("error_signatures", ref.stage, ref.key)
+        return store.read("error_signatures", ref.stage, ref.key) if exists else pd.DataFrame()
+
+    return signature_diff(base, read(base), other, read(other))

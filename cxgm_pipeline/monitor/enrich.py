@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cxgm_pipeline.monitor.classify import classify, error_kind, signature
+from cxgm_pipeline.monitor.classify import diagnose
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
 from cxgm_pipeline.monitor.missing import none_if_missing
@@ -24,7 +24,8 @@ MAX_ERROR_LINES = 5
 def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
     """The log and classification columns for one job; `events` None with fetched=True: stream missing."""
     out = {"log_lines": 0, "app_lines": 0, "runtime_lines": 0, "error_lines": None, "last_exception": None,
-           "progress_hint": None, "error_category": None, "error_kind": None, "error_signature": None}
+           "progress_hint": None, "error_category": None, "error_kind": None, "error_signature": None,
+           "error_evidence": None, "error_values": None}
     log: ParsedLog | None = None
     if not fetched:
         out["log_status"] = LogStatus.NOT_FETCHED.value
@@ -39,9 +40,10 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
                    error_lines="\n".join(log.errors[-MAX_ERROR_LINES:]) or None)
     if row["status"] == JobStatus.FAILED.value:
         status_reason, container_reason = none_if_missing(row.get("status_reason")), none_if_missing(row.get("container_reason"))
-        category = classify(status_reason, container_reason, log)
-        out.update(error_category=category.value, error_kind=error_kind(category).value,
-                   error_signature=signature(category, status_reason, container_reason, log))
+        found = diagnose(status_reason, container_reason, log)
+        out.update(error_category=found.category.value, error_kind=found.kind.value, error_signature=found.signature,
+                   error_evidence=str(found.evidence) if found.evidence else None,
+                   error_values=", ".join(found.values) or None)
     return out
 
 

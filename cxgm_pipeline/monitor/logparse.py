@@ -1,5 +1,12 @@
 """Splits a job's CloudWatch events into application (JSON) lines and runtime lines, and pulls out
-what an engineer looks for first: ERROR lines, the last exception, and how far the job got."""
+what an engineer looks for first: ERROR lines, the last exception, and how far the job got.
+
+Real logs carry their errors in three shapes, all read here: the ingestion's python-json-logger records
+(`levelname` ERROR, `exc_info`; a failed validation's errors in the `validation_message` field of the
+"Updating processing status" record, backend/layers/processing/process.py), plain lines (the schema
+validator's `ERROR: ...` report, Python's `ERROR:logger:...`, tracebacks), and a shell's bare `Killed`
+when the kernel's OOM killer ends the process.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,11 @@ from dataclasses import dataclass, field
 from cxgm_pipeline.monitor.redact import redact
 
 ERROR_LEVELS = {"ERROR", "CRITICAL", "FATAL"}
-# "KeyError: 'x'", "botocore.exceptions.ClientError: An error ...", "MemoryError"
-_EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Z]\w*(?:Error|Exception|Exit|Interrupt|Fault))(?::\s?(.*))?$")
+# "KeyError: 'x'", "botocore.exceptions.ClientError: An error ...", "MemoryError",
+# "numpy.core._exceptions._ArrayMemoryError: Unable to allocate ..."
+_EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w]*\.)*(_?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Fault))(?::\s?(.*))?$")
+# plain error lines: the validator's "ERROR: ...", logging's default "ERROR:root:...", a shell's "Killed"
+_PLAIN_ERROR = re.compile(r"^(?:(?:ERROR|CRITICAL|FATAL)[: ]|(?:Proc: )?Killed\s*$|.*\s\d+ Killed\s)")
 
 
 @dataclass
@@ -22,7 +32,9 @@ class ParsedLog:
     errors: list[str] = field(default_factory=list)
     last_exception: str | None = None
     progress_hint: str | None = None
-    text: str = ""  # every message, for the classifier's keyword rules
+    # every message as the classifier's rules read it: JSON records as "[LEVEL] message" (the validator's
+    # "ERROR: ..." reports as they are), their exc_info and validation_message lines, plain lines as they are
+    text: str = ""
 
 
 def _exception_in(text: str) -> str | None:
@@ -34,13 +46,20 @@ def _exception_in(text: str) -> str | None:
     return found
 
 
+def _record_lines(level: str, message: str) -> list[str]:
+    """A JSON record as the rules read it: "[LEVEL] message", except the validator's own "ERROR: ..." reports
+    logged at ERROR, which stay as the validator wrote them."""
+    if not (level in ERROR_LEVELS and message.lstrip().upper().startswith(tuple(ERROR_LEVELS))):
+        message = f"[{level or 'INFO'}] {message}"
+    return message.splitlines() or [""]
+
+
 def parse_events(events: list[dict]) -> ParsedLog:
     parsed = ParsedLog()
-    texts = []
+    texts: list[str] = []
     for event in events:
         message = redact((event.get("message") or "").rstrip("\n"))
         parsed.lines += 1
-        texts.append(message)
         record = None
         if message.startswith("{"):
             try:
@@ -51,19 +70,35 @@ def parse_events(events: list[dict]) -> ParsedLog:
             parsed.app_lines += 1
             level = str(record.get("levelname", "")).upper()
             text = str(record.get("message", ""))
+            texts.extend(_record_lines(level, text))
             if level in ERROR_LEVELS:
                 parsed.errors.append(text)
             elif level == "INFO" and text:
                 parsed.progress_hint = text
+            invalid = record.get("validation_message")
+            if invalid:  # process.py: a failed validation's errors, "\n"-joined, in the INVALID status record
+                found = [line for line in str(invalid).splitlines() if line.strip()]
+                texts.extend(found)
+                parsed.errors.extend(found)
             exc = record.get("exc_info")
             if exc:
-                texts.append(str(exc))
+                texts.extend(str(exc).splitlines())
                 parsed.last_exception = _exception_in(str(exc)) or parsed.last_exception
             elif level in ERROR_LEVELS and _EXCEPTION.match(text):
                 parsed.last_exception = text
         else:
             parsed.runtime_lines += 1
-            if _EXCEPTION.match(message.strip()):
-                parsed.last_exception = message.strip()
+            texts.append(message)
+            for line in message.splitlines():
+                line = line.strip()
+                if _EXCEPTION.match(line):
+                    parsed.last_exception = line
+                elif _PLAIN_ERROR.match(line):
+                    parsed.errors.append(line)
     parsed.text = "\n".join(texts)
     return parsed
+
+
+def parse_text(text: str) -> ParsedLog:
+    """A log given as text (a file, a pasted tail): one event per line."""
+    return parse_events([{"timestamp": 0, "message": line} for line in text.splitlines()])

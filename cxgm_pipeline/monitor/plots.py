@@ -120,3 +120,39 @@ def png_bytes(fig: Figure) -> bytes:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def plot_progress(curve: pd.DataFrame, rehearsal: pd.DataFrame | None = None, eta_hours: tuple[float, float, float] | None = None,
+                  start=None, title: str = "Progress", rehearsal_label: str = "rehearsal") -> Figure:
+    """Left: done / failed / running / remaining over time (log scale, so a handful of failures among thousands
+    shows). Right: share of datasets ended against hours since the start, beside the rehearsal's curve, with the
+    ETA range shaded. `eta_hours`: (low, likely, high) hours since the start."""
+    if curve.empty:
+        return _empty(title)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for column, color in (("done", STATUS_COLORS["succeeded"]), ("running", STATUS_COLORS["running"]),
+                          ("remaining", STATUS_COLORS["not_started"]), ("failed", STATUS_COLORS["failed"])):
+        left.plot(curve["at"], curve[column], label=column, color=color, linewidth=2.2 if column == "failed" else 1.5)
+    left.set_yscale("symlog", linthresh=10)
+    left.set_ylabel("datasets")
+    left.set_title(title)
+    left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    left.tick_params(axis="x", rotation=30)
+    start = pd.Timestamp(start) if start is not None else curve["at"].iloc[0]
+    total = int(curve[["done", "failed", "running", "remaining"]].iloc[-1].sum())
+    hours = (curve["at"] - start).dt.total_seconds() / 3600
+    if total:
+        right.plot(hours, (curve["done"] + curve["failed"]) / total, color=STATUS_COLORS["running"], label="this attempt")
+    if rehearsal is not None and not rehearsal.empty:
+        right.plot(rehearsal["hours"], rehearsal["share_ended"], color="#757575", linestyle="--", label=rehearsal_label)
+    if eta_hours is not None:
+        low, likely, high = eta_hours
+        right.axvspan(low, high, color="#ffe082", alpha=0.5, label="ETA range")
+        right.axvline(likely, color="#f57f17", linewidth=1.2, label="ETA")
+    right.set_ylim(0, 1.05)
+    right.set_xlabel("hours since start")
+    right.set_ylabel("share of datasets ended")
+    right.set_title("Completion against the rehearsal")
+    right.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -228,6 +228,14 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
     return validate(CollectionRollup, pd.DataFrame(rows).sort_values("collection_id"))
 
 
+def _distinct_values(column: pd.Series, limit: int = 10) -> str | None:
+    """The values behind one signature's placeholders across its jobs: one validator rule, the term ids it
+    rejected."""
+    seen = dict.fromkeys(v.strip() for cell in column.dropna() for v in str(cell).split(", ") if v.strip())
+    listed = list(seen)[:limit]
+    return ", ".join(listed) + (f" … (+{len(seen) - limit})" if len(seen) > limit else "") if listed else None
+
+
 def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed jobs grouped by signature: one row per cause, with counts and example datasets. With the
     dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
@@ -250,5 +258,7 @@ def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.
             "step": step, "jobs": len(g), "datasets": len(affected),
             "first_seen": g["stopped_at"].min(), "last_seen": g["stopped_at"].max(),
             "example_datasets": ",".join(examples) or None,
+            "examples": _distinct_values(g["error_values"]),
+            "error_evidence": next(iter(g["error_evidence"].dropna()), None),
         })
     return validate(ErrorSignatures, pd.DataFrame(rows).sort_values(["jobs", "error_signature"], ascending=[False, True]))

@@ -98,6 +98,10 @@ class EnrichedJobs(MigrationJobs):
     error_kind: Series[str] = pa.Field(
         isin=_values(ErrorKind), nullable=True, description="infrastructure (re-run as is) or runtime (needs a fix)")
     error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    error_evidence: Series[str] = pa.Field(
+        nullable=True, description="why that category: '<rule id> @ <field>: <the line the rule matched>'")
+    error_values: Series[str] = pa.Field(
+        nullable=True, description="what the signature's {placeholders} stand for here (term ids, instances…), ', '-joined")
 
 
 class _IngestionStepDurations(_Partitioned):
@@ -224,6 +228,11 @@ class ErrorSignatures(_Partitioned):
     first_seen: Series[UtcTime] = pa.Field(nullable=True, description="first failure's stop time")
     last_seen: Series[UtcTime] = pa.Field(nullable=True, description="last failure's stop time")
     example_datasets: Series[str] = pa.Field(nullable=True, description="a few datasets it hit")
+    examples: Series[str] = pa.Field(
+        nullable=True, description="distinct values behind the signature's {placeholders}, e.g. the term ids one "
+                                   "validator rule rejected, ', '-joined")
+    error_evidence: Series[str] = pa.Field(
+        nullable=True, description="why that category, for one of its jobs: '<rule id> @ <field>: <matched line>'")
 
 
 OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_in_base", "only_in_other", "other_change",

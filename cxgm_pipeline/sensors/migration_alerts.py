@@ -16,6 +16,8 @@ from dagster import Config, DefaultSensorStatus, OpExecutionContext, RunRequest,
 from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate
 from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.deltas import stored_signature_diff
+from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -49,7 +51,8 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     threshold = max_failure_rate()
     requests = []
-    for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
+    attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
+    for attempt in attempts:
         if not (store.exists("dataset_rollup", attempt.stage, attempt.key)
                 and store.exists("error_signatures", attempt.stage, attempt.key)):
             continue
@@ -59,8 +62,13 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         finished = attempt.ended and refreshed_since(context.instance, partition_key(attempt.ref), attempt.stop.timestamp())
         stale = name not in announced and attempt.ended and time.time() - attempt.stop.timestamp() > STALE_AFTER_S
         seen = set(announced.get(name, []))
+        closing = finished and "finished" not in seen
+        progress = stored_progress(attempt, store, attempts, rollup=datasets) if closing or not attempt.ended else None
+        causes = None
+        if closing and (rehearsal := rehearsal_of(attempt, attempts, store, "error_signatures")) is not None:
+            causes = stored_signature_diff(str(rehearsal.ref), str(attempt.ref), store)
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun_manifest(datasets, attempt.ended),
-                       finished, threshold, seen)
+                       finished, threshold, seen, progress, causes)
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
             message = digest(attempt.ref.label, new)

@@ -129,7 +129,10 @@ def test_checks_on_a_finished_attempt(chain, truth):
 def test_report_is_written_with_plots(chain):
     folder = chain["data"] / "reports" / "prod" / "ATTEMPT_2"
     assert {"index.md", "index.html", "job_status_counts.png", "dataset_states.png"} <= {p.name for p in folder.iterdir()}
-    assert "Failed datasets" in (folder / "index.md").read_text()
+    index = (folder / "index.md").read_text()
+    assert "Failed datasets" in index
+    assert "## Progress" in index and "progress.png" in {p.name for p in folder.iterdir()}
+    assert "## Failed datasets in detail" in index and "cxgm describe dataset DATASET_ID --env prod" in index
     materialization = chain["results"][("prod", "ATTEMPT_2")].asset_materializations_for_node("migration_report")[0]
     assert "data:image/png;base64," in materialization.metadata["summary"].value
 
@@ -144,6 +147,12 @@ def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
     assert got == expected
     cxg = deltas[(deltas["step"] == "cxg") & deltas["delta_s"].notna()]
     assert len(cxg) > 0 and (cxg["delta_s"] == cxg["other_duration_s"] - cxg["base_duration_s"]).all()
+    # the causes of failure on each side: every one counted once, as new, vanished or in both
+    meta = chain["deltas"].asset_materializations_for_node("duration_deltas")[0].metadata
+    causes = {(r["error_signature"], r["error_category"]) for stage in ("dev", "prod")
+              for r in chain["store"].read("error_signatures", stage, "ATTEMPT_2").to_dict("records")}
+    assert sum(meta[f"causes_{k}"].value for k in ("new", "vanished", "both")) == len(causes)
+    assert "Causes of failure" in next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
 
 
 def test_schema_violation_names_the_column(chain):
@@ -232,6 +241,7 @@ def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     finished = next(r.getMessage() for r in caplog.records if "prod/ATTEMPT_2 finished" in r.getMessage())
     prod_failed = [d["dataset_id"] for d in observable(migration(truth, "prod")) if d["state"] == "failed"]
     assert all(d in finished for d in prod_failed)
+    assert "Progress:" in finished and "Gone since dev:ATTEMPT_2" in finished and "New in prod:ATTEMPT_2" in finished
     again = _tick_alerts(chain, first.cursor)
     assert not again.run_requests
 

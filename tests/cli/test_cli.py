@@ -121,6 +121,33 @@ def test_report_and_rerun(cli, truth, tmp_path):
     assert {r["dataset_id"] for r in json.loads(out.read_text())} == expected
 
 
+def test_errors_and_report_show_the_evidence(cli, tmp_path, monkeypatch):
+    """Every classified cause names the rule that decided it and the line it matched; the report shows it."""
+    from cxgm_pipeline.monitor.classify import current_rules
+
+    out = tmp_path / "errors.json"
+    cli("describe", "errors", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))
+    rows = json.loads(out.read_text())
+    classified = [r for r in rows if r["error_category"] != "unknown"]
+    assert classified and all(" @ " in (r["error_evidence"] or "") for r in classified)
+    assert {r["error_evidence"].split(" @ ")[0] for r in classified} <= {rule.id for rule in current_rules()}
+    assert all(r["error_evidence"] is None for r in rows if r["error_category"] == "unknown")
+    listed = [r for r in rows if "{term_id}" in r["error_signature"] or "{instance}" in r["error_signature"]]
+    assert listed and all(r["examples"] for r in listed)
+    assert all("<" not in r["error_signature"] for r in rows)
+    from cxgm_pipeline.cli import common
+
+    monkeypatch.setattr(common.console, "width", 600)  # a terminal wide enough that no cell folds
+    shown = cli("describe", "errors", "--env", "prod", "--tag", "ATTEMPT_2").output
+    assert "error_evidence" in shown and classified[0]["error_evidence"].split(": ")[0] in shown
+    folder = tmp_path / "report"
+    cli("report", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(folder))
+    markdown = (folder / "index.md").read_text()
+    assert "error_evidence" in markdown
+    for r in classified[:10]:  # the report's top signatures
+        assert r["error_evidence"].split(" @ ")[0] in markdown
+
+
 def test_reuses_fresh_dagster_frames_unless_refresh(cli, emulator, tmp_path):
     session = MonitorSession(store=FrameStoreResource(base_path=str(tmp_path / "data")))
     session.save(session.frames("dev", "ATTEMPT_2"))  # as a Dagster materialization would

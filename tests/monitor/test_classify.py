@@ -1,25 +1,80 @@
+import json
 import random
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from cxgm_emulator import failures
-from cxgm_pipeline.monitor.classify import classify, normalise, signature
-from cxgm_pipeline.monitor.logparse import parse_events
+from cxgm_pipeline.monitor.classify import (
+    RULES_ENV_VAR, RulesError, current_rules, diagnose, load_rules, normalise, read_rules)
+from cxgm_pipeline.monitor.classify import packaged_rules_path
+from cxgm_pipeline.monitor.logparse import parse_events, parse_text
 from cxgm_pipeline.vocabulary import ErrorCategory as C
 from cxgm_pipeline.vocabulary import Step
 
+REAL = Path(__file__).parent / "data" / "real_failures.jsonl"
+PACKAGED = read_rules(packaged_rules_path())
 
-@pytest.mark.parametrize(("status_reason", "container_reason", "expected"), [
-    ("CannotPullContainerError: Error response from daemon: manifest unknown", None, C.CONTAINER_IMAGE),
-    ("ResourceInitializationError: unable to pull secrets or registry auth", None, C.RESOURCE_INIT),
-    ("Essential container in task exited", "OutOfMemoryError: Container killed due to memory usage", C.OUT_OF_MEMORY),
-    ("Host EC2 (instance i-0123456789abcdef0) terminated.", None, C.HOST_TERMINATED),
-    ("Job attempt duration exceeded timeout", None, C.TIMEOUT),
-    ("Terminated by Step Functions: the execution was aborted", None, C.CANCELLED),
-    ("Essential container in task exited", None, C.UNKNOWN),  # no log: nothing more to say
+
+def _diagnose(case: dict, rules=None):
+    log = parse_text(case["log"]) if case.get("log") else None
+    return diagnose(case.get("status_reason"), case.get("container_reason"), log, rules)
+
+
+@pytest.mark.parametrize("rule", PACKAGED, ids=lambda r: r.id)
+def test_every_rule_takes_its_example(rule):
+    """Each rule's example matches it, and the whole rule list classifies the example as the rule declares:
+    an earlier rule of another category shadowing it would fail here."""
+    assert rule.pattern.search(rule.example)
+    case = {"status_reason": None, "container_reason": None, "log": None, rule.fields[0]: rule.example}
+    found = _diagnose(case, tuple(PACKAGED))
+    assert found.category is rule.category, (rule.id, found.evidence)
+
+
+def test_real_failures_are_classified():
+    """Real messages from AWS docs, public bug reports, the schema validator and the ingestion, each labelled."""
+    cases = [json.loads(line) for line in REAL.read_text().splitlines() if line.strip()]
+    assert len(cases) >= 90
+    per_category = Counter(c["category"] for c in cases)
+    assert set(per_category) == {c.value for c in C if c is not C.UNKNOWN}
+    assert min(per_category.values()) >= 5, per_category
+    assert all(c["source"] for c in cases)
+    misses = []
+    for n, case in enumerate(cases, 1):
+        found = _diagnose(case, tuple(PACKAGED))
+        if found.category.value != case["category"]:
+            misses.append(f"#{n} labelled {case['category']}, got {found.category.value} ({found.evidence}): "
+                          f"{case['status_reason']!r} {case['container_reason']!r} {(case['log'] or '')[-150:]!r}")
+    print("\n".join(misses))
+    unknown = sum(" got unknown " in m for m in misses)
+    assert len(misses) <= 0.05 * len(cases), "\n".join(misses)
+    assert unknown <= 0.05 * len(cases)
+
+
+@pytest.mark.parametrize(("status_reason", "container_reason", "expected", "rule"), [
+    ("Task failed to start", "CannotPullContainerError: Error response from daemon: manifest unknown", C.CONTAINER_IMAGE,
+     "image-not-pulled"),
+    ("Task failed to start", "CannotPullContainerError: write /var/lib/docker/tmp/GetImageBlob1: no space left on device",
+     C.STORAGE, "disk-full-at-start"),
+    ("Task failed to start", "CannotPullContainerError: toomanyrequests: You have reached your pull rate limit.",
+     C.THROTTLED, "registry-pull-rate-limit"),
+    ("ResourceInitializationError: unable to pull secrets or registry auth", None, C.RESOURCE_INIT, "container-start-failed"),
+    ("DockerTimeoutError: Could not transition to started; timed out after waiting 3m0s", None, C.RESOURCE_INIT,
+     "container-start-timeout"),
+    ("Essential container in task exited", "OutOfMemoryError: Container killed due to memory usage", C.OUT_OF_MEMORY,
+     "oom-killed"),
+    ("Host EC2 (instance i-0123456789abcdef0) terminated.", None, C.HOST_TERMINATED, "host-lost"),
+    ("Job attempt duration exceeded timeout", None, C.TIMEOUT, "job-time-limit"),
+    ("Terminated by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", None, C.TIMEOUT,
+     "job-time-limit"),
+    ("Terminated by Step Functions: the execution was aborted", None, C.CANCELLED, "stopped-by-operator"),
+    ("Essential container in task exited", None, C.UNKNOWN, None),  # no log: nothing more to say
 ])
-def test_batch_reasons(status_reason, container_reason, expected):
-    assert classify(status_reason, container_reason, None) is expected
+def test_batch_reasons_and_precedence(status_reason, container_reason, expected, rule):
+    found = diagnose(status_reason, container_reason, None)
+    assert found.category is expected
+    assert (found.evidence.rule if found.evidence else None) == rule
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -29,31 +84,114 @@ def test_batch_reasons(status_reason, container_reason, expected):
     ("ERROR: 'CL:0000001' in 'cell_type_ontology_term_id' is not a valid ontology term id of 'CL'.", C.VALIDATION),
     ("KeyError: 'feature_reference'", C.APPLICATION),
     ("MemoryError", C.OUT_OF_MEMORY),
+    ("Killed", C.OUT_OF_MEMORY),
+    (json.dumps({"levelname": "ERROR", "message": "validation failed", "exc_info": "Traceback\nMemoryError"}),
+     C.OUT_OF_MEMORY),  # the validator ran out of memory: the dataset may well be valid
+    ("loading ...", C.UNKNOWN),
+    # a validator's WARNING, an INFO record naming a schema field, a traceback's source line: none is a finding
+    ("WARNING: Column 'donor_id' in dataframe 'obs' contains a category 'donor_3' with zero observations.\n"
+     "KeyError: 'x'", C.APPLICATION),
+    (json.dumps({"levelname": "INFO", "message": "Adding labels for tissue_ontology_term_id"}) + "\nKeyError: 'x'",
+     C.APPLICATION),
+    ('Traceback (most recent call last):\n    primary = adata.obs["is_primary_data"]\nKeyError: \'is_primary_data\'',
+     C.APPLICATION),
 ])
 def test_log_text(line, expected):
-    log = parse_events([{"timestamp": 0, "message": line}])
-    assert classify("Essential container in task exited", None, log) is expected
+    log = parse_text(line)
+    assert diagnose("Essential container in task exited", None, log).category is expected
 
 
 @pytest.mark.parametrize("category", [c for c in C if c is not C.UNKNOWN])
 def test_every_emulated_failure_is_recognised(category):
-    """The classifier reads only what AWS shows (reasons, log lines), never the emulator's labels."""
+    """Every wording the emulator uses, in several steps: the classifier reads only what AWS shows (reasons,
+    log lines), never the emulator's labels."""
     rng = random.Random(1)
-    for step in (Step.DATASET_MIGRATION, Step.VALIDATE_ANNDATA, Step.CXG):
-        look = failures.look(failures.Fault(category.value), step, "dev", rng)
-        lines = failures.attempt_log(failures.LogContext("dev", step), 0.0, 600.0, look, False, rng) if look.started else []
-        log = parse_events([{"timestamp": int(t * 1000), "message": m} for t, m in lines]) if look.started else None
-        assert classify(look.status_reason, look.container_reason, log) is category
+    fault = failures.Fault(category.value)
+    for variant in range(len(failures.VARIANTS[fault])):
+        for step in (Step.DATASET_MIGRATION, Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC, Step.CXG):
+            look = failures.look(fault, step, "dev", rng, variant)
+            lines = failures.attempt_log(failures.LogContext("dev", step), 0.0, 600.0, look, False, rng) if look.started else []
+            log = parse_events([{"timestamp": int(t * 1000), "message": m} for t, m in lines]) if look.started else None
+            found = diagnose(look.status_reason, look.container_reason, log)
+            assert found.category is category, (variant, step, look, found.evidence)
+            if not look.needs_log:  # what an observer still knows once the log has expired
+                assert diagnose(look.status_reason, look.container_reason, None).category is category
 
 
-def test_normalise_groups_alike_messages():
+def test_normalise_groups_alike_messages_with_readable_placeholders():
     a = normalise("OSError: [Errno 28] No space left on device: '/tmp/0a1b2c3d4e5f60718293a4b5c6d7e8f9/local.h5ad'")
     b = normalise("OSError: [Errno 28] No space left on device: '/tmp/ffffffffffffffffffffffffffffffff/local.h5ad'")
     assert a == b
-    assert normalise("Host EC2 (instance i-0abc0123456789def) terminated.") == "Host EC2 (instance <instance>) terminated."
-    assert "<uuid>" in normalise("dataset 5700c5fa-fbeb-4ab4-8dcd-f42c07f9ce4a failed")
+    assert normalise("Host EC2 (instance i-0abc0123456789def) terminated.") == "Host EC2 (instance {instance}) terminated."
+    assert "{uuid}" in normalise("dataset 5700c5fa-fbeb-4ab4-8dcd-f42c07f9ce4a failed")
+    assert "<" not in normalise("arn:aws:iam::123456789012:role/x at s3://bucket/key 10.0.0.1 i-0123456789abcdef0")
+
+
+def test_one_signature_per_validator_rule_with_its_term_ids_as_values():
+    """The same validator error on different datasets, and different term ids of one rule, are one signature."""
+    def validator_log(term: str, dataset: str) -> str:
+        return "\n".join([json.dumps({"levelname": "INFO", "message": f"Processing dataset version {dataset}"}),
+                          json.dumps({"levelname": "ERROR", "message": f"ERROR: '{term}' in 'assay_ontology_term_id' is a "
+                                                                       "deprecated term id of 'EFO'."})])
+    one = diagnose("Essential container in task exited", None, parse_text(validator_log("EFO:0009310", "5700c5fa-fbeb-4ab4-8dcd-f42c07f9ce4a")))
+    two = diagnose("Essential container in task exited", None, parse_text(validator_log("EFO:0009899", "0b9c2f7e-5a1d-4c3b-9e8f-1a2b3c4d5e6f")))
+    assert one.signature == two.signature == "validation: '{term_id}' in 'assay_ontology_term_id' is a deprecated term id of 'EFO'."
+    assert (one.values, two.values) == (("EFO:0009310",), ("EFO:0009899",))
+    other_rule = diagnose("Essential container in task exited", None,
+                          parse_text("ERROR: 'EFO:0009310' in 'assay_ontology_term_id' is not an allowed term id."))
+    assert other_rule.signature != one.signature
+    assert one.evidence.rule == "validator-value-in-column" and "EFO:0009310" in one.evidence.text
 
 
 def test_signature_carries_category_and_is_bounded():
-    sig = signature(C.TIMEOUT, "Job attempt duration exceeded timeout" + " x" * 400, None, None)
+    sig = diagnose("Job attempt duration exceeded timeout" + " x" * 400, None, None).signature
     assert sig.startswith("timeout: Job attempt duration exceeded timeout") and len(sig) <= 240
+
+
+def test_a_user_rules_file_goes_first_and_replaces_a_packaged_rule(tmp_path, monkeypatch):
+    user = tmp_path / "rules.toml"
+    user.write_text('''
+[[rule]]
+id = "oom-killed"   # the packaged id: this rule replaces it
+category = "host_terminated"
+field = "container_reason"
+pattern = "OutOfMemoryError"
+example = "OutOfMemoryError: Container killed due to memory usage"
+
+[[rule]]
+id = "our-reindex-job"
+category = "application"
+field = ["status_reason", "log"]
+pattern = "reindex lock held"
+example = "reindex lock held by another worker"
+''')
+    monkeypatch.setenv(RULES_ENV_VAR, str(user))
+    rules = current_rules()
+    assert [r.id for r in rules[:2]] == ["oom-killed", "our-reindex-job"]
+    assert [r.id for r in rules].count("oom-killed") == 1
+    assert diagnose("Essential container in task exited", "OutOfMemoryError: Container killed due to memory usage",
+                    None).category is C.HOST_TERMINATED
+    assert diagnose("reindex lock held by another worker", None, None).evidence.rule == "our-reindex-job"
+    monkeypatch.delenv(RULES_ENV_VAR)
+    assert diagnose("x", "OutOfMemoryError: Container killed due to memory usage", None).category is C.OUT_OF_MEMORY
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("[[rule]]\nid = 'x'\ncategory = 'oom'\nfield = 'log'\npattern = 'a'\nexample = 'a'\n", "category 'oom' is not one of"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'logs'\npattern = 'a'\nexample = 'a'\n", "field 'logs'"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\npattern = '(a'\nexample = 'a'\n", "not a valid regular expression"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\npattern = 'b'\nexample = 'a'\n", "example does not match"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\n", "is missing pattern, example"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\npattern = 'a'\nexample = 'a'\nweight = 2\n", "unknown keys"),
+    ("rule = [", "is not valid TOML"),
+    ("[other]\n", "has no [[rule]] table"),
+])
+def test_a_bad_user_rules_file_is_one_clear_line(tmp_path, content, says):
+    user = tmp_path / "rules.toml"
+    user.write_text(content)
+    with pytest.raises(RulesError) as caught:
+        load_rules(user)
+    message = str(caught.value)
+    assert says in message and str(user) in message and "\n" not in message
+    with pytest.raises(RulesError, match="not a file"):
+        load_rules(tmp_path / "missing.toml")

@@ -60,3 +60,28 @@ def test_secrets_are_cut_from_every_log_line_kept():
     for line in lines:
         assert TOKEN not in redact(line) and "<redacted>" in redact(line)
     assert redact("Essential container in task exited") == "Essential container in task exited"
+
+
+def test_the_shapes_real_failures_log_their_errors_in():
+    """The validator's plain `ERROR: ...` report, logging's default format, a shell's bare `Killed`, numpy's
+    underscore-named MemoryError, and process.py's INVALID status record carrying the validator's errors."""
+    errors = "ERROR: 'EFO:0009310' in 'assay_ontology_term_id' is a deprecated term id of 'EFO'.\nERROR: Dataframe 'obs' is missing column 'donor_id'."
+    parsed = parse_events([
+        ev("Starting validation..."),
+        ev("ERROR: Column 'donor_id' in dataframe 'obs' must not contain NaN values."),
+        ev("ERROR:cellxgene_schema.validate:something failed"),
+        app("INFO", "Updating processing status", validation_message=errors, status_value="INVALID"),
+        ev("numpy.core._exceptions._ArrayMemoryError: Unable to allocate 9.90 GiB for an array"),
+        ev("Killed"),
+    ])
+    assert parsed.errors == ["ERROR: Column 'donor_id' in dataframe 'obs' must not contain NaN values.",
+                             "ERROR:cellxgene_schema.validate:something failed", *errors.splitlines(), "Killed"]
+    assert parsed.last_exception.startswith("numpy.core._exceptions._ArrayMemoryError: Unable to allocate")
+    assert "ERROR: Dataframe 'obs' is missing column 'donor_id'." in parsed.text.splitlines()
+
+
+def test_error_records_are_marked_in_the_text_the_rules_read():
+    parsed = parse_events([app("ERROR", "Failed to convert dataset to Seurat format."),
+                           app("ERROR", "ERROR: 'title' in 'uns' is not present."), app("INFO", "Downloading")])
+    assert parsed.text.splitlines() == ["[ERROR] Failed to convert dataset to Seurat format.",
+                                        "ERROR: 'title' in 'uns' is not present.", "[INFO] Downloading"]

@@ -10,8 +10,8 @@ from pydantic import Field
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_attempts
 from cxgm_pipeline.monitor.deltas import duration_deltas as build_duration_deltas
-from cxgm_pipeline.monitor.deltas import outcome_changes
-from cxgm_pipeline.monitor.report import data_uri, delta_figures, write_report
+from cxgm_pipeline.monitor.deltas import outcome_changes, stored_signature_diff
+from cxgm_pipeline.monitor.report import data_uri, delta_figures, signature_diff_section, write_report
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, validate
@@ -46,25 +46,31 @@ def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctions
     return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
 
 
-@asset(deps=[AssetDep("dataset_rollup")], dagster_type=pandera_schema_to_dagster_type(DurationDeltas),
-       kinds={"pandas", "matplotlib"}, automation_condition=FOLLOWS_ROLLUPS)
+@asset(deps=[AssetDep("dataset_rollup"), AssetDep("error_signatures")],
+       dagster_type=pandera_schema_to_dagster_type(DurationDeltas), kinds={"pandas", "matplotlib"},
+       automation_condition=FOLLOWS_ROLLUPS)
 def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
                     sfn: StepFunctionsResource) -> pd.DataFrame:
     """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""
     base, other, deltas = compare(config.base, config.other, store, sfn)
     changes = outcome_changes(deltas)
+    causes = stored_signature_diff(base, other, store)
     figures = delta_figures(deltas, config.top)
     folder = store.root() / "reports" / "compare" / f"{base.replace(':', '_')}__{other.replace(':', '_')}"
 
     def markdown(images: dict[str, str]) -> str:
         lines = [f"# {other} compared with {base}", "", f"{len(changes)} datasets changed outcome.", ""]
+        lines += [signature_diff_section(causes)]
         lines += [f"![{n}]({u})" for n, u in images.items()]
         return "\n".join(lines)
 
     write_report(folder, markdown, figures, f"cxgm {base} vs {other}")
     counts = changes["outcome_change"].value_counts().to_dict() if not changes.empty else {}
+    cause_counts = causes["change"].value_counts().to_dict() if not causes.empty else {}
     context.add_output_metadata({
         "base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
+        **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
+        "causes_diff": MetadataValue.md(signature_diff_section(causes)),
         "plots": MetadataValue.md(markdown({n: data_uri(p) for n, p in figures.items()})),
         "outcome_changes": MetadataValue.md(changes.head(50).to_markdown(index=False) if not changes.empty else "_none_"),
     })

@@ -1,0 +1,90 @@
+"""`cxgm describe dataset ID`: one dataset across every attempt the store holds (or the one --tag names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+
+from cxgm_pipeline.cli.common import UsageError, check_output, console, load_frames, show_table, write_frame, FRAME_SUFFIXES
+
+FRAMES = ("dataset_rollup", "enriched_jobs", "sfn_executions")
+HOW_TO_FIND = ("find dataset ids with `cxgm describe datasets --env STAGE --tag ATTEMPT` (add --status failed) or "
+               "`cxgm rerun`; the 8-character prefix the tables show is enough")
+
+
+def _stored(env: str | None) -> list[tuple[str, str, dict]]:
+    """(stage, attempt, frames) of every attempt whose frames the store holds, in `env` or every stage."""
+    from cxgm_pipeline.config import get_config
+    from cxgm_pipeline.monitor.frame_store import FrameStore
+
+    store = FrameStore()
+    found = []
+    for stage in [env] if env else get_config().stage_names:
+        for key in store.attempts("dataset_rollup", stage):
+            found.append((stage, key, {n: store.read(n, stage, key) for n in FRAMES if store.exists(n, stage, key)}))
+    return found
+
+
+def _resolve_id(dataset_id: str, searched: list[tuple[str, str, dict]]) -> str:
+    """The full DATASET_ID, from itself or a unique prefix of one; a clear error otherwise."""
+    known = set()
+    for _, _, frames in searched:
+        rollup = frames.get("dataset_rollup")
+        if rollup is not None and not rollup.empty:
+            known.update(rollup["dataset_id"])
+    if dataset_id in known:
+        return dataset_id
+    matches = sorted(k for k in known if k.startswith(dataset_id))
+    if len(matches) == 1:
+        return matches[0]
+    where = ", ".join(f"{s}/{k}" for s, k, _ in searched)
+    if matches:
+        raise UsageError(f"{dataset_id!r} is the start of {len(matches)} dataset ids ({', '.join(matches[:5])}"
+                         f"{', ...' if len(matches) > 5 else ''}): give more of it")
+    raise UsageError(f"no dataset {dataset_id!r} in {len(searched)} attempt(s) searched ({where}); {HOW_TO_FIND}")
+
+
+def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh: bool, out: Path | None) -> None:
+    import pandas as pd
+
+    from cxgm_pipeline.monitor.drilldown import dataset_in_attempt
+
+    if out:
+        check_output(out, FRAME_SUFFIXES)
+    if tag:
+        loaded = load_frames(env, tag, None, None, refresh, wanted=FRAMES)
+        searched = [(env, loaded.key, loaded.frames)]
+    else:
+        searched = _stored(env)
+        if not searched:
+            raise UsageError(f"no attempt{' of ' + env if env else ''} is stored to search: name one with --env STAGE "
+                             f"--tag ATTEMPT (read from AWS), or materialize attempts in Dagster")
+    full = _resolve_id(dataset_id, searched)
+    found = [d for s, k, frames in searched if (d := dataset_in_attempt(full, s, k, frames)) is not None]
+    if out:
+        jobs = [d.jobs.assign(stage=d.stage, attempt=d.attempt, state=d.row["state"]) for d in found]
+        write_frame(pd.concat(jobs, ignore_index=True), out)
+        return
+    console.print(f"dataset {full}: in {len(found)} of {len(searched)} attempt(s) searched")
+    for d in found:
+        _show(d)
+
+
+def _show(d) -> None:
+    from cxgm_pipeline.monitor.missing import none_if_missing
+
+    r = {k: none_if_missing(v) for k, v in d.row.items()}
+    why = f" in {r['failing_step']} ({r['error_category']})" if r["state"] == "failed" else ""
+    console.rule(f"{d.label}: {r['state']}{why}")
+    facts = [f"collection {r['collection_id']}", f"version {r['dataset_version_id']} -> {r['new_dataset_version_id'] or '-'}",
+             f"{r['jobs']} jobs, {r['retries']} retries"]
+    if r["total_duration_s"] is not None:
+        facts.append(f"{r['total_duration_s'] / 60:,.0f} min from first job to last stop")
+    console.print(escape(" · ".join(facts)))
+    if r["error_signature"]:
+        console.print(f"cause: {escape(r['error_signature'])}")
+    show_table(d.jobs, f"jobs of {d.label}", [c for c in d.jobs.columns if c != "excerpt"])
+    for job in d.jobs.dropna(subset=["excerpt"]).to_dict("records"):
+        console.print(f"[red]{job['step']} {job['job_id']}[/] log: {escape(job['excerpt'])}")
+    show_table(d.executions, f"ingestion execution of {d.label}")
