@@ -9,7 +9,7 @@ UI_PORT ?= 3000
 REPORTS_PORT ?= 3080
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install test demo emulator bench clean
+.PHONY: install test demo emulator bench clean postgres prod-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -20,8 +20,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Includes the production check (tests/deploy/test_prod_check.py), hence the PostgreSQL server.
+test: $(STAMP) postgres
 	$(PY) -m pytest -n 2 tests
+
+# Debian's PostgreSQL server, for the production check: installed when absent and we are root (CI's case);
+# otherwise install it yourself, or the check is skipped locally (never in CI, where CI=true makes it fail).
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's postgresql (server for the production check)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "no PostgreSQL server and not root: tests/deploy/test_prod_check.py will be skipped"; fi
+
+# The production deployment on this machine: emulated AWS, PostgreSQL, frames on S3, SMTP alerts,
+# dagster-daemon killed and restarted mid-attempt; prints each thing it checks (~5 minutes).
+prod-check: $(STAMP) postgres
+	$(PY) deploy/prod_check.py
 
 # The emulator and the report server (the reports folder over HTTP: a browser opens no file:// link from the
 # Dagster UI) run in the background; dagster dev in the foreground. Ctrl-C stops all three.

@@ -60,6 +60,8 @@ def start(
     speed: float = typer.Option(60.0, help="Simulated seconds per wall second for the live migration"),
     port: int = typer.Option(DEFAULT_PORT, help="Port on 127.0.0.1"),
     at_end: bool = typer.Option(False, "--at-end", help="Start with every migration already over (clock paused)"),
+    at_start: bool = typer.Option(False, "--at-start", help="Start paused just before the live migration (move the "
+                                                            "clock with `clock --advance`)"),
     lead: float = typer.Option(90.0, help="Wall seconds before the live migration starts"),
     latency_ms: float = typer.Option(0.0, help="Added latency per AWS call"),
     quotas: bool = typer.Option(False, "--quotas", help="Throttle at AWS's default per-API rates (ThrottlingException)"),
@@ -77,7 +79,8 @@ def start(
     from cxgm_emulator.server import Emulator, EmulatorOptions
 
     injection = Injection(latency_ms=latency_ms, quotas=dict(AWS_DEFAULT_QUOTAS) if quotas else {}, error_rate=error_rate)
-    options = EmulatorOptions(scenario=scenario, seed=seed, speed=speed, port=port, clock="end" if at_end else "live",
+    clock_mode = "end" if at_end else "start" if at_start else "live"
+    options = EmulatorOptions(scenario=scenario, seed=seed, speed=speed, port=port, clock=clock_mode,
                               lead_s=lead, injection=injection, truth_path=truth, map_mode=map_mode.value,
                               ingestion_input=ingestion_input.value)
     began = time.time()

@@ -143,6 +143,17 @@ def refresh_seconds() -> int:
                           integer=True))
 
 
+SENSOR_ENV_VAR = "CXGM_SENSOR_SECONDS"
+DEFAULT_SENSOR_SECONDS = 30
+
+
+def sensor_seconds() -> int:
+    """How often the sensors look at AWS (Dagster's minimum_interval_seconds): 30 s; tests and `make prod-check`
+    set fewer to finish sooner."""
+    return int(env_number(SENSOR_ENV_VAR, DEFAULT_SENSOR_SECONDS, "a whole number of seconds, e.g. 30", minimum=1,
+                          integer=True))
+
+
 MAX_FAILURE_RATE_VAR = "CXGM_MAX_FAILURE_RATE"
 DEFAULT_MAX_FAILURE_RATE = 0.10
 

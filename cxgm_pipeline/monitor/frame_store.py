@@ -1,9 +1,12 @@
-"""Where frames live: Parquet files in a documented layout, on a local folder or s3://.
+"""Where frames live: Parquet files in a documented layout, on a local folder or s3://bucket/prefix.
 
     <base>/<asset>/<stage>/<attempt>.parquet   partitioned assets
     <base>/<asset>.parquet                      unpartitioned assets (duration_deltas)
     <base>/reports/<stage>/<attempt>/           migration report (index.md, index.html, *.png)
     <base>/reports/compare/<base>__<other>/     comparison report
+
+Local: a write goes to a temporary file, fsync, rename (atomic). S3 (`s3path.S3Path`, boto3 alone, no s3fs): a
+write is one PutObject (atomic: readers see the old object or the new one).
 
 Anyone can read them with pandas or DuckDB without Dagster, e.g.
 `duckdb.sql("select * from '.cxgm/data/dataset_rollup/prod/*.parquet'")`.
@@ -11,12 +14,16 @@ Anyone can read them with pandas or DuckDB without Dagster, e.g.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
-from upath import UPath
+
+from cxgm_pipeline.monitor.s3path import SCHEME, S3Path
+
+StorePath = Path | S3Path
 
 DEFAULT_BASE = ".cxgm/data"
 
@@ -31,34 +38,36 @@ class FrameStoreOps:
 
     base_path: str
 
-    def root(self) -> UPath:
-        return UPath(self.base_path)
+    def root(self) -> StorePath:
+        base = str(self.base_path)
+        return S3Path(base) if base.startswith(SCHEME) else Path(base)
 
-    def path(self, asset: str, stage: str | None = None, attempt: str | None = None) -> UPath:
+    def path(self, asset: str, stage: str | None = None, attempt: str | None = None) -> StorePath:
         if stage is None:
             return self.root() / f"{asset}.parquet"
         return self.root() / asset / stage / f"{attempt}.parquet"
 
-    def write(self, df: pd.DataFrame, asset: str, stage: str | None = None, attempt: str | None = None) -> UPath:
+    def write(self, df: pd.DataFrame, asset: str, stage: str | None = None, attempt: str | None = None) -> StorePath:
         """Atomic: a reader sees the old file or the new one, never a part (local: temp file, fsync, rename;
-        S3: one PUT is atomic already)."""
+        S3: one PutObject of the whole file is atomic already)."""
         path = self.path(asset, stage, attempt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.protocol in ("", "file", "local"):
-            local = Path(path.path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{local.name}.", dir=local.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    df.to_parquet(fh, index=False)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, local)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+        if isinstance(path, S3Path):
+            buffer = io.BytesIO()
+            df.to_parquet(buffer, index=False)  # serialized first: a failure sends nothing
+            path.write_bytes(buffer.getvalue())
             return path
-        with path.open("wb") as fh:
-            df.to_parquet(fh, index=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        local = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{local.name}.", dir=local.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                df.to_parquet(fh, index=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, local)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     def read(self, asset: str, stage: str | None = None, attempt: str | None = None) -> pd.DataFrame:
@@ -66,8 +75,7 @@ class FrameStoreOps:
         if not path.exists():
             where = f"{stage}/{attempt}" if stage else "(unpartitioned)"
             raise FileNotFoundError(f"{asset} {where} has not been materialized: no {path}")
-        with path.open("rb") as fh:
-            return pd.read_parquet(fh)
+        return pd.read_parquet(io.BytesIO(path.read_bytes()))
 
     def exists(self, asset: str, stage: str | None = None, attempt: str | None = None) -> bool:
         return self.path(asset, stage, attempt).exists()
@@ -85,7 +93,7 @@ class FrameStoreOps:
             return []
         return sorted(p.name[: -len(".parquet")] for p in folder.iterdir() if p.name.endswith(".parquet"))
 
-    def report_dir(self, stage: str, attempt: str) -> UPath:
+    def report_dir(self, stage: str, attempt: str) -> StorePath:
         return self.root() / "reports" / stage / attempt
 
 

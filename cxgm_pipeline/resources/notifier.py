@@ -1,4 +1,6 @@
-"""Where alerts go: the log (default), Slack (dagster-slack), Amazon SNS, or e-mail (SMTP)."""
+"""Where alerts go: the log (default), Slack (dagster-slack), Amazon SNS, or e-mail (SMTP).
+
+`definitions.notifier_from_env` builds it from the variables the README's Production section lists."""
 
 from __future__ import annotations
 
@@ -13,16 +15,21 @@ from pydantic import Field
 from cxgm_pipeline.monitor.alerts import Alert
 
 log = logging.getLogger("cxgm.alerts")
+SLACK_API_URL = "https://slack.com/api/"  # slack_sdk's default; GovSlack and tests point elsewhere
 
 
 class Notifier(ConfigurableResource):
     backend: Literal["log", "slack", "sns", "smtp"] = Field(default="log")
     slack_token: str | None = Field(default=None, description="Bot token (use EnvVar('SLACK_TOKEN'))")
     slack_channel: str = Field(default="#cellxgene-migrations")
+    slack_api_url: str = Field(default=SLACK_API_URL, description="Slack Web API base URL")
     sns_topic_arn: str | None = None
     sns_region: str | None = None
     smtp_host: str = "localhost"
     smtp_port: int = 25
+    smtp_user: str | None = Field(default=None, description="Log in when set (with smtp_password)")
+    smtp_password: str | None = Field(default=None, description="Use EnvVar('CXGM_SMTP_PASSWORD')")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS before logging in")
     mail_from: str = "cxgm@localhost"
     mail_to: list[str] = Field(default_factory=list)
 
@@ -30,18 +37,33 @@ class Notifier(ConfigurableResource):
         if self.backend == "log":
             log.warning("%s\n%s", alert.subject, alert.body)
         elif self.backend == "slack":
-            from dagster_slack import SlackResource
-
-            SlackResource(token=self.slack_token).get_client().chat_postMessage(
-                channel=self.slack_channel, text=f"*{alert.subject}*\n```{alert.body}```")
+            self._slack(alert)
         elif self.backend == "sns":
             import boto3
 
             boto3.client("sns", region_name=self.sns_region).publish(
                 TopicArn=self.sns_topic_arn, Subject=alert.subject[:100], Message=alert.body)
         else:
-            message = EmailMessage()
-            message["Subject"], message["From"], message["To"] = alert.subject, self.mail_from, ", ".join(self.mail_to)
-            message.set_content(alert.body)
-            with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=30) as smtp:
-                smtp.send_message(message)
+            self._smtp(alert)
+
+    def _slack(self, alert: Alert) -> None:
+        """chat.postMessage through dagster-slack's client; a refused post (ok: false) raises SlackApiError, so
+        the announce run fails and Dagster retries it."""
+        from dagster_slack import SlackResource
+
+        client = SlackResource(token=self.slack_token).get_client()
+        client.base_url = self.slack_api_url
+        client.chat_postMessage(channel=self.slack_channel, text=f"*{alert.subject}*\n```{alert.body}```")
+
+    def _smtp(self, alert: Alert) -> None:
+        if not self.mail_to:
+            raise ValueError("the smtp notifier has no recipient: set CXGM_MAIL_TO (comma-separated addresses)")
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = alert.subject, self.mail_from, ", ".join(self.mail_to)
+        message.set_content(alert.body)
+        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=30) as smtp:
+            if self.smtp_starttls:
+                smtp.starttls()
+            if self.smtp_user:
+                smtp.login(self.smtp_user, self.smtp_password or "")
+            smtp.send_message(message)

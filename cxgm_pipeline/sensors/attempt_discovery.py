@@ -5,7 +5,7 @@ import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from cxgm_pipeline.config import get_config
+from cxgm_pipeline.config import get_config, sensor_seconds
 from cxgm_pipeline.jobs import overview_job, refresh_attempt_job
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_all_attempts
@@ -13,7 +13,7 @@ from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 
 
-@sensor(jobs=[refresh_attempt_job, overview_job], minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+@sensor(jobs=[refresh_attempt_job, overview_job], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
     """Idempotent: run keys and the cursor (cells already requested) survive restarts. Also refreshes the
     attempts overview whenever an attempt appears or changes state."""

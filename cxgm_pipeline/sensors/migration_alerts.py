@@ -30,7 +30,7 @@ from dagster import (
     sensor,
 )
 
-from cxgm_pipeline.config import get_config, max_failure_rate
+from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
@@ -111,7 +111,7 @@ def _rerun(store: FrameStoreResource, attempt) -> pd.DataFrame:
     return rerun_manifest(store.read("dataset_rollup", attempt.stage, attempt.key), attempt.ended)
 
 
-@sensor(jobs=[announce_alerts], minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+@sensor(jobs=[announce_alerts], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource):
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     threshold = max_failure_rate()

@@ -18,7 +18,7 @@ from dagster import (
     sensor,
 )
 
-from cxgm_pipeline.config import get_config, refresh_seconds
+from cxgm_pipeline.config import get_config, refresh_seconds, sensor_seconds
 from cxgm_pipeline.jobs import refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import Attempt, list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
@@ -45,7 +45,7 @@ def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float
     return run is not None and (run.start_time or 0) > ts
 
 
-@sensor(job=refresh_attempt_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+@sensor(job=refresh_attempt_job, minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {"final": [], "last": {}}
     final, last = set(cursor["final"]), dict(cursor["last"])
