@@ -42,7 +42,9 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
             if str(ref) not in ran and str(ref) not in emptied and str(ref) not in requested:
                 emptied.add(str(ref))
                 runs.append(RunRequest(run_key=f"empty:{ref}", job_name=refresh_attempt_job.name,
-                                       partition_key=partition_key(ref), tags={"cxgm/reason": "not run in this stage"}))
+                                       partition_key=partition_key(ref),
+                                       # after the cells with data in the queue: they only make health complete
+                                       tags={"cxgm/reason": "not run in this stage", "dagster/priority": "-1"}))
     fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
     if states and fingerprint != cursor.get("states"):
         runs.append(RunRequest(run_key=f"overview:{fingerprint}", job_name=overview_job.name))
