@@ -10,7 +10,6 @@ announce runs materialize), so the UI lists them too."""
 
 import hashlib
 import json
-import time
 from dataclasses import asdict
 
 import pandas as pd
@@ -125,7 +124,9 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         datasets = store.read("dataset_rollup", attempt.stage, attempt.key)
         signatures = store.read("error_signatures", attempt.stage, attempt.key)
         finished = attempt.ended and refreshed_since(context.instance, partition_key(attempt.ref), attempt.stop.timestamp())
-        stale = name not in announced and attempt.ended and time.time() - attempt.stop.timestamp() > STALE_AFTER_S
+        # ended a day before, by AWS's clock (the local one may be hours off, or, against the emulator, days)
+        stale = name not in announced and attempt.ended and \
+            (sfn.aws_now(attempt.stage) - attempt.stop).total_seconds() > STALE_AFTER_S
         seen = set(announced.get(name, []))
         closing = finished and "finished" not in seen
         progress = stored_progress(attempt, store, attempts, rollup=datasets) if closing or not attempt.ended else None
