@@ -417,8 +417,10 @@ class _MigrationBuilder:
         ingestion = step in INGESTION_STEPS
         jobdef = f"dp-{stage.name}-{stage.stack}-{'upload' if ingestion else 'schema-migration'}"
         log_group = stage.ingestion_log_group if ingestion else stage.migration_log_group
-        run = self._run_s(step, n_cells)
         timeout = JOB_TIMEOUT_S.get(step)
+        # Batch kills a job at its attemptDurationSeconds: a run the scenario drew longer ends just inside it
+        # (a timeout is a fault of its own, below), never past it
+        run = min(self._run_s(step, n_cells), timeout * 0.98) if timeout else self._run_s(step, n_cells)
         attempts: list[AttemptPlan] = []
         t = created + self._wait_s()
 
