@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +59,13 @@ def emulator(tmp_path_factory) -> Emulator:
 @pytest.fixture(scope="session")
 def truth(emulator) -> dict:
     return load_truth(emulator.truth_path)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 no one listens on now (for the servers a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def migration(truth: dict, stage: str, key: str | None = None, live: bool | None = None) -> dict:

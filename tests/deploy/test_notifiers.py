@@ -4,7 +4,6 @@ that checks the request Slack would get. Both configured from the environment, a
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import urllib.parse
 from email import message_from_bytes
@@ -15,15 +14,10 @@ import pytest
 
 from cxgm_pipeline.definitions import notifier_from_env
 from cxgm_pipeline.monitor.alerts import Alert
+from tests.conftest import free_port
 
 ALERT = Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 3 failed",
               "Datasets: failed 3, succeeded 57\n\nTo re-run (3):\n  d-17  collection c-3  cxg  out_of_memory")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def configured(monkeypatch, **env):

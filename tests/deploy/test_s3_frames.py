@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from cxgm_pipeline.monitor.frame_store import FrameStore
 from cxgm_pipeline.monitor.s3path import S3AccessError, S3Path
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -100,16 +100,10 @@ def test_not_an_s3_address():
 # --- a denied bucket: a moto server with IAM enforcement on ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def moto_with_iam(tmp_path):
     """A moto server of its own (IAM enforcement is process-wide in moto, so never the shared emulator's)."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "moto.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, MultiPartitionKey, build_sensor_context, materialize
+from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -33,12 +33,6 @@ def _need(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI installs it: .ci/run)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -97,7 +91,7 @@ def ui(emulator, browser, tmp_path_factory):
     home, data = root / "dagster_home", root / "data"
     (data / "reports").mkdir(parents=True)
     home.mkdir()
-    ui_port, reports_port = _free_port(), _free_port()
+    ui_port, reports_port = free_port(), free_port()
     settings = {"DAGSTER_HOME": str(home), "CXGM_DATA": str(data), "CXGM_UI_URL": f"http://127.0.0.1:{ui_port}",
                 "CXGM_REPORTS_URL": f"http://127.0.0.1:{reports_port}"}
     saved = {k: os.environ.get(k) for k in settings}
