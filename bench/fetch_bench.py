@@ -115,6 +115,9 @@ def main() -> None:
     emu.control({"set": ends[int(len(ends) * 0.51)]})
     attempt = running.resolve(args.stage, args.attempt)
     after = measure("cxgm refresh (~1% of datasets moved)", lambda: running.fetch(args.stage, attempt, previous=before))
+    # the same refresh once the refresh interval has passed since the running jobs' logs were read: it reads them all
+    os.environ["CXGM_REFRESH_SECONDS"] = "1"
+    measure("the same refresh, running jobs' logs due again", lambda: running.fetch(args.stage, attempt, previous=before))
     moved = (after["dataset_rollup"].set_index("dataset_id")["state"]
              != before["dataset_rollup"].set_index("dataset_id")["state"].reindex(after["dataset_rollup"]["dataset_id"])).sum()
     print(f"scenario {args.scenario}, {args.stage}/{args.attempt}: {len(frames['migration_jobs'])} jobs, "

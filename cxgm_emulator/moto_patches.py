@@ -21,6 +21,9 @@ from moto.logs.models import LogGroup, LogStream
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.stepfunctions.exceptions import ExecutionDoesNotExist, InvalidArn, ResourceNotFound
+from moto.core.responses import BaseResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.utilities.aws_headers import gen_amzn_requestid_long
 from moto.utilities.paginator import paginate
 from moto.stepfunctions.utils import PAGINATION_MODEL
 
@@ -302,6 +305,26 @@ def group_filter_log_events(self: LogGroup, log_group_name, log_stream_names, *a
     return _ORIGINAL["group_filter_log_events"](self, log_group_name, frozenset(log_stream_names or ()), *args, **kwargs)
 
 
+def backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+    """moto matches the host against every service's URL patterns, under the dispatcher's global lock, on every
+    request (a third of the emulator's time under a bulk fetch); the answer for a host never changes."""
+    cache = self.__dict__.setdefault("_cxgm_backends", {})
+    if host not in cache:
+        cache[host] = _ORIGINAL["get_backend_for_host"](self, host)
+    return cache[host]
+
+
+def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto sets the request id into XML bodies by a regular expression over the whole body, JSON ones too (a
+    megabyte of job descriptions scanned for nothing); only bodies that hold a <RequestId> need it."""
+    if isinstance(body, str) and "<RequestId>" not in body:
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        gen_amzn_requestid_long(headers)
+        return headers, body
+    return _ORIGINAL["enrich_response"](headers, body)
+
+
 _ORIGINAL: dict[str, Any] = {}
 
 
@@ -325,8 +348,13 @@ def apply() -> list[str]:
     LogStream.filter_log_events = stream_filter_log_events
     _ORIGINAL["group_filter_log_events"] = LogGroup.filter_log_events
     LogGroup.filter_log_events = group_filter_log_events
+    _ORIGINAL["get_backend_for_host"] = DomainDispatcherApplication.get_backend_for_host
+    DomainDispatcherApplication.get_backend_for_host = backend_for_host
+    _ORIGINAL["enrich_response"] = BaseResponse._enrich_response
+    BaseResponse._enrich_response = staticmethod(enrich_response)
     APPLIED.extend(["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
                     "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
                     "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
-                    "sfn.describe_execution.map_run_arn", "logs.filter_log_events.pattern"])
+                    "sfn.describe_execution.map_run_arn", "logs.filter_log_events.pattern",
+                    "moto_server.backend_for_host.cached", "responses.enrich_response.xml_only"])
     return APPLIED

@@ -28,6 +28,25 @@ from cxgm_pipeline.config import StageConfig, config_at
 
 _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
+_MACHINE_ARNS: dict[tuple, str] = {}  # (endpoint, region, state machine name) -> ARN
+
+# Answers whose output shapes hold no timestamp and no blob: their JSON is exactly what botocore's parser builds
+# from it, at a tenth of the CPU (a first fetch parses 10,000 job descriptions and summaries, which was a third
+# of its CPU). A test checks the two agree; error answers keep botocore's parser.
+RAW_JSON_OUTPUTS = ("batch.DescribeJobs", "batch.ListJobs", "cloudwatch-logs.FilterLogEvents")
+
+
+def raw_json(response_dict: dict, customized_response_dict: dict, **_) -> None:
+    """botocore `before-parse` handler: a 200 answer's JSON as the parsed response (the parser sees `{}`)."""
+    if response_dict.get("status_code") != 200 or not response_dict.get("body"):
+        return
+    try:
+        decoded = json.loads(response_dict["body"])
+    except ValueError:
+        return  # not JSON: botocore's parser reports it
+    if isinstance(decoded, dict):
+        customized_response_dict.update(decoded)
+        response_dict["body"] = b"{}"
 
 
 class AwsAccessError(RuntimeError):
@@ -150,6 +169,8 @@ class StageAwsApi:
                         config=Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
                                       max_pool_connections=self.max_pool_connections))
                     client.meta.events.register("before-call.*.*", pace)  # per-API quotas, process-wide
+                    for operation in RAW_JSON_OUTPUTS:
+                        client.meta.events.register(f"before-parse.{operation}", raw_json)
                     client.meta.events.register("after-call.*.*", partial(AWS_CLOCK.observe, client.meta.endpoint_url))
                     _CLIENTS[key] = client
                 except botocore.exceptions.BotoCoreError as exc:
@@ -194,36 +215,48 @@ class BatchApi(StageAwsApi):
 
     SERVICE: ClassVar[str] = "batch"
 
-    def _id_pages(self, stage: str, queue: str, created_after_ms: int, created_before_ms: int,
-                  stats: FetchStats | None):
-        """ListJobs pages of job ids. With a filter, ListJobs returns every status (without, only RUNNING). AWS
-        takes ONE filter at a time: the window's start goes to AWS, its end is applied here."""
-        filters = [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}]
-        pages = iter(self.client(stage).get_paginator("list_jobs").paginate(
-            jobQueue=queue, filters=filters, PaginationConfig={"PageSize": 1000}))
+    def _summary_pages(self, stage: str, queue: str, created_after_ms: int, created_before_ms: int,
+                       stats: FetchStats | None, first_page: int = 1000):
+        """ListJobs pages of job summaries (AWS's JobSummary: status, reasons, times, exit code), each job once.
+        With a filter, ListJobs returns every status (without, only RUNNING). AWS takes ONE filter at a time:
+        the window's start goes to AWS, its end is applied here."""
+        client = self.client(stage)
+        kwargs = {"jobQueue": queue, "filters": [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}]}
         seen: set[str] = set()  # a job listed on two pages is one job
-        while (page := self.call(stage, lambda: next(pages, None))) is not None:
+        token, size = None, first_page
+        while True:
+            args = {**kwargs, "maxResults": size, **({"nextToken": token} if token else {})}
+            page = self.call(stage, lambda: client.list_jobs(**args))
             if stats:
                 stats.add(calls=1, items=len(page["jobSummaryList"]))
-            ids = [j["jobId"] for j in page["jobSummaryList"]
-                   if j.get("createdAt", 0) <= created_before_ms and j["jobId"] not in seen]
-            seen.update(ids)
-            yield ids
+            summaries = [j for j in page["jobSummaryList"]
+                         if j.get("createdAt", 0) <= created_before_ms and j["jobId"] not in seen]
+            seen.update(j["jobId"] for j in summaries)
+            yield summaries
+            following = page.get("nextToken")
+            if not following or following == token:
+                return
+            token, size = following, 1000
 
     def list_and_describe(self, stage: str, queue: str | None, created_after_ms: int, created_before_ms: int,
-                          also: list[str], stats: FetchStats | None = None, skip: set[str] = frozenset()) -> list[dict]:
-        """DescribeJobs (100 ids a call) of `also` and of every job ListJobs finds in the window, not in `skip`.
-        Each ListJobs page's batches are described while the next page is listed: DescribeJobs' quota, not the
-        listing, bounds the time."""
+                          also: list[str], stats: FetchStats | None = None, skip: set[str] = frozenset(),
+                          unchanged: Callable[[dict], bool] | None = None,
+                          convert: Callable[[list[dict]], list] = list, first_page: int = 1000) -> tuple[list, set[str]]:
+        """DescribeJobs (100 ids a call) of `also` and of every job ListJobs finds in the window, except those in
+        `skip` and those whose summary `unchanged` accepts. Returns (convert(each batch of descriptions), joined;
+        the ids listed and found unchanged). Each ListJobs page's batches are described, and `convert`ed in the
+        pool's threads, while the next page is listed: DescribeJobs' quota, not the listing, bounds the time.
+        `first_page`: a small first page lets a long listing start describing after one quick call."""
         client = self.client(stage)
 
-        def one(batch: list[str]) -> list[dict]:
+        def one(batch: list[str]) -> list:
             jobs = self.call(stage, lambda: client.describe_jobs(jobs=batch)["jobs"])
             if stats:
                 stats.add(calls=1, items=len(jobs))
-            return jobs
+            return convert(jobs)
 
         queued = set(skip)
+        same: set[str] = set()
         futures = []
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             def submit(ids: list[str]) -> None:
@@ -233,9 +266,14 @@ class BatchApi(StageAwsApi):
 
             submit(also)
             if queue is not None:
-                for ids in self._id_pages(stage, queue, created_after_ms, created_before_ms, stats):
-                    submit(ids)
-            return [job for f in futures for job in f.result()]
+                for summaries in self._summary_pages(stage, queue, created_after_ms, created_before_ms, stats,
+                                                        first_page):
+                    if unchanged is not None:
+                        kept = {j["jobId"] for j in summaries if j["jobId"] not in queued and unchanged(j)}
+                        same |= kept
+                        queued |= kept
+                    submit([j["jobId"] for j in summaries])
+            return [row for f in futures for row in f.result()], same
 
 
 class LogsApi(StageAwsApi):
@@ -335,7 +373,10 @@ class StepFunctionsApi(StageAwsApi):
     SERVICE: ClassVar[str] = "stepfunctions"
 
     def state_machine_arn(self, stage: str, name: str) -> str | None:
+        """The machine's ARN, listed once per process: a name maps to one ARN for the machine's life (an account,
+        a region), and ListStateMachines' quota is 2/s."""
         client = self.client(stage)
+        key = (client.meta.endpoint_url, client.meta.region_name, name)
 
         def find() -> str | None:
             for page in client.get_paginator("list_state_machines").paginate():
@@ -344,17 +385,19 @@ class StepFunctionsApi(StageAwsApi):
                         return sm["stateMachineArn"]
             return None
 
-        return self.call(stage, find)
+        if key not in _MACHINE_ARNS:
+            found = self.call(stage, find)
+            if found is None:
+                return None  # not cached: a machine deployed later is found by the next call
+            _MACHINE_ARNS[key] = found
+        return _MACHINE_ARNS[key]
 
     def list_executions(self, stage: str, state_machine: str, stats: FetchStats | None = None,
-                        stop_before: float | None = None, must_exist: bool = False) -> list[dict]:
-        """Executions newest first; `stop_before` (epoch s): stop paging once executions start earlier.
-        `must_exist`: a missing state machine is a configuration error, not "no execution"."""
+                        stop_before: float | None = None) -> list[dict]:
+        """Executions newest first ([] when the machine does not exist); `stop_before` (epoch s): stop paging
+        once executions start earlier."""
         arn = self.state_machine_arn(stage, state_machine)
         if arn is None:
-            if must_exist:
-                raise AwsAccessError(f"state machine {state_machine!r} does not exist in stage {stage!r}: fix its name "
-                                     f"in the file named by CXGM_CONFIG (see `cxgm_pipeline/stages.toml`)")
             return []
         client = self.client(stage)
 

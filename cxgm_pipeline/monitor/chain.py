@@ -5,6 +5,7 @@ bundle's frame list are all made from this list. Adding a frame: a function, and
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -14,7 +15,7 @@ from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
-from cxgm_pipeline.monitor.executions import fetch_sfn_executions
+from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
 from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.rerun import rerun_manifest
@@ -54,6 +55,13 @@ class Build:
     stats: FetchStats = field(default_factory=FetchStats)
     # this partition's frames as last stored: builders that can refresh incrementally read only what changed
     previous: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # listings a fetch started at once because they need no frame (futures by name; see `EARLY`)
+    early: dict[str, Future] = field(default_factory=dict)
+
+    def prefetched(self, name: str):
+        """The early listing's result, or None when none was started (it is then made where it is needed)."""
+        future = self.early.get(name)
+        return future.result() if future is not None else None
 
 
 def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
@@ -106,7 +114,9 @@ CHAIN: tuple[FrameSpec, ...] = (
                                         b.aws.artifacts, b.stats, b.previous.get("step_outputs")),
               "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}),
     FrameSpec("sfn_executions", SfnExecutions, ("step_outputs",),
-              lambda b: fetch_sfn_executions(b.stage, b.attempt, b.frames["step_outputs"], b.aws.sfn, b.stats), "aws",
+              lambda b: fetch_sfn_executions(b.stage, b.attempt, b.frames["step_outputs"], b.aws.sfn, b.stats,
+                                             listed=b.prefetched("ingestion_executions"),
+                                             previous=b.previous.get("sfn_executions")), "aws",
               lambda f, b: {"new_versions": len(f), **_counts(f, "attribution", "attributed_by_")}),
     FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs"), _rollup, "rollups",
               _rollup_summary),
@@ -121,4 +131,11 @@ CHAIN: tuple[FrameSpec, ...] = (
               lambda f, b: {"datasets": len(f)}),
 )
 SPECS = {spec.name: spec for spec in CHAIN}
+# Listings that need no frame, by the frame that uses them: an in-process fetch starts them at once, so their
+# calls overlap the job listing instead of following it.
+EARLY: dict[str, tuple[str, Callable[[Build], object]]] = {
+    "sfn_executions": ("ingestion_executions",
+                       lambda b: list_ingestion_executions(b.stage, b.attempt, b.aws.sfn, b.stats,
+                                                           b.previous.get("sfn_executions"))),
+}
 FRAMES = tuple(SPECS)

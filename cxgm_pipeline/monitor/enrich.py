@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cxgm_pipeline.config import refresh_seconds
 from cxgm_pipeline.monitor.classify import diagnose
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import LogsApi, FetchStats
-from cxgm_pipeline.schemas import EnrichedJobs, MigrationJobs, empty_frame, validate
+from cxgm_pipeline.schemas import EnrichedJobs, MigrationJobs, empty_frame
 from cxgm_pipeline.vocabulary import JobStatus, LogStatus
 
 READ_LOGS_OF = {JobStatus.FAILED.value, JobStatus.RUNNING.value}
@@ -48,38 +49,58 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
 
 
 _ENRICHED = [c for c in EnrichedJobs.to_schema().columns if c not in MigrationJobs.to_schema().columns]
+_ENRICHMENT = EnrichedJobs.to_schema().select_columns(_ENRICHED)  # EnrichedJobs less MigrationJobs' columns
+_ENDED = {JobStatus.SUCCEEDED.value, JobStatus.FAILED.value}
+_READ = ["job_id", "status", "log_group", "log_stream", "status_reason", "container_reason"]
+
+
+def _running_logs_due(jobs: pd.DataFrame, previous: pd.DataFrame | None, max_age_s: float) -> bool:
+    """Running jobs' logs are read in bulk, all of them, when the last such read is `max_age_s` old (AWS's clock)."""
+    if previous is None or previous.empty or "log_read_at" not in previous:
+        return True
+    read = previous.loc[(previous["status"] == JobStatus.RUNNING.value)
+                        & (previous["log_status"] == LogStatus.FETCHED.value), "log_read_at"].max()
+    return pd.isna(read) or (jobs["observed_at"].iloc[0] - read).total_seconds() >= max_age_s
+
+
+def _reusable(jobs: pd.DataFrame, previous: pd.DataFrame | None, running_due: bool) -> pd.DataFrame:
+    """The previous enrichment of each job it still holds for (a frame aligned with `jobs`, `_reuse` marking the
+    rows where it does): an ended job's, and a running job's until running logs are due again, if the job's
+    status and stream are the same."""
+    if previous is None or previous.empty or "log_read_at" not in previous:
+        return pd.DataFrame(index=jobs.index, columns=[*_ENRICHED, "_reuse"]).assign(_reuse=False)
+    old = previous.drop_duplicates("job_id").set_index("job_id")
+    old = old.reindex(jobs["job_id"]).set_axis(jobs.index)
+    same = (old["status"] == jobs["status"]) & (old["log_stream"].fillna("") == jobs["log_stream"].fillna(""))
+    running = (old["status"] == JobStatus.RUNNING.value) & (old["log_status"] == LogStatus.FETCHED.value)
+    return old[_ENRICHED].assign(_reuse=same & (old["status"].isin(_ENDED) | (running & (not running_due))))
 
 
 def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = None,
-                previous: pd.DataFrame | None = None) -> pd.DataFrame:
-    """`previous`: this partition's last frame. A job that had already ended then, with the same stream, keeps
-    its enrichment: a refresh reads only the logs of jobs that failed since, or still run."""
+                previous: pd.DataFrame | None = None, running_log_max_age_s: float | None = None) -> pd.DataFrame:
+    """`previous`: this partition's last frame. A failed job's log is read once, as soon as it has failed. Running
+    jobs' logs are read all together, at most once per `running_log_max_age_s` (default: the refresh interval,
+    the freshness asked of a running attempt); in between, a running job keeps what its log said at the last
+    such read, and one that started running since is `not_fetched` until the next."""
     if jobs.empty:
         return empty_frame(EnrichedJobs)
     stage = jobs["stage"].iloc[0]
-    records = row_dicts(jobs)
-    reuse: dict[str, dict] = {}
-    if previous is not None and not previous.empty:
-        for p in row_dicts(previous):
-            if p["status"] in ("SUCCEEDED", "FAILED"):
-                reuse[p["job_id"]] = p
-    def reusable(r: dict) -> dict | None:
-        p = reuse.get(r["job_id"])
-        if p is not None and p["status"] == r["status"] and none_if_missing(p["log_stream"]) == none_if_missing(r["log_stream"]):
-            return p
-        return None
-
+    jobs = jobs.reset_index(drop=True)
+    due = _running_logs_due(jobs, previous, refresh_seconds() if running_log_max_age_s is None else running_log_max_age_s)
+    old = _reusable(jobs, previous, due)
+    reuse = old["_reuse"].astype(bool)
+    read = jobs["status"].isin(READ_LOGS_OF if due else {JobStatus.FAILED.value}) & ~reuse
+    records = row_dicts(jobs.loc[read, _READ])
     wanted = sorted({(r["log_group"], r["log_stream"]) for r in records
-                     if r["status"] in READ_LOGS_OF and reusable(r) is None
-                     and none_if_missing(r["log_stream"]) and none_if_missing(r["log_group"])})
+                     if none_if_missing(r["log_stream"]) and none_if_missing(r["log_group"])})
     streams = logs.read_streams(stage, wanted, stats)
-    extra = []
-    for r in records:
-        old = reusable(r)
-        if old is not None:
-            extra.append({c: old[c] for c in _ENRICHED})
-            continue
-        fetched = r["status"] in READ_LOGS_OF
-        events = streams.get((r["log_group"], r["log_stream"])) if fetched else None
-        extra.append(enrich_row(r, events, fetched))
-    return validate(EnrichedJobs, pd.concat([jobs.reset_index(drop=True), pd.DataFrame(extra)], axis=1))
+    extra = pd.DataFrame({c: None for c in _ENRICHED}, index=jobs.index).astype(object)
+    extra[["log_lines", "app_lines", "runtime_lines"]] = 0
+    extra["log_status"] = LogStatus.NOT_FETCHED.value
+    if reuse.any():
+        extra.loc[reuse] = old.loc[reuse, _ENRICHED]
+    if records:
+        fresh = [enrich_row(r, streams.get((r["log_group"], r["log_stream"])), True) for r in records]
+        extra.loc[read] = pd.DataFrame(fresh, index=jobs.index[read]).assign(log_read_at=jobs.loc[read, "observed_at"])
+    # the jobs are a validated MigrationJobs frame already: the enrichment's columns are validated on their own
+    return pd.concat([jobs, _ENRICHMENT.validate(extra)], axis=1)

@@ -8,19 +8,51 @@ answer names (its dataset_migration's log and history are gone) is kept, attribu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.frame_rows import row_dicts
-from cxgm_pipeline.monitor.aws import FetchStats, StepFunctionsApi
+from cxgm_pipeline.monitor.aws import AwsAccessError, FetchStats, StepFunctionsApi
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
 from portal_shapes import INGESTION_NAME_RE
 
 
+# ListExecutions is eventually consistent: a refresh lists again from this far before what it must re-read
+RELIST_MARGIN = timedelta(minutes=15)
+
+
+def list_ingestion_executions(stage: str, attempt: Attempt, sfn: StepFunctionsApi, stats: FetchStats | None = None,
+                              previous: pd.DataFrame | None = None) -> list[dict] | None:
+    """The ingestion machine's executions back to the attempt's start, newest first (None: no such machine).
+    Needs no other frame, so a fetch starts it at once, beside the job listing. `previous`: this partition's last
+    sfn_executions; an ended execution never changes, so a refresh lists back only to the oldest one still
+    running then (or the newest it knew), and takes the older ones from `previous`."""
+    machine = sfn.stage_config(stage).ingestion_sfn
+    if sfn.state_machine_arn(stage, machine) is None:
+        return None
+    after, _ = attempt.window(sfn.aws_now(stage))
+    known = previous[previous["execution_arn"].notna() & previous["start_at"].notna()] \
+        if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all() else None
+    if known is None or known.empty:
+        return sfn.list_executions(stage, machine, stats, stop_before=after.timestamp())
+    running = known.loc[known["status"] == "RUNNING", "start_at"]
+    since = max(after, (min(running.min(), known["start_at"].max()) if not running.empty
+                        else known["start_at"].max()).to_pydatetime() - RELIST_MARGIN)
+    listed = sfn.list_executions(stage, machine, stats, stop_before=since.timestamp())
+    older = known[known["start_at"] < since]
+    return listed + [{"executionArn": r["execution_arn"], "name": r["execution_name"], "status": r["status"],
+                      "startDate": r["start_at"].to_pydatetime(),
+                      "stopDate": None if pd.isna(r["stop_at"]) else r["stop_at"].to_pydatetime()}
+                     for r in row_dicts(older)]
+
+
 def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFrame, sfn: StepFunctionsApi,
-                         stats: FetchStats | None = None, now: datetime | None = None) -> pd.DataFrame:
+                         stats: FetchStats | None = None, now: datetime | None = None,
+                         listed: list[dict] | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`listed`: the ingestion executions if already listed (list_ingestion_executions), else they are listed
+    here; `previous`: this partition's last frame, for a refresh's listing."""
     if attempt is None:
         return empty_frame(SfnExecutions)
     given_now = now
@@ -41,10 +73,14 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
             by_name[r["sfn_name"]] = new
     new_of_old = {r["old_dataset_version_id"]: new for new, r in rows.items() if r["old_dataset_version_id"]}
     after, before = attempt.window(now)
-    # with new versions made, their ingestions must be somewhere: a missing machine is a misnamed one
-    listed = sfn.list_executions(stage, cfg.ingestion_sfn, stats, stop_before=after.timestamp(), must_exist=bool(rows))
+    if listed is None:
+        listed = list_ingestion_executions(stage, attempt, sfn, stats, previous)
+    if listed is None and rows:
+        # with new versions made, their ingestions must be somewhere: a missing machine is a misnamed one
+        raise AwsAccessError(f"state machine {cfg.ingestion_sfn!r} does not exist in stage {stage!r}: fix its name "
+                             f"in the file named by CXGM_CONFIG (see `cxgm_pipeline/stages.toml`)")
     now = given_now or sfn.aws_now(stage)  # running executions are timed to AWS's clock as it answered
-    for ex in listed:
+    for ex in listed or []:
         if not after <= ex["startDate"] <= before:
             continue
         new = by_name.get(ex["name"])

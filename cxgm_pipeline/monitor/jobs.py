@@ -1,7 +1,8 @@
 """migration_jobs: every Batch job of an attempt, flattened to one row, secrets left out.
 
 One ListJobs pass over the queue's creation-time window (pages of 1000), then DescribeJobs 100 ids a
-call on a bounded pool: ~N/100 calls for N jobs, never one call per job.
+call on a bounded pool: ~N/100 calls for N jobs, never one call per job. A refresh keeps the ended jobs and
+describes only the new ones and those whose ListJobs summary (status, start) changed.
 """
 
 from __future__ import annotations
@@ -27,21 +28,18 @@ ENV_COLUMNS = {
     "DATASET_VERSION_ID": "dataset_version_id",
 }
 _INGESTION = {s.value for s in INGESTION_STEPS}
+BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"  # where a job definition without awslogs options logs
 
 
-def _ts(ms: int | None) -> pd.Timestamp | None:
-    return pd.Timestamp(ms, unit="ms", tz="UTC") if ms else None
+_TIMES = ("created_at", "started_at", "stopped_at")  # epoch ms in a row, UTC timestamps in the frame
 
 
-def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
+def job_row(job: dict, stage: str, attempt_key: str) -> dict:
+    """One job's row, times as AWS's epoch ms: `rows_frame` converts them a column at a time (a Timestamp per
+    cell was a tenth of a first fetch) and times the running jobs to AWS's clock."""
     container = job.get("container") or {}
     env = {e["name"]: e.get("value") for e in container.get("environment") or []}
     attempts = job.get("attempts") or []
-    started, stopped = _ts(job.get("startedAt")), _ts(job.get("stoppedAt"))
-    duration = None
-    if started is not None:
-        end = stopped if stopped is not None else pd.Timestamp(now)
-        duration = max(0.0, (end - started).total_seconds())
     options = (container.get("logConfiguration") or {}).get("options") or {}
     reasons = [a.get("statusReason") for a in attempts if a.get("statusReason")]
     row = {
@@ -56,13 +54,12 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
         "container_reason": redact(container.get("reason")),
         "attempt_reasons": redact(" | ".join(reasons)) if reasons else None,
         "exit_code": container.get("exitCode"),
-        "created_at": _ts(job["createdAt"]),
-        "started_at": started,
-        "stopped_at": stopped,
-        "duration_s": duration,
+        "created_at": job["createdAt"],
+        "started_at": job.get("startedAt") or None,
+        "stopped_at": job.get("stoppedAt") or None,
         "attempts": len(attempts),
         "queue": job.get("jobQueue", "").rsplit("/", 1)[-1],
-        "log_group": options.get("awslogs-group"),
+        "log_group": options.get("awslogs-group") or BATCH_DEFAULT_LOG_GROUP,
         "log_stream": container.get("logStreamName"),
     }
     for var, column in ENV_COLUMNS.items():
@@ -74,6 +71,21 @@ def job_row(job: dict, stage: str, attempt_key: str, now: datetime) -> dict:
         row["collection_version_id"] = row["collection_version_id"] or row["collection_id"]
         row["collection_id"] = None
     return row
+
+
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """job_row dicts as a frame with UTC timestamp columns (durations are set by `timed`)."""
+    df = pd.DataFrame(rows)
+    for column in _TIMES:
+        df[column] = pd.to_datetime(df[column].astype("Float64"), unit="ms", utc=True)
+    return df
+
+
+def timed(df: pd.DataFrame, observed: datetime) -> pd.DataFrame:
+    """duration_s from start to stop, or to AWS's clock (`observed`) for a job still running."""
+    end = df["stopped_at"].fillna(pd.Timestamp(observed))
+    duration = (end - df["started_at"]).dt.total_seconds().clip(lower=0)
+    return df.assign(duration_s=duration, observed_at=pd.Timestamp(observed))
 
 
 def belongs_to(row: dict, attempt: Attempt) -> bool:
@@ -90,10 +102,37 @@ def belongs_to(row: dict, attempt: Attempt) -> bool:
     return True
 
 
-# A refresh lists jobs created since the newest it knew, less this margin (ListJobs is eventually consistent).
+# A refresh lists jobs created since a moment, less this margin (ListJobs is eventually consistent).
 RELIST_MARGIN = timedelta(minutes=15)
-BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"
+LIST_PAGE, DESCRIBE_BATCH = 1000, 100
+FIRST_PAGE = 100  # a first fetch's first ListJobs page: its ids are being described after one quick call
+
+
+def relist_from(previous: pd.DataFrame, active: pd.Series) -> pd.Timestamp:
+    """Where a refresh's listing starts. A job created since is listed (1,000 summaries a call), and one whose
+    summary is unchanged is not described; an active job created before is described by id (100 a call). The
+    start is the one of fewest calls: after the few long-running stragglers, before the bulk of active work."""
+    created = previous["created_at"].sort_values(ignore_index=True)
+    candidates = [*active.sort_values(), created.iloc[-1]]
+    best, best_cost = None, None
+    for before, moment in enumerate(candidates):  # `before`: active jobs older than the moment, described by id
+        start = moment - RELIST_MARGIN
+        listed = len(created) - int(created.searchsorted(start, side="left"))
+        cost = -(-before // DESCRIBE_BATCH) + -(-max(listed, 1) // LIST_PAGE)
+        if best_cost is None or cost <= best_cost:
+            best, best_cost = start, cost
+    return best
+
+
 _ENDED = {"SUCCEEDED", "FAILED"}
+
+
+def _same(row: dict):
+    """A listed job's summary matches its previous row: nothing to describe (the row is kept, its duration
+    re-timed). A retry between two refreshes that left the status as it was shows when the job next changes."""
+    started = row["started_at"]
+    started_ms = None if pd.isna(started) else int(started.value // 1_000_000)
+    return lambda summary: summary["status"] == row["status"] and (summary.get("startedAt") or None) == started_ms
 
 
 def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
@@ -101,30 +140,44 @@ def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
                          previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The jobs of `attempt` in `stage` as a validated MigrationJobs frame (empty when attempt is None).
 
-    `previous`: this partition's last frame. An ended job never changes, so a refresh lists only the jobs
-    created since the newest it knew and describes only those and the ones still active."""
+    `previous`: this partition's last frame. An ended job never changes: a refresh keeps it, lists the jobs
+    created since a moment chosen by `relist_from`, and describes only the new ones, the listed ones whose summary
+    changed and the active ones created before that moment."""
     if attempt is None:
         return empty_frame(MigrationJobs)
     given_now = now is not None
     now = now or batch.aws_now(stage)
     cfg = batch.stage_config(stage)
     after, before = attempt.window(now)
-    kept: list[dict] = []
-    wanted: list[str] = []
+    kept = previous.iloc[0:0] if previous is not None else None
+    also: list[str] = []
+    unchanged = None
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         ended = previous["status"].isin(_ENDED)
-        kept = row_dicts(previous[ended])
-        wanted = list(previous.loc[~ended, "job_id"])
-        after = max(after, previous["created_at"].max().to_pydatetime() - RELIST_MARGIN)
-    described = batch.list_and_describe(stage, cfg.queue, int(after.timestamp() * 1000), int(before.timestamp() * 1000),
-                                        wanted, stats, skip={r["job_id"] for r in kept})
+        active = previous[~ended]
+        start = relist_from(previous, active["created_at"]) if not active.empty else \
+            previous["created_at"].max() - RELIST_MARGIN
+        after = max(after, start.to_pydatetime())
+        also = list(active.loc[active["created_at"] < start, "job_id"])
+        checks = {r["job_id"]: _same(r) for r in row_dicts(active[active["created_at"] >= start])}
+        unchanged = lambda summary: summary["jobId"] in checks and checks[summary["jobId"]](summary)  # noqa: E731
+        kept = previous[ended]
+    skip = set(kept["job_id"]) if kept is not None else set()
+    convert = lambda jobs: [r for r in (job_row(j, stage, attempt.key) for j in jobs) if belongs_to(r, attempt)]  # noqa: E731
+    rows, same = batch.list_and_describe(stage, cfg.queue, int(after.timestamp() * 1000),
+                                         int(before.timestamp() * 1000), also, stats, skip, unchanged, convert,
+                                         first_page=LIST_PAGE if previous is not None else FIRST_PAGE)
+    if unchanged is not None:
+        described = {r["job_id"] for r in rows}
+        unseen = [i for i in checks if i not in same and i not in described]
+        if unseen:  # active before, in the listed span, yet not listed (eventual consistency): ask by id
+            more, _ = batch.list_and_describe(stage, None, 0, 0, unseen, stats, convert=convert)
+            rows += more
+        kept = pd.concat([kept, previous[previous["job_id"].isin(same)]])
     observed = now if given_now else batch.aws_now(stage)  # AWS's clock as it answered
-    rows = [job_row(j, stage, attempt.key, observed) for j in described]
-    rows = [r for r in rows if belongs_to(r, attempt)] + kept
-    for r in rows:  # a job definition without awslogs options logs to Batch's default group
-        if not r["log_group"]:
-            r["log_group"] = BATCH_DEFAULT_LOG_GROUP
-    if not rows:
+    parts = [p for p in (rows_frame(rows) if rows else None, kept) if p is not None and not p.empty]
+    if not parts:
         return empty_frame(MigrationJobs)
-    df = pd.DataFrame(rows).sort_values(["created_at", "job_id"])
-    return validate(MigrationJobs, df.assign(observed_at=pd.Timestamp(observed)))
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    df = timed(df.drop(columns=["observed_at", "duration_s"], errors="ignore"), observed)
+    return validate(MigrationJobs, df.sort_values(["created_at", "job_id"]))

@@ -84,10 +84,12 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
         kept = previous
         start_ms = max(start_ms, int(previous["timestamp"].max().timestamp() * 1000) - RESWEEP_MARGIN_MS)
     events = logs.filter_group(stage, group, OUTPUT_RECORDS_PATTERN, start_ms, int(before.timestamp() * 1000), stats)
-    rows = [{"stage": stage, "attempt": attempt.key, "log_group": group, "log_stream": e["logStreamName"],
-             "event_id": e["eventId"], "timestamp": pd.Timestamp(e["timestamp"], unit="ms", tz="UTC"),
-             "message": redact(e.get("message") or "")} for e in events]
-    frames = [f for f in (kept, pd.DataFrame(rows)) if f is not None and not f.empty]
+    swept = pd.DataFrame({"log_stream": [e["logStreamName"] for e in events],
+                          "event_id": [e["eventId"] for e in events],
+                          "timestamp": pd.to_datetime([e["timestamp"] for e in events], unit="ms", utc=True),
+                          "message": [redact(e.get("message") or "") for e in events]})
+    swept = swept.assign(stage=stage, attempt=attempt.key, log_group=group)
+    frames = [f for f in (kept, swept) if f is not None and not f.empty]
     if not frames:
         return empty_frame(OutputRecords)
     df = pd.concat(frames, ignore_index=True).drop_duplicates("event_id")
@@ -182,7 +184,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous[(previous["source"] != "job_env") & previous["job_id"].notna()]
         answered = set(kept["job_id"])
-    by_id = {r["job_id"]: r for r in row_dicts(jobs)}
+    by_id = {r["job_id"]: r for r in row_dicts(jobs, times=False)}
     pending = [r for r in by_id.values() if r["job_id"] not in answered]
     found = _Collected()
     _from_logs(stage, pending, records, logs, found, stats)

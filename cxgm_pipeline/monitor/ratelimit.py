@@ -12,8 +12,16 @@ import time
 
 from portal_shapes import AWS_API_QUOTAS
 
+
+
+def _with_headroom(rate: float, burst: float) -> tuple[float, float]:
+    """AWS's rate, but a tenth of its burst kept in reserve: paced at exactly the quota, requests that the network
+    delays and then bunches arrive early for AWS's bucket and are throttled (then retried a second later)."""
+    return rate, max(1.0, burst - max(1.0, burst // 10))
+
+
 # S3's own quotas are far above what cxgm asks: only the APIs that throttle early are paced.
-DEFAULT_RATES = {api: q for api, q in AWS_API_QUOTAS.items() if q[0] < 1000}
+DEFAULT_RATES = {api: _with_headroom(*q) for api, q in AWS_API_QUOTAS.items() if q[0] < 1000}
 RATES_VAR = "CXGM_AWS_RATES"
 
 

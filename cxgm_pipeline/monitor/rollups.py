@@ -63,6 +63,11 @@ def attempt_jobs(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
     return jobs[~ingestion | jobs["dataset_version_id"].isin(set(version_index(executions)))]
 
 
+# the job fields `_dataset_row` reads (a record of every column of 10,000 jobs was half of the rollup's time)
+_ROW_INPUTS = ["resolved_dataset_id", "step", "status", "stopped_at", "created_at", "started_at", "duration_s",
+               "attempts", "error_category", "error_signature"]
+
+
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
                  aborted: bool, now: pd.Timestamp, execution_status: str | None = None) -> dict:
     """One dataset from its jobs (plain records, oldest first): ~10 us a dataset, not a pandas query each."""
@@ -174,7 +179,7 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
     }
     grouped: dict[str, list[dict]] = {}
-    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])):
+    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[_ROW_INPUTS]):
         grouped.setdefault(record["resolved_dataset_id"], []).append(record)
     now_ts = pd.Timestamp(now)
     rows = []

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
-from cxgm_pipeline.monitor.chain import FRAMES, SPECS, Apis, Build
+from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
 from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
@@ -123,6 +123,10 @@ class MonitorSession:
         # each frame is built as soon as its inputs are: migration_jobs (Batch) and output_records (Logs) from the
         # start, side by side; enriched_jobs and step_outputs together once the jobs are known
         with ThreadPoolExecutor(max_workers=4) as pool:
+            if attempt is not None:
+                for frame, (listing, start) in EARLY.items():
+                    if frame in needed:
+                        build.early[listing] = pool.submit(start, build)
             running: dict = {}
             while len(build.frames) < len(needed):
                 for n in needed:

@@ -102,6 +102,8 @@ class EnrichedJobs(MigrationJobs):
         nullable=True, description="why that category: '<rule id> @ <field>: <the line the rule matched>'")
     error_values: Series[str] = pa.Field(
         nullable=True, description="what the signature's {placeholders} stand for here (term ids, instances…), ', '-joined")
+    log_read_at: Series[UtcTime] = pa.Field(
+        nullable=True, description="AWS's clock when the log was read (a running job's is re-read an interval later)")
 
 
 class _IngestionStepDurations(_Partitioned):

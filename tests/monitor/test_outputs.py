@@ -76,11 +76,11 @@ def test_older_ingestion_jobs_carry_version_ids_under_dataset_id():
     job = {"jobId": "j", "jobName": "cxg", "status": "SUCCEEDED", "createdAt": 1_700_000_000_000, "jobQueue": "q",
            "container": {"environment": [{"name": "DATASET_ID", "value": NEW}, {"name": "STEP_NAME", "value": "cxg"},
                                          {"name": "COLLECTION_ID", "value": "cv1"}]}}
-    row = job_row(job, "dev", "k", datetime.now(timezone.utc))
+    row = job_row(job, "dev", "k")
     assert (row["dataset_id"], row["dataset_version_id"], row["collection_version_id"]) == (None, NEW, "cv1")
     migration = {**job, "jobName": "dataset_migration", "container": {"environment": [
         {"name": "DATASET_ID", "value": "d1"}, {"name": "MIGRATE", "value": "True"}, {"name": "TASK_TOKEN", "value": "secret"}]}}
-    row = job_row(migration, "dev", "k", datetime.now(timezone.utc))
+    row = job_row(migration, "dev", "k")
     assert row["dataset_id"] == "d1" and row["step"] == "dataset_migration" and "secret" not in str(row)
 
 

@@ -1,0 +1,101 @@
+"""The first fetch's shortcuts give what the slow path gives: raw JSON answers equal botocore's parse, and a refresh
+reads running jobs' logs once per refresh interval while failed jobs' logs are read as soon as they fail."""
+
+import boto3
+import pandas as pd
+
+from cxgm_pipeline.monitor.aws import Batch, FetchStats, Logs
+from cxgm_pipeline.monitor.session import MonitorSession
+from tests.conftest import migration
+
+
+def _plain(service: str, region: str):
+    """A boto3 client without cxgm's handlers: botocore's own parser."""
+    return boto3.session.Session(region_name=region).client(service)
+
+
+def _strip(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+
+
+def test_raw_json_answers_equal_botocores_parse(emulator, truth):
+    prod = migration(truth, "prod", live=True)
+    batch, logs = Batch(), Logs()
+    cfg = batch.stage_config("prod")
+    fast_batch, plain_batch = batch.client("prod"), _plain("batch", cfg.region)
+    kwargs = {"jobQueue": cfg.queue, "maxResults": 100,
+              "filters": [{"name": "AFTER_CREATED_AT", "values": [str(int(prod["start"] * 1000) - 60_000)]}]}
+    listed = fast_batch.list_jobs(**kwargs)
+    assert _strip(listed) == _strip(plain_batch.list_jobs(**kwargs))
+    ids = [j["jobId"] for j in listed["jobSummaryList"]]
+    assert len(ids) == 100 and any(j["status"] == "FAILED" for j in listed["jobSummaryList"])
+    described = fast_batch.describe_jobs(jobs=ids)
+    assert _strip(described) == _strip(plain_batch.describe_jobs(jobs=ids))
+    assert all(isinstance(j["createdAt"], int) for j in described["jobs"])
+    group = cfg.migration_log_group
+    fast_logs, plain_logs = logs.client("prod"), _plain("logs", cfg.region)
+    page = {"logGroupName": group, "limit": 200}
+    swept = fast_logs.filter_log_events(**page)
+    assert swept["events"] and _strip(swept) == _strip(plain_logs.filter_log_events(**page))
+    # an error answer still goes through botocore: the modeled exception, not a parsed `{}`
+    missing = {"logGroupName": group + "-gone"}
+    try:
+        fast_logs.filter_log_events(**missing)
+    except fast_logs.exceptions.ResourceNotFoundException:
+        pass
+    else:
+        raise AssertionError("a missing group must raise ResourceNotFoundException")
+
+
+def test_a_refresh_reads_running_logs_once_per_interval_and_failed_logs_at_once(emulator, truth, monkeypatch):
+    prod = migration(truth, "prod", live=True)
+    span = prod["stop"] - prod["start"]
+    # two moments ten minutes apart, mid-run, with a job failing in between
+    fails = sorted(j["stopped_at"] for j in prod["jobs"] if j["status"] == "FAILED" and j["stopped_at"])
+    middle = min(fails, key=lambda t: abs(t - (prod["start"] + span / 2)))
+    before = emulator.clock.now()
+    wanted = ("migration_jobs", "enriched_jobs")
+    try:
+        emulator.clock.set(middle - 300)
+        emulator.world.sync()
+        session = MonitorSession(stats=FetchStats())
+        attempt = session.resolve("prod", prod["attempt_key"])
+        first = session.fetch("prod", attempt, wanted)
+        emulator.clock.set(middle + 300)
+        emulator.world.sync()
+        monkeypatch.setenv("CXGM_REFRESH_SECONDS", str(24 * 3600))  # running logs not due again
+        kept = session.fetch("prod", attempt, wanted, previous=first)
+        monkeypatch.setenv("CXGM_REFRESH_SECONDS", "1")  # due: every running job's log is read anew
+        reread = session.fetch("prod", attempt, wanted, previous=first)
+    finally:
+        emulator.clock.set(before)
+        emulator.world.sync()
+
+    first_jobs = first["enriched_jobs"].set_index("job_id")
+    for frames, running_due in ((kept, False), (reread, True)):
+        jobs = frames["enriched_jobs"]
+        observed = jobs["observed_at"].iloc[0]
+        assert observed > first_jobs["observed_at"].iloc[0]
+        failed = jobs[jobs["status"] == "FAILED"]
+        assert not failed.empty and (failed["log_status"] != "not_fetched").all()
+        assert failed["error_category"].notna().all()
+        newly_failed = failed[~failed["job_id"].map(first_jobs["status"]).eq("FAILED")]
+        assert not newly_failed.empty, "the moments must see jobs fail in between"
+        assert (newly_failed["log_read_at"] == observed).all()
+        running = jobs[(jobs["status"] == "RUNNING") & jobs["log_stream"].notna()]
+        assert not running.empty
+        was_running = running["job_id"].map(first_jobs["status"]).eq("RUNNING") & \
+            running["log_stream"].eq(running["job_id"].map(first_jobs["log_stream"]))
+        if running_due:
+            assert (running["log_read_at"] == observed).all() and (running["log_status"] != "not_fetched").all()
+        else:
+            carried = running[was_running]
+            assert not carried.empty
+            assert (carried["log_read_at"] == carried["job_id"].map(first_jobs["log_read_at"])).all()
+            assert (carried["progress_hint"].fillna("") ==
+                    carried["job_id"].map(first_jobs["progress_hint"]).fillna("")).all()
+            # started running since the last bulk read: marked, not silently empty
+            assert (running.loc[~was_running, "log_status"] == "not_fetched").all()
+    for frames in (kept, reread):  # no job dropped or doubled by the carrying over
+        assert list(frames["enriched_jobs"]["job_id"]) == list(frames["migration_jobs"]["job_id"])
+        assert pd.Index(frames["enriched_jobs"]["job_id"]).is_unique
