@@ -357,8 +357,11 @@ class LogsApi(StageAwsApi):
         for group, stream in streams:
             by_group.setdefault(group, []).append(stream)
         found: dict[tuple[str, str], list[dict]] = {}
-        for group, names in by_group.items():
-            for event in self.filter_streams(stage, group, names, "", stats, self.max_events_per_stream):
+        groups = list(by_group.items())  # the groups side by side (FilterLogEvents takes one group a call)
+        read = self.pool_map(lambda gn: self.filter_streams(stage, gn[0], gn[1], "", stats, self.max_events_per_stream),
+                             groups)
+        for (group, _), events in zip(groups, read):
+            for event in events:
                 found.setdefault((group, event.get("logStreamName")), []).append(event)
         absent = [pair for pair in streams if pair not in found]
         for pair, events in zip(absent, self.pool_map(lambda gs: self.stream_events(stage, gs[0], gs[1], stats), absent)):
