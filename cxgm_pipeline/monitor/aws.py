@@ -202,6 +202,22 @@ class StageAwsApi:
                                      f"The role needs the actions listed in the README's Security section.") from None
             raise
 
+    def _pages(self, stage: str, fn: Callable, kwargs: dict, next_key: str, stats: FetchStats | None,
+               items: str = "events", then: dict | None = None):
+        """The pages of a token-paginated call, until the token ends or comes back unchanged (Logs' GetLogEvents
+        returns the same forward token at a stream's end). `then`: arguments for the pages after the first."""
+        token = None
+        while True:
+            args = {**kwargs, **((then or {}) if token else {}), **({"nextToken": token} if token else {})}
+            page = self.call(stage, lambda: fn(**args))
+            if stats:
+                stats.add(calls=1, items=len(page[items]))
+            yield page
+            following = page.get(next_key)
+            if not following or following == token:
+                return
+            token = following
+
     def pool_map(self, fn: Callable, items: Iterable) -> list:
         items = list(items)
         if len(items) <= 1:
@@ -220,23 +236,15 @@ class BatchApi(StageAwsApi):
         """ListJobs pages of job summaries (AWS's JobSummary: status, reasons, times, exit code), each job once.
         With a filter, ListJobs returns every status (without, only RUNNING). AWS takes ONE filter at a time:
         the window's start goes to AWS, its end is applied here."""
-        client = self.client(stage)
-        kwargs = {"jobQueue": queue, "filters": [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}]}
+        kwargs = {"jobQueue": queue, "filters": [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}],
+                  "maxResults": first_page}
         seen: set[str] = set()  # a job listed on two pages is one job
-        token, size = None, first_page
-        while True:
-            args = {**kwargs, "maxResults": size, **({"nextToken": token} if token else {})}
-            page = self.call(stage, lambda: client.list_jobs(**args))
-            if stats:
-                stats.add(calls=1, items=len(page["jobSummaryList"]))
+        for page in self._pages(stage, self.client(stage).list_jobs, kwargs, "nextToken", stats, "jobSummaryList",
+                                then={"maxResults": 1000}):
             summaries = [j for j in page["jobSummaryList"]
                          if j.get("createdAt", 0) <= created_before_ms and j["jobId"] not in seen]
             seen.update(j["jobId"] for j in summaries)
             yield summaries
-            following = page.get("nextToken")
-            if not following or following == token:
-                return
-            token, size = following, 1000
 
     def list_and_describe(self, stage: str, queue: str | None, created_after_ms: int, created_before_ms: int,
                           also: list[str], stats: FetchStats | None = None, skip: set[str] = frozenset(),
@@ -246,7 +254,8 @@ class BatchApi(StageAwsApi):
         `skip` and those whose summary `unchanged` accepts. Returns (convert(each batch of descriptions), joined;
         the ids listed and found unchanged). Each ListJobs page's batches are described, and `convert`ed in the
         pool's threads, while the next page is listed: DescribeJobs' quota, not the listing, bounds the time.
-        `first_page`: a small first page lets a long listing start describing after one quick call."""
+        `first_page`: a small first page lets a long listing start describing after one quick call. `queue` None:
+        describe `also` only."""
         client = self.client(stage)
 
         def one(batch: list[str]) -> list:
@@ -281,20 +290,6 @@ class LogsApi(StageAwsApi):
     from empty."""
 
     SERVICE: ClassVar[str] = "logs"
-
-    def _pages(self, stage: str, fn: Callable, kwargs: dict, next_key: str, stats: FetchStats | None):
-        """The pages of a token-paginated Logs call, until the token ends or comes back unchanged."""
-        token = None
-        while True:
-            args = {**kwargs, **({"nextToken": token} if token else {})}
-            page = self.call(stage, lambda: fn(**args))
-            if stats:
-                stats.add(calls=1, items=len(page["events"]))
-            yield page
-            following = page.get(next_key)
-            if not following or following == token:
-                return
-            token = following
 
     def stream_events(self, stage: str, group: str, stream: str, stats: FetchStats | None = None) -> list[dict] | None:
         """The stream's events, oldest first; None when the stream does not exist (expired or never written)."""

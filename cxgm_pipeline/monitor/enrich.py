@@ -56,7 +56,7 @@ _READ = ["job_id", "status", "log_group", "log_stream", "status_reason", "contai
 
 def _running_logs_due(jobs: pd.DataFrame, previous: pd.DataFrame | None, max_age_s: float) -> bool:
     """Running jobs' logs are read in bulk, all of them, when the last such read is `max_age_s` old (AWS's clock)."""
-    if previous is None or previous.empty or "log_read_at" not in previous:
+    if previous is None:
         return True
     read = previous.loc[(previous["status"] == JobStatus.RUNNING.value)
                         & (previous["log_status"] == LogStatus.FETCHED.value), "log_read_at"].max()
@@ -67,7 +67,7 @@ def _reusable(jobs: pd.DataFrame, previous: pd.DataFrame | None, running_due: bo
     """The previous enrichment of each job it still holds for (a frame aligned with `jobs`, `_reuse` marking the
     rows where it does): an ended job's, and a running job's until running logs are due again, if the job's
     status and stream are the same."""
-    if previous is None or previous.empty or "log_read_at" not in previous:
+    if previous is None:
         return pd.DataFrame(index=jobs.index, columns=[*_ENRICHED, "_reuse"]).assign(_reuse=False)
     old = previous.drop_duplicates("job_id").set_index("job_id")
     old = old.reindex(jobs["job_id"]).set_axis(jobs.index)
@@ -86,6 +86,8 @@ def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = No
         return empty_frame(EnrichedJobs)
     stage = jobs["stage"].iloc[0]
     jobs = jobs.reset_index(drop=True)
+    if previous is not None and (previous.empty or "log_read_at" not in previous):
+        previous = None  # nothing to carry over (a frame stored before log_read_at: read as a first fetch)
     due = _running_logs_due(jobs, previous, refresh_seconds() if running_log_max_age_s is None else running_log_max_age_s)
     old = _reusable(jobs, previous, due)
     reuse = old["_reuse"].astype(bool)

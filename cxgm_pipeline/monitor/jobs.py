@@ -127,12 +127,11 @@ def relist_from(previous: pd.DataFrame, active: pd.Series) -> pd.Timestamp:
 _ENDED = {"SUCCEEDED", "FAILED"}
 
 
-def _same(row: dict):
-    """A listed job's summary matches its previous row: nothing to describe (the row is kept, its duration
-    re-timed). A retry between two refreshes that left the status as it was shows when the job next changes."""
-    started = row["started_at"]
-    started_ms = None if pd.isna(started) else int(started.value // 1_000_000)
-    return lambda summary: summary["status"] == row["status"] and (summary.get("startedAt") or None) == started_ms
+def _summary_state(status: str, started_ms) -> tuple:
+    """What a ListJobs summary shows of a job that a refresh compares with its previous row: an unchanged job is
+    not described (its row is kept, its duration re-timed). A retry between two refreshes that left the status and
+    the first start as they were shows when the job next changes."""
+    return status, None if pd.isna(started_ms) or not started_ms else int(started_ms)
 
 
 def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
@@ -149,9 +148,9 @@ def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
     now = now or batch.aws_now(stage)
     cfg = batch.stage_config(stage)
     after, before = attempt.window(now)
-    kept = previous.iloc[0:0] if previous is not None else None
+    kept: pd.DataFrame | None = None  # rows of the previous frame that stand as they are
     also: list[str] = []
-    unchanged = None
+    shown: dict[str, tuple] = {}  # active job id -> its previous summary state
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         ended = previous["status"].isin(_ENDED)
         active = previous[~ended]
@@ -159,17 +158,23 @@ def fetch_migration_jobs(stage: str, attempt: Attempt | None, batch: BatchApi,
             previous["created_at"].max() - RELIST_MARGIN
         after = max(after, start.to_pydatetime())
         also = list(active.loc[active["created_at"] < start, "job_id"])
-        checks = {r["job_id"]: _same(r) for r in row_dicts(active[active["created_at"] >= start])}
-        unchanged = lambda summary: summary["jobId"] in checks and checks[summary["jobId"]](summary)  # noqa: E731
+        listed = active[active["created_at"] >= start]
+        started_ms = listed["started_at"].map(lambda t: None if pd.isna(t) else t.value // 1_000_000)
+        shown = {i: _summary_state(s, m) for i, s, m in zip(listed["job_id"], listed["status"], started_ms)}
         kept = previous[ended]
+
+    def unchanged(summary: dict) -> bool:
+        return shown.get(summary["jobId"]) == _summary_state(summary["status"], summary.get("startedAt"))
+
     skip = set(kept["job_id"]) if kept is not None else set()
     convert = lambda jobs: [r for r in (job_row(j, stage, attempt.key) for j in jobs) if belongs_to(r, attempt)]  # noqa: E731
     rows, same = batch.list_and_describe(stage, cfg.queue, int(after.timestamp() * 1000),
-                                         int(before.timestamp() * 1000), also, stats, skip, unchanged, convert,
+                                         int(before.timestamp() * 1000), also, stats, skip,
+                                         unchanged if shown else None, convert,
                                          first_page=LIST_PAGE if previous is not None else FIRST_PAGE)
-    if unchanged is not None:
+    if shown:
         described = {r["job_id"] for r in rows}
-        unseen = [i for i in checks if i not in same and i not in described]
+        unseen = [i for i in shown if i not in same and i not in described]
         if unseen:  # active before, in the listed span, yet not listed (eventual consistency): ask by id
             more, _ = batch.list_and_describe(stage, None, 0, 0, unseen, stats, convert=convert)
             rows += more

@@ -13,7 +13,6 @@ import time
 from portal_shapes import AWS_API_QUOTAS
 
 
-
 def _with_headroom(rate: float, burst: float) -> tuple[float, float]:
     """AWS's rate, but a tenth of its burst kept in reserve: paced at exactly the quota, requests that the network
     delays and then bunches arrive early for AWS's bucket and are throttled (then retried a second later)."""
