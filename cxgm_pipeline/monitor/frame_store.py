@@ -52,9 +52,7 @@ class FrameStoreOps:
         S3: one PutObject of the whole file is atomic already)."""
         path = self.path(asset, stage, attempt)
         if isinstance(path, S3Path):
-            buffer = io.BytesIO()
-            df.to_parquet(buffer, index=False)  # serialized first: a failure sends nothing
-            path.write_bytes(buffer.getvalue())
+            path.write_bytes(df.to_parquet(index=False))  # serialized first: a failure sends nothing
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         local = path
@@ -72,10 +70,12 @@ class FrameStoreOps:
 
     def read(self, asset: str, stage: str | None = None, attempt: str | None = None) -> pd.DataFrame:
         path = self.path(asset, stage, attempt)
-        if not path.exists():
+        try:
+            data = path.read_bytes()  # one GetObject on S3, no HeadObject before it
+        except FileNotFoundError:
             where = f"{stage}/{attempt}" if stage else "(unpartitioned)"
-            raise FileNotFoundError(f"{asset} {where} has not been materialized: no {path}")
-        return pd.read_parquet(io.BytesIO(path.read_bytes()))
+            raise FileNotFoundError(f"{asset} {where} has not been materialized: no {path}") from None
+        return pd.read_parquet(io.BytesIO(data))
 
     def exists(self, asset: str, stage: str | None = None, attempt: str | None = None) -> bool:
         return self.path(asset, stage, attempt).exists()
@@ -84,7 +84,7 @@ class FrameStoreOps:
         path = self.path(asset, stage, attempt)
         try:
             return path.stat().st_mtime
-        except (FileNotFoundError, AttributeError):
+        except FileNotFoundError:
             return None
 
     def attempts(self, asset: str, stage: str) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from matplotlib.figure import Figure
-from upath import UPath
+from cxgm_pipeline.monitor.frame_store import StorePath
 
 from cxgm_pipeline.monitor import plots
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
@@ -245,7 +245,7 @@ _STYLE = ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}t
           "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}</style>")
 
 
-def write_report(folder: UPath, markdown_for, figures: dict[str, bytes], title: str) -> UPath:
+def write_report(folder: StorePath, markdown_for, figures: dict[str, bytes], title: str) -> StorePath:
     """Writes index.md, index.html and the PNGs into `folder`; `markdown_for(images)` renders the text."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, png in figures.items():
@@ -271,15 +271,17 @@ def signature_diff_section(causes: pd.DataFrame, limit: int = 50) -> str:
                       markdown_table(causes, SIGNATURE_DIFF_COLUMNS, limit)])
 
 
-def write_attempt_report(folder: UPath, r: AttemptReport, links: Mapping[str, str] | None = None) -> dict[str, bytes]:
+def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str, str] | None = None,
+                         rerun_files: bool = True) -> dict[str, bytes]:
     """The attempt's report (index.md, index.html, PNGs) and its re-run list (rerun.csv, rerun.json) in
-    `folder`, as the asset, `cxgm report` and `cxgm export` write it; returns the figures."""
+    `folder`, as the asset, `cxgm report` and `cxgm export` write it; returns the figures. `rerun_files=False`:
+    the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
     from cxgm_pipeline.monitor.rerun import write_manifest
 
     figures = attempt_figures(r)
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")
-    for name in ("rerun.csv", "rerun.json"):
+    for name in ("rerun.csv", "rerun.json") if rerun_files else ():
         write_manifest(r.frame("rerun_manifest"), folder / name)
     return figures

@@ -101,10 +101,8 @@ class _PutOnClose(io.BytesIO):
 
 
 class S3Path:
-    """An S3 key (or key prefix, a "folder") with pathlib's names: `/`, name, parent, open, read/write,
-    exists, iterdir, stat."""
-
-    protocol = "s3"
+    """An S3 key (or key prefix, a "folder") with pathlib's names: `/`, name, parent, open for writing,
+    read/write, exists, iterdir, stat."""
 
     def __init__(self, url: str):
         if not url.startswith(SCHEME) or not url[len(SCHEME):].split("/", 1)[0]:
@@ -128,10 +126,6 @@ class S3Path:
     def __truediv__(self, part: str) -> S3Path:
         part = str(part).strip("/")
         return S3Path(f"{self}/{part}") if part else self
-
-    @property
-    def path(self) -> str:
-        return f"{self.bucket}/{self.key}"
 
     @property
     def name(self) -> str:
@@ -169,9 +163,6 @@ class S3Path:
             return True
         listing = self._call("list_objects_v2", Prefix=self._prefix(), MaxKeys=1)
         return listing.get("KeyCount", 0) > 0
-
-    def is_file(self) -> bool:
-        return bool(self.key) and self._head() is not None
 
     def stat(self) -> _Stat:
         head = self._head()
@@ -212,14 +203,12 @@ class S3Path:
     def write_text(self, text: str, encoding: str = "utf-8") -> int:
         return self.write_bytes(text.encode(encoding))
 
-    def open(self, mode: str = "r", encoding: str | None = None, newline: str | None = None):
-        if mode in ("rb", "r"):
-            raw = io.BytesIO(self.read_bytes())
-            return raw if mode == "rb" else io.TextIOWrapper(raw, encoding=encoding or "utf-8", newline=newline)
+    def open(self, mode: str = "w", encoding: str | None = None, newline: str | None = None):
+        """For writing (w, wb): one PutObject on close; reads go through read_bytes / read_text."""
         if mode in ("wb", "w"):
             sink = _PutOnClose(self)
             return sink if mode == "wb" else _TextPutOnClose(sink, encoding=encoding or "utf-8", newline=newline)
-        raise ValueError(f"{self}: mode {mode!r} is not supported (r, rb, w, wb)")
+        raise ValueError(f"{self}: mode {mode!r} is not supported (w, wb; read with read_bytes or read_text)")
 
 
 class _TextPutOnClose(io.TextIOWrapper):

@@ -33,13 +33,14 @@ from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
-from cxgm_pipeline.monitor.deltas import stored_signature_diff
+from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.resources.notifier import Notifier
+from cxgm_pipeline.schemas import RerunManifest, empty_frame
 from cxgm_pipeline.sensors.refresh_running import refreshed_since
 
 STALE_AFTER_S = 24 * 3600  # an attempt that ended longer ago than this, first seen now, is history, not news
@@ -132,9 +133,12 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         progress = stored_progress(attempt, store, attempts, rollup=datasets) if closing or not attempt.ended else None
         causes = None
         if closing and (rehearsal := rehearsal_of(attempt, attempts, store, "error_signatures")) is not None:
-            causes = stored_signature_diff(str(rehearsal.ref), str(attempt.ref), store)
-        new = evaluate(attempt.stage, attempt.key, datasets, signatures, _rerun(store, attempt),
-                       finished, threshold, seen, progress, causes)
+            causes = signature_diff(str(rehearsal.ref), store.read("error_signatures", rehearsal.stage, rehearsal.key),
+                                    name, signatures)
+        # the re-run list is in the "finished" alert only: read on every tick, it was a parquet read per attempt
+        rerun = _rerun(store, attempt) if closing else empty_frame(RerunManifest)
+        new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
+                       causes)
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
             where = {"partition_url": links.partition_page(attempt.ref),

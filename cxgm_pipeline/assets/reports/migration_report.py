@@ -47,7 +47,9 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                             "error_signatures": error_signatures, "rerun_manifest": rerun_manifest,
                             "sfn_executions": sfn_executions}, progress)
     folder = store.report_dir(stage, attempt)
-    figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)})
+    # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
+    figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
+                                   rerun_files=False)
     meta = report_metadata(r, figures, folder)
     if progress is not None:
         meta["progress"] = progress.line()
