@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from upath import UPath
 
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.report import AttemptReport, write_attempt_report
@@ -68,7 +67,7 @@ def _parquet(df: pd.DataFrame) -> bytes:
 def export_bundle(stage: str, attempt: str, frames: dict[str, pd.DataFrame], path: Path) -> dict:
     files: dict[str, bytes] = {f"frames/{name}.parquet": _parquet(df) for name, df in frames.items()}
     with tempfile.TemporaryDirectory() as tmp:  # the report as `cxgm report` writes it: HTML, PNGs, rerun.csv/json
-        write_attempt_report(UPath(tmp), AttemptReport(AttemptRef(stage, attempt), frames))
+        write_attempt_report(Path(tmp), AttemptReport(AttemptRef(stage, attempt), frames))
         files.update({f"report/{p.name}": p.read_bytes() for p in sorted(Path(tmp).iterdir())})
     manifest = {
         "format": FORMAT, "stage": stage, "attempt": attempt,

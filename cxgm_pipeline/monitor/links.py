@@ -32,10 +32,6 @@ def partition_page(ref: AttemptRef, asset: str = REPORT_ASSET) -> str:
     return f"{ui_url()}/assets/{quote(asset)}?" + urlencode({"view": "partitions", "partition": ref.partition_key})
 
 
-def asset_page(asset: str) -> str:
-    return f"{ui_url()}/assets/{quote(asset)}"
-
-
 def served(*parts: str) -> str | None:
     """The served URL of `reports/<parts...>`, or None when no server is configured."""
     base = reports_url()

@@ -79,9 +79,10 @@ def _legend_outside(ax, title: str | None = None, handles=None) -> None:
 
 
 def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | None = None,
-               legend: bool = True) -> Figure:
+               legend: bool = True, row_colors: list[str] | None = None, show_zero: bool = False) -> Figure:
     """Horizontal grouped bars: one row per index value (top to bottom), one bar per column, each labelled with
-    its count (and share of `total`); log axis when the counts span orders of magnitude; zeros not drawn."""
+    its count (and share of `total`); log axis when the counts span orders of magnitude; zeros not drawn (but
+    labelled " 0" with `show_zero`). Bars take their column's status colour, or with `row_colors` one per row."""
     rows, series = list(table.index), list(table.columns)
     n = max(1, len(series))
     height = 0.8 / n
@@ -93,7 +94,8 @@ def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | 
         y = np.arange(len(rows)) + (i - (n - 1) / 2) * height
         values = table[column].to_numpy()
         shown = np.where(values > 0, values, np.nan)
-        ax.barh(y, shown - base, left=base, height=height * 0.92, color=STATUS_COLORS.get(str(column), None),
+        color = row_colors if row_colors is not None else STATUS_COLORS.get(str(column), None)
+        ax.barh(y, shown - base, left=base, height=height * 0.92, color=color,
                 label=str(column), zorder=3 if str(column).lower() == "failed" else 2)
         for yy, v, row in zip(y, values, rows):
             if v > 0:
@@ -107,6 +109,9 @@ def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | 
         xlabel += " (log scale)"
     else:
         ax.set_xlim(0, (positive.max() if len(positive) else 1) * 1.2)
+    for i, row in enumerate(rows) if show_zero else ():
+        if not (table.loc[row] > 0).any():
+            ax.text(ax.get_xlim()[0], i, " 0", va="center", fontsize=8, color="#757575")
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", color="#eeeeee", zorder=0)
@@ -213,14 +218,8 @@ def plot_dataset_status_counts(datasets: pd.DataFrame, title: str = "Datasets by
     counts = datasets["state"].astype(str).value_counts()
     states = _ordered(set(counts.index) | {s.value for s in DatasetState}, STATUS_ORDER)
     table = pd.DataFrame({"datasets": counts.reindex(states, fill_value=0)})
-    fig = _bar_chart(table, title, "datasets", pd.Series(len(datasets), index=states), legend=False)
-    ax = fig.axes[0]
-    for patch, state in zip(ax.patches, states):  # a zero is a patch of no width: one per state
-        patch.set_color(STATUS_COLORS.get(state, "#90a4ae"))
-    for i, state in enumerate(states):
-        if counts.get(state, 0) == 0:
-            ax.text(ax.get_xlim()[0], i, " 0", va="center", fontsize=8, color="#757575")
-    return fig
+    return _bar_chart(table, title, "datasets", pd.Series(len(datasets), index=states), legend=False,
+                      row_colors=[STATUS_COLORS.get(state, "#90a4ae") for state in states], show_zero=True)
 
 
 def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
@@ -230,10 +229,8 @@ def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
     title = title or "Datasets whose outcome changed, by cause"
     if changed.empty:
         return _empty(title)
-    causes = [c for c in ("other_cause", "base_cause") if c in changed.columns]
-    why = changed[causes[0]].fillna("") if causes else pd.Series("", index=changed.index)
-    if len(causes) > 1:  # failed_to_succeeded: the cause it had in base
-        why = why.where(why != "", changed[causes[1]].fillna(""))
+    why = changed["other_cause"].fillna("")
+    why = why.where(why != "", changed["base_cause"].fillna(""))  # failed_to_succeeded: the cause it had in base
     change = changed["outcome_change"].str.replace("_to_", " \u2192 ").str.replace("_", " ")
     states = changed["base_state"].fillna("-") + " \u2192 " + changed["other_state"].fillna("-")
     # the cause says why an outcome changed; a dataset only one side has (mid-run: not reached yet) has no change
@@ -242,10 +239,9 @@ def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
     table = (pd.DataFrame({"change": changed["outcome_change"], "label": label}).value_counts().reset_index(name="n"))
     rank = {k: i for i, k in enumerate(OUTCOME_COLORS)}
     table = table.assign(r=table["change"].map(rank).fillna(len(rank))).sort_values(["r", "n"], ascending=[True, False])
-    fig = _bar_chart(table.set_index("label")[["n"]], title, "datasets", legend=False)
+    fig = _bar_chart(table.set_index("label")[["n"]], title, "datasets", legend=False,
+                     row_colors=[OUTCOME_COLORS.get(change, "#90a4ae") for change in table["change"]])
     ax = fig.axes[0]
-    for patch, change in zip(ax.patches, table["change"]):
-        patch.set_color(OUTCOME_COLORS.get(change, "#90a4ae"))
     _legend_outside(ax, "outcome", [Patch(color=color, label=change.replace("_to_", " \u2192 ").replace("_", " "))
                                     for change, color in OUTCOME_COLORS.items() if change in set(table["change"])])
     fig.tight_layout()

@@ -5,7 +5,6 @@ import html
 import re
 
 import pandas as pd
-from upath import UPath
 
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.report import AttemptReport, _html, attempt_markdown, write_report
@@ -52,7 +51,7 @@ def test_error_section_shows_evidence_and_keeps_every_character_as_text(tmp_path
     assert "<class" not in row and "&lt;class" in row  # an HTML tag in Markdown would vanish
     assert row.count("|") - row.count("\\|") == 8  # 7 cells: the evidence's own pipe is escaped
     assert "error_evidence" in markdown and "EFO:0009310, EFO:0009899" in row
-    write_report(UPath(str(tmp_path)), lambda images: markdown, {}, "t")
+    write_report(tmp_path, lambda images: markdown, {}, "t")
     page = (tmp_path / "index.html").read_text()
     assert f"<td>{html.escape(SIGNATURE)}</td>" in page
     assert f"<td>{html.escape(EVIDENCE)}</td>" in page
