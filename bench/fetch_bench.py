@@ -13,23 +13,13 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
-import shlex
-import socket
-import subprocess
-import sys
-import urllib.request
 import resource
 import tempfile
 import time
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from cxgm_emulator.process import spawn
 
 
 class RemoteEmulator:
@@ -37,29 +27,19 @@ class RemoteEmulator:
     client's for the interpreter lock, and the benchmark would measure the emulator."""
 
     def __init__(self, scenario: str, latency_ms: float, quotas: bool):
-        self.port = _free_port()
-        self.dir = Path(tempfile.mkdtemp())
-        args = [sys.executable, "-m", "cxgm_emulator", "start", "--scenario", scenario, "--at-end",
-                "--port", str(self.port), "--latency-ms", str(latency_ms), "--env-file", str(self.dir / "env"),
-                "--truth", str(self.dir / "truth.json")]
-        self.proc = subprocess.Popen([*args, *(["--quotas"] if quotas else [])],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        atexit.register(self.proc.terminate)
-        subprocess.run([sys.executable, "-m", "cxgm_emulator", "wait", "--port", str(self.port), "--timeout", "600",
-                        "--env-file", str(self.dir / "env")], check=True, stdout=subprocess.DEVNULL)
-        self.truth = json.loads((self.dir / "truth.json").read_text())
+        self.process = spawn(Path(tempfile.mkdtemp()), "--at-end", "--latency-ms", str(latency_ms),
+                             *(["--quotas"] if quotas else []), scenario=scenario)
+        self.proc = self.process.proc
+        atexit.register(self.process.stop)
+        self.process.wait_ready(timeout=600)
+        self.truth = self.process.truth()
 
     def env(self) -> dict[str, str]:
-        pairs = (line.removeprefix("export ").split("=", 1) for line in (self.dir / "env").read_text().splitlines()
-                 if "=" in line)
-        return {k: shlex.split(v)[0] if v else "" for k, v in pairs}
+        return self.process.env
 
     def control(self, body: dict | None = None) -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_cxgm/clock" if body else
-                                         f"http://127.0.0.1:{self.port}/_cxgm/status",
-                                         data=json.dumps(body).encode() if body else None, method="POST" if body else "GET")
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return json.loads(response.read())
+        """The emulator's status, or with a body, its clock set."""
+        return self.process.control("clock" if body else "status", body, timeout=600)
 
 
 def main() -> None:

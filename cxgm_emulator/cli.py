@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
 import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cxgm_emulator.process import control
 from cxgm_emulator.scenarios import SCENARIOS
 from cxgm_emulator.throttling import AWS_DEFAULT_QUOTAS, Injection
 from portal_shapes import IngestionInput, MapMode
@@ -30,11 +29,7 @@ DEFAULT_PORT = 5055
 
 
 def _control(port: int, path: str, body: dict | None = None, timeout: float = 5.0) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/_cxgm/{path}", data=data, method="POST" if data else "GET",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+    return control(f"http://127.0.0.1:{port}", path, body, timeout)
 
 
 def _fmt(ts: float | None) -> str:

@@ -33,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cxgm_emulator.process import control, read_env_file
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET, PREFIX = "cxgm-frames", "cxgm"
@@ -182,17 +183,6 @@ class Process:
             self.proc.wait(timeout=30)
 
 
-def emulator_env(env_file: Path) -> dict[str, str]:
-    return dict(line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines() if line.strip())
-
-
-def control(endpoint: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(f"{endpoint}/_cxgm/{path}", data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json"}, method="POST" if body else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 class Inbox:
     """An SMTP server (aiosmtpd) that keeps every message: where the alerts go."""
 
@@ -260,9 +250,9 @@ def run(workdir: Path) -> dict:
                                         str(workdir / "truth.json"), "--env-file", str(env_file)],
                            {**base, "COLUMNS": "200"}, workdir / "emulator.log")
         stack.callback(emulator.stop)
-        wait_for("the emulator is ready", lambda: env_file.exists() and emulator_env(env_file), timeout=180,
+        wait_for("the emulator is ready", lambda: env_file.exists() and read_env_file(env_file), timeout=180,
                  every=0.3, on_timeout=emulator.tail)
-        aws = emulator_env(env_file)
+        aws = read_env_file(env_file)
         endpoint = aws["AWS_ENDPOINT_URL"]
         wait_for("the emulator answers", lambda: _answers(endpoint), timeout=60, every=0.3, on_timeout=emulator.tail)
         truth = json.loads((workdir / "truth.json").read_text())
@@ -295,7 +285,7 @@ def run(workdir: Path) -> dict:
 
 def _answers(endpoint: str) -> bool:
     try:
-        return bool(control(endpoint, "status"))
+        return bool(control(endpoint, "status", timeout=10))
     except OSError:
         return False
 
@@ -334,7 +324,7 @@ def _sensor_ticks(instance, name: str):
 
 
 def _move_clock(endpoint: str, live: dict, share: float) -> None:
-    control(endpoint, "clock", {"set": live["start"] + share * (live["stop"] - live["start"])})
+    control(endpoint, "clock", {"set": live["start"] + share * (live["stop"] - live["start"])}, timeout=10)
 
 
 def _phases(instance, env, workdir, endpoint, live, partitions, inbox, stack) -> dict:

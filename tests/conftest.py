@@ -13,20 +13,13 @@ Tests talk to them over HTTP on 127.0.0.1, exactly as cxgm talks to AWS, and com
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from cxgm_emulator.process import EmulatorProcess, spawn
 from cxgm_emulator.server import Emulator, EmulatorOptions
 from cxgm_emulator.truth import load_truth
 
@@ -83,68 +76,12 @@ def observable(m: dict) -> list[dict]:
 # --- emulators in their own process ---------------------------------------------------------------------
 
 
-@dataclass
-class EmulatorProcess:
-    """`python -m cxgm_emulator start ...` in a subprocess; `env` once ready (the exports of its --env-file)."""
-
-    proc: subprocess.Popen
-    env_file: Path
-    truth_file: Path
-    log_file: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def output(self) -> str:
-        return self.log_file.read_text() if self.log_file.exists() else ""
-
-    def wait_ready(self, timeout: float = 120.0) -> dict[str, str]:
-        """Waits for the env file, then for GET /_cxgm/status to answer (what `cxgm-emulator wait` does)."""
-        deadline = time.time() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"emulator exited with {self.proc.returncode}:\n{self.output()}")
-            if time.time() > deadline:
-                raise TimeoutError(f"emulator not ready within {timeout:.0f} s:\n{self.output()}")
-            if self.env_file.exists():
-                env = dict(line.removeprefix("export ").split("=", 1) for line in self.env_file.read_text().splitlines()
-                           if line.strip())
-                try:
-                    with urllib.request.urlopen(env["AWS_ENDPOINT_URL"] + "/_cxgm/status", timeout=2) as response:
-                        json.loads(response.read())
-                    self.env = env
-                    return env
-                except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError):
-                    pass
-            time.sleep(0.2)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        """SIGTERM by default: a SIGINT is ignored by a process started from a background shell job."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-
 def start_emulator_process(directory: Path, map_mode: str = DEFAULT_VARIANT[0],
                            ingestion_input: str = DEFAULT_VARIANT[1], scenario: str = "small", seed: int = SEED,
                            port: int = 0, command: list[str] | None = None) -> EmulatorProcess:
-    """Starts an emulator at its end (clock paused) in its own process. port 0: the OS picks a free one (the
-    env file names it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    env_file, truth_file, log_file = directory / "env", directory / "truth.json", directory / "emulator.log"
-    command = command or [sys.executable, "-m", "cxgm_emulator"]
-    args = [*command, "start", "--scenario", scenario, "--seed", str(seed), "--at-end", "--port", str(port),
-            "--map-mode", map_mode, "--ingestion-input", ingestion_input, "--truth", str(truth_file),
-            "--env-file", str(env_file)]
-    log = log_file.open("w")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CXGM_"))}
-    environ["COLUMNS"] = "200"
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True, env=environ)
-    log.close()
-    return EmulatorProcess(proc, env_file, truth_file, log_file)
+    """Starts an emulator of this variant at its end (clock paused) in its own process."""
+    return spawn(directory, "--at-end", "--map-mode", map_mode, "--ingestion-input", ingestion_input,
+                 scenario=scenario, seed=seed, port=port, command=command)
 
 
 @pytest.fixture(scope="session")
