@@ -49,6 +49,30 @@ def emulator(tmp_path_factory) -> Emulator:
             os.environ[k] = v
 
 
+class ClockControl:
+    """The in-process emulator's clock for a test: `set` and `advance` move it and sync S3 at once."""
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+
+    def now(self) -> float:
+        return self.emulator.clock.now()
+
+    def set(self, sim: float) -> None:
+        self.emulator.set_clock(sim)
+
+    def advance(self, seconds: float) -> None:
+        self.emulator.set_clock(self.now() + seconds)
+
+
+@pytest.fixture
+def clock(emulator) -> ClockControl:
+    """The emulator's clock, put back where it was (every migration over) after the test."""
+    before = emulator.clock.now()
+    yield ClockControl(emulator)
+    emulator.set_clock(before)
+
+
 @pytest.fixture(scope="session")
 def truth(emulator) -> dict:
     return load_truth(emulator.truth_path)

@@ -94,19 +94,14 @@ def test_executions_and_histories(emulator, truth):
     assert all(set(ev) == {"timestamp", "type", "id", "previousEventId"} for ev in events if ev["type"] == "MapRunSucceeded")
 
 
-def test_status_endpoint_shows_each_attempt_as_it_ended(emulator, truth):
+def test_status_endpoint_shows_each_attempt_as_it_ended(emulator, clock, truth):
     """`cxgm-emulator status` showed NOT_STARTED for every attempt: progress() looked executions up by name."""
     statuses = [m["status"] for m in emulator.status()["migrations"]]
     assert statuses == [m["status"] for m in truth["migrations"]]
-    before = emulator.clock.now()
-    try:
-        emulator.clock.set(migration(truth, "prod")["start"] - 60)
-        assert emulator.status()["migrations"][-1]["status"] == "NOT_STARTED"
-        emulator.clock.set(migration(truth, "prod")["start"] + 600)
-        assert emulator.status()["migrations"][-1]["status"] == "RUNNING"
-    finally:
-        emulator.clock.set(before)
-        emulator.world.sync()
+    clock.set(migration(truth, "prod")["start"] - 60)
+    assert emulator.status()["migrations"][-1]["status"] == "NOT_STARTED"
+    clock.set(migration(truth, "prod")["start"] + 600)
+    assert emulator.status()["migrations"][-1]["status"] == "RUNNING"
 
 
 def test_s3_files_appear_then_the_report_deletes_them(emulator, truth):
@@ -121,16 +116,14 @@ def test_s3_files_appear_then_the_report_deletes_them(emulator, truth):
     report = max((j for j in m["jobs"] if j["job_name"] == "report"), key=lambda j: j["created_at"])
     before = emulator.clock.now()
     try:
-        emulator.clock.set(report["created_at"])
-        emulator.world.sync()
+        emulator.set_clock(report["created_at"])
         present = keys()
         errors = [k for k in present if "/report/errors/" in k]
         assert any(k.endswith("span_collections/collections.json") for k in present)
         failed = [d for d in m["datasets"] if d["state"] == "failed" and d["failing_step"] == "dataset_migration"]
         assert len([k for k in errors if "_" in k.rsplit("/", 1)[-1]]) == len(failed)
     finally:
-        emulator.clock.set(before)
-        emulator.world.sync()
+        emulator.set_clock(before)
     assert keys() == []
 
 

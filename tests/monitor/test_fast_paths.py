@@ -47,29 +47,22 @@ def test_raw_json_answers_equal_botocores_parse(emulator, truth):
         raise AssertionError("a missing group must raise ResourceNotFoundException")
 
 
-def test_a_refresh_reads_running_logs_once_per_interval_and_failed_logs_at_once(emulator, truth, monkeypatch):
+def test_a_refresh_reads_running_logs_once_per_interval_and_failed_logs_at_once(clock, truth, monkeypatch):
     prod = migration(truth, "prod", live=True)
     span = prod["stop"] - prod["start"]
     # two moments ten minutes apart, mid-run, with a job failing in between
     fails = sorted(j["stopped_at"] for j in prod["jobs"] if j["status"] == "FAILED" and j["stopped_at"])
     middle = min(fails, key=lambda t: abs(t - (prod["start"] + span / 2)))
-    before = emulator.clock.now()
     wanted = ("migration_jobs", "enriched_jobs")
-    try:
-        emulator.clock.set(middle - 300)
-        emulator.world.sync()
-        session = MonitorSession(stats=FetchStats())
-        attempt = session.resolve("prod", prod["attempt_key"])
-        first = session.fetch("prod", attempt, wanted)
-        emulator.clock.set(middle + 300)
-        emulator.world.sync()
-        monkeypatch.setenv("CXGM_REFRESH_SECONDS", str(24 * 3600))  # running logs not due again
-        kept = session.fetch("prod", attempt, wanted, previous=first)
-        monkeypatch.setenv("CXGM_REFRESH_SECONDS", "1")  # due: every running job's log is read anew
-        reread = session.fetch("prod", attempt, wanted, previous=first)
-    finally:
-        emulator.clock.set(before)
-        emulator.world.sync()
+    clock.set(middle - 300)
+    session = MonitorSession(stats=FetchStats())
+    attempt = session.resolve("prod", prod["attempt_key"])
+    first = session.fetch("prod", attempt, wanted)
+    clock.set(middle + 300)
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", str(24 * 3600))  # running logs not due again
+    kept = session.fetch("prod", attempt, wanted, previous=first)
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", "1")  # due: every running job's log is read anew
+    reread = session.fetch("prod", attempt, wanted, previous=first)
 
     first_jobs = first["enriched_jobs"].set_index("job_id")
     for frames, running_due in ((kept, False), (reread, True)):

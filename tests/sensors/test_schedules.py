@@ -6,10 +6,9 @@ from cxgm_pipeline.partitions import ATTEMPTS
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 from tests.conftest import migration
-from tests.sensors.test_sensors import clock  # noqa: F401 - the fixture
 
 
-def test_daily_refresh_targets_running_attempts_only(clock, truth, tmp_path):  # noqa: F811
+def test_daily_refresh_targets_running_attempts_only(clock, truth, tmp_path):
     # build_schedule_context re-opens the instance by its ref once resources are bound: an ephemeral one
     # has none, a temporary on-disk one does.
     instance = DagsterInstance.local_temp(str(tmp_path))

@@ -17,15 +17,6 @@ from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from tests.conftest import migration
 
 
-@pytest.fixture
-def clock(emulator):
-    """The emulator's clock, put back at the end of every migration afterwards."""
-    before = emulator.clock.now()
-    yield emulator.clock
-    emulator.clock.set(before)
-    emulator.world.sync()
-
-
 def tick(sensor, instance, cursor):
     result = sensor(build_sensor_context(instance=instance, cursor=cursor, resources={"sfn": StepFunctionsResource()}))
     for request in result.dynamic_partitions_requests or []:  # a sensor context does not apply them itself
