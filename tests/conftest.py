@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cxgm_emulator.process import EmulatorProcess, spawn
+from cxgm_emulator.process import EmulatorProcess, control, spawn
 from cxgm_emulator.server import Emulator, EmulatorOptions
 from cxgm_emulator.truth import load_truth
 
@@ -83,6 +83,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def set_clock(env: dict, at: float) -> None:
+    """Sets the simulated clock of the emulator (own process) whose exports are `env`."""
+    control(env["AWS_ENDPOINT_URL"], "clock", {"set": at}, timeout=10)
 
 
 def migration(truth: dict, stage: str, key: str | None = None, live: bool | None = None) -> dict:

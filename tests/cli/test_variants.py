@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
-from tests.conftest import VARIANTS
+from tests.conftest import VARIANTS, set_clock
 
 runner = CliRunner()
 COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id")
@@ -112,14 +112,6 @@ def test_expired_logs_fall_back_to_the_execution_history(account, tmp_path):
     assert set(sources) <= {"log", fallback}, sources
 
 
-def _set_clock(env: dict, at: float) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(env["AWS_ENDPOINT_URL"] + "/_cxgm/clock", data=json.dumps({"set": at}).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
-
-
 @pytest.mark.parametrize("moment", ["gathering", "first_datasets", "midway"])
 def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, moment):
     """While prod runs: just started (gather_collections running, no dataset yet), first datasets, midway."""
@@ -129,7 +121,7 @@ def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, m
     first_dataset = min(j["created_at"] for j in prod["jobs"] if j["step"] == "dataset_migration")
     at = {"gathering": gather + 30, "first_datasets": first_dataset + 120,
           "midway": (prod["start"] + prod["stop"]) / 2}[moment]
-    _set_clock(env, at)
+    set_clock(env, at)
     try:
         out = tmp_path / "datasets.json"
         code, output = run(env, "describe", "datasets", "--env", "prod", "--tag", prod["attempt_key"], "--refresh",
@@ -147,7 +139,7 @@ def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, m
             code, output = run(env, *args)
             assert code == 0 and "Traceback" not in output, f"{args}: {output}"
     finally:
-        _set_clock(env, truth["end"] + 30)
+        set_clock(env, truth["end"] + 30)
 
 
 # The IAM policy the README documents: read-only, and nothing else (alerts add sns:Publish).
@@ -192,17 +184,17 @@ def test_an_incremental_refresh_equals_a_full_fetch_for_fewer_calls(account, mon
     prod = next(m for m in truth["migrations"] if m["live"])
     span = prod["stop"] - prod["start"]
     try:
-        _set_clock(env, prod["start"] + span * 0.5)
+        set_clock(env, prod["start"] + span * 0.5)
         first = MonitorSession(stats=FetchStats())
         attempt = first.resolve("prod", prod["attempt_key"])
         before = first.fetch("prod", attempt)
-        _set_clock(env, prod["start"] + span * 0.52)
+        set_clock(env, prod["start"] + span * 0.52)
         full_session, inc_session = MonitorSession(stats=FetchStats()), MonitorSession(stats=FetchStats())
         attempt = full_session.resolve("prod", prod["attempt_key"])
         full = full_session.fetch("prod", attempt)
         inc = inc_session.fetch("prod", attempt, previous=before)
     finally:
-        _set_clock(env, truth["end"] + 30)
+        set_clock(env, truth["end"] + 30)
 
     def datasets(frames):  # a running job's seconds are counted to the moment of the fetch: compare outcomes
         shown = ["dataset_id", "state", "current_step", "last_step", "failing_step", "error_category", "retries",

@@ -3,7 +3,6 @@ attempt, its ETA range, the dev-vs-prod diff of causes, one dataset's drill-down
 
 import dataclasses
 import json
-import urllib.request
 from collections import Counter
 
 import pandas as pd
@@ -17,16 +16,10 @@ from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress, observed_now
 from cxgm_pipeline.monitor.session import AttemptFrames, MonitorSession
 from cxgm_emulator.truth import load_truth
-from tests.conftest import DEFAULT_VARIANT, start_emulator_process
+from tests.conftest import DEFAULT_VARIANT, set_clock, start_emulator_process
 
 runner = CliRunner()
 LIVE_FRAMES = ("dataset_rollup", "collection_rollup", "error_signatures", "enriched_jobs", "sfn_executions")
-
-
-def _set_clock(env: dict, at: float) -> None:
-    request = urllib.request.Request(env["AWS_ENDPOINT_URL"] + "/_cxgm/clock", data=json.dumps({"set": at}).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
 
 
 def _utc(t: float) -> pd.Timestamp:
@@ -84,11 +77,11 @@ def test_progress_mid_run_equals_the_truth(account, monkeypatch, share):
     env, truth = account
     prod = _live(truth)
     at = prod["start"] + share * (prod["stop"] - prod["start"])
-    _set_clock(env, at)
+    set_clock(env, at)
     try:
         attempt, frames = _fetch(env, monkeypatch, "prod", prod["attempt_key"])
     finally:
-        _set_clock(env, truth["end"] + 30)
+        set_clock(env, truth["end"] + 30)
     assert not attempt.ended
     # "now" is AWS's clock as it answered (the emulator's, stopped at `at`), read from the frames alone
     for source in (frames["enriched_jobs"], frames["dataset_rollup"]):
@@ -130,7 +123,7 @@ def test_eta_range_holds_the_true_end_of_the_default_scenario(tmp_path, monkeypa
         dev_attempt, dev_frames = _fetch(env, monkeypatch, "dev", dev["attempt_key"], ("dataset_rollup",))
         rehearsal = Rehearsal(str(dev_attempt.ref), dev_frames["dataset_rollup"], _utc(dev["start"]), _utc(dev["stop"]))
         at = (prod["start"] + prod["stop"]) / 2
-        _set_clock(env, at)
+        set_clock(env, at)
         attempt, frames = _fetch(env, monkeypatch, "prod", prod["attempt_key"], ("dataset_rollup", "collection_rollup"))
     finally:
         emu.stop()
