@@ -14,16 +14,30 @@ HOW_TO_FIND = ("find dataset ids with `cxgm describe datasets --env STAGE --tag 
 
 
 def _stored(env: str | None) -> list[tuple[str, str, dict]]:
-    """(stage, attempt, frames) of every attempt whose frames the store holds, in `env` or every stage."""
+    """(stage, attempt, {"dataset_rollup": ...}) of every attempt whose rollup the store holds, in `env` or every
+    stage; `_with_frames` reads the rest only for the attempts that hold the dataset."""
     from cxgm_pipeline.config import get_config
     from cxgm_pipeline.monitor.frame_store import FrameStore
 
     store = FrameStore()
-    found = []
-    for stage in [env] if env else get_config().stage_names:
-        for key in store.attempts("dataset_rollup", stage):
-            found.append((stage, key, {n: store.read(n, stage, key) for n in FRAMES if store.exists(n, stage, key)}))
-    return found
+    return [(stage, key, {"dataset_rollup": store.read("dataset_rollup", stage, key)})
+            for stage in ([env] if env else get_config().stage_names) for key in store.attempts("dataset_rollup", stage)]
+
+
+def _with_frames(dataset_id: str, searched: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
+    """The stored attempts, with every frame of FRAMES the store holds read for those whose rollup names the
+    dataset."""
+    from cxgm_pipeline.monitor.frame_store import FrameStore
+
+    store = FrameStore()
+    out = []
+    for stage, key, frames in searched:
+        rollup = frames["dataset_rollup"]
+        if not rollup.empty and (rollup["dataset_id"] == dataset_id).any():
+            more = [n for n in FRAMES if n not in frames and store.exists(n, stage, key)]
+            frames = {**frames, **{n: store.read(n, stage, key) for n in more}}
+        out.append((stage, key, frames))
+    return out
 
 
 def _resolve_id(dataset_id: str, searched: list[tuple[str, str, dict]]) -> str:
@@ -61,6 +75,8 @@ def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh:
             raise UsageError(f"no attempt{' of ' + env if env else ''} is stored to search: name one with --env STAGE "
                              f"--tag ATTEMPT (read from AWS), or materialize attempts in Dagster")
     full = _resolve_id(dataset_id, searched)
+    if not tag:
+        searched = _with_frames(full, searched)
     found = [d for s, k, frames in searched if (d := dataset_in_attempt(full, s, k, frames)) is not None]
     if out:
         jobs = [d.jobs.assign(stage=d.stage, attempt=d.attempt, state=d.row["state"]) for d in found]
