@@ -16,6 +16,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch)."""
     from cxgm_pipeline.monitor.attempt_states import attempt_states
     from cxgm_pipeline.monitor.session import MonitorSession
+    from cxgm_pipeline.monitor.attempts import rehearsal_candidates
 
     if out:
         check_output(out, FRAME_SUFFIXES)
@@ -28,7 +29,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
                 rollups[(a.stage, a.key)] = session.frames(env, a.key, wanted=("dataset_rollup",)).frames["dataset_rollup"]
             elif session.store.exists("dataset_rollup", a.stage, a.key):
                 rollups[(a.stage, a.key)] = session.store.read("dataset_rollup", a.stage, a.key)
-        rehearsals = _rehearsal_candidates(session, env, found)
+        rehearsals = rehearsal_candidates(session.sfn, env, not all(a.ended for a in found), stats=session.stats)
     if not found:
         console.print(f"no migration has run in {env}")
         return
@@ -43,23 +44,6 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         console.print("counts left blank: not rolled up yet (materialize in Dagster, or `cxgm attempts --fetch`)")
     for line in frame.loc[frame["eta_basis"].notna(), "eta_basis"]:
         console.print(f"ETA from: {line}")
-
-
-def _rehearsal_candidates(session, env: str, found: list) -> list:
-    """Attempts of the other stages that may have rehearsed a running one (only looked up when one runs)."""
-    from cxgm_pipeline.config import get_config
-    from cxgm_pipeline.monitor.aws import AwsAccessError
-
-    if all(a.ended for a in found):
-        return []
-    out = []
-    for stage in get_config().stage_names:
-        if stage != env:
-            try:
-                out.extend(session.attempts(stage))
-            except AwsAccessError:
-                continue  # no access to that stage: no rehearsal from it, the rest still shows
-    return out
 
 
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list):

@@ -20,20 +20,14 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
 
 def _progress(result):
     """The attempt's progress view; while it runs, with the rehearsal (same key, another stage) the store holds."""
+    from cxgm_pipeline.monitor.attempts import rehearsal_candidates
+    from cxgm_pipeline.monitor.aws import StepFunctions
     from cxgm_pipeline.monitor.frame_store import FrameStore
     from cxgm_pipeline.monitor.progress import observed_now, stored_progress
-    from cxgm_pipeline.monitor.session import MonitorSession
 
     if result.attempt is None:  # an imported bundle: no AWS to ask when it started
         return None
-    candidates = []
-    if not result.attempt.ended:
-        from cxgm_pipeline.config import get_config
-
-        session = MonitorSession()
-        for stage in get_config().stage_names:
-            if stage != result.stage:
-                candidates.extend(session.attempts(stage))
+    candidates = rehearsal_candidates(StepFunctions(), result.stage, not result.attempt.ended)
     f = result.frames
     return stored_progress(result.attempt, FrameStore(), candidates, rollup=f["dataset_rollup"],
                            now=observed_now(f["enriched_jobs"], f["dataset_rollup"]))

@@ -116,16 +116,28 @@ def find_attempt(stage: str, key: str, sfn: StepFunctionsApi, stats: FetchStats 
     raise AttemptNotFound(stage, key, [a.key for a in attempts])
 
 
-def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None) -> list[Attempt]:
+def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None,
+                      stats: FetchStats | None = None) -> list[Attempt]:
     """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others."""
     found = []
     for stage in stages:
         try:
-            found.extend(list_attempts(stage, sfn))
+            found.extend(list_attempts(stage, sfn, stats))
         except AwsAccessError as exc:
             if log is not None:
                 log.warning(str(exc))
     return found
+
+
+def rehearsal_candidates(sfn: StepFunctionsApi, stage: str, running: bool, log=None,
+                         stats: FetchStats | None = None) -> list[Attempt]:
+    """Attempts of the other stages that may have rehearsed a running attempt of `stage` (for its ETA); none
+    looked up when nothing runs. A stage AWS refuses gives no rehearsal; the rest still count."""
+    from cxgm_pipeline.config import get_config
+
+    if not running:
+        return []
+    return list_all_attempts(sfn, [s for s in get_config().stage_names if s != stage], log, stats)
 
 
 def window_attempt(stage: str, start: datetime, end: datetime) -> Attempt:

@@ -5,10 +5,9 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
-from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.attempts import rehearsal_candidates
 from cxgm_pipeline.monitor.progress import observed_now, stored_progress
 from cxgm_pipeline.monitor.report import AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
 from cxgm_pipeline.partitions import migration_partitions
@@ -40,7 +39,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     _, _, found = resolve_attempt(context, sfn)
     progress = None
     if found is not None:  # a running attempt's ETA reads its rehearsal: the same key in another stage
-        candidates = [] if found.ended else list_all_attempts(sfn, get_config().stage_names, context.log)
+        candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log)
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
     r = AttemptReport(ref, {"enriched_jobs": enriched_jobs, "dataset_rollup": dataset_rollup,
