@@ -92,3 +92,29 @@ def test_a_refresh_reads_running_logs_once_per_interval_and_failed_logs_at_once(
     for frames in (kept, reread):  # no job dropped or doubled by the carrying over
         assert list(frames["enriched_jobs"]["job_id"]) == list(frames["migration_jobs"]["job_id"])
         assert pd.Index(frames["enriched_jobs"]["job_id"]).is_unique
+
+
+def test_job_times_convert_whatever_memory_numpy_hands_out(monkeypatch):
+    """Regression (a CI run): pandas' float-to-datetime path rounds an uninitialised buffer at NaN rows under
+    `errstate(over="raise")`. With `np.empty` handing out huge numbers, cxgm's conversion must still be exact."""
+    import numpy as np
+
+    from cxgm_pipeline.monitor.jobs import rows_frame
+
+    real_empty = np.empty
+
+    def dirty_empty(shape, dtype=float, *args, **kwargs):
+        out = real_empty(shape, dtype, *args, **kwargs)
+        if np.dtype(dtype).kind == "f":
+            out.fill(1e305)
+        return out
+
+    monkeypatch.setattr(np, "empty", dirty_empty)
+    rows = [{"created_at": 1_700_000_000_123, "started_at": None, "stopped_at": None},
+            {"created_at": 1_700_000_000_000, "started_at": 1_700_000_060_000, "stopped_at": None}]
+    df = rows_frame(rows)
+    assert str(df["created_at"].dtype) == "datetime64[ns, UTC]"
+    assert df["created_at"].tolist() == [pd.Timestamp("2023-11-14 22:13:20.123", tz="UTC"),
+                                        pd.Timestamp("2023-11-14 22:13:20", tz="UTC")]
+    assert df["started_at"].isna().tolist() == [True, False] and df["stopped_at"].isna().all()
+    assert df["started_at"][1] == pd.Timestamp("2023-11-14 22:14:20", tz="UTC")
