@@ -95,15 +95,14 @@ def start(
     console.print(_status_table(emu.status()))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C stops it even when started from a background job, which inherits SIGINT ignored
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     last = None
-    try:
-        while not stop.wait(5):
-            states = [(m["attempt"], m["status"]) for m in emu.status()["migrations"]]
-            if states != last:
-                console.print(_status_table(emu.status()))
-                last = states
-    except KeyboardInterrupt:
-        pass
+    while not stop.wait(5):
+        states = [(m["attempt"], m["status"]) for m in emu.status()["migrations"]]
+        if states != last:
+            console.print(_status_table(emu.status()))
+            last = states
     emu.stop()
     console.print("emulator stopped")
 

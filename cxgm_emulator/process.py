@@ -74,7 +74,7 @@ class EmulatorProcess:
             time.sleep(0.2)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        """SIGTERM by default: a SIGINT is ignored by a process started from a background shell job."""
+        """SIGTERM or SIGINT (Ctrl-C) stop it cleanly; a process that outlives `timeout` is killed."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
