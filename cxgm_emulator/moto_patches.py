@@ -93,32 +93,26 @@ def _list_order(job) -> tuple[int, str]:
     return _created_ms(job), job.job_id
 
 
-def _negated(order: tuple[int, str]) -> tuple[int, tuple[int, ...]]:
-    """An ascending key for a newest-first list (ids compared by their code points, negated)."""
-    return -order[0], tuple(-ord(c) for c in order[1])
-
-
 def listjobs(self: BatchResponse) -> str:
     """maxResults and nextToken, absent from moto: pages of at most 1000, newest first like AWS. The token is
     a cursor (created, id) of the last job returned, so jobs submitted while paging shift nothing."""
     query = (self._get_param("jobQueue"), self._get_param("arrayJobId"), self._get_param("jobStatus"),
              json.dumps(self._get_param("filters"), sort_keys=True), _now(), len(self.batch_backend._jobs))
-    if _LISTED.get("query") != query:  # the pages of one listing share its sorted result
+    if _LISTED.get("query") != query:  # the pages of one listing share its sorted result (kept oldest first)
         jobs = self.batch_backend.list_jobs(job_queue_name=query[0], array_job_id=query[1], job_status=query[2],
                                             filters=self._get_param("filters"))
-        jobs = sorted(jobs, key=_list_order, reverse=True)
-        _LISTED.update(query=query, jobs=jobs, keys=[_negated(_list_order(j)) for j in jobs])
+        keys = sorted((_list_order(j), j) for j in jobs)
+        _LISTED.update(query=query, jobs=[j for _, j in keys], keys=[k for k, _ in keys])
     jobs, keys = _LISTED["jobs"], _LISTED["keys"]
     limit = min(int(self._get_param("maxResults") or BATCH_LIST_MAX), BATCH_LIST_MAX)
     token = self._get_param("nextToken")
-    first = 0
+    end = len(jobs)  # newest first: a page is read backwards from just older than the cursor
     if token:
         created, job_id = token.split(":", 1)
-        first = bisect.bisect_right(keys, _negated((int(created), job_id)))
-    jobs = jobs[first:]
-    page = jobs[:limit]
+        end = bisect.bisect_left(keys, (int(created), job_id))
+    page = jobs[max(0, end - limit):end][::-1]
     result: dict[str, Any] = {"jobSummaryList": [j.describe_short() for j in page]}
-    if len(jobs) > limit:
+    if end > limit:
         last = _list_order(page[-1])
         result["nextToken"] = f"{last[0]}:{last[1]}"
     return json.dumps(result)

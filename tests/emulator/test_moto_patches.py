@@ -32,6 +32,15 @@ def test_list_jobs_pages_and_filters(emulator, truth):
                                                                   filters=after) for j in p["jobSummaryList"]
               if j["createdAt"] <= int(m["stop"] * 1000)]
     assert len(listed) == len(m["jobs"])
+    assert len({j["jobId"] for j in listed}) == len(listed), "a page repeats no job of the one before"
+    order = [(j["createdAt"], j["jobId"]) for j in listed]
+    assert order == sorted(order, reverse=True), "newest first, as AWS lists"
+    # a small first page, then the default size from its token, continue exactly where it ended
+    first = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", maxResults=7, filters=after)
+    rest = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", filters=after, nextToken=first["nextToken"])
+    assert [j["jobId"] for j in first["jobSummaryList"] + rest["jobSummaryList"]] == \
+        [j["jobId"] for j in batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", filters=after,
+                                             maxResults=7 + len(rest["jobSummaryList"]))["jobSummaryList"]]
     with pytest.raises(batch.exceptions.ClientException, match="Only one filter"):  # as AWS says
         batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration",
                         filters=[*after, {"name": "BEFORE_CREATED_AT", "values": [str(int(m["stop"] * 1000))]}])
