@@ -7,12 +7,11 @@ SchemaError naming the column.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from cxgm_pipeline.schemas.dtypes import Text, UtcTime
 from cxgm_pipeline.vocabulary import (
     AttemptState,
     Step,
@@ -24,7 +23,6 @@ from cxgm_pipeline.vocabulary import (
     LogStatus,
 )
 
-UtcTime = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
@@ -43,22 +41,22 @@ class _Frame(pa.DataFrameModel):
 
 
 class _Partitioned(_Frame):
-    stage: Series[str] = pa.Field(description="deployment stage (dev, staging, prod, rdev)")
-    attempt: Series[str] = pa.Field(
+    stage: Series[Text] = pa.Field(description="deployment stage (dev, staging, prod, rdev)")
+    attempt: Series[Text] = pa.Field(
         description="attempt key: the execution input's migration_attempt, else untagged-<start minute UTC>")
 
 
 class MigrationJobs(_Partitioned):
     """Every Batch job of an attempt, one row per job. Secrets (TASK_TOKEN) are never columns."""
 
-    job_id: Series[str] = pa.Field(unique=True, description="Batch job id")
-    job_name: Series[str] = pa.Field(description="Batch JobName as submitted")
-    step: Series[str] = pa.Field(description="canonical step (JobName, lower-cased)")
-    status: Series[str] = pa.Field(isin=_values(JobStatus), description="status as AWS reports it")
-    status_reason: Series[str] = pa.Field(nullable=True, description="Batch statusReason")
-    container_reason: Series[str] = pa.Field(
+    job_id: Series[Text] = pa.Field(unique=True, description="Batch job id")
+    job_name: Series[Text] = pa.Field(description="Batch JobName as submitted")
+    step: Series[Text] = pa.Field(description="canonical step (JobName, lower-cased)")
+    status: Series[Text] = pa.Field(isin=_values(JobStatus), description="status as AWS reports it")
+    status_reason: Series[Text] = pa.Field(nullable=True, description="Batch statusReason")
+    container_reason: Series[Text] = pa.Field(
         nullable=True, description="Batch container.reason (e.g. OutOfMemoryError)")
-    attempt_reasons: Series[str] = pa.Field(
+    attempt_reasons: Series[Text] = pa.Field(
         nullable=True, description="each Batch attempt's status reason, ' | '-joined")
     exit_code: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="container exit code")
     created_at: Series[UtcTime] = pa.Field(description="when the job was submitted (UTC)")
@@ -67,40 +65,40 @@ class MigrationJobs(_Partitioned):
     duration_s: Series[float] = pa.Field(
         ge=0, nullable=True, description="seconds from start to stop (or to now while running)")
     attempts: Series[int] = pa.Field(ge=0, description="Batch attempts of the job (retries of its retry strategy + 1)")
-    queue: Series[str] = pa.Field(description="Batch job queue")
-    log_group: Series[str] = pa.Field(nullable=True, description="CloudWatch log group")
-    log_stream: Series[str] = pa.Field(nullable=True, description="CloudWatch log stream of the latest attempt")
+    queue: Series[Text] = pa.Field(description="Batch job queue")
+    log_group: Series[Text] = pa.Field(nullable=True, description="CloudWatch log group")
+    log_stream: Series[Text] = pa.Field(nullable=True, description="CloudWatch log stream of the latest attempt")
     observed_at: Series[UtcTime] = pa.Field(
         description="AWS's clock (its answers' Date) when the frame was fetched: running jobs are timed to it")
-    execution_id: Series[str] = pa.Field(nullable=True, description="EXECUTION_ID: the migration execution's name")
-    migration_attempt: Series[str] = pa.Field(
+    execution_id: Series[Text] = pa.Field(nullable=True, description="EXECUTION_ID: the migration execution's name")
+    migration_attempt: Series[Text] = pa.Field(
         nullable=True, description="MIGRATION_ATTEMPT env (older tagging), if any")
-    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
-    dataset_id: Series[str] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
-    dataset_version_id: Series[str] = pa.Field(
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    dataset_id: Series[Text] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
+    dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
 
 
 class EnrichedJobs(MigrationJobs):
     """migration_jobs plus what the failed and running jobs' logs say, and why each failed."""
 
-    log_status: Series[str] = pa.Field(
+    log_status: Series[Text] = pa.Field(
         isin=_values(LogStatus), description="what became of the log: fetched, not_fetched, missing, no_stream")
     log_lines: Series[int] = pa.Field(ge=0, description="log events read")
     app_lines: Series[int] = pa.Field(ge=0, description="JSON log records (the application's own lines)")
     runtime_lines: Series[int] = pa.Field(ge=0, description="plain log lines (Python runtime, tracebacks, signals)")
-    error_lines: Series[str] = pa.Field(nullable=True, description="last ERROR lines of the log")
-    last_exception: Series[str] = pa.Field(nullable=True, description="last exception line of the log")
-    progress_hint: Series[str] = pa.Field(nullable=True, description="last progress line of a running job")
-    error_category: Series[str] = pa.Field(
+    error_lines: Series[Text] = pa.Field(nullable=True, description="last ERROR lines of the log")
+    last_exception: Series[Text] = pa.Field(nullable=True, description="last exception line of the log")
+    progress_hint: Series[Text] = pa.Field(nullable=True, description="last progress line of a running job")
+    error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
-    error_kind: Series[str] = pa.Field(
+    error_kind: Series[Text] = pa.Field(
         isin=_values(ErrorKind), nullable=True, description="infrastructure (re-run as is) or runtime (needs a fix)")
-    error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
-    error_evidence: Series[str] = pa.Field(
+    error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    error_evidence: Series[Text] = pa.Field(
         nullable=True, description="why that category: '<rule id> @ <field>: <the line the rule matched>'")
-    error_values: Series[str] = pa.Field(
+    error_values: Series[Text] = pa.Field(
         nullable=True, description="what the signature's {placeholders} stand for here (term ids, instances…), ', '-joined")
     log_read_at: Series[UtcTime] = pa.Field(
         nullable=True, description="AWS's clock when the log was read (a running job's is re-read an interval later)")
@@ -122,11 +120,11 @@ class OutputRecords(_Partitioned):
     attempt's window, as written: one sweep of the migration log group that needs no job list, so it runs while
     the jobs are still being described."""
 
-    log_group: Series[str] = pa.Field(description="CloudWatch log group swept")
-    log_stream: Series[str] = pa.Field(description="the job's log stream (joins migration_jobs.log_stream)")
-    event_id: Series[str] = pa.Field(unique=True, description="CloudWatch eventId")
+    log_group: Series[Text] = pa.Field(description="CloudWatch log group swept")
+    log_stream: Series[Text] = pa.Field(description="the job's log stream (joins migration_jobs.log_stream)")
+    event_id: Series[Text] = pa.Field(unique=True, description="CloudWatch eventId")
     timestamp: Series[UtcTime] = pa.Field(description="when the step logged it (UTC)")
-    message: Series[str] = pa.Field(description="the JSON record as logged, secrets cut")
+    message: Series[Text] = pa.Field(description="the JSON record as logged, secrets cut")
 
 
 class StepOutputs(_Partitioned):
@@ -134,56 +132,56 @@ class StepOutputs(_Partitioned):
     the execution histories or the S3 artifacts), one row per fact: a dataset's new version, a gathered
     collection, a dataset a collection set out to migrate, a dataset skipped as already current."""
 
-    kind: Series[str] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | skipped_dataset")
-    source: Series[str] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
-    job_id: Series[str] = pa.Field(nullable=True, description="the Batch job whose answer this is")
-    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[str] = pa.Field(nullable=True, description="as gathered (the published version)")
-    dataset_id: Series[str] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
-    dataset_version_id: Series[str] = pa.Field(nullable=True, description="the version before the migration")
-    new_dataset_version_id: Series[str] = pa.Field(nullable=True, description="made by dataset_migrate")
-    sfn_name: Series[str] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
+    kind: Series[Text] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | skipped_dataset")
+    source: Series[Text] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
+    job_id: Series[Text] = pa.Field(nullable=True, description="the Batch job whose answer this is")
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="as gathered (the published version)")
+    dataset_id: Series[Text] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
+    dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the version before the migration")
+    new_dataset_version_id: Series[Text] = pa.Field(nullable=True, description="made by dataset_migrate")
+    sfn_name: Series[Text] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
 
 
 class SfnExecutions(_Partitioned):
     """The attempt's datasets that got a new version, with their ingestion execution (ListExecutions: name,
     status, times). `attribution` says how the row was tied to a dataset; `unattributed` rows are kept."""
 
-    new_dataset_version_id: Series[str] = pa.Field(
+    new_dataset_version_id: Series[Text] = pa.Field(
         unique=True, description="the NEW dataset version dataset_migrate made")
-    execution_arn: Series[str] = pa.Field(nullable=True, description="empty until the execution starts")
-    execution_name: Series[str] = pa.Field(
+    execution_arn: Series[Text] = pa.Field(nullable=True, description="empty until the execution starts")
+    execution_name: Series[Text] = pa.Field(
         nullable=True, description="ingestion execution name (migrate_<version>_<epoch>)")
-    status: Series[str] = pa.Field(isin=_values(ExecutionStatus), nullable=True, description="status as AWS reports it")
+    status: Series[Text] = pa.Field(isin=_values(ExecutionStatus), nullable=True, description="status as AWS reports it")
     start_at: Series[UtcTime] = pa.Field(nullable=True, description="execution start (UTC)")
     stop_at: Series[UtcTime] = pa.Field(nullable=True, description="execution stop (UTC)")
     duration_s: Series[float] = pa.Field(
         ge=0, nullable=True, description="seconds from start to stop (or to now while running)")
-    dataset_id: Series[str] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
-    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
-    old_dataset_version_id: Series[str] = pa.Field(
+    dataset_id: Series[Text] = pa.Field(nullable=True, description="DATASET_ID (stable across versions)")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    old_dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="the dataset version before the migration")
-    attribution: Series[str] = pa.Field(
+    attribution: Series[Text] = pa.Field(
         isin=[*OUTPUT_SOURCES, "execution_name", "unattributed"], description="how the row was tied to its dataset")
 
 
 class DatasetRollup(_IngestionStepDurations):
     """One row per corpus dataset (by DATASET_ID, resolved through the version mapping)."""
 
-    dataset_id: Series[str] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
-    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
-    dataset_version_id: Series[str] = pa.Field(
+    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
-    new_dataset_version_id: Series[str] = pa.Field(
+    new_dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="the NEW dataset version dataset_migrate made")
-    state: Series[str] = pa.Field(isin=_values(DatasetState), description="state")
-    current_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step of its latest active job")
-    last_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step of its latest job")
-    failing_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step whose failure decided the dataset's state")
-    error_category: Series[str] = pa.Field(
+    state: Series[Text] = pa.Field(isin=_values(DatasetState), description="state")
+    current_step: Series[Text] = pa.Field(isin=STEPS, nullable=True, description="step of its latest active job")
+    last_step: Series[Text] = pa.Field(isin=STEPS, nullable=True, description="step of its latest job")
+    failing_step: Series[Text] = pa.Field(isin=STEPS, nullable=True, description="step whose failure decided the dataset's state")
+    error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
-    error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
     started_at: Series[UtcTime] = pa.Field(nullable=True, description="first start (UTC)")
     finished_at: Series[UtcTime] = pa.Field(nullable=True, description="when its last job stopped (UTC)")
     total_duration_s: Series[float] = pa.Field(
@@ -192,7 +190,7 @@ class DatasetRollup(_IngestionStepDurations):
         ge=0, nullable=True, description="seconds in dataset_migration (all its jobs)")
     retries: Series[int] = pa.Field(ge=0, description="Batch retries + Step Functions re-submissions")
     jobs: Series[int] = pa.Field(ge=0, description="jobs counted")
-    attribution: Series[str] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
+    attribution: Series[Text] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
                                         description="how the dataset's jobs were found; unattributed: an ingestion "
                                                     "whose dataset no source names (dataset_id 'unattributed:<version>')")
 
@@ -210,30 +208,30 @@ class _DatasetStateCounts(_Frame):
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
-    collection_id: Series[str] = pa.Field(unique=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[str] = pa.Field(nullable=True, description="the version gathered (before migration)")
-    collection_migration_status: Series[str] = pa.Field(
+    collection_id: Series[Text] = pa.Field(unique=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="the version gathered (before migration)")
+    collection_migration_status: Series[Text] = pa.Field(
         nullable=True, description="latest collection_migration job's status")
     can_publish: Series[bool] = pa.Field(
         description="every dataset it set out to migrate succeeded and its collection_migration did")
 
 
 class ErrorSignatures(_Partitioned):
-    error_signature: Series[str] = pa.Field(description="the cause, normalised so alike failures group")
-    error_category: Series[str] = pa.Field(
+    error_signature: Series[Text] = pa.Field(description="the cause, normalised so alike failures group")
+    error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), description="why it failed (classifier's category)")
-    error_kind: Series[str] = pa.Field(
+    error_kind: Series[Text] = pa.Field(
         isin=_values(ErrorKind), description="infrastructure (re-run as is) or runtime (needs a fix)")
-    step: Series[str] = pa.Field(description="canonical step (JobName, lower-cased)")
+    step: Series[Text] = pa.Field(description="canonical step (JobName, lower-cased)")
     jobs: Series[int] = pa.Field(ge=1, description="jobs counted")
     datasets: Series[int] = pa.Field(ge=0, description="datasets in all")
     first_seen: Series[UtcTime] = pa.Field(nullable=True, description="first failure's stop time")
     last_seen: Series[UtcTime] = pa.Field(nullable=True, description="last failure's stop time")
-    example_datasets: Series[str] = pa.Field(nullable=True, description="a few datasets it hit")
-    examples: Series[str] = pa.Field(
+    example_datasets: Series[Text] = pa.Field(nullable=True, description="a few datasets it hit")
+    examples: Series[Text] = pa.Field(
         nullable=True, description="distinct values behind the signature's {placeholders}, e.g. the term ids one "
                                    "validator rule rejected, ', '-joined")
-    error_evidence: Series[str] = pa.Field(
+    error_evidence: Series[Text] = pa.Field(
         nullable=True, description="why that category, for one of its jobs: '<rule id> @ <field>: <matched line>'")
 
 
@@ -244,19 +242,19 @@ OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_i
 class DurationDeltas(_Frame):
     """Per dataset and step: durations in two partitions and their difference; outcome changes."""
 
-    base: Series[str] = pa.Field(description="STAGE:ATTEMPT compared from")
-    other: Series[str] = pa.Field(description="STAGE:ATTEMPT compared to")
-    dataset_id: Series[str] = pa.Field(description="DATASET_ID (stable across versions)")
-    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    step: Series[str] = pa.Field(description="canonical step (JobName, lower-cased)")
+    base: Series[Text] = pa.Field(description="STAGE:ATTEMPT compared from")
+    other: Series[Text] = pa.Field(description="STAGE:ATTEMPT compared to")
+    dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    step: Series[Text] = pa.Field(description="canonical step (JobName, lower-cased)")
     base_duration_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in the step, base attempt")
     other_duration_s: Series[float] = pa.Field(ge=0, nullable=True, description="seconds in the step, other attempt")
     delta_s: Series[float] = pa.Field(nullable=True, description="other minus base, seconds")
-    base_state: Series[str] = pa.Field(nullable=True, description="dataset state in the base attempt")
-    other_state: Series[str] = pa.Field(nullable=True, description="dataset state in the other attempt")
-    base_cause: Series[str] = pa.Field(nullable=True, description="failing step: error category, where it failed in base")
-    other_cause: Series[str] = pa.Field(nullable=True, description="failing step: error category, where it failed in other")
-    outcome_change: Series[str] = pa.Field(isin=OUTCOME_CHANGES, description="how its outcome changed between the two")
+    base_state: Series[Text] = pa.Field(nullable=True, description="dataset state in the base attempt")
+    other_state: Series[Text] = pa.Field(nullable=True, description="dataset state in the other attempt")
+    base_cause: Series[Text] = pa.Field(nullable=True, description="failing step: error category, where it failed in base")
+    other_cause: Series[Text] = pa.Field(nullable=True, description="failing step: error category, where it failed in other")
+    outcome_change: Series[Text] = pa.Field(isin=OUTCOME_CHANGES, description="how its outcome changed between the two")
 
 
 def empty_frame(model: type[pa.DataFrameModel]) -> pd.DataFrame:
@@ -273,37 +271,37 @@ def validate(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
 class RerunManifest(_Partitioned):
     """What to re-run: failed datasets, and those a finished attempt never started."""
 
-    dataset_id: Series[str] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
-    dataset_version_id: Series[str] = pa.Field(
+    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
-    collection_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[str] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
-    state: Series[str] = pa.Field(isin=[DatasetState.FAILED.value, DatasetState.NOT_STARTED.value], description="state")
-    failing_step: Series[str] = pa.Field(isin=STEPS, nullable=True, description="step whose failure decided the dataset's state")
-    error_category: Series[str] = pa.Field(
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    state: Series[Text] = pa.Field(isin=[DatasetState.FAILED.value, DatasetState.NOT_STARTED.value], description="state")
+    failing_step: Series[Text] = pa.Field(isin=STEPS, nullable=True, description="step whose failure decided the dataset's state")
+    error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
-    error_signature: Series[str] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
 
 
 class SentAlerts(_Partitioned):
     """Every alert message cxgm sent (one digest per attempt and sensor tick), newest last."""
 
     sent_at: Series[UtcTime] = pa.Field(description="when it was sent (UTC)")
-    kind: Series[str] = pa.Field(description="new_signature, failure_rate, finished, or several (a digest)")
-    subject: Series[str] = pa.Field(description="the message's subject line")
-    body: Series[str] = pa.Field(description="the message's text, links included")
-    partition_url: Series[str] = pa.Field(description="the attempt's partition in the Dagster UI")
-    report_url: Series[str] = pa.Field(description="the attempt's HTML report (served URL, else its path)")
+    kind: Series[Text] = pa.Field(description="new_signature, failure_rate, finished, or several (a digest)")
+    subject: Series[Text] = pa.Field(description="the message's subject line")
+    body: Series[Text] = pa.Field(description="the message's text, links included")
+    partition_url: Series[Text] = pa.Field(description="the attempt's partition in the Dagster UI")
+    report_url: Series[Text] = pa.Field(description="the attempt's HTML report (served URL, else its path)")
 
 
 class AttemptStates(_DatasetStateCounts):
     """Every attempt of every stage at a glance."""
 
-    stage: Series[str] = pa.Field(description="deployment stage (dev, staging, prod, rdev)")
-    attempt: Series[str] = pa.Field(
+    stage: Series[Text] = pa.Field(description="deployment stage (dev, staging, prod, rdev)")
+    attempt: Series[Text] = pa.Field(
         description="attempt key: the execution input's migration_attempt, else untagged-<start minute UTC>")
-    state: Series[str] = pa.Field(isin=_values(AttemptState), description="state")
+    state: Series[Text] = pa.Field(isin=_values(AttemptState), description="state")
     start: Series[UtcTime] = pa.Field(description="when the attempt started (UTC)")
     end: Series[UtcTime] = pa.Field(nullable=True, description="when the attempt ended (UTC), empty while it runs")
-    executions: Series[str] = pa.Field(description="names of the attempt's migration executions")
+    executions: Series[Text] = pa.Field(description="names of the attempt's migration executions")
     rolled_up: Series[bool] = pa.Field(description="a dataset_rollup is stored")
