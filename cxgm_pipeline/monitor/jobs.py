@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import numpy as np
 import pandas as pd
 
+from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.redact import redact
-from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import BatchApi, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
@@ -78,21 +77,8 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """job_row dicts as a frame with UTC timestamp columns (durations are set by `timed`)."""
     df = pd.DataFrame(rows)
     for column in _TIMES:
-        df[column] = epoch_ms_to_utc(df[column])
+        df[column] = epoch_to_utc(df[column], "ms")
     return df
-
-
-def epoch_ms_to_utc(values: pd.Series) -> pd.Series:
-    """AWS's epoch milliseconds (None where unset) as UTC timestamps, converted as integers.
-
-    Not `pd.to_datetime(floats, unit="ms")`: with a NaN present, pandas 2.x rounds an uninitialised buffer
-    under `errstate(over="raise")` and raises FloatingPointError when that memory happens to hold a huge
-    number (pandas `cast_from_unit_vectorized`; it failed one CI run out of several)."""
-    ms = pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan)
-    unset = np.isnan(ms)
-    stamps = np.where(unset, 0, ms).astype("int64").view("datetime64[ms]")
-    stamps[unset] = np.datetime64("NaT")
-    return pd.Series(stamps, index=values.index).astype("datetime64[ns]").dt.tz_localize("UTC")
 
 
 def timed(df: pd.DataFrame, observed: datetime) -> pd.DataFrame:

@@ -184,7 +184,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous[(previous["source"] != "job_env") & previous["job_id"].notna()]
         answered = set(kept["job_id"])
-    by_id = {r["job_id"]: r for r in row_dicts(jobs, times=False)}
+    by_id = {r["job_id"]: r for r in row_dicts(jobs, times="drop")}
     pending = [r for r in by_id.values() if r["job_id"] not in answered]
     found = _Collected()
     _from_logs(stage, pending, records, logs, found, stats)

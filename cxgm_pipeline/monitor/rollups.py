@@ -8,11 +8,13 @@ collection is migrated into a new private version, so its version id changes on 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import utcnow
+from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.schemas import CollectionRollup, DatasetRollup, ErrorSignatures, empty_frame, validate
@@ -69,8 +71,9 @@ _ROW_INPUTS = ["resolved_dataset_id", "step", "status", "stopped_at", "created_a
 
 
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
-                 aborted: bool, now: pd.Timestamp, execution_status: str | None = None) -> dict:
-    """One dataset from its jobs (plain records, oldest first): ~10 us a dataset, not a pandas query each."""
+                 aborted: bool, now_us: int, execution_status: str | None = None) -> dict:
+    """One dataset from its jobs (plain records, oldest first, times in epoch microseconds or None): ~10 us a
+    dataset, not a pandas query each. Its started_at/finished_at are epoch microseconds too."""
     row = {"dataset_id": dataset_id, **info, "current_step": None, "last_step": None, "failing_step": None,
            "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
            "total_duration_s": None, "retries": 0, "jobs": len(jobs),
@@ -92,14 +95,14 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
         row["current_step"] = active[-1]["step"]
     if failed:
         # the first to stop: in the ingestion's Parallel state a failed validation stops its sibling
-        f = min(failed, key=lambda j: (j["stopped_at"] if none_if_missing(j["stopped_at"]) is not None else now, j["created_at"]))
+        f = min(failed, key=lambda j: (j["stopped_at"] if j["stopped_at"] is not None else now_us, j["created_at"]))
         row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=none_if_missing(f["error_category"]),
                    error_signature=none_if_missing(f["error_signature"]))
     elif execution_status in _EXECUTION_ENDED_BADLY:
         row.update(state=DatasetState.FAILED.value, error_category=_EXECUTION_ENDED_BADLY[execution_status].value,
                    error_signature=f"ingestion execution {execution_status}")
     elif active:
-        started = any(none_if_missing(j["started_at"]) is not None for j in jobs)
+        started = any(j["started_at"] is not None for j in jobs)
         row["state"] = (DatasetState.RUNNING if started else DatasetState.PENDING).value
     elif latest.get(Step.CXG.value, {}).get("status") == JobStatus.SUCCEEDED.value:
         row["state"] = DatasetState.SUCCEEDED.value
@@ -118,10 +121,10 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
             row[column] = (row[column] or 0.0) + float(duration)
     row["started_at"] = min(j["created_at"] for j in jobs)
     if row["state"] in (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value) and not active:
-        stops = [none_if_missing(j["stopped_at"]) for j in jobs if none_if_missing(j["stopped_at"]) is not None]
+        stops = [j["stopped_at"] for j in jobs if j["stopped_at"] is not None]
         row["finished_at"] = max(stops) if stops else None
-    end = row["finished_at"] if row["finished_at"] is not None else now
-    row["total_duration_s"] = max(0.0, (end - row["started_at"]).total_seconds())
+    end = row["finished_at"] if row["finished_at"] is not None else now_us
+    row["total_duration_s"] = max(0.0, (end - row["started_at"]) / 1e6)
     row["retries"] = sum(max(int(j["attempts"]) - 1, 0) for j in jobs) + sum(n - 1 for n in steps_seen.values())
     return row
 
@@ -179,21 +182,22 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
     }
     grouped: dict[str, list[dict]] = {}
-    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[_ROW_INPUTS]):
+    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[_ROW_INPUTS], times="us"):
         grouped.setdefault(record["resolved_dataset_id"], []).append(record)
-    now_ts = pd.Timestamp(now)
+    now_us = pd.Timestamp(now).value // 1000
     rows = []
     for dataset_id, meta in info.items():
         skipped = bool(meta.pop("skipped", False)) and not grouped.get(dataset_id)
         meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
         row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
-                           collection_jobs.get(meta.get("collection_id")), ended, aborted, now_ts,
+                           collection_jobs.get(meta.get("collection_id")), ended, aborted, now_us,
                            execution_status.get(dataset_id))
         row.pop("skipped", None)
         rows.append(row)
     if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
         return empty_frame(DatasetRollup)
     df = pd.DataFrame(rows)
+    df["started_at"], df["finished_at"] = epoch_to_utc(df["started_at"], "us"), epoch_to_utc(df["finished_at"], "us")
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
@@ -220,10 +224,10 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
         return empty_frame(CollectionRollup)
     stage = datasets["stage"].iloc[0] if not datasets.empty else jobs["stage"].iloc[0] if not jobs.empty else outputs["stage"].iloc[0]
     attempt = datasets["attempt"].iloc[0] if not datasets.empty else jobs["attempt"].iloc[0] if not jobs.empty else outputs["attempt"].iloc[0]
-    counts = known.groupby(["collection_id", "state"]).size() if not known.empty else pd.Series(dtype=int)
+    counts = Counter(zip(known["collection_id"], known["state"])) if not known.empty else Counter()
     rows = []
     for cid, cvid in ids.items():
-        per_state = {s.value: int(counts.get((cid, s.value), 0)) for s in DatasetState}
+        per_state = {s.value: counts[(cid, s.value)] for s in DatasetState}
         total = sum(per_state.values())
         migrating = total - per_state[DatasetState.SKIPPED.value]
         rows.append({"stage": stage, "attempt": attempt, "collection_id": cid, "collection_version_id": cvid,

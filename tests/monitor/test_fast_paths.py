@@ -118,3 +118,30 @@ def test_job_times_convert_whatever_memory_numpy_hands_out(monkeypatch):
                                         pd.Timestamp("2023-11-14 22:13:20", tz="UTC")]
     assert df["started_at"].isna().tolist() == [True, False] and df["stopped_at"].isna().all()
     assert df["started_at"][1] == pd.Timestamp("2023-11-14 22:14:20", tz="UTC")
+
+
+def test_epoch_numbers_convert_exactly_both_ways():
+    from cxgm_pipeline.monitor.epoch import epoch_to_utc, utc_to_epoch_us
+
+    ms = pd.Series([1_764_330_000_123, None, 0])
+    stamps = epoch_to_utc(ms, "ms")
+    assert stamps.tolist()[0] == pd.Timestamp("2025-11-28 11:40:00.123", tz="UTC") and pd.isna(stamps[1])
+    assert stamps[2] == pd.Timestamp(0, tz="UTC")
+    assert utc_to_epoch_us(stamps) == [1_764_330_000_123_000, None, 0]
+    micros = pd.Series([1_764_330_000_123_456, None], dtype=object)
+    assert utc_to_epoch_us(epoch_to_utc(micros, "us")) == [1_764_330_000_123_456, None]
+    assert epoch_to_utc(pd.Series([None, None], dtype=object), "us").isna().all()
+
+
+def test_aws_times_are_parsed_in_utc(emulator, truth):
+    """botocore's default parser answers in the local zone; cxgm's clients answer in UTC, the same instants."""
+    from datetime import timezone
+
+    from cxgm_pipeline.monitor.aws import StepFunctions
+
+    sfn = StepFunctions()
+    cfg = sfn.stage_config("prod")
+    ours = sfn.client("prod").list_state_machines()["stateMachines"]
+    plain = _plain("stepfunctions", cfg.region).list_state_machines()["stateMachines"]
+    assert ours and all(m["creationDate"].tzinfo is timezone.utc for m in ours)
+    assert [m["creationDate"] for m in ours] == [m["creationDate"] for m in plain]
