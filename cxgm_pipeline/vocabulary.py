@@ -80,6 +80,11 @@ class DatasetState(StrEnum):
     SKIPPED = "skipped"  # already on the current schema (or not processed): collection_migrate left it alone
 
 
+# a dataset with no outcome yet: nothing to compare, nothing to re-run
+ACTIVE_DATASET_STATES = (DatasetState.RUNNING, DatasetState.PENDING)
+UNFINISHED_DATASET_STATES = (*ACTIVE_DATASET_STATES, DatasetState.NOT_STARTED)
+
+
 class LogStatus(StrEnum):
     """What became of a job's CloudWatch log: explicit, so no row is silently dropped."""
 

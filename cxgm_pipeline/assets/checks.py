@@ -1,9 +1,7 @@
 """Post-run verification, as a release runbook does it, on the run's own partition."""
 
-
-
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.config import max_failure_rate

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import typer
 
-from cxgm_pipeline.cli.common import ENV, REFRESH, TAG, UsageError, err, guarded, load_frames
+from cxgm_pipeline.cli.common import ENV, REFRESH, UsageError, err, guarded, load_frames
 
 
 @guarded

@@ -9,6 +9,7 @@ import contextlib
 import functools
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,6 +18,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxgm_pipeline.config import ConfigError
+
+if TYPE_CHECKING:  # imported when a command runs, not for `--help`
+    import pandas as pd
+
+    from cxgm_pipeline.monitor.session import AttemptFrames
 
 # The chain's code (pandas, pandera, boto3) is imported when a command runs, not for `--help`.
 
@@ -97,7 +103,7 @@ def _calls(n: int) -> str:
 
 
 def load_frames(env: str, tag: str | None, start: str | None, end: str | None, refresh: bool,
-                wanted: tuple[str, ...] | None = None) -> "AttemptFrames":
+                wanted: tuple[str, ...] | None = None) -> AttemptFrames:
     """The attempt's frames, and one line saying where they came from and what it cost."""
     from cxgm_pipeline.monitor.session import FRAMES, MonitorSession
 

@@ -55,7 +55,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     if finished and "finished" not in announced:
         counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures.head(TOP)
-        lines = [f"Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
+        lines = ["Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
         lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
         if progress is not None:
             lines += ["", f"Progress: {progress.line()}"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from cxgm_pipeline.schemas import DurationDeltas, empty_frame, validate
-from cxgm_pipeline.vocabulary import DATASET_STEPS, DatasetState
+from cxgm_pipeline.vocabulary import DATASET_STEPS, UNFINISHED_DATASET_STATES, DatasetState
 
 _STEP_COLUMNS = {f"{s.value}_s": s.value for s in DATASET_STEPS}
-_IN_FLIGHT = {DatasetState.RUNNING.value, DatasetState.NOT_STARTED.value}
+_IN_FLIGHT = {s.value for s in UNFINISHED_DATASET_STATES}
 
 
 def _outcome(base: str | None, other: str | None) -> str:

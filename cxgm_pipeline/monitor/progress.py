@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.vocabulary import ACTIVE_DATASET_STATES, DatasetState
 
 if TYPE_CHECKING:
     from cxgm_pipeline.monitor.attempts import Attempt
     from cxgm_pipeline.monitor.frame_store import FrameStoreOps
 
 ENDED = (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value)
-ACTIVE = (DatasetState.RUNNING.value, DatasetState.PENDING.value)
+ACTIVE = tuple(s.value for s in ACTIVE_DATASET_STATES)
 RATE_WINDOW = pd.Timedelta(hours=3)  # throughput is measured over the last 3 hours (or since the start)
 MIN_MATCHED = 10  # datasets ended in both stages before their ratio is trusted
 ASSUMED_RATIO = (0.5, 1.0, 2.0)  # fast, typical, slow: without a rehearsal, this stage may run 2x either way

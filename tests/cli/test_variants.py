@@ -3,7 +3,6 @@ scenario (failed at gather, smoke test, aborted, finished, running): `cxgm descr
 truth for every dataset an observer of AWS can know of, and every command answers without a traceback."""
 
 import json
-import os
 
 import pandas as pd
 import pytest

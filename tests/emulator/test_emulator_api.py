@@ -14,7 +14,7 @@ from cxgm_emulator.scenarios import get_scenario
 from cxgm_emulator.stages import load_stages
 from portal_shapes import S3_PREFIX, STEP_NAME_OF_JOB
 from tests.conftest import migration
-from tests.emulator.aws import all_jobs, client, env_of, executions, history, state_machine_arns
+from tests.emulator.aws import all_jobs, client, env_of, executions, state_machine_arns
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

@@ -3,7 +3,6 @@ the live prod migration."""
 
 import json
 
-import pytest
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
