@@ -13,8 +13,10 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         False, "--fetch", help="Roll up attempts Dagster has not materialized (one full fetch each)"),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write CSV, Parquet or JSON (by extension)")) -> None:
     """The migration attempts of a stage: state, start, end, progress (done, failed, running, remaining, datasets
-    ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch)."""
+    ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch). An attempt
+    with no dataset says why (its gather_collections failed, say: the execution itself still succeeds)."""
     from cxgm_pipeline.monitor.attempt_states import attempt_states
+    from cxgm_pipeline.monitor.corpus import attempt_summary
     from cxgm_pipeline.monitor.session import MonitorSession
     from cxgm_pipeline.monitor.attempts import rehearsal_candidates
 
@@ -23,12 +25,20 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     with progress(f"listing attempts of {env}") as stats:
         session = MonitorSession(stats=stats)
         found = session.attempts(env)
-        rollups = {}
+        rollups, notes = {}, {}
         for a in found:
+            jobs = None
             if fetch:
-                rollups[(a.stage, a.key)] = session.frames(env, a.key, wanted=("dataset_rollup",)).frames["dataset_rollup"]
+                frames = session.frames(env, a.key, wanted=("dataset_rollup", "enriched_jobs")).frames
+                rollups[(a.stage, a.key)], jobs = frames["dataset_rollup"], frames["enriched_jobs"]
             elif session.store.exists("dataset_rollup", a.stage, a.key):
                 rollups[(a.stage, a.key)] = session.store.read("dataset_rollup", a.stage, a.key)
+            rollup = rollups.get((a.stage, a.key))
+            if rollup is not None and rollup.empty:  # no dataset: its jobs say why
+                if jobs is None and session.store.exists("enriched_jobs", a.stage, a.key):
+                    jobs = session.store.read("enriched_jobs", a.stage, a.key)
+                if jobs is not None:
+                    notes[a.key] = attempt_summary(a, jobs, rollup)
         rehearsals = rehearsal_candidates(session.sfn, env, not all(a.ended for a in found), stats=session.stats)
     if not found:
         console.print(f"no migration has run in {env}")
@@ -36,12 +46,16 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     frame = attempt_states(found, rollups).astype({c: object for c in COUNTS})
     frame = _with_progress(frame, found, rollups, session.store, rehearsals)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
+    frame["note"] = frame["attempt"].map(notes)
     if out:
         write_frame(frame, out)
         return
     show_table(frame, f"attempts in {env}", ["attempt", "state", "start", "end", "datasets", *PROGRESS])
     if not frame["rolled_up"].all():
         console.print("counts left blank: not rolled up yet (materialize in Dagster, or `cxgm attempts --fetch`)")
+    for key, note in zip(frame["attempt"], frame["note"]):
+        if isinstance(note, str):
+            console.print(f"{key}: no dataset: {note}")
     for line in frame.loc[frame["eta_basis"].notna(), "eta_basis"]:
         console.print(f"ETA from: {line}")
 

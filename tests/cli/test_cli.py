@@ -40,9 +40,20 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
     out = tmp_path / "attempts.csv"
     cli("attempts", "--env", "dev", "--fetch", "--out", str(out))
     frame = pd.read_csv(out).set_index("attempt")
+    gather_failed = []
     for m in [m for m in truth["migrations"] if m["stage"] == "dev"]:
         assert frame.loc[m["attempt_key"], "state"] == m["status"].lower()
         assert frame.loc[m["attempt_key"], "failed"] == sum(d["state"] == "failed" for d in observable(m))
+        gather = [j for j in m["jobs"] if j["step"] == "gather_collections"]
+        if gather and gather[-1]["status"] == "FAILED":  # the execution succeeds all the same: the note says why
+            gather_failed.append(m["attempt_key"])
+            assert frame.loc[m["attempt_key"], "datasets"] == 0
+            assert frame.loc[m["attempt_key"], "note"].startswith("failed in gather_collections: ")
+        else:
+            assert pd.isna(frame.loc[m["attempt_key"], "note"])
+    assert gather_failed, "the default scenario has an attempt whose gather_collections failed"
+    shown = cli("attempts", "--env", "dev", "--fetch").output
+    assert f"{gather_failed[0]}: no dataset: failed in gather_collections" in shown.replace("\n", "")
     assert "counts left blank" in cli("attempts", "--env", "dev").output  # nothing rolled up: unknown, not 0
 
 
