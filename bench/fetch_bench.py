@@ -3,8 +3,9 @@ with AWS's latency and per-API quotas if asked (`--latency-ms 40 --quotas`).
 
 Phases, each with wall seconds, calls per API, throttled calls and the quota lower bound (the least time its
 calls could take at the APIs' rates): the old notebook helpers' pattern (sequential, one execution history
-per ingestion execution), cxgm's first fetch, and a refresh of the running attempt after ~1% of its datasets
-moved. Numbers go in the README; tests never assert timings.
+per ingestion execution), cxgm's first fetch, one Dagster run of the partition's whole chain (in its own process,
+for its own peak RSS), and a refresh of the running attempt after ~1% of its datasets moved. Numbers go in the
+README; tests never assert timings.
 
     .venv/bin/python bench/fetch_bench.py [--scenario default] [--latency-ms 40] [--quotas]
 """
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,7 +54,11 @@ def main() -> None:
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--attempt", default="ATTEMPT_2")
     parser.add_argument("--skip-old", action="store_true", help="Skip the old helpers' pattern (slow under quotas)")
+    parser.add_argument("--dagster-run", action="store_true", help=argparse.SUPPRESS)  # the child process's phase
     args = parser.parse_args()
+    if args.dagster_run:
+        dagster_run(args.stage, args.attempt)
+        return
 
     from cxgm_emulator.throttling import AWS_DEFAULT_QUOTAS
 
@@ -85,6 +93,8 @@ def main() -> None:
     session = MonitorSession(stats=FetchStats())
     attempt = session.resolve(args.stage, args.attempt)
     frames = measure("cxgm first fetch (finished attempt)", lambda: session.fetch(args.stage, attempt))
+    dagster = measure("one Dagster run of the partition's chain, checks, plots and report (own process)",
+                      lambda: in_child(args.stage, args.attempt))
     # a running attempt: when half of its jobs have ended, then when 1% more have (the span's long tail makes
     # "1% of the time" a moment where nothing moves)
     ends = sorted(j["stopped_at"] for j in prod["jobs"] if j.get("stopped_at"))
@@ -109,7 +119,32 @@ def main() -> None:
         top = ", ".join(f"{a} {n}" for a, n in sorted(by_api.items(), key=lambda x: -x[1])[:4])
         ratio = f"{wall / bound:.2f}" if bound else "-"
         print(f"| {label} | {wall:.1f} | {calls} | {thr} | {bound:.1f} | {ratio} | {top} |")
-    print(f"peak RSS of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+    print(f"peak RSS of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB; of the Dagster "
+          f"run's process: {dagster['rss_mb']} MB ({'succeeded' if dagster['success'] else 'FAILED'})")
+
+
+def in_child(stage: str, attempt: str) -> dict:
+    """This script again, in a child process that makes one Dagster run: its peak RSS is the run's own."""
+    done = subprocess.run([sys.executable, __file__, "--dagster-run", "--stage", stage, "--attempt", attempt],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def dagster_run(stage: str, attempt: str) -> None:
+    """The partition's assets and checks, materialized in-process on an ephemeral instance (what a run worker
+    does), printing its success and peak RSS as one JSON line."""
+    from dagster import DagsterInstance, MultiPartitionKey, materialize
+
+    from cxgm_pipeline.assets.checks import ALL_CHECKS
+    from cxgm_pipeline.definitions import all_assets, build_resources
+    from cxgm_pipeline.partitions import ATTEMPTS
+
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, [attempt])
+    result = materialize([*(a for a in all_assets if a.partitions_def is not None), *ALL_CHECKS],
+                         partition_key=MultiPartitionKey({"stage": stage, "attempt": attempt}),
+                         resources=build_resources("local", tempfile.mkdtemp()), instance=instance, raise_on_error=False)
+    print(json.dumps({"success": result.success, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
 
 
 def old_helpers(stage: str, prod) -> int:

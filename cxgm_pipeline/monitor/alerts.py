@@ -73,11 +73,16 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     return alerts
 
 
+def progress_key(now) -> str:
+    """The daily progress alert's key: one per AWS day (`now`: AWS's time of the frames)."""
+    return f"progress:{now:%Y-%m-%d}"
+
+
 def daily_progress(where: str, progress, finished: bool, announced: set[str]) -> Alert | None:
     """Once per (AWS) day while the attempt runs: where it stands and when it should end."""
     if progress is None or finished or progress.ended or progress.total == 0:
         return None
-    key = f"progress:{progress.now:%Y-%m-%d}"
+    key = progress_key(progress.now)
     if key in announced:
         return None
     eta = f", ETA {progress.eta.likely:%Y-%m-%d %H:%M} UTC" if progress.eta else ""
