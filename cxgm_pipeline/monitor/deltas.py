@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.schemas import DurationDeltas, empty_frame, validate
 from cxgm_pipeline.vocabulary import DATASET_STEPS, UNFINISHED_DATASET_STATES, DatasetState
 
@@ -30,7 +31,7 @@ def _outcome(base: str | None, other: str | None) -> str:
 def _cause(rollup: pd.DataFrame) -> pd.Series:
     """`cxg: out_of_memory` for a failed dataset (its failing step and error category), else None."""
     failed = rollup["state"] == DatasetState.FAILED.value
-    text = [": ".join(str(p) for p in parts if p is not None and not pd.isna(p) and str(p)) or "unknown"
+    text = [": ".join(str(p) for p in parts if none_if_missing(p) is not None and str(p)) or "unknown"
             for parts in zip(rollup["failing_step"], rollup["error_category"])]
     return pd.Series(text, index=rollup.index, dtype=object).where(failed, None)
 

@@ -35,6 +35,7 @@ from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_key, 
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import observed_now, rehearsal_of, stored_progress
+from cxgm_pipeline.monitor.report import md_cell
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -74,7 +75,7 @@ ALERTS_VIEW = AssetSpec(
 def _alerts_table(frame: pd.DataFrame, limit: int = 50) -> str:
     rows = frame.tail(limit).iloc[::-1]
     lines = ["| sent (UTC) | attempt | kind | subject | links |", "|---|---|---|---|---|"]
-    lines += [f"| {r.sent_at:%Y-%m-%d %H:%M} | {r.stage}/{r.attempt} | {r.kind} | {r.subject.replace('|', '/')} | "
+    lines += [f"| {r.sent_at:%Y-%m-%d %H:%M} | {r.stage}/{r.attempt} | {r.kind} | {md_cell(r.subject)} | "
               f"[partition]({r.partition_url}) · [report]({r.report_url}) |" for r in rows.itertuples()]
     return "\n".join(lines)
 

@@ -9,6 +9,8 @@ while the live one refreshes every minute. A run of the view itself still waits 
 
 from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
 
+from cxgm_pipeline.config import sensor_seconds
+
 FOLLOWS_ROLLUPS = (AutomationCondition.eager()
                    .without(~AutomationCondition.any_deps_missing())
                    .without(~AutomationCondition.any_deps_in_progress())
@@ -18,4 +20,4 @@ VIEWS = ("attempt_states", "duration_deltas")
 
 views_follow_rollups_sensor = AutomationConditionSensorDefinition(
     "views_follow_rollups", target=AssetSelection.assets(*VIEWS), default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30)
+    minimum_interval_seconds=sensor_seconds())

@@ -187,6 +187,11 @@ def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
     assert view.iloc[-1]["subject"] == result.run_requests[-1].run_config["ops"]["announce"]["config"]["alerts"][0]["subject"]
     recorded = chain["instance"].get_latest_materialization_event(AssetKey("alerts")).asset_materialization
     assert "[partition](http://dagster.example:3000/assets/" in recorded.metadata["alerts"].value
+    # a subject is one escaped cell: its "[cxgm]" is text, not a broken link, and a "|" in it splits no column
+    from cxgm_pipeline.monitor.report import md_cell
+
+    assert f"| {md_cell(view.iloc[-1]['subject'])} |" in recorded.metadata["alerts"].value
+    assert md_cell("[cxgm] a | b") == "\\[cxgm\\] a \\| b"
 
 
 def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
