@@ -126,7 +126,9 @@ def main() -> None:
 def in_child(stage: str, attempt: str) -> dict:
     """This script again, in a child process that makes one Dagster run: its peak RSS is the run's own."""
     done = subprocess.run([sys.executable, __file__, "--dagster-run", "--stage", stage, "--attempt", attempt],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the Dagster run's process failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -78,6 +78,10 @@ def start(
     options = EmulatorOptions(scenario=scenario, seed=seed, speed=speed, port=port, clock=clock_mode,
                               lead_s=lead, injection=injection, truth_path=truth, map_mode=map_mode.value,
                               ingestion_input=ingestion_input.value)
+    # from before it is ready: Ctrl-C (even from a background job, which inherits SIGINT ignored) or SIGTERM stops it
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     began = time.time()
     try:
         emu = Emulator(options).start()
@@ -93,10 +97,6 @@ def start(
     console.print("Export these in another shell (or `source` the --env-file):")
     console.print(exports, highlight=False)
     console.print(_status_table(emu.status()))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # Ctrl-C stops it even when started from a background job, which inherits SIGINT ignored
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     last = None
     while not stop.wait(5):
         states = [(m["attempt"], m["status"]) for m in emu.status()["migrations"]]

@@ -101,8 +101,8 @@ def listjobs(self: BatchResponse) -> str:
     if _LISTED.get("query") != query:  # the pages of one listing share its sorted result (kept oldest first)
         jobs = self.batch_backend.list_jobs(job_queue_name=query[0], array_job_id=query[1], job_status=query[2],
                                             filters=self._get_param("filters"))
-        keys = sorted((_list_order(j), j) for j in jobs)
-        _LISTED.update(query=query, jobs=[j for _, j in keys], keys=[k for k, _ in keys])
+        jobs = sorted(jobs, key=_list_order)
+        _LISTED.update(query=query, jobs=jobs, keys=[_list_order(j) for j in jobs])
     jobs, keys = _LISTED["jobs"], _LISTED["keys"]
     limit = min(int(self._get_param("maxResults") or BATCH_LIST_MAX), BATCH_LIST_MAX)
     token = self._get_param("nextToken")

@@ -80,7 +80,7 @@ class DatasetState(StrEnum):
     SKIPPED = "skipped"  # already on the current schema (or not processed): collection_migrate left it alone
 
 
-# a dataset with no outcome yet: nothing to compare, nothing to re-run
+# a dataset with no outcome yet (nothing to compare); a finished attempt re-runs its NOT_STARTED ones
 ACTIVE_DATASET_STATES = (DatasetState.RUNNING, DatasetState.PENDING)
 UNFINISHED_DATASET_STATES = (*ACTIVE_DATASET_STATES, DatasetState.NOT_STARTED)
 

@@ -59,7 +59,9 @@ def utc_timestamp(value) -> datetime:
     Python loop."""
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, timezone.utc)
-    return botocore.utils.parse_timestamp(value).astimezone(timezone.utc)
+    parsed = botocore.utils.parse_timestamp(value)
+    # a time written without a zone is UTC, as AWS means it (not the local zone `astimezone` would assume)
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def _new_session(profile: str | None, region: str, key: str | None, secret: str | None,

@@ -21,6 +21,6 @@ def row_dicts(frame: pd.DataFrame, times: Literal["timestamps", "us", "drop"] = 
     if times == "drop":
         frame = frame[[c for c in frame.columns if c not in timestamp_columns]]
     columns = list(frame.columns)
-    values = (utc_to_epoch_us(frame[c]) if times == "us" and c in timestamp_columns else frame[c].tolist()
-              for c in columns)
+    values = (utc_to_epoch_us(column) if times == "us" and name in timestamp_columns else column.tolist()
+              for name, column in frame.items())
     return [dict(zip(columns, row)) for row in zip(*values)]

@@ -3,6 +3,7 @@ reads running jobs' logs once per refresh interval while failed jobs' logs are r
 
 import boto3
 import pandas as pd
+import pytest
 
 from cxgm_pipeline.monitor.aws import Batch, FetchStats, Logs
 from cxgm_pipeline.monitor.session import MonitorSession
@@ -131,6 +132,16 @@ def test_epoch_numbers_convert_exactly_both_ways():
     micros = pd.Series([1_764_330_000_123_456, None], dtype=object)
     assert utc_to_epoch_us(epoch_to_utc(micros, "us")) == [1_764_330_000_123_456, None]
     assert epoch_to_utc(pd.Series([None, None], dtype=object), "us").isna().all()
+    # a column of another unit (a parquet file of microseconds, say) gives the same microseconds
+    assert utc_to_epoch_us(stamps.dt.as_unit("us")) == [1_764_330_000_123_000, None, 0]
+    with pytest.raises(pd.errors.OutOfBoundsDatetime):  # never a silent NaT
+        epoch_to_utc(pd.Series([1e20, 5.0]), "ms")
+    with pytest.raises(pd.errors.OutOfBoundsDatetime):
+        epoch_to_utc(pd.Series([10**15]), "ms")  # year 33658
+    from cxgm_pipeline.monitor.aws import utc_timestamp
+
+    assert utc_timestamp("2024-01-01T00:00:00") == utc_timestamp("2024-01-01T00:00:00Z")  # no zone: UTC, not local
+    assert utc_timestamp(1_704_067_200) == utc_timestamp("2024-01-01T00:00:00Z")
 
 
 def test_aws_times_are_parsed_in_utc(emulator, truth):
@@ -145,3 +156,18 @@ def test_aws_times_are_parsed_in_utc(emulator, truth):
     plain = _plain("stepfunctions", cfg.region).list_state_machines()["stateMachines"]
     assert ours and all(m["creationDate"].tzinfo is timezone.utc for m in ours)
     assert [m["creationDate"] for m in ours] == [m["creationDate"] for m in plain]
+
+
+def test_row_dicts_in_each_time_mode():
+    from cxgm_pipeline.monitor.frame_rows import row_dicts
+
+    at = pd.Series(pd.to_datetime([1_700_000_000_123, None], unit="ms", utc=True))
+    frame = pd.DataFrame({"id": ["a", "b"], "n": [1.5, float("nan")], "at": at})
+    boxed = row_dicts(frame)
+    assert boxed[0] == {"id": "a", "n": 1.5, "at": pd.Timestamp("2023-11-14 22:13:20.123", tz="UTC")}
+    assert pd.isna(boxed[1]["n"]) and pd.isna(boxed[1]["at"])
+    assert [r["at"] for r in row_dicts(frame, times="us")] == [1_700_000_000_123_000, None]
+    dropped = row_dicts(frame, times="drop")
+    assert dropped[0] == {"id": "a", "n": 1.5} and set(dropped[1]) == {"id", "n"} and pd.isna(dropped[1]["n"])
+    twice = pd.DataFrame([[1, 2]], columns=["a", "a"])  # as itertuples did: the last column of a name wins
+    assert row_dicts(twice) == [{"a": 2}]

@@ -48,6 +48,14 @@ def test_strings_and_utc_times_pass_unchanged():
     assert out["name"].tolist() == ["a", None] and str(out["at"].dtype) == "datetime64[ns, UTC]"
 
 
+def test_the_fast_path_hands_back_the_column_itself():
+    text = pd.Series(["a", None, "b"], dtype=object)
+    at = pd.Series(pd.to_datetime([1_700_000_000_000, None], unit="ms", utc=True))
+    assert Text().coerce(text) is text and Text().check(Text(), text) is True
+    assert UtcTime().coerce(at) is at
+    assert Text().coerce(pd.Series([1, "a"], dtype=object)) is not None  # others: pandera's own path (below)
+
+
 def test_other_values_are_coerced_as_pandera_would():
     local = timezone(timedelta(hours=2))
     frame = pd.DataFrame({"name": [1, None, "x"],
