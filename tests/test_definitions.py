@@ -13,12 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_definitions_hold_the_whole_chain():
-    # Another test's run on the same worker can leave Dagster's context-local defs-state storage pointing at
-    # an instance already collected; loading the definitions as `dagster dev` does starts from none.
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
-
-    with set_defs_state_storage(None):
-        keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"migration_jobs", "output_records", "step_outputs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
                     "error_signatures", "migration_report", "rerun_manifest", "duration_deltas", "attempt_states", "alerts"}
     assert {s.name for s in defs.sensors} == {"attempt_discovery_sensor", "refresh_running_sensor", "migration_alerts_sensor",
@@ -37,13 +32,10 @@ def test_workspace_validates_with_the_dagster_cli(tmp_path):
 
 def test_the_chain_is_declared_once():
     """The assets of one attempt's chain are the declared frames, with the declared inputs and schemas."""
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
-
     from cxgm_pipeline.monitor.chain import CHAIN
     from cxgm_pipeline.monitor.session import FRAMES
 
-    with set_defs_state_storage(None):
-        graph = defs.resolve_asset_graph()
+    graph = defs.resolve_asset_graph()
     for spec in CHAIN:
         node = graph.get(AssetKey(spec.name))
         assert {k.to_user_string() for k in node.parent_keys} == set(spec.inputs), spec.name

@@ -194,6 +194,18 @@ def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
     assert md_cell("[cxgm] a | b") == "\\[cxgm\\] a \\| b"
 
 
+def test_duration_deltas_wait_for_a_stage_with_no_rollup(emulator, tmp_path):
+    """The views sensor runs the comparison as soon as any rollup exists (dev's, long before prod's first): the
+    run succeeds, empty, and says what it waits for; it does not fail."""
+    resources = build_resources("local", str(tmp_path / "data"))
+    result = materialize([*PARTITIONED, *DELTAS], selection=["duration_deltas"], resources=resources,
+                         instance=DagsterInstance.ephemeral())
+    assert result.success
+    meta = result.asset_materializations_for_node("duration_deltas")[0].metadata
+    assert "no materialized dataset_rollup for any attempt of 'dev'" in meta["waiting"].value
+    assert FrameStoreResource(base_path=str(tmp_path / "data")).read("duration_deltas").empty
+
+
 def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
     deltas = chain["store"].read("duration_deltas")
     assert set(deltas["base"]) == {"dev:ATTEMPT_2"} and set(deltas["other"]) == {"prod:ATTEMPT_2"}

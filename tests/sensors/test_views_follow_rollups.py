@@ -13,15 +13,6 @@ def requested(result) -> set[str]:
 
 
 def test_views_refresh_after_any_rollup_partition():
-    # another test's run on this worker can leave Dagster's context-local defs-state storage pointing at an
-    # instance already collected (see tests/test_definitions.py): start from none
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
-
-    with set_defs_state_storage(None):
-        _views_refresh_after_any_rollup_partition()
-
-
-def _views_refresh_after_any_rollup_partition():
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2"])
     first = evaluate_automation_conditions(defs=defs, instance=instance)
