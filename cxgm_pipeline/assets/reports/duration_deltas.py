@@ -41,7 +41,7 @@ def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsRe
         if candidate.key in stored:
             return candidate.ref
     raise NothingToCompare(f"no materialized dataset_rollup for any attempt of {stage!r}; materialize one first "
-                     f"(stored: {', '.join(sorted(stored)) or 'none'})")
+                           f"(stored: {', '.join(sorted(stored)) or 'none'})")
 
 
 def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame]:
