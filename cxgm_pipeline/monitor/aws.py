@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -33,6 +33,9 @@ _CLIENTS_LOCK = threading.Lock()
 # boto3 sessions by credentials: a session loads endpoints and models once for all the clients made from it
 _SESSIONS: dict[tuple, boto3.session.Session] = {}
 _MACHINE_ARNS: dict[tuple, str] = {}  # (endpoint, region, state machine name) -> ARN
+# AWS's listings are eventually consistent (ListJobs, ListExecutions; FilterLogEvents may find an event minutes
+# after its timestamp): a refresh lists again from this far before what it must re-read
+RELIST_MARGIN = timedelta(minutes=15)
 
 # Answers whose output shapes hold no timestamp and no blob: their JSON is exactly what botocore's parser builds
 # from it, at a tenth of the CPU (a first fetch parses 10,000 job descriptions and summaries, which was a third

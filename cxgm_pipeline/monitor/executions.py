@@ -8,19 +8,15 @@ answer names (its dataset_migration's log and history are gone) is kept, attribu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.frame_rows import row_dicts
-from cxgm_pipeline.monitor.aws import AwsAccessError, FetchStats, StepFunctionsApi
+from cxgm_pipeline.monitor.aws import RELIST_MARGIN, AwsAccessError, FetchStats, StepFunctionsApi
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
 from portal_shapes import INGESTION_NAME_RE
-
-
-# ListExecutions is eventually consistent: a refresh lists again from this far before what it must re-read
-RELIST_MARGIN = timedelta(minutes=15)
 
 
 def list_ingestion_executions(stage: str, attempt: Attempt, sfn: StepFunctionsApi, stats: FetchStats | None = None,

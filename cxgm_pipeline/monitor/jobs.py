@@ -7,14 +7,14 @@ describes only the new ones and those whose ListJobs summary (status, start) cha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 
 from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.redact import redact
 from cxgm_pipeline.monitor.attempts import Attempt
-from cxgm_pipeline.monitor.aws import BatchApi, FetchStats
+from cxgm_pipeline.monitor.aws import RELIST_MARGIN, BatchApi, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
 from cxgm_pipeline.vocabulary import INGESTION_STEPS, step_of
 
@@ -102,8 +102,6 @@ def belongs_to(row: dict, attempt: Attempt) -> bool:
     return True
 
 
-# A refresh lists jobs created since a moment, less this margin (ListJobs is eventually consistent).
-RELIST_MARGIN = timedelta(minutes=15)
 LIST_PAGE, DESCRIBE_BATCH = 1000, 100
 FIRST_PAGE = 100  # a first fetch's first ListJobs page: its ids are being described after one quick call
 

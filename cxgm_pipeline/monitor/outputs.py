@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
-from cxgm_pipeline.monitor.aws import ArtifactsApi, LogsApi, FetchStats, StepFunctionsApi
+from cxgm_pipeline.monitor.aws import RELIST_MARGIN, ArtifactsApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.redact import redact
 from cxgm_pipeline.schemas import OutputRecords, StepOutputs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, Step
@@ -67,8 +68,6 @@ class _Collected:
 
 # one pattern for every record an answer or a skip is read from (an OR; every record is still checked here)
 OUTPUT_RECORDS_PATTERN = f'?"{LOG_OUTPUT_MESSAGE}" ?"{LOG_OLD_RESPONSE_MESSAGE}" ?"{LOG_SKIPPING_DATASET}"'
-# CloudWatch may make an event searchable minutes after its timestamp: a refresh sweeps again from this far back
-RESWEEP_MARGIN_MS = 15 * 60 * 1000
 
 
 def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, stats: FetchStats | None = None,
@@ -82,11 +81,11 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
     start_ms, kept = int(after.timestamp() * 1000), None
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous
-        start_ms = max(start_ms, int(previous["timestamp"].max().timestamp() * 1000) - RESWEEP_MARGIN_MS)
+        start_ms = max(start_ms, int((previous["timestamp"].max() - RELIST_MARGIN).timestamp() * 1000))
     events = logs.filter_group(stage, group, OUTPUT_RECORDS_PATTERN, start_ms, int(before.timestamp() * 1000), stats)
     swept = pd.DataFrame({"log_stream": [e["logStreamName"] for e in events],
                           "event_id": [e["eventId"] for e in events],
-                          "timestamp": pd.to_datetime([e["timestamp"] for e in events], unit="ms", utc=True),
+                          "timestamp": epoch_to_utc(pd.Series([e["timestamp"] for e in events], dtype="float64"), "ms"),
                           "message": [redact(e.get("message") or "") for e in events]})
     swept = swept.assign(stage=stage, attempt=attempt.key, log_group=group)
     frames = [f for f in (kept, swept) if f is not None and not f.empty]
