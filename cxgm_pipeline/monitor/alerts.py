@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from cxgm_pipeline.monitor.deltas import signature_diff_lines
+from cxgm_pipeline.monitor.progress import observed_now
 from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState
 
@@ -76,6 +77,13 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
 def progress_key(now) -> str:
     """The daily progress alert's key: one per AWS day (`now`: AWS's time of the frames)."""
     return f"progress:{now:%Y-%m-%d}"
+
+
+def progress_due(datasets: pd.DataFrame, announced: set[str]) -> bool:
+    """Whether a running attempt's daily progress alert may be due, judged from its rollup alone (the day its
+    frames were timed to): building the progress (two more reads and an ETA) is worth it only then."""
+    now = observed_now(datasets)
+    return now is None or progress_key(now) not in announced
 
 
 def daily_progress(where: str, progress, finished: bool, announced: set[str]) -> Alert | None:

@@ -31,10 +31,10 @@ from dagster import (
 
 from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
-from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_key, record_sent, with_links
+from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_due, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.deltas import signature_diff
-from cxgm_pipeline.monitor.progress import observed_now, rehearsal_of, stored_progress
+from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
 from cxgm_pipeline.monitor.report import md_cell
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
@@ -131,9 +131,8 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
             (sfn.aws_now(attempt.stage) - attempt.stop).total_seconds() > STALE_AFTER_S
         seen = set(announced.get(name, []))
         closing = finished and "finished" not in seen
-        # the progress (two more reads and an ETA) goes in the "finished" alert and in the day's progress alert only
-        observed = None if closing or attempt.ended else observed_now(datasets)
-        wanted = closing or (not attempt.ended and (observed is None or progress_key(observed) not in seen))
+        # the progress goes in the "finished" alert and in the day's progress alert only
+        wanted = closing or (not attempt.ended and progress_due(datasets, seen))
         progress = stored_progress(attempt, store, attempts, rollup=datasets) if wanted else None
         causes = None
         if closing and (rehearsal := rehearsal_of(attempt, attempts, store, "error_signatures")) is not None:

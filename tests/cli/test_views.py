@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
-from cxgm_pipeline.monitor.alerts import evaluate, progress_key
+from cxgm_pipeline.monitor.alerts import evaluate, progress_due, progress_key
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress, observed_now
@@ -107,6 +107,7 @@ def test_progress_mid_run_equals_the_truth(account, monkeypatch, share):
     assert [a.kind for a in first] == ["progress"] and p.line() in first[0].body
     # the alerts sensor skips building the progress when the day's key, read from the rollup alone, was sent
     assert progress_key(observed_now(frames["dataset_rollup"])) == first[0].key
+    assert progress_due(frames["dataset_rollup"], set()) and not progress_due(frames["dataset_rollup"], {first[0].key})
     assert evaluate("prod", attempt.key, frames["dataset_rollup"], empty, empty, False, 1.0, {first[0].key}, p) == []
     tomorrow = dataclasses.replace(p, now=p.now + pd.Timedelta(days=1))
     assert [a.kind for a in evaluate("prod", attempt.key, frames["dataset_rollup"], empty, empty, False, 1.0,
