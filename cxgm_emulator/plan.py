@@ -737,7 +737,7 @@ class _MigrationBuilder:
             fault_step = Step.VALIDATE_ATAC
         new_dvid = rid(rng)
         sfn_name = f"migrate_{new_dvid}_{int(created)}"  # sfn_name_generator(new version, prefix="migrate")
-        uri = f"s3://cellxgene-artifacts-{stage.name}/{d.dataset_version_id}/migrated.h5ad"
+        uri = f"s3://{stage.artifact_bucket}/{d.dataset_version_id}/migrated.h5ad"
         response = {"collection_version_id": item["collection_version_id"], "dataset_version_id": new_dvid, "uri": uri,
                     "sfn_name": sfn_name, "execution_id": self.exec_name}
         if self.ingestion_input is IngestionInput.NEW:

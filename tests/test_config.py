@@ -16,13 +16,18 @@ def test_packaged_defaults_name_production_resources():
     assert prod.ingestion_sfn == "dp-prod-prodstack-sfn"
     assert prod.migration_log_group == "/dp/prod/prodstack/schema-migration-batch"
     assert prod.ingestion_log_group == "/dp/prod/prodstack/upload"
+    # production's names: scripts/cxg_admin_scripts and migrations/README.md (queue), envs/stage (stack);
+    # the artifact bucket comes from a secret, so it is not guessed
+    assert prod.queue == "schema_migration-prod"
+    assert load_config().stage("staging").migration_sfn == "dp-staging-stagestack-schema-migration-sfn"
+    assert prod.artifact_bucket == ""
 
 
 def test_user_file_overrides_only_what_it_names(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text('[stages.dev]\nstack = "mystack"\nregion = "eu-west-1"\n[stages.rdev]\nprofile = "single-cell-dev"\nstack = "pr-123"\n')
     config = load_config(path)
-    assert config.stage("dev").queue == "dp-dev-mystack-schema-migration"
+    assert config.stage("dev").migration_sfn == "dp-dev-mystack-schema-migration-sfn"
     assert config.stage("dev").region == "eu-west-1"
     assert config.stage("dev").profile == "single-cell-dev"
     assert config.stage("rdev").ingestion_sfn == "dp-rdev-pr-123-sfn"

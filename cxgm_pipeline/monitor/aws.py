@@ -489,7 +489,12 @@ class ArtifactsApi(StageAwsApi):
     SERVICE: ClassVar[str] = "s3"
 
     def get_json(self, stage: str, key: str, stats: FetchStats | None = None) -> Any | None:
-        client, bucket = self.client(stage), self.stage_config(stage).artifact_bucket
+        bucket = self.stage_config(stage).artifact_bucket
+        if not bucket:
+            # production names it in a secret, not by pattern: unset, this one source is skipped (the logs and
+            # histories carry the same lists) rather than guessed
+            return None
+        client = self.client(stage)
         try:
             body = self.call(stage, lambda: client.get_object(Bucket=bucket, Key=key)["Body"].read())
         except client.exceptions.NoSuchKey:

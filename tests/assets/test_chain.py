@@ -101,7 +101,7 @@ def test_task_token_is_never_stored(chain, emulator):
     tokens = set()
     for stage in ("dev", "prod"):
         ids = [j["jobId"] for p in batch.get_paginator("list_jobs").paginate(
-            jobQueue=f"dp-{stage}-{stage}stack-schema-migration", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}])
+            jobQueue=f"schema_migration-{stage}", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}])
             for j in p["jobSummaryList"]]
         for i in range(0, len(ids), 100):
             for job in batch.describe_jobs(jobs=ids[i : i + 100])["jobs"]:

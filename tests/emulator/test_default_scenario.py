@@ -21,7 +21,7 @@ def test_default_scenario_over_http(tmp_path):
         truth = load_truth(emu.truth_file)
         batch, sfn = client("batch", env), client("stepfunctions", env)
         for stage in ("dev", "prod"):
-            queue = f"dp-{stage}-{stage}stack-schema-migration"
+            queue = f"schema_migration-{stage}"
             ids = job_ids(batch, queue)
             expected = [j for m in truth["migrations"] if m["stage"] == stage for j in m["jobs"]]
             assert len(ids) == len(expected) > 8000 * (2 if stage == "dev" else 1) * 0.9

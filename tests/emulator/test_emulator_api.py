@@ -20,14 +20,14 @@ from tests.emulator.aws import all_jobs, client, env_of, executions, state_machi
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_job_counts_per_name_and_status_match_truth(emulator, truth, stage):
     expected = Counter((j["job_name"], j["status"]) for m in truth["migrations"] if m["stage"] == stage for j in m["jobs"])
-    got = Counter((j["jobName"], j["status"]) for j in all_jobs(emulator, f"dp-{stage}-{stage}stack-schema-migration"))
+    got = Counter((j["jobName"], j["status"]) for j in all_jobs(emulator, f"schema_migration-{stage}"))
     assert got == expected
     assert {name for name, _ in got} >= {"gather_collections", "collection_migration", "dataset_migration",
                                           "Collection_cleanup", "report", "validate_anndata", "add_labels", "cxg"}
 
 
 def test_environments_as_production_sets_them(emulator, truth):
-    jobs = all_jobs(emulator, "dp-dev-devstack-schema-migration")
+    jobs = all_jobs(emulator, "schema_migration-dev")
     by_name = {}
     for j in jobs:
         by_name.setdefault(j["jobName"], []).append(env_of(j))
@@ -41,7 +41,7 @@ def test_environments_as_production_sets_them(emulator, truth):
 
 
 def test_failed_jobs_show_their_cause(emulator, truth):
-    jobs = {j["jobId"]: j for j in all_jobs(emulator, "dp-prod-prodstack-schema-migration")}
+    jobs = {j["jobId"]: j for j in all_jobs(emulator, "schema_migration-prod")}
     for t in migration(truth, "prod")["jobs"]:
         job = jobs[t["job_id"]]
         if t["error_category"] == Fault.OUT_OF_MEMORY:  # killed by the kernel (137), or a MemoryError raised (1)
@@ -57,7 +57,7 @@ def test_failed_jobs_show_their_cause(emulator, truth):
 
 def test_logs_mix_json_and_runtime_lines(emulator, truth):
     logs = client("logs", emulator)
-    jobs = [j for j in all_jobs(emulator, "dp-dev-devstack-schema-migration")
+    jobs = [j for j in all_jobs(emulator, "schema_migration-dev")
             if j["status"] == "FAILED" and j["container"].get("logStreamName")]
     messages = []
     for j in jobs:
@@ -162,7 +162,7 @@ def test_the_emulator_imports_nothing_of_the_monitor():
 
     for path in __import__("pathlib").Path(cxgm_emulator.__file__).parent.glob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+cxgm_pipeline", path.read_text(), re.M), path
-    assert json.loads(json.dumps(load_stages()["prod"].__dict__))["artifact_bucket"] == "cellxgene-artifacts-prod"
+    assert json.loads(json.dumps(load_stages()["prod"].__dict__))["artifact_bucket"] == "corpora-artifacts-prod"
 
 
 def test_exported_config_names_no_profile_in_any_stage():

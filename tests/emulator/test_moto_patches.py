@@ -23,12 +23,12 @@ def test_all_patches_applied(emulator):
 
 def test_list_jobs_pages_and_filters(emulator, truth):
     batch = client("batch", emulator)
-    page = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", maxResults=10,
+    page = batch.list_jobs(jobQueue="schema_migration-dev", maxResults=10,
                            filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}])
     assert len(page["jobSummaryList"]) == 10 and page["nextToken"]
     m = migration(truth, "dev", "ATTEMPT_2")
     after = [{"name": "AFTER_CREATED_AT", "values": [str(int(m["start"] * 1000))]}]
-    listed = [j for p in batch.get_paginator("list_jobs").paginate(jobQueue="dp-dev-devstack-schema-migration",
+    listed = [j for p in batch.get_paginator("list_jobs").paginate(jobQueue="schema_migration-dev",
                                                                   filters=after) for j in p["jobSummaryList"]
               if j["createdAt"] <= int(m["stop"] * 1000)]
     assert len(listed) == len(m["jobs"])
@@ -36,19 +36,19 @@ def test_list_jobs_pages_and_filters(emulator, truth):
     order = [(j["createdAt"], j["jobId"]) for j in listed]
     assert order == sorted(order, reverse=True), "newest first, as AWS lists"
     # a small first page, then the default size from its token, continue exactly where it ended
-    first = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", maxResults=7, filters=after)
-    rest = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", filters=after, nextToken=first["nextToken"])
+    first = batch.list_jobs(jobQueue="schema_migration-dev", maxResults=7, filters=after)
+    rest = batch.list_jobs(jobQueue="schema_migration-dev", filters=after, nextToken=first["nextToken"])
     assert [j["jobId"] for j in first["jobSummaryList"] + rest["jobSummaryList"]] == \
-        [j["jobId"] for j in batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration", filters=after,
+        [j["jobId"] for j in batch.list_jobs(jobQueue="schema_migration-dev", filters=after,
                                              maxResults=7 + len(rest["jobSummaryList"]))["jobSummaryList"]]
     with pytest.raises(batch.exceptions.ClientException, match="Only one filter"):  # as AWS says
-        batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration",
+        batch.list_jobs(jobQueue="schema_migration-dev",
                         filters=[*after, {"name": "BEFORE_CREATED_AT", "values": [str(int(m["stop"] * 1000))]}])
-    named = batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration",
+    named = batch.list_jobs(jobQueue="schema_migration-dev",
                             filters=[{"name": "JOB_NAME", "values": ["Collection_cleanup"]}])["jobSummaryList"]
     assert named and {j["jobName"] for j in named} == {"Collection_cleanup"}
     # no filter and no status: RUNNING only (nothing runs once every migration is over)
-    assert batch.list_jobs(jobQueue="dp-dev-devstack-schema-migration")["jobSummaryList"] == []
+    assert batch.list_jobs(jobQueue="schema_migration-dev")["jobSummaryList"] == []
 
 
 def test_describe_jobs_limits_and_fields(emulator, truth):
@@ -126,7 +126,7 @@ def test_boto3_retries_absorb_injected_server_errors(emulator, truth):
     emulator.middleware.injection.error_rate = 0.3
     try:
         ids = [j["jobId"] for page in batch.get_paginator("list_jobs").paginate(
-            jobQueue="dp-dev-devstack-schema-migration", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}],
+            jobQueue="schema_migration-dev", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}],
             PaginationConfig={"PageSize": 50}) for j in page["jobSummaryList"]]
     finally:
         emulator.middleware.injection.error_rate = 0.0

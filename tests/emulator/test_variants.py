@@ -37,7 +37,7 @@ def variant(request, emulator_variant):
 
 def _jobs(env, truth) -> tuple[list[dict], dict[str, dict], dict[str, dict]]:
     """Every job of both stages, and per job id its truth row and its migration."""
-    jobs = [j for stage in STAGES for j in all_jobs(env, f"dp-{stage}-{stage}stack-schema-migration")]
+    jobs = [j for stage in STAGES for j in all_jobs(env, f"schema_migration-{stage}")]
     rows = {j["job_id"]: j for m in truth["migrations"] for j in m["jobs"]}
     of = {j["job_id"]: m for m in truth["migrations"] for j in m["jobs"]}
     return jobs, rows, of
@@ -103,7 +103,7 @@ def test_output_records_name_the_new_version(variant):
     _, _, env, truth = variant
     m = next(m for m in truth["migrations"] if m["stage"] == "prod")
     new = {d["dataset_id"]: d["new_dataset_version_id"] for d in m["datasets"]}
-    jobs = {j["jobId"]: j for j in all_jobs(env, "dp-prod-prodstack-schema-migration")}
+    jobs = {j["jobId"]: j for j in all_jobs(env, "schema_migration-prod")}
     logs = client("logs", env)
     checked = 0
     for row in m["jobs"]:
