@@ -16,7 +16,7 @@ from cxgm_pipeline.monitor.redact import redact
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import RELIST_MARGIN, BatchApi, FetchStats
 from cxgm_pipeline.schemas import MigrationJobs, empty_frame, validate
-from cxgm_pipeline.vocabulary import INGESTION_STEPS, step_of
+from cxgm_pipeline.vocabulary import Step, step_of
 
 # Environment variables that become columns. Everything else (TASK_TOKEN above all) is dropped.
 ENV_COLUMNS = {
@@ -27,7 +27,7 @@ ENV_COLUMNS = {
     "DATASET_ID": "dataset_id",
     "DATASET_VERSION_ID": "dataset_version_id",
 }
-_INGESTION = {s.value for s in INGESTION_STEPS}
+_KNOWN_STEPS = {s.value for s in Step}
 BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"  # where a job definition without awslogs options logs
 
 
@@ -99,7 +99,11 @@ def belongs_to(row: dict, attempt: Attempt) -> bool:
         return execution in attempt.execution_names or execution in attempt.execution_arns
     if row["migration_attempt"]:
         return row["migration_attempt"] == attempt.tag
-    return True
+    # The queue also runs production's admin jobs, `rollback_{time}` (scripts/cxg_admin_scripts/rollback.py
+    # @ 804d469) and the publish-revisions job, with no EXECUTION_ID and no migration or ingestion step: they are
+    # never an attempt's, whatever their time. The oldest ingestion machines' `download` and `seurat` jobs have no
+    # step of ours but carry the dataset version they ingest.
+    return row["step"] in _KNOWN_STEPS or bool(row["dataset_version_id"] or row["dataset_id"])
 
 
 LIST_PAGE, DESCRIBE_BATCH = 1000, 100
