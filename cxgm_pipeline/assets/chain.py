@@ -17,14 +17,12 @@ from dagster import (
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
-from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec
+from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, stored_previous
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.rerun import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
 
 AWS_RESOURCES = {"batch", "logs", "sfn", "artifacts"}
-# Frames whose builder refreshes from its last stored version (ended jobs, answers read, logs read stay).
-INCREMENTAL = {"migration_jobs", "enriched_jobs", "step_outputs"}
 
 
 def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.DataFrame) -> dict:
@@ -63,11 +61,7 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         stats = FetchStats()
         r = context.resources
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)
-        previous = {}
-        if spec.name in INCREMENTAL and attempt is not None and r.store.exists(spec.name, stage, attempt.key):
-            stored = r.store.read(spec.name, stage, attempt.key)
-            if set(spec.model.to_schema().columns) <= set(stored.columns):  # not one an older cxgm wrote
-                previous[spec.name] = stored
+        previous = stored_previous(r.store, stage, attempt.key, (spec.name,)) if attempt is not None else {}
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)

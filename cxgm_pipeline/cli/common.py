@@ -114,10 +114,13 @@ def load_frames(env: str, tag: str | None, start: str | None, end: str | None, r
     if result.source == "stored":
         stamps = [session.store.modified(n, env, result.key) for n in (wanted or FRAMES)]
         when = datetime.fromtimestamp(min(s for s in stamps if s), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        err.print(f"[green]{where}: the frames Dagster stored at {when}[/] ({_calls(stats.calls)} to check they are "
-                  f"fresh); --refresh fetches again")
+        err.print(f"[green]{where}: the frames stored at {when}[/] ({_calls(stats.calls)} to check they are "
+                  f"fresh); --refresh reads what changed since")
     elif result.source == "imported":
         err.print(f"[green]{where}: the imported bundle[/] (no AWS call); --refresh reads AWS instead")
+    elif result.source == "refreshed":
+        err.print(f"{where}: refreshed from AWS, {_calls(stats.calls)}, {stats.items} items (starting from the "
+                  f"stored frames)")
     else:
         err.print(f"{where}: fetched from AWS, {_calls(stats.calls)}, {stats.items} items")
     return result

@@ -91,6 +91,9 @@ class FrameSpec:
     build: Callable[[Build], pd.DataFrame]
     group: str  # Dagster asset group: "aws" (reads AWS) or "rollups" (computed)
     summary: Callable[[pd.DataFrame, Build], dict] = lambda frame, b: {"rows": len(frame)}
+    # its builder refreshes from the partition's last stored frame (ended jobs, answers and logs read stay):
+    # every refresh passes that frame, from the CLI and from Dagster alike
+    incremental: bool = False
 
     @property
     def doc(self) -> str:
@@ -100,24 +103,25 @@ class FrameSpec:
 CHAIN: tuple[FrameSpec, ...] = (
     FrameSpec("migration_jobs", MigrationJobs, (), lambda b: fetch_migration_jobs(b.stage, b.attempt, b.aws.batch, b.stats,
                                                                               previous=b.previous.get("migration_jobs")),
-              "aws", lambda f, b: {"jobs": len(f), **_counts(f, "status", "jobs_")}),
+              "aws", lambda f, b: {"jobs": len(f), **_counts(f, "status", "jobs_")}, incremental=True),
     FrameSpec("enriched_jobs", EnrichedJobs, ("migration_jobs",),
               lambda b: enrich_jobs(b.frames["migration_jobs"], b.aws.logs, b.stats, b.previous.get("enriched_jobs")),
               "rollups",
-              lambda f, b: {**_counts(f, "log_status", "log_"), **_counts(f, "error_category", "failed_")}),
+              lambda f, b: {**_counts(f, "log_status", "log_"), **_counts(f, "error_category", "failed_")},
+              incremental=True),
     FrameSpec("output_records", OutputRecords, (),
               lambda b: sweep_output_records(b.stage, b.attempt, b.aws.logs, b.stats, b.previous.get("output_records")),
-              "aws", lambda f, b: {"records": len(f)}),
+              "aws", lambda f, b: {"records": len(f)}, incremental=True),
     FrameSpec("step_outputs", StepOutputs, ("migration_jobs", "output_records"),
               lambda b: collect_outputs(b.stage, b.attempt, b.frames["migration_jobs"], b.frames["output_records"],
                                         b.aws.logs, b.aws.sfn,
                                         b.aws.artifacts, b.stats, b.previous.get("step_outputs")),
-              "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}),
+              "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}, incremental=True),
     FrameSpec("sfn_executions", SfnExecutions, ("step_outputs",),
               lambda b: fetch_sfn_executions(b.stage, b.attempt, b.frames["step_outputs"], b.aws.sfn, b.stats,
                                              listed=b.prefetched("ingestion_executions"),
                                              previous=b.previous.get("sfn_executions")), "aws",
-              lambda f, b: {"new_versions": len(f), **_counts(f, "attribution", "attributed_by_")}),
+              lambda f, b: {"new_versions": len(f), **_counts(f, "attribution", "attributed_by_")}, incremental=True),
     FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs"), _rollup, "rollups",
               _rollup_summary),
     FrameSpec("collection_rollup", CollectionRollup, ("dataset_rollup", "enriched_jobs", "step_outputs"),
@@ -139,3 +143,16 @@ EARLY: dict[str, tuple[str, Callable[[Build], object]]] = {
                                                            b.previous.get("sfn_executions"))),
 }
 FRAMES = tuple(SPECS)
+
+
+def stored_previous(store, stage: str, key: str, names=FRAMES) -> dict[str, pd.DataFrame]:
+    """The incremental frames of a partition as last stored, for a refresh to start from; a frame an older cxgm
+    wrote (a column missing) is left out, so it is rebuilt whole."""
+    previous = {}
+    for name in names:
+        spec = SPECS[name]
+        if spec.incremental and store.exists(name, stage, key):
+            stored = store.read(name, stage, key)
+            if set(spec.model.to_schema().columns) <= set(stored.columns):
+                previous[name] = stored
+    return previous

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
-from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build
+from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build, stored_previous
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
 from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
@@ -34,7 +34,7 @@ class AttemptFrames:
     attempt: Attempt | None
     key: str
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    source: str = "fetched"  # fetched | stored | imported
+    source: str = "fetched"  # fetched | refreshed (from stored frames) | stored | imported
 
 
 class MonitorSession:
@@ -91,7 +91,15 @@ class MonitorSession:
         if not refresh and not attempt.window_only and self._fresh(stage, attempt, wanted):
             return AttemptFrames(stage, attempt, attempt.key,
                                  {n: self.store.read(n, stage, attempt.key) for n in wanted}, "stored")
-        return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
+        if attempt.window_only:  # an ad-hoc window is no partition: nothing stored to start from or to keep
+            return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
+        # a refresh starts from the stored frames (what ended stays, only what can have changed is read) and stores
+        # what it built, so the next one, here or in Dagster, starts from it in turn
+        previous = stored_previous(self.store, stage, attempt.key)
+        result = AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted, previous),
+                               "refreshed" if previous else "fetched")
+        self.save(result)
+        return result
 
     def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES,
               previous: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
