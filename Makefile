@@ -9,7 +9,7 @@ UI_PORT ?= 3000
 REPORTS_PORT ?= 3080
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install test demo emulator bench clean postgres prod-check
+.PHONY: install test test-fast demo emulator bench clean postgres prod-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -23,6 +23,10 @@ install: $(STAMP)
 # Includes the production check (tests/deploy/test_prod_check.py), hence the PostgreSQL server.
 test: $(STAMP) postgres
 	$(PY) -m pytest -n 2 tests
+
+# The unit tier alone (no emulated account, browser or server): seconds, for the edit-test loop.
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -m unit tests
 
 # Debian's PostgreSQL server, for the production check: installed when absent and we are root (CI's case);
 # otherwise install it yourself, or the check is skipped locally (never in CI, where CI=true makes it fail).

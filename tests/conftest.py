@@ -162,3 +162,20 @@ def no_dagster_instance_left_open():
     if base is not None:
         assert base.DefsStateStorage.get() is None, \
             "this test left a Dagster instance open: close its context (`with build_schedule_context(...) as ctx:`)"
+
+
+# --- tiers ----------------------------------------------------------------------------------------------------
+# `make test-fast` runs the unit tier: tests that need no emulated account, no browser and no server of their own.
+_ACCOUNT_FIXTURES = {"emulator", "emulator_variant", "variant_emulator", "clock", "truth"}
+_SLOW_FOLDERS = ("ui", "deploy", "emulator")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = item.path.parent.name
+        if item.get_closest_marker("account"):
+            continue
+        if _ACCOUNT_FIXTURES & set(getattr(item, "fixturenames", ())) or folder in _SLOW_FOLDERS:
+            item.add_marker(pytest.mark.account)
+        else:
+            item.add_marker(pytest.mark.unit)

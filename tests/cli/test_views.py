@@ -114,6 +114,7 @@ def test_progress_mid_run_equals_the_truth(account, monkeypatch, share):
                                      {first[0].key}, tomorrow)] == ["progress"]
 
 
+@pytest.mark.account  # plans the whole default scenario (~20 s)
 def test_eta_range_holds_the_true_end_of_the_default_scenario(tmp_path, monkeypatch):
     """The default scenario's prod attempt, stopped halfway: the ETA range, from its own durations and dev's
     rehearsal of the same attempt key, holds the moment the emulator ends it."""
