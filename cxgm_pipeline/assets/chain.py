@@ -61,7 +61,8 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         stats = FetchStats()
         r = context.resources
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)
-        previous = stored_previous(r.store, stage, attempt.key, (spec.name,)) if attempt is not None else {}
+        previous = stored_previous(r.store, stage, attempt.key, (spec.name,), r.sfn.aws_now(stage)) \
+            if attempt is not None else {}
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)

@@ -145,9 +145,11 @@ EARLY: dict[str, tuple[str, Callable[[Build], object]]] = {
 FRAMES = tuple(SPECS)
 
 
-def stored_previous(store, stage: str, key: str, names=FRAMES) -> dict[str, pd.DataFrame]:
+def stored_previous(store, stage: str, key: str, names=FRAMES, now=None) -> dict[str, pd.DataFrame]:
     """The incremental frames of a partition as last stored, for a refresh to start from; a frame an older cxgm
-    wrote (a column missing) is left out, so it is rebuilt whole."""
+    wrote (a column missing) is left out, so it is rebuilt whole. None at all when the jobs were observed after
+    `now` (AWS's clock): frames of a later moment than AWS's present (a clock set back, another account) would
+    keep what has not happened yet."""
     previous = {}
     for name in names:
         spec = SPECS[name]
@@ -155,4 +157,9 @@ def stored_previous(store, stage: str, key: str, names=FRAMES) -> dict[str, pd.D
             stored = store.read(name, stage, key)
             if set(spec.model.to_schema().columns) <= set(stored.columns):
                 previous[name] = stored
+    if previous and now is not None and store.exists("migration_jobs", stage, key):
+        jobs = previous.get("migration_jobs")
+        jobs = store.read("migration_jobs", stage, key) if jobs is None else jobs
+        if not jobs.empty and "observed_at" in jobs and jobs["observed_at"].max() > pd.Timestamp(now):
+            return {}
     return previous

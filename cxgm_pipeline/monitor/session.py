@@ -95,7 +95,7 @@ class MonitorSession:
             return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
         # a refresh starts from the stored frames (what ended stays, only what can have changed is read) and stores
         # what it built, so the next one, here or in Dagster, starts from it in turn
-        previous = stored_previous(self.store, stage, attempt.key)
+        previous = stored_previous(self.store, stage, attempt.key, now=self.sfn.aws_now(stage))
         result = AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted, previous),
                                "refreshed" if previous else "fetched")
         self.save(result)
