@@ -32,7 +32,7 @@ _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 # boto3 sessions by credentials: a session loads endpoints and models once for all the clients made from it
 _SESSIONS: dict[tuple, boto3.session.Session] = {}
-_MACHINE_ARNS: dict[tuple, str] = {}  # (endpoint, region, state machine name) -> ARN
+_ACCOUNTS: dict[int, str] = {}  # id(STS client) -> its credentials' account id
 # AWS's listings are eventually consistent (ListJobs, ListExecutions; FilterLogEvents may find an event minutes
 # after its timestamp): a refresh lists again from this far before what it must re-read
 RELIST_MARGIN = timedelta(minutes=15)
@@ -176,12 +176,14 @@ class StageAwsApi:
     def stage_config(self, stage: str) -> StageConfig:
         return config_at(self.config_path).stage(stage)  # cached: this runs on every call
 
-    def client(self, stage: str):
+    def client(self, stage: str, service: str | None = None):
+        """This API's client for `stage` (or, with `service`, another service's with the same settings)."""
         cfg = self.stage_config(stage)
         profile = self.profile_name or cfg.profile
         region = self.region_name or cfg.region
+        service = service or self.SERVICE
         # AWS_ENDPOINT_URL is read by boto3 when the client is made: part of the cache key.
-        key = (self.SERVICE, profile, region, self.endpoint_url, os.environ.get("AWS_ENDPOINT_URL"),
+        key = (service, profile, region, self.endpoint_url, os.environ.get("AWS_ENDPOINT_URL"),
                self.max_attempts, self.max_pool_connections, self.aws_access_key_id)
         with _CLIENTS_LOCK:
             if key not in _CLIENTS:
@@ -193,7 +195,7 @@ class StageAwsApi:
                     if made_with not in _SESSIONS:
                         _SESSIONS[made_with] = _new_session(profile, region, *credentials)
                     client = _SESSIONS[made_with].client(
-                        self.SERVICE, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
+                        service, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
                         config=Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
                                       max_pool_connections=self.max_pool_connections))
                     client.meta.events.register("before-call.*.*", pace)  # per-API quotas, process-wide
@@ -398,45 +400,38 @@ class StepFunctionsApi(StageAwsApi):
 
     SERVICE: ClassVar[str] = "stepfunctions"
 
-    def state_machine_arn(self, stage: str, name: str) -> str | None:
-        """The machine's ARN, listed once per process: a name maps to one ARN for the machine's life (an account,
-        a region), and ListStateMachines' quota is 2/s."""
+    def state_machine_arn(self, stage: str, name: str, stats: FetchStats | None = None) -> str:
+        """The machine's ARN, made from its name, the region and the account (one GetCallerIdentity per process and
+        credentials): listing the account's machines cost a call per 100 of them, at ListStateMachines' 2/s."""
         client = self.client(stage)
-        key = (client.meta.endpoint_url, client.meta.region_name, name)
-
-        def find() -> str | None:
-            for page in client.get_paginator("list_state_machines").paginate():
-                for sm in page["stateMachines"]:
-                    if sm["name"] == name:
-                        return sm["stateMachineArn"]
-            return None
-
-        if key not in _MACHINE_ARNS:
-            found = self.call(stage, find)
-            if found is None:
-                return None  # not cached: a machine deployed later is found by the next call
-            _MACHINE_ARNS[key] = found
-        return _MACHINE_ARNS[key]
+        sts = self.client(stage, "sts")
+        if id(sts) not in _ACCOUNTS:
+            _ACCOUNTS[id(sts)] = self.call(stage, lambda: sts.get_caller_identity()["Account"])
+            if stats:
+                stats.add(calls=1)
+        return f"arn:{client.meta.partition}:states:{client.meta.region_name}:{_ACCOUNTS[id(sts)]}:stateMachine:{name}"
 
     def list_executions(self, stage: str, state_machine: str, stats: FetchStats | None = None,
-                        stop_before: float | None = None) -> list[dict]:
-        """Executions newest first ([] when the machine does not exist); `stop_before` (epoch s): stop paging
-        once executions start earlier."""
-        arn = self.state_machine_arn(stage, state_machine)
-        if arn is None:
-            return []
+                        stop_before: float | None = None, none_if_missing: bool = False) -> list[dict] | None:
+        """Executions newest first ([], or None with `none_if_missing`, when the machine does not exist);
+        `stop_before` (epoch s): stop paging once executions start earlier."""
+        arn = self.state_machine_arn(stage, state_machine, stats)
         client = self.client(stage)
 
         def fetch() -> list[dict]:
             out = []
-            for page in client.get_paginator("list_executions").paginate(stateMachineArn=arn,
-                                                                         PaginationConfig={"PageSize": 1000}):
-                if stats:
-                    stats.add(calls=1, items=len(page["executions"]))
-                for ex in page["executions"]:
-                    if stop_before is not None and ex["startDate"].timestamp() < stop_before:
-                        return out
-                    out.append(ex)
+            pages = client.get_paginator("list_executions").paginate(stateMachineArn=arn,
+                                                                      PaginationConfig={"PageSize": 1000})
+            try:
+                for page in pages:
+                    if stats:
+                        stats.add(calls=1, items=len(page["executions"]))
+                    for ex in page["executions"]:
+                        if stop_before is not None and ex["startDate"].timestamp() < stop_before:
+                            return out
+                        out.append(ex)
+            except client.exceptions.StateMachineDoesNotExist:
+                return None if none_if_missing else []  # not deployed (yet) in this stage
             return out
 
         return self.call(stage, fetch)

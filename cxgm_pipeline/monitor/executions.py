@@ -26,17 +26,17 @@ def list_ingestion_executions(stage: str, attempt: Attempt, sfn: StepFunctionsAp
     sfn_executions; an ended execution never changes, so a refresh lists back only to the oldest one still
     running then (or the newest it knew), and takes the older ones from `previous`."""
     machine = sfn.stage_config(stage).ingestion_sfn
-    if sfn.state_machine_arn(stage, machine) is None:
-        return None
     after, _ = attempt.window(sfn.aws_now(stage))
     known = previous[previous["execution_arn"].notna() & previous["start_at"].notna()] \
         if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all() else None
     if known is None or known.empty:
-        return sfn.list_executions(stage, machine, stats, stop_before=after.timestamp())
+        return sfn.list_executions(stage, machine, stats, stop_before=after.timestamp(), none_if_missing=True)
     running = known.loc[known["status"] == "RUNNING", "start_at"]
     since = max(after, (min(running.min(), known["start_at"].max()) if not running.empty
                         else known["start_at"].max()).to_pydatetime() - RELIST_MARGIN)
-    listed = sfn.list_executions(stage, machine, stats, stop_before=since.timestamp())
+    listed = sfn.list_executions(stage, machine, stats, stop_before=since.timestamp(), none_if_missing=True)
+    if listed is None:
+        return None
     older = known[known["start_at"] < since]
     return listed + [{"executionArn": r["execution_arn"], "name": r["execution_name"], "status": r["status"],
                       "startDate": r["start_at"].to_pydatetime(),

@@ -143,7 +143,8 @@ def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, m
 
 # The IAM policy the README documents: read-only, and nothing else (alerts add sns:Publish).
 ALLOWED_ACTIONS = {
-    "stepfunctions": {"ListStateMachines", "ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns"},
+    "stepfunctions": {"ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns"},
+    "sts": {"GetCallerIdentity"},  # needs no permission (AWS STS API reference)
     "batch": {"ListJobs", "DescribeJobs"},
     "logs": {"FilterLogEvents", "GetLogEvents"},
     "s3": {"GetObject"},
