@@ -1,22 +1,22 @@
-"""Fetch benchmark of one attempt of the default scenario (~2,000 datasets, ~10,000 jobs), against the emulator
-with AWS's latency and per-API quotas if asked (`--latency-ms 40 --quotas`).
+"""Benchmark of the commands people run on one attempt, against the emulator with AWS's latency and per-API quotas
+if asked (`--latency-ms 40 --quotas`): the default scenario (2,000 datasets, ~10,000 jobs) or 10x it (`--scenario
+corpus10x`: 20,000 datasets, ~100,000 jobs; `--map-mode inline` for the other shape of production's Maps).
 
-Phases, each with wall seconds, calls per API, throttled calls and the quota lower bound (the least time its
-calls could take at the APIs' rates): the old notebook helpers' pattern (sequential, one execution history
-per ingestion execution), cxgm's first fetch, one Dagster run of the partition's whole chain (in its own process,
-for its own peak RSS), and a refresh of the running attempt after ~1% of its datasets moved. Numbers go in the
+Phases, each a command in its own process (its own peak RSS), with wall seconds, calls per API, throttled calls and
+the quota lower bound (the least time its calls could take at the APIs' rates): the old notebook helpers' pattern,
+`cxgm describe datasets --refresh` on the ended attempt (first, then again with its frames stored), one Dagster run
+of the partition's whole chain, then on the running attempt a first fetch halfway and a refresh once 1% more of its
+jobs ended, from the CLI and from Dagster alike. It ends with the issue's targets, met or not. Numbers go in the
 README; tests never assert timings.
 
-    .venv/bin/python bench/fetch_bench.py [--scenario default] [--latency-ms 40] [--quotas]
+    .venv/bin/python bench/fetch_bench.py [--scenario default] [--latency-ms 40] [--quotas] [--skip-old]
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,9 +30,9 @@ class RemoteEmulator:
     """The emulator in its own process, as AWS is remote: in one process its CPU would compete with the
     client's for the interpreter lock, and the benchmark would measure the emulator."""
 
-    def __init__(self, scenario: str, latency_ms: float, quotas: bool):
-        self.process = spawn(Path(tempfile.mkdtemp()), "--at-end", "--latency-ms", str(latency_ms),
-                             *(["--quotas"] if quotas else []), scenario=scenario)
+    def __init__(self, scenario: str, latency_ms: float, quotas: bool, map_mode: str = "distributed"):
+        self.process = spawn(Path(tempfile.mkdtemp()), "--at-end", "--latency-ms", str(latency_ms), "--map-mode",
+                             map_mode, *(["--quotas"] if quotas else []), scenario=scenario)
         self.proc = self.process.proc
         atexit.register(self.process.stop)
         self.process.wait_ready(timeout=600)
@@ -48,93 +48,123 @@ class RemoteEmulator:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenario", default="default")
+    parser.add_argument("--scenario", default="default", help="default (2,000 datasets), corpus5x, corpus10x")
+    parser.add_argument("--map-mode", default="distributed", choices=["distributed", "inline"])
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--quotas", action="store_true")
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--attempt", default="ATTEMPT_2")
     parser.add_argument("--skip-old", action="store_true", help="Skip the old helpers' pattern (slow under quotas)")
-    parser.add_argument("--dagster-run", action="store_true", help=argparse.SUPPRESS)  # the child process's phase
+    parser.add_argument("--dagster-run", metavar="DATA", help=argparse.SUPPRESS)  # the child process's phase
     args = parser.parse_args()
     if args.dagster_run:
-        dagster_run(args.stage, args.attempt)
+        dagster_run(args.stage, args.attempt, args.dagster_run)
         return
 
     from cxgm_emulator.throttling import AWS_DEFAULT_QUOTAS
 
     began = time.perf_counter()
-    emu = RemoteEmulator(args.scenario, args.latency_ms, args.quotas)
+    emu = RemoteEmulator(args.scenario, args.latency_ms, args.quotas, args.map_mode)
     seeded = time.perf_counter() - began
-    os.environ.update(emu.env())
+    env = {**os.environ, **emu.env()}
     if not args.quotas:
-        os.environ["CXGM_AWS_RATES"] = "off"  # nothing to pace against
+        env["CXGM_AWS_RATES"] = "off"  # nothing to pace against
+    os.environ.update(env)
+    work = Path(tempfile.mkdtemp(prefix="cxgm-bench-"))
+    rows: list[dict] = []
 
-    from cxgm_pipeline.monitor.aws import FetchStats
-    from cxgm_pipeline.monitor.session import MonitorSession
-
-    rows = []
-
-    def measure(label, fn):
+    def measure(label: str, fn) -> dict:
         before = emu.control()
         t = time.perf_counter()
-        out = fn()
+        out = fn() or {}
         wall = time.perf_counter() - t
         after = emu.control()
         calls = {k: v - before["calls"].get(k, 0) for k, v in after["calls"].items() if v - before["calls"].get(k, 0)}
         thr = sum(v - before["throttled"].get(k, 0) for k, v in after["throttled"].items())
         bound = max([max(0.0, (n - AWS_DEFAULT_QUOTAS[a][1]) / AWS_DEFAULT_QUOTAS[a][0])
                      for a, n in calls.items() if a in AWS_DEFAULT_QUOTAS] or [0.0]) if args.quotas else 0.0
-        rows.append((label, wall, sum(calls.values()), thr, bound, calls))
-        return out
+        row = {"label": label, "wall": wall, "calls": sum(calls.values()), "throttled": thr, "bound": bound,
+               "by_api": calls, "rss_mb": out.get("rss_mb")}
+        rows.append(row)
+        return row
+
+    def cli(data: str) -> dict:
+        """The command people run, in its own process (its own peak RSS): stored frames in `data`."""
+        return child([str(Path(sys.executable).parent / "cxgm"), "describe", "datasets", "--env", args.stage, "--tag",
+                      args.attempt, "--refresh", "--out", str(work / "datasets.parquet")], {**env, "CXGM_DATA": data})
+
+    def dagster(data: str) -> dict:
+        return child([sys.executable, __file__, "--dagster-run", data, "--stage", args.stage, "--attempt",
+                      args.attempt], env)
 
     prod = next(m for m in emu.truth["migrations"] if m["live"])
     if not args.skip_old:
         measure("old helpers' pattern (sequential; one history per execution)", lambda: old_helpers(args.stage, prod))
-    session = MonitorSession(stats=FetchStats())
-    attempt = session.resolve(args.stage, args.attempt)
-    frames = measure("cxgm first fetch (finished attempt)", lambda: session.fetch(args.stage, attempt))
-    dagster = measure("one Dagster run of the partition's chain, checks, plots and report (own process)",
-                      lambda: in_child(args.stage, args.attempt))
+    first = measure("`cxgm describe datasets --refresh`, first fetch (ended attempt)", lambda: cli(str(work / "a")))
+    ended = measure("the same command again (frames stored, attempt ended)", lambda: cli(str(work / "a")))
+    run = measure("one Dagster run of the whole chain, checks, plots, report (own process)",
+                  lambda: dagster(str(work / "b")))
     # a running attempt: when half of its jobs have ended, then when 1% more have (the span's long tail makes
     # "1% of the time" a moment where nothing moves)
     ends = sorted(j["stopped_at"] for j in prod["jobs"] if j.get("stopped_at"))
     emu.control({"set": ends[len(ends) // 2]})
-    running = MonitorSession(stats=FetchStats())
-    attempt = running.resolve(args.stage, args.attempt)
-    before = measure("cxgm first fetch (running attempt, halfway)", lambda: running.fetch(args.stage, attempt))
+    cli_half = measure("`cxgm describe datasets --refresh`, running attempt halfway (first fetch)",
+                       lambda: cli(str(work / "c")))
+    dagster_half = measure("Dagster run, running attempt halfway (first)", lambda: dagster(str(work / "d")))
     emu.control({"set": ends[int(len(ends) * 0.51)]})
-    attempt = running.resolve(args.stage, args.attempt)
-    after = measure("cxgm refresh (~1% of datasets moved)", lambda: running.fetch(args.stage, attempt, previous=before))
-    # the same refresh once the refresh interval has passed since the running jobs' logs were read: it reads them all
-    os.environ["CXGM_REFRESH_SECONDS"] = "1"
-    measure("the same refresh, running jobs' logs due again", lambda: running.fetch(args.stage, attempt, previous=before))
-    moved = (after["dataset_rollup"].set_index("dataset_id")["state"]
-             != before["dataset_rollup"].set_index("dataset_id")["state"].reindex(after["dataset_rollup"]["dataset_id"])).sum()
-    print(f"scenario {args.scenario}, {args.stage}/{args.attempt}: {len(frames['migration_jobs'])} jobs, "
-          f"{len(frames['dataset_rollup'])} datasets; latency {args.latency_ms} ms; quotas {'on' if args.quotas else 'off'}; "
-          f"emulator (own process) seeded in {seeded:.1f} s; the refresh saw {moved} datasets change state")
-    print("| phase | seconds | AWS calls | throttled | quota lower bound (s) | wall / bound | calls by API |\n"
-          "|---|---|---|---|---|---|---|")
-    for label, wall, calls, thr, bound, by_api in rows:
-        top = ", ".join(f"{a} {n}" for a, n in sorted(by_api.items(), key=lambda x: -x[1])[:4])
-        ratio = f"{wall / bound:.2f}" if bound else "-"
-        print(f"| {label} | {wall:.1f} | {calls} | {thr} | {bound:.1f} | {ratio} | {top} |")
-    print(f"peak RSS of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB; of the Dagster "
-          f"run's process: {dagster['rss_mb']} MB ({'succeeded' if dagster['success'] else 'FAILED'})")
+    cli_refresh = measure("`cxgm describe datasets --refresh`, 1% more jobs ended", lambda: cli(str(work / "c")))
+    dagster_refresh = measure("Dagster run, 1% more jobs ended (second materialization)",
+                              lambda: dagster(str(work / "d")))
+
+    jobs = len(prod["jobs"])
+    print(f"scenario {args.scenario} ({args.map_mode} Maps), {args.stage}/{args.attempt}: {jobs} jobs, "
+          f"{len(prod['datasets'])} datasets; latency {args.latency_ms} ms; quotas {'on' if args.quotas else 'off'}; "
+          f"emulator (own process) seeded in {seeded:.1f} s")
+    print("| phase | seconds | AWS calls | throttled | quota lower bound (s) | wall / bound | peak RSS (MB) | calls by API |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        top = ", ".join(f"{a} {n}" for a, n in sorted(r["by_api"].items(), key=lambda x: -x[1])[:4])
+        ratio = f"{r['wall'] / r['bound']:.2f}" if r["bound"] else "-"
+        print(f"| {r['label']} | {r['wall']:.1f} | {r['calls']} | {r['throttled']} | {r['bound']:.1f} | {ratio} | "
+              f"{r['rss_mb'] if r['rss_mb'] is not None else '-'} | {top} |")
+    checks = [
+        ("first fetch <= 2x its quota lower bound",
+         not args.quotas or first["wall"] <= 2 * max(first["bound"], 0.1),
+         f"{first['wall']:.1f} s vs bound {first['bound']:.1f} s"),
+        ("one Dagster run <= 2x the CLI's first fetch", run["wall"] <= 2 * first["wall"],
+         f"{run['wall']:.1f} s vs {first['wall']:.1f} s"),
+        ("peak RSS < 1 GB (CLI), < 1.5 GB (Dagster run)",
+         max(first["rss_mb"], cli_half["rss_mb"], cli_refresh["rss_mb"]) < 1024
+         and max(run["rss_mb"], dagster_half["rss_mb"], dagster_refresh["rss_mb"]) < 1536,
+         f"CLI {max(first['rss_mb'], cli_half['rss_mb'], cli_refresh['rss_mb'])} MB, Dagster "
+         f"{max(run['rss_mb'], dagster_half['rss_mb'], dagster_refresh['rss_mb'])} MB"),
+        ("refresh at 1% <= 5% of a first fetch's calls (CLI)", cli_refresh["calls"] <= 0.05 * first["calls"],
+         f"{cli_refresh['calls']} of {first['calls']}"),
+        ("refresh at 1% <= 5% of a first fetch's calls (Dagster)", dagster_refresh["calls"] <= 0.05 * run["calls"],
+         f"{dagster_refresh['calls']} of {run['calls']}"),
+        ("--refresh of an ended attempt with stored frames <= 5 calls", ended["calls"] <= 5, f"{ended['calls']}"),
+    ]
+    print("\n| target | met | measured |\n|---|---|---|")
+    for label, met, measured in checks:
+        print(f"| {label} | {'yes' if met else 'NO'} | {measured} |")
 
 
-def in_child(stage: str, attempt: str) -> dict:
-    """This script again, in a child process that makes one Dagster run: its peak RSS is the run's own."""
-    done = subprocess.run([sys.executable, __file__, "--dagster-run", "--stage", stage, "--attempt", attempt],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the Dagster run's process failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def child(command: list[str], env: dict[str, str]) -> dict:
+    """Runs one command to its end and reads its own peak RSS (os.wait4); fails loudly with its stderr."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:6])} failed ({proc.returncode}):\n{stderr[-4000:]}")
+    return {"rss_mb": usage.ru_maxrss // 1024, "stdout": stdout, "stderr": stderr}
 
 
-def dagster_run(stage: str, attempt: str) -> None:
+def dagster_run(stage: str, attempt: str, data: str) -> None:
     """The partition's assets and checks, materialized in-process on an ephemeral instance (what a run worker
-    does), printing its success and peak RSS as one JSON line."""
+    does) over the frames stored in `data`: a second run refreshes from them."""
     from dagster import DagsterInstance, MultiPartitionKey, materialize
 
     from cxgm_pipeline.assets.checks import ALL_CHECKS
@@ -145,8 +175,9 @@ def dagster_run(stage: str, attempt: str) -> None:
     instance.add_dynamic_partitions(ATTEMPTS, [attempt])
     result = materialize([*(a for a in all_assets if a.partitions_def is not None), *ALL_CHECKS],
                          partition_key=MultiPartitionKey({"stage": stage, "attempt": attempt}),
-                         resources=build_resources("local", tempfile.mkdtemp()), instance=instance, raise_on_error=False)
-    print(json.dumps({"success": result.success, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+                         resources=build_resources("local", data), instance=instance, raise_on_error=False)
+    if not result.success:
+        raise SystemExit("the Dagster run failed")
 
 
 def old_helpers(stage: str, prod) -> int:

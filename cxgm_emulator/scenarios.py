@@ -5,7 +5,7 @@ Times are hours relative to the emulator's anchor (the moment the live migration
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cxgm_emulator.failures import Fault as C
 
@@ -84,6 +84,24 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         migrations=_migrations(spread_h=2.0),
     ),
 }
+
+
+
+def _at_scale(name: str, factor: int) -> ScenarioSpec:
+    """The default corpus times `factor`, for benchmarks at 10x the corpus: its rates, a dev rehearsal and the live
+    prod run (the smaller attempts add nothing to measure), the queue's span growing with the corpus."""
+    base = SCENARIOS["default"]
+    rehearsal, prod = base.migrations[3], base.migrations[4]
+    return ScenarioSpec(
+        name=name, n_collections=base.n_collections * factor, n_datasets=base.n_datasets * factor,
+        data_fault_rates=base.data_fault_rates, infra_fault_rates=base.infra_fault_rates, retry_rate=base.retry_rate,
+        collection_fault_count=base.collection_fault_count * factor, atac_rate=base.atac_rate,
+        current_rate=base.current_rate,
+        migrations=tuple(replace(m, spread_h=m.spread_h * factor) for m in (rehearsal, prod)))
+
+
+SCENARIOS["corpus5x"] = _at_scale("corpus5x", 5)  # 10,000 datasets
+SCENARIOS["corpus10x"] = _at_scale("corpus10x", 10)  # 20,000 datasets, ~100,000 jobs an attempt
 
 
 def get_scenario(name: str) -> ScenarioSpec:
