@@ -9,7 +9,7 @@ UI_PORT ?= 3000
 REPORTS_PORT ?= 3080
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install test test-fast demo emulator bench clean postgres prod-check
+.PHONY: install test test-fast demo emulator bench bench-scale clean postgres prod-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -62,6 +62,11 @@ emulator: $(STAMP)
 BENCH_ARGS ?= --quotas --latency-ms 40
 bench: $(STAMP)
 	$(PY) bench/fetch_bench.py $(BENCH_ARGS)
+
+# 10x the corpus (20,000 datasets, ~100,000 jobs an attempt; ~2 GB for the emulator), both shapes of the Maps
+bench-scale: $(STAMP)
+	$(PY) bench/fetch_bench.py --quotas --latency-ms 40 --skip-old --scenario corpus10x
+	$(PY) bench/fetch_bench.py --quotas --latency-ms 40 --skip-old --scenario corpus10x --map-mode inline
 
 clean:
 	rm -rf $(VENV) .cxgm .dagster_home
