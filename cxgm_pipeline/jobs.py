@@ -4,6 +4,11 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from cxgm_pipeline.partitions import migration_partitions
 
+# Run lanes (deploy/dagster.*.yaml limits the history lane): an ended attempt's first run may read execution
+# histories at 5 calls/s for minutes, and must never hold every run slot while a running attempt waits to refresh.
+LIVE_RUN_TAGS = {"cxgm/lane": "live", "dagster/priority": "10"}  # a running attempt: dequeued first
+HISTORY_RUN_TAGS = {"cxgm/lane": "history"}  # an ended attempt's runs
+
 ATTEMPT_CHAIN = AssetSelection.groups("aws", "rollups") | AssetSelection.assets("migration_report", "rerun_manifest")
 
 refresh_attempt_job = define_asset_job(

@@ -6,7 +6,7 @@ import json
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from cxgm_pipeline.config import get_config, sensor_seconds
-from cxgm_pipeline.jobs import overview_job, refresh_attempt_job
+from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, overview_job, refresh_attempt_job
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
@@ -32,7 +32,8 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
             requested.add(name)
             runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,
                                    partition_key=partition_key(attempt.ref),
-                                   tags={"cxgm/reason": "discovered"}))
+                                   tags={"cxgm/reason": "discovered",
+                                         **(HISTORY_RUN_TAGS if attempt.ended else LIVE_RUN_TAGS)}))
     # Attempt keys are shared by the stages: a cell whose stage never ran the attempt is materialized once, as
     # explicit empty frames, so that asset health counts what exists (it is discovered anew if it runs later).
     ran = {str(a.ref) for a in attempts}
@@ -44,7 +45,8 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
                 runs.append(RunRequest(run_key=f"empty:{ref}", job_name=refresh_attempt_job.name,
                                        partition_key=partition_key(ref),
                                        # after the cells with data in the queue: they only make health complete
-                                       tags={"cxgm/reason": "not run in this stage", "dagster/priority": "-1"}))
+                                       tags={"cxgm/reason": "not run in this stage", **HISTORY_RUN_TAGS,
+                                             "dagster/priority": "-1"}))
     fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
     if states and fingerprint != cursor.get("states"):
         runs.append(RunRequest(run_key=f"overview:{fingerprint}", job_name=overview_job.name))

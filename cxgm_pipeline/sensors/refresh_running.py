@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from cxgm_pipeline.config import get_config, refresh_seconds, sensor_seconds
-from cxgm_pipeline.jobs import refresh_attempt_job
+from cxgm_pipeline.jobs import LIVE_RUN_TAGS, refresh_attempt_job
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -61,9 +61,11 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
         if attempt.ended:
             final.add(name)
             if not refreshed_since(context.instance, key, attempt.stop.timestamp()):
-                runs.append(RunRequest(run_key=f"final:{name}", partition_key=key, tags={"cxgm/reason": "final"}))
+                runs.append(RunRequest(run_key=f"final:{name}", partition_key=key,
+                                       tags={"cxgm/reason": "final", **LIVE_RUN_TAGS}))
         elif now - last.get(name, 0) >= interval:
             last[name] = now
             bucket = int(now // interval)  # run keys never clear: a time bucket makes each refresh new
-            runs.append(RunRequest(run_key=f"refresh:{name}:{bucket}", partition_key=key, tags={"cxgm/reason": "refresh"}))
+            runs.append(RunRequest(run_key=f"refresh:{name}:{bucket}", partition_key=key,
+                                   tags={"cxgm/reason": "refresh", **LIVE_RUN_TAGS}))
     return SensorResult(run_requests=runs, cursor=json.dumps({"final": sorted(final), "last": last}))

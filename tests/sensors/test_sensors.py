@@ -49,6 +49,9 @@ def test_discovery_adds_each_attempt_once(clock, truth):
     clock.set(prod["start"] + 600)
     live = tick(attempt_discovery_sensor, instance, again.cursor)
     assert cells(live, "discovered") == {"ATTEMPT_2|prod"}  # the key is shared with dev: no new partition, a new cell
+    # ended attempts' first runs (slow history reads) in their own lane; the running one's ahead of them
+    assert {r.tags["cxgm/lane"] for r in first.run_requests if r.partition_key} == {"history"}
+    assert [r.tags["cxgm/lane"] for r in live.run_requests if r.partition_key] == ["live"]
     assert live.dynamic_partitions_requests == []
     assert len(overview_runs(live)) == 1  # a new attempt: the overview is refreshed
     # a restarted daemon resumes from the stored cursor: still nothing twice
@@ -77,6 +80,9 @@ def test_refresh_cadence_final_refresh_then_stop(clock, truth, monkeypatch):
     first = tick(refresh_running_sensor, instance, None)
     reasons = {str(r.partition_key): r.tags["cxgm/reason"] for r in first.run_requests}
     assert reasons["ATTEMPT_2|prod"] == "refresh"
+    # a running attempt's refreshes go first and never wait behind ended attempts' slow history runs
+    live = next(r for r in first.run_requests if str(r.partition_key) == "ATTEMPT_2|prod")
+    assert live.tags["cxgm/lane"] == "live" and live.tags["dagster/priority"] == "10"
     assert {k for k, v in reasons.items() if v == "final"} == {f"{m['attempt_key']}|dev" for m in truth["migrations"] if m["stage"] == "dev"}
     wall[0] += 60  # within the interval: nothing
     second = tick(refresh_running_sensor, instance, first.cursor)
