@@ -1,23 +1,60 @@
-"""The views over every partition (attempt_states, duration_deltas) are refreshed whenever any partition of
-dataset_rollup is: they read the stored rollups, so a view materialized before the last refresh would show
-stale, self-contradicting numbers.
+"""The views over every partition (attempt_states, duration_deltas) follow the rollups: each view records which
+rollup it read up to (`rollups_as_of`, the newest dataset_rollup materialization when it started), and this
+sensor runs it again whenever a newer rollup exists, once no run of it is under way.
 
-`eager` without its "no missing upstream" and "no upstream in progress" clauses: a view must not wait for cells
-that never run, nor for a slow partition (an aborted attempt whose logs expired reads histories for minutes)
-while the live one refreshes every minute. A run of the view itself still waits for the previous one.
+Not an AutomationCondition: `eager` forgets a rollup that lands while the view runs (the view's own update counts
+as "handled"), so the aborted attempt's late rollup left the overview stale for as long as nothing else moved.
+Comparing what the view read with what exists cannot miss it, and never waits for cells that never run.
 """
 
-from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
 
 from cxgm_pipeline.config import sensor_seconds
+from cxgm_pipeline.jobs import compare_job, overview_job
 
-FOLLOWS_ROLLUPS = (AutomationCondition.eager()
-                   .without(~AutomationCondition.any_deps_missing())
-                   .without(~AutomationCondition.any_deps_in_progress())
-                   .with_label("after any dataset_rollup partition"))
+ROLLUP = AssetKey("dataset_rollup")
+AS_OF = "rollups_as_of"  # a view's metadata: the storage id of the newest rollup when it read them
+VIEW_JOBS = {"attempt_states": overview_job, "duration_deltas": compare_job}
+VIEWS = tuple(VIEW_JOBS)
+_UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
-VIEWS = ("attempt_states", "duration_deltas")
 
-views_follow_rollups_sensor = AutomationConditionSensorDefinition(
-    "views_follow_rollups", target=AssetSelection.assets(*VIEWS), default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=sensor_seconds())
+def newest_rollup(instance: DagsterInstance) -> int:
+    """The storage id of the newest dataset_rollup materialization of any partition (0: none yet)."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=ROLLUP), limit=1).records
+    return records[0].storage_id if records else 0
+
+
+def read_as_of(instance: DagsterInstance, view: str) -> int | None:
+    """Up to which rollup the view's latest materialization read (None: never materialized)."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(view)), limit=1).records
+    if not records:
+        return None
+    value = records[0].asset_materialization.metadata.get(AS_OF)
+    return int(value.value) if value is not None else -1
+
+
+@sensor(name="views_follow_rollups", jobs=list(VIEW_JOBS.values()), minimum_interval_seconds=sensor_seconds(),
+        default_status=DefaultSensorStatus.RUNNING)
+def views_follow_rollups_sensor(context: SensorEvaluationContext) -> SensorResult:
+    newest = newest_rollup(context.instance)
+    runs = []
+    for view, job in VIEW_JOBS.items():
+        as_of = read_as_of(context.instance, view)
+        if newest and (as_of is None or as_of < newest):
+            under_way = context.instance.get_runs(RunsFilter(job_name=job.name, statuses=_UNFINISHED), limit=1)
+            if not under_way:  # the run under way read older rollups: the next tick sees it is still behind
+                runs.append(RunRequest(run_key=f"{view}:{newest}", job_name=job.name, tags={"cxgm/reason": "rollups"}))
+    return SensorResult(run_requests=runs)

@@ -1,29 +1,65 @@
-"""attempt_states and duration_deltas refresh after any dataset_rollup partition does (issue: a view that
-read the rollups without depending on them ended stale)."""
+"""attempt_states and duration_deltas run again whenever a rollup newer than the one they read exists, including
+one that landed while they ran."""
 
-from dagster import AssetKey, AssetMaterialization, DagsterInstance, MultiPartitionKey, evaluate_automation_conditions
+from dagster import (
+    AssetMaterialization,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    MultiPartitionKey,
+    build_sensor_context,
+)
+from dagster._core.utils import make_new_run_id
 
-from cxgm_pipeline.definitions import defs
 from cxgm_pipeline.partitions import ATTEMPTS
-from cxgm_pipeline.sensors.views_follow_rollups import VIEWS
+from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, VIEWS, newest_rollup, views_follow_rollups_sensor
 
 
-def requested(result) -> set[str]:
-    return {key.to_user_string() for key in (AssetKey(v) for v in VIEWS) if result.get_num_requested(key)}
+def tick(instance: DagsterInstance) -> set[str]:
+    with build_sensor_context(instance=instance) as context:
+        result = views_follow_rollups_sensor(context)
+    return {r.run_key.split(":")[0] for r in result.run_requests}
+
+
+def rollup(instance: DagsterInstance, stage: str, attempt: str) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(
+        asset_key="dataset_rollup", partition=MultiPartitionKey({"stage": stage, "attempt": attempt})))
+
+
+def views_read(instance: DagsterInstance, as_of: int) -> None:
+    for view in VIEWS:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=view, metadata={AS_OF: as_of}))
 
 
 def test_views_refresh_after_any_rollup_partition():
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2"])
-    first = evaluate_automation_conditions(defs=defs, instance=instance)
-    for view in VIEWS:  # pretend the views were materialized once
-        instance.report_runless_asset_event(AssetMaterialization(asset_key=view))
-    quiet = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    assert requested(quiet) == set()
-    # one cell of one stage refreshed (the other stages' cells never materialized: they must not block)
-    instance.report_runless_asset_event(AssetMaterialization(
-        asset_key="dataset_rollup", partition=MultiPartitionKey({"stage": "prod", "attempt": "ATTEMPT_2"})))
-    after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
-    assert requested(after) == set(VIEWS)
-    again = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
-    assert requested(again) == set()  # once per refresh, not on every tick
+    assert tick(instance) == set()  # no rollup yet: nothing to show
+    rollup(instance, "prod", "ATTEMPT_2")  # one cell of one stage (the others never materialized: no wait)
+    assert tick(instance) == set(VIEWS)
+    views_read(instance, newest_rollup(instance))
+    assert tick(instance) == set()  # once per refresh, not on every tick
+
+
+def test_a_rollup_refreshed_while_a_view_ran_is_not_lost():
+    """The view's run reads the rollups, then a rollup lands, then the run ends: the view is stale and runs again
+    (the aborted dev attempt's overview read '0 datasets' for minutes after its rollup had 1,974)."""
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2", "untagged-1"])
+    rollup(instance, "prod", "ATTEMPT_2")
+    assert tick(instance) == set(VIEWS)
+    read = newest_rollup(instance)
+    rollup(instance, "dev", "untagged-1")  # lands while the views' run works from what it read
+    views_read(instance, read)
+    assert tick(instance) == set(VIEWS), "a view older than a rollup it reads is refreshed"
+    views_read(instance, newest_rollup(instance))
+    assert tick(instance) == set()
+
+
+def test_a_view_run_under_way_holds_the_next_back():
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2"])
+    rollup(instance, "prod", "ATTEMPT_2")
+    instance.add_run(DagsterRun(job_name="attempts_overview", run_id=make_new_run_id(),
+                                status=DagsterRunStatus.STARTED))
+    assert tick(instance) == {"duration_deltas"}

@@ -8,21 +8,21 @@ from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates
-from cxgm_pipeline.sensors.views_follow_rollups import FOLLOWS_ROLLUPS
+from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
 
 
 # It reads every stored dataset_rollup partition itself (an unpartitioned view over all of them): the lineage
 # is declared with `deps`, so the UI shows it downstream of dataset_rollup, and it refreshes after any of them.
-@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=["dataset_rollup"],
-       automation_condition=FOLLOWS_ROLLUPS)
+@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=["dataset_rollup"])
 def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, store: FrameStoreResource) -> pd.DataFrame:
     """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
     dataset counts from its latest rollup."""
+    as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
     attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
     rollups = {(a.stage, a.key): store.read("dataset_rollup", a.stage, a.key)
                for a in attempts if store.exists("dataset_rollup", a.stage, a.key)}
     states = build_attempt_states(attempts, rollups)
     shown = states[["stage", "attempt", "state", "datasets", "succeeded", "failed", "running", "not_started", "skipped"]]
-    context.add_output_metadata({"attempts": len(states),
+    context.add_output_metadata({"attempts": len(states), AS_OF: as_of,
                                  "overview": MetadataValue.md(shown.to_markdown(index=False) if not states.empty else "_none_")})
     return states

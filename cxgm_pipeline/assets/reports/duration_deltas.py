@@ -17,7 +17,7 @@ from cxgm_pipeline.monitor.report import delta_figures, markdown_table, signatur
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, empty_frame, validate
-from cxgm_pipeline.sensors.views_follow_rollups import FOLLOWS_ROLLUPS
+from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
 
 
 class CompareConfig(Config):
@@ -53,18 +53,19 @@ def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctions
 
 
 @asset(deps=[AssetDep("dataset_rollup"), AssetDep("error_signatures")],
-       dagster_type=pandera_schema_to_dagster_type(DurationDeltas), kinds={"pandas", "matplotlib"},
-       automation_condition=FOLLOWS_ROLLUPS)
+       dagster_type=pandera_schema_to_dagster_type(DurationDeltas), kinds={"pandas", "matplotlib"})
 def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
                     sfn: StepFunctionsResource) -> pd.DataFrame:
     """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""
+    as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
     try:
         base, other, deltas = compare(config.base, config.other, store, sfn)
     except NothingToCompare as waiting:
         # views_follow_rollups runs this as soon as any rollup exists: before the other stage has one, the run
         # says what it waits for (an empty comparison), instead of failing
         context.log.info(f"nothing to compare yet: {waiting}")
-        context.add_output_metadata({"base": config.base, "other": config.other, "waiting": str(waiting)})
+        context.add_output_metadata({"base": config.base, "other": config.other, "waiting": str(waiting),
+                                     AS_OF: as_of})
         return empty_frame(DurationDeltas)
     changes = outcome_changes(deltas)
     causes = stored_signature_diff(base, other, store)
@@ -82,7 +83,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     write_report(folder, markdown, figures, f"cxgm {base} vs {other}")
     counts = changes["outcome_change"].value_counts().to_dict() if not changes.empty else {}
     cause_counts = causes["change"].value_counts().to_dict() if not causes.empty else {}
-    meta = {"base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
+    meta = {"base": base, "other": other, AS_OF: as_of, **{f"outcome_{k}": int(v) for k, v in counts.items()},
             **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
             "causes_diff": MetadataValue.md(signature_diff_section(causes)),
             **report_and_plots(folder, figures, lambda file: links.served("compare", name, file))}
