@@ -7,6 +7,7 @@ from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
+from cxgm_pipeline.monitor.report import markdown_table
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.vocabulary import DatasetState
@@ -104,7 +105,7 @@ def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: 
     mismatches, in_flight = view_mismatches(sfn_executions, dataset_rollup, observed)
     return AssetCheckResult(passed=mismatches.empty, metadata={
         "executions": len(sfn_executions), "mismatches": len(mismatches), "in_flight": in_flight,
-        "list": MetadataValue.md(mismatches.head(50).to_markdown(index=False) if not mismatches.empty else "_none_")})
+        "list": MetadataValue.md(markdown_table(mismatches, list(mismatches.columns), 50))})
 
 
 ALL_CHECKS = [every_dataset_accounted_once, succeeded_have_new_version, failure_rate_below_threshold,

@@ -222,6 +222,10 @@ def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
               for r in chain["store"].read("error_signatures", stage, "ATTEMPT_2").to_dict("records")}
     assert sum(meta[f"causes_{k}"].value for k in ("new", "vanished", "both")) == len(causes)
     assert "Causes of failure" in next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
+    # a cause or a duration missing on one side is an empty cell, never "nan"
+    changes = meta["outcome_changes"].md_str
+    cells = {c.strip() for line in changes.splitlines() for c in line.split("|")}
+    assert "succeeded\\_to\\_failed" in cells and not {"nan", "NaN", "None", "NaT"} & cells
 
 
 def test_schema_violation_names_the_column(chain):

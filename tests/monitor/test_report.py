@@ -56,3 +56,35 @@ def test_error_section_shows_evidence_and_keeps_every_character_as_text(tmp_path
     assert f"<td>{html.escape(SIGNATURE)}</td>" in page
     assert f"<td>{html.escape(EVIDENCE)}</td>" in page
     assert "&amp;lt;" not in page and "\\|" not in page
+
+
+def test_every_link_of_a_generated_report_opens(tmp_path, monkeypatch):
+    """Each href of the HTML report, as a browser reads it: the partition's Dagster page keeps its query (an
+    `&amp;amp;` opened 'No partition selected'), the files it names exist beside it."""
+    from html.parser import HTMLParser
+    from urllib.parse import parse_qs, urlparse
+
+    from cxgm_pipeline.monitor.links import partition_page
+    from cxgm_pipeline.monitor.report import write_attempt_report
+
+    monkeypatch.setenv("CXGM_UI_URL", "http://127.0.0.1:3000")
+    report = _report(_rollup(["failed", "succeeded"]), empty_frame(ErrorSignatures))
+    ref = AttemptRef("prod", "ATTEMPT_2")
+    write_attempt_report(tmp_path, report, {"this partition in Dagster": partition_page(ref)})
+
+    class Links(HTMLParser):
+        hrefs: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                self.hrefs.append(dict(attrs)["href"])
+
+    parser = Links()
+    parser.feed((tmp_path / "index.html").read_text())
+    assert parser.hrefs, "the report links somewhere"
+    for href in parser.hrefs:
+        url = urlparse(href)
+        if url.scheme in ("http", "https"):
+            assert parse_qs(url.query).get("partition") == [ref.partition_key], href
+        else:
+            assert (tmp_path / url.path).exists(), href

@@ -5,6 +5,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.attempt_states import attempt_states as build_attempt_states
 from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.report import markdown_table
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates
@@ -24,5 +25,5 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     states = build_attempt_states(attempts, rollups)
     shown = states[["stage", "attempt", "state", "datasets", "succeeded", "failed", "running", "not_started", "skipped"]]
     context.add_output_metadata({"attempts": len(states), AS_OF: as_of,
-                                 "overview": MetadataValue.md(shown.to_markdown(index=False) if not states.empty else "_none_")})
+                                 "overview": MetadataValue.md(markdown_table(shown, list(shown.columns)))})
     return states

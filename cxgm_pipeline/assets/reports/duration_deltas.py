@@ -87,6 +87,6 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
             **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
             "causes_diff": MetadataValue.md(signature_diff_section(causes)),
             **report_and_plots(folder, figures, lambda file: links.served("compare", name, file))}
-    meta["outcome_changes"] = MetadataValue.md(changes.head(50).to_markdown(index=False) if not changes.empty else "_none_")
+    meta["outcome_changes"] = MetadataValue.md(markdown_table(changes, list(changes.columns), 50))
     context.add_output_metadata(meta)
     return deltas
