@@ -7,7 +7,7 @@ import pytest
 
 from cxgm_emulator import failures
 from cxgm_pipeline.monitor.classify import (
-    RULES_ENV_VAR, RulesError, current_rules, diagnose, load_rules, normalise, read_rules)
+    NO_RULE, RULES_ENV_VAR, RulesError, current_rules, diagnose, load_rules, normalise, read_rules)
 from cxgm_pipeline.monitor.classify import packaged_rules_path
 from cxgm_pipeline.monitor.logparse import parse_events, parse_text
 from cxgm_pipeline.vocabulary import ErrorCategory as C
@@ -23,13 +23,14 @@ def _diagnose(case: dict, rules=None):
 
 
 @pytest.mark.parametrize("rule", PACKAGED, ids=lambda r: r.id)
-def test_every_rule_takes_its_example(rule):
-    """Each rule's example matches it, and the whole rule list classifies the example as the rule declares:
-    an earlier rule of another category shadowing it would fail here."""
-    assert rule.pattern.search(rule.example)
+def test_every_rule_takes_its_example_and_cites_its_source(rule):
+    """Each rule's example matches it, and the whole rule list classifies the example with this very rule: an
+    earlier rule shadowing it would fail here. Each packaged rule says which catalog it was written from."""
+    assert rule.find({rule.fields[0]: rule.example})
     case = {"status_reason": None, "container_reason": None, "log": None, rule.fields[0]: rule.example}
     found = _diagnose(case, tuple(PACKAGED))
-    assert found.category is rule.category, (rule.id, found.evidence)
+    assert (found.category, found.evidence.rule, found.also) == (rule.category, rule.id, rule.also), found.evidence
+    assert len(rule.cites) > 20, rule.id
 
 
 def test_real_failures_are_classified():
@@ -67,14 +68,14 @@ def test_real_failures_are_classified():
     ("Host EC2 (instance i-0123456789abcdef0) terminated.", None, C.HOST_TERMINATED, "host-lost"),
     ("Job attempt duration exceeded timeout", None, C.TIMEOUT, "job-time-limit"),
     ("Terminated by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", None, C.TIMEOUT,
-     "job-time-limit"),
+     "queue-time-limit"),
     ("Terminated by Step Functions: the execution was aborted", None, C.CANCELLED, "stopped-by-operator"),
-    ("Essential container in task exited", None, C.UNKNOWN, None),  # no log: nothing more to say
+    ("Essential container in task exited", None, C.UNKNOWN, NO_RULE),  # no log: nothing more to say
 ])
 def test_batch_reasons_and_precedence(status_reason, container_reason, expected, rule):
     found = diagnose(status_reason, container_reason, None)
     assert found.category is expected
-    assert (found.evidence.rule if found.evidence else None) == rule
+    assert found.evidence.rule == rule
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -195,3 +196,19 @@ def test_a_bad_user_rules_file_is_one_clear_line(tmp_path, content, says):
     assert says in message and str(user) in message and "\n" not in message
     with pytest.raises(RulesError, match="not a file"):
         load_rules(tmp_path / "missing.toml")
+
+
+def test_a_failed_job_row_carries_both_categories_and_unknown_says_what_was_empty():
+    """enriched_jobs' columns: the category to act on, the second one the evidence supports, and for a job no
+    rule explains, which fields there were to read."""
+    from cxgm_pipeline.monitor.enrich import enrich_row
+    from cxgm_pipeline.schemas import EnrichedJobs
+
+    pull = {"status": "FAILED", "log_stream": None, "status_reason": "Task failed to start",
+            "container_reason": "CannotPullContainerError: write /var/lib/docker/tmp/GetImageBlob1: no space left on device"}
+    out = enrich_row(pull, None, True)
+    assert (out["error_category"], out["error_category_also"], out["log_status"]) == ("storage", "container_image", "no_stream")
+    bare = enrich_row({**pull, "container_reason": None, "status_reason": "Essential container in task exited"}, None, True)
+    assert (bare["error_category"], bare["error_category_also"]) == ("unknown", None)
+    assert bare["error_evidence"] == f"{NO_RULE} @ status_reason: empty: container_reason, log"
+    assert list(EnrichedJobs.to_schema().columns)[-1] == "error_category_also"  # appended: older readers unaffected
