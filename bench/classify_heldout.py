@@ -7,7 +7,10 @@ supports two; `strict` counts `expected` alone. The same cases through the comma
 
     cxgm classify --jsonl tests/monitor/data/heldout_failures.jsonl
 
-    .venv/bin/python bench/classify_heldout.py [--misses] [CORPUS.jsonl ...]
+    .venv/bin/python bench/classify_heldout.py [--misses] [--rules RULES.toml] [CORPUS.jsonl ...]
+
+`--rules` scores one rules file alone instead of the packaged rules (and $CXGM_CLASSIFIER_RULES), e.g. the rules
+as they were before this corpus was measured: `git show 2c6f679:cxgm_pipeline/monitor/classifier_rules.toml`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxgm_pipeline.monitor.classify import diagnose
+from cxgm_pipeline.monitor.classify import diagnose, read_rules
 from cxgm_pipeline.monitor.logparse import parse_text
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "monitor" / "data"
@@ -70,10 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpora", nargs="*", type=Path, help="JSONL corpora (default: held-out, then written-from)")
     parser.add_argument("--misses", action="store_true", help="list every miss with the evidence")
+    parser.add_argument("--rules", type=Path, help="score this rules file alone, not the packaged rules")
     args = parser.parse_args(argv)
+    rules = tuple(read_rules(args.rules)) if args.rules else None
     named = {str(p): p for p in args.corpora} or CORPORA
     for name, path in named.items():
-        result = score(read_cases(path))
+        result = score(read_cases(path), rules)
         print(result.line(name))
         if args.misses:
             for miss in result.misses:
