@@ -186,6 +186,14 @@ example = "reindex lock held by another worker"
     ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\npattern = 'a'\nexample = 'a'\nweight = 2\n", "unknown keys"),
     ("rule = [", "is not valid TOML"),
     ("[other]\n", "has no [[rule]] table"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nalso = 'disk'\nfield = 'log'\npattern = 'a'\nexample = 'a'\n",
+     "also 'disk' is not one of"),
+    ("[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\nexception = 'OSError'\nexample = 'a'\n",
+     "example does not match its exception types"),
+    ("[[exception]]\nbases = ['OSError']\n[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\npattern = 'a'\nexample = 'a'\n",
+     "is not a table with a name"),
+    ("[[exception]]\nname = 'E'\nparents = ['OSError']\n[[rule]]\nid = 'x'\ncategory = 'storage'\nfield = 'log'\npattern = 'a'\nexample = 'a'\n",
+     "unknown keys ['parents']"),
 ])
 def test_a_bad_user_rules_file_is_one_clear_line(tmp_path, content, says):
     user = tmp_path / "rules.toml"
@@ -265,3 +273,33 @@ def test_held_out_score_floor():
     assert score.unknown <= 0.05 * score.cases, "\n".join(score.misses)
     written_from = bench.score(bench.read_cases(REAL), tuple(PACKAGED))
     assert written_from.right == written_from.cases, "\n".join(written_from.misses)
+
+
+def test_exceptions_are_classified_by_type_and_bases_and_a_user_file_extends_the_hierarchy(tmp_path, monkeypatch):
+    """A rule names exception types; a subclass (by the [[exception]] tables) is taken without its own rule, the
+    message's words do not matter, and a user's file can declare its own library's types."""
+    def category(log: str):
+        return diagnose("Essential container in task exited", None, parse_text(log))
+
+    pool = category("joblib.externals.loky.process_executor.TerminatedWorkerError: The exit codes of the workers are {EXIT(1)}")
+    assert (pool.category, pool.also, pool.evidence.rule) == (C.OUT_OF_MEMORY, C.APPLICATION, "worker-pool-killed")
+    assert category("MemoryError").evidence.rule == "exception-memory"
+    source_line = 'Traceback (most recent call last):\n    raise MemoryError\nKeyError: \'x\''
+    assert category(source_line).category is C.APPLICATION  # a traceback's source line raises nothing
+    mine = "mylib.ArenaExhausted: no block of 4096 bytes left"
+    assert category(mine).category is C.UNKNOWN  # not named like an exception, and no table names it
+    user = tmp_path / "rules.toml"
+    user.write_text('''
+[[exception]]
+name = "ArenaExhausted"
+bases = ["MemoryError"]
+
+[[rule]]
+id = "our-reindex-job"
+category = "application"
+field = "log"
+pattern = "reindex lock held"
+example = "reindex lock held by another worker"
+''')
+    monkeypatch.setenv(RULES_ENV_VAR, str(user))
+    assert (category(mine).category, category(mine).evidence.rule) == (C.OUT_OF_MEMORY, "exception-memory")
