@@ -102,6 +102,39 @@ def test_log_text(line, expected):
     assert diagnose("Essential container in task exited", None, log).category is expected
 
 
+@pytest.mark.parametrize(("line", "expected", "also"), [
+    # the Docker daemon's and the kubelet's image errors, in a workflow engine's log
+    ("docker: Error response from daemon: manifest for ubuntu:99.04 not found: manifest unknown: manifest unknown",
+     C.CONTAINER_IMAGE, None),
+    ('  Normal   BackOff    3s    kubelet  Back-off pulling image "nginx:1.99"', C.CONTAINER_IMAGE, None),
+    ("Failed to pull image \"x\": write /var/lib/docker/tmp/GetImageBlob1: no space left on device", C.STORAGE, None),
+    # an image without the program or library the command needs: exit status 127
+    ("bash: line 1: STAR: command not found", C.CONTAINER_IMAGE, C.APPLICATION),
+    ("python: error while loading shared libraries: libpython3.8.so.1.0: cannot open shared object file: "
+     "No such file or directory", C.CONTAINER_IMAGE, C.APPLICATION),
+    ("Command exit status:\n  127", C.CONTAINER_IMAGE, C.APPLICATION),
+    ("psycopg2.OperationalError: connection to server at \"localhost\" (127.0.0.1), port 5432 failed",
+     C.APPLICATION, None),
+    # Slurm: scancel is a person; the same line with a reason is that reason
+    ("slurmstepd: error: *** JOB 1234 ON cn01 CANCELLED AT 2021-01-01T00:00:00 ***", C.CANCELLED, None),
+    ("slurmstepd: error: *** JOB 1234 ON cn01 CANCELLED AT 2021-01-01T00:00:00 DUE TO TIME LIMIT ***", C.TIMEOUT, None),
+    ("Job was active longer than specified deadline", C.TIMEOUT, None),
+    ("Pod was terminated in response to imminent node shutdown.", C.HOST_TERMINATED, None),
+    # name resolution and resets by their C library texts
+    ("socket.gaierror: [Errno -2] Name or service not known", C.RESOURCE_INIT, C.TIMEOUT),
+    ("urllib3.exceptions.ProtocolError: ('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))",
+     C.RESOURCE_INIT, C.TIMEOUT),
+    # S3's 503 through a HEAD, which has no body to name SlowDown; another service's 503 is not S3 throttling
+    ("botocore.exceptions.ClientError: An error occurred (503) when calling the HeadObject operation: Service "
+     "Unavailable", C.THROTTLED, None),
+    ("botocore.exceptions.ClientError: An error occurred (503) when calling the DescribeJobs operation: x",
+     C.APPLICATION, None),
+])
+def test_catalog_entries_in_a_log(line, expected, also):
+    found = diagnose("Essential container in task exited", None, parse_text(line))
+    assert (found.category, found.also) == (expected, also), found.evidence
+
+
 @pytest.mark.parametrize("category", [c for c in C if c is not C.UNKNOWN])
 def test_every_emulated_failure_is_recognised(category):
     """Every wording the emulator uses, in several steps: the classifier reads only what AWS shows (reasons,
