@@ -35,10 +35,11 @@ EVIDENCE_MAX = 300
 SIGNATURE_MAX = 240
 NO_RULE = "no-rule-matched"  # the evidence's rule when none matched: the category is unknown
 
-# A line that raises an exception, as Python's traceback, pytest ("E   "), IPython ("Name   Traceback (most recent
-# call last)") and loggers (after "] " or "| ") print it: the type, dotted or not, then ": message" or nothing.
+# A line that raises an exception, as Python's traceback, pytest ("E   ", and its summary's "FAILED test - "),
+# IPython ("Name   Traceback (most recent call last)") and loggers (after "] " or "| ") print it: the type, dotted
+# or not, then ": message" or nothing.
 _EXCEPTION_LINE = re.compile(
-    r"^(?:.{0,160}?[\]|]\s+|\s*E\s+|\s*)(?P<type>(?:[A-Za-z_]\w*\.)*(?P<name>[A-Za-z_]\w*))"
+    r"^(?:.{0,160}?(?:[\]|]|\s-)\s+|\s*E\s+|\s*)(?P<type>(?:[A-Za-z_]\w*\.)*(?P<name>[A-Za-z_]\w*))"
     r"(?::\s|:$|\s{2,}Traceback \(most recent call last\)|\s*$)")
 # a type no hierarchy table names is still an exception when it is named like one
 _EXCEPTION_NAME = re.compile(r"(?:Error|Exception|Exit|Interrupt|Fault)$")
@@ -49,8 +50,9 @@ class RulesError(ConfigError):
 
 
 def ancestors(name: str, hierarchy: dict[str, tuple[str, ...]]) -> set[str]:
-    """The exception type `name` and every base the hierarchy gives it (names without their module)."""
-    found, todo = set(), [name]
+    """The exception type `name` and every base the hierarchy gives it (names without their module), and
+    BaseException, from which whatever Python raises derives, whether or not a table names the type."""
+    found, todo = set(), [name, "BaseException"]
     while todo:
         current = todo.pop()
         if current not in found:
@@ -75,12 +77,19 @@ class _Line:
 def raised(text: str, hierarchy: dict[str, tuple[str, ...]]) -> list[tuple[_Line, str]]:
     """The lines of `text` that raise an exception, in order, with the type's name without its module. A type
     is one the hierarchy names or one named like an exception; a traceback's source lines are not raising."""
-    lines, offset = [], 0
+    lines, offset, in_traceback = [], 0, False
     for line in text.split("\n"):
+        # Python's traceback format: after the header and its indented frames, the first line at the margin is
+        # the exception, whatever its type is called (zipfile.BadZipFile, StopIteration)
+        after_frames = in_traceback and line[:1] not in ("", " ", "\t")
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+        elif after_frames:
+            in_traceback = False
         match = _EXCEPTION_LINE.match(line)
         if match is not None and not line.lstrip().startswith(("raise ", "File ")):
             name = match.group("name")
-            if name in hierarchy or _EXCEPTION_NAME.search(name):
+            if name in hierarchy or _EXCEPTION_NAME.search(name) or (after_frames and match.start("type") == 0):
                 lines.append((_Line(line, offset), name))
         offset += len(line) + 1
     return lines

@@ -336,6 +336,11 @@ def test_exceptions_are_classified_by_type_and_bases_and_a_user_file_extends_the
     assert category(source_line).category is C.APPLICATION  # a traceback's source line raises nothing
     mine = "mylib.ArenaExhausted: no block of 4096 bytes left"
     assert category(mine).category is C.UNKNOWN  # not named like an exception, and no table names it
+    after_frames = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n    f()\n' + mine
+    assert (category(after_frames).category, category(after_frames).evidence.rule) == (C.APPLICATION,
+                                                                                      "exception-in-log")
+    summary = "FAILED tests/test_x.py::test_big - distributed.scheduler.KilledWorker: Attempted to run task x"
+    assert category(summary).evidence.rule == "killed-worker"  # pytest's short summary names the type mid-line
     user = tmp_path / "rules.toml"
     user.write_text('''
 [[exception]]
