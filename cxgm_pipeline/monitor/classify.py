@@ -304,13 +304,42 @@ def current_rules() -> tuple[Rule, ...]:
 
 # --- classifying ---------------------------------------------------------------------------------------
 
+# A job's description quoted in a text, as Step Functions quotes it in a failed .sync task's cause (the Batch
+# DescribeJobs or ECS DescribeTasks JSON, itself escaped inside the event's JSON) and as the AWS CLI prints it:
+# the job's and its container's reasons, at whatever depth of escaping. A reason with its own quotes may be cut.
+_QUOTED_REASON = {
+    "status_reason": re.compile(r'(\\*)"(?:StatusReason|statusReason|StoppedReason|stoppedReason)\1"\s*:\s*\1"(.+?)\1"'),
+    "container_reason": re.compile(r'(\\*)"(?:Reason|reason)\1"\s*:\s*\1"(.+?)\1"'),
+}
+
+
+_QUOTED_JOB = re.compile(r'(\\*)"(?:JobId|jobId|JobArn|jobArn|TaskArn|taskArn)\1"\s*:')
+
+
+def quoted_reasons(text: str | None) -> dict[str, str]:
+    """The Batch/ECS reasons a text quotes from a job's description, by the field they would have been in."""
+    found = {}
+    if not _QUOTED_JOB.search(text or ""):  # a "reason" of some other JSON is not a job's
+        return found
+    for name, pattern in _QUOTED_REASON.items():
+        reasons = [match.group(2) for match in pattern.finditer(text or "")]
+        if reasons:
+            found[name] = "\n".join(reasons)
+    return found
+
+
 def diagnose(status_reason: str | None, container_reason: str | None, log: ParsedLog | None,
              rules: tuple[Rule, ...] | None = None) -> Diagnosis:
-    """Category, evidence and signature of a FAILED job, from what Batch says and what its log says."""
+    """Category, evidence and signature of a FAILED job, from what Batch says and what its log says. Without
+    reasons of their own, the reasons a log quotes from the job's description (a Step Functions cause) are
+    read as reasons, ahead of the rest of the log; the evidence still names the log."""
     texts = {"status_reason": status_reason, "container_reason": container_reason, "log": log.text if log else None}
+    quoted = {} if status_reason or container_reason else quoted_reasons(texts["log"])
     for rule in current_rules() if rules is None else rules:
-        evidence = rule.find(texts)
+        evidence = rule.find({**texts, **quoted})
         if evidence is not None:
+            if evidence.field in quoted:
+                evidence = replace(evidence, field="log")
             return _diagnosis(rule.category, evidence, evidence.line, rule.also)
     fallback = container_reason or status_reason
     if log is not None and not fallback:

@@ -356,3 +356,26 @@ example = "reindex lock held by another worker"
 ''')
     monkeypatch.setenv(RULES_ENV_VAR, str(user))
     assert (category(mine).category, category(mine).evidence.rule) == (C.OUT_OF_MEMORY, "exception-memory")
+
+
+def test_a_step_functions_cause_quoting_the_job_is_read_as_the_jobs_reasons():
+    """A failed .sync task's cause is the job's description, escaped inside the event: its reasons are Batch's,
+    read ahead of the rest of the log (the wrapper States.TaskFailed last), and the evidence names the log."""
+    def cause(**job):
+        return json.dumps({"error": "States.TaskFailed", "cause": json.dumps({"JobId": "0a1b", **job})})
+
+    lost = diagnose(None, None, parse_text(cause(StatusReason="Host EC2 (instance i-0abc1234) terminated.")))
+    assert (lost.category, lost.evidence.rule, lost.evidence.field) == (C.HOST_TERMINATED, "host-lost", "log")
+    oom = cause(StatusReason="Essential container in task exited",
+                Container={"ExitCode": 137, "Reason": "OutOfMemoryError: Container killed due to memory usage"})
+    assert diagnose(None, None, parse_text(oom)).evidence.rule == "oom-killed"
+    killed = cause(StatusReason="Essential container in task exited", Container={"ExitCode": 137})
+    assert diagnose(None, None, parse_text(killed)).evidence.rule == "killed-by-sigkill"
+    failed = cause(StatusReason="Essential container in task exited", Container={"ExitCode": 1})
+    assert diagnose(None, None, parse_text(failed)).evidence.rule == "state-machine-task-failed"
+    # the job's own reasons, when given, are not replaced by what a log quotes
+    given = diagnose("Job attempt duration exceeded timeout", None, parse_text(cause(StatusReason="Host EC2 terminated")))
+    assert given.category is C.TIMEOUT
+    # a "reason" in a JSON that is not a job's description is not a job's reason
+    other = diagnose(None, None, parse_text(json.dumps({"reason": "Host EC2 terminated", "component": "ui"})))
+    assert other.evidence.rule != "host-lost"
