@@ -127,6 +127,17 @@ def test_log_text(line, expected):
      C.OUT_OF_MEMORY, None),
     ("spot request sir-8h3k status: price-too-low", C.RESOURCE_INIT, None),
     ("Terminating processes on user request, this might take some time.", C.CANCELLED, None),
+    # by type: requests' ReadTimeout (a Timeout, not named like an error), the libraries' OutOfMemoryError
+    ("requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='api.x.org', port=443): Read timed out. "
+     "(read timeout=30)", C.RESOURCE_INIT, C.TIMEOUT),
+    ("ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.", C.OUT_OF_MEMORY,
+     None),
+    ('{"error":"States.Permissions","cause":"The state machine IAM Role is not authorized to access x"}',
+     C.RESOURCE_INIT, None),
+    ('{"error":"Batch.ClientException","cause":"Job Queue q1 is not in VALID state"}', C.RESOURCE_INIT, None),
+    # logging's "name - LEVEL - message": the validator's findings are validation, anyone else's application
+    ("cellxgene_schema.validate - ERROR - adata has no obs column 'is_primary_data'", C.VALIDATION, None),
+    ("2024-05-01 10:00:00 - migrate - ERROR - could not write the output", C.APPLICATION, None),
     # name resolution and resets by their C library texts
     ("socket.gaierror: [Errno -2] Name or service not known", C.RESOURCE_INIT, C.TIMEOUT),
     ("urllib3.exceptions.ProtocolError: ('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))",
