@@ -26,10 +26,11 @@ from cxgm_pipeline.monitor.classify import diagnose, read_rules
 from cxgm_pipeline.monitor.logparse import parse_text
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "monitor" / "data"
-# "late" and "late 2": collected after the rules were frozen, from sources no other corpus uses, and scored before
+# "late", "late 2" and "late 3": collected after the rules were frozen, from sources no other corpus uses, and scored before
 # any rule changed; their first scores are the least biased (docs/classification.md records them).
 CORPORA = {"held-out": DATA / "heldout_failures.jsonl", "written from": DATA / "real_failures.jsonl",
-           "late": DATA / "late_failures.jsonl", "late 2": DATA / "late2_failures.jsonl"}
+           "late": DATA / "late_failures.jsonl", "late 2": DATA / "late2_failures.jsonl",
+           "late 3": DATA / "late3_failures.jsonl"}
 
 
 @dataclass
@@ -74,7 +75,7 @@ def score(cases: list[dict], rules=None) -> Score:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpora", nargs="*", type=Path, help="JSONL corpora (default: all four)")
+    parser.add_argument("corpora", nargs="*", type=Path, help="JSONL corpora (default: all five)")
     parser.add_argument("--misses", action="store_true", help="list every miss with the evidence")
     parser.add_argument("--rules", type=Path, help="score this rules file alone, not the packaged rules")
     args = parser.parse_args(argv)
