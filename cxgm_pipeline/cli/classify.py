@@ -27,7 +27,8 @@ def classify(
     log: str | None = typer.Option(None, "--log", help="The job's log: a file, or - for standard input"),
     jsonl: str | None = typer.Option(
         None, "--jsonl", help="Many cases: a file (or -) of JSON objects, one a line, with status_reason, "
-                              "container_reason, log; prints one JSON object a line: category, kind, signature, evidence"),
+                              "container_reason, log; prints one JSON object a line: category, kind, signature, "
+                              "evidence, values, also"),
 ) -> None:
     """Classify a failure: its category, whether it is infrastructure or runtime, its signature, and the evidence."""
     if jsonl is not None:
@@ -54,16 +55,22 @@ def _show(status_reason: str | None, container_reason: str | None, log: str | No
     from rich.markup import escape
     from rich.table import Table
 
+    from cxgm_pipeline.monitor.classify import NO_RULE
+
     found = _diagnose(status_reason, container_reason, log)
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("category", f"{found.category.value} ({found.kind.value})")
-    if found.evidence:
+    if found.also:
+        table.add_row("also", f"{found.also.value}: the text supports it too")
+    if found.evidence and found.evidence.rule != NO_RULE:
         table.add_row("rule", f"{escape(found.evidence.rule)} (matched in {found.evidence.field})")
         table.add_row("matched", escape(found.evidence.text))
     else:
         table.add_row("rule", "none matched: add one to the file named by CXGM_CLASSIFIER_RULES")
+        if found.evidence:
+            table.add_row("read", f"{escape(found.evidence.field)}; {escape(found.evidence.text)}")
     table.add_row("signature", escape(found.signature))
     if found.values:
         table.add_row("values", escape(", ".join(found.values)))
@@ -106,6 +113,6 @@ def _classify_lines(lines: list[str]) -> int:
             out = {"line": number, "category": found.category.value, "kind": found.kind.value,
                    "signature": found.signature,
                    "evidence": {"rule": ev.rule, "field": ev.field, "text": ev.text} if ev else None,
-                   "values": list(found.values)}
+                   "values": list(found.values), "also": found.also.value if found.also else None}
         typer.echo(json.dumps(out, ensure_ascii=False))
     return failed

@@ -26,7 +26,7 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
     """The log and classification columns for one job; `events` None with fetched=True: stream missing."""
     out = {"log_lines": 0, "app_lines": 0, "runtime_lines": 0, "error_lines": None, "last_exception": None,
            "progress_hint": None, "error_category": None, "error_kind": None, "error_signature": None,
-           "error_evidence": None, "error_values": None}
+           "error_evidence": None, "error_values": None, "error_category_also": None}
     log: ParsedLog | None = None
     if not fetched:
         out["log_status"] = LogStatus.NOT_FETCHED.value
@@ -44,7 +44,8 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
         found = diagnose(status_reason, container_reason, log)
         out.update(error_category=found.category.value, error_kind=found.kind.value, error_signature=found.signature,
                    error_evidence=str(found.evidence) if found.evidence else None,
-                   error_values=", ".join(found.values) or None)
+                   error_values=", ".join(found.values) or None,
+                   error_category_also=found.also.value if found.also else None)
     return out
 
 
@@ -88,6 +89,8 @@ def enrich_jobs(jobs: pd.DataFrame, logs: LogsApi, stats: FetchStats | None = No
     jobs = jobs.reset_index(drop=True)
     if previous is not None and (previous.empty or "log_read_at" not in previous):
         previous = None  # nothing to carry over (a frame stored before log_read_at: read as a first fetch)
+    elif previous is not None and "error_category_also" not in previous:
+        previous = previous.assign(error_category_also=None)  # stored before the column: no second category
     due = _running_logs_due(jobs, previous, refresh_seconds() if running_log_max_age_s is None else running_log_max_age_s)
     old = _reusable(jobs, previous, due)
     reuse = old["_reuse"].astype(bool)

@@ -102,6 +102,9 @@ class EnrichedJobs(MigrationJobs):
         nullable=True, description="what the signature's {placeholders} stand for here (term ids, instances…), ', '-joined")
     log_read_at: Series[UtcTime] = pa.Field(
         nullable=True, description="AWS's clock when the log was read (a running job's is re-read an interval later)")
+    error_category_also: Series[Text] = pa.Field(
+        isin=_values(ErrorCategory), nullable=True,
+        description="a second category the same evidence supports (error_category is the one to act on), if any")
 
 
 class _IngestionStepDurations(_Partitioned):

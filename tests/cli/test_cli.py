@@ -139,7 +139,7 @@ def test_report_and_rerun(cli, truth, tmp_path):
 
 def test_errors_and_report_show_the_evidence(cli, tmp_path, monkeypatch):
     """Every classified cause names the rule that decided it and the line it matched; the report shows it."""
-    from cxgm_pipeline.monitor.classify import current_rules
+    from cxgm_pipeline.monitor.classify import NO_RULE, current_rules
 
     out = tmp_path / "errors.json"
     cli("describe", "errors", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))
@@ -147,7 +147,8 @@ def test_errors_and_report_show_the_evidence(cli, tmp_path, monkeypatch):
     classified = [r for r in rows if r["error_category"] != "unknown"]
     assert classified and all(" @ " in (r["error_evidence"] or "") for r in classified)
     assert {r["error_evidence"].split(" @ ")[0] for r in classified} <= {rule.id for rule in current_rules()}
-    assert all(r["error_evidence"] is None for r in rows if r["error_category"] == "unknown")
+    # unknown says which fields there were to read (and which were empty)
+    assert all(r["error_evidence"].startswith(f"{NO_RULE} @ ") for r in rows if r["error_category"] == "unknown")
     listed = [r for r in rows if "{term_id}" in r["error_signature"] or "{instance}" in r["error_signature"]]
     assert listed and all(r["examples"] for r in listed)
     assert all("<" not in r["error_signature"] for r in rows)
