@@ -9,7 +9,7 @@ UI_PORT ?= 3000
 REPORTS_PORT ?= 3080
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install test test-fast demo emulator bench bench-scale clean postgres prod-check
+.PHONY: install lint test test-fast demo emulator bench bench-scale clean postgres prod-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Includes the production check (tests/deploy/test_prod_check.py), hence the PostgreSQL server.
-test: $(STAMP) postgres
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) postgres lint
 	$(PY) -m pytest -n 2 tests
 
 # The unit tier alone (no emulated account, browser or server): seconds, for the edit-test loop.

@@ -127,7 +127,7 @@ def load_frames(env: str, tag: str | None, start: str | None, end: str | None, r
 
 
 def check_output(path: Path, suffixes: tuple[str, ...]) -> None:
-    if path.suffix.lower() not in suffixes and not "".join(path.suffixes).lower() in suffixes:
+    if path.suffix.lower() not in suffixes and "".join(path.suffixes).lower() not in suffixes:
         raise UsageError(f"{path}: the extension says the format; use one of {', '.join(suffixes)}")
     parent = path.resolve().parent
     if not parent.exists():

@@ -25,8 +25,9 @@ import botocore.exceptions
 import botocore.session
 import botocore.utils
 from botocore.config import Config
-from cxgm_pipeline.monitor.ratelimit import pace
+
 from cxgm_pipeline.config import StageConfig, config_at
+from cxgm_pipeline.monitor.ratelimit import pace
 
 _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -239,7 +240,7 @@ class StageAwsApi:
         token = None
         while True:
             args = {**kwargs, **((then or {}) if token else {}), **({"nextToken": token} if token else {})}
-            page = self.call(stage, lambda: fn(**args))
+            page = self.call(stage, partial(fn, **args))
             if stats:
                 stats.add(calls=1, items=len(page[items]))
             yield page

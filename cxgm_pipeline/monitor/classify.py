@@ -24,7 +24,8 @@ from pathlib import Path
 
 from cxgm_pipeline.config import ConfigError
 from cxgm_pipeline.monitor.logparse import ParsedLog
-from cxgm_pipeline.vocabulary import ERROR_KIND, ErrorCategory as C, ErrorKind
+from cxgm_pipeline.vocabulary import ERROR_KIND, ErrorKind
+from cxgm_pipeline.vocabulary import ErrorCategory as C
 
 RULES_ENV_VAR = "CXGM_CLASSIFIER_RULES"
 FIELDS = ("status_reason", "container_reason", "log")
@@ -117,9 +118,8 @@ class Rule:
             if self.exceptions:
                 match = self._raising(text)
             elif self.prefer == "last":
-                match = None
-                for match in self.pattern.finditer(text):
-                    pass
+                matches = list(self.pattern.finditer(text))
+                match = matches[-1] if matches else None
             else:
                 match = self.pattern.search(text)
             if match is not None:

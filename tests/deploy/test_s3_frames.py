@@ -115,7 +115,7 @@ def moto_with_iam(tmp_path):
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                raise RuntimeError(f"moto server did not start: {(tmp_path / 'moto.log').read_text()}")
+                raise RuntimeError(f"moto server did not start: {(tmp_path / 'moto.log').read_text()}") from None
             time.sleep(0.2)
     yield url
     proc.terminate()
