@@ -1,7 +1,8 @@
 """Starts the emulated AWS account: a moto server on 127.0.0.1 with a scenario's migrations installed.
 
 Control endpoints beside the AWS APIs (never throttled): GET /_cxgm/status, POST /_cxgm/clock with
-{"advance": seconds} | {"set": epoch} | {"speed": x}.
+{"advance": seconds} | {"set": epoch} | {"speed": x}, POST /_cxgm/access with {"deny": [IAM actions],
+"expired": bool, "clear": bool} (access.py: refusals shaped as AWS's).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from moto.stepfunctions.models import stepfunctions_backends
 from werkzeug.serving import make_server
 
 from cxgm_emulator import moto_patches, stages as stage_config
+from cxgm_emulator.access import AccessFaults, AccessMiddleware
 from cxgm_emulator.asl import definition_json, ingestion_definition, migration_definition
 from cxgm_emulator.clock import SimClock
 from cxgm_emulator.plan import WorldPlan, build_world
@@ -83,6 +85,7 @@ class Emulator:
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self.access = AccessFaults()  # staged refusals: denied actions, expired credentials
 
     # --- planning -----------------------------------------------------------------------------------
     def _plan(self) -> WorldPlan:
@@ -112,6 +115,11 @@ class Emulator:
             path = environ.get("PATH_INFO", "")
             if not path.startswith("/_cxgm/"):
                 return app(environ, start_response)
+            if path == "/_cxgm/access" and environ["REQUEST_METHOD"] == "POST":
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                payload = json.dumps(self.access.update(json.loads(environ["wsgi.input"].read(size) or b"{}"))).encode()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+                return [payload]
             if path == "/_cxgm/clock" and environ["REQUEST_METHOD"] == "POST":
                 size = int(environ.get("CONTENT_LENGTH") or 0)
                 body = json.loads(environ["wsgi.input"].read(size) or b"{}")
@@ -166,7 +174,8 @@ class Emulator:
         moto_patches.apply()
         default_user_config["batch"] = {"use_docker": False}
         self.plan = self._plan()
-        app = InjectionMiddleware(DomainDispatcherApplication(create_backend_app), self.options.injection)
+        app = InjectionMiddleware(AccessMiddleware(DomainDispatcherApplication(create_backend_app), self.access),
+                                  self.options.injection)
         self.middleware = app
         _QuietHandler.clock = self.clock
         self._server = make_server(self.options.host, self.options.port, self._control(app), threaded=True,
