@@ -24,7 +24,7 @@ from cxgm_pipeline.partitions import migration_partitions
 
 AWS_RESOURCES = {"batch", "logs", "sfn", "artifacts"}
 # Frames whose builder refreshes from its last stored version (ended jobs, answers read, logs read stay).
-INCREMENTAL = {"migration_jobs", "enriched_jobs", "step_outputs"}
+INCREMENTAL = {"migration_jobs", "enriched_jobs", "step_outputs", "portal_state"}
 
 
 def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.DataFrame) -> dict:

@@ -14,6 +14,7 @@ class What(str, Enum):
     collections = "collections"
     errors = "errors"
     dataset = "dataset"
+    portal = "portal"
 
 
 # frame, status column, step column, columns shown in the terminal
@@ -29,6 +30,9 @@ VIEWS = {
                         "not_started", "skipped", "can_publish"]),
     What.errors: ("error_signatures", None, "step",
                   ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"]),
+    What.portal: ("portal_state", "portal_verdict", None,
+                  ["dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version", "portal_current",
+                   "revision_published", "portal_why"]),
 }
 
 
