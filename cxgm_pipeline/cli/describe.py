@@ -39,7 +39,7 @@ VIEWS = {
 @guarded
 def describe(
     ctx: typer.Context,
-    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors | dataset ID"),
+    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors | portal | dataset ID"),
     dataset_id: str | None = typer.Argument(None, metavar="[ID]", help="With `dataset`: the DATASET_ID to follow"),
     env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
     status: str | None = typer.Option(None, help="Keep rows with this status (jobs: FAILED…, datasets: failed…)"),

@@ -14,8 +14,10 @@ def doctor(env: str = ENV) -> None:
     Exit code 1 on any FAIL."""
     from rich.markup import escape
 
+    from cxgm_pipeline.config import get_config
     from cxgm_pipeline.monitor.doctor import diagnose
 
+    get_config().stage(env)  # an unknown stage or a broken CXGM_CONFIG is a usage error (exit 2), said in one line
     with console.status(f"checking {env}"):
         found = diagnose(env)
     width = max(len(c.what) for c in found.checks)

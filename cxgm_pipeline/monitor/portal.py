@@ -206,7 +206,9 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
     public = body.get("visibility") == "PUBLIC"
     if revision is not None:
         out["revision_published"] = bool(public and body.get("collection_version_id") == revision)
-    served = next((d for d in body.get("datasets") or [] if d.get("dataset_id") == row["dataset_id"]), None)
+    # `dataset_id` since the API answers versions too (common.py @ 26252232); `id` before (@ 00a4e28)
+    served = next((d for d in body.get("datasets") or [] if (d.get("dataset_id") or d.get("id")) == row["dataset_id"]),
+                  None)
     if served is None:
         return {**out, "portal_verdict": V.MISSING_FROM_PORTAL.value,
                 "portal_why": "the collection is served without this dataset"}

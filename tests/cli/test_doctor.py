@@ -162,6 +162,11 @@ def test_an_unset_artifact_bucket_is_a_warning(emulator, access, tmp_path, monke
     assert "action s3:GetObject" not in by_what(diagnose("dev"))
 
 
+def test_an_unknown_stage_is_a_usage_error(emulator):
+    code, output = doctor("--env", "qa")
+    assert code == 2 and "unknown stage 'qa'" in output
+
+
 def test_clock_skew_thresholds():
     assert skew_status(0.4)[0] == OK and skew_status(-59)[0] == OK
     assert skew_status(90)[0] == WARN and skew_status(-90)[0] == WARN
