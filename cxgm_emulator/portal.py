@@ -33,13 +33,16 @@ import re
 from dataclasses import dataclass
 
 from cxgm_emulator.plan import Collection, Dataset, JobPlan, MigrationPlan, WorldPlan
-from portal_shapes import MapMode, Step
+from portal_shapes import (CURATION_COLLECTION_PATH, PROCESSING_SUCCESS, VISIBILITY_PRIVATE, VISIBILITY_PUBLIC,
+                           MapMode, Step)
 
 # The scenario's own schema versions (before the migration, and the one it migrates to)
 OLD_SCHEMA = "5.3.0"
 NEW_SCHEMA = "6.0.0"
 PUBLISH_REVISIONS_DELAY_S = 10.0  # INLINE: publish_revisions runs this long after the migration's end
-SUCCESS, PENDING, FAILURE = "SUCCESS", "PENDING", "FAILURE"
+SUCCESS, PENDING, FAILURE = PROCESSING_SUCCESS, "PENDING", "FAILURE"
+# /_portal/{stage} + /curation/v1/collections/{id}
+COLLECTION_PARTS = ["_portal", "{stage}", *CURATION_COLLECTION_PATH.strip("/").split("/")]
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 COLLECTIONS_BASE_URL = "https://cellxgene.cziscience.com"
 
@@ -166,9 +169,10 @@ class Portal:
         self.requests += 1
         parts = environ.get("PATH_INFO", "").strip("/").split("/")
         # _portal/{stage}/curation/v1/collections/{id}
-        if len(parts) != 6 or parts[2:5] != ["curation", "v1", "collections"] or environ["REQUEST_METHOD"] != "GET":
+        if len(parts) != len(COLLECTION_PARTS) or parts[2:-1] != COLLECTION_PARTS[2:-1] \
+                or environ["REQUEST_METHOD"] != "GET":
             return _problem(start_response, 404, "Not Found", "The requested URL was not found on the server.")
-        stage, collection_id = parts[1], parts[5]
+        stage, collection_id = parts[1], parts[-1]
         if stage not in {m.stage.name for m in self.plan.migrations} | {"staging"}:
             return _problem(start_response, 404, "Not Found", f"no portal for stage {stage}")
         if not UUID.match(collection_id):
@@ -196,7 +200,7 @@ def curation_body(c: ServedCollection) -> dict:
             "consortia": [], "contact_email": "curator@example.org", "contact_name": "Curator",
             "created_at": None, "curator_name": "Curator", "description": "", "doi": None, "links": [],
             "name": f"collection {c.collection_id[:8]}", "published_at": None, "publisher_metadata": None,
-            "visibility": "PUBLIC" if c.published else "PRIVATE", "datasets": datasets,
+            "visibility": VISIBILITY_PUBLIC if c.published else VISIBILITY_PRIVATE, "datasets": datasets,
             "revised_at": c.revised_at, "revising_in": None, "revision_of": None}
     if not c.published:
         statuses = {d.processing_status for d in c.datasets}

@@ -35,6 +35,7 @@ from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.schemas import PortalState, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState, PortalVerdict as V
+from portal_shapes import CURATION_COLLECTION_PATH, PROCESSING_SUCCESS, VISIBILITY_PUBLIC
 
 RATE_ENV_VAR = "CXGM_PORTAL_RATE"
 DEFAULT_RATE = 4.0  # requests a second: the API is public and shared with every user of the portal
@@ -43,7 +44,7 @@ TIMEOUT_S = 10.0
 # without waiting for each to time out
 GIVE_UP_AFTER = 3
 USER_AGENT = "cxgm (CELLxGENE schema-migration monitor; read-only)"
-SUCCESS = "SUCCESS"
+SUCCESS = PROCESSING_SUCCESS
 NO_COLLECTION = "no collection"  # a row no collection is known for: nothing to ask the portal
 
 
@@ -102,7 +103,7 @@ class PortalClient:
     def collection(self, collection_id: str) -> PortalAnswer:
         if self._gave_up:
             return PortalAnswer(None, None, self._gave_up, datetime.now(timezone.utc))
-        url = f"{self.base}/curation/v1/collections/{collection_id}"
+        url = self.base + CURATION_COLLECTION_PATH.format(collection_id=collection_id)
         for attempt in range(2):
             _Pace.wait(self.base, self.rate)
             self.requests += 1
@@ -203,7 +204,7 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
         return {**out, "portal_verdict": V.PORTAL_UNREACHABLE.value, "portal_why": answer.error}
     body = answer.body
     out.update(portal_collection_version_id=body.get("collection_version_id"), portal_visibility=body.get("visibility"))
-    public = body.get("visibility") == "PUBLIC"
+    public = body.get("visibility") == VISIBILITY_PUBLIC
     if revision is not None:
         out["revision_published"] = bool(public and body.get("collection_version_id") == revision)
     # `dataset_id` since the API answers versions too (common.py @ 26252232); `id` before (@ 00a4e28)
