@@ -228,6 +228,11 @@ class StageAwsApi:
             if error.get("Code") in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
                 raise AwsAccessError(f"{exc.operation_name} denied for stage {stage!r}: {error.get('Message')}. "
                                      f"The role needs the actions listed in the README's Security section.") from None
+            if error.get("Code") == "ClientException" and "does not exist" in str(error.get("Message")):
+                # Batch's answer for a job queue it does not know: a configured name is wrong
+                raise AwsAccessError(f"{exc.operation_name} for stage {stage!r}: {error.get('Message')}. Fix the name "
+                                     f"in the file named by CXGM_CONFIG; `cxgm doctor --env {stage}` checks "
+                                     f"them all") from None
             raise
 
     def _pages(self, stage: str, fn: Callable, kwargs: dict, next_key: str, stats: FetchStats | None,
