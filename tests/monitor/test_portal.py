@@ -162,3 +162,21 @@ def test_report_and_finished_alert_say_how_many_are_on_the_old_schema(emulator, 
     assert f"**{expected_old:,} datasets the portal still serves on the old schema.**" in section
     waiting = portal.loc[portal["portal_verdict"] == "migrated_not_published", "dataset_id"].iloc[0]
     assert waiting in section
+
+
+def test_while_it_runs_only_revisions_whose_cleanup_ended_are_live(emulator, truth, clock):
+    """Mid-run (DISTRIBUTED): a published collection's new versions are live only once its Collection_cleanup has
+    ended (truth's jobs say when); before, the portal still serves the old ones and the why says so."""
+    m = migration(truth, "prod", live=True)
+    now = m["start"] + 0.6 * (m["stop"] - m["start"])
+    clock.set(now)
+    portal = fetch("prod", m["attempt_key"])["portal_state"]
+    cleaned = {j["collection_id"]: j["stopped_at"] for j in m["jobs"] if j["step"] == "collection_cleanup"
+               and j["status"] == "SUCCEEDED"}
+    live = portal[(portal["portal_verdict"] == "migrated_and_live") & (portal["portal_visibility"] == "PUBLIC")]
+    assert not live.empty
+    assert all(cleaned.get(c, float("inf")) <= now for c in live["collection_id"])
+    waiting = portal[portal["portal_verdict"] == "migrated_not_published"]
+    pending = waiting[waiting["collection_id"].map(lambda c: cleaned.get(c, float("inf")) > now)]
+    assert not pending.empty
+    assert pending["portal_why"].str.contains("still migrating|not published yet|failed").all()
