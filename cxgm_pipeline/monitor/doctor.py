@@ -231,6 +231,7 @@ class Doctor:
         client = self.sfn.client(stage.name)
         region = client.meta.region_name
         listed: list[str] | None = None
+        listable = False
         arns = {}
         for key, name in (("migration_sfn", stage.migration_sfn), ("ingestion_sfn", stage.ingestion_sfn)):
             what = f"state machine {name}"
@@ -241,13 +242,17 @@ class Doctor:
                 d.add(what, OK, f"{answer.get('status', 'ACTIVE')}, created {answer['creationDate']:%Y-%m-%d}")
                 arns[key] = arn
                 continue
-            if status == "missing" or status == "denied":
+            if status in ("missing", "denied"):
                 # ListStateMachines is in cxgm's own policy: without DescribeStateMachine the name is still checked
                 if listed is None:
                     s, listed_answer = probe(lambda: [m["name"] for p in client.get_paginator("list_state_machines")
                                                       .paginate() for m in p["stateMachines"]])
                     listed = listed_answer if s == "ok" else []
-                if name in listed:
+                    listable = s == "ok"
+                if status == "denied" and not listable:
+                    d.add(what, WARN, "not confirmed: neither states:DescribeStateMachine nor states:ListStateMachines "
+                                      "is allowed", "grant states:ListStateMachines (cxgm needs it to find the machine)")
+                elif status == "denied" and name in listed:
                     d.add(what, OK, "listed by ListStateMachines (states:DescribeStateMachine not granted)")
                     arns[key] = arn
                 else:

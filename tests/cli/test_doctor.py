@@ -197,3 +197,11 @@ def test_staged_refusals_are_aws_shaped(emulator, access):
     assert code_of(lambda: client("batch").list_jobs(jobQueue="schema_migration-dev"))[0] == "ExpiredTokenException"
     assert code_of(lambda: client("sts").get_caller_identity())[0] == "ExpiredToken"
     assert code_of(lambda: client("s3").get_object(Bucket="corpora-artifacts-dev", Key="x"))[0] == "ExpiredToken"
+
+
+def test_state_machines_unconfirmed_without_either_action(emulator, access):
+    access(deny=["states:DescribeStateMachine", "states:ListStateMachines"])
+    found = by_what(diagnose("prod"))
+    machine = found["state machine dp-prod-prodstack-sfn"]
+    assert machine.status == WARN and "states:ListStateMachines" in machine.fix
+    assert found["action states:ListStateMachines"].status == FAIL  # cxgm itself needs it: that line fails
