@@ -19,7 +19,7 @@ What the migrations do to it (production's rules):
   (.github/workflows/schema-migration.yml), publish the revision at cleanup when every dataset in it is on the
   latest schema and processed;
 - INLINE machines (a4416160) run with auto_publish False (Collection_publish never publishes, no rollback); their
-  revisions are published by the `publish_revisions` job (backend/layers/processing/publish_revisions.py), run once
+  revisions are published by the `publish_revisions` job (backend/layers/processing/publish_revisions.py @ c323e0e8), run once
   the migration has ended, which refuses a revision holding any dataset not on the latest schema or not SUCCESS;
 - an aborted migration publishes nothing more and rolls nothing back.
 Each migration of a stage starts from the scenario's corpus as planned (plan.py plans them so): a collection is

@@ -325,7 +325,8 @@ class Doctor:
         what = f"artifact bucket {bucket}"
         status, answer = probe(lambda: client.head_bucket(Bucket=bucket), missing=("404", "NoSuchBucket", "NotFound"))
         if status == "ok":
-            d.add(what, OK, f"exists, region {answer.get('BucketRegion') or answer.get('ResponseMetadata', {}).get('HTTPHeaders', {}).get('x-amz-bucket-region', '?')}")
+            headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            d.add(what, OK, f"exists, region {answer.get('BucketRegion') or headers.get('x-amz-bucket-region', '?')}")
         elif status == "missing":
             d.add(what, FAIL, "no such bucket", f"fix `artifact_bucket` of stage {stage.name} in the file named by "
                                                 f"CXGM_CONFIG, or set it empty to skip that source")

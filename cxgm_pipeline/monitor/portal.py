@@ -3,7 +3,7 @@
 cxgm otherwise reports what AWS's jobs and executions say; the migration's purpose is that every dataset the
 portal serves is on the new schema. Production publishes a migration's revision only when every dataset in it is
 on the latest schema and processed (`publish_and_cleanup`, backend/layers/processing/schema_migration.py
-@ 001730b8; the `publish_revisions` job, backend/layers/processing/publish_revisions.py), and rolls failed
+@ 001730b8; the `publish_revisions` job, backend/layers/processing/publish_revisions.py @ c323e0e8), and rolls failed
 datasets back, so a dataset can succeed in every job while the portal still serves the old schema.
 
 Read: the public Curation API, unauthenticated, `GET {portal_url}/curation/v1/collections/{collection_id}`, one
