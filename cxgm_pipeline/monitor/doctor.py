@@ -33,6 +33,8 @@ PROBE = "cxgm-doctor-probe"  # the name of resources that do not exist, probed t
 # SigV4 refuses a request signed more than 5 minutes off AWS's clock (RequestTimeTooSkewed / Signature expired)
 SKEW_FAIL_S = 300.0
 SKEW_WARN_S = 60.0
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 15.0
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
                     "403", "Forbidden"})
 # credentials AWS refuses: expired session tokens, keys it does not know, a signature it cannot check
@@ -149,7 +151,9 @@ class Doctor:
     def __init__(self, stage: str, config_path: str | None = None, max_attempts: int = 3):
         self.stage_name = stage
         self.config_path = config_path
-        kwargs = {"config_path": config_path, "max_attempts": max_attempts}
+        # an unreachable network answers in seconds, not botocore's 60 s per attempt
+        kwargs = {"config_path": config_path, "max_attempts": max_attempts, "connect_timeout": CONNECT_TIMEOUT_S,
+                  "read_timeout": READ_TIMEOUT_S}
         self.sts, self.sfn, self.batch = Sts(**kwargs), StepFunctions(**kwargs), Batch(**kwargs)
         self.logs, self.s3 = Logs(**kwargs), Artifacts(**kwargs)
 

@@ -2,6 +2,8 @@
 expired credentials, an SSO session never logged in), each named with its fix; and the refusals the emulator
 stages are shaped as AWS's, so botocore reads them as it reads AWS's."""
 
+import os
+import time
 from pathlib import Path
 
 import boto3
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 from cxgm_emulator.process import control
 from cxgm_pipeline.cli import app
 from cxgm_pipeline.monitor.doctor import FAIL, OK, WARN, diagnose, skew_status
+from tests.conftest import free_port
 
 runner = CliRunner()
 POLICY = ["states:ListStateMachines", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
@@ -40,7 +43,7 @@ def by_what(diagnosis) -> dict:
 
 def config_over_emulator(tmp_path: Path, monkeypatch, **replace: str) -> None:
     """CXGM_CONFIG = the emulator's names with some replaced (whole `key = value` lines of its [defaults])."""
-    text = Path(__import__("os").environ["CXGM_CONFIG"]).read_text()
+    text = Path(os.environ["CXGM_CONFIG"]).read_text()
     for key, value in replace.items():
         lines = [line for line in text.splitlines() if line.startswith(f"{key} = ")]
         assert lines, f"{key} is not in the emulator's [defaults]"
@@ -126,7 +129,7 @@ def test_expired_credentials_fail_first_with_the_fix(emulator, access, tmp_path,
     assert "ExpiredToken" in found.checks[1].detail and "credentials" in found.checks[1].fix
     # with a profile, the fix names it
     config = tmp_path / "stages.toml"
-    config.write_text(Path(__import__("os").environ["CXGM_CONFIG"]).read_text().replace(
+    config.write_text(Path(os.environ["CXGM_CONFIG"]).read_text().replace(
         '[stages.dev]\nprofile = ""', '[stages.dev]\nprofile = "single-cell-dev"'))
     aws_config = tmp_path / "aws_config"
     aws_config.write_text("[profile single-cell-dev]\nregion = us-west-2\naws_access_key_id = testing\n"
@@ -139,7 +142,7 @@ def test_expired_credentials_fail_first_with_the_fix(emulator, access, tmp_path,
 def test_an_sso_session_never_logged_in_says_aws_sso_login(emulator, tmp_path, monkeypatch):
     """A profile whose SSO token is not in the cache: botocore's SSOTokenLoadError, before any request."""
     config = tmp_path / "stages.toml"
-    config.write_text(Path(__import__("os").environ["CXGM_CONFIG"]).read_text().replace(
+    config.write_text(Path(os.environ["CXGM_CONFIG"]).read_text().replace(
         '[stages.prod]\nprofile = ""', '[stages.prod]\nprofile = "single-cell-prod"'))
     aws_config = tmp_path / "aws_config"
     aws_config.write_text("[profile single-cell-prod]\nsso_session = czi\nsso_account_id = 123456789012\n"
@@ -205,3 +208,12 @@ def test_state_machines_unconfirmed_without_either_action(emulator, access):
     machine = found["state machine dp-prod-prodstack-sfn"]
     assert machine.status == WARN and "states:ListStateMachines" in machine.fix
     assert found["action states:ListStateMachines"].status == FAIL  # cxgm itself needs it: that line fails
+
+
+def test_an_unreachable_endpoint_answers_in_seconds(emulator, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    found = diagnose("dev")
+    assert time.monotonic() - started < 20
+    assert found.checks[-1].status == FAIL and "not reachable" in found.checks[-1].detail
+    assert "AWS_ENDPOINT_URL" in found.checks[-1].fix
