@@ -46,7 +46,8 @@ prod-check: $(STAMP) postgres
 	$(PY) deploy/prod_check.py
 
 # The emulator and the report server (the reports folder over HTTP: a browser opens no file:// link from the
-# Dagster UI) run in the background; dagster dev in the foreground. Ctrl-C stops all three.
+# Dagster UI) run in the background; dagster dev in the foreground. Ctrl-C stops all three. The emulated portal is
+# local: read at 20 requests a second, not the 4 a public one gets.
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) .cxgm/data/reports && rm -f .cxgm/emulator.env
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -54,7 +55,7 @@ demo: $(STAMP)
 	  EMU=$$!; $(PY) -m http.server $(REPORTS_PORT) --bind 127.0.0.1 --directory .cxgm/data/reports >/dev/null 2>&1 & \
 	  WEB=$$!; trap 'kill $$EMU $$WEB 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/cxgm-emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
-	  . ./.cxgm/emulator.env && CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60} \
+	  . ./.cxgm/emulator.env && CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60} CXGM_PORTAL_RATE=$${CXGM_PORTAL_RATE:-20} \
 	  CXGM_REPORTS_URL=http://127.0.0.1:$(REPORTS_PORT) CXGM_UI_URL=http://127.0.0.1:$(UI_PORT) \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 

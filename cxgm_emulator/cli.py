@@ -146,3 +146,18 @@ def clock(
         console.print("nothing to do: give --advance or --speed")
         raise typer.Exit(2)
     console.print(_status_table(_control(port, "clock", body)))
+
+
+@app.command()
+def access(
+    port: int = typer.Option(DEFAULT_PORT),
+    deny: list[str] = typer.Option([], "--deny", help="Refuse this IAM action (e.g. batch:ListJobs), as AWS does"),
+    allow: list[str] = typer.Option([], "--allow", help="Stop refusing this action"),
+    expired: bool | None = typer.Option(None, "--expired/--valid", help="Answer every call as with expired credentials"),
+    clear: bool = typer.Option(False, "--clear", help="Forget every staged refusal first"),
+) -> None:
+    """Stage access failures (denied actions, expired credentials) for `cxgm doctor` to find."""
+    body: dict = {"deny": deny, "allow": allow, "clear": clear}
+    if expired is not None:
+        body["expired"] = expired
+    console.print(_control(port, "access", body))

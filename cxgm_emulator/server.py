@@ -1,7 +1,9 @@
 """Starts the emulated AWS account: a moto server on 127.0.0.1 with a scenario's migrations installed.
 
 Control endpoints beside the AWS APIs (never throttled): GET /_cxgm/status, POST /_cxgm/clock with
-{"advance": seconds} | {"set": epoch} | {"speed": x}.
+{"advance": seconds} | {"set": epoch} | {"speed": x}, POST /_cxgm/access with {"deny": [IAM actions],
+"expired": bool, "clear": bool} (access.py: refusals shaped as AWS's). Each stage's Curation API (portal.py):
+GET /_portal/{stage}/curation/v1/collections/{id}, exported as CXGM_PORTAL_URL.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from moto.stepfunctions.models import stepfunctions_backends
 from werkzeug.serving import make_server
 
 from cxgm_emulator import moto_patches, stages as stage_config
+from cxgm_emulator.access import AccessFaults, AccessMiddleware
 from cxgm_emulator.asl import definition_json, ingestion_definition, migration_definition
 from cxgm_emulator.clock import SimClock
 from cxgm_emulator.plan import WorldPlan, build_world
+from cxgm_emulator.portal import Portal
 from cxgm_emulator.scenarios import get_scenario
 from cxgm_emulator.stages import StageNames
 from cxgm_emulator.throttling import Injection, InjectionMiddleware
@@ -83,6 +87,8 @@ class Emulator:
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self.access = AccessFaults()  # staged refusals: denied actions, expired credentials
+        self.portal: Portal | None = None
 
     # --- planning -----------------------------------------------------------------------------------
     def _plan(self) -> WorldPlan:
@@ -110,8 +116,15 @@ class Emulator:
     def _control(self, app):
         def wsgi(environ, start_response):
             path = environ.get("PATH_INFO", "")
+            if path.startswith("/_portal/") and self.portal is not None:
+                return self.portal.wsgi(environ, start_response)
             if not path.startswith("/_cxgm/"):
                 return app(environ, start_response)
+            if path == "/_cxgm/access" and environ["REQUEST_METHOD"] == "POST":
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                payload = json.dumps(self.access.update(json.loads(environ["wsgi.input"].read(size) or b"{}"))).encode()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+                return [payload]
             if path == "/_cxgm/clock" and environ["REQUEST_METHOD"] == "POST":
                 size = int(environ.get("CONTENT_LENGTH") or 0)
                 body = json.loads(environ["wsgi.input"].read(size) or b"{}")
@@ -145,6 +158,7 @@ class Emulator:
             "AWS_DEFAULT_REGION": next(iter(self.stages.values())).region,
             "CXGM_CONFIG": str(stage_config.config_path()),
             "CXGM_TRUTH": str(self.truth_path.resolve()),
+            "CXGM_PORTAL_URL": f"{self.endpoint_url}/_portal/{{stage}}",
         }
 
     @property
@@ -166,7 +180,9 @@ class Emulator:
         moto_patches.apply()
         default_user_config["batch"] = {"use_docker": False}
         self.plan = self._plan()
-        app = InjectionMiddleware(DomainDispatcherApplication(create_backend_app), self.options.injection)
+        self.portal = Portal(self.plan, self.clock)
+        app = InjectionMiddleware(AccessMiddleware(DomainDispatcherApplication(create_backend_app), self.access),
+                                  self.options.injection)
         self.middleware = app
         _QuietHandler.clock = self.clock
         self._server = make_server(self.options.host, self.options.port, self._control(app), threaded=True,

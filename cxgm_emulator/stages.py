@@ -24,6 +24,6 @@ def load_stages(path: Path | None = None) -> dict[str, StageNames]:
     for name, table in data["stages"].items():
         values = {**defaults, **table}
         fmt = {"stage": name, "stack": values["stack"]}
-        values = {k: str(v).format(**fmt) for k, v in values.items() if k != "profile"}
+        values = {k: str(v).format(**fmt) for k, v in values.items() if k not in ("profile", "portal_url")}
         stages[name] = StageNames(name=name, **values)
     return stages

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from cxgm_emulator.plan import WorldPlan
+from cxgm_emulator.portal import expected_portal
 
 
 def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
@@ -25,6 +26,10 @@ def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
                 "logs_expired": j.logs_expired, "dataset_version_id": j.env.get("DATASET_VERSION_ID"),
             })
         datasets = [asdict(d) for d in m.datasets]  # each with `observable`
+        # what the stage's portal serves once the migration has ended, and the verdict it leads to
+        portal_final, portal = expected_portal(plan, m)
+        for d in datasets:
+            d.update(portal[d["dataset_id"]])
         collections = [asdict(c) for c in m.collection_truths]
         executions = m.executions()
         migrations.append({
@@ -39,6 +44,7 @@ def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
             "map_runs": len(m.map_runs()),
             "child_executions": sum(1 for e in executions if e.machine == "child"),
             "collections": collections, "datasets": datasets, "jobs": jobs,
+            "portal_final": portal_final,  # no later migration of its stage: the portal still answers so at the end
         })
     return {"scenario": plan.scenario.name, "seed": plan.seed, "anchor": plan.anchor, "end": plan.end,
             "endpoint_url": endpoint_url, "migrations": migrations}

@@ -27,7 +27,11 @@ _FIELDS = (
     "migration_log_group",
     "ingestion_log_group",
     "artifact_bucket",
+    "portal_url",
 )
+# Points every stage's portal at another Curation API (e.g. the emulator's), `{stage}` filled per stage, as
+# AWS_ENDPOINT_URL points every stage's AWS clients at another endpoint.
+PORTAL_URL_ENV_VAR = "CXGM_PORTAL_URL"
 
 
 class ConfigError(ValueError):
@@ -46,6 +50,14 @@ class StageConfig:
     migration_log_group: str
     ingestion_log_group: str
     artifact_bucket: str
+    portal_url: str = ""
+
+    @property
+    def portal(self) -> str:
+        """The stage's Curation API base URL ($CXGM_PORTAL_URL over `portal_url`); "" means not read."""
+        override = os.environ.get(PORTAL_URL_ENV_VAR, "").strip()
+        url = override.format(stage=self.name, stack=self.stack) if override else self.portal_url
+        return url.rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,18 @@ ATTEMPT_STATE_OF_EXECUTION = {
     ExecutionStatus.ABORTED: AttemptState.ABORTED,
     ExecutionStatus.TIMED_OUT: AttemptState.TIMED_OUT,
 }
+
+
+class PortalVerdict(StrEnum):
+    """What the portal (the stage's public Curation API) serves for a dataset, joined with its migration."""
+
+    MIGRATED_AND_LIVE = "migrated_and_live"  # serves the version this migration made, processed
+    ALREADY_CURRENT = "already_current"  # skipped as already on the current schema, and served as it was
+    MIGRATED_NOT_PUBLISHED = "migrated_not_published"  # migrated, but the revision holding it is not published
+    PUBLISHED_ON_OLD_SCHEMA = "published_on_old_schema"  # not migrated: the portal serves the old version
+    NEW_VERSION_NOT_READY = "new_version_not_ready"  # serves the new version, but failed or still processing
+    OTHER_VERSION_SERVED = "other_version_served"  # neither: a later migration's or a curator's version
+    MISSING_FROM_PORTAL = "missing_from_portal"  # the collection (or the dataset in it) is not served
+    PORTAL_UNREACHABLE = "portal_unreachable"  # no answer (network, 5xx, timeout): nothing known
+    NOT_CONFIGURED = "not_configured"  # the stage has no portal_url: the portal is not read
+    NOT_CHECKED = "not_checked"  # no collection known for the row (an unattributed ingestion)

@@ -180,3 +180,14 @@ AWS_API_QUOTAS: dict[str, tuple[float, float]] = {
     "ListMapRuns": (5, 100), "ListStateMachines": (2, 100),
     "GetObject": (5500, 5500), "ListObjectsV2": (5500, 5500),
 }
+
+
+# --- the portal: the public Curation API ----------------------------------------------------------------------
+# backend/curation/api/v1/curation/collections/collection_id/actions.py `get` and common.py @ 26252232
+# (`reshape_for_curation_api`, `get_inferred_collection_version`): unauthenticated, by canonical collection id,
+# the version the portal maps it to; `visibility` PUBLIC once published, PRIVATE before; `processing_status` per
+# dataset only for an unpublished version; 403 for an id that is not a UUID, 404 for one it does not know, 410
+# for a tombstoned collection.
+CURATION_COLLECTION_PATH = "/curation/v1/collections/{collection_id}"
+VISIBILITY_PUBLIC, VISIBILITY_PRIVATE = "PUBLIC", "PRIVATE"
+PROCESSING_SUCCESS = "SUCCESS"  # DatasetProcessingStatus.SUCCESS (backend/layers/common/entities.py)

@@ -27,6 +27,7 @@ SEED = 11
 # The emulator answers at once and unthrottled unless a test asks for quotas: client-side pacing at AWS's rates
 # would only slow the suite (tests/monitor/test_ratelimit.py exercises it).
 os.environ.setdefault("CXGM_AWS_RATES", "off")
+os.environ.setdefault("CXGM_PORTAL_RATE", "off")  # the emulated portal is local: no pacing needed
 DEFAULT_VARIANT = ("distributed", "new")
 # (map_mode, ingestion_input): production's shapes over time (see portal_shapes.MapMode / IngestionInput)
 VARIANTS = [("inline", "old"), ("inline", "new"), ("distributed", "new"), ("distributed", "old")]

@@ -1,7 +1,7 @@
 """Post-run verification, as a release runbook does it, on the run's own partition."""
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.config import max_failure_rate
@@ -10,6 +10,8 @@ from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.report import markdown_table
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
+from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import stage_and_attempt
 from cxgm_pipeline.vocabulary import DatasetState
 
 LISTED = 20
@@ -108,5 +110,20 @@ def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: 
         "list": MetadataValue.md(markdown_table(mismatches, list(mismatches.columns), 50))})
 
 
+@asset_check(asset=CHAIN_ASSETS["migration_jobs"], partitions_def=migration_partitions, blocking=False)
+def aws_access(context: AssetCheckExecutionContext, sfn: StepFunctionsResource) -> AssetCheckResult:
+    """`cxgm doctor` for the partition's stage: credentials, clock, every configured name and every read-only
+    action cxgm uses. An attempt with no job may be a queue that does not exist: this says so."""
+    from cxgm_pipeline.monitor.doctor import diagnose
+
+    stage, _ = stage_and_attempt(context.partition_key)
+    found = diagnose(stage, sfn.config_path)
+    lines = [f"| {c.status} | {c.what} | {c.detail} | {c.fix} |".replace("\n", " ") for c in found.checks if c.status != "OK"]
+    table = "| status | what | found | fix |\n|---|---|---|---|\n" + "\n".join(lines) if lines else "_all OK_"
+    return AssetCheckResult(passed=found.ok, metadata={
+        "checks": len(found.checks), "failed": len(found.failed),
+        "warned": sum(c.status == "WARN" for c in found.checks), "problems": MetadataValue.md(table)})
+
+
 ALL_CHECKS = [every_dataset_accounted_once, succeeded_have_new_version, failure_rate_below_threshold,
-              job_and_execution_views_agree]
+              job_and_execution_views_agree, aws_access]

@@ -8,6 +8,7 @@ from cxgm_pipeline.cli.bundle import export, import_
 from cxgm_pipeline.cli.classify import classify
 from cxgm_pipeline.cli.compare import compare
 from cxgm_pipeline.cli.describe import describe
+from cxgm_pipeline.cli.doctor import doctor
 from cxgm_pipeline.cli.plot import plot
 from cxgm_pipeline.cli.report import report, rerun
 
@@ -23,6 +24,7 @@ TyperOption.display_type_rich = _flag_has_no_type
 
 app = typer.Typer(name="cxgm", help="Watch a CELLxGENE schema migration while it runs.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
+app.command()(doctor)
 app.command()(attempts)
 app.command()(describe)
 app.command()(plot)

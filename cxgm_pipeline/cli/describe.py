@@ -14,6 +14,7 @@ class What(str, Enum):
     collections = "collections"
     errors = "errors"
     dataset = "dataset"
+    portal = "portal"
 
 
 # frame, status column, step column, columns shown in the terminal
@@ -29,13 +30,16 @@ VIEWS = {
                         "not_started", "skipped", "can_publish"]),
     What.errors: ("error_signatures", None, "step",
                   ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"]),
+    What.portal: ("portal_state", "portal_verdict", None,
+                  ["dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version", "portal_current",
+                   "revision_published", "portal_why"]),
 }
 
 
 @guarded
 def describe(
     ctx: typer.Context,
-    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors | dataset ID"),
+    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors | portal | dataset ID"),
     dataset_id: str | None = typer.Argument(None, metavar="[ID]", help="With `dataset`: the DATASET_ID to follow"),
     env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
     status: str | None = typer.Option(None, help="Keep rows with this status (jobs: FAILED…, datasets: failed…)"),

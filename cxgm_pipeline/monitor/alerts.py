@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from cxgm_pipeline.monitor.deltas import signature_diff_lines
+from cxgm_pipeline.monitor.portal import old_schema_served, portal_checked
 from cxgm_pipeline.monitor.progress import observed_now
 from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState
@@ -36,9 +37,9 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
-             causes: pd.DataFrame | None = None) -> list[Alert]:
+             causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None) -> list[Alert]:
     """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
-    rehearsal (the same key in another stage)."""
+    rehearsal (the same key in another stage); `portal`: its portal_state frame (what the portal serves)."""
     where = f"{stage}/{attempt}"
     alerts = []
     daily = daily_progress(where, progress, finished, announced)
@@ -62,16 +63,33 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
             lines += ["", f"Progress: {progress.line()}"]
         if causes is not None:
             lines += ["", *signature_diff_lines(causes)]
+        portal_line = portal_sentence(portal)
+        if portal_line:
+            lines += ["", portal_line]
         lines += ["", f"To re-run ({len(rerun)}):"]
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
         subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
+        if portal is not None and portal_checked(portal):
+            subject += f", {old_schema_served(portal)} still on the old schema in the portal"
         if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
             gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
             subject = f"[cxgm] {where} finished without migrating any dataset" + (
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
         alerts.append(Alert("finished", "finished", subject, "\n".join(lines)))
     return alerts
+
+
+def portal_sentence(portal: pd.DataFrame | None) -> str | None:
+    """The finished alert's line on the portal: how many datasets it still serves on the old schema, and why."""
+    if portal is None or portal.empty:
+        return None
+    counts = portal["portal_verdict"].value_counts()
+    if not portal_checked(portal):
+        why = portal["portal_why"].dropna()
+        return f"Portal: not read ({why.iloc[0] if not why.empty else 'unknown'})."
+    parts = ", ".join(f"{int(n)} {verdict.replace('_', ' ')}" for verdict, n in counts.items())
+    return f"Portal: {old_schema_served(portal)} dataset(s) still served on the old schema ({parts})."
 
 
 def progress_key(now) -> str:

@@ -130,6 +130,8 @@ class AwsSettings:
     max_pool_connections: int = 32
     max_workers: int = 8  # concurrent requests for bulk operations
     max_events_per_stream: int = 20_000  # read at most this many events of one stream
+    connect_timeout: float | None = None  # seconds; None: botocore's (60)
+    read_timeout: float | None = None  # seconds; None: botocore's (60)
 
 
 # The calls are paced at AWS's quotas (ratelimit.py); botocore's "standard" retries (backoff with jitter) are the
@@ -184,8 +186,10 @@ class StageAwsApi:
         region = self.region_name or cfg.region
         service = service or self.SERVICE
         # AWS_ENDPOINT_URL is read by boto3 when the client is made: part of the cache key.
+        # quick answers (cxgm doctor) set short timeouts; the Dagster resources have no such field
+        timeouts = {k: v for k in ("connect_timeout", "read_timeout") if (v := getattr(self, k, None)) is not None}
         key = (service, profile, region, self.endpoint_url, os.environ.get("AWS_ENDPOINT_URL"),
-               self.max_attempts, self.max_pool_connections, self.aws_access_key_id)
+               self.max_attempts, self.max_pool_connections, self.aws_access_key_id, tuple(sorted(timeouts.items())))
         with _CLIENTS_LOCK:
             if key not in _CLIENTS:
                 try:
@@ -198,7 +202,7 @@ class StageAwsApi:
                     client = _SESSIONS[made_with].client(
                         service, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
                         config=Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
-                                      max_pool_connections=self.max_pool_connections))
+                                      max_pool_connections=self.max_pool_connections, **timeouts))
                     client.meta.events.register("before-call.*.*", pace)  # per-API quotas, process-wide
                     for operation in RAW_JSON_OUTPUTS:
                         client.meta.events.register(f"before-parse.{operation}", raw_json)
@@ -231,6 +235,11 @@ class StageAwsApi:
             if error.get("Code") in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
                 raise AwsAccessError(f"{exc.operation_name} denied for stage {stage!r}: {error.get('Message')}. "
                                      f"The role needs the actions listed in the README's Security section.") from None
+            if error.get("Code") == "ClientException" and "does not exist" in str(error.get("Message")):
+                # Batch's answer for a job queue it does not know: a configured name is wrong
+                raise AwsAccessError(f"{exc.operation_name} for stage {stage!r}: {error.get('Message')}. Fix the name "
+                                     f"in the file named by CXGM_CONFIG; `cxgm doctor --env {stage}` checks "
+                                     f"them all") from None
             raise
 
     def _pages(self, stage: str, fn: Callable, kwargs: dict, next_key: str, stats: FetchStats | None,

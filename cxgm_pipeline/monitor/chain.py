@@ -18,6 +18,7 @@ from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
 from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
+from cxgm_pipeline.monitor.portal import portal_state, portal_summary
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
 from cxgm_pipeline.schemas import (
@@ -27,6 +28,7 @@ from cxgm_pipeline.schemas import (
     ErrorSignatures,
     MigrationJobs,
     OutputRecords,
+    PortalState,
     RerunManifest,
     SfnExecutions,
     StepOutputs,
@@ -83,6 +85,14 @@ def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
     return out
 
 
+def _portal(b: Build) -> pd.DataFrame:
+    if b.attempt is None:
+        return empty_frame(PortalState)
+    return portal_state(b.stage, b.attempt.key, b.frames["dataset_rollup"], b.aws.sfn.stage_config(b.stage).portal,
+                        ended=b.attempt.ended, previous=b.previous.get("portal_state"),
+                        migration_jobs=b.frames["migration_jobs"])
+
+
 @dataclass(frozen=True)
 class FrameSpec:
     name: str
@@ -133,6 +143,8 @@ CHAIN: tuple[FrameSpec, ...] = (
     FrameSpec("rerun_manifest", RerunManifest, ("dataset_rollup",),
               lambda b: rerun_manifest(b.frames["dataset_rollup"], ended=bool(b.attempt and b.attempt.ended)), "rollups",
               lambda f, b: {"datasets": len(f)}),
+    FrameSpec("portal_state", PortalState, ("dataset_rollup", "migration_jobs"), _portal, "rollups",
+              lambda f, b: portal_summary(f), incremental=True),
 )
 SPECS = {spec.name: spec for spec in CHAIN}
 # Listings that need no frame, by the frame that uses them: an in-process fetch starts them at once, so their

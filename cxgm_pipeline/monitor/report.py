@@ -175,9 +175,39 @@ def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
             + markdown_table(table, list(table.columns), top))
 
 
+PORTAL_SHOWN = 100
+PORTAL_COLUMNS = ["dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version",
+                  "portal_dataset_version_id", "revision_published", "portal_why"]
+
+
+def _portal(r: AttemptReport) -> str:
+    """What the stage's portal serves for each dataset: counts by verdict, then every dataset it does not serve on
+    the new schema (all of them are in the portal_state frame: `cxgm describe portal`)."""
+    from cxgm_pipeline.monitor.portal import old_schema_served, portal_checked
+
+    frame = r.frames.get("portal_state")
+    if frame is None or frame.empty:
+        return "_not read_ (no dataset, or no portal_state frame)\n"
+    counts = frame["portal_verdict"].value_counts()
+    line = " · ".join(f"**{int(n):,}** {verdict.replace('_', ' ')}" for verdict, n in counts.items())
+    if not portal_checked(frame):
+        why = frame["portal_why"].dropna()
+        return f"{line}. The portal was not read: {why.iloc[0] if not why.empty else 'see portal_state'}.\n"
+    live = {"migrated_and_live", "already_current"}
+    rest = frame[~frame["portal_verdict"].isin(live)]
+    read = frame["portal_read_at"].max()
+    when = f" (read {read:%Y-%m-%d %H:%M} UTC)" if pd.notna(read) else ""
+    head = (f"{line}{when}. **{old_schema_served(frame):,} datasets the portal still serves on the old schema.**"
+            f" Every dataset with its verdict: `cxgm describe portal --env {r.ref.stage} --tag {r.ref.key}`.\n\n")
+    if rest.empty:
+        return head + "Every dataset is served on the new schema.\n"
+    return head + markdown_table(rest, PORTAL_COLUMNS, PORTAL_SHOWN)
+
+
 Section = Callable[[AttemptReport], str]
 SECTIONS: list[tuple[str, Section]] = [
     ("Progress", _progress),
+    ("The portal's answer", _portal),
     ("Top error signatures", _signatures),
     ("Failed datasets in detail", _failed_in_detail),
     ("Datasets to re-run", _rerun),

@@ -21,6 +21,7 @@ from cxgm_pipeline.vocabulary import (
     ExecutionStatus,
     JobStatus,
     LogStatus,
+    PortalVerdict,
 )
 
 OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
@@ -308,3 +309,32 @@ class AttemptStates(_DatasetStateCounts):
     end: Series[UtcTime] = pa.Field(nullable=True, description="when the attempt ended (UTC), empty while it runs")
     executions: Series[Text] = pa.Field(description="names of the attempt's migration executions")
     rolled_up: Series[bool] = pa.Field(description="a dataset_rollup is stored")
+
+
+class PortalState(_Partitioned):
+    """What the stage's portal (its public Curation API, `GET /curation/v1/collections/{id}`) serves for each
+    dataset of the attempt's dataset_rollup, one row per dataset, and the verdict joining both worlds."""
+
+    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
+    state: Series[Text] = pa.Field(isin=_values(DatasetState), description="the dataset's state in the migration")
+    dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the version before the migration")
+    new_dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the version the migration made")
+    revision_version_id: Series[Text] = pa.Field(
+        nullable=True, description="the collection version the migration put the new version in (its revision)")
+    portal_collection_version_id: Series[Text] = pa.Field(
+        nullable=True, description="the collection version the portal serves")
+    portal_visibility: Series[Text] = pa.Field(nullable=True, description="PUBLIC or PRIVATE, as the portal says")
+    revision_published: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True, description="the portal serves the migration's revision, published; empty when unknown")
+    portal_dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the dataset version the portal serves")
+    portal_schema_version: Series[Text] = pa.Field(nullable=True, description="schema_version of the served version")
+    portal_processing_status: Series[Text] = pa.Field(
+        nullable=True, description="processing_status of the served version (the portal gives it for unpublished ones)")
+    portal_current: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True, description="the portal serves the new version this migration made; empty when unknown")
+    portal_verdict: Series[Text] = pa.Field(isin=_values(PortalVerdict), description="the verdict joining both worlds")
+    portal_why: Series[Text] = pa.Field(nullable=True, description="why, when knowable (e.g. the failed datasets "
+                                                                 "its revision holds)")
+    portal_http_status: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="HTTP status of the portal's answer")
+    portal_read_at: Series[UtcTime] = pa.Field(nullable=True, description="when the portal was read (UTC)")

@@ -140,8 +140,10 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
                                     name, signatures)
         # the re-run list is in the "finished" alert only: read on every tick, it was a parquet read per attempt
         rerun = _rerun(store, attempt) if closing else empty_frame(RerunManifest)
+        portal = (store.read("portal_state", attempt.stage, attempt.key)
+                  if closing and store.exists("portal_state", attempt.stage, attempt.key) else None)
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
-                       causes)
+                       causes, portal)
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
             where = {"partition_url": links.partition_page(attempt.ref),

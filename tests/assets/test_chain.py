@@ -118,13 +118,21 @@ def test_checks_on_a_finished_attempt(chain, truth):
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert {name: e.passed for name, e in evaluations.items() if name != "failure_rate_below_threshold"} == {
         "every_dataset_accounted_once": True, "succeeded_have_new_version": True,
-        "job_and_execution_views_agree": True}
+        "job_and_execution_views_agree": True, "aws_access": True}
     datasets = observable(migration(truth, "dev", "ATTEMPT_2"))
     ran = [d for d in datasets if d["state"] not in ("not_started", "skipped")]
     rate = sum(d["state"] == "failed" for d in ran) / len(ran)
     check = evaluations["failure_rate_below_threshold"]
     assert check.metadata["failure_rate"].value == round(rate, 4)
     assert check.passed == (rate <= 0.10)  # the small scenario fails far more than 10%: the check says so
+
+
+def test_portal_state_asset_equals_the_truth(chain, truth):
+    """The asset reads the emulated portal: each dataset's verdict is the truth's (dev's last attempt)."""
+    frame = pd.read_parquet(chain["data"] / "portal_state" / "dev" / "ATTEMPT_2.parquet")
+    got = dict(zip(frame["dataset_id"], frame["portal_verdict"]))
+    expected = {d["dataset_id"]: d["portal_verdict"] for d in observable(migration(truth, "dev", "ATTEMPT_2"))}
+    assert got == expected and "migrated_and_live" in got.values()
 
 
 def test_report_is_written_with_plots(chain):

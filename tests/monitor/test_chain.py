@@ -33,6 +33,6 @@ def test_a_frame_an_older_cxgm_wrote_is_rebuilt_whole(tmp_path):
     assert stored_previous(store, "prod", "A") == {}
 
 
-def test_the_incremental_frames_are_those_that_read_aws():
+def test_the_incremental_frames_are_those_that_read_a_remote_source():
     assert {s.name for s in CHAIN if s.incremental} == {
-        "migration_jobs", "enriched_jobs", "output_records", "step_outputs", "sfn_executions"}
+        "migration_jobs", "enriched_jobs", "output_records", "step_outputs", "sfn_executions", "portal_state"}

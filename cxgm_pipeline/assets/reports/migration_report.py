@@ -30,10 +30,11 @@ def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict
 @asset(partitions_def=migration_partitions, kinds={"matplotlib", "markdown"})
 def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame, dataset_rollup: pd.DataFrame,
                      error_signatures: pd.DataFrame, rerun_manifest: pd.DataFrame, sfn_executions: pd.DataFrame,
-                     store: FrameStoreResource, sfn: StepFunctionsResource) -> MaterializeResult:
+                     store: FrameStoreResource, sfn: StepFunctionsResource,
+                     portal_state: pd.DataFrame) -> MaterializeResult:
     """The report people read: key numbers, plots (dataset states, jobs by step and status, durations, progress),
-    progress and ETA, top errors, the failed datasets in detail, the datasets to re-run; also as HTML with
-    rerun.csv/json."""
+    progress and ETA, what the portal serves, top errors, the failed datasets in detail, the datasets to re-run;
+    also as HTML with rerun.csv/json."""
     stage, attempt = partition(context)
     ref = AttemptRef(stage, attempt)
     _, _, found = resolve_attempt(context, sfn)
@@ -44,7 +45,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                                    now=observed_now(enriched_jobs, dataset_rollup))
     r = AttemptReport(ref, {"enriched_jobs": enriched_jobs, "dataset_rollup": dataset_rollup,
                             "error_signatures": error_signatures, "rerun_manifest": rerun_manifest,
-                            "sfn_executions": sfn_executions}, progress)
+                            "sfn_executions": sfn_executions, "portal_state": portal_state}, progress)
     folder = store.report_dir(stage, attempt)
     # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
     figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
@@ -52,4 +53,8 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     meta = report_metadata(r, figures, folder)
     if progress is not None:
         meta["progress"] = progress.line()
+    if not portal_state.empty:
+        from cxgm_pipeline.monitor.portal import portal_summary
+
+        meta.update({k: v for k, v in portal_summary(portal_state).items() if k != "datasets"})
     return MaterializeResult(metadata=meta)
