@@ -18,7 +18,9 @@ from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
 from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec
+from cxgm_pipeline.monitor.attempts import Attempt, list_attempts
 from cxgm_pipeline.monitor.aws import FetchStats
+from cxgm_pipeline.monitor.campaigns import CampaignSource
 from cxgm_pipeline.monitor.rerun import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
 
@@ -38,6 +40,19 @@ def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.Dat
 
 
 PUBLISH = {"rerun_manifest": _publish_rerun_files}
+# Frames that read the attempt's campaign (monitor/campaigns.py).
+CAMPAIGN_FRAMES = {"dataset_rollup", "rerun_manifest"}
+
+
+def stored_campaign(r, stats: FetchStats) -> CampaignSource:
+    """The other attempts of a campaign as the frame store holds them: a partition not materialized yet counts as
+    no evidence; when it materializes, sensors/campaign_views.py refreshes this one's view."""
+
+    def rollup_of(attempt: Attempt) -> pd.DataFrame | None:
+        exists = r.store.exists("dataset_rollup", attempt.stage, attempt.key)
+        return r.store.read("dataset_rollup", attempt.stage, attempt.key) if exists else None
+
+    return CampaignSource(lambda stage: list_attempts(stage, r.sfn, stats), rollup_of)
 
 
 def _refuse_concurrent_run(context: AssetExecutionContext) -> None:
@@ -68,7 +83,8 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
             stored = r.store.read(spec.name, stage, attempt.key)
             if set(spec.model.to_schema().columns) <= set(stored.columns):  # not one an older cxgm wrote
                 previous[spec.name] = stored
-        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
+        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous,
+                  campaign=stored_campaign(r, stats) if spec.name in CAMPAIGN_FRAMES else None)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
         meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}

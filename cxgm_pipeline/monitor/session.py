@@ -18,6 +18,7 @@ import pandas as pd
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
 from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build
 from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
+from cxgm_pipeline.monitor.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
 
@@ -93,12 +94,34 @@ class MonitorSession:
                                  {n: self.store.read(n, stage, attempt.key) for n in wanted}, "stored")
         return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
 
+    def campaign_source(self) -> CampaignSource:
+        """An attempt's campaign: the stage's attempts, and each other attempt's rollup as stored when fresh, else
+        fetched (alone: a neighbour's own campaign is not looked up)."""
+        listed: dict[str, list[Attempt]] = {}
+
+        def attempts_of(stage: str) -> list[Attempt]:
+            if stage not in listed:
+                listed[stage] = list_attempts(stage, self.sfn, self.stats)
+            return listed[stage]
+
+        def rollup_of(attempt: Attempt) -> pd.DataFrame | None:
+            if self._fresh(attempt.stage, attempt, ("dataset_rollup",)):
+                return self.store.read("dataset_rollup", attempt.stage, attempt.key)
+            return self.fetch(attempt.stage, attempt, ("dataset_rollup",), campaign=False)["dataset_rollup"]
+
+        return CampaignSource(attempts_of, rollup_of)
+
+    def campaign(self, stage: str, attempt: Attempt, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+        """(key, rollup) of each attempt of `attempt`'s campaign, oldest first (`rollup`: its own)."""
+        return [(a.key, r) for a, r in self.campaign_source().members(attempt, rollup)]
+
     def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES,
-              previous: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+              previous: dict[str, pd.DataFrame] | None = None, campaign: bool = True) -> dict[str, pd.DataFrame]:
         """The chain for one attempt, in process: only `wanted` frames and what they are built from. `previous`:
-        the frames of an earlier fetch, from which a refresh reads only what changed."""
+        the frames of an earlier fetch, from which a refresh reads only what changed. `campaign`: read the attempts
+        its campaign may hold (monitor/campaigns.py), else the attempt alone."""
         build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats,
-                      previous or {})
+                      previous or {}, campaign=self.campaign_source() if campaign and attempt is not None else None)
 
         def make_one(name: str) -> None:
             spec = SPECS[name]
