@@ -17,7 +17,7 @@ def test_definitions_hold_the_whole_chain():
     assert keys == {"migration_jobs", "output_records", "step_outputs", "sfn_executions", "enriched_jobs", "dataset_rollup", "collection_rollup",
                     "error_signatures", "migration_report", "rerun_manifest", "duration_deltas", "attempt_states", "alerts"}
     assert {s.name for s in defs.sensors} == {"attempt_discovery_sensor", "refresh_running_sensor", "migration_alerts_sensor",
-                                              "views_follow_rollups"}
+                                              "views_follow_rollups", "campaign_views_sensor"}
     assert {s.name for s in defs.schedules} == {"daily_running_refresh", "daily_comparison"}
 
 
