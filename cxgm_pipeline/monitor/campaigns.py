@@ -62,6 +62,7 @@ class CampaignSource:
     rollup_of: Callable[[Attempt], pd.DataFrame | None]
     _rollups: dict = field(default_factory=dict)
     _members: dict = field(default_factory=dict)
+    _around: dict = field(default_factory=dict)
 
     def _rollup(self, attempt: Attempt) -> pd.DataFrame | None:
         if attempt.key not in self._rollups:
@@ -88,9 +89,19 @@ class CampaignSource:
                 and continues(self._rollup(found[last]), self._rollup(found[last + 1])):
             last += 1
         members = [(a, self._rollup(a)) for a in found[first:last + 1]]
+        # the campaign and the attempts AWS says may join it at either end (their rollups, or None: not there yet)
+        around = [*found[first - 1:first][:1 if first and may_continue(found[first - 1], found[first]) else 0],
+                  *found[first:last + 1],
+                  *found[last + 1:last + 2][:1 if last + 1 < len(found) and may_continue(found[last], found[last + 1]) else 0]]
         for a, _ in members:
             self._members[a.key] = members
+            self._around[a.key] = [(b, self._rollup(b)) for b in around]
         return members
+
+    def neighbourhood(self, attempt: Attempt, own: pd.DataFrame) -> list[tuple[str, pd.DataFrame | None]]:
+        """The campaign and the attempts that may join it: what its view depends on (same for every member)."""
+        self.members(attempt, own)
+        return [(a.key, r) for a, r in self._around.get(attempt.key, [(attempt, own)])]
 
 
 def decide(members: list[tuple[str, pd.DataFrame]]) -> dict[str, tuple[str, str]]:
@@ -138,13 +149,13 @@ def campaign_view(members: list[tuple[str, pd.DataFrame]], datasets: set[str] | 
     return view.reset_index(drop=True)
 
 
-def fingerprint(members: list[tuple[str, pd.DataFrame]]) -> str:
-    """Changes when the campaign's members or any member's own outcomes change (not its campaign columns), so a
-    member's view is refreshed once per change, never in a loop."""
+def fingerprint(members: list[tuple[str, pd.DataFrame | None]]) -> str:
+    """Changes when the attempts a view depends on or their own outcomes change (not their campaign columns), so a
+    member's view is refreshed once per change, never in a loop. An attempt not materialized yet (None) counts."""
     parts = []
     for key, rollup in members:
         counts = rollup["state"].value_counts().sort_index().to_dict() if rollup is not None and not rollup.empty else {}
-        parts.append(f"{key}:{sorted(counts.items())}")
+        parts.append(f"{key}:{'missing' if rollup is None else sorted(counts.items())}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -167,9 +178,17 @@ def stored_members(store, stage: str, key: str) -> list[tuple[str, pd.DataFrame]
     return sorted(members, key=order)
 
 
-def stale_members(key: str, members: str, fingerprint_: str,
-                  latest_fingerprint_of: Callable[[str], str | None]) -> list[str]:
-    """The other attempts of a campaign whose stored view was built from other outcomes than `fingerprint_` (what
-    the attempt `key` just saw, its `members` comma-joined): their rollups are to be built again (no AWS fetch)."""
-    return [other for other in members.split(",") if other and other != key
-            and latest_fingerprint_of(other) != fingerprint_]
+def views_to_refresh(key: str, neighbours: str, missing: str, fingerprint_: str,
+                     latest_fingerprint_of: Callable[[str], str | None]) -> list[str]:
+    """The attempts whose stored campaign view is stale after `key`'s rollup was built with `neighbours` (the
+    attempts its view depends on, comma-joined), of which `missing` were not materialized then, and saw
+    `fingerprint_`. `latest_fingerprint_of(other)`: the fingerprint of `other`'s latest rollup (None: none yet).
+    - an attempt missing then and materialized since: `key`'s own view is stale (two rollups built side by side
+      miss one another; whichever is read first, both are caught up);
+    - with nothing missing, every other neighbour whose latest view saw another fingerprint."""
+    if any(m and latest_fingerprint_of(m) is not None for m in missing.split(",")):
+        return [key]
+    if missing:
+        return []
+    return [other for other in neighbours.split(",") if other and other != key
+            and latest_fingerprint_of(other) not in (None, fingerprint_)]

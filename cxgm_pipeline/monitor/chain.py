@@ -110,8 +110,11 @@ def _campaign_summary(frame: pd.DataFrame, b: Build) -> dict:
     if b.attempt is None or frame.empty:
         return {}
     members = b.campaign_members(frame)
+    around = b.campaign.neighbourhood(b.attempt, frame) if b.campaign is not None else members
     return {"campaign": frame["campaign"].iloc[0], "campaign_members": ",".join(k for k, _ in members),
-            "campaign_fingerprint": campaign_fingerprint(members)}
+            "campaign_neighbours": ",".join(k for k, _ in around),
+            "campaign_missing": ",".join(k for k, r in around if r is None),
+            "campaign_fingerprint": campaign_fingerprint(around)}
 
 
 @dataclass(frozen=True)

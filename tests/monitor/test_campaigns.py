@@ -12,7 +12,7 @@ from cxgm_pipeline.monitor.campaigns import (
     decide,
     fingerprint,
     may_continue,
-    stale_members,
+    views_to_refresh,
     with_campaign,
 )
 from cxgm_pipeline.vocabulary import AttemptState
@@ -93,6 +93,12 @@ def test_a_changed_outcome_refreshes_the_other_members_once():
     fp = fingerprint(members)
     assert fp == fingerprint([("A", with_campaign(A, "A", members)), ("B", B)])  # its own campaign columns: same
     assert fp != fingerprint([("A", A), ("B", rollup("B", {"d1": "skipped"}))])
-    assert stale_members("B", "A,B", fp, {"A": "old"}.get) == ["A"]
-    assert stale_members("B", "A,B", fp, {"A": fp}.get) == []
-    assert stale_members("A", "A", fp, lambda k: None) == []
+    assert fp != fingerprint([("A", A), ("B", None)])  # not materialized yet
+    # B built with A there: A's view, built before B, is stale; once A's is re-built with the same outcomes, nothing
+    assert views_to_refresh("B", "A,B", "", fp, {"A": "old", "B": fp}.get) == ["A"]
+    assert views_to_refresh("B", "A,B", "", fp, {"A": fp, "B": fp}.get) == []
+    # A built while B was missing: once B exists A's own view is stale; before, nothing to do
+    assert views_to_refresh("A", "A,B", "B", "x", {"A": "x", "B": fp}.get) == ["A"]
+    assert views_to_refresh("A", "A,B", "B", "x", {"A": "x"}.get) == []
+    assert views_to_refresh("B", "A,B", "", fp, {"B": fp}.get) == []  # A's first run will read B itself
+    assert views_to_refresh("A", "A", "", fp, lambda k: None) == []
