@@ -16,9 +16,9 @@ from dagster import (
 )
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
+from cxgm_pipeline.assets.partition_context import attempt_metadata, listed_attempts, partition, resolve_attempt
 from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec
-from cxgm_pipeline.monitor.attempts import Attempt, list_attempts
+from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.campaigns import CampaignSource
 from cxgm_pipeline.monitor.rerun import write_manifest
@@ -44,7 +44,7 @@ PUBLISH = {"rerun_manifest": _publish_rerun_files}
 CAMPAIGN_FRAMES = {"dataset_rollup", "rerun_manifest"}
 
 
-def stored_campaign(r, stats: FetchStats) -> CampaignSource:
+def stored_campaign(context: AssetExecutionContext, r, stats: FetchStats) -> CampaignSource:
     """The other attempts of a campaign as the frame store holds them: a partition not materialized yet counts as
     no evidence; when it materializes, sensors/campaign_views.py refreshes this one's view."""
 
@@ -52,7 +52,7 @@ def stored_campaign(r, stats: FetchStats) -> CampaignSource:
         exists = r.store.exists("dataset_rollup", attempt.stage, attempt.key)
         return r.store.read("dataset_rollup", attempt.stage, attempt.key) if exists else None
 
-    return CampaignSource(lambda stage: list_attempts(stage, r.sfn, stats), rollup_of)
+    return CampaignSource(lambda stage: listed_attempts(context, r.sfn, stage, stats), rollup_of)
 
 
 def _refuse_concurrent_run(context: AssetExecutionContext) -> None:
@@ -84,7 +84,7 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
             if set(spec.model.to_schema().columns) <= set(stored.columns):  # not one an older cxgm wrote
                 previous[spec.name] = stored
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous,
-                  campaign=stored_campaign(r, stats) if spec.name in CAMPAIGN_FRAMES else None)
+                  campaign=stored_campaign(context, r, stats) if spec.name in CAMPAIGN_FRAMES else None)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
         meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}

@@ -144,3 +144,38 @@ def test_a_redrive_shows_under_the_same_key_before_and_after(account, tmp_path):
             assert (a == expected[column].fillna("-").astype(str)).all(), column
     finally:
         set_clock(env, truth["end"] + 30)
+
+
+def test_stored_frames_of_an_ended_attempt_show_the_campaign_as_it_stands(account, tmp_path):
+    """Frames stored before the re-run existed (the attempt alone) stay fresh for an ended attempt: read back, its
+    datasets still show the campaign's outcome."""
+    from cxgm_pipeline.monitor.session import MonitorSession
+
+    env, truth = account
+    first = staging(truth)[0]
+    data = tmp_path / "stored"
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({**env, "CXGM_DATA": str(data)})
+    try:
+        session = MonitorSession()
+        attempt = session.resolve("staging", first["attempt_key"])
+        frames = session.fetch("staging", attempt, campaign=False)
+        assert (frames["dataset_rollup"]["campaign_attempt"] == first["attempt_key"]).all()  # alone
+        for name, frame in frames.items():
+            session.store.write(frame, name, "staging", first["attempt_key"])
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    out = tmp_path / "datasets.json"
+    code, output = run({**env, "CXGM_DATA": str(data)}, "describe", "datasets", "--env", "staging", "--tag",
+                       first["attempt_key"], "--out", str(out))
+    assert code == 0 and "stored" in output, output
+    got = pd.DataFrame(json.loads(out.read_text())).set_index("dataset_id")[["campaign_state", "campaign_attempt"]]
+    expected = pd.DataFrame(observable(first), columns=["dataset_id", "campaign_state", "campaign_attempt"]).set_index("dataset_id")
+    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index())
+    out = tmp_path / "rerun.json"
+    code, output = run({**env, "CXGM_DATA": str(data)}, "rerun", "--env", "staging", "--tag", first["attempt_key"],
+                       "--out", str(out))
+    assert code == 0 and "stored" in output, output
+    assert {r["dataset_id"] for r in json.loads(out.read_text())} == \
+        {d["dataset_id"] for d in observable(first) if d["campaign_state"] in ("failed", "not_started")}
