@@ -18,6 +18,9 @@ an execution that fails and is redriven. Applied to a planned migration after it
   were aborted, or never started. DescribeExecution then shows redriveCount 1 and redriveDate.
   Modelled more coarsely than AWS: a dataset iteration stopped after its dataset_migration succeeded runs again from
   DatasetMigration (AWS would re-enter StepFunctionsStartExecution, whose name is already taken).
+
+Production's DISTRIBUTED machine keeps the parent's history small (the fix #6541 proposed); the scenario fails every
+variant's first staging execution the same way, so each machine's shape is tested with a re-run after it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from cxgm_emulator.plan import (
 from portal_shapes import LOG_SKIPPING_DATASET, Step
 
 HISTORY_QUOTA = 25_000
+# The error name of a quota failure is not in AWS's documentation (the cause sentence is, as users quote it);
+# cxgm reads neither: it reads the FAILED status and the redrive fields.
 HISTORY_QUOTA_ERROR = "States.Runtime"
 HISTORY_QUOTA_CAUSE = f"The execution reached the maximum number of history events ({HISTORY_QUOTA})."
 NOT_REDRIVABLE_HISTORY = "Execution history event limit exceeded."
