@@ -92,3 +92,25 @@ def test_the_comparison_reads_the_campaigns_view(campaign):
     states = deltas.drop_duplicates("dataset_id").set_index("dataset_id")["base_state"]
     expected = {d["dataset_id"]: d["campaign_state"] for m in (first, rerun) for d in observable(m)}
     assert states.to_dict() == expected
+
+
+def test_a_redriven_partition_refreshes_under_its_key(emulator, truth, clock, tmp_path):
+    """Materialized while its execution had failed, then again once the redrive has ended (the refresh sensor's
+    runs): the same partition, its datasets as the truth states them after the redrive."""
+    redriven = next(m for m in truth["migrations"] if m["redrive"])
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, [redriven["attempt_key"]])
+    resources = build_resources("local", str(tmp_path / "data"))
+    store = FrameStoreResource(base_path=str(tmp_path / "data"))
+    cell = key("staging", redriven["attempt_key"])
+    clock.set(redriven["redrive"]["first_stop"] + 600)
+    assert materialize(PARTITIONED, partition_key=cell, resources=resources, instance=instance).success
+    before = store.read("dataset_rollup", "staging", redriven["attempt_key"]).set_index("dataset_id")
+    expected = pd.DataFrame(observable(redriven), columns=["dataset_id", "state", "new_dataset_version_id"]).set_index("dataset_id")
+    assert (before.reindex(expected.index)["state"] != expected["state"]).any(), "the failure had stopped datasets"
+    clock.set(truth["end"] + 30)
+    assert materialize(PARTITIONED, partition_key=cell, resources=resources, instance=instance).success
+    after = store.read("dataset_rollup", "staging", redriven["attempt_key"]).set_index("dataset_id")
+    assert sorted(after.index) == sorted(expected.index)
+    pd.testing.assert_frame_equal(after.loc[expected.index, ["state", "new_dataset_version_id"]], expected,
+                                  check_dtype=False)
