@@ -41,7 +41,6 @@ from cxgm_emulator.plan import (
     _MigrationBuilder,
     abort,
     json_dumps,
-    rid,
 )
 from portal_shapes import LOG_SKIPPING_DATASET, Step
 
@@ -289,4 +288,4 @@ def _finish_collection(b: _MigrationBuilder, coll, cm_job: JobPlan, history: _Hi
     return b.jobs[-1].stop
 
 
-__all__ = ["hit_history_quota", "fail_and_redrive", "rerun_corpus", "campaign_truths", "as_workflow_rerun", "rid"]
+__all__ = ["as_workflow_rerun", "campaign_truths", "fail_and_redrive", "hit_history_quota", "rerun_corpus"]

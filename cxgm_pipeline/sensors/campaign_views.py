@@ -58,7 +58,7 @@ def campaign_views_sensor(context: SensorEvaluationContext) -> SensorResult:
         if latest(context.instance, ref)[0] != record.storage_id:
             continue  # superseded by a later rollup of the same partition, read in its turn
         stale = views_to_refresh(ref.key, neighbours, _text(meta, "campaign_missing") or "", fingerprint,
-                                 lambda other: latest(context.instance, AttemptRef(ref.stage, other))[1])
+                                 lambda other, stage=ref.stage: latest(context.instance, AttemptRef(stage, other))[1])
         for key in stale:
             other = AttemptRef(ref.stage, key)
             if str(other) in seen:

@@ -5,7 +5,12 @@ stored frames, and then every dataset of both attempts shows the campaign's outc
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, MultiPartitionKey, build_sensor_context, materialize
+from dagster import (
+    DagsterInstance,
+    MultiPartitionKey,
+    build_sensor_context,
+    materialize,
+)
 
 from cxgm_pipeline.assets.checks import ALL_CHECKS
 from cxgm_pipeline.definitions import all_assets, build_resources

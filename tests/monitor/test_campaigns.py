@@ -1,6 +1,6 @@
 """monitor/campaigns.py on small frames: which attempts continue one another, and each dataset's campaign outcome."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from cxgm_pipeline.monitor.campaigns import (
 )
 from cxgm_pipeline.vocabulary import AttemptState
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def attempt(key: str, day: int, state: AttemptState, hours: float = 10, stage: str = "prod") -> Attempt:
