@@ -136,11 +136,13 @@ def describe_jobs(self: BatchBackend, jobs: list[str] | None) -> list[dict]:
 
 
 @paginate(pagination_model=PAGINATION_MODEL)
-def list_executions(self: StepFunctionBackend, state_machine_arn: str, status_filter: str | None = None):
+def list_executions(self: StepFunctionBackend, state_machine_arn: str, status_filter: str | None = None,
+                    redrive_filter: str | None = None):
     now = _now()
     executions = [e for e in self.describe_state_machine(state_machine_arn).executions if _visible(e, now)]
     if status_filter:
         executions = [e for e in executions if e.status == status_filter]
+    executions = _redrive_filter(executions, redrive_filter)
     return sorted(executions, key=lambda x: x.start_date, reverse=True)
 
 
@@ -224,7 +226,24 @@ def _listed(execution, state_machine_arn: str) -> dict:
         item["stopDate"] = execution.stop_date
     if getattr(execution, "map_run_arn", None):
         item["mapRunArn"] = execution.map_run_arn
+    if hasattr(execution, "redrive_fields"):  # ExecutionListItem: redriveCount, redriveDate
+        redrive = execution.redrive_fields()
+        item.update({k: redrive[k] for k in ("redriveCount", "redriveDate") if k in redrive})
     return item
+
+
+def _redrive_filter(executions: list, redrive_filter: str | None) -> list:
+    """ListExecutions' redriveFilter (AWS API reference): REDRIVEN keeps the executions redriven at least once,
+    NOT_REDRIVEN the others; moto 5.2.5 ignores it."""
+    if not redrive_filter:
+        return executions
+    if redrive_filter not in ("REDRIVEN", "NOT_REDRIVEN"):
+        raise InvalidArn(f"redriveFilter: {redrive_filter!r} is not REDRIVEN or NOT_REDRIVEN")
+
+    def count(e) -> int:
+        return e.redrive_fields()["redriveCount"] if hasattr(e, "redrive_fields") else 0
+
+    return [e for e in executions if (count(e) > 0) == (redrive_filter == "REDRIVEN")]
 
 
 def list_executions_response(self: StepFunctionResponse):
@@ -246,7 +265,8 @@ def list_executions_response(self: StepFunctionResponse):
     else:
         state_machine = self.stepfunction_backend.describe_state_machine(arn)
         results, next_token = self.stepfunction_backend.list_executions(
-            arn, status_filter=status_filter, max_results=max_results, next_token=next_token)
+            arn, status_filter=status_filter, redrive_filter=self._get_param("redriveFilter"),
+            max_results=max_results, next_token=next_token)
         executions = [_listed(e, state_machine.arn) for e in results]
     return ActionResult({"executions": executions, "nextToken": next_token})
 
@@ -258,6 +278,10 @@ def describe_execution_response(self: StepFunctionResponse):
     map_run_arn = getattr(execution, "map_run_arn", None)
     if map_run_arn:
         result.result["mapRunArn"] = map_run_arn
+    if hasattr(execution, "redrive_fields"):  # redriveCount, redriveDate, redriveStatus(Reason): moto has none
+        result.result.update(execution.redrive_fields())
+        if execution.error:
+            result.result.update(error=execution.error, cause=execution.cause)
     return result
 
 
@@ -349,6 +373,7 @@ def apply() -> list[str]:
     APPLIED.extend(["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
                     "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
                     "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
-                    "sfn.describe_execution.map_run_arn", "logs.filter_log_events.pattern",
+                    "sfn.describe_execution.map_run_arn", "sfn.describe_execution.redrive",
+                    "sfn.list_executions.redrive_filter", "logs.filter_log_events.pattern",
                     "moto_server.backend_for_host.cached", "responses.enrich_response.xml_only"])
     return APPLIED

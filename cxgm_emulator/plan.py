@@ -233,6 +233,8 @@ class ExecutionPlan:
     cause: str | None = None
     map_run: "MapRunPlan | None" = None  # set for a DISTRIBUTED Map's child execution
     map_runs: list["MapRunPlan"] = field(default_factory=list)  # the Map Runs this execution started
+    redrive: "Redrive | None" = None  # it ended once (first_status at first_stop) and was redriven
+    not_redrivable: str | None = None  # DescribeExecution's redriveStatusReason when Step Functions refuses
 
 
 @dataclass
@@ -248,6 +250,19 @@ class MapRunPlan:
     max_concurrency: int
     tolerated_failure_percentage: float
     children: list[ExecutionPlan] = field(default_factory=list)
+    redrive: "Redrive | None" = None  # redriven with its parent: only its unsuccessful children ran again
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """An execution (or Map Run) that ended `first_status` at `first_stop` and was redriven at `at` (RedriveExecution:
+    same ARN, RUNNING again, redriveCount 1, an ExecutionRedriven history event); its final status and stop are the
+    plan's own."""
+
+    first_status: str
+    first_stop: float
+    at: float
+    count: int = 1
 
 
 @dataclass
@@ -276,6 +291,8 @@ class DatasetTruth:
     retries: int
     step_durations: dict[str, float]
     observable: bool = True  # False: its collection failed before naming it; nothing in AWS lists it
+    campaign_state: str | None = None  # its outcome across the campaign (campaigns.campaign_truths)
+    campaign_attempt: str | None = None  # the attempt whose outcome that is
 
 
 @dataclass
@@ -941,7 +958,8 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
         job = latest_coll.get(c.collection_id)
         c.migration_status = "NOT_STARTED" if job is None else ("SUCCEEDED" if job.succeeded else "FAILED")
     coll_status = {c.collection_id: c.migration_status for c in plan.collection_truths}
-    aborted = plan.execution.status == "ABORTED"
+    # a failed execution (history quota, States.Runtime) stops what runs as an abort does
+    aborted = plan.execution.status in ("ABORTED", "FAILED")
     ingestion_status = {}
     for ex in plan.ingestions:
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
@@ -1000,18 +1018,36 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
         for d in rng.sample(all_datasets, max(1, round(rate * len(all_datasets)))):
             if d.dataset_id not in data_faults:
                 data_faults[d.dataset_id] = (category, rng.choice(INGESTION_CATEGORY_STEPS[category]))
+    from cxgm_emulator import campaigns
+
     migrations = []
+    seen: dict[str, tuple[list[Collection], MigrationPlan]] = {}  # per stage: the corpus its last migration found
     for spec in scenario.migrations:
         mrng = random.Random(f"{scenario.name}:{seed}:{spec.stage}:{spec.tag}:{spec.start_h}")
-        builder = _MigrationBuilder(scenario, spec, stages[spec.stage], corpus, data_faults, mrng, anchor,
+        found = corpus
+        if spec.continues and spec.stage in seen:
+            found = campaigns.rerun_corpus(*seen[spec.stage])
+        builder = _MigrationBuilder(scenario, spec, stages[spec.stage], found, data_faults, mrng, anchor,
                                     map_mode, ingestion_input)
         plan = builder.build()
         _attach_nested_runs(plan, builder.map_runs)
+        if spec.continues:
+            campaigns.as_workflow_rerun(plan)
         if spec.abort_at is not None:
             abort(plan, plan.start + spec.abort_at * (plan.stop - plan.start), mrng)
+        if spec.history_quota_at is not None:
+            campaigns.hit_history_quota(plan, plan.start + spec.history_quota_at * (plan.stop - plan.start), mrng)
+        if spec.fail_at is not None:
+            failed_at = plan.start + spec.fail_at * (plan.stop - plan.start)
+            campaigns.fail_and_redrive(builder, plan, failed_at, failed_at + (spec.redrive_after_h or 1.0) * 3600, mrng)
         expire_logs(plan, spec.expired_log_share, mrng)
         plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped)
+        seen[spec.stage] = (found, plan)
         migrations.append(plan)
+    decided = campaigns.campaign_truths(migrations)
+    for m in migrations:
+        for d in m.datasets:
+            d.campaign_state, d.campaign_attempt = decided[(m.stage.name, m.attempt_key, d.dataset_id)]
     return WorldPlan(scenario, seed, anchor, migrations)
 
 

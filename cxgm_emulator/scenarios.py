@@ -23,6 +23,16 @@ class MigrationSpec:
     live: bool = False  # the migration the emulator plays in real time
     limit_migration: int = 0  # LIMIT_MIGRATION: a smoke test of this many random collections
     gather_fails: bool = False  # gather_collections fails (the database is unreachable): nothing is migrated
+    # The execution hits Step Functions' 25,000-event history quota at this fraction of its planned span and fails
+    # (schema 4.0.0, single-cell-data-portal issue #6541); Step Functions refuses to redrive it.
+    history_quota_at: float | None = None
+    # A re-run of the stage's previous migration, started by .github/workflows/schema-migration.yml with
+    # {"auto_publish": "True"} only (no name, no tag): what the earlier run migrated is current, so skipped.
+    continues: bool = False
+    # The execution fails with an uncatchable States.Runtime at this fraction of its span, and an operator
+    # redrives it `redrive_after_h` hours later: same ARN, only the unfinished iterations run again.
+    fail_at: float | None = None
+    redrive_after_h: float | None = None
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,9 @@ class ScenarioSpec:
     migrations: tuple[MigrationSpec, ...]
 
 
-def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
+def _migrations(spread_h: float, redrive: bool = True) -> tuple[MigrationSpec, ...]:
+    """`redrive`: staging's third execution, failed and redriven (left out of `make demo`'s default scenario, whose
+    seeding and first materializations it would lengthen by a third)."""
     return (
         MigrationSpec(stage="dev", tag=None, start_h=-12 * 24, spread_h=0.1, gather_fails=True),
         MigrationSpec(stage="dev", tag="SMOKE_TEST", start_h=-11 * 24, spread_h=0.5, limit_migration=3),
@@ -51,6 +63,12 @@ def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
         MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
                       duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
                       data_fault_keep=0.6, live=True),
+        # staging's campaign: the history quota ends the first execution; the workflow is triggered again and the
+        # re-run skips what the first one migrated (#6541); later, a failed execution is redriven
+        MigrationSpec(stage="staging", tag=None, start_h=-7 * 24, spread_h=spread_h, history_quota_at=0.5),
+        MigrationSpec(stage="staging", tag=None, start_h=-6 * 24, spread_h=spread_h * 0.5, continues=True),
+        *([MigrationSpec(stage="staging", tag=None, start_h=-5 * 24, spread_h=spread_h, fail_at=0.45,
+                         redrive_after_h=3.0)] if redrive else []),
     )
 
 
@@ -68,7 +86,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         collection_fault_count=2,
         atac_rate=0.06,
         current_rate=0.02,
-        migrations=_migrations(spread_h=8.0),
+        migrations=_migrations(spread_h=8.0, redrive=False),
     ),
     # Small enough for tests, yet every category, retries and never-started datasets occur.
     "small": ScenarioSpec(

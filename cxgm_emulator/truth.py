@@ -45,6 +45,10 @@ def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
             "child_executions": sum(1 for e in executions if e.machine == "child"),
             "collections": collections, "datasets": datasets, "jobs": jobs,
             "portal_final": portal_final,  # no later migration of its stage: the portal still answers so at the end
+            # a redriven execution: how it ended first, when, and when it was redriven (campaigns.py)
+            "redrive": asdict(m.execution.redrive) if m.execution.redrive else None,
+            "error": m.execution.error, "not_redrivable": m.execution.not_redrivable,
+            "continues": m.spec.continues,
         })
     return {"scenario": plan.scenario.name, "seed": plan.seed, "anchor": plan.anchor, "end": plan.end,
             "endpoint_url": endpoint_url, "migrations": migrations}

@@ -220,7 +220,33 @@ class EmulatedExecution(MotoExecution):
             return None
         if self._override_status:
             return self._override_status
+        redrive = self.plan.redrive
+        if redrive is not None and redrive.first_stop <= now < redrive.at:
+            return redrive.first_status  # ended once; RedriveExecution not called yet
         return self.plan.status if now >= self.plan.stop else "RUNNING"
+
+    def stop_at(self, now: float) -> float | None:
+        redrive = self.plan.redrive
+        if redrive is not None and redrive.first_stop <= now < redrive.at:
+            return redrive.first_stop
+        return self.plan.stop if now >= self.plan.stop else None
+
+    def redrive_fields(self) -> dict:
+        """DescribeExecution's redriveCount / redriveDate / redriveStatus / redriveStatusReason at the clock's time
+        (AWS API reference, DescribeExecution; ListExecutions' items carry the count and date)."""
+        now = self.clock.now()
+        redrive = self.plan.redrive
+        out: dict = {"redriveCount": 0}
+        if redrive is not None and now >= redrive.at:
+            out = {"redriveCount": redrive.count, "redriveDate": _naive(redrive.at)}
+        status = self.status_at(now)
+        if status in ("FAILED", "ABORTED", "TIMED_OUT") and not self.plan.not_redrivable:
+            out["redriveStatus"] = "REDRIVABLE"
+        else:
+            out["redriveStatus"] = "NOT_REDRIVABLE"
+            out["redriveStatusReason"] = self.plan.not_redrivable if status in ("FAILED", "ABORTED", "TIMED_OUT") \
+                else f"Execution is {status} and cannot be redriven."
+        return out
 
     @property
     def start_date(self) -> datetime:  # naive UTC: moto's list_executions crashes on aware values
@@ -230,7 +256,7 @@ class EmulatedExecution(MotoExecution):
     def status(self) -> str:
         if self._override_status:
             return self._override_status
-        return self.plan.status if self._ended() else "RUNNING"
+        return self.status_at(self.clock.now()) or "RUNNING"
 
     @status.setter
     def status(self, value: str) -> None:  # moto's stop_execution
@@ -241,9 +267,8 @@ class EmulatedExecution(MotoExecution):
     def stop_date(self) -> datetime | None:
         if self._override_stop:
             return self._override_stop
-        if not self._ended():
-            return None
-        return _naive(self.plan.stop)
+        stop = self.stop_at(self.clock.now())
+        return None if stop is None else _naive(stop)
 
     @stop_date.setter
     def stop_date(self, value) -> None:
@@ -255,11 +280,18 @@ class EmulatedExecution(MotoExecution):
 
     @property
     def error(self) -> str | None:
-        return self.plan.error if self._ended() else None
+        return self.plan.error if self._ended() else self._first_failure("error")
 
     @property
     def cause(self) -> str | None:
-        return self.plan.cause if self._ended() else None
+        return self.plan.cause if self._ended() else self._first_failure("cause")
+
+    def _first_failure(self, field: str) -> str | None:
+        """Between a failure and its redrive: the failure's error and cause, as its ExecutionFailed event says."""
+        if self.plan.redrive is None or self.status_at(self.clock.now()) != self.plan.redrive.first_status:
+            return None
+        failed = next((e for e in self.plan.events if e.type == "ExecutionFailed"), None)
+        return failed.details.get(field) if failed else None
 
     def _full_history(self) -> list[tuple[float, dict]]:
         """Every planned event with its id (time order) and previousEventId: the previous event of its thread
@@ -302,7 +334,16 @@ class EmulatedMapRun:
         return self.plan.start <= now
 
     def status_at(self, now: float) -> str:
+        redrive = self.plan.redrive
+        if redrive is not None and redrive.first_stop <= now < redrive.at:
+            return redrive.first_status
         return self.plan.status if now >= self.plan.stop else "RUNNING"
+
+    def stop_at(self, now: float) -> float | None:
+        redrive = self.plan.redrive
+        if redrive is not None and redrive.first_stop <= now < redrive.at:
+            return redrive.first_stop
+        return self.plan.stop if now >= self.plan.stop else None
 
     def children(self) -> list[EmulatedExecution]:
         return [self.world.executions[c.arn] for c in self.plan.children]
@@ -321,8 +362,9 @@ class EmulatedMapRun:
         now = self.clock.now()
         out = {"executionArn": self.execution_arn, "mapRunArn": self.arn, "stateMachineArn": self.state_machine_arn,
                "startDate": _naive(self.plan.start)}
-        if now >= self.plan.stop:
-            out["stopDate"] = _naive(self.plan.stop)
+        stop = self.stop_at(now)
+        if stop is not None:
+            out["stopDate"] = _naive(stop)
         return out
 
     def describe(self) -> dict:
@@ -332,8 +374,12 @@ class EmulatedMapRun:
                "startDate": _naive(self.plan.start), "maxConcurrency": self.plan.max_concurrency,
                "toleratedFailurePercentage": float(self.plan.tolerated_failure_percentage),
                "toleratedFailureCount": 0, "itemCounts": counts, "executionCounts": dict(counts)}
-        if now >= self.plan.stop:
-            out["stopDate"] = _naive(self.plan.stop)
+        stop = self.stop_at(now)
+        if stop is not None:
+            out["stopDate"] = _naive(stop)
+        redrive = self.plan.redrive
+        if redrive is not None and now >= redrive.at:  # DescribeMapRun: redriveCount, redriveDate
+            out.update(redriveCount=redrive.count, redriveDate=_naive(redrive.at))
         return out
 
 

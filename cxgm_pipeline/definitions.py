@@ -15,11 +15,12 @@ from cxgm_pipeline.assets import overview, reports
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.checks import ALL_CHECKS
 from cxgm_pipeline.config import env_number, max_failure_rate, refresh_seconds, sensor_seconds
-from cxgm_pipeline.jobs import compare_job, overview_job, refresh_attempt_job
+from cxgm_pipeline.jobs import campaign_view_job, compare_job, overview_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
 from cxgm_pipeline.resources.notifier import SLACK_API_URL, Notifier
 from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
+from cxgm_pipeline.sensors.campaign_views import campaign_views_sensor
 from cxgm_pipeline.sensors.migration_alerts import ALERTS_VIEW, announce_alerts, migration_alerts_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
@@ -107,8 +108,9 @@ sensor_seconds()
 defs = Definitions(
     assets=all_assets,
     asset_checks=ALL_CHECKS,
-    jobs=[refresh_attempt_job, overview_job, compare_job, announce_alerts],
-    sensors=[attempt_discovery_sensor, refresh_running_sensor, migration_alerts_sensor, views_follow_rollups_sensor],
+    jobs=[refresh_attempt_job, overview_job, compare_job, announce_alerts, campaign_view_job],
+    sensors=[attempt_discovery_sensor, refresh_running_sensor, migration_alerts_sensor, views_follow_rollups_sensor,
+             campaign_views_sensor],
     schedules=[daily_running_refresh, daily_comparison],
     resources=build_resources(),
 )

@@ -20,3 +20,10 @@ overview_job = define_asset_job("attempts_overview", selection=AssetSelection.as
                                 description="Every attempt's state and dataset counts.")
 compare_job = define_asset_job("compare_dev_prod", selection=AssetSelection.assets("duration_deltas"),
                                description="Latest dev attempt vs latest prod attempt (configurable).")
+campaign_view_job = define_asset_job(
+    "campaign_view", selection=AssetSelection.assets("dataset_rollup", "collection_rollup", "error_signatures",
+                                                     "rerun_manifest", "migration_report"),
+    partitions_def=migration_partitions,
+    description="Re-build one (stage, attempt)'s rollups from its stored frames when another attempt of its campaign "
+                "changed (sensors/campaign_views.py): no AWS fetch.",
+    executor_def=in_process_executor)

@@ -407,8 +407,13 @@ def _checks(instance, found, live, partitions, inbox) -> None:
           f"{reasons[prod]['refresh after']} after")
     keys = [r.tags.get("dagster/run_key") for r in runs if r.tags.get("dagster/run_key")]
     check(len(keys) == len(set(keys)), f"{len(keys)} sensor runs, no run key twice")
-    check(all(set(reasons[p]) == {"discovered before"} for p in partitions - {prod}),
-          "the attempts that had ended were run once and left alone")
+    # a campaign's other attempts re-build their views from stored frames (sensors/campaign_views.py): no AWS fetch
+    views = {p: sum(n for k, n in c.items() if k.startswith("campaign view")) for p, c in reasons.items()}
+    check(all({k for k in reasons[p] if not k.startswith("campaign view")} == {"discovered before"}
+              for p in partitions - {prod}),
+          "the attempts that had ended were run once and left alone (but for campaign views)")
+    say(f"  --  campaign views re-built from stored frames: {sum(views.values())} run(s) of "
+        f"{sum(1 for n in views.values() if n)} partition(s)")
 
     _, ticks = _sensor_ticks(instance, "attempt_discovery_sensor")
     before = set(found["discovery_cursor_before"].get("requested", []))

@@ -18,7 +18,7 @@ def test_definitions_hold_the_whole_chain():
                     "error_signatures", "migration_report", "rerun_manifest", "duration_deltas", "attempt_states", "alerts",
                     "portal_state"}
     assert {s.name for s in defs.sensors} == {"attempt_discovery_sensor", "refresh_running_sensor", "migration_alerts_sensor",
-                                              "views_follow_rollups"}
+                                              "views_follow_rollups", "campaign_views_sensor"}
     assert {s.name for s in defs.schedules} == {"daily_running_refresh", "daily_comparison"}
 
 

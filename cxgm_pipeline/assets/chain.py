@@ -16,9 +16,11 @@ from dagster import (
 )
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
+from cxgm_pipeline.assets.partition_context import attempt_metadata, listed_attempts, partition, resolve_attempt
+from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, stored_previous
 from cxgm_pipeline.monitor.aws import FetchStats
+from cxgm_pipeline.monitor.campaigns import CampaignSource
 from cxgm_pipeline.monitor.rerun import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
 
@@ -36,6 +38,19 @@ def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.Dat
 
 
 PUBLISH = {"rerun_manifest": _publish_rerun_files}
+# Frames that read the attempt's campaign (monitor/campaigns.py).
+CAMPAIGN_FRAMES = {"dataset_rollup", "rerun_manifest"}
+
+
+def stored_campaign(context: AssetExecutionContext, r, stats: FetchStats) -> CampaignSource:
+    """The other attempts of a campaign as the frame store holds them: a partition not materialized yet counts as
+    no evidence; when it materializes, sensors/campaign_views.py refreshes this one's view."""
+
+    def rollup_of(attempt: Attempt) -> pd.DataFrame | None:
+        exists = r.store.exists("dataset_rollup", attempt.stage, attempt.key)
+        return r.store.read("dataset_rollup", attempt.stage, attempt.key) if exists else None
+
+    return CampaignSource(lambda stage: listed_attempts(context, r.sfn, stage, stats), rollup_of)
 
 
 def _refuse_concurrent_run(context: AssetExecutionContext) -> None:
@@ -63,7 +78,8 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)
         previous = stored_previous(r.store, stage, attempt.key, (spec.name,), r.sfn.aws_now(stage)) \
             if attempt is not None else {}
-        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
+        b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous,
+                  campaign=stored_campaign(context, r, stats) if spec.name in CAMPAIGN_FRAMES else None)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
         meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetExecutionContext, Failure
 
-from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt
+from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, list_attempts
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
 
@@ -15,6 +15,18 @@ def partition(context: AssetExecutionContext) -> tuple[str, str]:
 
 # One lookup per run: the refresh job runs its steps in one process, so its assets share the answer.
 _RESOLVED: dict[tuple[str, str, str], Attempt | None] = {}
+_LISTED: dict[tuple[str, str], list[Attempt]] = {}
+
+
+def listed_attempts(context: AssetExecutionContext, sfn: StepFunctionsResource, stage: str,
+                    stats: FetchStats | None = None) -> list[Attempt]:
+    """The stage's attempts, listed once per run (resolving the partition and its campaign share the listing)."""
+    cache_key = (context.run_id, stage)
+    if cache_key not in _LISTED:
+        if len(_LISTED) > 256:
+            _LISTED.clear()
+        _LISTED[cache_key] = list_attempts(stage, sfn, stats)
+    return _LISTED[cache_key]
 
 
 def resolve_attempt(context: AssetExecutionContext, sfn: StepFunctionsResource,
@@ -27,7 +39,11 @@ def resolve_attempt(context: AssetExecutionContext, sfn: StepFunctionsResource,
         if len(_RESOLVED) > 256:
             _RESOLVED.clear()
         try:
-            _RESOLVED[cache_key] = find_attempt(stage, key, sfn, stats)
+            found = listed_attempts(context, sfn, stage, stats)
+            match = next((a for a in found if a.key == key), None)
+            if match is None:
+                raise AttemptNotFound(stage, key, [a.key for a in found])
+            _RESOLVED[cache_key] = match
         except AttemptNotFound as exc:
             store = getattr(context.resources, "store", None)
             if store is not None and _had_jobs(store, stage, key):

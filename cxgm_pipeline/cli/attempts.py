@@ -50,7 +50,8 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     if out:
         write_frame(frame, out)
         return
-    show_table(frame, f"attempts in {env}", ["attempt", "state", "start", "end", "datasets", *PROGRESS])
+    show_table(frame, f"attempts in {env}", ["attempt", "campaign", "state", "redrives", "start", "end", "datasets",
+                                             *PROGRESS])
     if not frame["rolled_up"].all():
         console.print("counts left blank: not rolled up yet (materialize in Dagster, or `cxgm attempts --fetch`)")
     for key, note in zip(frame["attempt"], frame["note"]):
@@ -58,6 +59,9 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
             console.print(f"{key}: no dataset: {note}")
     for line in frame.loc[frame["eta_basis"].notna(), "eta_basis"]:
         console.print(f"ETA from: {line}")
+    for campaign, keys in frame.groupby("campaign", sort=False)["attempt"]:
+        if len(keys) > 1:  # a re-run continues an attempt that ended without success (monitor/campaigns.py)
+            console.print(f"campaign {campaign}: {' -> '.join(keys)} (one outcome per dataset: campaign_state)")
 
 
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list):

@@ -20,6 +20,18 @@ def _split(spec: str) -> tuple[str, str]:
     return stage, tag
 
 
+def _campaign_view(loaded):
+    """The attempt's datasets as its campaign left them (a re-run and the execution it continues are one side)."""
+    from cxgm_pipeline.monitor.campaigns import campaign_view
+    from cxgm_pipeline.monitor.session import MonitorSession
+
+    rollup = loaded.frames["dataset_rollup"]
+    if loaded.attempt is None:  # an imported bundle: its own rollup is all there is
+        return rollup
+    members = MonitorSession().campaign(loaded.stage, loaded.attempt, rollup)
+    return campaign_view(members) if len(members) > 1 else rollup
+
+
 @guarded
 def compare(
     base: str = typer.Option(..., help="STAGE:TAG of the reference, e.g. dev:ATTEMPT_2"),
@@ -38,9 +50,10 @@ def compare(
         check_output(out, (".png", ".csv", ".parquet", ".json"))
     (bs, bt), (os_, ot) = _split(base), _split(other)
     wanted = ("dataset_rollup", "error_signatures")
-    left = load_frames(bs, bt, None, None, refresh, wanted=wanted).frames
-    right = load_frames(os_, ot, None, None, refresh, wanted=wanted).frames
-    deltas = duration_deltas(f"{bs}:{bt}", left["dataset_rollup"], f"{os_}:{ot}", right["dataset_rollup"])
+    loaded_left = load_frames(bs, bt, None, None, refresh, wanted=wanted)
+    loaded_right = load_frames(os_, ot, None, None, refresh, wanted=wanted)
+    left, right = loaded_left.frames, loaded_right.frames
+    deltas = duration_deltas(f"{bs}:{bt}", _campaign_view(loaded_left), f"{os_}:{ot}", _campaign_view(loaded_right))
     causes = signature_diff(f"{bs}:{bt}", left["error_signatures"], f"{os_}:{ot}", right["error_signatures"])
     ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
     ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)

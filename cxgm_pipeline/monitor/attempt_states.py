@@ -21,6 +21,9 @@ def attempt_states(attempts: list[Attempt], rollups: dict[tuple[str, str], pd.Da
             "datasets": int(len(rollup)) if rollup is not None else 0,
             **{s.value: int(counts.get(s.value, 0)) for s in DatasetState},
             "rolled_up": rollup is not None,
+            "campaign": (rollup["campaign"].iloc[0] if rollup is not None and "campaign" in rollup.columns
+                         and not rollup.empty else (a.key if rollup is not None else None)),
+            "redrives": a.redrive_count,
         })
     if not rows:
         return empty_frame(AttemptStates)

@@ -42,6 +42,15 @@ class Attempt:
     start: datetime
     stop: datetime | None
     state: AttemptState
+    # RedriveExecution keeps the execution's ARN (so the attempt's key) and returns it to RUNNING: DescribeExecution's
+    # redriveCount (AWS API reference) tells a redriven attempt from the one that ended before
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the attempt does in a way that asks for a refresh: a new state, or a redrive."""
+        return f"{self.state.value}#{self.redrive_count}"
 
     @property
     def ref(self) -> AttemptRef:
@@ -104,6 +113,8 @@ def list_attempts(stage: str, sfn: StepFunctionsApi, stats: FetchStats | None = 
             start=group[0]["startDate"].astimezone(timezone.utc),
             stop=stop.astimezone(timezone.utc) if stop else None,
             state=AttemptState.RUNNING if running else ATTEMPT_STATE_OF_EXECUTION.get(latest["status"], AttemptState.DISCOVERED),
+            redrive_count=sum(int(d.get("redriveCount") or 0) for d in group),
+            redrive_date=max((d["redriveDate"].astimezone(timezone.utc) for d in group if d.get("redriveDate")), default=None),
         ))
     return sorted(attempts, key=lambda a: a.start)
 

@@ -13,6 +13,8 @@ import pandera.pandas as pa
 
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
+from cxgm_pipeline.monitor.campaigns import CampaignSource, with_campaign
+from cxgm_pipeline.monitor.campaigns import fingerprint as campaign_fingerprint
 from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
@@ -33,6 +35,7 @@ from cxgm_pipeline.schemas import (
     SfnExecutions,
     StepOutputs,
     empty_frame,
+    validate,
 )
 
 
@@ -59,6 +62,14 @@ class Build:
     previous: dict[str, pd.DataFrame] = field(default_factory=dict)
     # listings a fetch started at once because they need no frame (futures by name; see `EARLY`)
     early: dict[str, Future] = field(default_factory=dict)
+    # the attempt's campaign (monitor/campaigns.py): None reads the attempt alone
+    campaign: CampaignSource | None = None
+
+    def campaign_members(self, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+        """(key, rollup) of each attempt of this one's campaign, oldest first; this one alone without a source."""
+        if self.campaign is None or self.attempt is None:
+            return [(self.attempt.key if self.attempt else "", rollup)]
+        return [(a.key, r) for a, r in self.campaign.members(self.attempt, rollup)]
 
     def prefetched(self, name: str):
         """The early listing's result, or None when none was started (it is then made where it is needed)."""
@@ -73,11 +84,21 @@ def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
 def _rollup(b: Build) -> pd.DataFrame:
     if b.attempt is None:
         return empty_frame(DatasetRollup)
-    return roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["step_outputs"])
+    rollup = roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["step_outputs"])
+    return validate(DatasetRollup, with_campaign(rollup, b.attempt.key, b.campaign_members(rollup)))
+
+
+def _rerun(b: Build) -> pd.DataFrame:
+    rollup = b.frames["dataset_rollup"]
+    if b.campaign is None or b.attempt is None:
+        return rerun_manifest(rollup, ended=bool(b.attempt and b.attempt.ended))
+    members = b.campaign.members(b.attempt, rollup)
+    # the campaign is over when its latest attempt is: an earlier one's end says nothing of the re-run's
+    return rerun_manifest(rollup, ended=members[-1][0].ended, members=[(a.key, r) for a, r in members])
 
 
 def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
-    out = {"datasets": len(frame), **_counts(frame, "state", "datasets_"),
+    out = {"datasets": len(frame), **_counts(frame, "state", "datasets_"), **_campaign_summary(frame, b),
            "unattributed": int(frame["dataset_id"].str.startswith(UNATTRIBUTED).sum()) if not frame.empty else 0}
     why = attempt_summary(b.attempt, b.frames["enriched_jobs"], frame)
     if why:
@@ -91,6 +112,19 @@ def _portal(b: Build) -> pd.DataFrame:
     return portal_state(b.stage, b.attempt.key, b.frames["dataset_rollup"], b.aws.sfn.stage_config(b.stage).portal,
                         ended=b.attempt.ended, previous=b.previous.get("portal_state"),
                         migration_jobs=b.frames["migration_jobs"])
+
+
+def _campaign_summary(frame: pd.DataFrame, b: Build) -> dict:
+    """Which attempts form this one's campaign, and a fingerprint of their outcomes: sensors/campaign_views.py
+    refreshes the other members' views when it changes."""
+    if b.attempt is None or frame.empty:
+        return {}
+    members = b.campaign_members(frame)
+    around = b.campaign.neighbourhood(b.attempt, frame) if b.campaign is not None else members
+    return {"campaign": frame["campaign"].iloc[0], "campaign_members": ",".join(k for k, _ in members),
+            "campaign_neighbours": ",".join(k for k, _ in around),
+            "campaign_missing": ",".join(k for k, r in around if r is None),
+            "campaign_fingerprint": campaign_fingerprint(around)}
 
 
 @dataclass(frozen=True)
@@ -140,8 +174,7 @@ CHAIN: tuple[FrameSpec, ...] = (
     FrameSpec("error_signatures", ErrorSignatures, ("enriched_jobs", "sfn_executions", "dataset_rollup"),
               lambda b: error_signatures(b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["dataset_rollup"]),
               "rollups", lambda f, b: {"signatures": len(f)}),
-    FrameSpec("rerun_manifest", RerunManifest, ("dataset_rollup",),
-              lambda b: rerun_manifest(b.frames["dataset_rollup"], ended=bool(b.attempt and b.attempt.ended)), "rollups",
+    FrameSpec("rerun_manifest", RerunManifest, ("dataset_rollup",), _rerun, "rollups",
               lambda f, b: {"datasets": len(f)}),
     FrameSpec("portal_state", PortalState, ("dataset_rollup", "migration_jobs"), _portal, "rollups",
               lambda f, b: portal_summary(f), incremental=True),

@@ -12,8 +12,9 @@ from cxgm_pipeline.vocabulary import AttemptState, JobStatus, Step
 
 def roll_up_attempt(stage: str, attempt: Attempt, enriched_jobs: pd.DataFrame, executions: pd.DataFrame,
                     outputs: pd.DataFrame) -> pd.DataFrame:
+    # an execution that failed (history quota, States.Runtime) stopped what ran, as an abort does
     return dataset_rollup(stage, attempt.key, enriched_jobs, executions, outputs, ended=attempt.ended,
-                          aborted=attempt.state is AttemptState.ABORTED)
+                          aborted=attempt.state in (AttemptState.ABORTED, AttemptState.FAILED, AttemptState.TIMED_OUT))
 
 
 def attempt_summary(attempt: Attempt | None, jobs: pd.DataFrame, datasets: pd.DataFrame) -> str | None:

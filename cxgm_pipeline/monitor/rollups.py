@@ -30,6 +30,7 @@ from cxgm_pipeline.vocabulary import (
 
 _ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
 _DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
+_STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 EXAMPLES = 5
 
 
@@ -95,7 +96,9 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
         row["current_step"] = active[-1]["step"]
     if failed:
         # the first to stop: in the ingestion's Parallel state a failed validation stops its sibling
-        f = min(failed, key=lambda j: (j["stopped_at"] if j["stopped_at"] is not None else now_us, j["created_at"]))
+        # two stopped at one moment (an abort or a failed execution stops both Parallel branches): the machine's order
+        f = min(failed, key=lambda j: (j["stopped_at"] if j["stopped_at"] is not None else now_us, j["created_at"],
+                                       _STEP_ORDER.get(j["step"], len(_STEP_ORDER))))
         row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=none_if_missing(f["error_category"]),
                    error_signature=none_if_missing(f["error_signature"]))
     elif execution_status in _EXECUTION_ENDED_BADLY:
@@ -173,7 +176,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
             note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
     new_versions, execution_status = {}, {}
     if not executions.empty:
-        known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"])
+        # a redriven iteration starts another ingestion of the dataset: the latest one speaks for it
+        known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"]).sort_values("start_at", na_position="last")
         new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
         with_status = known.dropna(subset=["status"])
         execution_status = dict(zip(with_status["dataset_id"], with_status["status"]))
@@ -200,6 +204,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     df["started_at"], df["finished_at"] = epoch_to_utc(df["started_at"], "us"), epoch_to_utc(df["finished_at"], "us")
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)
+    # the attempt alone is its own campaign until monitor/campaigns.py reads the others
+    df = df.assign(campaign_state=df["state"], campaign_attempt=attempt, campaign=attempt)
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
 from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build, stored_previous
-from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, find_attempt, list_attempts, window_attempt
+from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, list_attempts, window_attempt
+from cxgm_pipeline.monitor.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
 
@@ -43,11 +44,17 @@ class MonitorSession:
         self.stats = stats or FetchStats()
         self.batch, self.logs = Batch(), Logs()
         self.sfn, self.artifacts = StepFunctions(), Artifacts()
+        self._listed: dict[str, list[Attempt]] = {}
 
     # --- attempts --------------------------------------------------------------------------------------
     def attempts(self, stage: str) -> list[Attempt]:
         get_config().stage(stage)  # unknown stage: ConfigError naming the configured ones
-        return list_attempts(stage, self.sfn, self.stats)
+        self._listed[stage] = list_attempts(stage, self.sfn, self.stats)
+        return self._listed[stage]
+
+    def _attempts(self, stage: str) -> list[Attempt]:
+        """The stage's attempts as this session last listed them (one listing serves the attempt and its campaign)."""
+        return self._listed[stage] if stage in self._listed else self.attempts(stage)
 
     def imported(self, stage: str, key: str) -> dict | None:
         from cxgm_pipeline.monitor.bundle import import_marker
@@ -62,7 +69,11 @@ class MonitorSession:
         if tag and (start or end):
             raise ValueError("give either --tag or --start/--end, not both")
         if tag:
-            return find_attempt(stage, tag, self.sfn, self.stats)
+            found = self.attempts(stage)
+            match = next((a for a in found if a.key == tag), None)
+            if match is None:
+                raise AttemptNotFound(stage, tag, [a.key for a in found])
+            return match
         if start and end:
             return window_attempt(stage, start, end)
         raise ValueError("name an attempt with --tag (see `cxgm attempts`) or a window with --start and --end")
@@ -89,8 +100,8 @@ class MonitorSession:
                                                     if source.exists(n, stage, tag)}, "imported")
         attempt = self.resolve(stage, tag, start, end)
         if not refresh and not attempt.window_only and self._fresh(stage, attempt, wanted):
-            return AttemptFrames(stage, attempt, attempt.key,
-                                 {n: self.store.read(n, stage, attempt.key) for n in wanted}, "stored")
+            stored = {n: self.store.read(n, stage, attempt.key) for n in wanted}
+            return AttemptFrames(stage, attempt, attempt.key, self._campaign_now(attempt, stored), "stored")
         if attempt.window_only:  # an ad-hoc window is no partition: nothing stored to start from or to keep
             return AttemptFrames(stage, attempt, attempt.key, self.fetch(stage, attempt, wanted))
         # a refresh starts from the stored frames (what ended stays, only what can have changed is read) and stores
@@ -101,12 +112,56 @@ class MonitorSession:
         self.save(result)
         return result
 
+    def campaign_source(self) -> CampaignSource:
+        """An attempt's campaign: the stage's attempts, and each other attempt's rollup as stored when fresh, else
+        fetched (alone: a neighbour's own campaign is not looked up)."""
+        def rollup_of(attempt: Attempt) -> pd.DataFrame | None:
+            if self._fresh(attempt.stage, attempt, ("dataset_rollup",)):
+                return self.store.read("dataset_rollup", attempt.stage, attempt.key)
+            previous = stored_previous(self.store, attempt.stage, attempt.key, now=self.sfn.aws_now(attempt.stage))
+            return self.fetch(attempt.stage, attempt, ("dataset_rollup",), previous, campaign=False)["dataset_rollup"]
+
+        return CampaignSource(self._attempts, rollup_of)
+
+    def _campaign_now(self, attempt: Attempt, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """Stored frames of an attempt that may be part of a campaign: its view as the other attempts stand now
+        (an ended attempt's frames stay fresh, a re-run after it need not). Nothing is read when AWS already says
+        no other attempt can join it."""
+        from cxgm_pipeline.monitor.campaigns import may_continue, with_campaign
+        from cxgm_pipeline.monitor.rerun import rerun_manifest
+        from cxgm_pipeline.schemas import DatasetRollup, validate
+
+        found = self._attempts(attempt.stage)
+        index = next((i for i, a in enumerate(found) if a.key == attempt.key), None)
+        alone = index is None or not ((index > 0 and may_continue(found[index - 1], attempt))
+                                      or (index + 1 < len(found) and may_continue(attempt, found[index + 1])))
+        if alone or not {"dataset_rollup", "rerun_manifest"} & set(frames):
+            return frames
+        rollup = frames.get("dataset_rollup")
+        if rollup is None:
+            rollup = self.store.read("dataset_rollup", attempt.stage, attempt.key)
+        if rollup.empty or "campaign" not in rollup.columns:
+            return frames
+        members = self.campaign_source().members(attempt, rollup)
+        keyed = [(a.key, r) for a, r in members]
+        out = dict(frames)
+        if "dataset_rollup" in out:
+            out["dataset_rollup"] = validate(DatasetRollup, with_campaign(rollup, attempt.key, keyed))
+        if "rerun_manifest" in out:
+            out["rerun_manifest"] = rerun_manifest(rollup, ended=members[-1][0].ended, members=keyed)
+        return out
+
+    def campaign(self, stage: str, attempt: Attempt, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+        """(key, rollup) of each attempt of `attempt`'s campaign, oldest first (`rollup`: its own)."""
+        return [(a.key, r) for a, r in self.campaign_source().members(attempt, rollup)]
+
     def fetch(self, stage: str, attempt: Attempt, wanted: tuple[str, ...] = FRAMES,
-              previous: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+              previous: dict[str, pd.DataFrame] | None = None, campaign: bool = True) -> dict[str, pd.DataFrame]:
         """The chain for one attempt, in process: only `wanted` frames and what they are built from. `previous`:
-        the frames of an earlier fetch, from which a refresh reads only what changed."""
+        the frames of an earlier fetch, from which a refresh reads only what changed. `campaign`: read the attempts
+        its campaign may hold (monitor/campaigns.py), else the attempt alone."""
         build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats,
-                      previous or {})
+                      previous or {}, campaign=self.campaign_source() if campaign and attempt is not None else None)
 
         def make_one(name: str) -> None:
             spec = SPECS[name]

@@ -197,6 +197,11 @@ class DatasetRollup(_IngestionStepDurations):
     attribution: Series[Text] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
                                         description="how the dataset's jobs were found; unattributed: an ingestion "
                                                     "whose dataset no source names (dataset_id 'unattributed:<version>')")
+    campaign_state: Series[Text] = pa.Field(
+        isin=_values(DatasetState), description="its outcome across the campaign (attempts that re-run one another): "
+                                                "the latest attempt that processed it decides (monitor/campaigns.py)")
+    campaign_attempt: Series[Text] = pa.Field(description="the attempt whose outcome campaign_state is")
+    campaign: Series[Text] = pa.Field(description="the campaign: the key of its first attempt (this one's alone)")
 
 
 class _DatasetStateCounts(_Frame):
@@ -285,6 +290,8 @@ class RerunManifest(_Partitioned):
     error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
     error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    campaign_attempt: Series[Text] = pa.Field(
+        description="the attempt of the campaign whose outcome this is (its failing step and cause)")
 
 
 class SentAlerts(_Partitioned):
@@ -309,6 +316,9 @@ class AttemptStates(_DatasetStateCounts):
     end: Series[UtcTime] = pa.Field(nullable=True, description="when the attempt ended (UTC), empty while it runs")
     executions: Series[Text] = pa.Field(description="names of the attempt's migration executions")
     rolled_up: Series[bool] = pa.Field(description="a dataset_rollup is stored")
+    campaign: Series[Text] = pa.Field(
+        nullable=True, description="the campaign it belongs to (its first attempt's key); empty: not rolled up")
+    redrives: Series[int] = pa.Field(ge=0, description="times its execution was redriven (DescribeExecution's redriveCount)")
 
 
 class PortalState(_Partitioned):

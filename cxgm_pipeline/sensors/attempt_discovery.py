@@ -27,7 +27,7 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
         if attempt.key not in known and attempt.key not in new_keys:
             new_keys.append(attempt.key)
         name = str(attempt.ref)
-        states.append(f"{name}={attempt.state.value}")
+        states.append(f"{name}={attempt.fingerprint}")  # a redrive re-opens it: the overview follows
         if name not in requested:
             requested.add(name)
             runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,

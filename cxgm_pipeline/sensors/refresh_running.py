@@ -1,5 +1,7 @@
 """While an attempt runs, re-materialize its partition every CXGM_REFRESH_SECONDS (default 15 min); one
-final refresh once it has ended; then nothing more. Never two overlapping runs of one partition."""
+final refresh once it has ended; then nothing more, until a redrive re-opens it (RedriveExecution: same ARN, RUNNING
+again, redriveCount + 1): then refreshed while it runs again and once more when it ends. Never two overlapping runs
+of one partition."""
 
 import json
 import time
@@ -45,6 +47,13 @@ def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float
     return run is not None and (run.start_time or 0) > ts
 
 
+def final_name(name: str, redrive_count: int) -> str:
+    """The attempt as it ended: `prod:KEY` the first time, `prod:KEY#redrive1` after its first redrive (Step
+    Functions' redriveCount), so an ended attempt that a redrive re-opens is refreshed while it runs and once more
+    when it ends."""
+    return name if not redrive_count else f"{name}#redrive{redrive_count}"
+
+
 @sensor(job=refresh_attempt_job, minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {"final": [], "last": {}}
@@ -54,15 +63,18 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
     runs = []
     for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
         name, key = str(attempt.ref), partition_key(attempt.ref)
+        # a redriven execution keeps its ARN, so its attempt's key: it ends anew under another name here
+        ended_as = final_name(name, attempt.redrive_count)
         # the discovery sensor makes a partition's first run; never two runs of one partition at once
-        if attempt.key not in known or name in final or not has_runs(context.instance, key) \
+        if attempt.key not in known or ended_as in final or not has_runs(context.instance, key) \
                 or has_runs(context.instance, key, UNFINISHED):
             continue
         if attempt.ended:
-            final.add(name)
+            final.add(ended_as)
             if not refreshed_since(context.instance, key, attempt.stop.timestamp()):
-                runs.append(RunRequest(run_key=f"final:{name}", partition_key=key,
-                                       tags={"cxgm/reason": "final", **LIVE_RUN_TAGS}))
+                reason = "final" if not attempt.redrive_count else "final after redrive"
+                runs.append(RunRequest(run_key=f"final:{ended_as}", partition_key=key,
+                                       tags={"cxgm/reason": reason, **LIVE_RUN_TAGS}))
         elif now - last.get(name, 0) >= interval:
             last[name] = now
             bucket = int(now // interval)  # run keys never clear: a time bucket makes each refresh new

@@ -1,5 +1,6 @@
 """Every production variant (INLINE / DISTRIBUTED Maps x old / new ingestion input), every attempt of the
-scenario (failed at gather, smoke test, aborted, finished, running): `cxgm describe datasets` equals the
+scenario (failed at gather, smoke test, aborted, finished, running, failed at the history quota and re-run,
+failed and redriven): `cxgm describe datasets` equals the
 truth for every dataset an observer of AWS can know of, and every command answers without a traceback."""
 
 import json
@@ -13,7 +14,10 @@ from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from tests.conftest import VARIANTS, set_clock
 
 runner = CliRunner()
-COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id")
+# campaign_state/campaign_attempt: the dataset's outcome across its campaign (staging's re-run after the history
+# quota; every other attempt is a campaign of its own)
+COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id", "campaign_state",
+            "campaign_attempt")
 
 
 def run(env: dict, *args: str) -> tuple[int, str]:

@@ -13,7 +13,8 @@ from tests.emulator.aws import client, executions, state_machine_arns
 PATCHES = ["batch.list_jobs", "batch.listjobs.pagination", "batch.describe_jobs", "sfn.list_executions",
            "sfn.describe_execution", "sfn.get_execution_history", "sfn.get_execution_history.pagination",
            "sfn.list_map_runs", "sfn.describe_map_run", "sfn.list_executions.map_run",
-           "sfn.describe_execution.map_run_arn", "logs.filter_log_events.pattern",
+           "sfn.describe_execution.map_run_arn", "sfn.describe_execution.redrive", "sfn.list_executions.redrive_filter",
+           "logs.filter_log_events.pattern",
            "moto_server.backend_for_host.cached", "responses.enrich_response.xml_only"]
 
 

@@ -34,15 +34,16 @@ def overview_runs(result) -> list:
 
 def test_discovery_adds_each_attempt_once(clock, truth):
     prod = migration(truth, "prod", live=True)
-    dev = [m for m in truth["migrations"] if m["stage"] == "dev"]
+    earlier = [m for m in truth["migrations"] if not m["live"]]
     instance = DagsterInstance.ephemeral()
     clock.set(prod["start"] - 60)  # the prod migration has not started yet
     first = tick(attempt_discovery_sensor, instance, None)
-    assert cells(first, "discovered") == {f"{m['attempt_key']}|dev" for m in dev}
+    assert cells(first, "discovered") == {f"{m['attempt_key']}|{m['stage']}" for m in earlier}
     # the other stages' cells of those keys: materialized once as empty frames, so asset health counts what exists
-    others = [stage for stage in get_config().stage_names if stage != "dev"]
-    assert cells(first, "not run in this stage") == {f"{m['attempt_key']}|{stage}" for m in dev for stage in others}
-    assert set(instance.get_dynamic_partitions(ATTEMPTS)) == {m["attempt_key"] for m in dev}
+    ran = {(m["attempt_key"], m["stage"]) for m in earlier}
+    assert cells(first, "not run in this stage") == {f"{key}|{stage}" for key, _ in ran for stage in get_config().stage_names
+                                                     if (key, stage) not in ran}
+    assert set(instance.get_dynamic_partitions(ATTEMPTS)) == {m["attempt_key"] for m in earlier}
     assert len(overview_runs(first)) == 1
     again = tick(attempt_discovery_sensor, instance, first.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
@@ -83,7 +84,8 @@ def test_refresh_cadence_final_refresh_then_stop(clock, truth, monkeypatch):
     # a running attempt's refreshes go first and never wait behind ended attempts' slow history runs
     live = next(r for r in first.run_requests if str(r.partition_key) == "ATTEMPT_2|prod")
     assert live.tags["cxgm/lane"] == "live" and live.tags["dagster/priority"] == "10"
-    assert {k for k, v in reasons.items() if v == "final"} == {f"{m['attempt_key']}|dev" for m in truth["migrations"] if m["stage"] == "dev"}
+    assert {k for k, v in reasons.items() if v.startswith("final")} == {f"{m['attempt_key']}|{m['stage']}"
+                                                                    for m in truth["migrations"] if not m["live"]}
     wall[0] += 60  # within the interval: nothing
     second = tick(refresh_running_sensor, instance, first.cursor)
     assert second.run_requests == []
@@ -104,3 +106,36 @@ def test_refresh_cadence_final_refresh_then_stop(clock, truth, monkeypatch):
     wall[0] += 5000
     assert tick(refresh_running_sensor, instance, fourth.cursor).run_requests == []
     assert json.loads(fourth.cursor)["final"]
+
+
+def test_a_redrive_reopens_an_ended_attempt_under_the_same_key(clock, truth, monkeypatch):
+    """RedriveExecution: the failed execution keeps its ARN (so its attempt's key), returns to RUNNING and ends
+    again: the ended attempt is refreshed while it runs again and once more when it ends, never twice for one end."""
+    redriven = next(m for m in truth["migrations"] if m["redrive"])
+    cell = f"{redriven['attempt_key']}|{redriven['stage']}"
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, sorted({m["attempt_key"] for m in truth["migrations"]}))
+    instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.SUCCESS,
+                                tags={"dagster/partition": cell}))
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", "900")
+    wall = [1_000_000.0]
+    monkeypatch.setattr(refresh_running.time, "time", lambda: wall[0])
+
+    def reasons(result) -> list[str]:
+        return [r.tags["cxgm/reason"] for r in result.run_requests if str(r.partition_key) == cell]
+
+    clock.set(redriven["redrive"]["first_stop"] + 60)  # failed, not redriven yet: an ended attempt
+    failed = tick(refresh_running_sensor, instance, None)
+    assert reasons(failed) == ["final"]
+    assert reasons(tick(refresh_running_sensor, instance, failed.cursor)) == []  # ended: left alone
+    clock.set(redriven["redrive"]["at"] + 600)  # redriven: RUNNING again, same key
+    wall[0] += 900
+    again = tick(refresh_running_sensor, instance, failed.cursor)
+    assert reasons(again) == ["refresh"]
+    clock.set(redriven["stop"] + 60)
+    wall[0] += 900
+    ended = tick(refresh_running_sensor, instance, again.cursor)
+    assert reasons(ended) == ["final after redrive"]
+    assert len({r.run_key for r in [*failed.run_requests, *ended.run_requests] if str(r.partition_key) == cell}) == 2
+    wall[0] += 5000
+    assert reasons(tick(refresh_running_sensor, instance, ended.cursor)) == []

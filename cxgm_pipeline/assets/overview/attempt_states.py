@@ -23,7 +23,8 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     rollups = {(a.stage, a.key): store.read("dataset_rollup", a.stage, a.key)
                for a in attempts if store.exists("dataset_rollup", a.stage, a.key)}
     states = build_attempt_states(attempts, rollups)
-    shown = states[["stage", "attempt", "state", "datasets", "succeeded", "failed", "running", "not_started", "skipped"]]
+    shown = states[["stage", "attempt", "campaign", "state", "redrives", "datasets", "succeeded", "failed", "running",
+                    "not_started", "skipped"]]
     context.add_output_metadata({"attempts": len(states), AS_OF: as_of,
                                  "overview": MetadataValue.md(markdown_table(shown, list(shown.columns)))})
     return states

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import list_attempts
+from cxgm_pipeline.monitor.campaigns import campaign_view, stored_members
 from cxgm_pipeline.monitor.deltas import duration_deltas as build_duration_deltas
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor import links
@@ -45,10 +46,11 @@ def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsRe
 
 
 def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame]:
-    """(base label, other label, deltas) of two stored rollups."""
+    """(base label, other label, deltas) of two stored rollups, each in its campaign's view (a re-run and the
+    execution it continues are one side: each dataset as the attempt that decided it left it)."""
     b, o = resolve_partition(base, store, sfn), resolve_partition(other, store, sfn)
-    base_df = validate(DatasetRollup, store.read("dataset_rollup", b.stage, b.key))
-    other_df = validate(DatasetRollup, store.read("dataset_rollup", o.stage, o.key))
+    base_df = validate(DatasetRollup, campaign_view(stored_members(store, b.stage, b.key)))
+    other_df = validate(DatasetRollup, campaign_view(stored_members(store, o.stage, o.key)))
     return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
 
 
