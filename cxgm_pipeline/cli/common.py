@@ -114,8 +114,12 @@ def load_frames(env: str, tag: str | None, start: str | None, end: str | None, r
     if result.source == "stored":
         stamps = [session.store.modified(n, env, result.key) for n in (wanted or FRAMES)]
         when = datetime.fromtimestamp(min(s for s in stamps if s), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        err.print(f"[green]{where}: the frames stored at {when}[/] ({_calls(stats.calls)} to check they are "
-                  f"fresh); --refresh reads what changed since")
+        if refresh:  # an ended attempt whose frames saw its end: nothing left to read
+            err.print(f"[green]{where}: the frames stored at {when}, final[/] (the attempt ended before they were "
+                      f"read; {_calls(stats.calls)} to check it has not run again)")
+        else:
+            err.print(f"[green]{where}: the frames stored at {when}[/] ({_calls(stats.calls)} to check they are "
+                      f"fresh); --refresh reads what changed since")
     elif result.source == "imported":
         err.print(f"[green]{where}: the imported bundle[/] (no AWS call); --refresh reads AWS instead")
     elif result.source == "refreshed":

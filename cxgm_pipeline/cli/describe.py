@@ -66,7 +66,8 @@ def describe(
     name, status_column, step_column, shown = VIEWS[what]
     if out:
         check_output(out, FRAME_SUFFIXES)
-    loaded = load_frames(env, tag, start, end, refresh, wanted=(name,))
+    # the jobs too: an empty view says why from them (failed in gather_collections...), stored or fetched alike
+    loaded = load_frames(env, tag, start, end, refresh, wanted=tuple(dict.fromkeys((name, "enriched_jobs"))))
     frame = loaded.frames[name]
     if name != "enriched_jobs" and frame.empty and loaded.attempt is not None:
         jobs = loaded.frames.get("enriched_jobs")

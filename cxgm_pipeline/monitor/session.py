@@ -88,6 +88,16 @@ class MonitorSession:
             return oldest > attempt.stop.timestamp()
         return time.time() - oldest < refresh_seconds()
 
+    def _final(self, attempt: Attempt) -> bool:
+        """Its stored frames saw it ended: its jobs were observed (AWS's clock) after its end, so a refresh has
+        nothing left to read (a redrive moves the end, and makes them stale again)."""
+        if not attempt.ended or not self.store.exists("migration_jobs", attempt.stage, attempt.key):
+            return False
+        observed = self.store.read("migration_jobs", attempt.stage, attempt.key)["observed_at"]
+        # and not after AWS's now: frames of a later moment (a clock set back) are no one's present
+        return not observed.empty and pd.Timestamp(attempt.stop) < observed.max() <= pd.Timestamp(
+            self.sfn.aws_now(attempt.stage))
+
     def frames(self, stage: str, tag: str | None = None, start: datetime | None = None, end: datetime | None = None,
                refresh: bool = False, wanted: tuple[str, ...] = FRAMES) -> AttemptFrames:
         """`wanted`: the frames the caller shows; only they and what they are built from are fetched."""
@@ -99,7 +109,7 @@ class MonitorSession:
             return AttemptFrames(stage, None, tag, {n: source.read(n, stage, tag) for n in FRAMES
                                                     if source.exists(n, stage, tag)}, "imported")
         attempt = self.resolve(stage, tag, start, end)
-        if not refresh and not attempt.window_only and self._fresh(stage, attempt, wanted):
+        if not attempt.window_only and self._fresh(stage, attempt, wanted) and (not refresh or self._final(attempt)):
             stored = {n: self.store.read(n, stage, attempt.key) for n in wanted}
             return AttemptFrames(stage, attempt, attempt.key, self._campaign_now(attempt, stored), "stored")
         if attempt.window_only:  # an ad-hoc window is no partition: nothing stored to start from or to keep
