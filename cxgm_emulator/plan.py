@@ -33,6 +33,8 @@ from portal_shapes import (
     INGESTION_STEPS,
     INPUT_ATTEMPT_TAG,
     INPUT_LIMIT_MIGRATION,
+    LOG_DOWNLOADED_FROM_S3,
+    LOG_REPORT_MESSAGE,
     LOG_SKIPPING_DATASET,
     S3_LOG_ERRORS_AND_CLEANUP,
     S3_MIGRATE_CHANGES,
@@ -276,6 +278,9 @@ class DatasetTruth:
     retries: int
     step_durations: dict[str, float]
     observable: bool = True  # False: its collection failed before naming it; nothing in AWS lists it
+    # what production's cleanup step said of it, as an observer can read it (its records, or the report's):
+    # rolled_back / not_latest_schema, None when it raised nothing (or its records are gone)
+    production_verdict: str | None = None
 
 
 @dataclass
@@ -389,6 +394,13 @@ class _MigrationBuilder:
         self.collection_truths: list[CollectionTruth] = []
         self.new_versions: dict[str, str] = {}
         self.skipped: set[str] = set()
+        # dataset id -> (verdict, production's message): what the cleanup step's error records say
+        self.verdicts: dict[str, tuple[str, str | None]] = {}
+        # dataset id -> ("migration_failed" | "ingestion_failed" | "succeeded", validation message, failed step)
+        self.outcomes: dict[str, tuple[str, str | None, Step | None]] = {}
+        self.long_messages_left = spec.long_validation_messages
+        self._failed_ingestion_job: JobPlan | None = None
+        self.reader_fails_left = spec.span_datasets_reader_fails if self.distributed else 0
 
     # faults ------------------------------------------------------------------------------------------
     def _draw_faults(self, data_faults: dict[str, tuple[C, Step]]) -> dict[str, tuple[C, Step]]:
@@ -559,10 +571,15 @@ class _MigrationBuilder:
                      {"step": "gather_collections", "error": gather.attempts[-1].look.app_errors[0], "args": [], "kwargs": {}})
             self.corpus = []  # nobody learns which collections it would have gathered
         report_env = self._migration_env(Step.REPORT)
-        report_response = {"errors": [], "migrate_changes": []}
-        report = self.task(h, "", Step.REPORT, max(ends) + 30, report_env, {}, report_response, sfn_retry=self.distributed)
+        # report (schema_migration.py @ 0e2996c0, @ 001730b8): every report/errors and report/migrate_changes file
+        # read into {errors, migrate_changes}, logged as "Report" with the dict's keys as fields, and answered
+        report_response = {"errors": [o.body for o in self.s3 if "/report/errors/" in o.key],
+                           "migrate_changes": [o.body for o in self.s3 if "/report/migrate_changes/" in o.key]}
+        ctx = LogContext(stage.name, Step.REPORT, records=[(LOG_REPORT_MESSAGE, report_response)])
+        report = self.task(h, "", Step.REPORT, max(ends) + 30, report_env, {}, report_response, ctx=ctx,
+                           sfn_retry=self.distributed)
         for obj in self.s3:  # report: read, then delete_prefix(schema_migration/{execution})
-            obj.deleted = report.stop - 1
+            obj.deleted = report.stop - 1 if obj.deleted is None else min(obj.deleted, report.stop - 1)
         stop = report.stop + 5
         execution = ExecutionPlan(
             name=self.exec_name, machine="migration", stage=stage.name, state_machine=stage.migration_sfn,
@@ -685,7 +702,10 @@ class _MigrationBuilder:
                           "collection_url": response.get("collection_url")})
             else:
                 self._s3(cm.stop, S3_PUBLISH_AND_CLEANUP.format(execution=exe, collection_id=coll.collection_id), response)
-            if to_migrate:
+            if to_migrate and self.reader_fails_left and len(to_migrate) > 1:
+                self.reader_fails_left -= 1
+                ends = [self._span_datasets_reader_failed(history, cm.stop + 5, to_migrate)]
+            elif to_migrate:
                 ends = self._datasets(coll, to_migrate, dataset_items, cm.stop + rng.uniform(1, 30), history, thread)
         else:
             self._s3(cm.stop, S3_REPORT_ERRORS.format(execution=exe, name=coll.collection_id),
@@ -697,13 +717,81 @@ class _MigrationBuilder:
         env = {**self._migration_env(step), "COLLECTION_VERSION_ID": cleanup_cvid}
         if not self.distributed:
             env["CAN_PUBLISH"] = "False"
-        records = [(LOG_SKIPPING_DATASET, {"dataset_id": d.dataset_id, "dataset_version_id": d.dataset_version_id}) for d in skipped]
+        records = []
+        if cm.succeeded and self.distributed:
+            # _retrieve_sfn_response @ 0e2996c0 (PR #7131): the object read is logged whole, then deleted
+            key = S3_LOG_ERRORS_AND_CLEANUP.format(execution=exe, collection_version_id=private_cvid)
+            records.append((LOG_DOWNLOADED_FROM_S3, {"file_name": "./data.json", "bucket": stage.artifact_bucket,
+                                                     "key": key, "data": next(o.body for o in self.s3 if o.key == key)}))
+        records += [(LOG_SKIPPING_DATASET, {"dataset_id": d.dataset_id, "dataset_version_id": d.dataset_version_id}) for d in skipped]
         records += [("checking dataset", {"dataset_id": d.dataset_id, "previous_dataset_version_id": d.dataset_version_id})
                     for d in to_migrate] if cm.succeeded else []
-        ctx = LogContext(stage.name, step, collection_version_id=cleanup_cvid, records=records)
-        self.task(history, thread, step, max(ends) + 10, env, {"collection_version_id": cleanup_cvid}, [], ctx=ctx,
-                  collection_id=coll.collection_id, sfn_retry=self.distributed)
+        errors = self._verdicts(coll, to_migrate, cleanup_cvid) if cm.succeeded else []
+        ctx = LogContext(stage.name, step, collection_version_id=cleanup_cvid, records=records, error_records=errors)
+        cleanup = self.task(history, thread, step, max(ends) + 10, env, {"collection_version_id": cleanup_cvid}, errors,
+                            ctx=ctx, collection_id=coll.collection_id, sfn_retry=self.distributed)
+        if cm.succeeded and self.distributed:
+            for obj in self.s3:
+                if obj.key == S3_LOG_ERRORS_AND_CLEANUP.format(execution=exe, collection_version_id=private_cvid):
+                    obj.deleted = cleanup.stop - 1  # deleted once read
+        if errors:  # _store_sfn_response("report/errors", collection_version_id, errors)
+            self._s3(cleanup.stop - 0.5, S3_REPORT_ERRORS.format(execution=exe, name=cleanup_cvid), errors)
         return self.jobs[-1].stop
+
+    def _verdicts(self, coll: Collection, to_migrate: list[Dataset], revision: str) -> list[dict]:
+        """The cleanup step's error dicts, one per dataset it did not migrate, in production's order of tests:
+        log_errors_and_cleanup @ 0e2996c0 (DISTRIBUTED) asks the processing status first (not SUCCESS: rollback,
+        the previous version restored; message: the validation message), then the schema (message: the AnnData and
+        ATAC validation messages "\n"-joined, taken as empty for a dataset that validated); publish_and_cleanup @
+        001730b8 (INLINE) asks the schema first (message: the validation message), then the processing status. A
+        dataset whose migration failed or never started is still its old version: processing SUCCESS, old schema.
+        A failed ingestion is processing FAILURE (HandleErrors); its version is on the new schema only once
+        add_labels wrote its metadata (a failure in cxg)."""
+        errors = []
+        for d in to_migrate:
+            outcome, message, failed_step = self.outcomes.get(d.dataset_id, ("migration_failed", None, None))
+            if outcome == "succeeded":
+                pick = random.Random(f"{self.key}:{d.dataset_id}:verdict")
+                if pick.random() >= self.spec.verdict_share:
+                    continue
+                # every job succeeded, yet the cleanup finds it not SUCCESS or not on the latest schema
+                processing_ok, latest = (False, True) if pick.random() < 0.5 else (True, False)
+                message = None
+            elif outcome == "ingestion_failed":
+                processing_ok, latest = False, failed_step is Step.CXG
+            else:
+                processing_ok, latest = True, False
+            if self.distributed:
+                rollback = not processing_ok
+                if not rollback:
+                    message = "\n".join(["", ""])
+            else:
+                rollback = latest and not processing_ok
+            error = {"message": message, "dataset_status": {
+                         "processing_status": "SUCCESS" if processing_ok else "FAILURE",
+                         "validation_status": "INVALID" if message and message.strip() else "VALID",
+                         "validation_message": message},
+                     "collection_id": coll.collection_id, "collection_version_id": revision,
+                     "dataset_version_id": self.new_versions.get(d.dataset_id, d.dataset_version_id),
+                     "dataset_id": d.dataset_id, "rollback": rollback}
+            self.verdicts[d.dataset_id] = ("rolled_back" if rollback else "not_latest_schema", message)
+            errors.append(error)
+        return errors
+
+    def _span_datasets_reader_failed(self, history: _History, t: float, datasets: list[Dataset]) -> float:
+        """SpanDatasets whose ItemReader cannot read its item file (States.ItemReaderFailed): the Map Run fails
+        before starting any item and the Map state's Catch (States.ALL) goes on to CollectionCleanup
+        (schema_migration/main.tf @ 00e5dcc). Every dataset listed stays unstarted."""
+        run = self._map_run("SpanDatasets", history, t, [], t + 1, 10, 100.0)
+        run.status = "FAILED"
+        for e in history.events[-2:]:
+            if e.type == "MapRunSucceeded":
+                e.type, e.details_key = "MapRunFailed", "mapRunFailedEventDetails"
+                e.details = {"error": "States.ItemReaderFailed",
+                             "cause": "Amazon S3 responded with SlowDown: reduce your request rate."}
+        for d in datasets:
+            self.outcomes[d.dataset_id] = ("not_started", None, None)
+        return t + 2
 
     def _datasets(self, coll: Collection, datasets: list[Dataset], items: list[dict], begin: float, history: _History,
                   thread: str) -> list[float]:
@@ -750,6 +838,7 @@ class _MigrationBuilder:
                        category if fault_step is Step.DATASET_MIGRATION else None, ctx, d.dataset_id, coll.collection_id,
                        sfn_retry=self.distributed)
         if not dm.succeeded:
+            self.outcomes[d.dataset_id] = ("migration_failed", None, None)
             self._s3(dm.stop, S3_REPORT_ERRORS.format(execution=self.exec_name, name=f"{item['collection_version_id']}_{d.dataset_id}"),
                      {"step": "dataset_migrate", "error": (dm.attempts[-1].look.app_errors or (dm.attempts[-1].look.status_reason,))[0],
                       "args": [], "kwargs": {"dataset_id": d.dataset_id}})
@@ -763,6 +852,7 @@ class _MigrationBuilder:
         ing = self._ingestion(coll, d, new_dvid, item["collection_version_id"], sfn_name, uri, start, started_by,
                               category if fault_step in INGESTION_STEPS else None,
                               fault_step)
+        self.outcomes[d.dataset_id] = self._ingestion_outcome(ing)
         resource = {"resourceType": "states", "resource": "startExecution.sync:2"}
         history.add(start - 1, "TaskStateEntered", "stateEnteredEventDetails",
                     {"name": "StepFunctionsStartExecution", "input": json_dumps({**item, "result": response})}, thread)
@@ -782,6 +872,21 @@ class _MigrationBuilder:
             history.add(ing.stop + 0.7, "PassStateEntered", "stateEnteredEventDetails", {"name": "DatasetError", "input": "{}"}, thread)
             history.add(ing.stop + 0.8, "PassStateExited", "stateExitedEventDetails", {"name": "DatasetError", "output": "{}"}, thread)
         return ing.stop + 1
+
+    def _ingestion_outcome(self, ing: ExecutionPlan) -> tuple[str, str | None, Step | None]:
+        """How the ingestion left the dataset's status: its validation message is the validator's errors
+        (process.py: "Updating processing status" with validation_message)."""
+        if ing.status == "SUCCEEDED":
+            return "succeeded", None, None
+        failed = self._failed_ingestion_job
+        look = failed.attempts[-1].look if failed is not None and failed.attempts else None
+        if failed is not None and failed.category is C.VALIDATION and self.long_messages_left > 0:
+            self.long_messages_left -= 1
+            failed.attempts[-1].look = look = failures.long_validation(failed.step, failed.log_ctx.new_dataset_version_id)
+        message = None
+        for _, text, extra in look.app_records if look is not None else ():
+            message = extra.get("validation_message", message)
+        return "ingestion_failed", message, failed.step if failed is not None else None
 
     def _ingestion(self, coll: Collection, d: Dataset, new_dvid: str, cvid: str, name: str, uri: str, start: float,
                    started_by: str, category: C | None, fault_step: Step | None) -> ExecutionPlan:
@@ -867,6 +972,7 @@ class _MigrationBuilder:
             status, cause = "FAILED", INGESTION_FAIL_CAUSE
         ex = ExecutionPlan(name=name, machine="ingestion", stage=stage.name, state_machine=stage.ingestion_sfn, arn=arn,
                            start=start, stop=stop, status=status, input=ex_input, events=h.events, cause=cause)
+        self._failed_ingestion_job = failed
         self.ingestions.append(ex)
         return ex
 
@@ -924,7 +1030,8 @@ def expire_logs(plan: MigrationPlan, share: float, rng: random.Random) -> None:
 # --- truth ---------------------------------------------------------------------------------------------
 
 
-def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: set[str]) -> list[DatasetTruth]:
+def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: set[str],
+                   verdicts: dict[str, tuple[str, str | None]] | None = None) -> list[DatasetTruth]:
     """Each dataset's final outcome in this migration, from the plan alone."""
     by_dataset: dict[str, list[JobPlan]] = {}
     for job in plan.jobs:
@@ -942,6 +1049,9 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
         c.migration_status = "NOT_STARTED" if job is None else ("SUCCEEDED" if job.succeeded else "FAILED")
     coll_status = {c.collection_id: c.migration_status for c in plan.collection_truths}
     aborted = plan.execution.status == "ABORTED"
+    reports = [j for j in plan.jobs if j.step is Step.REPORT]
+    # the report's "Report" record repeats every verdict of a cleanup that ran to its end
+    report_read = bool(reports) and reports[-1].succeeded and not reports[-1].logs_expired
     ingestion_status = {}
     for ex in plan.ingestions:
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
@@ -968,6 +1078,13 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
             elif latest.get(Step.CXG) is None or not latest[Step.CXG].succeeded:
                 # stopped between two steps: only an abort does that once the migration has ended
                 state, category = ("failed", C.CANCELLED) if aborted else ("running", None)
+            verdict = None
+            cleanup = cleanups.get(coll.collection_id)
+            if d.dataset_id in (verdicts or {}) and cleanup is not None and cleanup.succeeded \
+                    and (not cleanup.logs_expired or report_read):
+                verdict = verdicts[d.dataset_id][0]
+                if state == "succeeded":  # every job succeeded: production's verdict alone fails it
+                    state, step, category = "failed", cleanup.step.value, C.APPLICATION
             durations = {}
             for j in jobs:
                 if j.duration_s is not None:
@@ -984,7 +1101,7 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 started_at=min(j.created for j in jobs) if jobs else None,
                 finished_at=max(j.stop for j in jobs) if jobs else None,
                 retries=sum(len(j.attempts) - 1 for j in jobs) + sum(n - 1 for n in steps_seen.values()),
-                step_durations=durations, observable=observable,
+                step_durations=durations, observable=observable, production_verdict=verdict,
             ))
     return out
 
@@ -1010,7 +1127,7 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
         if spec.abort_at is not None:
             abort(plan, plan.start + spec.abort_at * (plan.stop - plan.start), mrng)
         expire_logs(plan, spec.expired_log_share, mrng)
-        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped)
+        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.verdicts)
         migrations.append(plan)
     return WorldPlan(scenario, seed, anchor, migrations)
 

@@ -23,6 +23,15 @@ class MigrationSpec:
     live: bool = False  # the migration the emulator plays in real time
     limit_migration: int = 0  # LIMIT_MIGRATION: a smoke test of this many random collections
     gather_fails: bool = False  # gather_collections fails (the database is unreachable): nothing is migrated
+    # share of the datasets whose every job succeeds that production's cleanup step still flags (rolled back, or
+    # not on the latest schema): production's verdict alone fails them
+    verdict_share: float = 0.0
+    # validation failures whose validator reports so many errors that the records carrying them pass 16 KB and
+    # Docker's awslogs driver splits them (the failed job's status record, the cleanup's error record)
+    long_validation_messages: int = 0
+    # DISTRIBUTED: collections whose SpanDatasets ItemReader fails (caught: straight to CollectionCleanup), so the
+    # datasets they listed never start; only the cleanup's "Downloaded from S3" record names them after the report
+    span_datasets_reader_fails: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,11 @@ def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
         MigrationSpec(stage="dev", tag="SMOKE_TEST", start_h=-11 * 24, spread_h=0.5, limit_migration=3),
         MigrationSpec(stage="dev", tag=None, start_h=-9 * 24, spread_h=spread_h * 0.8, abort_at=0.55,
                       data_fault_keep=1.0, expired_log_share=0.35),
-        MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9),
+        MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9,
+                      verdict_share=0.05, long_validation_messages=1, span_datasets_reader_fails=1),
         MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
                       duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
-                      data_fault_keep=0.6, live=True),
+                      data_fault_keep=0.6, live=True, verdict_share=0.02, long_validation_messages=1),
     )
 
 

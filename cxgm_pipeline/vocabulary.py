@@ -115,3 +115,10 @@ ATTEMPT_STATE_OF_EXECUTION = {
     ExecutionStatus.ABORTED: AttemptState.ABORTED,
     ExecutionStatus.TIMED_OUT: AttemptState.TIMED_OUT,
 }
+
+
+class ProductionVerdict(StrEnum):
+    """What production's cleanup step said of a dataset it did not migrate (its error record's `rollback`)."""
+
+    ROLLED_BACK = "rolled_back"  # rollback true: processing_status not SUCCESS; the previous version restored
+    NOT_LATEST_SCHEMA = "not_latest_schema"  # rollback false: the dataset is not on the latest schema

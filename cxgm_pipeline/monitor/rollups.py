@@ -14,6 +14,8 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import utcnow
+from cxgm_pipeline.monitor.classify import diagnose
+from cxgm_pipeline.monitor.logparse import parse_text
 from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
@@ -25,6 +27,7 @@ from cxgm_pipeline.vocabulary import (
     DatasetState,
     ErrorCategory,
     JobStatus,
+    ProductionVerdict,
     Step,
 )
 
@@ -71,9 +74,40 @@ _ROW_INPUTS = ["resolved_dataset_id", "step", "status", "stopped_at", "created_a
 
 
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
-                 aborted: bool, now_us: int, execution_status: str | None = None) -> dict:
+                 aborted: bool, now_us: int, execution_status: str | None = None, verdict: dict | None = None) -> dict:
     """One dataset from its jobs (plain records, oldest first, times in epoch microseconds or None): ~10 us a
     dataset, not a pandas query each. Its started_at/finished_at are epoch microseconds too."""
+    row = _jobs_row(dataset_id, jobs, info, collection_job, ended, aborted, now_us, execution_status)
+    row.update(production_verdict=None, production_message=None)
+    if verdict is not None:
+        row.update(production_verdict=verdict["verdict"], production_message=verdict["message"])
+        if row["state"] == DatasetState.SUCCEEDED.value:
+            # every job succeeded, yet production's cleanup says it did not migrate: its word decides
+            category, signature = verdict_cause(verdict["verdict"], verdict["message"])
+            row.update(state=DatasetState.FAILED.value, failing_step=verdict["step"], error_category=category,
+                       error_signature=signature)
+    return row
+
+
+_VERDICT_WORDS = {ProductionVerdict.ROLLED_BACK.value: "rolled back by the cleanup step (processing_status not SUCCESS)",
+                  ProductionVerdict.NOT_LATEST_SCHEMA.value: "not on the latest schema after the cleanup step"}
+
+
+def verdict_cause(verdict: str, message: str | None) -> tuple[str, str]:
+    """(error_category, error_signature) of a dataset production's verdict alone failed: its message read as the
+    classifier reads a log (a validator's `ERROR: ...` lines are `validation`), else `application` with production's
+    message, or the verdict's words when it gave none."""
+    text = (message or "").strip()
+    if text:
+        found = diagnose(None, None, parse_text(text))
+        if found.category is not ErrorCategory.UNKNOWN:
+            return found.category.value, found.signature
+        return ErrorCategory.APPLICATION.value, f"{ErrorCategory.APPLICATION.value}: {text.splitlines()[0]}"[:200]
+    return ErrorCategory.APPLICATION.value, f"{ErrorCategory.APPLICATION.value}: {_VERDICT_WORDS[verdict]}"
+
+
+def _jobs_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
+              aborted: bool, now_us: int, execution_status: str | None = None) -> dict:
     row = {"dataset_id": dataset_id, **info, "current_step": None, "last_step": None, "failing_step": None,
            "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
            "total_duration_s": None, "retries": 0, "jobs": len(jobs),
@@ -181,6 +215,7 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         r["collection_id"]: r
         for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
     }
+    verdicts = _verdicts(outputs, jobs)
     grouped: dict[str, list[dict]] = {}
     for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[_ROW_INPUTS], times="us"):
         grouped.setdefault(record["resolved_dataset_id"], []).append(record)
@@ -191,7 +226,7 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
         row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
                            collection_jobs.get(meta.get("collection_id")), ended, aborted, now_us,
-                           execution_status.get(dataset_id))
+                           execution_status.get(dataset_id), verdicts.get(dataset_id))
         row.pop("skipped", None)
         rows.append(row)
     if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
@@ -201,6 +236,24 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
+
+
+def _verdicts(outputs: pd.DataFrame, jobs: pd.DataFrame) -> dict[str, dict]:
+    """{DATASET_ID: production's verdict, its message and the cleanup step that gave it}. A verdict read from the
+    report's `Report` names no cleanup job: its step is the attempt's cleanup step."""
+    if outputs.empty or "verdict" not in outputs or not (outputs["kind"] == "verdict").any():
+        return {}
+    step_of_job = dict(zip(jobs["job_id"], jobs["step"])) if not jobs.empty else {}
+    cleanup = sorted({s for s in step_of_job.values() if s in _CLEANUP_STEPS}) or [Step.COLLECTION_CLEANUP.value]
+    out: dict[str, dict] = {}
+    for r in row_dicts(outputs[outputs["kind"] == "verdict"]):
+        step = step_of_job.get(r["job_id"])
+        out.setdefault(r["dataset_id"], {"verdict": r["verdict"], "message": none_if_missing(r["verdict_message"]),
+                                         "step": step if step in _CLEANUP_STEPS else cleanup[0]})
+    return out
+
+
+_CLEANUP_STEPS = {Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value}
 
 
 def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None) -> pd.DataFrame:

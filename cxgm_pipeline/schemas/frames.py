@@ -21,9 +21,10 @@ from cxgm_pipeline.vocabulary import (
     ExecutionStatus,
     JobStatus,
     LogStatus,
+    ProductionVerdict,
 )
 
-OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
 # `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
@@ -141,6 +142,11 @@ class StepOutputs(_Partitioned):
     dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the version before the migration")
     new_dataset_version_id: Series[Text] = pa.Field(nullable=True, description="made by dataset_migrate")
     sfn_name: Series[Text] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
+    verdict: Series[Text] = pa.Field(
+        isin=_values(ProductionVerdict), nullable=True,
+        description="kind verdict: what production's cleanup step said of the dataset (its error record's rollback)")
+    verdict_message: Series[Text] = pa.Field(
+        nullable=True, description="kind verdict: production's message in that record, as logged (may be empty)")
 
 
 class SfnExecutions(_Partitioned):
@@ -193,6 +199,12 @@ class DatasetRollup(_IngestionStepDurations):
     attribution: Series[Text] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
                                         description="how the dataset's jobs were found; unattributed: an ingestion "
                                                     "whose dataset no source names (dataset_id 'unattributed:<version>')")
+    production_verdict: Series[Text] = pa.Field(
+        isin=_values(ProductionVerdict), nullable=True,
+        description="production's own verdict from its cleanup records: rolled_back (rollback true: not processed "
+                    "successfully, previous version restored) or not_latest_schema; empty when it raised none")
+    production_message: Series[Text] = pa.Field(
+        nullable=True, description="production's message with its verdict (the dataset's validation message), as logged")
 
 
 class _DatasetStateCounts(_Frame):

@@ -13,7 +13,7 @@ from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from tests.conftest import VARIANTS, set_clock
 
 runner = CliRunner()
-COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id")
+COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id", "production_verdict")
 
 
 def run(env: dict, *args: str) -> tuple[int, str]:
