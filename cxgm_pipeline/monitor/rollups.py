@@ -16,6 +16,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts import utcnow
 from cxgm_pipeline.monitor.classify import diagnose
 from cxgm_pipeline.monitor.logparse import parse_text
+from portal_shapes import INGESTION_TASK_STATES
 from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
@@ -74,10 +75,17 @@ _ROW_INPUTS = ["resolved_dataset_id", "step", "status", "stopped_at", "created_a
 
 
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
-                 aborted: bool, now_us: int, execution_status: str | None = None, verdict: dict | None = None) -> dict:
+                 aborted: bool, now_us: int, execution_status: str | None = None, verdict: dict | None = None,
+                 execution_failure: tuple | None = None) -> dict:
     """One dataset from its jobs (plain records, oldest first, times in epoch microseconds or None): ~10 us a
     dataset, not a pandas query each. Its started_at/finished_at are epoch microseconds too."""
     row = _jobs_row(dataset_id, jobs, info, collection_job, ended, aborted, now_us, execution_status)
+    if row["state"] == DatasetState.FAILED.value and row["error_signature"] == f"ingestion execution {execution_status}" \
+            and execution_failure and execution_failure[0]:
+        error, state = execution_failure
+        category = ErrorCategory.TIMEOUT if error == "States.Timeout" else ErrorCategory.UNKNOWN
+        row.update(error_category=category.value, failing_step=INGESTION_STATE_STEPS.get(state),
+                   error_signature=f"ingestion execution {execution_status}: {error}" + (f" in {state}" if state else ""))
     row.update(production_verdict=None, production_message=None)
     if verdict is not None:
         row.update(production_verdict=verdict["verdict"], production_message=verdict["message"])
@@ -89,6 +97,7 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
     return row
 
 
+INGESTION_STATE_STEPS = {state: job for state, job in INGESTION_TASK_STATES.items()}
 _VERDICT_WORDS = {ProductionVerdict.ROLLED_BACK.value: "rolled back by the cleanup step (processing_status not SUCCESS)",
                   ProductionVerdict.NOT_LATEST_SCHEMA.value: "not on the latest schema after the cleanup step"}
 
@@ -205,12 +214,16 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         for r in row_dicts(outputs[outputs["kind"] == "skipped_dataset"]):
             collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
             note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
-    new_versions, execution_status = {}, {}
+    new_versions, execution_status, execution_failure = {}, {}, {}
     if not executions.empty:
         known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"])
         new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
         with_status = known.dropna(subset=["status"])
         execution_status = dict(zip(with_status["dataset_id"], with_status["status"]))
+        if "failure_error" in known:
+            read = known[known["failure_error"].notna()]
+            execution_failure = {d: (e, s) for d, e, s in zip(read["dataset_id"], read["failure_error"],
+                                                              read["failure_state"].where(read["failure_state"].notna(), None))}
     collection_jobs = {
         r["collection_id"]: r
         for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
@@ -226,7 +239,7 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
         row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
                            collection_jobs.get(meta.get("collection_id")), ended, aborted, now_us,
-                           execution_status.get(dataset_id), verdicts.get(dataset_id))
+                           execution_status.get(dataset_id), verdicts.get(dataset_id), execution_failure.get(dataset_id))
         row.pop("skipped", None)
         rows.append(row)
     if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)

@@ -169,6 +169,12 @@ class SfnExecutions(_Partitioned):
         nullable=True, description="the dataset version before the migration")
     attribution: Series[Text] = pa.Field(
         isin=[*OUTPUT_SOURCES, "execution_name", "unattributed"], description="how the row was tied to its dataset")
+    failure_error: Series[Text] = pa.Field(
+        nullable=True, description="a FAILED execution with no failed job of its own: the error its history ends "
+                                   "on (States.Timeout: a task past its TimeoutSeconds)")
+    failure_state: Series[Text] = pa.Field(nullable=True, description="the task state that error hit (e.g. AddLabels)")
+    history_read: Series[bool] = pa.Field(
+        description="its history was read for that error (once: a refresh keeps what was read)")
 
 
 class DatasetRollup(_IngestionStepDurations):

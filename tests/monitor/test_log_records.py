@@ -12,7 +12,7 @@ from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.logparse import AWSLOGS_PART_BYTES, parse_events, reassemble
 from cxgm_pipeline.monitor.outputs import OUTPUT_RECORDS_PATTERN, collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.rollups import dataset_rollup
-from cxgm_pipeline.schemas import EnrichedJobs, SfnExecutions, empty_frame
+from cxgm_pipeline.schemas import EnrichedJobs, SfnExecutions, StepOutputs, empty_frame
 from cxgm_pipeline.vocabulary import AttemptState
 
 T0 = int(datetime(2026, 11, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
@@ -210,3 +210,58 @@ def test_a_dataset_whose_jobs_succeeded_but_production_rolled_back_is_failed_wit
     assert (d2["state"], d2["error_category"], d2["production_verdict"]) == ("failed", "application", "not_latest_schema")
     assert "not on the latest schema" in d2["error_signature"]
     assert (d3["state"], d3["production_verdict"]) == ("succeeded", None)
+
+
+def _ev(i, prev, kind, key=None, details=None):
+    return {"id": i, "previousEventId": prev, "type": kind, **({key: details} if key else {})}
+
+
+class _Histories:
+    def __init__(self, by_arn):
+        self.by_arn, self.read = by_arn, []
+
+    def histories(self, stage, arns, stats=None):
+        self.read.extend(arns)
+        return {a: self.by_arn[a] for a in arns}
+
+
+def test_an_ingestion_that_timed_out_is_a_timeout_in_its_step_read_once():
+    """sfn/main.tf @ 0032817: AddLabels' TimeoutSeconds (24 h) passes four times under its States.ALL retrier (its
+    jobs never placed, still RUNNABLE), the Catch goes to HandleErrors, RaiseError fails the execution: FAILED, not
+    TIMED_OUT, with no failed job; the cause is in the history alone, which is read once."""
+    from cxgm_pipeline.monitor.executions import _failures_in_history, ingestion_failure
+
+    batch = {"resourceType": "batch", "resource": "submitJob.sync"}
+    events = [_ev(1, 0, "ExecutionStarted"), _ev(2, 1, "TaskStateEntered", "stateEnteredEventDetails", {"name": "AddLabels"})]
+    for k in range(4):
+        base = 3 + 4 * k
+        events += [_ev(base, base - 1, "TaskScheduled", "taskScheduledEventDetails", batch),
+                   _ev(base + 1, base, "TaskStarted", "taskStartedEventDetails", batch),
+                   _ev(base + 2, base + 1, "TaskSubmitted", "taskSubmittedEventDetails", batch),
+                   _ev(base + 3, base + 2, "TaskTimedOut", "taskTimedOutEventDetails",
+                       {**batch, "error": "States.Timeout", "cause": ""})]
+    events += [_ev(20, 18, "TaskStateEntered", "stateEnteredEventDetails", {"name": "HandleErrors"}),
+               _ev(21, 20, "TaskScheduled", "taskScheduledEventDetails", {"resourceType": "lambda"}),
+               _ev(22, 21, "TaskSucceeded", "taskSucceededEventDetails", {"resourceType": "lambda"}),
+               _ev(23, 22, "FailStateEntered", "stateEnteredEventDetails", {"name": "RaiseError"}),
+               _ev(24, 23, "ExecutionFailed", "executionFailedEventDetails", {"cause": "Failed to ingest dataset."})]
+    assert ingestion_failure(events) == ("States.Timeout", "AddLabels")
+
+    jobs = pd.DataFrame([*_dataset_jobs("D1"), *_dataset_jobs("D2")])
+    for i in jobs.index[jobs["step"].isin(["add_labels", "cxg"])]:
+        jobs.loc[i, ["status", "started_at", "stopped_at"]] = ["RUNNABLE", None, None]
+    jobs = jobs[~((jobs["step"] == "cxg"))]
+    failed_job = jobs.index[(jobs["dataset_version_id"] == "new-D2") & (jobs["step"] == "add_labels")]
+    jobs.loc[failed_job, "status"] = "FAILED"  # D2 has a failed job of its own: its history is not read
+    executions = _ingestions("D1", "D2").assign(status="FAILED")
+    sfn = _Histories({"arn:D1": events})
+    read = _failures_in_history("dev", executions, jobs, sfn, None, None)
+    assert sfn.read == ["arn:D1"]
+    again = _failures_in_history("dev", executions, jobs, sfn, None, read)
+    assert sfn.read == ["arn:D1"], "a refresh keeps what was read"
+    assert again.set_index("dataset_id").loc["D1", "failure_error"] == "States.Timeout"
+
+    datasets = dataset_rollup("dev", "k", jobs, read, empty_frame(StepOutputs), ended=True).set_index("dataset_id")
+    d1 = datasets.loc["D1"]
+    assert (d1["state"], d1["error_category"], d1["failing_step"]) == ("failed", "timeout", "add_labels")
+    assert "States.Timeout" in d1["error_signature"]
