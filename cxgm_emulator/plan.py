@@ -63,6 +63,10 @@ INGESTION_CATEGORY_STEPS: dict[C, tuple[Step, ...]] = {
 }
 DATA_FAULTS = frozenset({C.VALIDATION, C.APPLICATION})  # a retry fails the same way
 JOB_TIMEOUT_S = {Step.CXG: 4 * 3600, Step.VALIDATE_ANNDATA: 4 * 3600}
+# the ingestion machine's task TimeoutSeconds (sfn/main.tf @ 0032817: h5ad_timeout, atac_timeout, cxg_timeout)
+INGESTION_TASK_TIMEOUT_S = {Step.VALIDATE_ANNDATA: 86400, Step.VALIDATE_ATAC: 86400, Step.ADD_LABELS: 86400,
+                            Step.CXG: 172800}
+STALLED_FOR_S = 400 * 86400  # a job no compute environment takes stays RUNNABLE past any scenario's end
 RETRY_ATTEMPTS = 3  # the job definitions retry host terminations, nothing else
 SFN_RETRY_DELAY_S = 30.0  # main.tf Retry: {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 30, "MaxAttempts": 1}
 INFRA_RETRY_RECOVERS = 0.5  # share of infrastructure failures that a Step Functions retry gets past
@@ -181,6 +185,7 @@ class JobPlan:
     logs_expired: bool = False
     timeout_s: int | None = None
     seed: int = 0
+    stalled: bool = False  # never placed: RUNNABLE until Step Functions gives up on it (its task's TimeoutSeconds)
 
     @property
     def stop(self) -> float:
@@ -400,6 +405,7 @@ class _MigrationBuilder:
         self.outcomes: dict[str, tuple[str, str | None, Step | None]] = {}
         self.long_messages_left = spec.long_validation_messages
         self._failed_ingestion_job: JobPlan | None = None
+        self.timeouts_left = spec.ingestion_timeouts
         self.reader_fails_left = spec.span_datasets_reader_fails if self.distributed else 0
 
     # faults ------------------------------------------------------------------------------------------
@@ -849,9 +855,11 @@ class _MigrationBuilder:
         self._s3(dm.stop, S3_MIGRATE_CHANGES.format(execution=self.exec_name, collection_id=coll.collection_id, dataset_id=d.dataset_id),
                  {f"{coll.collection_id}_{d.dataset_id}": ["obs: renamed 'development_stage_ontology_term_id' terms"]})
         start = dm.stop + 2
+        stall = fault is None and self.timeouts_left > 0
+        self.timeouts_left -= stall
         ing = self._ingestion(coll, d, new_dvid, item["collection_version_id"], sfn_name, uri, start, started_by,
                               category if fault_step in INGESTION_STEPS else None,
-                              fault_step)
+                              fault_step, stall)
         self.outcomes[d.dataset_id] = self._ingestion_outcome(ing)
         resource = {"resourceType": "states", "resource": "startExecution.sync:2"}
         history.add(start - 1, "TaskStateEntered", "stateEnteredEventDetails",
@@ -888,8 +896,34 @@ class _MigrationBuilder:
             message = extra.get("validation_message", message)
         return "ingestion_failed", message, failed.step if failed is not None else None
 
+    def _timed_out_task(self, h: _History, step: Step, t: float, env: dict[str, str], ctx: LogContext, d: Dataset,
+                        coll: Collection) -> tuple[JobPlan, float]:
+        """A task whose job is never placed (RUNNABLE: no compute environment takes it): its TimeoutSeconds passes
+        (24 h for AddLabels, sfn/main.tf @ 0032817: h5ad_timeout), the States.ALL retrier (IntervalSeconds 2,
+        BackoffRate 5, MaxAttempts 3) submits it again, three times; the fourth timeout goes to the Catch. Step
+        Functions leaves the jobs in the queue. Returns the last job and when its task timed out."""
+        timeout = INGESTION_TASK_TIMEOUT_S[step]
+        job = None
+        for k in range(4):
+            job = self.job(step, t, dict(env), d.n_cells, None, ctx, d.dataset_id, coll.collection_id)
+            job.attempts = [AttemptPlan(None, t + STALLED_FOR_S, None, None, job.attempts[-1].task_id, "")]
+            job.stalled = True
+            resource = {"resourceType": "batch", "resource": "submitJob.sync"}
+            arn = f"arn:aws:batch:{self.stage.region}:{ACCOUNT}:job/{job.job_id}"
+            if k == 0:
+                h.add(t - 0.5, "TaskStateEntered", "stateEnteredEventDetails", {"name": STATE_OF_STEP[step], "input": "{}"})
+            h.add(t - 0.2, "TaskScheduled", "taskScheduledEventDetails", {**resource, "region": self.stage.region,
+                                                                          "parameters": "{}"})
+            h.add(t - 0.1, "TaskStarted", "taskStartedEventDetails", dict(resource))
+            h.add(t, "TaskSubmitted", "taskSubmittedEventDetails",
+                  {**resource, "output": json_dumps({"JobArn": arn, "JobId": job.job_id, "JobName": job.job_name})})
+            t += timeout
+            h.add(t, "TaskTimedOut", "taskTimedOutEventDetails", {**resource, "error": "States.Timeout", "cause": ""})
+            t += 2 * 5 ** k if k < 3 else 0
+        return job, t
+
     def _ingestion(self, coll: Collection, d: Dataset, new_dvid: str, cvid: str, name: str, uri: str, start: float,
-                   started_by: str, category: C | None, fault_step: Step | None) -> ExecutionPlan:
+                   started_by: str, category: C | None, fault_step: Step | None, stall: bool = False) -> ExecutionPlan:
         """One execution of the ingestion machine (sfn/main.tf @ 0032817)."""
         rng, stage = self.rng, self.stage
         if self.ingestion_input is IngestionInput.NEW:
@@ -917,6 +951,7 @@ class _MigrationBuilder:
             return LogContext(stage.name, step, new_dvid, new_dvid, cvid)
 
         failed: JobPlan | None = None
+        stall_end = 0.0
         h.add(t - 0.5, "ParallelStateEntered", "stateEnteredEventDetails", {"name": "Parallel", "input": json_dumps(ex_input)})
         branch_jobs = []
         for step in (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC):
@@ -944,6 +979,9 @@ class _MigrationBuilder:
         if failed is None:
             h.add(t - 1, "ParallelStateExited", "stateExitedEventDetails", {"name": "Parallel", "output": json_dumps(ex_input)})
             for step in (Step.ADD_LABELS, Step.CXG):
+                if step is Step.ADD_LABELS and stall:
+                    failed, stall_end = self._timed_out_task(h, step, t, env_for(step), ctx_for(step), d, coll)
+                    break
                 fault = category if fault_step is step else None
                 job = self.job(step, t, env_for(step), d.n_cells, fault, ctx_for(step), d.dataset_id, coll.collection_id)
                 self._task_events(h, "", job, ex_input, {})
@@ -964,10 +1002,11 @@ class _MigrationBuilder:
             h.add(stop, "ExecutionSucceeded", "executionSucceededEventDetails", {"output": json_dumps(ex_input)})
             status, cause = "SUCCEEDED", None
         else:
-            stop = failed.stop + 5
-            h.add(failed.stop + 1, "TaskStateEntered", "stateEnteredEventDetails", {"name": "HandleErrors", "input": "{}"})
-            h.add(failed.stop + 3, "TaskSucceeded", "taskSucceededEventDetails", {"resourceType": "lambda", "resource": "invoke", "output": "{}"})
-            h.add(failed.stop + 4, "FailStateEntered", "stateEnteredEventDetails", {"name": "RaiseError", "input": "{}"})
+            end = stall_end if failed.stalled else failed.stop
+            stop = end + 5
+            h.add(end + 1, "TaskStateEntered", "stateEnteredEventDetails", {"name": "HandleErrors", "input": "{}"})
+            h.add(end + 3, "TaskSucceeded", "taskSucceededEventDetails", {"resourceType": "lambda", "resource": "invoke", "output": "{}"})
+            h.add(end + 4, "FailStateEntered", "stateEnteredEventDetails", {"name": "RaiseError", "input": "{}"})
             h.add(stop, "ExecutionFailed", "executionFailedEventDetails", {"cause": INGESTION_FAIL_CAUSE})
             status, cause = "FAILED", INGESTION_FAIL_CAUSE
         ex = ExecutionPlan(name=name, machine="ingestion", stage=stage.name, state_machine=stage.ingestion_sfn, arn=arn,
@@ -1072,6 +1111,9 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 state = "not_started"
                 # only collection_migrate's answer names it
                 observable = coll_status.get(coll.collection_id) == "SUCCEEDED"
+            elif any(j.stalled for j in jobs) and ingestion_status.get(new_versions.get(d.dataset_id)) == "FAILED":
+                # its task timed out with the job still queued: the execution failed, no job did
+                state, step, category = "failed", next(j for j in jobs if j.stalled).step.value, C.TIMEOUT
             elif failed:
                 f = min(failed, key=lambda j: j.stop)
                 state, step, category = "failed", f.step.value, f.observable_category

@@ -32,6 +32,9 @@ class MigrationSpec:
     # DISTRIBUTED: collections whose SpanDatasets ItemReader fails (caught: straight to CollectionCleanup), so the
     # datasets they listed never start; only the cleanup's "Downloaded from S3" record names them after the report
     span_datasets_reader_fails: int = 0
+    # datasets whose add_labels job is never placed: AddLabels' 24 h TimeoutSeconds passes four times (States.ALL
+    # retrier), then HandleErrors -> RaiseError: the ingestion FAILED, no job failed, the migration waits ~4 days
+    ingestion_timeouts: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,13 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         migrations=_migrations(spread_h=2.0),
     ),
 }
+
+
+# `small`'s corpus with one migration whose ingestions time out: it lasts four days, so it has a scenario of its own
+SCENARIOS["timeouts"] = ScenarioSpec(**{
+    **SCENARIOS["small"].__dict__, "name": "timeouts",
+    "migrations": (MigrationSpec(stage="dev", tag="TIMEOUTS", start_h=-6 * 24, spread_h=2.0, ingestion_timeouts=2,
+                                 verdict_share=0.05),)})
 
 
 def get_scenario(name: str) -> ScenarioSpec:

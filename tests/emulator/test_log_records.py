@@ -4,10 +4,14 @@ collection listed but never started once the report step has emptied S3 (the def
 
 import json
 
+import pytest
+
+from cxgm_emulator.truth import load_truth
 from cxgm_emulator.world import DOCKER_PART_BYTES
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.session import MonitorSession
-from tests.conftest import migration
+from tests.cli.test_variants import _compare_every_attempt
+from tests.conftest import VARIANTS, migration, start_emulator_process
 from tests.emulator.aws import all_jobs, client
 
 
@@ -86,3 +90,19 @@ def test_datasets_listed_but_never_started_stay_not_started_after_the_report_ste
     outputs = frames["step_outputs"]
     from_log = outputs[(outputs["kind"] == "listed_dataset") & outputs["dataset_id"].isin(never)]
     assert set(from_log["source"]) == {"log"}
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
+def test_ingestions_that_timed_out_read_timeout_in_add_labels_in_every_variant(tmp_path, variant):
+    """The `timeouts` scenario: add_labels jobs never placed, AddLabels' TimeoutSeconds passed four times, the
+    ingestion FAILED through RaiseError. `cxgm describe datasets` equals the truth for every dataset."""
+    emu = start_emulator_process(tmp_path / "emu", *variant, scenario="timeouts")
+    try:
+        env = emu.wait_ready()
+        truth = load_truth(emu.truth_file)
+        timed_out = [d for m in truth["migrations"] for d in m["datasets"] if d["error_category"] == "timeout"
+                     and d["failing_step"] == "add_labels"]
+        assert len(timed_out) == 2
+        _compare_every_attempt({**env, "CXGM_DATA": str(tmp_path / "data")}, truth, tmp_path)
+    finally:
+        emu.stop()
