@@ -27,6 +27,7 @@ from cxgm_pipeline.vocabulary import (
     ACTIVE_JOB_STATUSES,
     DatasetState,
     ErrorCategory,
+    ErrorKind,
     JobStatus,
     ProductionVerdict,
     Step,
@@ -311,15 +312,34 @@ def _distinct_values(column: pd.Series, limit: int = 10) -> str | None:
     return ", ".join(listed) + (f" … (+{len(seen) - limit})" if len(seen) > limit else "") if listed else None
 
 
+def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
+    """The causes of the datasets production's verdict alone failed (no job of theirs did): one row per cause at
+    the cleanup step, `jobs` counting the cleanup's error records (one a dataset)."""
+    if datasets is None or datasets.empty or "production_verdict" not in datasets:
+        return []
+    alone = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["production_verdict"].notna()
+                     & datasets["failing_step"].isin(list(_CLEANUP_STEPS))]
+    rows = []
+    for (sig, step), d in alone.groupby(["error_signature", "failing_step"]):
+        rows.append({"stage": d["stage"].iloc[0], "attempt": d["attempt"].iloc[0], "error_signature": sig,
+                     "error_category": d["error_category"].iloc[0], "error_kind": ErrorKind.RUNTIME.value
+                     if d["error_category"].iloc[0] in (ErrorCategory.APPLICATION, ErrorCategory.VALIDATION)
+                     else ErrorKind.UNKNOWN.value,
+                     "step": step, "jobs": len(d), "datasets": len(d), "first_seen": d["finished_at"].min(),
+                     "last_seen": d["finished_at"].max(), "example_datasets": ",".join(d["dataset_id"][:EXAMPLES]),
+                     "examples": None, "error_evidence": f"production's cleanup records: {d['production_verdict'].iloc[0]}"})
+    return rows
+
+
 def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed jobs grouped by signature: one row per cause, with counts and example datasets. With the
     dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
     jobs = attempt_jobs(jobs, executions)
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
+    rows = _verdict_signatures(datasets)
     if failed.empty:
-        return empty_frame(ErrorSignatures)
+        return validate(ErrorSignatures, pd.DataFrame(rows)) if rows else empty_frame(ErrorSignatures)
     failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))
-    rows = []
     blamed: dict[tuple, list[str]] = {}
     if datasets is not None and not datasets.empty:
         for (sig, step), d in datasets.dropna(subset=["error_signature"]).groupby(["error_signature", "failing_step"]):
