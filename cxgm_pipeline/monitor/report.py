@@ -178,6 +178,15 @@ def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
 VERDICTS_SHOWN = 20
 
 
+def _first_line(message) -> str | None:
+    """A verdict's message as a table shows it: its first line (a validation message lists every error)."""
+    if not isinstance(message, str) or not message.strip():
+        return None
+    lines = [line for line in message.splitlines() if line.strip()]
+    more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+    return (lines[0][:160] + ("…" if len(lines[0]) > 160 else "")) + more
+
+
 def _verdicts(r: AttemptReport) -> str:
     """What production's own cleanup step said of the datasets it did not migrate, beside what cxgm concluded."""
     datasets = r.frame("dataset_rollup")
@@ -187,6 +196,7 @@ def _verdicts(r: AttemptReport) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in flagged["production_verdict"].value_counts().items())
     only = flagged[(flagged["state"] == DatasetState.FAILED.value) & (flagged["jobs"] > 0)
                    & flagged["failing_step"].isin(["collection_cleanup", "collection_publish"])]
+    flagged = flagged.assign(production_message=flagged["production_message"].map(_first_line))
     return (f"{len(flagged)} datasets ({counts}) in the cleanup step's error records; {len(only)} of them failed by "
             f"that verdict alone (every job succeeded).\n\n"
             + markdown_table(flagged, ["dataset_id", "state", "production_verdict", "production_message",

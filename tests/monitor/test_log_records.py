@@ -265,3 +265,22 @@ def test_an_ingestion_that_timed_out_is_a_timeout_in_its_step_read_once():
     d1 = datasets.loc["D1"]
     assert (d1["state"], d1["error_category"], d1["failing_step"]) == ("failed", "timeout", "add_labels")
     assert "States.Timeout" in d1["error_signature"]
+
+
+def test_the_report_shows_production_verdicts_beside_cxgm_s_conclusion():
+    from cxgm_pipeline.monitor.report import _verdicts
+
+    rows = pd.DataFrame({"dataset_id": ["D1", "D2", "D3"], "state": ["failed", "failed", "succeeded"],
+                         "production_verdict": ["rolled_back", "not_latest_schema", None],
+                         "production_message": ["\n".join(ERRORS), None, None], "jobs": [5, 5, 5],
+                         "failing_step": ["validate_anndata", "collection_cleanup", None],
+                         "error_category": ["validation", "application", None]})
+
+    class Report:
+        def frame(self, name):
+            assert name == "dataset_rollup"
+            return rows
+
+    text = _verdicts(Report())
+    assert text.startswith("2 datasets (1 rolled_back, 1 not_latest_schema)") and "1 of them failed by that verdict" in text
+    assert f"{ERRORS[0]} (+{len(ERRORS) - 1} lines)".replace("_", "\\_") in text.replace("\\'", "'")
