@@ -98,6 +98,11 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous
         start_ms = max(start_ms, int((previous["timestamp"].max() - RELIST_MARGIN).timestamp() * 1000))
+        # parts of a split record kept as they came (a frame from before records were rejoined): swept again
+        broken = kept["message"].map(_json).isna()
+        if broken.any():
+            start_ms = min(start_ms, int(kept.loc[broken, "timestamp"].min().timestamp() * 1000))
+            kept = kept[~broken]
     events = logs.filter_group(stage, group, OUTPUT_RECORDS_PATTERN, start_ms, int(before.timestamp() * 1000), stats)
     events = _whole_records(stage, group, events, logs, stats)
     swept = pd.DataFrame({"log_stream": [e["logStreamName"] for e in events],

@@ -284,3 +284,20 @@ def test_the_report_shows_production_verdicts_beside_cxgm_s_conclusion():
     text = _verdicts(Report())
     assert text.startswith("2 datasets (1 rolled_back, 1 not_latest_schema)") and "1 of them failed by that verdict" in text
     assert f"{ERRORS[0]} (+{len(ERRORS) - 1} lines)".replace("_", "\\_") in text.replace("\\'", "'")
+
+
+def test_a_refresh_rejoins_the_parts_a_stored_frame_kept_as_they_came():
+    line = _record("INFO", "output", response={"collection_version_id": "REV", "datasets": [
+        {"dataset_id": f"D{i}", "dataset_version_id": f"old-{i}"} for i in range(300)]})
+    parts = _parts(line, "cm-stream", T0, 1)
+    later = {"logStreamName": "other", "timestamp": T0 + 3_600_000, "eventId": "9", "message": _record("INFO", "output")}
+    logs = _Logs([*parts, later])
+    kept = [parts[0], later]  # as a frame stored before records were rejoined holds them
+    stored = pd.DataFrame({"stage": "dev", "attempt": _attempt().key, "log_group": "/dp/dev/devstack/schema-migration-batch",
+                           "log_stream": [p["logStreamName"] for p in kept], "event_id": [p["eventId"] for p in kept],
+                           "timestamp": pd.to_datetime([p["timestamp"] for p in kept], unit="ms", utc=True),
+                           "message": [p["message"] for p in kept]})
+    records = sweep_output_records("dev", _attempt(), logs, previous=stored)
+    assert len(records) == 2
+    whole = json.loads(records.set_index("event_id").loc[parts[0]["eventId"], "message"])
+    assert whole["response"]["datasets"][299]["dataset_id"] == "D299"
