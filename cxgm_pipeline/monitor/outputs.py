@@ -22,7 +22,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
-from cxgm_pipeline.monitor.logparse import reassemble
+from cxgm_pipeline.monitor.logparse import AWSLOGS_PART_BYTES, reassemble
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import RELIST_MARGIN, ArtifactsApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.redact import redact
@@ -98,11 +98,15 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous
         start_ms = max(start_ms, int((previous["timestamp"].max() - RELIST_MARGIN).timestamp() * 1000))
-        # parts of a split record kept as they came (a frame from before records were rejoined): swept again
-        broken = kept["message"].map(_json).isna()
-        if broken.any():
-            start_ms = min(start_ms, int(kept.loc[broken, "timestamp"].min().timestamp() * 1000))
-            kept = kept[~broken]
+        # parts of a split record kept as they came (a frame from before records were rejoined): swept again, once.
+        # A record's first part is a whole Docker part opening a JSON object that does not parse; a plain line
+        # that happens to hold a term is no part and never moves the sweep back
+        first = kept["message"].str.startswith("{") & (kept["message"].str.len() == AWSLOGS_PART_BYTES) \
+            & kept["message"].map(_json).isna()
+        if first.any():
+            start_ms = min(start_ms, int(kept.loc[first, "timestamp"].min().timestamp() * 1000))
+            split = set(zip(kept.loc[first, "log_stream"], kept.loc[first, "timestamp"]))
+            kept = kept[[key not in split for key in zip(kept["log_stream"], kept["timestamp"])]]
     events = logs.filter_group(stage, group, OUTPUT_RECORDS_PATTERN, start_ms, int(before.timestamp() * 1000), stats)
     events = _whole_records(stage, group, events, logs, stats)
     swept = pd.DataFrame({"log_stream": [e["logStreamName"] for e in events],

@@ -73,7 +73,7 @@ class _Logs:
     def filter_group(self, stage, group, pattern, start_ms, end_ms, stats=None):
         assert pattern == OUTPUT_RECORDS_PATTERN
         terms = [t.strip('"') for t in pattern.replace("?", "").split('" "')]
-        self.calls.append(("group",))
+        self.calls.append(("group", start_ms))
         return [e for e in self.events if any(t.strip('"') in e["message"] for t in terms)]
 
     def filter_streams(self, stage, group, streams, pattern, stats=None, max_events=None, window_ms=None):
@@ -301,3 +301,16 @@ def test_a_refresh_rejoins_the_parts_a_stored_frame_kept_as_they_came():
     assert len(records) == 2
     whole = json.loads(records.set_index("event_id").loc[parts[0]["eventId"], "message"])
     assert whole["response"]["datasets"][299]["dataset_id"] == "D299"
+
+
+def test_a_plain_line_holding_a_term_never_moves_the_sweep_back():
+    plain = {"logStreamName": "s", "timestamp": T0, "eventId": "1", "message": "WARNING: no output written"}
+    later = {"logStreamName": "s", "timestamp": T0 + 3_600_000, "eventId": "2", "message": _record("INFO", "output")}
+    logs = _Logs([plain, later])
+    stored = pd.DataFrame({"stage": "dev", "attempt": _attempt().key, "log_group": "/dp/dev/devstack/schema-migration-batch",
+                           "log_stream": "s", "event_id": ["1", "2"],
+                           "timestamp": pd.to_datetime([T0, T0 + 3_600_000], unit="ms", utc=True),
+                           "message": [plain["message"], later["message"]]})
+    sweep_output_records("dev", _attempt(), logs, previous=stored)
+    start = next(c[1] for c in logs.calls if c[0] == "group")
+    assert start == T0 + 3_600_000 - 15 * 60_000, "from the newest record less the relist margin, as always"
