@@ -121,12 +121,20 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
     return validate(OutputRecords, df.sort_values(["timestamp", "event_id"]))
 
 
+def _may_be_part(message: str) -> bool:
+    """A part of a split JSON record: every part but the last is a whole 16,384 bytes, the last closes the object.
+    A plain line that happens to hold a term (a warning with "output" in it) is neither and costs no call."""
+    if len(message) != AWSLOGS_PART_BYTES and not message.rstrip().endswith("}"):
+        return False
+    return _json(message) is None
+
+
 def _whole_records(stage: str, group: str, events: list[dict], logs: LogsApi, stats) -> list[dict]:
     """The swept events with every record Docker split rejoined. The pattern matches only the parts holding its
     terms (the first part holds `message`; a cleanup error's `rollback` is in its last), so the stream of a
     swept event that does not parse is read again, unfiltered, at that event's timestamp only: a call per split
     record, none when nothing is split."""
-    broken = {(e["logStreamName"], e["timestamp"]) for e in events if _json(e.get("message")) is None}
+    broken = {(e["logStreamName"], e["timestamp"]) for e in events if _may_be_part(e.get("message") or "")}
     if not broken:
         return events
     by_stream: dict[str, list[int]] = {}

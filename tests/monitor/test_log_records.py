@@ -314,3 +314,10 @@ def test_a_plain_line_holding_a_term_never_moves_the_sweep_back():
     sweep_output_records("dev", _attempt(), logs, previous=stored)
     start = next(c[1] for c in logs.calls if c[0] == "group")
     assert start == T0 + 3_600_000 - 15 * 60_000, "from the newest record less the relist margin, as always"
+
+
+def test_a_plain_line_holding_a_term_costs_no_extra_call():
+    plain = {"logStreamName": "s", "timestamp": T0, "eventId": "1", "message": "WARNING: no output written"}
+    logs = _Logs([plain])
+    records = sweep_output_records("dev", _attempt(), logs)
+    assert len(records) == 1 and [c[0] for c in logs.calls] == ["group"]
