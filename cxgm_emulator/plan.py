@@ -1109,8 +1109,12 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
             elif not jobs:
                 state = "not_started"
-                # only collection_migrate's answer names it
+                # only collection_migrate's answer names it; DISTRIBUTED, its S3 item file, which the report step
+                # deletes, and then the cleanup's "Downloaded from S3" record alone
                 observable = coll_status.get(coll.collection_id) == "SUCCEEDED"
+                if observable and plan.map_mode is MapMode.DISTRIBUTED and reports and reports[-1].succeeded:
+                    cleanup = cleanups.get(coll.collection_id)
+                    observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
             elif any(j.stalled for j in jobs) and ingestion_status.get(new_versions.get(d.dataset_id)) == "FAILED":
                 # its task timed out with the job still queued: the execution failed, no job did
                 state, step, category = "failed", next(j for j in jobs if j.stalled).step.value, C.TIMEOUT
