@@ -25,6 +25,7 @@ from cxgm_pipeline.vocabulary import (
     DATASET_STEPS,
     INGESTION_STEPS,
     ACTIVE_JOB_STATUSES,
+    ERROR_KIND,
     DatasetState,
     ErrorCategory,
     ErrorKind,
@@ -86,7 +87,7 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
         error, state = execution_failure
         category = ErrorCategory.TIMEOUT if error == "States.Timeout" else ErrorCategory.UNKNOWN
         row.update(error_category=category.value, failing_step=INGESTION_STATE_STEPS.get(state),
-                   error_signature=f"ingestion execution {execution_status}: {error}" + (f" in {state}" if state else ""))
+                   error_signature=f"{_EXECUTION_SIGNATURE}{execution_status}: {error}" + (f" in {state}" if state else ""))
     row.update(production_verdict=None, production_message=None)
     if verdict is not None:
         row.update(production_verdict=verdict["verdict"], production_message=verdict["message"])
@@ -99,6 +100,7 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
 
 
 INGESTION_STATE_STEPS = {state: job for state, job in INGESTION_TASK_STATES.items()}
+_EXECUTION_SIGNATURE = "ingestion execution "
 _VERDICT_WORDS = {ProductionVerdict.ROLLED_BACK.value: "rolled back by the cleanup step (processing_status not SUCCESS)",
                   ProductionVerdict.NOT_LATEST_SCHEMA.value: "not on the latest schema after the cleanup step"}
 
@@ -331,12 +333,30 @@ def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
     return rows
 
 
+def _history_signatures(datasets: pd.DataFrame | None) -> list[dict]:
+    """The causes read from ingestion histories (a task past its TimeoutSeconds): no job of the dataset failed, so
+    no job row carries them; `jobs` counts the ingestion executions (one a dataset)."""
+    if datasets is None or datasets.empty:
+        return []
+    read = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["failing_step"].notna()
+                    & datasets["error_signature"].fillna("").str.startswith(f"{_EXECUTION_SIGNATURE}FAILED: ")]
+    rows = []
+    for (sig, step), d in read.groupby(["error_signature", "failing_step"]):
+        category = d["error_category"].iloc[0]
+        rows.append({"stage": d["stage"].iloc[0], "attempt": d["attempt"].iloc[0], "error_signature": sig,
+                     "error_category": category, "error_kind": ERROR_KIND[ErrorCategory(category)].value,
+                     "step": step, "jobs": len(d), "datasets": len(d), "first_seen": d["finished_at"].min(),
+                     "last_seen": d["finished_at"].max(), "example_datasets": ",".join(d["dataset_id"][:EXAMPLES]),
+                     "examples": None, "error_evidence": "the ingestion execution's history"})
+    return rows
+
+
 def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed jobs grouped by signature: one row per cause, with counts and example datasets. With the
     dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
     jobs = attempt_jobs(jobs, executions)
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
-    rows = _verdict_signatures(datasets)
+    rows = _verdict_signatures(datasets) + _history_signatures(datasets)
     if failed.empty:
         return validate(ErrorSignatures, pd.DataFrame(rows)) if rows else empty_frame(ErrorSignatures)
     failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))

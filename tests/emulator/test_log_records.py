@@ -10,7 +10,7 @@ from cxgm_emulator.truth import load_truth
 from cxgm_emulator.world import DOCKER_PART_BYTES
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.session import MonitorSession
-from tests.cli.test_variants import _compare_every_attempt
+from tests.cli.test_variants import _compare_every_attempt, run
 from tests.conftest import VARIANTS, migration, start_emulator_process
 from tests.emulator.aws import all_jobs, client
 
@@ -103,6 +103,12 @@ def test_ingestions_that_timed_out_read_timeout_in_add_labels_in_every_variant(t
         timed_out = [d for m in truth["migrations"] for d in m["datasets"] if d["error_category"] == "timeout"
                      and d["failing_step"] == "add_labels"]
         assert len(timed_out) == 2
-        _compare_every_attempt({**env, "CXGM_DATA": str(tmp_path / "data")}, truth, tmp_path)
+        env = {**env, "CXGM_DATA": str(tmp_path / "data")}
+        _compare_every_attempt(env, truth, tmp_path)
+        out = tmp_path / "errors.json"
+        code, output = run(env, "describe", "errors", "--env", "dev", "--tag", "TIMEOUTS", "--out", str(out))
+        assert code == 0, output
+        causes = [c for c in json.loads(out.read_text()) if c["error_category"] == "timeout" and c["step"] == "add_labels"]
+        assert sum(c["datasets"] for c in causes) == 2 and "States.Timeout" in causes[0]["error_signature"]
     finally:
         emu.stop()

@@ -252,7 +252,9 @@ def test_an_ingestion_that_timed_out_is_a_timeout_in_its_step_read_once():
         jobs.loc[i, ["status", "started_at", "stopped_at"]] = ["RUNNABLE", None, None]
     jobs = jobs[~((jobs["step"] == "cxg"))]
     failed_job = jobs.index[(jobs["dataset_version_id"] == "new-D2") & (jobs["step"] == "add_labels")]
-    jobs.loc[failed_job, "status"] = "FAILED"  # D2 has a failed job of its own: its history is not read
+    jobs.loc[failed_job, ["status", "error_category", "error_kind", "error_signature"]] = [
+        "FAILED", "out_of_memory", "infrastructure", "out_of_memory: OutOfMemoryError: Container killed"]
+    # D2 has a failed job of its own: its history is not read
     executions = _ingestions("D1", "D2").assign(status="FAILED")
     sfn = _Histories({"arn:D1": events})
     read = _failures_in_history("dev", executions, jobs, sfn, None, None)
@@ -265,6 +267,11 @@ def test_an_ingestion_that_timed_out_is_a_timeout_in_its_step_read_once():
     d1 = datasets.loc["D1"]
     assert (d1["state"], d1["error_category"], d1["failing_step"]) == ("failed", "timeout", "add_labels")
     assert "States.Timeout" in d1["error_signature"]
+    from cxgm_pipeline.monitor.rollups import error_signatures
+
+    causes = error_signatures(jobs, read, datasets.reset_index())
+    timeout = causes[causes["error_category"] == "timeout"]
+    assert list(timeout["step"]) == ["add_labels"] and timeout["example_datasets"].iloc[0] == "D1"
 
 
 def test_the_report_shows_production_verdicts_beside_cxgm_s_conclusion():
