@@ -133,6 +133,18 @@ def _validation_status_only(step: Step, stage: str, rng: random.Random, module: 
                                                 "status_value": "INVALID"}),))
 
 
+def long_validation(step: Step, dataset_version_id: str) -> FailureLook:
+    """A validation that rejects thousands of feature ids: its errors, "\n"-joined in the INVALID status record's
+    validation_message (process.py), make a record past Docker's 16 KB line, which reaches CloudWatch in parts.
+    The validator's own records are not configured here (as in _validation_status_only): only that record tells."""
+    rng = random.Random(f"long-validation:{dataset_version_id}")
+    errors = [f"ERROR: 'ENSG{rng.randint(0, 99_999_999_999):011d}' in 'var.index' is not a valid feature ID."
+              for _ in range(600)]
+    return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=1, needs_log=True, app_records=(
+        ("INFO", "Updating processing status", {"validation_message": "\n".join(errors), "status_key": "validation",
+                                                "status_value": "INVALID"}),))
+
+
 def _oom_container(step: Step, stage: str, rng: random.Random, module: str) -> FailureLook:
     return FailureLook(status_reason=ESSENTIAL_EXITED, exit_code=137, container_reason=OOM_REASON)
 
@@ -335,9 +347,10 @@ _INFO = {
     Step.VALIDATE_ATAC: ["Validating ATAC fragment file for {dvid}", "Fragment file index built"],
     Step.ADD_LABELS: ["Adding labels to dataset {dvid}", "Writing labeled h5ad ({n} cells)"],
     Step.CXG: ["Converting anndata to cxg for {dvid}", "Writing X matrix chunk {k} of {m}", "Uploading cxg to s3"],
-    Step.COLLECTION_CLEANUP: ["Downloaded from S3", "Deleting files"],
-    Step.COLLECTION_PUBLISH: ["Downloaded from S3", "Deleting files"],
-    Step.REPORT: ["Subdirectory Count", "Report", "Uploaded to slack"],
+    # "Downloaded from S3" (with its data) and "Report" (with the report) are the plan's records, not templates
+    Step.COLLECTION_CLEANUP: ["Deleting files", "Uploaded to S3"],
+    Step.COLLECTION_PUBLISH: ["Deleting files", "Uploaded to S3"],
+    Step.REPORT: ["Subdirectory Count", "Subdirectory Count", "Uploaded to slack"],
 }
 _WARNINGS = (
     "/usr/local/lib/python3.10/site-packages/anndata/_core/anndata.py:1820: UserWarning: Variable names are not unique. To make them unique, call `.var_names_make_unique`.",
@@ -358,6 +371,9 @@ class LogContext:
     response: dict | list | None = None  # what the step answers (SendTaskSuccess): logged as the "output" record
     records: list[tuple[str, dict]] = field(default_factory=list)  # extra INFO records (message, extras)
     migration: bool = False
+    # ERROR records logged with a dict as the message (`self.logger.error(error)`): python-json-logger makes the
+    # dict's keys the record's fields, `message` among them (the cleanup step's verdicts)
+    error_records: list[dict] = field(default_factory=list)
 
 
 def _json_line(level: str, ts: float, step: Step, message: str, rng: random.Random, exc_info: str | None = None,
@@ -428,6 +444,10 @@ def attempt_log(
         for k, (message, extra) in enumerate(ctx.records):
             t = start + span * (0.6 + 0.3 * k / max(len(ctx.records), 1))
             lines.append((t, _json_line("INFO", t, ctx.step, message, rng, extra=extra)))
+        for k, error in enumerate(ctx.error_records):
+            t = start + span * (0.91 + 0.05 * k / max(len(ctx.error_records), 1))
+            lines.append((t, _json_line("ERROR", t, ctx.step, error.get("message"), rng,
+                                        extra={key: v for key, v in error.items() if key != "message"})))
     if failure is None and ctx.migration and ctx.response is not None:
         # SchemaMigrate.migrate: logger.info("output", extra={"response": response}), then send_task_success
         lines.append((stop - 0.5, _json_line("INFO", stop - 0.5, ctx.step, LOG_OUTPUT_MESSAGE, rng,

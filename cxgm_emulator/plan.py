@@ -33,6 +33,8 @@ from portal_shapes import (
     INGESTION_STEPS,
     INPUT_ATTEMPT_TAG,
     INPUT_LIMIT_MIGRATION,
+    LOG_DOWNLOADED_FROM_S3,
+    LOG_REPORT_MESSAGE,
     LOG_SKIPPING_DATASET,
     S3_LOG_ERRORS_AND_CLEANUP,
     S3_MIGRATE_CHANGES,
@@ -61,6 +63,10 @@ INGESTION_CATEGORY_STEPS: dict[C, tuple[Step, ...]] = {
 }
 DATA_FAULTS = frozenset({C.VALIDATION, C.APPLICATION})  # a retry fails the same way
 JOB_TIMEOUT_S = {Step.CXG: 4 * 3600, Step.VALIDATE_ANNDATA: 4 * 3600}
+# the ingestion machine's task TimeoutSeconds (sfn/main.tf @ 0032817: h5ad_timeout, atac_timeout, cxg_timeout)
+INGESTION_TASK_TIMEOUT_S = {Step.VALIDATE_ANNDATA: 86400, Step.VALIDATE_ATAC: 86400, Step.ADD_LABELS: 86400,
+                            Step.CXG: 172800}
+STALLED_FOR_S = 400 * 86400  # a job no compute environment takes stays RUNNABLE past any scenario's end
 RETRY_ATTEMPTS = 3  # the job definitions retry host terminations, nothing else
 SFN_RETRY_DELAY_S = 30.0  # main.tf Retry: {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 30, "MaxAttempts": 1}
 INFRA_RETRY_RECOVERS = 0.5  # share of infrastructure failures that a Step Functions retry gets past
@@ -179,6 +185,7 @@ class JobPlan:
     logs_expired: bool = False
     timeout_s: int | None = None
     seed: int = 0
+    stalled: bool = False  # never placed: RUNNABLE until Step Functions gives up on it (its task's TimeoutSeconds)
 
     @property
     def stop(self) -> float:
@@ -293,6 +300,9 @@ class DatasetTruth:
     observable: bool = True  # False: its collection failed before naming it; nothing in AWS lists it
     campaign_state: str | None = None  # its outcome across the campaign (campaigns.campaign_truths)
     campaign_attempt: str | None = None  # the attempt whose outcome that is
+    # what production's cleanup step said of it, as an observer can read it (its records, or the report's):
+    # rolled_back / not_latest_schema, None when it raised nothing (or its records are gone)
+    production_verdict: str | None = None
 
 
 @dataclass
@@ -406,6 +416,14 @@ class _MigrationBuilder:
         self.collection_truths: list[CollectionTruth] = []
         self.new_versions: dict[str, str] = {}
         self.skipped: set[str] = set()
+        # dataset id -> (verdict, production's message): what the cleanup step's error records say
+        self.verdicts: dict[str, tuple[str, str | None]] = {}
+        # dataset id -> ("migration_failed" | "ingestion_failed" | "succeeded", validation message, failed step)
+        self.outcomes: dict[str, tuple[str, str | None, Step | None]] = {}
+        self.long_messages_left = spec.long_validation_messages
+        self._failed_ingestion_job: JobPlan | None = None
+        self.timeouts_left = spec.ingestion_timeouts
+        self.reader_fails_left = spec.span_datasets_reader_fails if self.distributed else 0
 
     # faults ------------------------------------------------------------------------------------------
     def _draw_faults(self, data_faults: dict[str, tuple[C, Step]]) -> dict[str, tuple[C, Step]]:
@@ -576,10 +594,15 @@ class _MigrationBuilder:
                      {"step": "gather_collections", "error": gather.attempts[-1].look.app_errors[0], "args": [], "kwargs": {}})
             self.corpus = []  # nobody learns which collections it would have gathered
         report_env = self._migration_env(Step.REPORT)
-        report_response = {"errors": [], "migrate_changes": []}
-        report = self.task(h, "", Step.REPORT, max(ends) + 30, report_env, {}, report_response, sfn_retry=self.distributed)
+        # report (schema_migration.py @ 0e2996c0, @ 001730b8): every report/errors and report/migrate_changes file
+        # read into {errors, migrate_changes}, logged as "Report" with the dict's keys as fields, and answered
+        report_response = {"errors": [o.body for o in self.s3 if "/report/errors/" in o.key],
+                           "migrate_changes": [o.body for o in self.s3 if "/report/migrate_changes/" in o.key]}
+        ctx = LogContext(stage.name, Step.REPORT, records=[(LOG_REPORT_MESSAGE, report_response)])
+        report = self.task(h, "", Step.REPORT, max(ends) + 30, report_env, {}, report_response, ctx=ctx,
+                           sfn_retry=self.distributed)
         for obj in self.s3:  # report: read, then delete_prefix(schema_migration/{execution})
-            obj.deleted = report.stop - 1
+            obj.deleted = report.stop - 1 if obj.deleted is None else min(obj.deleted, report.stop - 1)
         stop = report.stop + 5
         execution = ExecutionPlan(
             name=self.exec_name, machine="migration", stage=stage.name, state_machine=stage.migration_sfn,
@@ -702,7 +725,10 @@ class _MigrationBuilder:
                           "collection_url": response.get("collection_url")})
             else:
                 self._s3(cm.stop, S3_PUBLISH_AND_CLEANUP.format(execution=exe, collection_id=coll.collection_id), response)
-            if to_migrate:
+            if to_migrate and self.reader_fails_left and len(to_migrate) > 1:
+                self.reader_fails_left -= 1
+                ends = [self._span_datasets_reader_failed(history, cm.stop + 5, to_migrate)]
+            elif to_migrate:
                 ends = self._datasets(coll, to_migrate, dataset_items, cm.stop + rng.uniform(1, 30), history, thread)
         else:
             self._s3(cm.stop, S3_REPORT_ERRORS.format(execution=exe, name=coll.collection_id),
@@ -714,13 +740,81 @@ class _MigrationBuilder:
         env = {**self._migration_env(step), "COLLECTION_VERSION_ID": cleanup_cvid}
         if not self.distributed:
             env["CAN_PUBLISH"] = "False"
-        records = [(LOG_SKIPPING_DATASET, {"dataset_id": d.dataset_id, "dataset_version_id": d.dataset_version_id}) for d in skipped]
+        records = []
+        if cm.succeeded and self.distributed:
+            # _retrieve_sfn_response @ 0e2996c0 (PR #7131): the object read is logged whole, then deleted
+            key = S3_LOG_ERRORS_AND_CLEANUP.format(execution=exe, collection_version_id=private_cvid)
+            records.append((LOG_DOWNLOADED_FROM_S3, {"file_name": "./data.json", "bucket": stage.artifact_bucket,
+                                                     "key": key, "data": next(o.body for o in self.s3 if o.key == key)}))
+        records += [(LOG_SKIPPING_DATASET, {"dataset_id": d.dataset_id, "dataset_version_id": d.dataset_version_id}) for d in skipped]
         records += [("checking dataset", {"dataset_id": d.dataset_id, "previous_dataset_version_id": d.dataset_version_id})
                     for d in to_migrate] if cm.succeeded else []
-        ctx = LogContext(stage.name, step, collection_version_id=cleanup_cvid, records=records)
-        self.task(history, thread, step, max(ends) + 10, env, {"collection_version_id": cleanup_cvid}, [], ctx=ctx,
-                  collection_id=coll.collection_id, sfn_retry=self.distributed)
+        errors = self._verdicts(coll, to_migrate, cleanup_cvid) if cm.succeeded else []
+        ctx = LogContext(stage.name, step, collection_version_id=cleanup_cvid, records=records, error_records=errors)
+        cleanup = self.task(history, thread, step, max(ends) + 10, env, {"collection_version_id": cleanup_cvid}, errors,
+                            ctx=ctx, collection_id=coll.collection_id, sfn_retry=self.distributed)
+        if cm.succeeded and self.distributed:
+            for obj in self.s3:
+                if obj.key == S3_LOG_ERRORS_AND_CLEANUP.format(execution=exe, collection_version_id=private_cvid):
+                    obj.deleted = cleanup.stop - 1  # deleted once read
+        if errors:  # _store_sfn_response("report/errors", collection_version_id, errors)
+            self._s3(cleanup.stop - 0.5, S3_REPORT_ERRORS.format(execution=exe, name=cleanup_cvid), errors)
         return self.jobs[-1].stop
+
+    def _verdicts(self, coll: Collection, to_migrate: list[Dataset], revision: str) -> list[dict]:
+        """The cleanup step's error dicts, one per dataset it did not migrate, in production's order of tests:
+        log_errors_and_cleanup @ 0e2996c0 (DISTRIBUTED) asks the processing status first (not SUCCESS: rollback,
+        the previous version restored; message: the validation message), then the schema (message: the AnnData and
+        ATAC validation messages "\n"-joined, taken as empty for a dataset that validated); publish_and_cleanup @
+        001730b8 (INLINE) asks the schema first (message: the validation message), then the processing status. A
+        dataset whose migration failed or never started is still its old version: processing SUCCESS, old schema.
+        A failed ingestion is processing FAILURE (HandleErrors); its version is on the new schema only once
+        add_labels wrote its metadata (a failure in cxg)."""
+        errors = []
+        for d in to_migrate:
+            outcome, message, failed_step = self.outcomes.get(d.dataset_id, ("migration_failed", None, None))
+            if outcome == "succeeded":
+                pick = random.Random(f"{self.key}:{d.dataset_id}:verdict")
+                if pick.random() >= self.spec.verdict_share:
+                    continue
+                # every job succeeded, yet the cleanup finds it not SUCCESS or not on the latest schema
+                processing_ok, latest = (False, True) if pick.random() < 0.5 else (True, False)
+                message = None
+            elif outcome == "ingestion_failed":
+                processing_ok, latest = False, failed_step is Step.CXG
+            else:
+                processing_ok, latest = True, False
+            if self.distributed:
+                rollback = not processing_ok
+                if not rollback:
+                    message = "\n".join(["", ""])
+            else:
+                rollback = latest and not processing_ok
+            error = {"message": message, "dataset_status": {
+                         "processing_status": "SUCCESS" if processing_ok else "FAILURE",
+                         "validation_status": "INVALID" if message and message.strip() else "VALID",
+                         "validation_message": message},
+                     "collection_id": coll.collection_id, "collection_version_id": revision,
+                     "dataset_version_id": self.new_versions.get(d.dataset_id, d.dataset_version_id),
+                     "dataset_id": d.dataset_id, "rollback": rollback}
+            self.verdicts[d.dataset_id] = ("rolled_back" if rollback else "not_latest_schema", message)
+            errors.append(error)
+        return errors
+
+    def _span_datasets_reader_failed(self, history: _History, t: float, datasets: list[Dataset]) -> float:
+        """SpanDatasets whose ItemReader cannot read its item file (States.ItemReaderFailed): the Map Run fails
+        before starting any item and the Map state's Catch (States.ALL) goes on to CollectionCleanup
+        (schema_migration/main.tf @ 00e5dcc). Every dataset listed stays unstarted."""
+        run = self._map_run("SpanDatasets", history, t, [], t + 1, 10, 100.0)
+        run.status = "FAILED"
+        for e in history.events[-2:]:
+            if e.type == "MapRunSucceeded":
+                e.type, e.details_key = "MapRunFailed", "mapRunFailedEventDetails"
+                e.details = {"error": "States.ItemReaderFailed",
+                             "cause": "Amazon S3 responded with SlowDown: reduce your request rate."}
+        for d in datasets:
+            self.outcomes[d.dataset_id] = ("not_started", None, None)
+        return t + 2
 
     def _datasets(self, coll: Collection, datasets: list[Dataset], items: list[dict], begin: float, history: _History,
                   thread: str) -> list[float]:
@@ -767,6 +861,7 @@ class _MigrationBuilder:
                        category if fault_step is Step.DATASET_MIGRATION else None, ctx, d.dataset_id, coll.collection_id,
                        sfn_retry=self.distributed)
         if not dm.succeeded:
+            self.outcomes[d.dataset_id] = ("migration_failed", None, None)
             self._s3(dm.stop, S3_REPORT_ERRORS.format(execution=self.exec_name, name=f"{item['collection_version_id']}_{d.dataset_id}"),
                      {"step": "dataset_migrate", "error": (dm.attempts[-1].look.app_errors or (dm.attempts[-1].look.status_reason,))[0],
                       "args": [], "kwargs": {"dataset_id": d.dataset_id}})
@@ -777,9 +872,12 @@ class _MigrationBuilder:
         self._s3(dm.stop, S3_MIGRATE_CHANGES.format(execution=self.exec_name, collection_id=coll.collection_id, dataset_id=d.dataset_id),
                  {f"{coll.collection_id}_{d.dataset_id}": ["obs: renamed 'development_stage_ontology_term_id' terms"]})
         start = dm.stop + 2
+        stall = fault is None and self.timeouts_left > 0
+        self.timeouts_left -= stall
         ing = self._ingestion(coll, d, new_dvid, item["collection_version_id"], sfn_name, uri, start, started_by,
                               category if fault_step in INGESTION_STEPS else None,
-                              fault_step)
+                              fault_step, stall)
+        self.outcomes[d.dataset_id] = self._ingestion_outcome(ing)
         resource = {"resourceType": "states", "resource": "startExecution.sync:2"}
         history.add(start - 1, "TaskStateEntered", "stateEnteredEventDetails",
                     {"name": "StepFunctionsStartExecution", "input": json_dumps({**item, "result": response})}, thread)
@@ -800,8 +898,49 @@ class _MigrationBuilder:
             history.add(ing.stop + 0.8, "PassStateExited", "stateExitedEventDetails", {"name": "DatasetError", "output": "{}"}, thread)
         return ing.stop + 1
 
+    def _ingestion_outcome(self, ing: ExecutionPlan) -> tuple[str, str | None, Step | None]:
+        """How the ingestion left the dataset's status: its validation message is the validator's errors
+        (process.py: "Updating processing status" with validation_message)."""
+        if ing.status == "SUCCEEDED":
+            return "succeeded", None, None
+        failed = self._failed_ingestion_job
+        look = failed.attempts[-1].look if failed is not None and failed.attempts else None
+        if failed is not None and failed.category is C.VALIDATION and self.long_messages_left > 0:
+            self.long_messages_left -= 1
+            failed.attempts[-1].look = look = failures.long_validation(failed.step, failed.log_ctx.new_dataset_version_id)
+        message = None
+        for _, _text, extra in look.app_records if look is not None else ():
+            message = extra.get("validation_message", message)
+        return "ingestion_failed", message, failed.step if failed is not None else None
+
+    def _timed_out_task(self, h: _History, step: Step, t: float, env: dict[str, str], ctx: LogContext, d: Dataset,
+                        coll: Collection) -> tuple[JobPlan, float]:
+        """A task whose job is never placed (RUNNABLE: no compute environment takes it): its TimeoutSeconds passes
+        (24 h for AddLabels, sfn/main.tf @ 0032817: h5ad_timeout), the States.ALL retrier (IntervalSeconds 2,
+        BackoffRate 5, MaxAttempts 3) submits it again, three times; the fourth timeout goes to the Catch. Step
+        Functions leaves the jobs in the queue. Returns the last job and when its task timed out."""
+        timeout = INGESTION_TASK_TIMEOUT_S[step]
+        job = None
+        for k in range(4):
+            job = self.job(step, t, dict(env), d.n_cells, None, ctx, d.dataset_id, coll.collection_id)
+            job.attempts = [AttemptPlan(None, t + STALLED_FOR_S, None, None, job.attempts[-1].task_id, "")]
+            job.stalled = True
+            resource = {"resourceType": "batch", "resource": "submitJob.sync"}
+            arn = f"arn:aws:batch:{self.stage.region}:{ACCOUNT}:job/{job.job_id}"
+            if k == 0:
+                h.add(t - 0.5, "TaskStateEntered", "stateEnteredEventDetails", {"name": STATE_OF_STEP[step], "input": "{}"})
+            h.add(t - 0.2, "TaskScheduled", "taskScheduledEventDetails", {**resource, "region": self.stage.region,
+                                                                          "parameters": "{}"})
+            h.add(t - 0.1, "TaskStarted", "taskStartedEventDetails", dict(resource))
+            h.add(t, "TaskSubmitted", "taskSubmittedEventDetails",
+                  {**resource, "output": json_dumps({"JobArn": arn, "JobId": job.job_id, "JobName": job.job_name})})
+            t += timeout
+            h.add(t, "TaskTimedOut", "taskTimedOutEventDetails", {**resource, "error": "States.Timeout", "cause": ""})
+            t += 2 * 5 ** k if k < 3 else 0
+        return job, t
+
     def _ingestion(self, coll: Collection, d: Dataset, new_dvid: str, cvid: str, name: str, uri: str, start: float,
-                   started_by: str, category: C | None, fault_step: Step | None) -> ExecutionPlan:
+                   started_by: str, category: C | None, fault_step: Step | None, stall: bool = False) -> ExecutionPlan:
         """One execution of the ingestion machine (sfn/main.tf @ 0032817)."""
         rng, stage = self.rng, self.stage
         if self.ingestion_input is IngestionInput.NEW:
@@ -829,6 +968,7 @@ class _MigrationBuilder:
             return LogContext(stage.name, step, new_dvid, new_dvid, cvid)
 
         failed: JobPlan | None = None
+        stall_end = 0.0
         h.add(t - 0.5, "ParallelStateEntered", "stateEnteredEventDetails", {"name": "Parallel", "input": json_dumps(ex_input)})
         branch_jobs = []
         for step in (Step.VALIDATE_ANNDATA, Step.VALIDATE_ATAC):
@@ -856,6 +996,9 @@ class _MigrationBuilder:
         if failed is None:
             h.add(t - 1, "ParallelStateExited", "stateExitedEventDetails", {"name": "Parallel", "output": json_dumps(ex_input)})
             for step in (Step.ADD_LABELS, Step.CXG):
+                if step is Step.ADD_LABELS and stall:
+                    failed, stall_end = self._timed_out_task(h, step, t, env_for(step), ctx_for(step), d, coll)
+                    break
                 fault = category if fault_step is step else None
                 job = self.job(step, t, env_for(step), d.n_cells, fault, ctx_for(step), d.dataset_id, coll.collection_id)
                 self._task_events(h, "", job, ex_input, {})
@@ -876,14 +1019,16 @@ class _MigrationBuilder:
             h.add(stop, "ExecutionSucceeded", "executionSucceededEventDetails", {"output": json_dumps(ex_input)})
             status, cause = "SUCCEEDED", None
         else:
-            stop = failed.stop + 5
-            h.add(failed.stop + 1, "TaskStateEntered", "stateEnteredEventDetails", {"name": "HandleErrors", "input": "{}"})
-            h.add(failed.stop + 3, "TaskSucceeded", "taskSucceededEventDetails", {"resourceType": "lambda", "resource": "invoke", "output": "{}"})
-            h.add(failed.stop + 4, "FailStateEntered", "stateEnteredEventDetails", {"name": "RaiseError", "input": "{}"})
+            end = stall_end if failed.stalled else failed.stop
+            stop = end + 5
+            h.add(end + 1, "TaskStateEntered", "stateEnteredEventDetails", {"name": "HandleErrors", "input": "{}"})
+            h.add(end + 3, "TaskSucceeded", "taskSucceededEventDetails", {"resourceType": "lambda", "resource": "invoke", "output": "{}"})
+            h.add(end + 4, "FailStateEntered", "stateEnteredEventDetails", {"name": "RaiseError", "input": "{}"})
             h.add(stop, "ExecutionFailed", "executionFailedEventDetails", {"cause": INGESTION_FAIL_CAUSE})
             status, cause = "FAILED", INGESTION_FAIL_CAUSE
         ex = ExecutionPlan(name=name, machine="ingestion", stage=stage.name, state_machine=stage.ingestion_sfn, arn=arn,
                            start=start, stop=stop, status=status, input=ex_input, events=h.events, cause=cause)
+        self._failed_ingestion_job = failed
         self.ingestions.append(ex)
         return ex
 
@@ -941,7 +1086,8 @@ def expire_logs(plan: MigrationPlan, share: float, rng: random.Random) -> None:
 # --- truth ---------------------------------------------------------------------------------------------
 
 
-def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: set[str]) -> list[DatasetTruth]:
+def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: set[str],
+                   verdicts: dict[str, tuple[str, str | None]] | None = None) -> list[DatasetTruth]:
     """Each dataset's final outcome in this migration, from the plan alone."""
     by_dataset: dict[str, list[JobPlan]] = {}
     for job in plan.jobs:
@@ -960,6 +1106,9 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
     coll_status = {c.collection_id: c.migration_status for c in plan.collection_truths}
     # a failed execution (history quota, States.Runtime) stops what runs as an abort does
     aborted = plan.execution.status in ("ABORTED", "FAILED")
+    reports = [j for j in plan.jobs if j.step is Step.REPORT]
+    # the report's "Report" record repeats every verdict of a cleanup that ran to its end
+    report_read = bool(reports) and reports[-1].succeeded and not reports[-1].logs_expired
     ingestion_status = {}
     for ex in plan.ingestions:
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
@@ -978,14 +1127,28 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
             elif not jobs:
                 state = "not_started"
-                # only collection_migrate's answer names it
+                # only collection_migrate's answer names it; DISTRIBUTED, its S3 item file, which the report step
+                # deletes, and then the cleanup's "Downloaded from S3" record alone
                 observable = coll_status.get(coll.collection_id) == "SUCCEEDED"
+                if observable and plan.map_mode is MapMode.DISTRIBUTED and reports and reports[-1].succeeded:
+                    cleanup = cleanups.get(coll.collection_id)
+                    observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
+            elif any(j.stalled for j in jobs) and ingestion_status.get(new_versions.get(d.dataset_id)) == "FAILED":
+                # its task timed out with the job still queued: the execution failed, no job did
+                state, step, category = "failed", next(j for j in jobs if j.stalled).step.value, C.TIMEOUT
             elif failed:
                 f = min(failed, key=lambda j: j.stop)
                 state, step, category = "failed", f.step.value, f.observable_category
             elif latest.get(Step.CXG) is None or not latest[Step.CXG].succeeded:
                 # stopped between two steps: only an abort does that once the migration has ended
                 state, category = ("failed", C.CANCELLED) if aborted else ("running", None)
+            verdict = None
+            cleanup = cleanups.get(coll.collection_id)
+            if d.dataset_id in (verdicts or {}) and cleanup is not None and cleanup.succeeded \
+                    and (not cleanup.logs_expired or report_read):
+                verdict = verdicts[d.dataset_id][0]
+                if state == "succeeded":  # every job succeeded: production's verdict alone fails it
+                    state, step, category = "failed", cleanup.step.value, C.APPLICATION
             durations = {}
             for j in jobs:
                 if j.duration_s is not None:
@@ -1002,7 +1165,7 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 started_at=min(j.created for j in jobs) if jobs else None,
                 finished_at=max(j.stop for j in jobs) if jobs else None,
                 retries=sum(len(j.attempts) - 1 for j in jobs) + sum(n - 1 for n in steps_seen.values()),
-                step_durations=durations, observable=observable,
+                step_durations=durations, observable=observable, production_verdict=verdict,
             ))
     return out
 
@@ -1041,7 +1204,7 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
             failed_at = plan.start + spec.fail_at * (plan.stop - plan.start)
             campaigns.fail_and_redrive(builder, plan, failed_at, failed_at + (spec.redrive_after_h or 1.0) * 3600, mrng)
         expire_logs(plan, spec.expired_log_share, mrng)
-        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped)
+        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.verdicts)
         seen[spec.stage] = (found, plan)
         migrations.append(plan)
     decided = campaigns.campaign_truths(migrations)

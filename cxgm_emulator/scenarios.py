@@ -33,6 +33,18 @@ class MigrationSpec:
     # redrives it `redrive_after_h` hours later: same ARN, only the unfinished iterations run again.
     fail_at: float | None = None
     redrive_after_h: float | None = None
+    # share of the datasets whose every job succeeds that production's cleanup step still flags (rolled back, or
+    # not on the latest schema): production's verdict alone fails them
+    verdict_share: float = 0.0
+    # validation failures whose validator reports so many errors that the records carrying them pass 16 KB and
+    # Docker's awslogs driver splits them (the failed job's status record, the cleanup's error record)
+    long_validation_messages: int = 0
+    # DISTRIBUTED: collections whose SpanDatasets ItemReader fails (caught: straight to CollectionCleanup), so the
+    # datasets they listed never start; only the cleanup's "Downloaded from S3" record names them after the report
+    span_datasets_reader_fails: int = 0
+    # datasets whose add_labels job is never placed: AddLabels' 24 h TimeoutSeconds passes four times (States.ALL
+    # retrier), then HandleErrors -> RaiseError: the ingestion FAILED, no job failed, the migration waits ~4 days
+    ingestion_timeouts: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,10 +71,11 @@ def _migrations(spread_h: float, redrive: bool = True) -> tuple[MigrationSpec, .
         MigrationSpec(stage="dev", tag="SMOKE_TEST", start_h=-11 * 24, spread_h=0.5, limit_migration=3),
         MigrationSpec(stage="dev", tag=None, start_h=-9 * 24, spread_h=spread_h * 0.8, abort_at=0.55,
                       data_fault_keep=1.0, expired_log_share=0.35),
-        MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9),
+        MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9,
+                      verdict_share=0.05, long_validation_messages=1, span_datasets_reader_fails=1),
         MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
                       duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
-                      data_fault_keep=0.6, live=True),
+                      data_fault_keep=0.6, live=True, verdict_share=0.02, long_validation_messages=1),
         # staging's campaign: the history quota ends the first execution; the workflow is triggered again and the
         # re-run skips what the first one migrated (#6541); later, a failed execution is redriven
         MigrationSpec(stage="staging", tag=None, start_h=-7 * 24, spread_h=spread_h, history_quota_at=0.5),
@@ -120,6 +133,12 @@ def _at_scale(name: str, factor: int) -> ScenarioSpec:
 
 SCENARIOS["corpus5x"] = _at_scale("corpus5x", 5)  # 10,000 datasets
 SCENARIOS["corpus10x"] = _at_scale("corpus10x", 10)  # 20,000 datasets, ~100,000 jobs an attempt
+
+# `small`'s corpus with one migration whose ingestions time out: it lasts four days, so it has a scenario of its own
+SCENARIOS["timeouts"] = ScenarioSpec(**{
+    **SCENARIOS["small"].__dict__, "name": "timeouts",
+    "migrations": (MigrationSpec(stage="dev", tag="TIMEOUTS", start_h=-6 * 24, spread_h=2.0, ingestion_timeouts=2,
+                                 verdict_share=0.05),)})
 
 
 def get_scenario(name: str) -> ScenarioSpec:

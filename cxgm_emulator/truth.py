@@ -17,7 +17,7 @@ def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
         for j in m.jobs:
             jobs.append({
                 "job_id": j.job_id, "job_name": j.job_name, "step": j.step.value,
-                "status": "SUCCEEDED" if j.succeeded else "FAILED",
+                "status": "RUNNABLE" if j.stalled else "SUCCEEDED" if j.succeeded else "FAILED",
                 "error_category": j.category.value if j.category else None,
                 "observable_category": j.observable_category.value if j.observable_category else None,
                 "created_at": j.created, "started_at": j.first_start, "stopped_at": j.stop,

@@ -166,7 +166,8 @@ class EmulatedLogStream(LogStream):
             a, j = self._attempt, self._job
             rng = random.Random(f"{j.seed}:{a.task_id}")
             lines = attempt_log(j.log_ctx, a.start, a.stop, a.look, a.truncated, rng)
-            self._all = [LogEvent(_ms(t) + 900, {"timestamp": _ms(t), "message": m}) for t, m in lines]
+            self._all = [LogEvent(_ms(t) + 900, {"timestamp": _ms(t), "message": part})
+                         for t, m in lines for part in docker_parts(m)]
             self._stamps = [e.timestamp for e in self._all]
         return self._all
 
@@ -181,6 +182,19 @@ class EmulatedLogStream(LogStream):
             self._generate()
             self._all = sorted([*self._all, *value], key=lambda e: e.timestamp)
             self._stamps = [e.timestamp for e in self._all]
+
+
+# Docker hands a logging driver a container's output line longer than 16 KB as several partial messages, and the
+# awslogs driver sends each as an event of its own, at the line's timestamp (moby/moby#34855, #34620: awslogs does
+# not rejoin partials). python-json-logger writes ASCII (json.dumps' ensure_ascii), so bytes are characters.
+DOCKER_PART_BYTES = 16 * 1024
+
+
+def docker_parts(line: str) -> list[str]:
+    """The events one logged line becomes."""
+    if len(line) <= DOCKER_PART_BYTES:
+        return [line]
+    return [line[i : i + DOCKER_PART_BYTES] for i in range(0, len(line), DOCKER_PART_BYTES)]
 
 
 def _naive(t: float) -> datetime:

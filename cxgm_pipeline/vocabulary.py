@@ -130,3 +130,10 @@ class PortalVerdict(StrEnum):
     PORTAL_UNREACHABLE = "portal_unreachable"  # no answer (network, 5xx, timeout): nothing known
     NOT_CONFIGURED = "not_configured"  # the stage has no portal_url: the portal is not read
     NOT_CHECKED = "not_checked"  # no collection known for the row (an unattributed ingestion)
+
+
+class ProductionVerdict(StrEnum):
+    """What production's cleanup step said of a dataset it did not migrate (its error record's `rollback`)."""
+
+    ROLLED_BACK = "rolled_back"  # rollback true: processing_status not SUCCESS; the previous version restored
+    NOT_LATEST_SCHEMA = "not_latest_schema"  # rollback false: the dataset is not on the latest schema

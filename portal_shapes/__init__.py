@@ -142,6 +142,23 @@ LOG_STARTING_PREFIX = "Starting "
 LOG_SKIPPING_DATASET = "skipping dataset"  # log_errors_and_cleanup: a dataset of the collection not migrated
 LOG_ERROR_IN_PREFIX = "Error in "  # error_wrapper: logger.exception(f"Error in {func.__name__}")
 LOG_FIELDS = ("levelname", "asctime", "name", "message", "lineno", "pathname")
+# Production's verdicts. The cleanup step (publish_and_cleanup, schema_migration.py @ 001730b8, INLINE;
+# log_errors_and_cleanup @ 0e2996c0, DISTRIBUTED) logs `self.logger.error(error)` per dataset it did not migrate,
+# `error` a dict: python-json-logger (madzak/python-json-logger, jsonlogger.JsonFormatter.format) takes a dict
+# message as the record's fields, so its keys are top-level JSON fields: message (production's reason, may be
+# null), dataset_status, collection_id, collection_version_id (the revision cleaned), dataset_version_id,
+# dataset_id, rollback. It returns the list of them as its answer (the `output` record's response). rollback true:
+# processing_status not SUCCESS (0e2996c0 restores the previous dataset version there; 001730b8 only flags it);
+# false: not on the latest schema. 001730b8 tests the schema first, 0e2996c0 the processing status first.
+VERDICT_ROLLBACK_FIELD = "rollback"
+# report (same files): logger.info("Report", extra=report): `errors` (one entry per report/errors file: a cleanup's
+# error list, or error_wrapper's {step, error, args, kwargs}) and `migrate_changes` as top-level fields.
+LOG_REPORT_MESSAGE = "Report"
+# _retrieve_sfn_response @ 0e2996c0 (PR #7131, "log the data read from s3 before deleting the object"): logs
+# "Downloaded from S3" with extras file_name, bucket, key and data (the object read), then deletes the object. Its
+# only reader is log_errors_and_cleanup, of log_errors_and_cleanup/{revision}.json: {collection_version_id,
+# datasets: [the items collection_migrate listed], collection_url}. 001730b8 reads without logging.
+LOG_DOWNLOADED_FROM_S3 = "Downloaded from S3"
 
 # --- S3 artifacts: ARTIFACT_BUCKET/schema_migration/{execution name}/... -----------------------------------
 S3_PREFIX = "schema_migration/{execution}/"

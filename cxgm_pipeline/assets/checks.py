@@ -12,7 +12,7 @@ from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.vocabulary import DatasetState, Step
 
 LISTED = 20
 
@@ -79,6 +79,11 @@ def view_mismatches(executions: pd.DataFrame, datasets: pd.DataFrame,
     if executions.empty or datasets.empty:
         return pd.DataFrame(columns=_MISMATCH_COLUMNS), 0
     state = dict(zip(datasets["dataset_id"], datasets["state"]))
+    if "production_verdict" in datasets:
+        # failed by production's verdict alone (at the cleanup step): its jobs and its ingestion succeeded
+        alone = datasets["production_verdict"].notna() & datasets["failing_step"].isin(
+            [Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value])
+        state.update(dict.fromkeys(datasets.loc[alone, "dataset_id"], DatasetState.SUCCEEDED.value))
     rows, in_flight = [], 0
     for ex in row_dicts(executions.dropna(subset=["status", "dataset_id"])):
         got = state.get(ex["dataset_id"])

@@ -100,6 +100,9 @@ def _show(d) -> None:
     console.print(escape(" · ".join(facts)))
     if r["error_signature"]:
         console.print(f"cause: {escape(r['error_signature'])}")
+    if r.get("production_verdict"):  # what production's cleanup step said of it (its first line)
+        said = (r.get("production_message") or "").strip().splitlines()
+        console.print(f"production's verdict: {r['production_verdict']}" + (f": {escape(said[0][:200])}" if said else ""))
     show_table(d.jobs, f"jobs of {d.label}", [c for c in d.jobs.columns if c != "excerpt"])
     for job in d.jobs.dropna(subset=["excerpt"]).to_dict("records"):
         console.print(f"[red]{job['step']} {job['job_id']}[/] log: {escape(job['excerpt'])}")

@@ -346,16 +346,19 @@ class LogsApi(StageAwsApi):
         return events
 
     def filter_streams(self, stage: str, group: str, streams: list[str], pattern: str,
-                       stats: FetchStats | None = None, max_events: int | None = None) -> list[dict]:
+                       stats: FetchStats | None = None, max_events: int | None = None,
+                       window_ms: tuple[int, int] | None = None) -> list[dict]:
         """Events matching `pattern` in the named streams of `group`: FilterLogEvents takes up to 100 stream
         names a call, so N streams cost about N/100 calls. A missing group (retention, deletion) gives [].
-        `max_events`: stop paging a batch past this many events per stream of it."""
+        `max_events`: stop paging a batch past this many events per stream of it; `window_ms`: only events
+        between these two times (epoch ms, the end exclusive)."""
         client = self.client(stage)
         batches = [streams[i : i + 100] for i in range(0, len(streams), 100)]
+        window = {"startTime": window_ms[0], "endTime": window_ms[1]} if window_ms else {}
 
         def one(batch: list[str]) -> list[dict]:
             out, pages = [], 0
-            kwargs = {"logGroupName": group, "logStreamNames": batch, "filterPattern": pattern}
+            kwargs = {"logGroupName": group, "logStreamNames": batch, "filterPattern": pattern, **window}
             try:
                 for page in self._pages(stage, client.filter_log_events, kwargs, "nextToken", stats):
                     pages += 1

@@ -12,7 +12,7 @@ import pandas as pd
 from cxgm_pipeline.config import refresh_seconds
 from cxgm_pipeline.monitor.classify import diagnose
 from cxgm_pipeline.monitor.frame_rows import row_dicts
-from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events
+from cxgm_pipeline.monitor.logparse import ParsedLog, parse_events, reassemble
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import LogsApi, FetchStats
 from cxgm_pipeline.schemas import EnrichedJobs, MigrationJobs, empty_frame
@@ -35,7 +35,7 @@ def enrich_row(row: dict, events: list[dict] | None, fetched: bool) -> dict:
     elif events is None:
         out["log_status"] = LogStatus.MISSING.value
     else:
-        log = parse_events(events)
+        log = parse_events(reassemble(events))  # a record longer than 16 KB arrives in parts
         out.update(log_status=LogStatus.FETCHED.value, log_lines=log.lines, app_lines=log.app_lines,
                    runtime_lines=log.runtime_lines, last_exception=log.last_exception, progress_hint=log.progress_hint,
                    error_lines="\n".join(log.errors[-MAX_ERROR_LINES:]) or None)

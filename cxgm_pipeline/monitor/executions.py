@@ -16,7 +16,8 @@ from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.aws import RELIST_MARGIN, AwsAccessError, FetchStats, StepFunctionsApi
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
-from portal_shapes import INGESTION_NAME_RE
+from cxgm_pipeline.vocabulary import JobStatus
+from portal_shapes import INGESTION_NAME_RE, INGESTION_TASK_STATES
 
 
 def list_ingestion_executions(stage: str, attempt: Attempt, sfn: StepFunctionsApi, stats: FetchStats | None = None,
@@ -46,9 +47,11 @@ def list_ingestion_executions(stage: str, attempt: Attempt, sfn: StepFunctionsAp
 
 def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFrame, sfn: StepFunctionsApi,
                          stats: FetchStats | None = None, now: datetime | None = None,
-                         listed: list[dict] | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+                         listed: list[dict] | None = None, previous: pd.DataFrame | None = None,
+                         jobs: pd.DataFrame | None = None) -> pd.DataFrame:
     """`listed`: the ingestion executions if already listed (list_ingestion_executions), else they are listed
-    here; `previous`: this partition's last frame, for a refresh's listing."""
+    here; `previous`: this partition's last frame, for a refresh's listing; `jobs`: the attempt's Batch jobs, to
+    find the executions that failed with no failed job of their own (their failure is read from their history)."""
     if attempt is None:
         return empty_frame(SfnExecutions)
     given_now = now
@@ -97,4 +100,53 @@ def fetch_sfn_executions(stage: str, attempt: Attempt | None, outputs: pd.DataFr
     if not rows:
         return empty_frame(SfnExecutions)
     df = pd.DataFrame(list(rows.values()))
+    df = _failures_in_history(stage, df, jobs, sfn, stats, previous)
     return validate(SfnExecutions, df.sort_values(["start_at", "new_dataset_version_id"], na_position="last"))
+
+
+def _failures_in_history(stage: str, df: pd.DataFrame, jobs: pd.DataFrame | None, sfn: StepFunctionsApi,
+                         stats: FetchStats | None, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """The error and state an ingestion execution failed with, for the executions that FAILED with no failed Batch
+    job of their own: each task of the ingestion machine sets TimeoutSeconds (24 h validations and labels, 48 h
+    cxg) under a States.ALL retrier and a Catch to HandleErrors -> RaiseError (sfn/main.tf @ 0032817), so a task
+    that timed out (its job never placed, say) ends the execution FAILED, never TIMED_OUT, with States.Timeout in
+    its history only. Each such history is read once: `previous` keeps what was read."""
+    df = df.assign(failure_error=None, failure_state=None, history_read=False)
+    if jobs is None or jobs.empty:
+        return df
+    failed_versions = set(jobs.loc[jobs["status"] == JobStatus.FAILED.value, "dataset_version_id"].dropna())
+    wanted = (df["status"] == "FAILED") & df["execution_arn"].notna() & ~df["new_dataset_version_id"].isin(failed_versions)
+    if not wanted.any():
+        return df
+    known = {}
+    if previous is not None and not previous.empty and "history_read" in previous:
+        read = previous[previous["history_read"].fillna(False).astype(bool)]
+        known = {r["execution_arn"]: (r["failure_error"], r["failure_state"]) for r in row_dicts(read)}
+    arns = [a for a in df.loc[wanted, "execution_arn"] if a not in known]
+    for arn, events in sfn.histories(stage, arns, stats).items():
+        known[arn] = ingestion_failure(events or [])
+    for i in df.index[wanted]:
+        error, state = known.get(df.at[i, "execution_arn"], (None, None))
+        df.at[i, "failure_error"], df.at[i, "failure_state"], df.at[i, "history_read"] = error, state, True
+    return df
+
+
+_FAILURE_EVENTS = {"TaskTimedOut": "taskTimedOutEventDetails", "TaskFailed": "taskFailedEventDetails",
+                   "ActivityTimedOut": "activityTimedOutEventDetails"}
+
+
+def ingestion_failure(events: list[dict]) -> tuple[str | None, str | None]:
+    """(error, task state) of the last task failure before the execution went to HandleErrors: e.g.
+    ("States.Timeout", "AddLabels"). The state is the TaskStateEntered its previousEventId chain leads to."""
+    by_id = {e.get("id"): e for e in events}
+    for e in reversed(events):
+        details = _FAILURE_EVENTS.get(e.get("type"))
+        if details is None or (e.get(details) or {}).get("resourceType") == "lambda":
+            continue
+        error = (e.get(details) or {}).get("error")
+        prev, hops = by_id.get(e.get("previousEventId")), 0
+        while prev is not None and prev.get("type") != "TaskStateEntered" and hops < 100:  # retries chain on
+            prev, hops = by_id.get(prev.get("previousEventId")), hops + 1
+        state = ((prev or {}).get("stateEnteredEventDetails") or {}).get("name")
+        return error, state if state in INGESTION_TASK_STATES else None
+    return None, None

@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from cxgm_pipeline.monitor.redact import redact
 
 ERROR_LEVELS = {"ERROR", "CRITICAL", "FATAL"}
+# Docker cuts a container's output line longer than 16 KB into partial messages, and its awslogs driver sends
+# each part as an event of its own (moby/moby#34855, #34620: the driver does not rejoin partials), all with the
+# line's timestamp. A python-json-logger record of a collection_migrate answer of ~40 datasets, a cleanup error
+# carrying a long validation message or the report step's `Report` is such a line.
+AWSLOGS_PART_BYTES = 16 * 1024
+MAX_PARTS = 256  # a 4 MB line: past it the parts are left as they are
 # "KeyError: 'x'", "botocore.exceptions.ClientError: An error ...", "MemoryError",
 # "numpy.core._exceptions._ArrayMemoryError: Unable to allocate ..."
 _EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w]*\.)*(_?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Fault))(?::\s?(.*))?$")
@@ -35,6 +41,46 @@ class ParsedLog:
     # every message as the classifier's rules read it: JSON records as "[LEVEL] message" (the validator's
     # "ERROR: ..." reports as they are), their exc_info and validation_message lines, plain lines as they are
     text: str = ""
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def reassemble(events: list[dict]) -> list[dict]:
+    """The events with each record Docker split rejoined: a JSON-looking event that does not parse, followed by
+    events of the same stream at the same timestamp whose concatenation with it parses, becomes one event (the
+    first part's id and time). Parts that never add up to a record are kept as they came; order is kept."""
+    out: list[dict] = []
+    i = 0
+    while i < len(events):
+        event = events[i]
+        message = event.get("message") or ""
+        if message.lstrip().startswith("{") and not _parses(message):
+            joined, j = message, i + 1
+            while j < len(events) and j - i < MAX_PARTS and _same_line(event, events[j]):
+                joined += events[j].get("message") or ""
+                j += 1
+                if _parses(joined):
+                    out.append({**event, "message": joined})
+                    i = j
+                    break
+            else:
+                out.append(event)
+                i += 1
+            continue
+        out.append(event)
+        i += 1
+    return out
+
+
+def _same_line(first: dict, other: dict) -> bool:
+    return (other.get("timestamp") == first.get("timestamp")
+            and other.get("logStreamName") == first.get("logStreamName"))
 
 
 def _exception_in(text: str) -> str | None:

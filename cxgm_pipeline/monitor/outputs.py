@@ -22,20 +22,24 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
+from cxgm_pipeline.monitor.logparse import AWSLOGS_PART_BYTES, reassemble
 from cxgm_pipeline.monitor.missing import none_if_missing
 from cxgm_pipeline.monitor.aws import RELIST_MARGIN, ArtifactsApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.redact import redact
 from cxgm_pipeline.schemas import OutputRecords, StepOutputs, empty_frame, validate
-from cxgm_pipeline.vocabulary import JobStatus, Step
+from cxgm_pipeline.vocabulary import JobStatus, ProductionVerdict, Step
 from portal_shapes import (
     DATASET_RESPONSE_NEW_VERSION,
     DATASET_RESPONSE_SFN_NAME,
+    LOG_DOWNLOADED_FROM_S3,
     LOG_FIELDS,
     LOG_OLD_RESPONSE_MESSAGE,
     LOG_OUTPUT_MESSAGE,
+    LOG_REPORT_MESSAGE,
     LOG_SKIPPING_DATASET,
     MIGRATION_TASK_STATES,
     RESPONSE_KEY_NAME,
+    VERDICT_ROLLBACK_FIELD,
 )
 
 _STATE_STEP = {state: job.lower() for state, job in MIGRATION_TASK_STATES.items()}
@@ -60,14 +64,26 @@ class _Collected:
     skipped: list[tuple[str, dict]] = field(default_factory=list)  # (job_id, record)
     listed: list[tuple[dict, str, str]] = field(default_factory=list)  # (dataset item, source, job id)
     gathered: list[tuple[dict, str, str]] = field(default_factory=list)  # (collection item, source, job id)
+    verdicts: list[tuple[str, dict]] = field(default_factory=list)  # (job id, the cleanup's error dict)
+    downloaded: list[tuple[str, dict]] = field(default_factory=list)  # (job id, "Downloaded from S3" data)
 
     def answer(self, job_id: str | None, response, source: str) -> None:
         if job_id and response is not None and job_id not in self.answers:
             self.answers[job_id] = (response, source)
 
 
-# one pattern for every record an answer or a skip is read from (an OR; every record is still checked here)
-OUTPUT_RECORDS_PATTERN = f'?"{LOG_OUTPUT_MESSAGE}" ?"{LOG_OLD_RESPONSE_MESSAGE}" ?"{LOG_SKIPPING_DATASET}"'
+# one pattern for every record an answer, a skip, a verdict or a list is read from (an OR; every record is still
+# checked here): the cleanup's error records hold no fixed message, only their `rollback` field
+_SWEPT_TERMS = (LOG_OUTPUT_MESSAGE, LOG_OLD_RESPONSE_MESSAGE, LOG_SKIPPING_DATASET, VERDICT_ROLLBACK_FIELD,
+                LOG_REPORT_MESSAGE, LOG_DOWNLOADED_FROM_S3)
+OUTPUT_RECORDS_PATTERN = " ".join(f'?"{term}"' for term in _SWEPT_TERMS)
+
+
+def _verdict_of(record) -> dict | None:
+    """A cleanup error dict (rollback + dataset_id), as its record, its step's answer or the report's entry."""
+    if isinstance(record, dict) and isinstance(record.get(VERDICT_ROLLBACK_FIELD), bool) and record.get("dataset_id"):
+        return record
+    return None
 
 
 def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, stats: FetchStats | None = None,
@@ -82,7 +98,17 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
     if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
         kept = previous
         start_ms = max(start_ms, int((previous["timestamp"].max() - RELIST_MARGIN).timestamp() * 1000))
+        # parts of a split record kept as they came (a frame from before records were rejoined): swept again, once.
+        # A record's first part is a whole Docker part opening a JSON object that does not parse; a plain line
+        # that happens to hold a term is no part and never moves the sweep back
+        first = kept["message"].str.startswith("{") & (kept["message"].str.len() == AWSLOGS_PART_BYTES) \
+            & kept["message"].map(_json).isna()
+        if first.any():
+            start_ms = min(start_ms, int(kept.loc[first, "timestamp"].min().timestamp() * 1000))
+            split = set(zip(kept.loc[first, "log_stream"], kept.loc[first, "timestamp"]))
+            kept = kept[[key not in split for key in zip(kept["log_stream"], kept["timestamp"])]]
     events = logs.filter_group(stage, group, OUTPUT_RECORDS_PATTERN, start_ms, int(before.timestamp() * 1000), stats)
+    events = _whole_records(stage, group, events, logs, stats)
     swept = pd.DataFrame({"log_stream": [e["logStreamName"] for e in events],
                           "event_id": [e["eventId"] for e in events],
                           "timestamp": epoch_to_utc(pd.Series([e["timestamp"] for e in events], dtype="float64"), "ms"),
@@ -95,6 +121,38 @@ def sweep_output_records(stage: str, attempt: Attempt | None, logs: LogsApi, sta
     return validate(OutputRecords, df.sort_values(["timestamp", "event_id"]))
 
 
+def _may_be_part(message: str) -> bool:
+    """A part of a split JSON record: every part but the last is a whole 16,384 bytes, the last closes the object.
+    A plain line that happens to hold a term (a warning with "output" in it) is neither and costs no call."""
+    if len(message) != AWSLOGS_PART_BYTES and not message.rstrip().endswith("}"):
+        return False
+    return _json(message) is None
+
+
+def _whole_records(stage: str, group: str, events: list[dict], logs: LogsApi, stats) -> list[dict]:
+    """The swept events with every record Docker split rejoined. The pattern matches only the parts holding its
+    terms (the first part holds `message`; a cleanup error's `rollback` is in its last), so the stream of a
+    swept event that does not parse is read again, unfiltered, at that event's timestamp only: a call per split
+    record, none when nothing is split."""
+    broken = {(e["logStreamName"], e["timestamp"]) for e in events if _may_be_part(e.get("message") or "")}
+    if not broken:
+        return events
+    by_stream: dict[str, list[int]] = {}
+    for stream, ts in broken:
+        by_stream.setdefault(stream, []).append(ts)
+    parts: dict[tuple[str, int], list[dict]] = {}
+    for stream, stamps in by_stream.items():
+        for ts in sorted(set(stamps)):
+            for e in logs.filter_streams(stage, group, [stream], "", stats, window_ms=(ts, ts + 1)):
+                if e.get("timestamp") == ts:
+                    parts.setdefault((stream, ts), []).append(e)
+    rejoined = {key: reassemble(found) for key, found in parts.items()}
+    out = [e for e in events if (e["logStreamName"], e["timestamp"]) not in rejoined]
+    for found in rejoined.values():
+        out.extend(e for e in found if any(term in (e.get("message") or "") for term in _SWEPT_TERMS))
+    return sorted(out, key=lambda e: (e["timestamp"], e["eventId"]))
+
+
 def _read_record(found: _Collected, job: dict, message: str) -> None:
     record = _json(message)
     if not isinstance(record, dict):
@@ -105,6 +163,26 @@ def _read_record(found: _Collected, job: dict, message: str) -> None:
         found.answer(job["job_id"], {k: v for k, v in record.items() if k not in LOG_FIELDS}, "log")
     elif record.get("message") == LOG_SKIPPING_DATASET and record.get("dataset_id"):
         found.skipped.append((job["job_id"], record))
+
+
+def _read_verdicts(found: _Collected, job: dict, message: str) -> None:
+    """Production's verdicts and the lists it logged on reading them: the cleanup's error records and its answer,
+    the report's `Report`, the cleanup's "Downloaded from S3"."""
+    record = _json(message)
+    if not isinstance(record, dict):
+        return
+    if _verdict_of(record) is not None and record.get("levelname") in (None, "ERROR"):
+        found.verdicts.append((job["job_id"], record))
+    elif record.get("message") == LOG_OUTPUT_MESSAGE and isinstance(record.get("response"), list):
+        found.verdicts.extend((job["job_id"], v) for v in record["response"] if _verdict_of(v) is not None)
+    elif record.get("message") in (LOG_REPORT_MESSAGE, LOG_OUTPUT_MESSAGE):
+        report = record if record.get("message") == LOG_REPORT_MESSAGE else record.get("response")
+        for entry in (report or {}).get("errors") or [] if isinstance(report, dict) else []:
+            for item in entry if isinstance(entry, list) else [entry]:
+                if _verdict_of(item) is not None:
+                    found.verdicts.append((job["job_id"], item))
+    elif record.get("message") == LOG_DOWNLOADED_FROM_S3 and isinstance(record.get("data"), dict):
+        found.downloaded.append((job["job_id"], record["data"]))
 
 
 def _from_logs(stage: str, jobs: list[dict], records: pd.DataFrame, logs: LogsApi, found: _Collected, stats) -> None:
@@ -123,6 +201,31 @@ def _from_logs(stage: str, jobs: list[dict], records: pd.DataFrame, logs: LogsAp
         for event in logs.filter_streams(stage, group, streams, OUTPUT_RECORDS_PATTERN, stats):
             if (job := by_stream.get((group, event.get("logStreamName")))) is not None:
                 _read_record(found, job, event.get("message"))
+
+
+def _downloaded_lists(found: _Collected, by_id: dict, row, kept: pd.DataFrame) -> None:
+    """The datasets each collection set out to migrate, from the cleanup's "Downloaded from S3" record of its
+    log_errors_and_cleanup object (DISTRIBUTED): after the report step deleted the S3 items, the only list left of
+    datasets listed but never started. Rows carry the gathered collection version, as the other lists do."""
+    if not found.downloaded:
+        return
+    listed = {(item.get("collection_id"), item["dataset_id"]) for item, _, _ in found.listed}
+    if not kept.empty:
+        old = kept[kept["kind"] == "listed_dataset"]
+        listed |= set(zip(old["collection_id"], old["dataset_id"]))
+    gathered_version = {r["collection_id"]: none_if_missing(r["collection_version_id"]) for r in by_id.values()
+                        if r["step"] == Step.COLLECTION_MIGRATION.value and none_if_missing(r["collection_id"])}
+    for job_id, data in found.downloaded:
+        for item in data.get("datasets") or []:
+            if not isinstance(item, dict) or not item.get("dataset_id"):
+                continue
+            key = (item.get("collection_id"), item["dataset_id"])
+            if key in listed:
+                continue
+            listed.add(key)
+            row("listed_dataset", "log", by_id.get(job_id), collection_id=item.get("collection_id"),
+                collection_version_id=gathered_version.get(item.get("collection_id")), dataset_id=item["dataset_id"],
+                dataset_version_id=item.get("dataset_version_id"))
 
 
 def _task_answers(events: list[dict], found: _Collected, source: str) -> None:
@@ -187,6 +290,10 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
     pending = [r for r in by_id.values() if r["job_id"] not in answered]
     found = _Collected()
     _from_logs(stage, pending, records, logs, found, stats)
+    by_stream = {(r["log_group"], r["log_stream"]): r for r in by_id.values() if none_if_missing(r["log_stream"])}
+    for group, stream, message in zip(records["log_group"], records["log_stream"], records["message"]):
+        if (job := by_stream.get((group, stream))) is not None and job["step"] in _CLEANUP | {Step.REPORT.value}:
+            _read_verdicts(found, job, message)
     wanted = {r["job_id"] for r in pending if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
     missing = wanted - set(found.answers)
     if missing and not attempt.window_only:
@@ -197,7 +304,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
         rows.append({"stage": stage, "attempt": attempt.key, "kind": kind, "source": source,
                      "job_id": job["job_id"] if job else None, "collection_id": None, "collection_version_id": None,
                      "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
-                     **values})
+                     "verdict": None, "verdict_message": None, **values})
 
     # DISTRIBUTED answers name S3 item lists: read them all at once, unless the report step already succeeded
     # (it deletes schema_migration/{execution}/, so nothing is left to read)
@@ -264,8 +371,20 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
         row("skipped_dataset", "log", job, collection_id=collection,
             collection_version_id=none_if_missing(job["collection_version_id"]), dataset_id=record["dataset_id"],
             dataset_version_id=record.get("dataset_version_id"))
+    _downloaded_lists(found, by_id, row, kept)
+    for job_id, record in found.verdicts:
+        job = by_id[job_id]
+        row("verdict", "log", job, collection_id=none_if_missing(record.get("collection_id")) or none_if_missing(job["collection_id"]),
+            collection_version_id=record.get("collection_version_id") or none_if_missing(job["collection_version_id"]),
+            dataset_id=record["dataset_id"], dataset_version_id=record.get("dataset_version_id"),
+            verdict=(ProductionVerdict.ROLLED_BACK if record[VERDICT_ROLLBACK_FIELD] else ProductionVerdict.NOT_LATEST_SCHEMA).value,
+            verdict_message=None if record.get("message") is None else str(record["message"]))
     if not rows and kept.empty:
         return empty_frame(StepOutputs)
     df = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True) if not kept.empty else pd.DataFrame(rows)
     df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "dataset_id"])
+    # one verdict per dataset and revision, whichever record told it (the error record, the cleanup's answer, the
+    # report): the first read, a cleanup's before the report's
+    verdicts = df["kind"] == "verdict"
+    df = df[~verdicts | ~df.duplicated(subset=["kind", "dataset_id", "collection_version_id"])]
     return validate(StepOutputs, df.sort_values(["kind", "collection_id", "dataset_id"], na_position="last"))

@@ -204,11 +204,40 @@ def _portal(r: AttemptReport) -> str:
     return head + markdown_table(rest, PORTAL_COLUMNS, PORTAL_SHOWN)
 
 
+VERDICTS_SHOWN = 20
+
+
+def _first_line(message) -> str | None:
+    """A verdict's message as a table shows it: its first line (a validation message lists every error)."""
+    if not isinstance(message, str) or not message.strip():
+        return None
+    lines = [line for line in message.splitlines() if line.strip()]
+    more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+    return (lines[0][:160] + ("…" if len(lines[0]) > 160 else "")) + more
+
+
+def _verdicts(r: AttemptReport) -> str:
+    """What production's own cleanup step said of the datasets it did not migrate, beside what cxgm concluded."""
+    datasets = r.frame("dataset_rollup")
+    if datasets.empty or "production_verdict" not in datasets or datasets["production_verdict"].isna().all():
+        return "_production's cleanup step flagged no dataset (or its records are not read yet)_\n"
+    flagged = datasets[datasets["production_verdict"].notna()]
+    counts = ", ".join(f"{n} {v}" for v, n in flagged["production_verdict"].value_counts().items())
+    only = flagged[(flagged["state"] == DatasetState.FAILED.value) & (flagged["jobs"] > 0)
+                   & flagged["failing_step"].isin(["collection_cleanup", "collection_publish"])]
+    flagged = flagged.assign(production_message=flagged["production_message"].map(_first_line))
+    return (f"{len(flagged)} datasets ({counts}) in the cleanup step's error records; {len(only)} of them failed by "
+            f"that verdict alone (every job succeeded).\n\n"
+            + markdown_table(flagged, ["dataset_id", "state", "production_verdict", "production_message",
+                                       "failing_step", "error_category"], VERDICTS_SHOWN))
+
+
 Section = Callable[[AttemptReport], str]
 SECTIONS: list[tuple[str, Section]] = [
     ("Progress", _progress),
     ("The portal's answer", _portal),
     ("Top error signatures", _signatures),
+    ("Production's verdicts", _verdicts),
     ("Failed datasets in detail", _failed_in_detail),
     ("Datasets to re-run", _rerun),
 ]

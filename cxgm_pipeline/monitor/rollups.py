@@ -14,6 +14,9 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import utcnow
+from cxgm_pipeline.monitor.classify import diagnose
+from cxgm_pipeline.monitor.logparse import parse_text
+from portal_shapes import INGESTION_TASK_STATES
 from cxgm_pipeline.monitor.epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
@@ -22,9 +25,12 @@ from cxgm_pipeline.vocabulary import (
     DATASET_STEPS,
     INGESTION_STEPS,
     ACTIVE_JOB_STATUSES,
+    ERROR_KIND,
     DatasetState,
     ErrorCategory,
+    ErrorKind,
     JobStatus,
+    ProductionVerdict,
     Step,
 )
 
@@ -72,9 +78,49 @@ _ROW_INPUTS = ["resolved_dataset_id", "step", "status", "stopped_at", "created_a
 
 
 def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
-                 aborted: bool, now_us: int, execution_status: str | None = None) -> dict:
+                 aborted: bool, now_us: int, execution_status: str | None = None, verdict: dict | None = None,
+                 execution_failure: tuple | None = None) -> dict:
     """One dataset from its jobs (plain records, oldest first, times in epoch microseconds or None): ~10 us a
     dataset, not a pandas query each. Its started_at/finished_at are epoch microseconds too."""
+    row = _jobs_row(dataset_id, jobs, info, collection_job, ended, aborted, now_us, execution_status)
+    if row["state"] == DatasetState.FAILED.value and row["error_signature"] == f"ingestion execution {execution_status}" \
+            and execution_failure and execution_failure[0]:
+        error, state = execution_failure
+        category = ErrorCategory.TIMEOUT if error == "States.Timeout" else ErrorCategory.UNKNOWN
+        row.update(error_category=category.value, failing_step=INGESTION_STATE_STEPS.get(state),
+                   error_signature=f"{_EXECUTION_SIGNATURE}{execution_status}: {error}" + (f" in {state}" if state else ""))
+    row.update(production_verdict=None, production_message=None)
+    if verdict is not None:
+        row.update(production_verdict=verdict["verdict"], production_message=verdict["message"])
+        if row["state"] == DatasetState.SUCCEEDED.value:
+            # every job succeeded, yet production's cleanup says it did not migrate: its word decides
+            category, signature = verdict_cause(verdict["verdict"], verdict["message"])
+            row.update(state=DatasetState.FAILED.value, failing_step=verdict["step"], error_category=category,
+                       error_signature=signature)
+    return row
+
+
+INGESTION_STATE_STEPS = {state: job for state, job in INGESTION_TASK_STATES.items()}
+_EXECUTION_SIGNATURE = "ingestion execution "
+_VERDICT_WORDS = {ProductionVerdict.ROLLED_BACK.value: "rolled back by the cleanup step (processing_status not SUCCESS)",
+                  ProductionVerdict.NOT_LATEST_SCHEMA.value: "not on the latest schema after the cleanup step"}
+
+
+def verdict_cause(verdict: str, message: str | None) -> tuple[str, str]:
+    """(error_category, error_signature) of a dataset production's verdict alone failed: its message read as the
+    classifier reads a log (a validator's `ERROR: ...` lines are `validation`), else `application` with production's
+    message, or the verdict's words when it gave none."""
+    text = (message or "").strip()
+    if text:
+        found = diagnose(None, None, parse_text(text))
+        if found.category is not ErrorCategory.UNKNOWN:
+            return found.category.value, found.signature
+        return ErrorCategory.APPLICATION.value, f"{ErrorCategory.APPLICATION.value}: {text.splitlines()[0]}"[:200]
+    return ErrorCategory.APPLICATION.value, f"{ErrorCategory.APPLICATION.value}: {_VERDICT_WORDS[verdict]}"
+
+
+def _jobs_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dict | None, ended: bool,
+              aborted: bool, now_us: int, execution_status: str | None = None) -> dict:
     row = {"dataset_id": dataset_id, **info, "current_step": None, "last_step": None, "failing_step": None,
            "error_category": None, "error_signature": None, "started_at": None, "finished_at": None,
            "total_duration_s": None, "retries": 0, "jobs": len(jobs),
@@ -174,17 +220,22 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         for r in row_dicts(outputs[outputs["kind"] == "skipped_dataset"]):
             collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
             note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
-    new_versions, execution_status = {}, {}
+    new_versions, execution_status, execution_failure = {}, {}, {}
     if not executions.empty:
         # a redriven iteration starts another ingestion of the dataset: the latest one speaks for it
         known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"]).sort_values("start_at", na_position="last")
         new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
         with_status = known.dropna(subset=["status"])
         execution_status = dict(zip(with_status["dataset_id"], with_status["status"]))
+        if "failure_error" in known:
+            read = known[known["failure_error"].notna()]
+            execution_failure = {d: (e, s) for d, e, s in zip(read["dataset_id"], read["failure_error"],
+                                                              read["failure_state"].where(read["failure_state"].notna(), None))}
     collection_jobs = {
         r["collection_id"]: r
         for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
     }
+    verdicts = _verdicts(outputs, jobs)
     grouped: dict[str, list[dict]] = {}
     for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[_ROW_INPUTS], times="us"):
         grouped.setdefault(record["resolved_dataset_id"], []).append(record)
@@ -195,7 +246,7 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
         meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
         row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
                            collection_jobs.get(meta.get("collection_id")), ended, aborted, now_us,
-                           execution_status.get(dataset_id))
+                           execution_status.get(dataset_id), verdicts.get(dataset_id), execution_failure.get(dataset_id))
         row.pop("skipped", None)
         rows.append(row)
     if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
@@ -207,6 +258,24 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     # the attempt alone is its own campaign until monitor/campaigns.py reads the others
     df = df.assign(campaign_state=df["state"], campaign_attempt=attempt, campaign=attempt)
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
+
+
+def _verdicts(outputs: pd.DataFrame, jobs: pd.DataFrame) -> dict[str, dict]:
+    """{DATASET_ID: production's verdict, its message and the cleanup step that gave it}. A verdict read from the
+    report's `Report` names no cleanup job: its step is the attempt's cleanup step."""
+    if outputs.empty or "verdict" not in outputs or not (outputs["kind"] == "verdict").any():
+        return {}
+    step_of_job = dict(zip(jobs["job_id"], jobs["step"])) if not jobs.empty else {}
+    cleanup = sorted({s for s in step_of_job.values() if s in _CLEANUP_STEPS}) or [Step.COLLECTION_CLEANUP.value]
+    out: dict[str, dict] = {}
+    for r in row_dicts(outputs[outputs["kind"] == "verdict"]):
+        step = step_of_job.get(r["job_id"])
+        out.setdefault(r["dataset_id"], {"verdict": r["verdict"], "message": none_if_missing(r["verdict_message"]),
+                                         "step": step if step in _CLEANUP_STEPS else cleanup[0]})
+    return out
+
+
+_CLEANUP_STEPS = {Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value}
 
 
 def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -251,15 +320,52 @@ def _distinct_values(column: pd.Series, limit: int = 10) -> str | None:
     return ", ".join(listed) + (f" … (+{len(seen) - limit})" if len(seen) > limit else "") if listed else None
 
 
+def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
+    """The causes of the datasets production's verdict alone failed (no job of theirs did): one row per cause at
+    the cleanup step, `jobs` counting the cleanup's error records (one a dataset)."""
+    if datasets is None or datasets.empty or "production_verdict" not in datasets:
+        return []
+    alone = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["production_verdict"].notna()
+                     & datasets["failing_step"].isin(list(_CLEANUP_STEPS))]
+    rows = []
+    for (sig, step), d in alone.groupby(["error_signature", "failing_step"]):
+        rows.append({"stage": d["stage"].iloc[0], "attempt": d["attempt"].iloc[0], "error_signature": sig,
+                     "error_category": d["error_category"].iloc[0], "error_kind": ErrorKind.RUNTIME.value
+                     if d["error_category"].iloc[0] in (ErrorCategory.APPLICATION, ErrorCategory.VALIDATION)
+                     else ErrorKind.UNKNOWN.value,
+                     "step": step, "jobs": len(d), "datasets": len(d), "first_seen": d["finished_at"].min(),
+                     "last_seen": d["finished_at"].max(), "example_datasets": ",".join(d["dataset_id"][:EXAMPLES]),
+                     "examples": None, "error_evidence": f"production's cleanup records: {d['production_verdict'].iloc[0]}"})
+    return rows
+
+
+def _history_signatures(datasets: pd.DataFrame | None) -> list[dict]:
+    """The causes read from ingestion histories (a task past its TimeoutSeconds): no job of the dataset failed, so
+    no job row carries them; `jobs` counts the ingestion executions (one a dataset)."""
+    if datasets is None or datasets.empty:
+        return []
+    read = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["failing_step"].notna()
+                    & datasets["error_signature"].fillna("").str.startswith(f"{_EXECUTION_SIGNATURE}FAILED: ")]
+    rows = []
+    for (sig, step), d in read.groupby(["error_signature", "failing_step"]):
+        category = d["error_category"].iloc[0]
+        rows.append({"stage": d["stage"].iloc[0], "attempt": d["attempt"].iloc[0], "error_signature": sig,
+                     "error_category": category, "error_kind": ERROR_KIND[ErrorCategory(category)].value,
+                     "step": step, "jobs": len(d), "datasets": len(d), "first_seen": d["finished_at"].min(),
+                     "last_seen": d["finished_at"].max(), "example_datasets": ",".join(d["dataset_id"][:EXAMPLES]),
+                     "examples": None, "error_evidence": "the ingestion execution's history"})
+    return rows
+
+
 def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed jobs grouped by signature: one row per cause, with counts and example datasets. With the
     dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
     jobs = attempt_jobs(jobs, executions)
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
+    rows = _verdict_signatures(datasets) + _history_signatures(datasets)
     if failed.empty:
-        return empty_frame(ErrorSignatures)
+        return validate(ErrorSignatures, pd.DataFrame(rows)) if rows else empty_frame(ErrorSignatures)
     failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))
-    rows = []
     blamed: dict[tuple, list[str]] = {}
     if datasets is not None and not datasets.empty:
         for (sig, step), d in datasets.dropna(subset=["error_signature"]).groupby(["error_signature", "failing_step"]):

@@ -22,9 +22,10 @@ from cxgm_pipeline.vocabulary import (
     JobStatus,
     LogStatus,
     PortalVerdict,
+    ProductionVerdict,
 )
 
-OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
 # `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
@@ -145,6 +146,11 @@ class StepOutputs(_Partitioned):
     dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the version before the migration")
     new_dataset_version_id: Series[Text] = pa.Field(nullable=True, description="made by dataset_migrate")
     sfn_name: Series[Text] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
+    verdict: Series[Text] = pa.Field(
+        isin=_values(ProductionVerdict), nullable=True,
+        description="kind verdict: what production's cleanup step said of the dataset (its error record's rollback)")
+    verdict_message: Series[Text] = pa.Field(
+        nullable=True, description="kind verdict: production's message in that record, as logged (may be empty)")
 
 
 class SfnExecutions(_Partitioned):
@@ -167,6 +173,12 @@ class SfnExecutions(_Partitioned):
         nullable=True, description="the dataset version before the migration")
     attribution: Series[Text] = pa.Field(
         isin=[*OUTPUT_SOURCES, "execution_name", "unattributed"], description="how the row was tied to its dataset")
+    failure_error: Series[Text] = pa.Field(
+        nullable=True, description="a FAILED execution with no failed job of its own: the error its history ends "
+                                   "on (States.Timeout: a task past its TimeoutSeconds)")
+    failure_state: Series[Text] = pa.Field(nullable=True, description="the task state that error hit (e.g. AddLabels)")
+    history_read: Series[bool] = pa.Field(
+        description="its history was read for that error (once: a refresh keeps what was read)")
 
 
 class DatasetRollup(_IngestionStepDurations):
@@ -202,6 +214,12 @@ class DatasetRollup(_IngestionStepDurations):
                                                 "the latest attempt that processed it decides (monitor/campaigns.py)")
     campaign_attempt: Series[Text] = pa.Field(description="the attempt whose outcome campaign_state is")
     campaign: Series[Text] = pa.Field(description="the campaign: the key of its first attempt (this one's alone)")
+    production_verdict: Series[Text] = pa.Field(
+        isin=_values(ProductionVerdict), nullable=True,
+        description="production's own verdict from its cleanup records: rolled_back (rollback true: not processed "
+                    "successfully, previous version restored) or not_latest_schema; empty when it raised none")
+    production_message: Series[Text] = pa.Field(
+        nullable=True, description="production's message with its verdict (the dataset's validation message), as logged")
 
 
 class _DatasetStateCounts(_Frame):

@@ -17,7 +17,7 @@ runner = CliRunner()
 # campaign_state/campaign_attempt: the dataset's outcome across its campaign (staging's re-run after the history
 # quota; every other attempt is a campaign of its own)
 COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id", "campaign_state",
-            "campaign_attempt")
+            "campaign_attempt", "production_verdict")
 
 
 def run(env: dict, *args: str) -> tuple[int, str]:
