@@ -20,7 +20,7 @@ import json
 import math
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from cxgm_emulator import failures
@@ -179,6 +179,7 @@ class JobPlan:
     logs_expired: bool = False
     timeout_s: int | None = None
     seed: int = 0
+    branch: str | None = None  # the collection version gathered whose migration made this job (None: not a collection's)
 
     @property
     def stop(self) -> float:
@@ -276,6 +277,8 @@ class DatasetTruth:
     retries: int
     step_durations: dict[str, float]
     observable: bool = True  # False: its collection failed before naming it; nothing in AWS lists it
+    # the collection version its new version went into (collection_migrate's answer): None when none was listed
+    migration_revision_id: str | None = None
 
 
 @dataclass
@@ -387,8 +390,10 @@ class _MigrationBuilder:
         self.map_runs: dict[str, list[MapRunPlan]] = {}
         self.faults = self._draw_faults(data_faults)
         self.collection_truths: list[CollectionTruth] = []
-        self.new_versions: dict[str, str] = {}
-        self.skipped: set[str] = set()
+        self.new_versions: dict[tuple[str, str], str] = {}  # (dataset, collection version gathered) -> new version
+        self.skipped: set[tuple[str, str]] = set()
+        self.revisions: dict[str, str] = {}  # collection version gathered -> its migration revision
+        self._branch: str | None = None  # the collection version being migrated while its jobs are planned
 
     # faults ------------------------------------------------------------------------------------------
     def _draw_faults(self, data_faults: dict[str, tuple[C, Step]]) -> dict[str, tuple[C, Step]]:
@@ -451,6 +456,7 @@ class _MigrationBuilder:
             created=created, attempts=attempts, category=fault,
             log_ctx=ctx or LogContext(stage=stage.name, step=step), dataset_id=dataset_id,
             collection_id=collection_id, timeout_s=timeout, seed=rng.getrandbits(32),
+            branch=self._branch if collection_id else None,
         )
         plan.log_ctx.step_name = env.get("STEP_NAME")
         plan.log_ctx.migration = "MIGRATE" in env
@@ -534,6 +540,7 @@ class _MigrationBuilder:
         collections = list(self.full_corpus)
         if spec.limit_migration:
             collections = rng.sample(collections, min(spec.limit_migration, len(collections)))
+        collections = self._curator_revisions(collections) + collections
         self.corpus = collections
         env = self._migration_env(Step.GATHER_COLLECTIONS)
         if self.distributed:
@@ -576,6 +583,21 @@ class _MigrationBuilder:
         return MigrationPlan(spec, stage, self.key, self.map_mode, self.ingestion_input, execution, self.jobs,
                              self.ingestions, self.s3, self.corpus, self.collection_truths)
 
+    def _curator_revisions(self, collections: list[Collection]) -> list[Collection]:
+        """Open revisions curators made of published collections (same datasets, a new collection version, not an
+        auto version). gather_collections (schema_migration.py @ 001730b8) lists unpublished versions first and
+        skips a published one only when its revision `is_auto_version`: each of these is gathered, and so is its
+        published version."""
+        if not self.spec.curator_revisions:
+            return []
+        published = [c for c in collections if c.published and any(not d.current for d in c.datasets)]
+        out = []
+        for coll in self.rng.sample(published, min(self.spec.curator_revisions, len(published))):
+            cvid = rid(self.rng)
+            datasets = tuple(replace(d, collection_version_id=cvid) for d in coll.datasets)
+            out.append(Collection(coll.collection_id, cvid, False, datasets))
+        return out
+
     def _map_run(self, state_name: str, parent_history: _History, start: float, children: list[ExecutionPlan],
                  stop: float, concurrency: int, tolerated: float, thread: str = "") -> MapRunPlan:
         run_id = rid(self.rng)
@@ -609,7 +631,7 @@ class _MigrationBuilder:
     def _collections(self, begin: float, collections: list[Collection]) -> list[float]:
         rng = self.rng
         order = list(collections)
-        failing = {c.collection_id for c in rng.sample(order, min(self.scenario.collection_fault_count, len(order)))}
+        failing = {c.collection_version_id for c in rng.sample(order, min(self.scenario.collection_fault_count, len(order)))}
         children, ends = [], []
         for idx, coll in enumerate(order):
             created = begin + 5 + rng.uniform(0, self.spec.spread_h * 3600)
@@ -621,7 +643,7 @@ class _MigrationBuilder:
             else:
                 child, history, thread = None, self.history, f"c{idx}"
                 self._iteration_started(history, "SpanCollections", idx, created - 1, thread)
-            end = self._collection(coll, created, item, history, thread, coll.collection_id in failing)
+            end = self._collection(coll, created, item, history, thread, coll.collection_version_id in failing)
             if child is not None:
                 self._end_child(child, history, end + 1, {"collection_version_id": coll.collection_version_id})
                 children.append(child)
@@ -644,11 +666,20 @@ class _MigrationBuilder:
         history.add(t, "MapIterationSucceeded", "mapIterationSucceededEventDetails", {"name": state, "index": index}, thread)
 
     def _collection(self, coll: Collection, created: float, item: dict, history: _History, thread: str, fails: bool) -> float:
+        self._branch = coll.collection_version_id
+        try:
+            return self._collection_jobs(coll, created, item, history, thread, fails)
+        finally:
+            self._branch = None
+
+    def _collection_jobs(self, coll: Collection, created: float, item: dict, history: _History, thread: str,
+                         fails: bool) -> float:
         rng, stage = self.rng, self.stage
         to_migrate = [d for d in coll.datasets if not d.current]
         skipped = [d for d in coll.datasets if d.current]
-        self.skipped.update(d.dataset_id for d in skipped)
+        self.skipped.update((d.dataset_id, coll.collection_version_id) for d in skipped)
         private_cvid = rid(rng) if coll.published else coll.collection_version_id  # published: a new revision
+        self.revisions[coll.collection_version_id] = private_cvid
         exe = self.exec_name
         dataset_items = [{"collection_id": coll.collection_id, "collection_url": f"https://cellxgene.cziscience.com/collections/{coll.collection_id}",
                           "collection_version_id": private_cvid, "dataset_id": d.dataset_id,
@@ -756,7 +787,7 @@ class _MigrationBuilder:
             history.add(dm.stop + 0.7, "PassStateEntered", "stateEnteredEventDetails", {"name": "DatasetError", "input": "{}"}, thread)
             history.add(dm.stop + 0.8, "PassStateExited", "stateExitedEventDetails", {"name": "DatasetError", "output": "{}"}, thread)
             return dm.stop + 1
-        self.new_versions[d.dataset_id] = new_dvid
+        self.new_versions[(d.dataset_id, coll.collection_version_id)] = new_dvid
         self._s3(dm.stop, S3_MIGRATE_CHANGES.format(execution=self.exec_name, collection_id=coll.collection_id, dataset_id=d.dataset_id),
                  {f"{coll.collection_id}_{d.dataset_id}": ["obs: renamed 'development_stage_ontology_term_id' terms"]})
         start = dm.stop + 2
@@ -924,44 +955,48 @@ def expire_logs(plan: MigrationPlan, share: float, rng: random.Random) -> None:
 # --- truth ---------------------------------------------------------------------------------------------
 
 
-def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: set[str]) -> list[DatasetTruth]:
-    """Each dataset's final outcome in this migration, from the plan alone."""
-    by_dataset: dict[str, list[JobPlan]] = {}
+def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str], skipped: set[tuple[str, str]],
+                   revisions: dict[str, str] | None = None) -> list[DatasetTruth]:
+    """Each dataset's final outcome in this migration, from the plan alone: one per collection version gathered
+    (a collection gathered twice migrates its datasets twice)."""
+    revisions = revisions or {}
+    by_dataset: dict[tuple[str, str | None], list[JobPlan]] = {}
     for job in plan.jobs:
         if job.dataset_id:
-            by_dataset.setdefault(job.dataset_id, []).append(job)
-    latest_coll: dict[str, JobPlan] = {}
-    cleanups: dict[str, JobPlan] = {}
+            by_dataset.setdefault((job.dataset_id, job.branch), []).append(job)
+    latest_coll: dict[str | None, JobPlan] = {}
+    cleanups: dict[str | None, JobPlan] = {}
     for job in sorted(plan.jobs, key=lambda j: j.created):
         if job.step is Step.COLLECTION_MIGRATION:
-            latest_coll[job.collection_id] = job
+            latest_coll[job.branch] = job
         elif job.step in (Step.COLLECTION_CLEANUP, Step.COLLECTION_PUBLISH):
-            cleanups[job.collection_id] = job
+            cleanups[job.branch] = job
     for c in plan.collection_truths:  # after an abort: what really ran
-        job = latest_coll.get(c.collection_id)
+        job = latest_coll.get(c.collection_version_id)
         c.migration_status = "NOT_STARTED" if job is None else ("SUCCEEDED" if job.succeeded else "FAILED")
-    coll_status = {c.collection_id: c.migration_status for c in plan.collection_truths}
+    coll_status = {c.collection_version_id: c.migration_status for c in plan.collection_truths}
     aborted = plan.execution.status == "ABORTED"
     ingestion_status = {}
     for ex in plan.ingestions:
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
     out = []
     for coll in plan.corpus:
+        branch = coll.collection_version_id
         for d in coll.datasets:
-            jobs = sorted(by_dataset.get(d.dataset_id, []), key=lambda j: (j.created, j.stop))
+            jobs = sorted(by_dataset.get((d.dataset_id, branch), []), key=lambda j: (j.created, j.stop))
             latest = {j.step: j for j in jobs}  # a step's outcome is its latest job (Step Functions retries)
             failed = [j for j in latest.values() if not j.succeeded]
             migrated = latest.get(Step.DATASET_MIGRATION)
             state, step, category, observable = "succeeded", None, None, True
-            if d.dataset_id in skipped:
+            if (d.dataset_id, branch) in skipped:
                 # only the cleanup's "skipping dataset" log record names it
                 state = "skipped"
-                cleanup = cleanups.get(coll.collection_id)
+                cleanup = cleanups.get(branch)
                 observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
             elif not jobs:
                 state = "not_started"
                 # only collection_migrate's answer names it
-                observable = coll_status.get(coll.collection_id) == "SUCCEEDED"
+                observable = coll_status.get(branch) == "SUCCEEDED"
             elif failed:
                 f = min(failed, key=lambda j: j.stop)
                 state, step, category = "failed", f.step.value, f.observable_category
@@ -979,12 +1014,14 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 stage=plan.stage.name, attempt_key=plan.attempt_key, dataset_id=d.dataset_id,
                 collection_id=coll.collection_id, collection_version_id=coll.collection_version_id,
                 dataset_version_id=d.dataset_version_id,
-                new_dataset_version_id=new_versions.get(d.dataset_id) if migrated and migrated.succeeded else None,
+                new_dataset_version_id=new_versions.get((d.dataset_id, branch)) if migrated and migrated.succeeded else None,
                 state=state, failing_step=step, error_category=category.value if category else None,
                 started_at=min(j.created for j in jobs) if jobs else None,
                 finished_at=max(j.stop for j in jobs) if jobs else None,
                 retries=sum(len(j.attempts) - 1 for j in jobs) + sum(n - 1 for n in steps_seen.values()),
                 step_durations=durations, observable=observable,
+                migration_revision_id=revisions.get(branch)
+                if state != "skipped" and coll_status.get(branch) == "SUCCEEDED" else None,
             ))
     return out
 
@@ -1010,7 +1047,7 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
         if spec.abort_at is not None:
             abort(plan, plan.start + spec.abort_at * (plan.stop - plan.start), mrng)
         expire_logs(plan, spec.expired_log_share, mrng)
-        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped)
+        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.revisions)
         migrations.append(plan)
     return WorldPlan(scenario, seed, anchor, migrations)
 

@@ -23,6 +23,14 @@ class MigrationSpec:
     live: bool = False  # the migration the emulator plays in real time
     limit_migration: int = 0  # LIMIT_MIGRATION: a smoke test of this many random collections
     gather_fails: bool = False  # gather_collections fails (the database is unreachable): nothing is migrated
+    # published collections with a curator's open revision: each is gathered twice (revision and published
+    # version) and migrated once per version
+    curator_revisions: int = 0
+    # datasets whose dataset_migrate answer lacks the field the next state's Parameters read: States.Runtime, which
+    # no Catch takes (DISTRIBUTED: the dataset's child execution fails; INLINE: the whole execution fails)
+    runtime_failures: int = 0
+    # DISTRIBUTED: enough SpanCollections children fail (States.DataLimitExceeded) to pass its 20% tolerance
+    span_collections_breach: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
         MigrationSpec(stage="dev", tag=None, start_h=-9 * 24, spread_h=spread_h * 0.8, abort_at=0.55,
                       data_fault_keep=1.0, expired_log_share=0.35),
         MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9),
+        # a rehearsal as production's record has them: collections gathered twice, children that die
+        MigrationSpec(stage="dev", tag="EDGES", start_h=-6 * 24, spread_h=spread_h * 0.5, curator_revisions=2),
         MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
                       duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
                       data_fault_keep=0.6, live=True),

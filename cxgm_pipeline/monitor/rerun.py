@@ -8,7 +8,7 @@ from cxgm_pipeline.schemas import RerunManifest, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState
 
 COLUMNS = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_id", "collection_version_id", "state",
-           "failing_step", "error_category", "error_signature"]
+           "failing_step", "error_category", "error_signature", "migration_revision_id"]
 
 
 def rerun_manifest(datasets: pd.DataFrame, ended: bool) -> pd.DataFrame:
@@ -17,7 +17,8 @@ def rerun_manifest(datasets: pd.DataFrame, ended: bool) -> pd.DataFrame:
         return empty_frame(RerunManifest)
     states = [DatasetState.FAILED.value] + ([DatasetState.NOT_STARTED.value] if ended else [])
     picked = datasets[datasets["state"].isin(states)]
-    return validate(RerunManifest, picked[COLUMNS].sort_values(["state", "collection_id", "dataset_id"]))
+    return validate(RerunManifest, picked.reindex(columns=COLUMNS).sort_values(["state", "collection_id", "dataset_id",
+                                                                              "collection_version_id"]))
 
 
 def write_manifest(manifest: pd.DataFrame, path) -> None:

@@ -23,7 +23,8 @@ from cxgm_pipeline.vocabulary import (
     LogStatus,
 )
 
-OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "migration_revision",
+                "failed_child"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
 # `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
@@ -141,6 +142,16 @@ class StepOutputs(_Partitioned):
     dataset_version_id: Series[Text] = pa.Field(nullable=True, description="the version before the migration")
     new_dataset_version_id: Series[Text] = pa.Field(nullable=True, description="made by dataset_migrate")
     sfn_name: Series[Text] = pa.Field(nullable=True, description="name of the ingestion execution it starts")
+    migration_revision_id: Series[Text] = pa.Field(
+        nullable=True, description="the collection version collection_migrate migrated into (its answer's "
+                                   "collection_version_id: a new auto revision of a published version, else the version "
+                                   "itself): on migration_revision, listed_dataset and dataset_version rows")
+    execution_arn: Series[Text] = pa.Field(
+        nullable=True, description="failed_child: the DISTRIBUTED Map Run's child execution that failed")
+    error: Series[Text] = pa.Field(nullable=True, description="failed_child: the execution's error (States.Runtime, ...)")
+    cause: Series[Text] = pa.Field(nullable=True, description="failed_child: the execution's cause, as Step Functions gives it")
+    failed_state: Series[Text] = pa.Field(
+        nullable=True, description="failed_child: the state the cause names (the state that failed)")
 
 
 class SfnExecutions(_Partitioned):
@@ -166,11 +177,16 @@ class SfnExecutions(_Partitioned):
 
 
 class DatasetRollup(_IngestionStepDurations):
-    """One row per corpus dataset (by DATASET_ID, resolved through the version mapping)."""
+    """One row per corpus dataset (by DATASET_ID, resolved through the version mapping) and collection version
+    gathered: a collection gathered twice (a curator's open revision and its published version) is migrated twice."""
 
-    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    class Config(_Frame.Config):
+        unique = ["dataset_id", "collection_version_id"]
+
+    dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    collection_version_id: Series[Text] = pa.Field(
+        nullable=True, description="the collection version gather_collections gathered (this row's branch)")
     dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
     new_dataset_version_id: Series[Text] = pa.Field(
@@ -193,6 +209,9 @@ class DatasetRollup(_IngestionStepDurations):
     attribution: Series[Text] = pa.Field(isin=["job_env", "version", "listed", "unattributed"],
                                         description="how the dataset's jobs were found; unattributed: an ingestion "
                                                     "whose dataset no source names (dataset_id 'unattributed:<version>')")
+    migration_revision_id: Series[Text] = pa.Field(
+        nullable=True, description="the migration revision holding its new dataset version (collection_migrate's "
+                                   "answer collection_version_id; its dataset_migration's COLLECTION_VERSION_ID)")
 
 
 class _DatasetStateCounts(_Frame):
@@ -208,7 +227,10 @@ class _DatasetStateCounts(_Frame):
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
-    collection_id: Series[Text] = pa.Field(unique=True, description="COLLECTION_ID (stable across versions)")
+    class Config(_Frame.Config):
+        unique = ["collection_id", "collection_version_id"]
+
+    collection_id: Series[Text] = pa.Field(description="COLLECTION_ID (stable across versions)")
     collection_version_id: Series[Text] = pa.Field(nullable=True, description="the version gathered (before migration)")
     collection_migration_status: Series[Text] = pa.Field(
         nullable=True, description="latest collection_migration job's status")
@@ -269,9 +291,13 @@ def validate(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
 
 
 class RerunManifest(_Partitioned):
-    """What to re-run: failed datasets, and those a finished attempt never started."""
+    """What to re-run: failed datasets, and those a finished attempt never started (a dataset of a collection
+    gathered twice once per version gathered)."""
 
-    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    class Config(_Frame.Config):
+        unique = ["dataset_id", "collection_version_id"]
+
+    dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
     dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
@@ -281,6 +307,8 @@ class RerunManifest(_Partitioned):
     error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
     error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    migration_revision_id: Series[Text] = pa.Field(
+        nullable=True, description="the migration revision holding its new dataset version, if one was made")
 
 
 class SentAlerts(_Partitioned):

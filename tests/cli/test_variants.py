@@ -14,6 +14,7 @@ from tests.conftest import VARIANTS, set_clock
 
 runner = CliRunner()
 COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id")
+BRANCH_COMPARED = ("migration_revision_id",)
 
 
 def run(env: dict, *args: str) -> tuple[int, str]:
@@ -40,23 +41,44 @@ def test_other_seeds_equal_truth_too(variant_emulator, variant, seed, tmp_path):
 
 
 def _compare_every_attempt(env: dict, truth: dict, tmp_path) -> None:
+    """Rows keyed by (dataset, collection version gathered): a collection gathered twice is two rows a dataset."""
+    key = ["dataset_id", "collection_version_id"]
     for m in truth["migrations"]:
         out = tmp_path / f"{m['stage']}-{m['attempt_key']}.json"
         code, output = run(env, "describe", "datasets", "--env", m["stage"], "--tag", m["attempt_key"], "--refresh",
                            "--out", str(out))
         assert code == 0, output
-        got = pd.DataFrame(json.loads(out.read_text()), columns=["dataset_id", *COMPARED])
+        got = pd.DataFrame(json.loads(out.read_text()), columns=[*key, *COMPARED, *BRANCH_COMPARED])
         assert not got["dataset_id"].astype(str).str.startswith(UNATTRIBUTED).any(), "every job tied to its dataset"
-        got = got.set_index("dataset_id")
-        expected = pd.DataFrame([d for d in m["datasets"] if d["observable"]], columns=["dataset_id", *COMPARED])
-        expected = expected.set_index("dataset_id")
+        got = got.set_index(key)
+        expected = pd.DataFrame([d for d in m["datasets"] if d["observable"]], columns=[*key, *COMPARED, *BRANCH_COMPARED])
+        expected = expected.set_index(key)
         label = f"{m['map_mode']}/{m['ingestion_input']} {m['stage']}/{m['attempt_key']}"
-        assert sorted(got.index) == sorted(expected.index), f"{label}: every dataset exactly once"
-        for column in COMPARED:
+        assert sorted(got.index) == sorted(expected.index), f"{label}: every dataset exactly once per version gathered"
+        for column in (*COMPARED, *BRANCH_COMPARED):
             a = got.loc[expected.index, column].fillna("-").astype(str).str.replace(r"\.0$", "", regex=True)
             b = expected[column].fillna("-").astype(str)
             bad = a != b
             assert not bad.any(), f"{label} {column}: got {a[bad].head(3).to_dict()} expected {b[bad].head(3).to_dict()}"
+
+
+def test_a_collection_gathered_twice_is_two_rows_a_dataset(account, tmp_path):
+    """A curator's open revision: its collection is gathered twice and each version migrated on its own."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "EDGES")
+    known = pd.DataFrame([d for d in m["datasets"] if d["observable"] and d["state"] != "skipped"])
+    twice = known.groupby("dataset_id")["collection_version_id"].nunique()
+    assert (twice == 2).any(), "the scenario gathers a collection twice, and both versions name their datasets"
+    out = tmp_path / "datasets.json"
+    code, output = run(env, "describe", "datasets", "--env", "dev", "--tag", "EDGES", "--refresh", "--out", str(out))
+    assert code == 0, output
+    got = pd.DataFrame(json.loads(out.read_text()))
+    branches = got[got["dataset_id"].isin(twice[twice == 2].index) & (got["state"] != "skipped")]
+    assert not branches.empty
+    for _, rows in branches.groupby("dataset_id"):
+        assert len(rows) == 2 and rows["migration_revision_id"].nunique() == 2, rows
+        ran = rows.dropna(subset=["new_dataset_version_id"])
+        assert ran["new_dataset_version_id"].is_unique  # two ingestions, two new versions, never one for both
 
 
 def test_gather_failure_is_one_line_with_the_reason(account):
