@@ -41,6 +41,7 @@ from portal_shapes import (
     S3_SPAN_COLLECTIONS,
     S3_SPAN_DATASETS,
     STARTED_BY_FIELD,
+    DATASET_STEPS,
     STEP_NAME_OF_JOB,
     IngestionInput,
     MapMode,
@@ -394,6 +395,10 @@ class _MigrationBuilder:
         self.skipped: set[tuple[str, str]] = set()
         self.revisions: dict[str, str] = {}  # collection version gathered -> its migration revision
         self._branch: str | None = None  # the collection version being migrated while its jobs are planned
+        self.runtime_failing: set[str] = set()  # datasets whose dataset_migrate answer breaks the next state
+        # (dataset, collection version gathered) -> (time, error, cause) of a States.Runtime no Catch took
+        self.runtime_failed: dict[tuple[str, str], tuple[float, str, str]] = {}
+        self._child_failure: tuple[str, str] | None = None
 
     # faults ------------------------------------------------------------------------------------------
     def _draw_faults(self, data_faults: dict[str, tuple[C, Step]]) -> dict[str, tuple[C, Step]]:
@@ -541,6 +546,9 @@ class _MigrationBuilder:
         if spec.limit_migration:
             collections = rng.sample(collections, min(spec.limit_migration, len(collections)))
         collections = self._curator_revisions(collections) + collections
+        if spec.runtime_failures:
+            fine = [d for c in collections for d in c.datasets if not d.current and d.dataset_id not in self.faults]
+            self.runtime_failing = {d.dataset_id for d in rng.sample(fine, min(spec.runtime_failures, len(fine)))}
         self.corpus = collections
         env = self._migration_env(Step.GATHER_COLLECTIONS)
         if self.distributed:
@@ -626,6 +634,11 @@ class _MigrationBuilder:
         child.stop = stop
         child.output = output
         history.add(stop, "ExecutionSucceeded", "executionSucceededEventDetails", {"output": json_dumps(output)})
+        child.events = history.events
+
+    def _fail_child(self, child: ExecutionPlan, history: _History, stop: float, error: str, cause: str) -> None:
+        child.stop, child.status, child.error, child.cause = stop, "FAILED", error, cause
+        history.add(stop, "ExecutionFailed", "executionFailedEventDetails", {"error": error, "cause": cause})
         child.events = history.events
 
     def _collections(self, begin: float, collections: list[Collection]) -> list[float]:
@@ -743,8 +756,12 @@ class _MigrationBuilder:
             created = begin + self.rng.uniform(0, 60) * (k // 10)  # MaxConcurrency 10 (DISTRIBUTED) / 32 (INLINE)
             if self.distributed:
                 child, child_history = self._child("SpanDatasets", item, created - 1)
+                self._child_failure = None
                 end = self._dataset(coll, d, item, created, child_history, "", child.arn)
-                self._end_child(child, child_history, end + 1, item)
+                if self._child_failure is not None:
+                    self._fail_child(child, child_history, end + 0.5, *self._child_failure)
+                else:
+                    self._end_child(child, child_history, end + 1, item)
                 children.append(child)
             else:
                 self._iteration_started(history, "SpanDatasets", k, created - 0.7, f"{thread}/d{k}")
@@ -773,6 +790,13 @@ class _MigrationBuilder:
                     "sfn_name": sfn_name, "execution_id": self.exec_name}
         if self.ingestion_input is IngestionInput.NEW:
             response["manifest"] = {"anndata": uri, "atac_fragment": None}  # main.tf @ 00e5dcc reads $.result.manifest
+        # the field StepFunctionsStartExecution's Parameters read from the answer (`manifest.$: $.result.manifest`
+        # @ 00e5dcc, `url.$: $.result.uri` @ a4416160); dataset_migrate @ 001730b8 answers no `manifest` at all
+        read_field, read_path = ("manifest.$", "$.result.manifest") if self.ingestion_input is IngestionInput.NEW \
+            else ("url.$", "$.result.uri")
+        breaks = d.dataset_id in self.runtime_failing
+        if breaks:
+            response.pop(read_path.rsplit(".", 1)[1], None)
         env = {**self._migration_env(Step.DATASET_MIGRATION), "DATASET_ID": d.dataset_id,
                "DATASET_VERSION_ID": d.dataset_version_id, "COLLECTION_VERSION_ID": item["collection_version_id"],
                "COLLECTION_ID": coll.collection_id}
@@ -788,6 +812,8 @@ class _MigrationBuilder:
             history.add(dm.stop + 0.8, "PassStateExited", "stateExitedEventDetails", {"name": "DatasetError", "output": "{}"}, thread)
             return dm.stop + 1
         self.new_versions[(d.dataset_id, coll.collection_version_id)] = new_dvid
+        if breaks:
+            return self._runtime_error(coll, d, item, response, dm.stop + 2, history, thread, read_field, read_path)
         self._s3(dm.stop, S3_MIGRATE_CHANGES.format(execution=self.exec_name, collection_id=coll.collection_id, dataset_id=d.dataset_id),
                  {f"{coll.collection_id}_{d.dataset_id}": ["obs: renamed 'development_stage_ontology_term_id' terms"]})
         start = dm.stop + 2
@@ -813,6 +839,24 @@ class _MigrationBuilder:
             history.add(ing.stop + 0.7, "PassStateEntered", "stateEnteredEventDetails", {"name": "DatasetError", "input": "{}"}, thread)
             history.add(ing.stop + 0.8, "PassStateExited", "stateExitedEventDetails", {"name": "DatasetError", "output": "{}"}, thread)
         return ing.stop + 1
+
+    def _runtime_error(self, coll: Collection, d: Dataset, item: dict, response: dict, at: float, history: _History,
+                       thread: str, field_name: str, path: str) -> float:
+        """StepFunctionsStartExecution cannot build its input: a JSONPath of its Parameters is missing from the
+        state input. Step Functions fails the state with States.Runtime, which no Catch takes (States.ALL does not
+        match it: AWS Step Functions developer guide, "Error handling", error names), so the execution running it
+        fails: a DISTRIBUTED Map's child (its Map Run counts it failed), or, INLINE, the whole execution. The cause
+        is Step Functions' own text, naming the state and quoting its input."""
+        state_input = json_dumps({**item, "result": response})
+        entered = len(history.events) + 1
+        history.add(at - 1, "TaskStateEntered", "stateEnteredEventDetails",
+                    {"name": "StepFunctionsStartExecution", "input": state_input}, thread)
+        cause = (f"An error occurred while executing the state 'StepFunctionsStartExecution' (entered at the event id "
+                 f"#{entered}). The JSONPath '{path}' specified for the field '{field_name}' could not be found in the "
+                 f"input '{state_input}'")
+        self.runtime_failed[(d.dataset_id, coll.collection_version_id)] = (at, "States.Runtime", cause)
+        self._child_failure = ("States.Runtime", cause)
+        return at
 
     def _ingestion(self, coll: Collection, d: Dataset, new_dvid: str, cvid: str, name: str, uri: str, start: float,
                    started_by: str, category: C | None, fault_step: Step | None) -> ExecutionPlan:
@@ -905,8 +949,10 @@ class _MigrationBuilder:
 # --- what happens after planning: an operator's abort, log retention ------------------------------------
 
 
-def abort(plan: MigrationPlan, at: float, rng: random.Random) -> None:
-    """The operator stops the migration at `at`: running jobs are terminated, nothing new is submitted."""
+def abort(plan: MigrationPlan, at: float, rng: random.Random, failure: tuple[str, str] | None = None) -> None:
+    """The operator stops the migration at `at`: running jobs are terminated, nothing new is submitted.
+    `failure` (error, cause): the migration execution itself fails then (an error no Catch takes), which stops
+    its work as an abort does; the execution ends FAILED with that error."""
     stage = plan.stage.name
     kept = []
     for job in plan.jobs:
@@ -929,7 +975,12 @@ def abort(plan: MigrationPlan, at: float, rng: random.Random) -> None:
     executions = plan.executions()
     for ex in executions:
         ex.map_runs[:] = [r for r in ex.map_runs if r.start < at]  # a Map state it never reached
-        if ex.stop > at and ex.start < at:
+        if failure is not None and ex is plan.execution:
+            ex.status, ex.stop, ex.output, (ex.error, ex.cause) = "FAILED", at, None, failure
+            ex.events = [e for e in ex.events if e.t <= at]
+            ex.events.append(HistoryEvent(at + 0.001, "ExecutionFailed", "executionFailedEventDetails",
+                                          {"error": failure[0], "cause": failure[1]}))
+        elif ex.stop > at and ex.start < at:
             ex.status, ex.stop, ex.output = "ABORTED", at, None
             ex.events = [e for e in ex.events if e.t < at]
             ex.events.append(HistoryEvent(at, "ExecutionAborted", "executionAbortedEventDetails", cancelled))
@@ -956,7 +1007,8 @@ def expire_logs(plan: MigrationPlan, share: float, rng: random.Random) -> None:
 
 
 def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str], skipped: set[tuple[str, str]],
-                   revisions: dict[str, str] | None = None) -> list[DatasetTruth]:
+                   revisions: dict[str, str] | None = None,
+                   runtime_failed: dict[tuple[str, str], tuple] | None = None) -> list[DatasetTruth]:
     """Each dataset's final outcome in this migration, from the plan alone: one per collection version gathered
     (a collection gathered twice migrates its datasets twice)."""
     revisions = revisions or {}
@@ -975,7 +1027,8 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str]
         job = latest_coll.get(c.collection_version_id)
         c.migration_status = "NOT_STARTED" if job is None else ("SUCCEEDED" if job.succeeded else "FAILED")
     coll_status = {c.collection_version_id: c.migration_status for c in plan.collection_truths}
-    aborted = plan.execution.status == "ABORTED"
+    # a migration execution that failed stopped its work as an abort does
+    aborted = plan.execution.status in ("ABORTED", "FAILED")
     ingestion_status = {}
     for ex in plan.ingestions:
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
@@ -998,8 +1051,12 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str]
                 # only collection_migrate's answer names it
                 observable = coll_status.get(branch) == "SUCCEEDED"
             elif failed:
-                f = min(failed, key=lambda j: j.stop)
+                # jobs stopped at once (an abort cancels both branches of the Parallel state): the first step
+                f = min(failed, key=lambda j: (j.stop, j.created, DATASET_STEPS.index(j.step)))
                 state, step, category = "failed", f.step.value, f.observable_category
+            elif (d.dataset_id, branch) in (runtime_failed or {}):
+                # its answer broke the state after dataset_migration: its execution failed there (States.Runtime)
+                state, step, category = "failed", Step.DATASET_MIGRATION.value, C.APPLICATION
             elif latest.get(Step.CXG) is None or not latest[Step.CXG].succeeded:
                 # stopped between two steps: only an abort does that once the migration has ended
                 state, category = ("failed", C.CANCELLED) if aborted else ("running", None)
@@ -1046,8 +1103,14 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
         _attach_nested_runs(plan, builder.map_runs)
         if spec.abort_at is not None:
             abort(plan, plan.start + spec.abort_at * (plan.stop - plan.start), mrng)
+        if builder.runtime_failed and map_mode is MapMode.INLINE:
+            # INLINE: the iteration's States.Runtime fails the Map state and, uncaught, the execution
+            at, error, cause = min(builder.runtime_failed.values())
+            abort(plan, at, mrng, failure=(error, cause))
+            builder.runtime_failed = {k: v for k, v in builder.runtime_failed.items() if v[0] <= at}
         expire_logs(plan, spec.expired_log_share, mrng)
-        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.revisions)
+        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.revisions,
+                                       builder.runtime_failed)
         migrations.append(plan)
     return WorldPlan(scenario, seed, anchor, migrations)
 

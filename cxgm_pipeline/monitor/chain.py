@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.children import apply_child_failures, fetch_child_failures
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
@@ -21,6 +22,7 @@ from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
 from cxgm_pipeline.schemas import (
+    ChildFailures,
     CollectionRollup,
     DatasetRollup,
     EnrichedJobs,
@@ -71,7 +73,9 @@ def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
 def _rollup(b: Build) -> pd.DataFrame:
     if b.attempt is None:
         return empty_frame(DatasetRollup)
-    return roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["step_outputs"])
+    rollup = roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"],
+                             b.frames["step_outputs"])
+    return apply_child_failures(rollup, b.frames["child_failures"], b.frames["step_outputs"])
 
 
 def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
@@ -118,8 +122,13 @@ CHAIN: tuple[FrameSpec, ...] = (
                                              listed=b.prefetched("ingestion_executions"),
                                              previous=b.previous.get("sfn_executions")), "aws",
               lambda f, b: {"new_versions": len(f), **_counts(f, "attribution", "attributed_by_")}),
-    FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs"), _rollup, "rollups",
-              _rollup_summary),
+    FrameSpec("child_failures", ChildFailures, ("migration_jobs", "sfn_executions"),
+              lambda b: fetch_child_failures(b.stage, b.attempt, b.frames["migration_jobs"], b.frames["sfn_executions"],
+                                             b.aws.sfn, b.stats, b.previous.get("child_failures")), "aws",
+              lambda f, b: {"map_runs": int((f["kind"] == "map_run").sum()) if not f.empty else 0,
+                            "failed_executions": int((f["kind"] != "map_run").sum()) if not f.empty else 0}),
+    FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs", "child_failures"),
+              _rollup, "rollups", _rollup_summary),
     FrameSpec("collection_rollup", CollectionRollup, ("dataset_rollup", "enriched_jobs", "step_outputs"),
               lambda b: collection_rollup(b.frames["dataset_rollup"], b.frames["enriched_jobs"], b.frames["step_outputs"]),
               "rollups", lambda f, b: {"collections": len(f), "can_publish": int(f["can_publish"].sum()) if not f.empty else 0}),

@@ -12,8 +12,9 @@ from cxgm_pipeline.vocabulary import AttemptState, JobStatus, Step
 
 def roll_up_attempt(stage: str, attempt: Attempt, enriched_jobs: pd.DataFrame, executions: pd.DataFrame,
                     outputs: pd.DataFrame) -> pd.DataFrame:
+    # a migration execution that failed (an error no Catch took) stopped its in-flight work as an abort does
     return dataset_rollup(stage, attempt.key, enriched_jobs, executions, outputs, ended=attempt.ended,
-                          aborted=attempt.state is AttemptState.ABORTED)
+                          aborted=attempt.state in (AttemptState.ABORTED, AttemptState.FAILED))
 
 
 def attempt_summary(attempt: Attempt | None, jobs: pd.DataFrame, datasets: pd.DataFrame) -> str | None:

@@ -36,6 +36,7 @@ from cxgm_pipeline.vocabulary import (
 _ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
 _DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
 EXAMPLES = 5
+_STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 
 
 def version_index(executions: pd.DataFrame) -> dict[str, str | None]:
@@ -148,7 +149,9 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
         row["current_step"] = active[-1]["step"]
     if failed:
         # the first to stop: in the ingestion's Parallel state a failed validation stops its sibling
-        f = min(failed, key=lambda j: (j["stopped_at"] if j["stopped_at"] is not None else now_us, j["created_at"]))
+        # jobs stopped at once (an abort cancels both branches of the Parallel state): the first step
+        f = min(failed, key=lambda j: (j["stopped_at"] if j["stopped_at"] is not None else now_us, j["created_at"],
+                                       _STEP_ORDER.get(j["step"], len(_STEP_ORDER))))
         row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=none_if_missing(f["error_category"]),
                    error_signature=none_if_missing(f["error_signature"]))
     elif execution_status in _EXECUTION_ENDED_BADLY:

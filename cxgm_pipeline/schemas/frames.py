@@ -311,6 +311,38 @@ class RerunManifest(_Partitioned):
         nullable=True, description="the migration revision holding its new dataset version, if one was made")
 
 
+CHILD_FAILURE_KINDS = ["map_run", "child", "execution"]
+
+
+class ChildFailures(_Partitioned):
+    """What Step Functions itself says failed, beyond the Batch jobs: each DISTRIBUTED Map Run read (DescribeMapRun:
+    status, failed and total items, its tolerance), each failed child execution (its error and cause, and the
+    collection or dataset its input names), and a migration execution that failed. Errors no Catch takes
+    (States.Runtime, States.DataLimitExceeded) leave no failed job: only these rows say where a dataset stopped."""
+
+    kind: Series[Text] = pa.Field(isin=CHILD_FAILURE_KINDS, description="map_run | child (a Map Run's failed child "
+                                                                         "execution) | execution (the migration's own)")
+    execution_arn: Series[Text] = pa.Field(nullable=True, description="the failed execution (child or migration)")
+    map_run_arn: Series[Text] = pa.Field(nullable=True, description="the Map Run (of the row, or that ran the child)")
+    state_name: Series[Text] = pa.Field(nullable=True, description="the Map state of the Map Run (SpanCollections, SpanDatasets)")
+    status: Series[Text] = pa.Field(nullable=True, description="the Map Run's or execution's status as AWS gives it")
+    items_failed: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="map_run: itemCounts.failed")
+    items_total: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="map_run: itemCounts.total")
+    tolerated_failure_percentage: Series[float] = pa.Field(
+        nullable=True, description="map_run: ToleratedFailurePercentage (past it the Map Run fails)")
+    error: Series[Text] = pa.Field(nullable=True, description="the execution's error (States.Runtime, ...)")
+    cause: Series[Text] = pa.Field(nullable=True, description="the execution's cause, secrets cut")
+    failed_state: Series[Text] = pa.Field(nullable=True, description="the state the cause names")
+    failing_step: Series[Text] = pa.Field(isin=STEPS, nullable=True,
+                                          description="the step whose answer the failed state was handling")
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID the failed execution's input names")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="its COLLECTION_VERSION_ID (a dataset "
+                                                                                "item's: the migration revision)")
+    dataset_id: Series[Text] = pa.Field(nullable=True, description="DATASET_ID the failed execution's input names")
+    dataset_version_id: Series[Text] = pa.Field(nullable=True, description="its DATASET_VERSION_ID (before the migration)")
+    stopped_at: Series[UtcTime] = pa.Field(nullable=True, description="when the execution or Map Run stopped (UTC)")
+
+
 class SentAlerts(_Partitioned):
     """Every alert message cxgm sent (one digest per attempt and sensor tick), newest last."""
 

@@ -165,7 +165,8 @@ def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, m
 
 # The IAM policy the README documents: read-only, and nothing else (alerts add sns:Publish).
 ALLOWED_ACTIONS = {
-    "stepfunctions": {"ListStateMachines", "ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns"},
+    "stepfunctions": {"ListStateMachines", "ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns",
+                      "DescribeMapRun"},
     "batch": {"ListJobs", "DescribeJobs"},
     "logs": {"FilterLogEvents", "GetLogEvents"},
     "s3": {"GetObject"},
@@ -242,3 +243,26 @@ def test_an_incremental_refresh_equals_a_full_fetch_for_fewer_calls(account, mon
     # listed to see that a job has not changed counts as an item read)
     inc_stats, full_stats = inc_session.stats, full_session.stats
     assert inc_stats.calls <= full_stats.calls / 2 and inc_stats.items < full_stats.items / 2, (inc_stats, full_stats)
+
+
+def test_a_child_that_dies_fails_its_dataset_where_it_died(account, tmp_path):
+    """States.Runtime after dataset_migration answered (no Catch takes it, no job fails): DISTRIBUTED, the dataset's
+    child execution fails; INLINE, the whole execution. Either way the dataset is failed in dataset_migration with
+    Step Functions' cause, not running and not an unknown failure."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    answered = {(j["dataset_id"], j["collection_version_id"]) for j in m["jobs"]
+                if j["step"] == "dataset_migration" and j["status"] == "SUCCEEDED"}
+    died = [d for d in m["datasets"] if d["state"] == "failed" and d["failing_step"] == "dataset_migration"
+            and d["error_category"] == "application"
+            and any(k[0] == d["dataset_id"] for k in answered)]
+    assert died, "the scenario has a dataset whose execution died after its dataset_migration succeeded"
+    assert (m["status"] == "FAILED") == (m["map_mode"] == "inline")
+    out = tmp_path / "datasets.json"
+    code, output = run(env, "describe", "datasets", "--env", "dev", "--tag", "DIES", "--refresh", "--out", str(out))
+    assert code == 0, output
+    got = pd.DataFrame(json.loads(out.read_text())).set_index("dataset_id")
+    for d in died:
+        row = got.loc[d["dataset_id"]]
+        assert row["state"] == "failed" and row["failing_step"] == "dataset_migration", row
+        assert row["error_signature"].startswith("States.Runtime in StepFunctionsStartExecution"), row["error_signature"]
