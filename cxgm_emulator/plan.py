@@ -399,6 +399,7 @@ class _MigrationBuilder:
         # (dataset, collection version gathered) -> (time, error, cause) of a States.Runtime no Catch took
         self.runtime_failed: dict[tuple[str, str], tuple[float, str, str]] = {}
         self._child_failure: tuple[str, str] | None = None
+        self.cut_at: float | None = None  # the SpanCollections Map Run failed then: its work stopped as in an abort
 
     # faults ------------------------------------------------------------------------------------------
     def _draw_faults(self, data_faults: dict[str, tuple[C, Step]]) -> dict[str, tuple[C, Step]]:
@@ -569,6 +570,8 @@ class _MigrationBuilder:
             if self.distributed:
                 self._s3(gather.stop, gather_key, items)
             ends = self._collections(gather.stop, collections)
+            if spec.span_collections_breach and self.distributed:
+                ends = self._breach(ends)
         else:
             self._s3(gather.stop, S3_REPORT_ERRORS.format(execution=self.exec_name, name="gather_collections"),
                      {"step": "gather_collections", "error": gather.attempts[-1].look.app_errors[0], "args": [], "kwargs": {}})
@@ -635,6 +638,69 @@ class _MigrationBuilder:
         child.output = output
         history.add(stop, "ExecutionSucceeded", "executionSucceededEventDetails", {"output": json_dumps(output)})
         child.events = history.events
+
+    def _breach(self, ends: list[float]) -> list[float]:
+        """SpanCollections children fail past the run's ToleratedFailurePercentage (20, main.tf @ 00e5dcc). Each
+        fails with States.DataLimitExceeded once its SpanDatasets Map has run: a DISTRIBUTED Map without a
+        ResultWriter (none at 00e5dcc) returns its children's outputs as its own, and past 256 KB that is a
+        terminal error no Catch takes (AWS Step Functions developer guide, "Error handling": States.ALL does not
+        match States.DataLimitExceeded; "Quotas": 256 KB of state payload). When failed items pass the tolerance the
+        Map Run fails (States.ExceedToleratedFailureThreshold), its running children are stopped and the rest never
+        start; the Map state's Catch (States.ALL, Next report) goes on to `report`, and the execution SUCCEEDS.
+        Returns when the collections' work ended."""
+        rng = self.rng
+        run = self.map_runs[self.exec_arn][-1]
+        candidates = [c for c in run.children if self.map_runs.get(c.arn)]
+        k = int(len(run.children) * run.tolerated_failure_percentage / 100) + 1
+        if len(candidates) < k:
+            return ends
+        fail_at = {c.arn: self.map_runs[c.arn][-1].stop + 0.5 for c in rng.sample(candidates, k)}
+        at = max(fail_at.values())
+        cause = ("The state/task 'SpanDatasets' returned a result with a size exceeding the maximum number of bytes "
+                 "service limit.")
+        for child in run.children:
+            if child.arn not in fail_at:
+                continue
+            t, version = fail_at[child.arn], child.input["collection_version_id"]
+            self.jobs[:] = [j for j in self.jobs if not (j.branch == version and j.created >= t)]  # no cleanup
+            history = _History(child.arn)
+            history.events = [e for e in child.events if e.t < t]
+            child.output = None
+            self._fail_child(child, history, t, "States.DataLimitExceeded", cause)
+        self.cut_at = at
+        cancelled = {"error": "States.Aborted", "cause": "The Map Run was stopped"}
+        kept = []
+        for job in self.jobs:
+            if job.branch is None or job.created < at and job.stop <= at:
+                kept.append(job)
+            elif job.created < at:
+                _cancel(job, at, self.stage.name, rng)
+                kept.append(job)
+        self.jobs[:] = kept
+        nested = [r for c in run.children for r in self.map_runs.get(c.arn, [])]
+        for ex in [*run.children, *(c for r in nested for c in r.children), *self.ingestions]:
+            if ex.start < at < ex.stop and ex.status != "FAILED":
+                ex.status, ex.stop, ex.output = "ABORTED", at, None
+                ex.events = [e for e in ex.events if e.t < at]
+                ex.events.append(HistoryEvent(at, "ExecutionAborted", "executionAbortedEventDetails", cancelled))
+        for r in nested:
+            r.children[:] = [c for c in r.children if c.start < at]
+            if r.stop > at:
+                r.status, r.stop = "ABORTED", at
+        for c in run.children:
+            if c.arn in self.map_runs:
+                self.map_runs[c.arn][:] = [r for r in self.map_runs[c.arn] if r.start < at]
+        run.children[:] = [c for c in run.children if c.start < at]
+        run.status, run.stop = "FAILED", at
+        self.ingestions[:] = [ex for ex in self.ingestions if ex.start < at]
+        self.s3[:] = [o for o in self.s3 if o.t < at]
+        threshold = {"error": "States.ExceedToleratedFailureThreshold",
+                     "cause": "The specified tolerated failure threshold was exceeded"}
+        self.history.events = [e for e in self.history.events
+                               if not (e.type in ("MapRunSucceeded", "MapStateExited") and e.t > at - 1 and not e.thread)]
+        self.history.add(at, "MapRunFailed", "mapRunFailedEventDetails", threshold)
+        self.history.add(at + 0.1, "MapStateFailed", None, {})
+        return [at]
 
     def _fail_child(self, child: ExecutionPlan, history: _History, stop: float, error: str, cause: str) -> None:
         child.stop, child.status, child.error, child.cause = stop, "FAILED", error, cause
@@ -949,6 +1015,20 @@ class _MigrationBuilder:
 # --- what happens after planning: an operator's abort, log retention ------------------------------------
 
 
+def _cancel(job: JobPlan, at: float, stage: str, rng: random.Random) -> None:
+    """A job Step Functions stops at `at` (an abort, a failed Map Run): its attempt in progress is terminated."""
+    look = failures.look(C.CANCELLED, job.step, stage, rng)
+    done = [a for a in job.attempts if a.stop <= at]
+    current = next((a for a in job.attempts if a.stop > at), None)
+    if current is not None and current.start is not None and current.start <= at:
+        current.stop, current.look, current.truncated = at, look, True
+        done.append(current)
+    else:
+        done.append(AttemptPlan(None, at, look, None, "", "", True))
+    job.attempts = done
+    job.category = C.CANCELLED
+
+
 def abort(plan: MigrationPlan, at: float, rng: random.Random, failure: tuple[str, str] | None = None) -> None:
     """The operator stops the migration at `at`: running jobs are terminated, nothing new is submitted.
     `failure` (error, cause): the migration execution itself fails then (an error no Catch takes), which stops
@@ -1008,7 +1088,7 @@ def expire_logs(plan: MigrationPlan, share: float, rng: random.Random) -> None:
 
 def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str], skipped: set[tuple[str, str]],
                    revisions: dict[str, str] | None = None,
-                   runtime_failed: dict[tuple[str, str], tuple] | None = None) -> list[DatasetTruth]:
+                   runtime_failed: dict[tuple[str, str], tuple] | None = None, stopped: bool = False) -> list[DatasetTruth]:
     """Each dataset's final outcome in this migration, from the plan alone: one per collection version gathered
     (a collection gathered twice migrates its datasets twice)."""
     revisions = revisions or {}
@@ -1028,7 +1108,7 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str]
         c.migration_status = "NOT_STARTED" if job is None else ("SUCCEEDED" if job.succeeded else "FAILED")
     coll_status = {c.collection_version_id: c.migration_status for c in plan.collection_truths}
     # a migration execution that failed stopped its work as an abort does
-    aborted = plan.execution.status in ("ABORTED", "FAILED")
+    aborted = plan.execution.status in ("ABORTED", "FAILED") or stopped  # stopped: a failed Map Run's work
     ingestion_status = {}
     for ex in plan.ingestions:
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
@@ -1110,7 +1190,7 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
             builder.runtime_failed = {k: v for k, v in builder.runtime_failed.items() if v[0] <= at}
         expire_logs(plan, spec.expired_log_share, mrng)
         plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.revisions,
-                                       builder.runtime_failed)
+                                       builder.runtime_failed, stopped=builder.cut_at is not None)
         migrations.append(plan)
     return WorldPlan(scenario, seed, anchor, migrations)
 

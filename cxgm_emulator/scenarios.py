@@ -58,7 +58,8 @@ def _migrations(spread_h: float) -> tuple[MigrationSpec, ...]:
         MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9),
         # rehearsals as production's record has them: collections gathered twice; children that die
         MigrationSpec(stage="dev", tag="EDGES", start_h=-6 * 24, spread_h=spread_h * 0.5, curator_revisions=2),
-        MigrationSpec(stage="dev", tag="DIES", start_h=-5 * 24, spread_h=spread_h * 0.5, runtime_failures=2),
+        MigrationSpec(stage="dev", tag="DIES", start_h=-5 * 24, spread_h=spread_h * 0.5, runtime_failures=2,
+                      span_collections_breach=True),
         MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
                       duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
                       data_fault_keep=0.6, live=True),

@@ -42,6 +42,7 @@ class Attempt:
     start: datetime
     stop: datetime | None
     state: AttemptState
+    outcome: str | None = None  # AttemptOutcome, once its frames are read (outcome.with_outcome)
 
     @property
     def ref(self) -> AttemptRef:

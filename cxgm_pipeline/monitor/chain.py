@@ -18,6 +18,7 @@ from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.outcome import tolerance_exceeded
 from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
@@ -74,7 +75,7 @@ def _rollup(b: Build) -> pd.DataFrame:
     if b.attempt is None:
         return empty_frame(DatasetRollup)
     rollup = roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"],
-                             b.frames["step_outputs"])
+                             b.frames["step_outputs"], stopped=tolerance_exceeded(b.frames["child_failures"]))
     return apply_child_failures(rollup, b.frames["child_failures"], b.frames["step_outputs"])
 
 

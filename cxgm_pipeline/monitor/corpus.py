@@ -11,10 +11,11 @@ from cxgm_pipeline.vocabulary import AttemptState, JobStatus, Step
 
 
 def roll_up_attempt(stage: str, attempt: Attempt, enriched_jobs: pd.DataFrame, executions: pd.DataFrame,
-                    outputs: pd.DataFrame) -> pd.DataFrame:
+                    outputs: pd.DataFrame, stopped: bool = False) -> pd.DataFrame:
+    """`stopped`: its SpanCollections Map Run failed, which stops the collections' work as an abort does."""
     # a migration execution that failed (an error no Catch took) stopped its in-flight work as an abort does
     return dataset_rollup(stage, attempt.key, enriched_jobs, executions, outputs, ended=attempt.ended,
-                          aborted=attempt.state in (AttemptState.ABORTED, AttemptState.FAILED))
+                          aborted=stopped or attempt.state in (AttemptState.ABORTED, AttemptState.FAILED))
 
 
 def attempt_summary(attempt: Attempt | None, jobs: pd.DataFrame, datasets: pd.DataFrame) -> str | None:

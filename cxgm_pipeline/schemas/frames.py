@@ -13,6 +13,7 @@ from pandera.typing import Series
 
 from cxgm_pipeline.schemas.dtypes import Text, UtcTime
 from cxgm_pipeline.vocabulary import (
+    AttemptOutcome,
     AttemptState,
     Step,
     DatasetState,
@@ -180,7 +181,7 @@ class DatasetRollup(_IngestionStepDurations):
     """One row per corpus dataset (by DATASET_ID, resolved through the version mapping) and collection version
     gathered: a collection gathered twice (a curator's open revision and its published version) is migrated twice."""
 
-    class Config(_Frame.Config):
+    class Config:
         unique = ["dataset_id", "collection_version_id"]
 
     dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
@@ -227,7 +228,7 @@ class _DatasetStateCounts(_Frame):
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
-    class Config(_Frame.Config):
+    class Config:
         unique = ["collection_id", "collection_version_id"]
 
     collection_id: Series[Text] = pa.Field(description="COLLECTION_ID (stable across versions)")
@@ -294,7 +295,7 @@ class RerunManifest(_Partitioned):
     """What to re-run: failed datasets, and those a finished attempt never started (a dataset of a collection
     gathered twice once per version gathered)."""
 
-    class Config(_Frame.Config):
+    class Config:
         unique = ["dataset_id", "collection_version_id"]
 
     dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
@@ -365,3 +366,7 @@ class AttemptStates(_DatasetStateCounts):
     end: Series[UtcTime] = pa.Field(nullable=True, description="when the attempt ended (UTC), empty while it runs")
     executions: Series[Text] = pa.Field(description="names of the attempt's migration executions")
     rolled_up: Series[bool] = pa.Field(description="a dataset_rollup is stored")
+    outcome: Series[Text] = pa.Field(
+        isin=_values(AttemptOutcome), nullable=True,
+        description="what it achieved, which its state (its execution's status) does not say: a failed gather or a "
+                    "SpanCollections tolerance breach ends SUCCEEDED through report; empty until its frames are read")

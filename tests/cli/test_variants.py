@@ -266,3 +266,20 @@ def test_a_child_that_dies_fails_its_dataset_where_it_died(account, tmp_path):
         row = got.loc[d["dataset_id"]]
         assert row["state"] == "failed" and row["failing_step"] == "dataset_migration", row
         assert row["error_signature"].startswith("States.Runtime in StepFunctionsStartExecution"), row["error_signature"]
+
+
+def test_attempt_outcomes_are_not_execution_statuses(account, tmp_path):
+    """`cxgm attempts` says what each attempt achieved: a failed gather and a SpanCollections tolerance breach end
+    SUCCEEDED through report, yet are failed attempts; a States.Runtime ends an INLINE execution FAILED."""
+    env, truth = account
+    for stage in ("dev", "prod"):
+        out = tmp_path / f"{stage}.json"
+        code, output = run(env, "attempts", "--env", stage, "--fetch", "--out", str(out))
+        assert code == 0, output
+        got = {r["attempt"]: r["outcome"] for r in json.loads(out.read_text())}
+        expected = {m["attempt_key"]: m["outcome"] for m in truth["migrations"] if m["stage"] == stage}
+        assert got == expected
+    outcomes = {m["outcome"] for m in truth["migrations"]}
+    assert {"failed_in_gather", "aborted", "finished_with_failures"} <= outcomes
+    distributed = truth["migrations"][0]["map_mode"] == "distributed"
+    assert ("tolerance_exceeded" in outcomes) == distributed and ("failed" in outcomes) != distributed

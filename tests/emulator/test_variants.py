@@ -174,11 +174,11 @@ def test_s3_files_gone_after_a_finished_attempt_kept_after_an_abort(variant):
         prefix = S3_PREFIX.format(execution=m["execution_name"])
         count = s3.list_objects_v2(Bucket=m["artifact_bucket"], Prefix=prefix)["KeyCount"]
         statuses.add(m["status"])
-        if m["status"] == "ABORTED":
+        if m["status"] in ("ABORTED", "FAILED"):  # the report step never ran
             assert count > 0, m["attempt_key"]
         else:
             assert count == 0, m["attempt_key"]
-    assert statuses == {"ABORTED", "SUCCEEDED"}
+    assert {"ABORTED", "SUCCEEDED"} <= statuses <= {"ABORTED", "SUCCEEDED", "FAILED"}
 
 
 def test_status_endpoint_matches_truth(variant):
