@@ -283,3 +283,38 @@ def test_attempt_outcomes_are_not_execution_statuses(account, tmp_path):
     assert {"failed_in_gather", "aborted", "finished_with_failures"} <= outcomes
     distributed = truth["migrations"][0]["map_mode"] == "distributed"
     assert ("tolerance_exceeded" in outcomes) == distributed and ("failed" in outcomes) != distributed
+
+
+def test_a_refresh_does_not_read_dead_children_again(account, monkeypatch):
+    """The failed children and ended Map Runs a fetch read are kept in child_failures: a refresh from that frame
+    describes none of them again, and reads no execution history."""
+    import botocore.client
+
+    from cxgm_pipeline.monitor.aws import FetchStats
+    from cxgm_pipeline.monitor.session import MonitorSession
+
+    env, truth = account
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    session = MonitorSession(stats=FetchStats())
+    attempt = session.resolve("dev", "DIES")
+    first = session.fetch("dev", attempt)
+    failures = first["child_failures"]
+    kind = "child" if m["map_mode"] == "distributed" else "execution"
+    assert (failures["kind"] == kind).any() and failures["error"].isin(["States.Runtime"]).any()
+    called: list[tuple[str, dict]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        called.append((operation_name, dict(api_params)))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    again = MonitorSession(stats=FetchStats()).fetch("dev", attempt, previous=first)
+    known = set(failures["execution_arn"].dropna()) | set(failures["map_run_arn"].dropna())
+    reread = [(op, p) for op, p in called if op in ("DescribeExecution", "DescribeMapRun")
+              and (p.get("executionArn") in known or p.get("mapRunArn") in known)]
+    assert not reread, reread
+    assert not [op for op, p in called if op == "GetExecutionHistory" or p.get("statusFilter")]
+    pd.testing.assert_frame_equal(again["child_failures"], failures)
