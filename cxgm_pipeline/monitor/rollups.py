@@ -28,6 +28,7 @@ from cxgm_pipeline.vocabulary import (
     INGESTION_STEPS,
     ACTIVE_JOB_STATUSES,
     DatasetState,
+    ERROR_KIND,
     ErrorCategory,
     JobStatus,
     Step,
@@ -354,7 +355,7 @@ def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.
     jobs = attempt_jobs(jobs, executions)
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
     if failed.empty:
-        return empty_frame(ErrorSignatures)
+        return _execution_signatures(datasets, set(), jobs)
     failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))
     rows = []
     blamed: dict[tuple, list[str]] = {}
@@ -373,4 +374,30 @@ def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.
             "examples": _distinct_values(g["error_values"]),
             "error_evidence": next(iter(g["error_evidence"].dropna()), None),
         })
-    return validate(ErrorSignatures, pd.DataFrame(rows).sort_values(["jobs", "error_signature"], ascending=[False, True]))
+    from_jobs = validate(ErrorSignatures, pd.DataFrame(rows))
+    more = _execution_signatures(datasets, set(zip(from_jobs["error_signature"], from_jobs["step"])), jobs)
+    both = pd.concat([from_jobs, more], ignore_index=True) if not more.empty else from_jobs
+    return validate(ErrorSignatures, both.sort_values(["jobs", "error_signature"], ascending=[False, True]))
+
+
+def _execution_signatures(datasets: pd.DataFrame | None, seen: set, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Causes of failed datasets no failed job carries: Step Functions failed them itself (a child execution or the
+    migration execution that died: child_failures), one row per cause with no job."""
+    if datasets is None or datasets.empty:
+        return empty_frame(ErrorSignatures)
+    failed = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["error_signature"].notna()
+                      & datasets["failing_step"].notna()]
+    failed = failed[[(s, st) not in seen for s, st in zip(failed["error_signature"], failed["failing_step"])]]
+    failed = failed[failed["error_signature"].str.startswith("States.")]
+    if failed.empty:
+        return empty_frame(ErrorSignatures)
+    rows = []
+    for (sig, step), g in failed.groupby(["error_signature", "failing_step"]):
+        category = g["error_category"].iloc[0]
+        rows.append({"stage": g["stage"].iloc[0], "attempt": g["attempt"].iloc[0], "error_signature": sig,
+                     "error_category": category, "error_kind": ERROR_KIND[ErrorCategory(category)].value,
+                     "step": step, "jobs": 0, "datasets": g["dataset_id"].nunique(),
+                     "first_seen": g["finished_at"].min(), "last_seen": g["finished_at"].max(),
+                     "example_datasets": ",".join(list(dict.fromkeys(g["dataset_id"]))[:EXAMPLES]),
+                     "examples": None, "error_evidence": "Step Functions: the execution's error and cause"})
+    return validate(ErrorSignatures, pd.DataFrame(rows))

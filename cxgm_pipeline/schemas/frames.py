@@ -246,7 +246,8 @@ class ErrorSignatures(_Partitioned):
     error_kind: Series[Text] = pa.Field(
         isin=_values(ErrorKind), description="infrastructure (re-run as is) or runtime (needs a fix)")
     step: Series[Text] = pa.Field(description="canonical step (JobName, lower-cased)")
-    jobs: Series[int] = pa.Field(ge=1, description="jobs counted")
+    jobs: Series[int] = pa.Field(ge=0, description="jobs counted (0: Step Functions failed the datasets, no job "
+                                                   "did: child_failures)")
     datasets: Series[int] = pa.Field(ge=0, description="datasets in all")
     first_seen: Series[UtcTime] = pa.Field(nullable=True, description="first failure's stop time")
     last_seen: Series[UtcTime] = pa.Field(nullable=True, description="last failure's stop time")

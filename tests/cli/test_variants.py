@@ -266,6 +266,12 @@ def test_a_child_that_dies_fails_its_dataset_where_it_died(account, tmp_path):
         row = got.loc[d["dataset_id"]]
         assert row["state"] == "failed" and row["failing_step"] == "dataset_migration", row
         assert row["error_signature"].startswith("States.Runtime in StepFunctionsStartExecution"), row["error_signature"]
+    errors = tmp_path / "errors.json"
+    code, output = run(env, "describe", "errors", "--env", "dev", "--tag", "DIES", "--refresh", "--out", str(errors))
+    assert code == 0, output
+    causes = pd.DataFrame(json.loads(errors.read_text()))
+    died_here = causes[causes["error_signature"].str.startswith("States.Runtime")]
+    assert len(died_here) == 1 and died_here["jobs"].iloc[0] == 0 and died_here["datasets"].iloc[0] == len(died)
 
 
 def test_attempt_outcomes_are_not_execution_statuses(account, tmp_path):
