@@ -289,6 +289,7 @@ class CollectionTruth:
     migration_status: str  # SUCCEEDED / FAILED / NOT_STARTED
     datasets: int  # datasets it set out to migrate
     skipped: int
+    execution_error: str | None = None  # its SpanCollections child failed: '<error> in <state>'
 
 
 @dataclass
@@ -667,6 +668,9 @@ class _MigrationBuilder:
             history.events = [e for e in child.events if e.t < t]
             child.output = None
             self._fail_child(child, history, t, "States.DataLimitExceeded", cause)
+            for truth in self.collection_truths:
+                if truth.collection_version_id == version:
+                    truth.execution_error = "States.DataLimitExceeded in SpanDatasets"
         self.cut_at = at
         cancelled = {"error": "States.Aborted", "cause": "The Map Run was stopped"}
         kept = []

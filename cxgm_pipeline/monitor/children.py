@@ -72,8 +72,10 @@ def error_signature(error: str | None, state: str | None, cause: str | None) -> 
 def _state_map(arn: str | None) -> str | None:
     """The Map state of a Map Run or of its child, from the ARN (`...:mapRun:{machine}/{State}:{id}`,
     `...:execution:{machine}/{State}:{name}`)."""
-    match = re.search(r":(?:mapRun|execution):[^/:]+/(?P<state>[^:]+):", arn or "")
-    return match["state"] if match else None
+    if not re.search(r":(?:mapRun|execution):", arn or ""):
+        return None
+    labels = re.findall(r"/([^/:]+):", arn)  # a nested run's ARN may name its outer label too: the last is its own
+    return labels[-1] if labels else None
 
 
 def _item(payload) -> dict:

@@ -297,7 +297,8 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
 
 
-def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None) -> pd.DataFrame:
+def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None,
+                      child_failures: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per collection and version gathered (gathered, migrated or seen in a dataset): datasets by state, the
     outcome of its collection_migration, and whether it can publish (every dataset it set out to migrate
     succeeded). A collection whose migration failed lists no dataset: nothing in AWS names them."""
@@ -323,6 +324,15 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
             cvid = next(iter(versions_of[cid]))
         keys.append((cid, cvid))
         ids.setdefault((cid, cvid), None)
+    died = {}
+    if child_failures is not None and not child_failures.empty:
+        # a collection's own child: its input names the collection, not a dataset
+        own = child_failures[(child_failures["kind"] == "child") & child_failures["dataset_id"].isna()
+                             & child_failures["collection_id"].notna()]
+        for r in row_dicts(own):
+            key = (r["collection_id"], branch_of(r["collection_id"], r["collection_version_id"], revisions, gathered))
+            died[key] = f"{r['error'] or 'failed'} in {r['failed_state'] or 'an unknown state'}"
+            ids.setdefault(key, None)
     if not ids:
         return empty_frame(CollectionRollup)
     stage = datasets["stage"].iloc[0] if not datasets.empty else jobs["stage"].iloc[0] if not jobs.empty else outputs["stage"].iloc[0]
@@ -336,8 +346,8 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
         migrating = total - per_state[DatasetState.SKIPPED.value]
         rows.append({"stage": stage, "attempt": attempt, "collection_id": cid, "collection_version_id": cvid,
                      "datasets": total, **per_state, "collection_migration_status": status.get(key),
-                     "can_publish": status.get(key) == JobStatus.SUCCEEDED.value
-                     and per_state[DatasetState.SUCCEEDED.value] == migrating})
+                     "can_publish": status.get(key) == JobStatus.SUCCEEDED.value and key not in died
+                     and per_state[DatasetState.SUCCEEDED.value] == migrating, "execution_error": died.get(key)})
     return validate(CollectionRollup, pd.DataFrame(rows).sort_values(["collection_id", "collection_version_id"]))
 
 

@@ -237,6 +237,9 @@ class CollectionRollup(_DatasetStateCounts, _Partitioned):
         nullable=True, description="latest collection_migration job's status")
     can_publish: Series[bool] = pa.Field(
         description="every dataset it set out to migrate succeeded and its collection_migration did")
+    execution_error: Series[Text] = pa.Field(
+        nullable=True, description="when Step Functions failed its SpanCollections child execution (an error no "
+                                   "Catch takes): '<error> in <state>', e.g. States.DataLimitExceeded in SpanDatasets")
 
 
 class ErrorSignatures(_Partitioned):

@@ -324,3 +324,22 @@ def test_a_refresh_does_not_read_dead_children_again(account, monkeypatch):
     assert not reread, reread
     assert not [op for op, p in called if op == "GetExecutionHistory" or p.get("statusFilter")]
     pd.testing.assert_frame_equal(again["child_failures"], failures)
+
+
+def test_a_collection_whose_child_died_says_so(account, tmp_path):
+    """DIES (DISTRIBUTED): SpanCollections children failed with States.DataLimitExceeded past the tolerance: each
+    such collection version shows Step Functions' error and cannot publish; no other does."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    out = tmp_path / "collections.json"
+    code, output = run(env, "describe", "collections", "--env", "dev", "--tag", "DIES", "--refresh", "--out", str(out))
+    assert code == 0, output
+    got = pd.DataFrame(json.loads(out.read_text()))
+    got = {(r["collection_id"], r["collection_version_id"]): r for r in got.to_dict("records")}
+    expected = {(c["collection_id"], c["collection_version_id"]): c["execution_error"] for c in m["collections"]}
+    assert (m["map_mode"] == "distributed") == any(expected.values())
+    for key, error in expected.items():
+        if key in got:
+            assert (got[key]["execution_error"] or None) == error, key
+            assert not (error and got[key]["can_publish"])
+    assert {k for k, e in expected.items() if e} <= set(got)

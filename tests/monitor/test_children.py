@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
-from cxgm_pipeline.monitor.children import error_signature, failing_step
+from cxgm_pipeline.monitor.children import _state_map, error_signature, failing_step
 from cxgm_pipeline.monitor.outcome import attempt_outcome, tolerance_exceeded
 from cxgm_pipeline.vocabulary import AttemptOutcome, AttemptState
 
@@ -65,3 +65,12 @@ def test_an_outcome_is_not_the_execution_status():
                            pd.DataFrame({"state": ["failed"]})) is AttemptOutcome.FINISHED_WITH_FAILURES
     assert attempt_outcome(ok, None, rollup) is AttemptOutcome.UNKNOWN
     assert attempt_outcome(_attempt(AttemptState.FAILED), None, None) is AttemptOutcome.FAILED
+
+
+def test_the_map_state_of_a_run_or_child_is_the_last_label_of_its_arn():
+    base = "arn:aws:states:us-west-2:123456789012"
+    assert _state_map(f"{base}:mapRun:dp-dev-devstack-schema-migration-sfn/SpanCollections:0f1e") == "SpanCollections"
+    assert _state_map(f"{base}:execution:dp-dev-devstack-schema-migration-sfn/SpanDatasets:abc") == "SpanDatasets"
+    assert _state_map(f"{base}:mapRun:sm/SpanCollections:0f1e/SpanDatasets:99") == "SpanDatasets"
+    assert _state_map(f"{base}:execution:dp-dev-devstack-schema-migration-sfn:abc") is None
+    assert _state_map(None) is None
