@@ -118,6 +118,9 @@ def failed_datasets(rollup: pd.DataFrame, jobs: pd.DataFrame, executions: pd.Dat
     for r in failed.to_dict("records"):
         mine = own[(own["resolved_dataset_id"] == r["dataset_id"]) & (own["step"] == r["failing_step"])] \
             if not own.empty else own
+        revision = none_if_missing(r.get("migration_revision_id"))
+        if len(mine) > 1 and revision is not None and (mine["collection_version_id"] == revision).any():
+            mine = mine[mine["collection_version_id"] == revision]  # a dataset gathered twice: its own branch's job
         job = mine.iloc[-1].to_dict() if not mine.empty else {}
         rows.append({"dataset_id": r["dataset_id"], "failing_step": r["failing_step"],
                      "error_category": r["error_category"], "job_id": job.get("job_id"),

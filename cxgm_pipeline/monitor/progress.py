@@ -203,7 +203,7 @@ def estimate_end(rollup: pd.DataFrame, now: pd.Timestamp, start: pd.Timestamp, r
         return None, "nothing left to run"
     ratios, ratio_basis = _ratios(rollup, rehearsal)
     ratio = dict(zip((b[0] for b in BOUNDS), ratios))
-    rehearsed_rollup = rehearsal.rollup if rehearsal is not None else rollup.iloc[0:0]
+    rehearsed_rollup = one_row_per_dataset(rehearsal.rollup) if rehearsal is not None else rollup.iloc[0:0]
     before = _ended_durations(rehearsed_rollup)
     samples = {name: np.concatenate([_ended_durations(rollup), before * ratio[name]]) for name, *_ in BOUNDS}
     if not len(samples["likely"]):
