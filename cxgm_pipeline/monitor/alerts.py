@@ -15,7 +15,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.deltas import signature_diff_lines
 from cxgm_pipeline.monitor.progress import observed_now
 from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 TOP = 5
 KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
@@ -36,9 +36,10 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
-             causes: pd.DataFrame | None = None) -> list[Alert]:
+             causes: pd.DataFrame | None = None, outcome: str | None = None) -> list[Alert]:
     """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
-    rehearsal (the same key in another stage)."""
+    rehearsal (the same key in another stage); `outcome`: its AttemptOutcome (the finished alert says it: a
+    SUCCEEDED execution may be a failed attempt)."""
     where = f"{stage}/{attempt}"
     alerts = []
     daily = daily_progress(where, progress, finished, announced)
@@ -56,7 +57,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     if finished and "finished" not in announced:
         counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures.head(TOP)
-        lines = ["Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
+        lines = [*([f"Outcome: {outcome}"] if outcome else []),
+                 "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
         lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
         if progress is not None:
             lines += ["", f"Progress: {progress.line()}"]
@@ -66,6 +68,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
         subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
+        if outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value):
+            subject += f" ({outcome.replace('_', ' ')})"
         if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
             gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
             subject = f"[cxgm] {where} finished without migrating any dataset" + (
