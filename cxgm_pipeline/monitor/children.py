@@ -111,18 +111,21 @@ def _map_run_row(stage: str, attempt: str, d: dict) -> dict:
 
 
 def _suspects(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
-    """dataset_migration jobs that answered a new version whose ingestion never started, SUSPECT_AFTER ago."""
+    """dataset_migration jobs that answered a new version whose ingestion had not started SUSPECT_AFTER later."""
     if jobs.empty or executions.empty:
-        return jobs.iloc[0:0] if not jobs.empty else pd.DataFrame(columns=["dataset_id", "collection_version_id"])
-    started = set(executions.loc[executions["execution_arn"].notna(), "old_dataset_version_id"].dropna()
-                  .map(str) + "|" + executions.loc[executions["execution_arn"].notna(), "collection_version_id"]
-                  .fillna("").map(str))
-    answered = set(executions["old_dataset_version_id"].dropna().map(str) + "|"
-                   + executions["collection_version_id"].fillna("").map(str)) if "old_dataset_version_id" in executions else set()
+        return jobs.iloc[0:0]
+    answered, started = set(), set()
+    for old, revision, arn in zip(executions["old_dataset_version_id"], executions["collection_version_id"],
+                                  executions["execution_arn"]):
+        key = (none_if_missing(old), none_if_missing(revision))
+        answered.add(key)
+        if none_if_missing(arn) is not None:
+            started.add(key)
     done = jobs[(jobs["step"] == Step.DATASET_MIGRATION.value) & (jobs["status"] == JobStatus.SUCCEEDED.value)]
-    key = done["dataset_version_id"].fillna("").map(str) + "|" + done["collection_version_id"].fillna("").map(str)
     late = done["stopped_at"] < done["observed_at"] - SUSPECT_AFTER
-    return done[key.isin(answered) & ~key.isin(started) & late]
+    keys = [(none_if_missing(v), none_if_missing(c)) for v, c in zip(done["dataset_version_id"], done["collection_version_id"])]
+    waiting = pd.Series([k in answered and k not in started for k in keys], index=done.index, dtype=bool)
+    return done[waiting & late]
 
 
 def fetch_child_failures(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, executions: pd.DataFrame,
@@ -161,8 +164,10 @@ def fetch_child_failures(stage: str, attempt: Attempt | None, jobs: pd.DataFrame
     read_runs(top)
     suspects = _suspects(jobs, executions)
     explained = {(r["dataset_id"], r["collection_version_id"]) for r in rows.values() if r["kind"] != "map_run"}
-    suspects = suspects[[(d, c) not in explained for d, c in zip(suspects["dataset_id"], suspects["collection_version_id"])]] \
-        if not suspects.empty else suspects
+    if not suspects.empty:
+        suspects = suspects[pd.Series([(d, c) not in explained for d, c in
+                                       zip(suspects["dataset_id"], suspects["collection_version_id"])],
+                                      index=suspects.index, dtype=bool)]
     if not suspects.empty and top:
         # the collection children that were running when a suspect's dataset_migration was submitted
         children = [c for run in top for c in sfn.map_run_executions(stage, run["mapRunArn"], stats)]

@@ -397,8 +397,9 @@ def _execution_signatures(datasets: pd.DataFrame | None, seen: set, jobs: pd.Dat
         return empty_frame(ErrorSignatures)
     failed = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["error_signature"].notna()
                       & datasets["failing_step"].notna()]
-    failed = failed[[(s, st) not in seen for s, st in zip(failed["error_signature"], failed["failing_step"])]]
-    failed = failed[failed["error_signature"].str.startswith("States.")]
+    unseen = pd.Series([(s, st) not in seen for s, st in zip(failed["error_signature"], failed["failing_step"])],
+                       index=failed.index, dtype=bool)
+    failed = failed[unseen & failed["error_signature"].astype(str).str.startswith("States.")]
     if failed.empty:
         return empty_frame(ErrorSignatures)
     rows = []
