@@ -36,7 +36,7 @@ from portal_shapes import MIGRATION_TASK_STATES
 # Step Functions' causes name the state: "An error occurred while executing the state 'X' (entered at the event id
 # #N). ..." (States.Runtime), "The state/task 'X' returned a result with a size exceeding ..." (DataLimitExceeded)
 _STATE_IN_CAUSE = re.compile(r"(?:the state|state/task)\s+'(?P<state>[^']+)'")
-_INPUT_IN_CAUSE = re.compile(r"in the input '(?P<input>\{.*\})'", re.S)
+_INPUT_IN_CAUSE = re.compile(r"in the input '(?P<input>\{.*\})'", re.DOTALL)
 # a state that is no Batch task fails on the answer of the task before it in its Map iteration (main.tf @ 00e5dcc)
 _STEP_BEFORE_STATE = {"StepFunctionsStartExecution": Step.DATASET_MIGRATION, "DatasetError": Step.DATASET_MIGRATION,
                       "DatasetsExists": Step.COLLECTION_MIGRATION, "SpanDatasets": Step.COLLECTION_MIGRATION,
@@ -185,7 +185,11 @@ def apply_child_failures(rollup: pd.DataFrame, failures: pd.DataFrame, outputs: 
     """The datasets a failed execution names (or, for a collection's, the datasets of that version that had no
     outcome of their own) fail where it failed: failing step, category `application` (or what the error says), the
     cause as their signature. A dataset whose own jobs already failed keeps that failure."""
-    from cxgm_pipeline.monitor.rollups import branch_of, gathered_versions, revision_index
+    from cxgm_pipeline.monitor.rollups import (
+        branch_of,
+        gathered_versions,
+        revision_index,
+    )
 
     if rollup.empty or failures is None or failures.empty:
         return rollup

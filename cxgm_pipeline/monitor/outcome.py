@@ -9,7 +9,13 @@ import dataclasses
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts import Attempt
-from cxgm_pipeline.vocabulary import AttemptOutcome, AttemptState, DatasetState, JobStatus, Step
+from cxgm_pipeline.vocabulary import (
+    AttemptOutcome,
+    AttemptState,
+    DatasetState,
+    JobStatus,
+    Step,
+)
 
 _OF_STATE = {AttemptState.RUNNING: AttemptOutcome.RUNNING, AttemptState.DISCOVERED: AttemptOutcome.RUNNING,
              AttemptState.FAILED: AttemptOutcome.FAILED, AttemptState.ABORTED: AttemptOutcome.ABORTED,

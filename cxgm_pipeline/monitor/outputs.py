@@ -197,8 +197,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
         rows.append({"stage": stage, "attempt": attempt.key, "kind": kind, "source": source,
                      "job_id": job["job_id"] if job else None, "collection_id": None, "collection_version_id": None,
                      "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
-                     "migration_revision_id": None, "execution_arn": None, "error": None, "cause": None,
-                     "failed_state": None, **values})
+                     "migration_revision_id": None, **values})
 
     # DISTRIBUTED answers name S3 item lists: read them all at once, unless the report step already succeeded
     # (it deletes schema_migration/{execution}/, so nothing is left to read)
@@ -282,6 +281,5 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
     for column in StepOutputs.to_schema().columns:  # a frame stored before a column was added
         if column not in df:
             df[column] = None
-    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "collection_version_id", "dataset_id",
-                                    "execution_arn"])
+    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "collection_version_id", "dataset_id"])
     return validate(StepOutputs, df.sort_values(["kind", "collection_id", "dataset_id"], na_position="last"))

@@ -24,8 +24,7 @@ from cxgm_pipeline.vocabulary import (
     LogStatus,
 )
 
-OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "migration_revision",
-                "failed_child"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "migration_revision"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
 # `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
@@ -134,7 +133,8 @@ class StepOutputs(_Partitioned):
     the execution histories or the S3 artifacts), one row per fact: a dataset's new version, a gathered
     collection, a dataset a collection set out to migrate, a dataset skipped as already current."""
 
-    kind: Series[Text] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | skipped_dataset")
+    kind: Series[Text] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | "
+                                                                 "skipped_dataset | migration_revision")
     source: Series[Text] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
     job_id: Series[Text] = pa.Field(nullable=True, description="the Batch job whose answer this is")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
@@ -147,12 +147,6 @@ class StepOutputs(_Partitioned):
         nullable=True, description="the collection version collection_migrate migrated into (its answer's "
                                    "collection_version_id: a new auto revision of a published version, else the version "
                                    "itself): on migration_revision, listed_dataset and dataset_version rows")
-    execution_arn: Series[Text] = pa.Field(
-        nullable=True, description="failed_child: the DISTRIBUTED Map Run's child execution that failed")
-    error: Series[Text] = pa.Field(nullable=True, description="failed_child: the execution's error (States.Runtime, ...)")
-    cause: Series[Text] = pa.Field(nullable=True, description="failed_child: the execution's cause, as Step Functions gives it")
-    failed_state: Series[Text] = pa.Field(
-        nullable=True, description="failed_child: the state the cause names (the state that failed)")
 
 
 class SfnExecutions(_Partitioned):
