@@ -161,6 +161,7 @@ def fail_and_redrive(b: _MigrationBuilder, plan: MigrationPlan, failed_at: float
     cleanup = _latest(plan.jobs, (Step.COLLECTION_CLEANUP, Step.COLLECTION_PUBLISH), lambda j: j.collection_id)
     dm = _latest(plan.jobs, Step.DATASET_MIGRATION, lambda j: j.dataset_id)
     ingestion = {ex.input.get("dataset_version_id") or ex.input.get("dataset_id"): ex for ex in plan.ingestions}
+    new_version = {dataset_id: v for (dataset_id, _), v in b.new_versions.items()}  # a redrive is of one branch
 
     def dataset_done(dataset_id: str) -> bool:
         job = dm.get(dataset_id)
@@ -168,7 +169,7 @@ def fail_and_redrive(b: _MigrationBuilder, plan: MigrationPlan, failed_at: float
             return False
         if not job.succeeded:
             return True  # caught: DatasetError, the iteration succeeded
-        ing = ingestion.get(b.new_versions.get(dataset_id))
+        ing = ingestion.get(new_version.get(dataset_id))
         return ing is not None and ing.status in ("SUCCEEDED", "FAILED")
 
     parent = plan.execution
@@ -282,8 +283,10 @@ def _finish_collection(b: _MigrationBuilder, coll, cm_job: JobPlan, history: _Hi
     if cm_job.succeeded:
         records += [("checking dataset", {"dataset_id": d.dataset_id, "previous_dataset_version_id": d.dataset_version_id})
                     for d in to_migrate]
-    ctx = LogContext(b.stage.name, step, collection_version_id=cvid, records=records)
-    b.task(history, thread, step, max(ends) + 10, env, {"collection_version_id": cvid}, [], ctx=ctx,
+    # the cleanup's verdicts, as in a run that never stopped (plan._MigrationBuilder._verdicts)
+    errors = b._verdicts(coll, to_migrate, cvid) if cm_job.succeeded else []
+    ctx = LogContext(b.stage.name, step, collection_version_id=cvid, records=records, error_records=errors)
+    b.task(history, thread, step, max(ends) + 10, env, {"collection_version_id": cvid}, errors, ctx=ctx,
            collection_id=coll.collection_id, sfn_retry=b.distributed)
     return b.jobs[-1].stop
 

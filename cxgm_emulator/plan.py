@@ -20,7 +20,7 @@ import json
 import math
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from cxgm_emulator import failures
@@ -43,6 +43,7 @@ from portal_shapes import (
     S3_SPAN_COLLECTIONS,
     S3_SPAN_DATASETS,
     STARTED_BY_FIELD,
+    DATASET_STEPS,
     STEP_NAME_OF_JOB,
     IngestionInput,
     MapMode,
@@ -186,6 +187,7 @@ class JobPlan:
     timeout_s: int | None = None
     seed: int = 0
     stalled: bool = False  # never placed: RUNNABLE until Step Functions gives up on it (its task's TimeoutSeconds)
+    branch: str | None = None  # the collection version gathered whose migration made this job (None: not a collection's)
 
     @property
     def stop(self) -> float:
@@ -303,6 +305,8 @@ class DatasetTruth:
     # what production's cleanup step said of it, as an observer can read it (its records, or the report's):
     # rolled_back / not_latest_schema, None when it raised nothing (or its records are gone)
     production_verdict: str | None = None
+    # the collection version its new version went into (collection_migrate's answer): None when none was listed
+    migration_revision_id: str | None = None
 
 
 @dataclass
@@ -312,6 +316,7 @@ class CollectionTruth:
     migration_status: str  # SUCCEEDED / FAILED / NOT_STARTED
     datasets: int  # datasets it set out to migrate
     skipped: int
+    execution_error: str | None = None  # its SpanCollections child failed: '<error> in <state>'
 
 
 @dataclass
@@ -414,12 +419,21 @@ class _MigrationBuilder:
         self.map_runs: dict[str, list[MapRunPlan]] = {}
         self.faults = self._draw_faults(data_faults)
         self.collection_truths: list[CollectionTruth] = []
-        self.new_versions: dict[str, str] = {}
-        self.skipped: set[str] = set()
-        # dataset id -> (verdict, production's message): what the cleanup step's error records say
-        self.verdicts: dict[str, tuple[str, str | None]] = {}
-        # dataset id -> ("migration_failed" | "ingestion_failed" | "succeeded", validation message, failed step)
-        self.outcomes: dict[str, tuple[str, str | None, Step | None]] = {}
+        self.new_versions: dict[tuple[str, str], str] = {}  # (dataset, collection version gathered) -> new version
+        self.skipped: set[tuple[str, str]] = set()
+        self.revisions: dict[str, str] = {}  # collection version gathered -> its migration revision
+        self._branch: str | None = None  # the collection version being migrated while its jobs are planned
+        self.runtime_failing: set[str] = set()  # datasets whose dataset_migrate answer breaks the next state
+        # (dataset, collection version gathered) -> (time, error, cause) of a States.Runtime no Catch took
+        self.runtime_failed: dict[tuple[str, str], tuple[float, str, str]] = {}
+        self._child_failure: tuple[str, str] | None = None
+        self.cut_at: float | None = None  # the SpanCollections Map Run failed then: its work stopped as in an abort
+        # (dataset, collection version gathered) -> (verdict, production's message): what the cleanup step's error
+        # records say
+        self.verdicts: dict[tuple[str, str], tuple[str, str | None]] = {}
+        # (dataset, collection version gathered) -> ("migration_failed" | "ingestion_failed" | "succeeded", validation
+        # message, failed step)
+        self.outcomes: dict[tuple[str, str], tuple[str, str | None, Step | None]] = {}
         self.long_messages_left = spec.long_validation_messages
         self._failed_ingestion_job: JobPlan | None = None
         self.timeouts_left = spec.ingestion_timeouts
@@ -486,6 +500,7 @@ class _MigrationBuilder:
             created=created, attempts=attempts, category=fault,
             log_ctx=ctx or LogContext(stage=stage.name, step=step), dataset_id=dataset_id,
             collection_id=collection_id, timeout_s=timeout, seed=rng.getrandbits(32),
+            branch=self._branch if collection_id else None,
         )
         plan.log_ctx.step_name = env.get("STEP_NAME")
         plan.log_ctx.migration = "MIGRATE" in env
@@ -569,6 +584,10 @@ class _MigrationBuilder:
         collections = list(self.full_corpus)
         if spec.limit_migration:
             collections = rng.sample(collections, min(spec.limit_migration, len(collections)))
+        collections = self._curator_revisions(collections) + collections
+        if spec.runtime_failures:
+            fine = [d for c in collections for d in c.datasets if not d.current and d.dataset_id not in self.faults]
+            self.runtime_failing = {d.dataset_id for d in rng.sample(fine, min(spec.runtime_failures, len(fine)))}
         self.corpus = collections
         env = self._migration_env(Step.GATHER_COLLECTIONS)
         if self.distributed:
@@ -589,6 +608,8 @@ class _MigrationBuilder:
             if self.distributed:
                 self._s3(gather.stop, gather_key, items)
             ends = self._collections(gather.stop, collections)
+            if spec.span_collections_breach and self.distributed:
+                ends = self._breach(ends)
         else:
             self._s3(gather.stop, S3_REPORT_ERRORS.format(execution=self.exec_name, name="gather_collections"),
                      {"step": "gather_collections", "error": gather.attempts[-1].look.app_errors[0], "args": [], "kwargs": {}})
@@ -615,6 +636,21 @@ class _MigrationBuilder:
             run.parent = execution
         return MigrationPlan(spec, stage, self.key, self.map_mode, self.ingestion_input, execution, self.jobs,
                              self.ingestions, self.s3, self.corpus, self.collection_truths)
+
+    def _curator_revisions(self, collections: list[Collection]) -> list[Collection]:
+        """Open revisions curators made of published collections (same datasets, a new collection version, not an
+        auto version). gather_collections (schema_migration.py @ 001730b8) lists unpublished versions first and
+        skips a published one only when its revision `is_auto_version`: each of these is gathered, and so is its
+        published version."""
+        if not self.spec.curator_revisions:
+            return []
+        published = [c for c in collections if c.published and any(not d.current for d in c.datasets)]
+        out = []
+        for coll in self.rng.sample(published, min(self.spec.curator_revisions, len(published))):
+            cvid = rid(self.rng)
+            datasets = tuple(replace(d, collection_version_id=cvid) for d in coll.datasets)
+            out.append(Collection(coll.collection_id, cvid, False, datasets))
+        return out
 
     def _map_run(self, state_name: str, parent_history: _History, start: float, children: list[ExecutionPlan],
                  stop: float, concurrency: int, tolerated: float, thread: str = "") -> MapRunPlan:
@@ -646,10 +682,81 @@ class _MigrationBuilder:
         history.add(stop, "ExecutionSucceeded", "executionSucceededEventDetails", {"output": json_dumps(output)})
         child.events = history.events
 
+    def _breach(self, ends: list[float]) -> list[float]:
+        """SpanCollections children fail past the run's ToleratedFailurePercentage (20, main.tf @ 00e5dcc). Each
+        fails with States.DataLimitExceeded once its SpanDatasets Map has run: a DISTRIBUTED Map without a
+        ResultWriter (none at 00e5dcc) returns its children's outputs as its own, and past 256 KB that is a
+        terminal error no Catch takes (AWS Step Functions developer guide, "Error handling": States.ALL does not
+        match States.DataLimitExceeded; "Quotas": 256 KB of state payload). When failed items pass the tolerance the
+        Map Run fails (States.ExceedToleratedFailureThreshold), its running children are stopped and the rest never
+        start; the Map state's Catch (States.ALL, Next report) goes on to `report`, and the execution SUCCEEDS.
+        Returns when the collections' work ended."""
+        rng = self.rng
+        run = self.map_runs[self.exec_arn][-1]
+        candidates = [c for c in run.children if self.map_runs.get(c.arn)]
+        k = int(len(run.children) * run.tolerated_failure_percentage / 100) + 1
+        if len(candidates) < k:
+            return ends
+        fail_at = {c.arn: self.map_runs[c.arn][-1].stop + 0.5 for c in rng.sample(candidates, k)}
+        at = max(fail_at.values())
+        cause = ("The state/task 'SpanDatasets' returned a result with a size exceeding the maximum number of bytes "
+                 "service limit.")
+        for child in run.children:
+            if child.arn not in fail_at:
+                continue
+            t, version = fail_at[child.arn], child.input["collection_version_id"]
+            self.jobs[:] = [j for j in self.jobs if not (j.branch == version and j.created >= t)]  # no cleanup
+            history = _History(child.arn)
+            history.events = [e for e in child.events if e.t < t]
+            child.output = None
+            self._fail_child(child, history, t, "States.DataLimitExceeded", cause)
+            for truth in self.collection_truths:
+                if truth.collection_version_id == version:
+                    truth.execution_error = "States.DataLimitExceeded in SpanDatasets"
+        self.cut_at = at
+        cancelled = {"error": "States.Aborted", "cause": "The Map Run was stopped"}
+        kept = []
+        for job in self.jobs:
+            if job.branch is None or job.created < at and job.stop <= at:
+                kept.append(job)
+            elif job.created < at:
+                _cancel(job, at, self.stage.name, rng)
+                kept.append(job)
+        self.jobs[:] = kept
+        nested = [r for c in run.children for r in self.map_runs.get(c.arn, [])]
+        for ex in [*run.children, *(c for r in nested for c in r.children), *self.ingestions]:
+            if ex.start < at < ex.stop and ex.status != "FAILED":
+                ex.status, ex.stop, ex.output = "ABORTED", at, None
+                ex.events = [e for e in ex.events if e.t < at]
+                ex.events.append(HistoryEvent(at, "ExecutionAborted", "executionAbortedEventDetails", cancelled))
+        for r in nested:
+            r.children[:] = [c for c in r.children if c.start < at]
+            if r.stop > at:
+                r.status, r.stop = "ABORTED", at
+        for c in run.children:
+            if c.arn in self.map_runs:
+                self.map_runs[c.arn][:] = [r for r in self.map_runs[c.arn] if r.start < at]
+        run.children[:] = [c for c in run.children if c.start < at]
+        run.status, run.stop = "FAILED", at
+        self.ingestions[:] = [ex for ex in self.ingestions if ex.start < at]
+        self.s3[:] = [o for o in self.s3 if o.t < at]
+        threshold = {"error": "States.ExceedToleratedFailureThreshold",
+                     "cause": "The specified tolerated failure threshold was exceeded"}
+        self.history.events = [e for e in self.history.events
+                               if not (e.type in ("MapRunSucceeded", "MapStateExited") and e.t > at - 1 and not e.thread)]
+        self.history.add(at, "MapRunFailed", "mapRunFailedEventDetails", threshold)
+        self.history.add(at + 0.1, "MapStateFailed", None, {})
+        return [at]
+
+    def _fail_child(self, child: ExecutionPlan, history: _History, stop: float, error: str, cause: str) -> None:
+        child.stop, child.status, child.error, child.cause = stop, "FAILED", error, cause
+        history.add(stop, "ExecutionFailed", "executionFailedEventDetails", {"error": error, "cause": cause})
+        child.events = history.events
+
     def _collections(self, begin: float, collections: list[Collection]) -> list[float]:
         rng = self.rng
         order = list(collections)
-        failing = {c.collection_id for c in rng.sample(order, min(self.scenario.collection_fault_count, len(order)))}
+        failing = {c.collection_version_id for c in rng.sample(order, min(self.scenario.collection_fault_count, len(order)))}
         children, ends = [], []
         for idx, coll in enumerate(order):
             created = begin + 5 + rng.uniform(0, self.spec.spread_h * 3600)
@@ -661,7 +768,7 @@ class _MigrationBuilder:
             else:
                 child, history, thread = None, self.history, f"c{idx}"
                 self._iteration_started(history, "SpanCollections", idx, created - 1, thread)
-            end = self._collection(coll, created, item, history, thread, coll.collection_id in failing)
+            end = self._collection(coll, created, item, history, thread, coll.collection_version_id in failing)
             if child is not None:
                 self._end_child(child, history, end + 1, {"collection_version_id": coll.collection_version_id})
                 children.append(child)
@@ -684,11 +791,20 @@ class _MigrationBuilder:
         history.add(t, "MapIterationSucceeded", "mapIterationSucceededEventDetails", {"name": state, "index": index}, thread)
 
     def _collection(self, coll: Collection, created: float, item: dict, history: _History, thread: str, fails: bool) -> float:
+        self._branch = coll.collection_version_id
+        try:
+            return self._collection_jobs(coll, created, item, history, thread, fails)
+        finally:
+            self._branch = None
+
+    def _collection_jobs(self, coll: Collection, created: float, item: dict, history: _History, thread: str,
+                         fails: bool) -> float:
         rng, stage = self.rng, self.stage
         to_migrate = [d for d in coll.datasets if not d.current]
         skipped = [d for d in coll.datasets if d.current]
-        self.skipped.update(d.dataset_id for d in skipped)
+        self.skipped.update((d.dataset_id, coll.collection_version_id) for d in skipped)
         private_cvid = rid(rng) if coll.published else coll.collection_version_id  # published: a new revision
+        self.revisions[coll.collection_version_id] = private_cvid
         exe = self.exec_name
         dataset_items = [{"collection_id": coll.collection_id, "collection_url": f"https://cellxgene.cziscience.com/collections/{coll.collection_id}",
                           "collection_version_id": private_cvid, "dataset_id": d.dataset_id,
@@ -772,7 +888,8 @@ class _MigrationBuilder:
         add_labels wrote its metadata (a failure in cxg)."""
         errors = []
         for d in to_migrate:
-            outcome, message, failed_step = self.outcomes.get(d.dataset_id, ("migration_failed", None, None))
+            outcome, message, failed_step = self.outcomes.get((d.dataset_id, coll.collection_version_id),
+                                                              ("migration_failed", None, None))
             if outcome == "succeeded":
                 pick = random.Random(f"{self.key}:{d.dataset_id}:verdict")
                 if pick.random() >= self.spec.verdict_share:
@@ -795,9 +912,11 @@ class _MigrationBuilder:
                          "validation_status": "INVALID" if message and message.strip() else "VALID",
                          "validation_message": message},
                      "collection_id": coll.collection_id, "collection_version_id": revision,
-                     "dataset_version_id": self.new_versions.get(d.dataset_id, d.dataset_version_id),
+                     "dataset_version_id": self.new_versions.get((d.dataset_id, coll.collection_version_id),
+                                                                 d.dataset_version_id),
                      "dataset_id": d.dataset_id, "rollback": rollback}
-            self.verdicts[d.dataset_id] = ("rolled_back" if rollback else "not_latest_schema", message)
+            self.verdicts[(d.dataset_id, coll.collection_version_id)] = ("rolled_back" if rollback else "not_latest_schema",
+                                                                         message)
             errors.append(error)
         return errors
 
@@ -813,7 +932,7 @@ class _MigrationBuilder:
                 e.details = {"error": "States.ItemReaderFailed",
                              "cause": "Amazon S3 responded with SlowDown: reduce your request rate."}
         for d in datasets:
-            self.outcomes[d.dataset_id] = ("not_started", None, None)
+            self.outcomes[(d.dataset_id, self._branch)] = ("not_started", None, None)
         return t + 2
 
     def _datasets(self, coll: Collection, datasets: list[Dataset], items: list[dict], begin: float, history: _History,
@@ -823,8 +942,12 @@ class _MigrationBuilder:
             created = begin + self.rng.uniform(0, 60) * (k // 10)  # MaxConcurrency 10 (DISTRIBUTED) / 32 (INLINE)
             if self.distributed:
                 child, child_history = self._child("SpanDatasets", item, created - 1)
+                self._child_failure = None
                 end = self._dataset(coll, d, item, created, child_history, "", child.arn)
-                self._end_child(child, child_history, end + 1, item)
+                if self._child_failure is not None:
+                    self._fail_child(child, child_history, end + 0.5, *self._child_failure)
+                else:
+                    self._end_child(child, child_history, end + 1, item)
                 children.append(child)
             else:
                 self._iteration_started(history, "SpanDatasets", k, created - 0.7, f"{thread}/d{k}")
@@ -853,6 +976,13 @@ class _MigrationBuilder:
                     "sfn_name": sfn_name, "execution_id": self.exec_name}
         if self.ingestion_input is IngestionInput.NEW:
             response["manifest"] = {"anndata": uri, "atac_fragment": None}  # main.tf @ 00e5dcc reads $.result.manifest
+        # the field StepFunctionsStartExecution's Parameters read from the answer (`manifest.$: $.result.manifest`
+        # @ 00e5dcc, `url.$: $.result.uri` @ a4416160); dataset_migrate @ 001730b8 answers no `manifest` at all
+        read_field, read_path = ("manifest.$", "$.result.manifest") if self.ingestion_input is IngestionInput.NEW \
+            else ("url.$", "$.result.uri")
+        breaks = d.dataset_id in self.runtime_failing
+        if breaks:
+            response.pop(read_path.rsplit(".", 1)[1], None)
         env = {**self._migration_env(Step.DATASET_MIGRATION), "DATASET_ID": d.dataset_id,
                "DATASET_VERSION_ID": d.dataset_version_id, "COLLECTION_VERSION_ID": item["collection_version_id"],
                "COLLECTION_ID": coll.collection_id}
@@ -861,14 +991,16 @@ class _MigrationBuilder:
                        category if fault_step is Step.DATASET_MIGRATION else None, ctx, d.dataset_id, coll.collection_id,
                        sfn_retry=self.distributed)
         if not dm.succeeded:
-            self.outcomes[d.dataset_id] = ("migration_failed", None, None)
+            self.outcomes[(d.dataset_id, coll.collection_version_id)] = ("migration_failed", None, None)
             self._s3(dm.stop, S3_REPORT_ERRORS.format(execution=self.exec_name, name=f"{item['collection_version_id']}_{d.dataset_id}"),
                      {"step": "dataset_migrate", "error": (dm.attempts[-1].look.app_errors or (dm.attempts[-1].look.status_reason,))[0],
                       "args": [], "kwargs": {"dataset_id": d.dataset_id}})
             history.add(dm.stop + 0.7, "PassStateEntered", "stateEnteredEventDetails", {"name": "DatasetError", "input": "{}"}, thread)
             history.add(dm.stop + 0.8, "PassStateExited", "stateExitedEventDetails", {"name": "DatasetError", "output": "{}"}, thread)
             return dm.stop + 1
-        self.new_versions[d.dataset_id] = new_dvid
+        self.new_versions[(d.dataset_id, coll.collection_version_id)] = new_dvid
+        if breaks:
+            return self._runtime_error(coll, d, item, response, dm.stop + 2, history, thread, read_field, read_path)
         self._s3(dm.stop, S3_MIGRATE_CHANGES.format(execution=self.exec_name, collection_id=coll.collection_id, dataset_id=d.dataset_id),
                  {f"{coll.collection_id}_{d.dataset_id}": ["obs: renamed 'development_stage_ontology_term_id' terms"]})
         start = dm.stop + 2
@@ -877,7 +1009,7 @@ class _MigrationBuilder:
         ing = self._ingestion(coll, d, new_dvid, item["collection_version_id"], sfn_name, uri, start, started_by,
                               category if fault_step in INGESTION_STEPS else None,
                               fault_step, stall)
-        self.outcomes[d.dataset_id] = self._ingestion_outcome(ing)
+        self.outcomes[(d.dataset_id, coll.collection_version_id)] = self._ingestion_outcome(ing)
         resource = {"resourceType": "states", "resource": "startExecution.sync:2"}
         history.add(start - 1, "TaskStateEntered", "stateEnteredEventDetails",
                     {"name": "StepFunctionsStartExecution", "input": json_dumps({**item, "result": response})}, thread)
@@ -938,6 +1070,23 @@ class _MigrationBuilder:
             h.add(t, "TaskTimedOut", "taskTimedOutEventDetails", {**resource, "error": "States.Timeout", "cause": ""})
             t += 2 * 5 ** k if k < 3 else 0
         return job, t
+    def _runtime_error(self, coll: Collection, d: Dataset, item: dict, response: dict, at: float, history: _History,
+                       thread: str, field_name: str, path: str) -> float:
+        """StepFunctionsStartExecution cannot build its input: a JSONPath of its Parameters is missing from the
+        state input. Step Functions fails the state with States.Runtime, which no Catch takes (States.ALL does not
+        match it: AWS Step Functions developer guide, "Error handling", error names), so the execution running it
+        fails: a DISTRIBUTED Map's child (its Map Run counts it failed), or, INLINE, the whole execution. The cause
+        is Step Functions' own text, naming the state and quoting its input."""
+        state_input = json_dumps({**item, "result": response})
+        entered = len(history.events) + 1
+        history.add(at - 1, "TaskStateEntered", "stateEnteredEventDetails",
+                    {"name": "StepFunctionsStartExecution", "input": state_input}, thread)
+        cause = (f"An error occurred while executing the state 'StepFunctionsStartExecution' (entered at the event id "
+                 f"#{entered}). The JSONPath '{path}' specified for the field '{field_name}' could not be found in the "
+                 f"input '{state_input}'")
+        self.runtime_failed[(d.dataset_id, coll.collection_version_id)] = (at, "States.Runtime", cause)
+        self._child_failure = ("States.Runtime", cause)
+        return at
 
     def _ingestion(self, coll: Collection, d: Dataset, new_dvid: str, cvid: str, name: str, uri: str, start: float,
                    started_by: str, category: C | None, fault_step: Step | None, stall: bool = False) -> ExecutionPlan:
@@ -1036,8 +1185,24 @@ class _MigrationBuilder:
 # --- what happens after planning: an operator's abort, log retention ------------------------------------
 
 
-def abort(plan: MigrationPlan, at: float, rng: random.Random) -> None:
-    """The operator stops the migration at `at`: running jobs are terminated, nothing new is submitted."""
+def _cancel(job: JobPlan, at: float, stage: str, rng: random.Random) -> None:
+    """A job Step Functions stops at `at` (an abort, a failed Map Run): its attempt in progress is terminated."""
+    look = failures.look(C.CANCELLED, job.step, stage, rng)
+    done = [a for a in job.attempts if a.stop <= at]
+    current = next((a for a in job.attempts if a.stop > at), None)
+    if current is not None and current.start is not None and current.start <= at:
+        current.stop, current.look, current.truncated = at, look, True
+        done.append(current)
+    else:
+        done.append(AttemptPlan(None, at, look, None, "", "", True))
+    job.attempts = done
+    job.category = C.CANCELLED
+
+
+def abort(plan: MigrationPlan, at: float, rng: random.Random, failure: tuple[str, str] | None = None) -> None:
+    """The operator stops the migration at `at`: running jobs are terminated, nothing new is submitted.
+    `failure` (error, cause): the migration execution itself fails then (an error no Catch takes), which stops
+    its work as an abort does; the execution ends FAILED with that error."""
     stage = plan.stage.name
     kept = []
     for job in plan.jobs:
@@ -1060,7 +1225,12 @@ def abort(plan: MigrationPlan, at: float, rng: random.Random) -> None:
     executions = plan.executions()
     for ex in executions:
         ex.map_runs[:] = [r for r in ex.map_runs if r.start < at]  # a Map state it never reached
-        if ex.stop > at and ex.start < at:
+        if failure is not None and ex is plan.execution:
+            ex.status, ex.stop, ex.output, (ex.error, ex.cause) = "FAILED", at, None, failure
+            ex.events = [e for e in ex.events if e.t <= at]
+            ex.events.append(HistoryEvent(at + 0.001, "ExecutionFailed", "executionFailedEventDetails",
+                                          {"error": failure[0], "cause": failure[1]}))
+        elif ex.stop > at and ex.start < at:
             ex.status, ex.stop, ex.output = "ABORTED", at, None
             ex.events = [e for e in ex.events if e.t < at]
             ex.events.append(HistoryEvent(at, "ExecutionAborted", "executionAbortedEventDetails", cancelled))
@@ -1086,26 +1256,30 @@ def expire_logs(plan: MigrationPlan, share: float, rng: random.Random) -> None:
 # --- truth ---------------------------------------------------------------------------------------------
 
 
-def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: set[str],
-                   verdicts: dict[str, tuple[str, str | None]] | None = None) -> list[DatasetTruth]:
-    """Each dataset's final outcome in this migration, from the plan alone."""
-    by_dataset: dict[str, list[JobPlan]] = {}
+def dataset_truths(plan: MigrationPlan, new_versions: dict[tuple[str, str], str], skipped: set[tuple[str, str]],
+                   revisions: dict[str, str] | None = None,
+                   runtime_failed: dict[tuple[str, str], tuple] | None = None, stopped: bool = False,
+                   verdicts: dict[tuple[str, str], tuple[str, str | None]] | None = None) -> list[DatasetTruth]:
+    """Each dataset's final outcome in this migration, from the plan alone: one per collection version gathered
+    (a collection gathered twice migrates its datasets twice)."""
+    revisions = revisions or {}
+    by_dataset: dict[tuple[str, str | None], list[JobPlan]] = {}
     for job in plan.jobs:
         if job.dataset_id:
-            by_dataset.setdefault(job.dataset_id, []).append(job)
-    latest_coll: dict[str, JobPlan] = {}
-    cleanups: dict[str, JobPlan] = {}
+            by_dataset.setdefault((job.dataset_id, job.branch), []).append(job)
+    latest_coll: dict[str | None, JobPlan] = {}
+    cleanups: dict[str | None, JobPlan] = {}
     for job in sorted(plan.jobs, key=lambda j: j.created):
         if job.step is Step.COLLECTION_MIGRATION:
-            latest_coll[job.collection_id] = job
+            latest_coll[job.branch] = job
         elif job.step in (Step.COLLECTION_CLEANUP, Step.COLLECTION_PUBLISH):
-            cleanups[job.collection_id] = job
+            cleanups[job.branch] = job
     for c in plan.collection_truths:  # after an abort: what really ran
-        job = latest_coll.get(c.collection_id)
+        job = latest_coll.get(c.collection_version_id)
         c.migration_status = "NOT_STARTED" if job is None else ("SUCCEEDED" if job.succeeded else "FAILED")
-    coll_status = {c.collection_id: c.migration_status for c in plan.collection_truths}
-    # a failed execution (history quota, States.Runtime) stops what runs as an abort does
-    aborted = plan.execution.status in ("ABORTED", "FAILED")
+    coll_status = {c.collection_version_id: c.migration_status for c in plan.collection_truths}
+    # a migration execution that failed (history quota, States.Runtime) stopped its work as an abort does
+    aborted = plan.execution.status in ("ABORTED", "FAILED") or stopped  # stopped: a failed Map Run's work
     reports = [j for j in plan.jobs if j.step is Step.REPORT]
     # the report's "Report" record repeats every verdict of a cleanup that ran to its end
     report_read = bool(reports) and reports[-1].succeeded and not reports[-1].logs_expired
@@ -1114,39 +1288,44 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
         ingestion_status[ex.input.get("dataset_version_id") or ex.input.get("dataset_id")] = ex.status
     out = []
     for coll in plan.corpus:
+        branch = coll.collection_version_id
         for d in coll.datasets:
-            jobs = sorted(by_dataset.get(d.dataset_id, []), key=lambda j: (j.created, j.stop))
+            jobs = sorted(by_dataset.get((d.dataset_id, branch), []), key=lambda j: (j.created, j.stop))
             latest = {j.step: j for j in jobs}  # a step's outcome is its latest job (Step Functions retries)
             failed = [j for j in latest.values() if not j.succeeded]
             migrated = latest.get(Step.DATASET_MIGRATION)
             state, step, category, observable = "succeeded", None, None, True
-            if d.dataset_id in skipped:
+            if (d.dataset_id, branch) in skipped:
                 # only the cleanup's "skipping dataset" log record names it
                 state = "skipped"
-                cleanup = cleanups.get(coll.collection_id)
+                cleanup = cleanups.get(branch)
                 observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
             elif not jobs:
                 state = "not_started"
                 # only collection_migrate's answer names it; DISTRIBUTED, its S3 item file, which the report step
                 # deletes, and then the cleanup's "Downloaded from S3" record alone
-                observable = coll_status.get(coll.collection_id) == "SUCCEEDED"
+                observable = coll_status.get(branch) == "SUCCEEDED"
                 if observable and plan.map_mode is MapMode.DISTRIBUTED and reports and reports[-1].succeeded:
-                    cleanup = cleanups.get(coll.collection_id)
+                    cleanup = cleanups.get(branch)
                     observable = cleanup is not None and cleanup.succeeded and not cleanup.logs_expired
-            elif any(j.stalled for j in jobs) and ingestion_status.get(new_versions.get(d.dataset_id)) == "FAILED":
+            elif any(j.stalled for j in jobs) and ingestion_status.get(new_versions.get((d.dataset_id, branch))) == "FAILED":
                 # its task timed out with the job still queued: the execution failed, no job did
                 state, step, category = "failed", next(j for j in jobs if j.stalled).step.value, C.TIMEOUT
             elif failed:
-                f = min(failed, key=lambda j: j.stop)
+                # jobs stopped at once (an abort cancels both branches of the Parallel state): the first step
+                f = min(failed, key=lambda j: (j.stop, j.created, DATASET_STEPS.index(j.step)))
                 state, step, category = "failed", f.step.value, f.observable_category
+            elif (d.dataset_id, branch) in (runtime_failed or {}):
+                # its answer broke the state after dataset_migration: its execution failed there (States.Runtime)
+                state, step, category = "failed", Step.DATASET_MIGRATION.value, C.APPLICATION
             elif latest.get(Step.CXG) is None or not latest[Step.CXG].succeeded:
                 # stopped between two steps: only an abort does that once the migration has ended
                 state, category = ("failed", C.CANCELLED) if aborted else ("running", None)
             verdict = None
-            cleanup = cleanups.get(coll.collection_id)
-            if d.dataset_id in (verdicts or {}) and cleanup is not None and cleanup.succeeded \
+            cleanup = cleanups.get(branch)
+            if (d.dataset_id, branch) in (verdicts or {}) and cleanup is not None and cleanup.succeeded \
                     and (not cleanup.logs_expired or report_read):
-                verdict = verdicts[d.dataset_id][0]
+                verdict = verdicts[(d.dataset_id, branch)][0]
                 if state == "succeeded":  # every job succeeded: production's verdict alone fails it
                     state, step, category = "failed", cleanup.step.value, C.APPLICATION
             durations = {}
@@ -1160,12 +1339,14 @@ def dataset_truths(plan: MigrationPlan, new_versions: dict[str, str], skipped: s
                 stage=plan.stage.name, attempt_key=plan.attempt_key, dataset_id=d.dataset_id,
                 collection_id=coll.collection_id, collection_version_id=coll.collection_version_id,
                 dataset_version_id=d.dataset_version_id,
-                new_dataset_version_id=new_versions.get(d.dataset_id) if migrated and migrated.succeeded else None,
+                new_dataset_version_id=new_versions.get((d.dataset_id, branch)) if migrated and migrated.succeeded else None,
                 state=state, failing_step=step, error_category=category.value if category else None,
                 started_at=min(j.created for j in jobs) if jobs else None,
                 finished_at=max(j.stop for j in jobs) if jobs else None,
                 retries=sum(len(j.attempts) - 1 for j in jobs) + sum(n - 1 for n in steps_seen.values()),
                 step_durations=durations, observable=observable, production_verdict=verdict,
+                migration_revision_id=revisions.get(branch)
+                if state != "skipped" and coll_status.get(branch) == "SUCCEEDED" else None,
             ))
     return out
 
@@ -1203,8 +1384,15 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
         if spec.fail_at is not None:
             failed_at = plan.start + spec.fail_at * (plan.stop - plan.start)
             campaigns.fail_and_redrive(builder, plan, failed_at, failed_at + (spec.redrive_after_h or 1.0) * 3600, mrng)
+        if builder.runtime_failed and map_mode is MapMode.INLINE:
+            # INLINE: the iteration's States.Runtime fails the Map state and, uncaught, the execution
+            at, error, cause = min(builder.runtime_failed.values())
+            abort(plan, at, mrng, failure=(error, cause))
+            builder.runtime_failed = {k: v for k, v in builder.runtime_failed.items() if v[0] <= at}
         expire_logs(plan, spec.expired_log_share, mrng)
-        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.verdicts)
+        plan.datasets = dataset_truths(plan, builder.new_versions, builder.skipped, builder.revisions,
+                                       builder.runtime_failed, stopped=builder.cut_at is not None,
+                                       verdicts=builder.verdicts)
         seen[spec.stage] = (found, plan)
         migrations.append(plan)
     decided = campaigns.campaign_truths(migrations)

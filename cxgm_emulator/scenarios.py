@@ -45,6 +45,14 @@ class MigrationSpec:
     # datasets whose add_labels job is never placed: AddLabels' 24 h TimeoutSeconds passes four times (States.ALL
     # retrier), then HandleErrors -> RaiseError: the ingestion FAILED, no job failed, the migration waits ~4 days
     ingestion_timeouts: int = 0
+    # published collections with a curator's open revision: each is gathered twice (revision and published
+    # version) and migrated once per version
+    curator_revisions: int = 0
+    # datasets whose dataset_migrate answer lacks the field the next state's Parameters read: States.Runtime, which
+    # no Catch takes (DISTRIBUTED: the dataset's child execution fails; INLINE: the whole execution fails)
+    runtime_failures: int = 0
+    # DISTRIBUTED: enough SpanCollections children fail (States.DataLimitExceeded) to pass its 20% tolerance
+    span_collections_breach: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,10 @@ def _migrations(spread_h: float, redrive: bool = True) -> tuple[MigrationSpec, .
                       data_fault_keep=1.0, expired_log_share=0.35),
         MigrationSpec(stage="dev", tag="ATTEMPT_2", start_h=-4 * 24, spread_h=spread_h, data_fault_keep=0.9,
                       verdict_share=0.05, long_validation_messages=1, span_datasets_reader_fails=1),
+        # rehearsals as production's record has them: collections gathered twice; children that die
+        MigrationSpec(stage="dev", tag="EDGES", start_h=-6 * 24, spread_h=spread_h * 0.5, curator_revisions=2),
+        MigrationSpec(stage="dev", tag="DIES", start_h=-5 * 24, spread_h=spread_h * 0.5, runtime_failures=2,
+                      span_collections_breach=True),
         MigrationSpec(stage="prod", tag="ATTEMPT_2", start_h=0.0, spread_h=spread_h,
                       duration_scale={"cxg": 1.3, "validate_anndata": 1.1, "add_labels": 1.05},
                       data_fault_keep=0.6, live=True, verdict_share=0.02, long_validation_messages=1),

@@ -10,6 +10,22 @@ from cxgm_emulator.plan import WorldPlan
 from cxgm_emulator.portal import expected_portal
 
 
+def attempt_outcome(m) -> str:
+    """What the attempt achieved (the monitor's AttemptOutcome words), which its execution's status does not say:
+    production's Catch sends a failed gather and a SpanCollections tolerance breach on to `report`, SUCCEEDED."""
+    if m.execution.status in ("ABORTED", "FAILED", "TIMED_OUT"):
+        return m.execution.status.lower()
+    gather = sorted((j for j in m.jobs if j.step.value == "gather_collections"), key=lambda j: j.created)
+    if gather and not gather[-1].succeeded:
+        return "failed_in_gather"
+    if any(r.state_name == "SpanCollections" and r.status == "FAILED" for r in m.execution.map_runs):
+        return "tolerance_exceeded"
+    if any(d.state in ("failed", "not_started", "running", "pending") for d in m.datasets) \
+            or any(c.migration_status == "FAILED" for c in m.collection_truths):
+        return "finished_with_failures"
+    return "succeeded"
+
+
 def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
     migrations = []
     for m in plan.migrations:
@@ -49,6 +65,7 @@ def truth_document(plan: WorldPlan, endpoint_url: str | None = None) -> dict:
             "redrive": asdict(m.execution.redrive) if m.execution.redrive else None,
             "error": m.execution.error, "not_redrivable": m.execution.not_redrivable,
             "continues": m.spec.continues,
+            "outcome": attempt_outcome(m),
         })
     return {"scenario": plan.scenario.name, "seed": plan.seed, "anchor": plan.anchor, "end": plan.end,
             "endpoint_url": endpoint_url, "migrations": migrations}

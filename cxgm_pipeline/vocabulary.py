@@ -107,6 +107,23 @@ class AttemptState(StrEnum):
     TIMED_OUT = "timed_out"
 
 
+class AttemptOutcome(StrEnum):
+    """What an attempt achieved. Not its execution's status: production's Catch sends a failed gather_collections
+    and a SpanCollections Map Run past its ToleratedFailurePercentage (20) to `report`, so the execution ends
+    SUCCEEDED (schema_migration/main.tf @ 00e5dcc: GatherCollections and SpanCollections Catch States.ALL, Next
+    report); those attempts failed."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every dataset it set out to migrate succeeded (or was skipped as current)
+    FINISHED_WITH_FAILURES = "finished_with_failures"  # it ran to the end; some datasets or collections failed
+    FAILED_IN_GATHER = "failed_in_gather"  # gather_collections failed: nothing was migrated
+    TOLERANCE_EXCEEDED = "tolerance_exceeded"  # the SpanCollections Map Run failed: collections never ran
+    FAILED = "failed"  # the execution itself failed (an error no Catch took: States.Runtime, ...)
+    ABORTED = "aborted"
+    TIMED_OUT = "timed_out"
+    UNKNOWN = "unknown"  # ended, but its jobs are not read yet
+
+
 ATTEMPT_STATE_OF_EXECUTION = {
     ExecutionStatus.RUNNING: AttemptState.RUNNING,
     ExecutionStatus.PENDING_REDRIVE: AttemptState.RUNNING,

@@ -30,7 +30,10 @@ def accounting(dataset_rollup: pd.DataFrame, step_outputs: pd.DataFrame) -> dict
         named = set(step_outputs.loc[step_outputs["kind"].isin(["listed_dataset", "skipped_dataset", "dataset_version"]),
                                      "dataset_id"].dropna())
     ids = dataset_rollup["dataset_id"]
-    return {"missing": sorted(named - set(ids)), "duplicated": sorted(ids[ids.duplicated()].unique()),
+    # a dataset of a collection gathered twice has a row per version gathered: counted twice is one key twice
+    key = [c for c in ("dataset_id", "collection_version_id") if c in dataset_rollup]
+    twice = dataset_rollup.duplicated(key) if not dataset_rollup.empty else ids.duplicated()
+    return {"missing": sorted(named - set(ids)), "duplicated": sorted(ids[twice].unique()),
             "unattributed": sorted(ids[ids.str.startswith(UNATTRIBUTED)]) if not ids.empty else []}
 
 
@@ -78,15 +81,18 @@ def view_mismatches(executions: pd.DataFrame, datasets: pd.DataFrame,
     `jobs_observed_at` (AWS's clock when the jobs were read): the two views lag each other while a migration runs."""
     if executions.empty or datasets.empty:
         return pd.DataFrame(columns=_MISMATCH_COLUMNS), 0
-    state = dict(zip(datasets["dataset_id"], datasets["state"]))
+    view = datasets["state"]
     if "production_verdict" in datasets:
         # failed by production's verdict alone (at the cleanup step): its jobs and its ingestion succeeded
         alone = datasets["production_verdict"].notna() & datasets["failing_step"].isin(
             [Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value])
-        state.update(dict.fromkeys(datasets.loc[alone, "dataset_id"], DatasetState.SUCCEEDED.value))
+        view = view.mask(alone, DatasetState.SUCCEEDED.value)
+    state = dict(zip(datasets["dataset_id"], view))
+    # a dataset gathered twice has an ingestion per branch: each is held to its own branch (the new version's)
+    branch_state = dict(zip(datasets["new_dataset_version_id"], view)) if "new_dataset_version_id" in datasets else {}
     rows, in_flight = [], 0
     for ex in row_dicts(executions.dropna(subset=["status", "dataset_id"])):
-        got = state.get(ex["dataset_id"])
+        got = branch_state.get(ex.get("new_dataset_version_id")) or state.get(ex["dataset_id"])
         problem = None
         if ex["status"] == "SUCCEEDED" and got != DatasetState.SUCCEEDED.value:
             problem = "execution succeeded but the dataset's jobs did not"

@@ -19,20 +19,24 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     from cxgm_pipeline.monitor.corpus import attempt_summary
     from cxgm_pipeline.monitor.session import MonitorSession
     from cxgm_pipeline.monitor.attempts import rehearsal_candidates
+    from cxgm_pipeline.monitor.outcome import stored_outcome, with_outcome
 
     if out:
         check_output(out, FRAME_SUFFIXES)
     with progress(f"listing attempts of {env}") as stats:
         session = MonitorSession(stats=stats)
         found = session.attempts(env)
-        rollups, notes = {}, {}
+        rollups, notes, outcomes = {}, {}, {}
         for a in found:
             jobs = None
             if fetch:
-                frames = session.frames(env, a.key, wanted=("dataset_rollup", "enriched_jobs")).frames
+                frames = session.frames(env, a.key, wanted=("dataset_rollup", "enriched_jobs", "child_failures")).frames
                 rollups[(a.stage, a.key)], jobs = frames["dataset_rollup"], frames["enriched_jobs"]
+                outcomes[(a.stage, a.key)] = with_outcome(a, frames).outcome
             elif session.store.exists("dataset_rollup", a.stage, a.key):
                 rollups[(a.stage, a.key)] = session.store.read("dataset_rollup", a.stage, a.key)
+                if session.store.exists("migration_jobs", a.stage, a.key):
+                    outcomes[(a.stage, a.key)] = stored_outcome(a, session.store)
             rollup = rollups.get((a.stage, a.key))
             if rollup is not None and rollup.empty:  # no dataset: its jobs say why
                 if jobs is None and session.store.exists("enriched_jobs", a.stage, a.key):
@@ -43,15 +47,15 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     if not found:
         console.print(f"no migration has run in {env}")
         return
-    frame = attempt_states(found, rollups).astype({c: object for c in COUNTS})
+    frame = attempt_states(found, rollups, outcomes).astype({c: object for c in COUNTS})
     frame = _with_progress(frame, found, rollups, session.store, rehearsals)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     frame["note"] = frame["attempt"].map(notes)
     if out:
         write_frame(frame, out)
         return
-    show_table(frame, f"attempts in {env}", ["attempt", "campaign", "state", "redrives", "start", "end", "datasets",
-                                             *PROGRESS])
+    show_table(frame, f"attempts in {env}", ["attempt", "campaign", "state", "outcome", "redrives", "start", "end",
+                                             "datasets", *PROGRESS])
     if not frame["rolled_up"].all():
         console.print("counts left blank: not rolled up yet (materialize in Dagster, or `cxgm attempts --fetch`)")
     for key, note in zip(frame["attempt"], frame["note"]):

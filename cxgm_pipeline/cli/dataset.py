@@ -62,7 +62,7 @@ def _resolve_id(dataset_id: str, searched: list[tuple[str, str, dict]]) -> str:
 def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh: bool, out: Path | None) -> None:
     import pandas as pd
 
-    from cxgm_pipeline.monitor.drilldown import dataset_in_attempt
+    from cxgm_pipeline.monitor.drilldown import dataset_branches
 
     if out:
         check_output(out, FRAME_SUFFIXES)
@@ -77,12 +77,15 @@ def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh:
     full = _resolve_id(dataset_id, searched)
     if not tag:
         searched = _with_frames(full, searched)
-    found = [d for s, k, frames in searched if (d := dataset_in_attempt(full, s, k, frames)) is not None]
+    found = [d for s, k, frames in searched for d in dataset_branches(full, s, k, frames)]
     if out:
-        jobs = [d.jobs.assign(stage=d.stage, attempt=d.attempt, state=d.row["state"]) for d in found]
+        jobs = [d.jobs.assign(stage=d.stage, attempt=d.attempt, collection_version_id=d.branch, state=d.row["state"])
+                for d in found]
         write_frame(pd.concat(jobs, ignore_index=True), out)
         return
-    console.print(f"dataset {full}: in {len(found)} of {len(searched)} attempt(s) searched")
+    attempts = len({(d.stage, d.attempt) for d in found})
+    console.print(f"dataset {full}: in {attempts} of {len(searched)} attempt(s) searched"
+                  + (f", {len(found)} collection versions gathered" if len(found) > attempts else ""))
     for d in found:
         _show(d)
 
@@ -93,7 +96,9 @@ def _show(d) -> None:
     r = {k: none_if_missing(v) for k, v in d.row.items()}
     why = f" in {r['failing_step']} ({r['error_category']})" if r["state"] == "failed" else ""
     console.rule(f"{d.label}: {r['state']}{why}")
-    facts = [f"collection {r['collection_id']}", f"version {r['dataset_version_id']} -> {r['new_dataset_version_id'] or '-'}",
+    revision = r.get("migration_revision_id")
+    facts = [f"collection {r['collection_id']} version {r['collection_version_id']}"
+             + (f" (migrated in revision {revision})" if revision and revision != r["collection_version_id"] else ""), f"version {r['dataset_version_id']} -> {r['new_dataset_version_id'] or '-'}",
              f"{r['jobs']} jobs, {r['retries']} retries"]
     if r["total_duration_s"] is not None:
         facts.append(f"{r['total_duration_s'] / 60:,.0f} min from first job to last stop")

@@ -16,7 +16,7 @@ from cxgm_pipeline.monitor.deltas import signature_diff_lines
 from cxgm_pipeline.monitor.portal import old_schema_served, portal_checked
 from cxgm_pipeline.monitor.progress import observed_now
 from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 TOP = 5
 KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
@@ -37,9 +37,11 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
-             causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None) -> list[Alert]:
+             causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None,
+             outcome: str | None = None) -> list[Alert]:
     """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
-    rehearsal (the same key in another stage); `portal`: its portal_state frame (what the portal serves)."""
+    rehearsal (the same key in another stage); `portal`: its portal_state frame (what the portal serves);
+    `outcome`: its AttemptOutcome (the finished alert says it: a SUCCEEDED execution may be a failed attempt)."""
     where = f"{stage}/{attempt}"
     alerts = []
     daily = daily_progress(where, progress, finished, announced)
@@ -57,7 +59,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     if finished and "finished" not in announced:
         counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures.head(TOP)
-        lines = ["Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
+        lines = [*([f"Outcome: {outcome}"] if outcome else []),
+                 "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
         lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
         if progress is not None:
             lines += ["", f"Progress: {progress.line()}"]
@@ -72,6 +75,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
         if portal is not None and portal_checked(portal):
             subject += f", {old_schema_served(portal)} still on the old schema in the portal"
+        if outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value):
+            subject += f" ({outcome.replace('_', ' ')})"
         if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
             gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
             subject = f"[cxgm] {where} finished without migrating any dataset" + (

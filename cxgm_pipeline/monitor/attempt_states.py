@@ -9,8 +9,10 @@ from cxgm_pipeline.schemas import AttemptStates, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState
 
 
-def attempt_states(attempts: list[Attempt], rollups: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """`rollups`: (stage, attempt) -> stored dataset_rollup (missing: not rolled up yet, counts 0)."""
+def attempt_states(attempts: list[Attempt], rollups: dict[tuple[str, str], pd.DataFrame],
+                   outcomes: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
+    """`rollups`: (stage, attempt) -> stored dataset_rollup (missing: not rolled up yet, counts 0); `outcomes`:
+    (stage, attempt) -> its AttemptOutcome (missing: the Attempt's own, else unknown until its frames are read)."""
     rows = []
     for a in attempts:
         rollup = rollups.get((a.stage, a.key))
@@ -24,6 +26,7 @@ def attempt_states(attempts: list[Attempt], rollups: dict[tuple[str, str], pd.Da
             "campaign": (rollup["campaign"].iloc[0] if rollup is not None and "campaign" in rollup.columns
                          and not rollup.empty else (a.key if rollup is not None else None)),
             "redrives": a.redrive_count,
+            "outcome": (outcomes or {}).get((a.stage, a.key)) or a.outcome,
         })
     if not rows:
         return empty_frame(AttemptStates)

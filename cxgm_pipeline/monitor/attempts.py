@@ -51,6 +51,7 @@ class Attempt:
     def fingerprint(self) -> str:
         """Changes when the attempt does in a way that asks for a refresh: a new state, or a redrive."""
         return f"{self.state.value}#{self.redrive_count}"
+    outcome: str | None = None  # AttemptOutcome, once its frames are read (outcome.with_outcome)
 
     @property
     def ref(self) -> AttemptRef:

@@ -482,10 +482,23 @@ class StepFunctionsApi(StageAwsApi):
         """The DISTRIBUTED Map Runs an execution started (none for INLINE Maps)."""
         return self._all_pages(stage, "list_map_runs", "mapRuns", stats, executionArn=execution_arn)
 
-    def map_run_executions(self, stage: str, map_run_arn: str, stats: FetchStats | None = None) -> list[dict]:
-        """The child executions of one Map Run (one per item)."""
+    def map_run_executions(self, stage: str, map_run_arn: str, stats: FetchStats | None = None,
+                           status: str | None = None) -> list[dict]:
+        """The child executions of one Map Run (one per item); `status`: only those in it (statusFilter)."""
         return self._all_pages(stage, "list_executions", "executions", stats, mapRunArn=map_run_arn,
-                               PaginationConfig={"PageSize": 1000})
+                               **({"statusFilter": status} if status else {}), PaginationConfig={"PageSize": 1000})
+
+    def describe_map_runs(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> list[dict]:
+        """DescribeMapRun of each: status, toleratedFailurePercentage, itemCounts and executionCounts."""
+        client = self.client(stage)
+
+        def one(arn: str) -> dict:
+            out = self.call(stage, lambda: client.describe_map_run(mapRunArn=arn))
+            if stats:
+                stats.add(calls=1, items=1)
+            return out
+
+        return self.pool_map(one, arns)
 
     def histories(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> dict[str, list[dict]]:
         return dict(zip(arns, self.pool_map(lambda a: self.history(stage, a, stats), arns)))

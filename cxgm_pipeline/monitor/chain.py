@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.children import apply_child_failures, fetch_child_failures
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.campaigns import CampaignSource, with_campaign
 from cxgm_pipeline.monitor.campaigns import fingerprint as campaign_fingerprint
@@ -19,11 +20,13 @@ from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
 from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.outcome import tolerance_exceeded
 from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.portal import portal_state, portal_summary
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
 from cxgm_pipeline.schemas import (
+    ChildFailures,
     CollectionRollup,
     DatasetRollup,
     EnrichedJobs,
@@ -84,10 +87,10 @@ def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
 def _rollup(b: Build) -> pd.DataFrame:
     if b.attempt is None:
         return empty_frame(DatasetRollup)
-    rollup = roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["step_outputs"])
+    rollup = roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"],
+                             b.frames["step_outputs"], stopped=tolerance_exceeded(b.frames["child_failures"]))
+    rollup = apply_child_failures(rollup, b.frames["child_failures"], b.frames["step_outputs"])
     return validate(DatasetRollup, with_campaign(rollup, b.attempt.key, b.campaign_members(rollup)))
-
-
 def _rerun(b: Build) -> pd.DataFrame:
     rollup = b.frames["dataset_rollup"]
     if b.campaign is None or b.attempt is None:
@@ -167,10 +170,17 @@ CHAIN: tuple[FrameSpec, ...] = (
                                              previous=b.previous.get("sfn_executions"),
                                              jobs=b.frames["migration_jobs"]), "aws",
               lambda f, b: {"new_versions": len(f), **_counts(f, "attribution", "attributed_by_")}, incremental=True),
-    FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs"), _rollup, "rollups",
-              _rollup_summary),
-    FrameSpec("collection_rollup", CollectionRollup, ("dataset_rollup", "enriched_jobs", "step_outputs"),
-              lambda b: collection_rollup(b.frames["dataset_rollup"], b.frames["enriched_jobs"], b.frames["step_outputs"]),
+    FrameSpec("child_failures", ChildFailures, ("migration_jobs", "sfn_executions"),
+              lambda b: fetch_child_failures(b.stage, b.attempt, b.frames["migration_jobs"], b.frames["sfn_executions"],
+                                             b.aws.sfn, b.stats, b.previous.get("child_failures")), "aws",
+              lambda f, b: {"map_runs": int((f["kind"] == "map_run").sum()) if not f.empty else 0,
+                            "failed_executions": int((f["kind"] != "map_run").sum()) if not f.empty else 0},
+              incremental=True),
+    FrameSpec("dataset_rollup", DatasetRollup, ("enriched_jobs", "sfn_executions", "step_outputs", "child_failures"),
+              _rollup, "rollups", _rollup_summary),
+    FrameSpec("collection_rollup", CollectionRollup, ("dataset_rollup", "enriched_jobs", "step_outputs", "child_failures"),
+              lambda b: collection_rollup(b.frames["dataset_rollup"], b.frames["enriched_jobs"], b.frames["step_outputs"],
+                                          b.frames["child_failures"]),
               "rollups", lambda f, b: {"collections": len(f), "can_publish": int(f["can_publish"].sum()) if not f.empty else 0}),
     FrameSpec("error_signatures", ErrorSignatures, ("enriched_jobs", "sfn_executions", "dataset_rollup"),
               lambda b: error_signatures(b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["dataset_rollup"]),

@@ -11,10 +11,13 @@ from cxgm_pipeline.vocabulary import AttemptState, JobStatus, Step
 
 
 def roll_up_attempt(stage: str, attempt: Attempt, enriched_jobs: pd.DataFrame, executions: pd.DataFrame,
-                    outputs: pd.DataFrame) -> pd.DataFrame:
-    # an execution that failed (history quota, States.Runtime) stopped what ran, as an abort does
+                    outputs: pd.DataFrame, stopped: bool = False) -> pd.DataFrame:
+    """`stopped`: its SpanCollections Map Run failed, which stops the collections' work as an abort does."""
+    # an execution that failed (history quota, States.Runtime: an error no Catch took) stopped what ran, as an
+    # abort does
     return dataset_rollup(stage, attempt.key, enriched_jobs, executions, outputs, ended=attempt.ended,
-                          aborted=attempt.state in (AttemptState.ABORTED, AttemptState.FAILED, AttemptState.TIMED_OUT))
+                          aborted=stopped or attempt.state in (AttemptState.ABORTED, AttemptState.FAILED,
+                                                               AttemptState.TIMED_OUT))
 
 
 def attempt_summary(attempt: Attempt | None, jobs: pd.DataFrame, datasets: pd.DataFrame) -> str | None:

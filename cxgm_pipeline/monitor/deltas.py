@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cxgm_pipeline.monitor.missing import none_if_missing
+from cxgm_pipeline.monitor.rollups import one_row_per_dataset
 from cxgm_pipeline.schemas import DurationDeltas, empty_frame, validate
 from cxgm_pipeline.vocabulary import DATASET_STEPS, UNFINISHED_DATASET_STATES, DatasetState
 
@@ -47,6 +48,8 @@ def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other
     """`other` minus `base` for each dataset and step (positive: slower in `other`)."""
     if base.empty and other.empty:
         return empty_frame(DurationDeltas)
+    # a dataset gathered twice in one attempt is compared by one of its branches, never their sum
+    base, other = one_row_per_dataset(base), one_row_per_dataset(other)
     merged = pd.merge(_long(base), _long(other), on=["dataset_id", "step"], how="outer", suffixes=("_base", "_other"))
     out = pd.DataFrame({
         "base": base_label,

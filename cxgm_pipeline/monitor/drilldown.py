@@ -31,6 +31,11 @@ class DatasetInAttempt:
     def label(self) -> str:
         return f"{self.stage}/{self.attempt}"
 
+    @property
+    def branch(self) -> str | None:
+        """The collection version gathered this row is of (a dataset of a collection gathered twice has two)."""
+        return none_if_missing(self.row.get("collection_version_id"))
+
 
 def excerpt(job: dict) -> str | None:
     """What a failed job's log says: its last exception, else its last ERROR lines, else Batch's reason."""
@@ -51,6 +56,11 @@ def dataset_jobs(dataset_id: str, jobs: pd.DataFrame, executions: pd.DataFrame) 
     records = own.to_dict("records")
     out = pd.DataFrame(records, columns=[c for c in JOB_COLUMNS if c != "excerpt"])
     out["excerpt"] = [excerpt(j) if j["status"] == JobStatus.FAILED.value else None for j in records]
+    # the migration revision each job worked in: its own COLLECTION_VERSION_ID, else (cxg) its new version's
+    revision_of_version = {} if executions is None or executions.empty else dict(
+        zip(executions["new_dataset_version_id"], executions["collection_version_id"]))
+    out["revision"] = [none_if_missing(j.get("collection_version_id")) or revision_of_version.get(j.get("dataset_version_id"))
+                       for j in records]
     return out
 
 
@@ -62,15 +72,32 @@ def dataset_executions(dataset_id: str, executions: pd.DataFrame) -> pd.DataFram
 
 def dataset_in_attempt(dataset_id: str, stage: str, attempt: str, frames: dict[str, pd.DataFrame]) -> DatasetInAttempt | None:
     """`frames`: the attempt's dataset_rollup, enriched_jobs, sfn_executions. None: the attempt has no such
-    dataset."""
+    dataset. Of a dataset gathered twice, its first branch (`dataset_branches` gives each)."""
+    found = dataset_branches(dataset_id, stage, attempt, frames)
+    return found[0] if found else None
+
+
+def dataset_branches(dataset_id: str, stage: str, attempt: str, frames: dict[str, pd.DataFrame]) -> list[DatasetInAttempt]:
+    """The dataset in one attempt, once per collection version gathered (two when a curator's open revision made
+    its collection gathered twice), each with the jobs and ingestion of its own migration revision."""
     rollup = frames.get("dataset_rollup")
     if rollup is None or rollup.empty or dataset_id not in set(rollup["dataset_id"]):
-        return None
-    row = rollup[rollup["dataset_id"] == dataset_id].iloc[0].to_dict()
+        return []
+    rows = rollup[rollup["dataset_id"] == dataset_id].to_dict("records")
     executions = frames.get("sfn_executions")
     executions = executions if executions is not None else pd.DataFrame()
-    return DatasetInAttempt(stage, attempt, row, dataset_jobs(dataset_id, frames.get("enriched_jobs"), executions),
-                            dataset_executions(dataset_id, executions))
+    jobs, runs = dataset_jobs(dataset_id, frames.get("enriched_jobs"), executions), dataset_executions(dataset_id, executions)
+    if len(rows) == 1:
+        return [DatasetInAttempt(stage, attempt, rows[0], jobs, runs)]
+    revision_of_version = {} if executions.empty else dict(zip(executions["new_dataset_version_id"],
+                                                               executions["collection_version_id"]))
+    out = []
+    for row in rows:
+        revision = none_if_missing(row.get("migration_revision_id"))
+        own = jobs[jobs["revision"] == revision] if revision is not None else jobs.iloc[0:0]
+        mine = runs[runs["new_dataset_version_id"].map(revision_of_version) == revision] if revision is not None else runs.iloc[0:0]
+        out.append(DatasetInAttempt(stage, attempt, row, own.reset_index(drop=True), mine.reset_index(drop=True)))
+    return out
 
 
 def failed_datasets(rollup: pd.DataFrame, jobs: pd.DataFrame, executions: pd.DataFrame, top: int) -> pd.DataFrame:
@@ -91,6 +118,9 @@ def failed_datasets(rollup: pd.DataFrame, jobs: pd.DataFrame, executions: pd.Dat
     for r in failed.to_dict("records"):
         mine = own[(own["resolved_dataset_id"] == r["dataset_id"]) & (own["step"] == r["failing_step"])] \
             if not own.empty else own
+        revision = none_if_missing(r.get("migration_revision_id"))
+        if len(mine) > 1 and revision is not None and (mine["collection_version_id"] == revision).any():
+            mine = mine[mine["collection_version_id"] == revision]  # a dataset gathered twice: its own branch's job
         job = mine.iloc[-1].to_dict() if not mine.empty else {}
         rows.append({"dataset_id": r["dataset_id"], "failing_step": r["failing_step"],
                      "error_category": r["error_category"], "job_id": job.get("job_id"),

@@ -304,7 +304,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
         rows.append({"stage": stage, "attempt": attempt.key, "kind": kind, "source": source,
                      "job_id": job["job_id"] if job else None, "collection_id": None, "collection_version_id": None,
                      "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
-                     "verdict": None, "verdict_message": None, **values})
+                     "verdict": None, "verdict_message": None, "migration_revision_id": None, **values})
 
     # DISTRIBUTED answers name S3 item lists: read them all at once, unless the report step already succeeded
     # (it deletes schema_migration/{execution}/, so nothing is left to read)
@@ -321,7 +321,8 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
                 collection_version_id=none_if_missing(job["collection_version_id"]),
                 dataset_id=none_if_missing(job["dataset_id"]), dataset_version_id=none_if_missing(job["dataset_version_id"]),
                 new_dataset_version_id=response.get(DATASET_RESPONSE_NEW_VERSION),
-                sfn_name=response.get(DATASET_RESPONSE_SFN_NAME))
+                sfn_name=response.get(DATASET_RESPONSE_SFN_NAME),
+                migration_revision_id=none_if_missing(job["collection_version_id"]))
         elif job["step"] == Step.GATHER_COLLECTIONS.value:
             items, item_source = response, source
             if isinstance(response, dict) and response.get(RESPONSE_KEY_NAME):  # DISTRIBUTED: the list is in S3
@@ -330,29 +331,39 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
                 if isinstance(item, dict) and item.get("collection_id"):
                     found.gathered.append((item, item_source, job_id))
         elif job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
+            # the version gathered -> the revision it was migrated into (collection_migrate @ 001730b8: a new auto
+            # revision of a published version, the version itself otherwise)
+            if isinstance(response.get("collection_version_id"), str):
+                row("migration_revision", source, job, collection_id=none_if_missing(job["collection_id"]),
+                    collection_version_id=none_if_missing(job["collection_version_id"]),
+                    migration_revision_id=response["collection_version_id"])
             items, item_source = response.get("datasets"), source
             if response.get(RESPONSE_KEY_NAME):
                 items, item_source = s3_items.get(response[RESPONSE_KEY_NAME]), "s3"
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and item.get("dataset_id"):
-                    found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"])},
+                    found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"]),
+                                          "_revision": item.get("collection_version_id") or response.get("collection_version_id")},
                                          item_source, job_id))
-    seen_collections = set(kept.loc[kept["kind"] == "collection", "collection_id"]) if not kept.empty else set()
+    # a collection is gathered once per version: a curator's open revision and its published version are two
+    # (gather_collections @ 001730b8 skips a published version only for an auto revision)
+    seen_collections = set(zip(kept.loc[kept["kind"] == "collection", "collection_id"],
+                               kept.loc[kept["kind"] == "collection", "collection_version_id"])) if not kept.empty else set()
     for item, source, job_id in found.gathered:
-        if item["collection_id"] not in seen_collections:
-            seen_collections.add(item["collection_id"])
+        if (item["collection_id"], item.get("collection_version_id")) not in seen_collections:
+            seen_collections.add((item["collection_id"], item.get("collection_version_id")))
             row("collection", source, by_id.get(job_id), collection_id=item["collection_id"],
                 collection_version_id=item.get("collection_version_id"))
     for r in by_id.values():  # a collection migrated is a collection gathered, whatever the sources kept
-        if r["step"] == Step.COLLECTION_MIGRATION.value and none_if_missing(r["collection_id"]) \
-                and r["collection_id"] not in seen_collections:
-            seen_collections.add(r["collection_id"])
+        key = (none_if_missing(r["collection_id"]), none_if_missing(r["collection_version_id"]))
+        if r["step"] == Step.COLLECTION_MIGRATION.value and key[0] and key not in seen_collections:
+            seen_collections.add(key)
             row("collection", "job_env", r, collection_id=r["collection_id"],
                 collection_version_id=none_if_missing(r["collection_version_id"]))
     for item, source, job_id in found.listed:
         row("listed_dataset", source, by_id.get(job_id), collection_id=item.get("collection_id"),
             collection_version_id=item.get("_collection_version_id"), dataset_id=item["dataset_id"],
-            dataset_version_id=item.get("dataset_version_id"))
+            dataset_version_id=item.get("dataset_version_id"), migration_revision_id=item.get("_revision"))
     # a cleanup job knows only the collection's version it cleans: for a published collection, the private
     # revision collection_migrate made (its answer's collection_version_id)
     collection_of_revision = {}
@@ -382,7 +393,10 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
     if not rows and kept.empty:
         return empty_frame(StepOutputs)
     df = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True) if not kept.empty else pd.DataFrame(rows)
-    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "dataset_id"])
+    for column in StepOutputs.to_schema().columns:  # a frame stored before a column was added
+        if column not in df:
+            df[column] = None
+    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "collection_version_id", "dataset_id"])
     # one verdict per dataset and revision, whichever record told it (the error record, the cleanup's answer, the
     # report): the first read, a cleanup's before the report's
     verdicts = df["kind"] == "verdict"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cxgm_pipeline.monitor.rollups import one_row_per_dataset
 from cxgm_pipeline.vocabulary import ACTIVE_DATASET_STATES, DatasetState
 
 if TYPE_CHECKING:
@@ -169,7 +170,8 @@ def _ratios(rollup: pd.DataFrame, rehearsal: Rehearsal | None) -> tuple[tuple[fl
         return ASSUMED_RATIO, "no rehearsal: durations assumed within 2x"
     cols = ["dataset_id", "total_duration_s"]
     ok = DatasetState.SUCCEEDED.value
-    both = pd.merge(rollup.loc[rollup["state"] == ok, cols], rehearsal.rollup.loc[rehearsal.rollup["state"] == ok, cols],
+    rollup, rehearsed = one_row_per_dataset(rollup), one_row_per_dataset(rehearsal.rollup)  # a dataset gathered twice: one
+    both = pd.merge(rollup.loc[rollup["state"] == ok, cols], rehearsed.loc[rehearsed["state"] == ok, cols],
                     on="dataset_id", suffixes=("", "_rehearsal"))
     both = both[(both["total_duration_s_rehearsal"] > 0) & both["total_duration_s"].notna()]
     if len(both) < MIN_MATCHED:
@@ -201,7 +203,7 @@ def estimate_end(rollup: pd.DataFrame, now: pd.Timestamp, start: pd.Timestamp, r
         return None, "nothing left to run"
     ratios, ratio_basis = _ratios(rollup, rehearsal)
     ratio = dict(zip((b[0] for b in BOUNDS), ratios))
-    rehearsed_rollup = rehearsal.rollup if rehearsal is not None else rollup.iloc[0:0]
+    rehearsed_rollup = one_row_per_dataset(rehearsal.rollup) if rehearsal is not None else rollup.iloc[0:0]
     before = _ended_durations(rehearsed_rollup)
     samples = {name: np.concatenate([_ended_durations(rollup), before * ratio[name]]) for name, *_ in BOUNDS}
     if not len(samples["likely"]):

@@ -23,7 +23,7 @@ from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.vocabulary import DatasetState, JobStatus
 
 TOP_SIGNATURES = 10
-RERUN_COLUMNS = ["dataset_id", "collection_id", "state", "failing_step", "error_category"]
+RERUN_COLUMNS = ["dataset_id", "collection_id", "collection_version_id", "state", "failing_step", "error_category"]
 
 
 @dataclass(frozen=True)

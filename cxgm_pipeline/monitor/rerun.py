@@ -8,7 +8,7 @@ from cxgm_pipeline.schemas import RerunManifest, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState
 
 COLUMNS = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_id", "collection_version_id", "state",
-           "failing_step", "error_category", "error_signature"]
+           "failing_step", "error_category", "error_signature", "migration_revision_id"]
 
 
 def rerun_manifest(datasets: pd.DataFrame, ended: bool, members: list[tuple[str, pd.DataFrame]] | None = None) -> pd.DataFrame:
@@ -28,7 +28,8 @@ def rerun_manifest(datasets: pd.DataFrame, ended: bool, members: list[tuple[str,
         decided = datasets.assign(campaign_attempt=datasets["attempt"])
     states = [DatasetState.FAILED.value] + ([DatasetState.NOT_STARTED.value] if ended else [])
     picked = decided[decided["state"].isin(states)]
-    return validate(RerunManifest, picked[COLUMNS + ["campaign_attempt"]].sort_values(["state", "collection_id", "dataset_id"]))
+    return validate(RerunManifest, picked.reindex(columns=COLUMNS + ["campaign_attempt"]).sort_values(
+        ["state", "collection_id", "dataset_id", "collection_version_id"]))
 
 
 def write_manifest(manifest: pd.DataFrame, path) -> None:

@@ -1,9 +1,14 @@
 """dataset_rollup, collection_rollup, error_signatures: the views an engineer reads during a migration.
 
-Datasets are keyed by DATASET_ID. Ingestion jobs carry only the *new* DATASET_VERSION_ID made by
+Datasets are keyed by DATASET_ID and the collection version gathered: gather_collections skips a published
+collection only when its open revision is an auto (migration) revision, so a curator's open revision makes one
+collection gathered twice in one attempt (single-cell-data-portal backend/layers/processing/schema_migration.py
+@ 001730b8, `gather_collections`: `has_migration_revision` holds only `is_auto_version` revisions), and each
+version is migrated on its own: its own migration revision (`collection_migrate`: a published version gets a new
+auto revision, an unpublished one is migrated in place), its own dataset_migration jobs, new versions and
+ingestions. The two are two rows, never summed. Ingestion jobs carry only the *new* DATASET_VERSION_ID made by
 dataset_migration, so they are resolved through the version mapping of sfn_executions; without it, the
-old notebook helpers counted one dataset as two. Collections are keyed by COLLECTION_ID: a published
-collection is migrated into a new private version, so its version id changes on the way.
+old notebook helpers counted one dataset as two. Collections are keyed by COLLECTION_ID and the version gathered.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from cxgm_pipeline.vocabulary import (
     DATASET_STEPS,
     INGESTION_STEPS,
     ACTIVE_JOB_STATUSES,
-    ERROR_KIND,
     DatasetState,
+    ERROR_KIND,
     ErrorCategory,
     ErrorKind,
     JobStatus,
@@ -38,6 +43,7 @@ _ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
 _DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
 _STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 EXAMPLES = 5
+_STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 
 
 def version_index(executions: pd.DataFrame) -> dict[str, str | None]:
@@ -61,6 +67,54 @@ UNATTRIBUTED = "unattributed:"
 # failure, an operator's abort) leaves its dataset.
 _EXECUTION_ENDED_BADLY = {"FAILED": ErrorCategory.UNKNOWN, "TIMED_OUT": ErrorCategory.TIMEOUT,
                           "ABORTED": ErrorCategory.CANCELLED}
+
+
+def revision_index(outputs: pd.DataFrame | None) -> dict[str, str]:
+    """{migration revision: collection version gathered}, from collection_migrate's answers (and the datasets they
+    listed): the revision a dataset_migration job's COLLECTION_VERSION_ID names, back to the version gathered."""
+    if outputs is None or outputs.empty or "migration_revision_id" not in outputs:
+        return {}
+    known = outputs[outputs["kind"].isin(["migration_revision", "listed_dataset"])]
+    known = known.dropna(subset=["migration_revision_id", "collection_version_id"])
+    return dict(zip(known["migration_revision_id"], known["collection_version_id"]))
+
+
+def gathered_versions(outputs: pd.DataFrame | None) -> dict[str, list[str]]:
+    """{COLLECTION_ID: the versions gathered_collections gathered of it (two with a curator's open revision)}."""
+    out: dict[str, list[str]] = {}
+    if outputs is None or outputs.empty:
+        return out
+    for cid, cvid in zip(*(outputs.loc[outputs["kind"] == "collection", c] for c in ("collection_id", "collection_version_id"))):
+        if none_if_missing(cid) and none_if_missing(cvid) and cvid not in out.setdefault(cid, []):
+            out[cid].append(cvid)
+    return out
+
+
+def branch_of(collection_id, revision, revisions: dict[str, str], gathered: dict[str, list[str]]) -> str | None:
+    """The collection version gathered whose migration a job with this COLLECTION_VERSION_ID (a migration
+    revision, or the version itself) belongs to; a collection gathered once is its one version whatever the
+    revision says."""
+    revision = none_if_missing(revision)
+    versions = gathered.get(none_if_missing(collection_id) or "", [])
+    if revision is not None and revision in revisions:
+        return revisions[revision]
+    if revision is not None and revision in versions:
+        return revision
+    if len(versions) == 1:
+        return versions[0]
+    return revision
+
+
+def one_row_per_dataset(rollup: pd.DataFrame) -> pd.DataFrame:
+    """One row of each dataset, for views that compare datasets across attempts: of a dataset gathered twice (a
+    curator's open revision and its published version), the published version's branch (migrated into a new
+    revision), which is what the published corpus moves with."""
+    if rollup.empty or not rollup["dataset_id"].duplicated().any():
+        return rollup
+    in_place = (rollup["migration_revision_id"] == rollup["collection_version_id"]) if "migration_revision_id" in rollup \
+        else pd.Series(False, index=rollup.index)
+    return rollup.assign(_in_place=in_place.fillna(False)).sort_values("_in_place", kind="stable") \
+        .drop_duplicates("dataset_id").drop(columns="_in_place").sort_index()
 
 
 def attempt_jobs(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
@@ -181,8 +235,9 @@ def _jobs_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dic
 def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.DataFrame,
                    outputs: pd.DataFrame, ended: bool, aborted: bool = False,
                    now: datetime | None = None) -> pd.DataFrame:
-    """One row per dataset the attempt set out to migrate, skipped, or touched; none is dropped: a job of the
-    attempt whose dataset no source names is a row `unattributed:<version>`."""
+    """One row per dataset and collection version gathered that the attempt set out to migrate, skipped, or
+    touched; none is dropped: a job of the attempt whose dataset no source names is a row
+    `unattributed:<version>`."""
     # "now" is AWS's, as the jobs were fetched: never the local clock
     now = now or (jobs["observed_at"].max() if not jobs.empty else None) or utcnow()
     if jobs.empty and (outputs.empty or not outputs["kind"].isin(["listed_dataset", "skipped_dataset"]).any()):
@@ -193,61 +248,98 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     # the jobs may be a snapshot from before the attempt ended: then it has not ended for them
     ended = ended and not jobs["status"].isin(_ACTIVE).any()
     dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
-    gathered = {}
-    if not outputs.empty:
-        for r in row_dicts(outputs[outputs["kind"] == "collection"]):
-            gathered[r["collection_id"]] = r["collection_version_id"]
-    info: dict[str, dict] = {}
+    gathered = gathered_versions(outputs)
+    revisions = revision_index(outputs)
+    # each new version's migration revision (its dataset_migration's COLLECTION_VERSION_ID): ingestion jobs'
+    # branch (cxg carries no collection version at all)
+    revision_of_version = {}
+    if not executions.empty:
+        known = executions.dropna(subset=["new_dataset_version_id", "collection_version_id"])
+        revision_of_version = dict(zip(known["new_dataset_version_id"], known["collection_version_id"]))
+    collection_of_dataset: dict[str, str] = {}
+    info: dict[tuple, dict] = {}
 
-    def note(dataset_id: str, collection_id, dataset_version_id, how: str, **extra) -> None:
-        seen = info.setdefault(dataset_id, {"collection_id": None, "collection_version_id": None,
-                                            "dataset_version_id": None, "attribution": how})
-        seen["collection_id"] = seen["collection_id"] or none_if_missing(collection_id)
+    def note(dataset_id: str, collection_id, branch, dataset_version_id, how: str, revision=None, **extra) -> None:
+        collection_id = none_if_missing(collection_id) or collection_of_dataset.get(dataset_id)
+        if collection_id:
+            collection_of_dataset.setdefault(dataset_id, collection_id)
+        key = (dataset_id, none_if_missing(branch))
+        seen = info.setdefault(key, {"collection_id": None, "collection_version_id": key[1],
+                                     "dataset_version_id": None, "attribution": how, "migration_revision_id": None})
+        seen["collection_id"] = seen["collection_id"] or collection_id
         seen["dataset_version_id"] = seen["dataset_version_id"] or none_if_missing(dataset_version_id)
-        seen["collection_version_id"] = seen["collection_version_id"] or gathered.get(seen["collection_id"])
+        seen["migration_revision_id"] = seen["migration_revision_id"] or none_if_missing(revision)
         seen.update(extra)
 
     if not outputs.empty:
         for r in row_dicts(outputs[outputs["kind"] == "listed_dataset"]):
-            note(r["dataset_id"], r["collection_id"], r["dataset_version_id"], "listed")
+            branch = r["collection_version_id"] or branch_of(r["collection_id"], r.get("migration_revision_id"),
+                                                             revisions, gathered)
+            note(r["dataset_id"], r["collection_id"], branch, r["dataset_version_id"], "listed",
+                 r.get("migration_revision_id"))
+    # every dataset job's revision: its own COLLECTION_VERSION_ID, else its new version's
+    job_revision = dataset_jobs["dataset_version_id"].map(revision_of_version)
+    if "collection_version_id" in dataset_jobs:
+        own = dataset_jobs["collection_version_id"].where(dataset_jobs["step"] == Step.DATASET_MIGRATION.value)
+        job_revision = own.where(own.notna(), job_revision)
+        job_revision = job_revision.where(job_revision.notna(), dataset_jobs["collection_version_id"])
+    for d, c in zip(dataset_jobs["resolved_dataset_id"], dataset_jobs["collection_id"]):
+        if none_if_missing(c):
+            collection_of_dataset.setdefault(d, c)
+    collection_ids = dataset_jobs["collection_id"].where(dataset_jobs["collection_id"].notna(),
+                                                         dataset_jobs["resolved_dataset_id"].map(
+                                                             lambda d: collection_of_dataset.get(d)))
+    dataset_jobs = dataset_jobs.assign(
+        branch=[branch_of(c, r, revisions, gathered) for c, r in zip(collection_ids, job_revision)],
+        revision=job_revision)
     for r in row_dicts(dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value]):
-        note(r["resolved_dataset_id"], r["collection_id"], r["dataset_version_id"], "job_env")
-    for dataset_id in dataset_jobs["resolved_dataset_id"].unique():
-        note(dataset_id, None, None, "unattributed" if dataset_id.startswith(UNATTRIBUTED) else "version")
+        note(r["resolved_dataset_id"], r["collection_id"], r["branch"], r["dataset_version_id"], "job_env", r["revision"])
+    for dataset_id, branch, revision in zip(dataset_jobs["resolved_dataset_id"], dataset_jobs["branch"],
+                                            dataset_jobs["revision"]):
+        note(dataset_id, None, branch, None, "unattributed" if dataset_id.startswith(UNATTRIBUTED) else "version",
+             revision)
     if not outputs.empty:
         collection_of_version = {v: c for v, c in zip(jobs["collection_version_id"], jobs["collection_id"])
                                  if none_if_missing(v) and none_if_missing(c)}
         for r in row_dicts(outputs[outputs["kind"] == "skipped_dataset"]):
             collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
-            note(r["dataset_id"], collection, r["dataset_version_id"], "listed", skipped=True)
+            note(r["dataset_id"], collection, branch_of(collection, r["collection_version_id"], revisions, gathered),
+                 r["dataset_version_id"], "listed", skipped=True)
     new_versions, execution_status, execution_failure = {}, {}, {}
     if not executions.empty:
         # a redriven iteration starts another ingestion of the dataset: the latest one speaks for it
         known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"]).sort_values("start_at", na_position="last")
-        new_versions = dict(zip(known["dataset_id"], known["new_dataset_version_id"]))
-        with_status = known.dropna(subset=["status"])
-        execution_status = dict(zip(with_status["dataset_id"], with_status["status"]))
-        if "failure_error" in known:
-            read = known[known["failure_error"].notna()]
-            execution_failure = {d: (e, s) for d, e, s in zip(read["dataset_id"], read["failure_error"],
-                                                              read["failure_state"].where(read["failure_state"].notna(), None))}
+        read_failures = "failure_error" in known
+        for r in row_dicts(known):
+            key = (r["dataset_id"], branch_of(collection_of_dataset.get(r["dataset_id"]), r["collection_version_id"],
+                                              revisions, gathered))
+            new_versions[key] = r["new_dataset_version_id"]
+            if none_if_missing(r["status"]):
+                execution_status[key] = r["status"]
+            if read_failures and none_if_missing(r["failure_error"]):
+                execution_failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]))
     collection_jobs = {
-        r["collection_id"]: r
+        (r["collection_id"], branch_of(r["collection_id"], r["collection_version_id"], revisions, gathered)): r
         for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
     }
     verdicts = _verdicts(outputs, jobs)
-    grouped: dict[str, list[dict]] = {}
-    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[_ROW_INPUTS], times="us"):
-        grouped.setdefault(record["resolved_dataset_id"], []).append(record)
+    grouped: dict[tuple, list[dict]] = {}
+    for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[[*_ROW_INPUTS, "branch"]], times="us"):
+        grouped.setdefault((record["resolved_dataset_id"], none_if_missing(record["branch"])), []).append(record)
     now_us = pd.Timestamp(now).value // 1000
     rows = []
-    for dataset_id, meta in info.items():
-        skipped = bool(meta.pop("skipped", False)) and not grouped.get(dataset_id)
-        meta = {**meta, "new_dataset_version_id": new_versions.get(dataset_id), "skipped": skipped}
-        row = _dataset_row(dataset_id, grouped.get(dataset_id, []), meta,
-                           collection_jobs.get(meta.get("collection_id")), ended, aborted, now_us,
-                           execution_status.get(dataset_id), verdicts.get(dataset_id), execution_failure.get(dataset_id))
+    for key, meta in info.items():
+        dataset_id = key[0]
+        skipped = bool(meta.pop("skipped", False)) and not grouped.get(key)
+        meta = {**meta, "new_dataset_version_id": new_versions.get(key), "skipped": skipped}
+        revision = meta.pop("migration_revision_id")
+        row = _dataset_row(dataset_id, grouped.get(key, []), meta,
+                           collection_jobs.get((meta.get("collection_id"), key[1])), ended, aborted, now_us,
+                           execution_status.get(key),
+                           _verdict_of(verdicts, dataset_id, revision),
+                           execution_failure.get(key))
         row.pop("skipped", None)
+        row["migration_revision_id"] = None if skipped else revision
         rows.append(row)
     if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
         return empty_frame(DatasetRollup)
@@ -260,56 +352,88 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
 
 
-def _verdicts(outputs: pd.DataFrame, jobs: pd.DataFrame) -> dict[str, dict]:
-    """{DATASET_ID: production's verdict, its message and the cleanup step that gave it}. A verdict read from the
-    report's `Report` names no cleanup job: its step is the attempt's cleanup step."""
+def _verdicts(outputs: pd.DataFrame, jobs: pd.DataFrame) -> dict[str, list[tuple[str | None, dict]]]:
+    """{DATASET_ID: [(the revision it was said of, production's verdict, its message and the cleanup step that gave
+    it)]}: a dataset gathered twice is cleaned up once per revision. A verdict read from the report's `Report` names
+    no cleanup job: its step is the attempt's cleanup step."""
     if outputs.empty or "verdict" not in outputs or not (outputs["kind"] == "verdict").any():
         return {}
     step_of_job = dict(zip(jobs["job_id"], jobs["step"])) if not jobs.empty else {}
     cleanup = sorted({s for s in step_of_job.values() if s in _CLEANUP_STEPS}) or [Step.COLLECTION_CLEANUP.value]
-    out: dict[str, dict] = {}
+    out: dict[str, list[tuple[str | None, dict]]] = {}
     for r in row_dicts(outputs[outputs["kind"] == "verdict"]):
         step = step_of_job.get(r["job_id"])
-        out.setdefault(r["dataset_id"], {"verdict": r["verdict"], "message": none_if_missing(r["verdict_message"]),
-                                         "step": step if step in _CLEANUP_STEPS else cleanup[0]})
+        revision = none_if_missing(r["collection_version_id"])
+        said = out.setdefault(r["dataset_id"], [])
+        if all(cv != revision for cv, _ in said):
+            said.append((revision, {"verdict": r["verdict"], "message": none_if_missing(r["verdict_message"]),
+                                    "step": step if step in _CLEANUP_STEPS else cleanup[0]}))
     return out
+
+
+def _verdict_of(verdicts: dict, dataset_id: str, revision: str | None) -> dict | None:
+    """The verdict said of this branch (its revision); one said of no revision, or of a dataset whose revision is
+    unknown, speaks for it too."""
+    said = verdicts.get(dataset_id, ())
+    return next((v for cv, v in said if cv == revision), None) or \
+        next((v for cv, v in said if cv is None or revision is None), None)
 
 
 _CLEANUP_STEPS = {Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value}
 
 
-def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per collection (gathered, migrated or seen in a dataset): datasets by state, the outcome of its
-    collection_migration, and whether it can publish (every dataset it set out to migrate succeeded). A
-    collection whose migration failed lists no dataset: nothing in AWS names them."""
-    ids: dict[str, str | None] = {}
-    if outputs is not None and not outputs.empty:
-        for r in row_dicts(outputs[outputs["kind"] == "collection"]):
-            ids.setdefault(r["collection_id"], r["collection_version_id"])
+def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.DataFrame | None = None,
+                      child_failures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per collection and version gathered (gathered, migrated or seen in a dataset): datasets by state, the
+    outcome of its collection_migration, and whether it can publish (every dataset it set out to migrate
+    succeeded). A collection whose migration failed lists no dataset: nothing in AWS names them."""
+    ids: dict[tuple, None] = {}
+    for cid, versions in gathered_versions(outputs).items():
+        ids.update(dict.fromkeys((cid, v) for v in versions))
+    revisions, gathered = revision_index(outputs), gathered_versions(outputs)
     coll_jobs = jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at") if not jobs.empty else jobs
     status = {}
     for r in row_dicts(coll_jobs) if not coll_jobs.empty else []:
         if none_if_missing(r["collection_id"]):
-            status[r["collection_id"]] = r["status"]
-            ids.setdefault(r["collection_id"], none_if_missing(r["collection_version_id"]))
+            key = (r["collection_id"], branch_of(r["collection_id"], r["collection_version_id"], revisions, gathered))
+            status[key] = r["status"]
+            ids.setdefault(key, None)
     known = datasets.dropna(subset=["collection_id"]) if not datasets.empty else datasets
+    versions_of: dict[str, set] = {}
+    for cid, cvid in ids:
+        versions_of.setdefault(cid, set()).add(cvid)
+    keys = []
     for cid, cvid in (zip(known["collection_id"], known["collection_version_id"]) if not known.empty else []):
-        ids.setdefault(cid, none_if_missing(cvid))
+        cvid = none_if_missing(cvid)
+        if cvid is None and len(versions_of.get(cid, ())) == 1:  # a dataset whose version no source gave
+            cvid = next(iter(versions_of[cid]))
+        keys.append((cid, cvid))
+        ids.setdefault((cid, cvid), None)
+    died = {}
+    if child_failures is not None and not child_failures.empty:
+        # a collection's own child: its input names the collection, not a dataset
+        own = child_failures[(child_failures["kind"] == "child") & child_failures["dataset_id"].isna()
+                             & child_failures["collection_id"].notna()]
+        for r in row_dicts(own):
+            key = (r["collection_id"], branch_of(r["collection_id"], r["collection_version_id"], revisions, gathered))
+            died[key] = f"{r['error'] or 'failed'} in {r['failed_state'] or 'an unknown state'}"
+            ids.setdefault(key, None)
     if not ids:
         return empty_frame(CollectionRollup)
     stage = datasets["stage"].iloc[0] if not datasets.empty else jobs["stage"].iloc[0] if not jobs.empty else outputs["stage"].iloc[0]
     attempt = datasets["attempt"].iloc[0] if not datasets.empty else jobs["attempt"].iloc[0] if not jobs.empty else outputs["attempt"].iloc[0]
-    counts = Counter(zip(known["collection_id"], known["state"])) if not known.empty else Counter()
+    counts = Counter((k, s) for k, s in zip(keys, known["state"])) if not known.empty else Counter()
     rows = []
-    for cid, cvid in ids.items():
-        per_state = {s.value: counts[(cid, s.value)] for s in DatasetState}
+    for key in ids:
+        cid, cvid = key
+        per_state = {s.value: counts[(key, s.value)] for s in DatasetState}
         total = sum(per_state.values())
         migrating = total - per_state[DatasetState.SKIPPED.value]
         rows.append({"stage": stage, "attempt": attempt, "collection_id": cid, "collection_version_id": cvid,
-                     "datasets": total, **per_state, "collection_migration_status": status.get(cid),
-                     "can_publish": status.get(cid) == JobStatus.SUCCEEDED.value
-                     and per_state[DatasetState.SUCCEEDED.value] == migrating})
-    return validate(CollectionRollup, pd.DataFrame(rows).sort_values("collection_id"))
+                     "datasets": total, **per_state, "collection_migration_status": status.get(key),
+                     "can_publish": status.get(key) == JobStatus.SUCCEEDED.value and key not in died
+                     and per_state[DatasetState.SUCCEEDED.value] == migrating, "execution_error": died.get(key)})
+    return validate(CollectionRollup, pd.DataFrame(rows).sort_values(["collection_id", "collection_version_id"]))
 
 
 def _distinct_values(column: pd.Series, limit: int = 10) -> str | None:
@@ -364,7 +488,10 @@ def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
     rows = _verdict_signatures(datasets) + _history_signatures(datasets)
     if failed.empty:
-        return validate(ErrorSignatures, pd.DataFrame(rows)) if rows else empty_frame(ErrorSignatures)
+        base = validate(ErrorSignatures, pd.DataFrame(rows)) if rows else empty_frame(ErrorSignatures)
+        more = _execution_signatures(datasets, set(zip(base["error_signature"], base["step"])), jobs)
+        both = pd.concat([base, more], ignore_index=True) if not more.empty else base
+        return validate(ErrorSignatures, both.sort_values(["jobs", "error_signature"], ascending=[False, True]))
     failed = failed.assign(resolved_dataset_id=resolve_dataset_ids(failed, executions))
     blamed: dict[tuple, list[str]] = {}
     if datasets is not None and not datasets.empty:
@@ -382,4 +509,31 @@ def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.
             "examples": _distinct_values(g["error_values"]),
             "error_evidence": next(iter(g["error_evidence"].dropna()), None),
         })
-    return validate(ErrorSignatures, pd.DataFrame(rows).sort_values(["jobs", "error_signature"], ascending=[False, True]))
+    from_jobs = validate(ErrorSignatures, pd.DataFrame(rows))
+    more = _execution_signatures(datasets, set(zip(from_jobs["error_signature"], from_jobs["step"])), jobs)
+    both = pd.concat([from_jobs, more], ignore_index=True) if not more.empty else from_jobs
+    return validate(ErrorSignatures, both.sort_values(["jobs", "error_signature"], ascending=[False, True]))
+
+
+def _execution_signatures(datasets: pd.DataFrame | None, seen: set, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Causes of failed datasets no failed job carries: Step Functions failed them itself (a child execution or the
+    migration execution that died: child_failures), one row per cause with no job."""
+    if datasets is None or datasets.empty:
+        return empty_frame(ErrorSignatures)
+    failed = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["error_signature"].notna()
+                      & datasets["failing_step"].notna()]
+    unseen = pd.Series([(s, st) not in seen for s, st in zip(failed["error_signature"], failed["failing_step"])],
+                       index=failed.index, dtype=bool)
+    failed = failed[unseen & failed["error_signature"].astype(str).str.startswith("States.")]
+    if failed.empty:
+        return empty_frame(ErrorSignatures)
+    rows = []
+    for (sig, step), g in failed.groupby(["error_signature", "failing_step"]):
+        category = g["error_category"].iloc[0]
+        rows.append({"stage": g["stage"].iloc[0], "attempt": g["attempt"].iloc[0], "error_signature": sig,
+                     "error_category": category, "error_kind": ERROR_KIND[ErrorCategory(category)].value,
+                     "step": step, "jobs": 0, "datasets": g["dataset_id"].nunique(),
+                     "first_seen": g["finished_at"].min(), "last_seen": g["finished_at"].max(),
+                     "example_datasets": ",".join(list(dict.fromkeys(g["dataset_id"]))[:EXAMPLES]),
+                     "examples": None, "error_evidence": "Step Functions: the execution's error and cause"})
+    return validate(ErrorSignatures, pd.DataFrame(rows))

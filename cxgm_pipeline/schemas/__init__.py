@@ -2,6 +2,7 @@
 
 from cxgm_pipeline.schemas.frames import (
     AttemptStates,
+    ChildFailures,
     RerunManifest,
     SentAlerts,
     CollectionRollup,
@@ -20,6 +21,7 @@ from cxgm_pipeline.schemas.frames import (
 
 __all__ = [
     "AttemptStates",
+    "ChildFailures",
     "RerunManifest",
     "SentAlerts",
     "CollectionRollup",

@@ -13,6 +13,7 @@ from pandera.typing import Series
 
 from cxgm_pipeline.schemas.dtypes import Text, UtcTime
 from cxgm_pipeline.vocabulary import (
+    AttemptOutcome,
     AttemptState,
     Step,
     DatasetState,
@@ -25,7 +26,7 @@ from cxgm_pipeline.vocabulary import (
     ProductionVerdict,
 )
 
-OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict", "migration_revision"]
 OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
 # `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
@@ -137,7 +138,8 @@ class StepOutputs(_Partitioned):
     the execution histories or the S3 artifacts), one row per fact: a dataset's new version, a gathered
     collection, a dataset a collection set out to migrate, a dataset skipped as already current."""
 
-    kind: Series[Text] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | skipped_dataset")
+    kind: Series[Text] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | "
+                                                                 "skipped_dataset | migration_revision")
     source: Series[Text] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
     job_id: Series[Text] = pa.Field(nullable=True, description="the Batch job whose answer this is")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
@@ -151,6 +153,10 @@ class StepOutputs(_Partitioned):
         description="kind verdict: what production's cleanup step said of the dataset (its error record's rollback)")
     verdict_message: Series[Text] = pa.Field(
         nullable=True, description="kind verdict: production's message in that record, as logged (may be empty)")
+    migration_revision_id: Series[Text] = pa.Field(
+        nullable=True, description="the collection version collection_migrate migrated into (its answer's "
+                                   "collection_version_id: a new auto revision of a published version, else the version "
+                                   "itself): on migration_revision, listed_dataset and dataset_version rows")
 
 
 class SfnExecutions(_Partitioned):
@@ -182,11 +188,16 @@ class SfnExecutions(_Partitioned):
 
 
 class DatasetRollup(_IngestionStepDurations):
-    """One row per corpus dataset (by DATASET_ID, resolved through the version mapping)."""
+    """One row per corpus dataset (by DATASET_ID, resolved through the version mapping) and collection version
+    gathered: a collection gathered twice (a curator's open revision and its published version) is migrated twice."""
 
-    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    class Config:
+        unique = ["dataset_id", "collection_version_id"]
+
+    dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
-    collection_version_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_VERSION_ID")
+    collection_version_id: Series[Text] = pa.Field(
+        nullable=True, description="the collection version gather_collections gathered (this row's branch)")
     dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
     new_dataset_version_id: Series[Text] = pa.Field(
@@ -220,6 +231,9 @@ class DatasetRollup(_IngestionStepDurations):
                     "successfully, previous version restored) or not_latest_schema; empty when it raised none")
     production_message: Series[Text] = pa.Field(
         nullable=True, description="production's message with its verdict (the dataset's validation message), as logged")
+    migration_revision_id: Series[Text] = pa.Field(
+        nullable=True, description="the migration revision holding its new dataset version (collection_migrate's "
+                                   "answer collection_version_id; its dataset_migration's COLLECTION_VERSION_ID)")
 
 
 class _DatasetStateCounts(_Frame):
@@ -235,12 +249,18 @@ class _DatasetStateCounts(_Frame):
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
-    collection_id: Series[Text] = pa.Field(unique=True, description="COLLECTION_ID (stable across versions)")
+    class Config:
+        unique = ["collection_id", "collection_version_id"]
+
+    collection_id: Series[Text] = pa.Field(description="COLLECTION_ID (stable across versions)")
     collection_version_id: Series[Text] = pa.Field(nullable=True, description="the version gathered (before migration)")
     collection_migration_status: Series[Text] = pa.Field(
         nullable=True, description="latest collection_migration job's status")
     can_publish: Series[bool] = pa.Field(
         description="every dataset it set out to migrate succeeded and its collection_migration did")
+    execution_error: Series[Text] = pa.Field(
+        nullable=True, description="when Step Functions failed its SpanCollections child execution (an error no "
+                                   "Catch takes): '<error> in <state>', e.g. States.DataLimitExceeded in SpanDatasets")
 
 
 class ErrorSignatures(_Partitioned):
@@ -250,7 +270,8 @@ class ErrorSignatures(_Partitioned):
     error_kind: Series[Text] = pa.Field(
         isin=_values(ErrorKind), description="infrastructure (re-run as is) or runtime (needs a fix)")
     step: Series[Text] = pa.Field(description="canonical step (JobName, lower-cased)")
-    jobs: Series[int] = pa.Field(ge=1, description="jobs counted")
+    jobs: Series[int] = pa.Field(ge=0, description="jobs counted (0: Step Functions failed the datasets, no job "
+                                                   "did: child_failures)")
     datasets: Series[int] = pa.Field(ge=0, description="datasets in all")
     first_seen: Series[UtcTime] = pa.Field(nullable=True, description="first failure's stop time")
     last_seen: Series[UtcTime] = pa.Field(nullable=True, description="last failure's stop time")
@@ -296,9 +317,13 @@ def validate(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
 
 
 class RerunManifest(_Partitioned):
-    """What to re-run: failed datasets, and those a finished attempt never started."""
+    """What to re-run: failed datasets, and those a finished attempt never started (a dataset of a collection
+    gathered twice once per version gathered)."""
 
-    dataset_id: Series[Text] = pa.Field(unique=True, description="DATASET_ID (stable across versions)")
+    class Config:
+        unique = ["dataset_id", "collection_version_id"]
+
+    dataset_id: Series[Text] = pa.Field(description="DATASET_ID (stable across versions)")
     dataset_version_id: Series[Text] = pa.Field(
         nullable=True, description="DATASET_VERSION_ID as the job or step saw it")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
@@ -310,6 +335,40 @@ class RerunManifest(_Partitioned):
     error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
     campaign_attempt: Series[Text] = pa.Field(
         description="the attempt of the campaign whose outcome this is (its failing step and cause)")
+    migration_revision_id: Series[Text] = pa.Field(
+        nullable=True, description="the migration revision holding its new dataset version, if one was made")
+
+
+CHILD_FAILURE_KINDS = ["map_run", "child", "execution"]
+
+
+class ChildFailures(_Partitioned):
+    """What Step Functions itself says failed, beyond the Batch jobs: each DISTRIBUTED Map Run read (DescribeMapRun:
+    status, failed and total items, its tolerance), each failed child execution (its error and cause, and the
+    collection or dataset its input names), and a migration execution that failed. Errors no Catch takes
+    (States.Runtime, States.DataLimitExceeded) leave no failed job: only these rows say where a dataset stopped."""
+
+    kind: Series[Text] = pa.Field(isin=CHILD_FAILURE_KINDS, description="map_run | child (a Map Run's failed child "
+                                                                         "execution) | execution (the migration's own)")
+    execution_arn: Series[Text] = pa.Field(nullable=True, description="the failed execution (child or migration)")
+    map_run_arn: Series[Text] = pa.Field(nullable=True, description="the Map Run (of the row, or that ran the child)")
+    state_name: Series[Text] = pa.Field(nullable=True, description="the Map state of the Map Run (SpanCollections, SpanDatasets)")
+    status: Series[Text] = pa.Field(nullable=True, description="the Map Run's or execution's status as AWS gives it")
+    items_failed: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="map_run: itemCounts.failed")
+    items_total: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="map_run: itemCounts.total")
+    tolerated_failure_percentage: Series[float] = pa.Field(
+        nullable=True, description="map_run: ToleratedFailurePercentage (past it the Map Run fails)")
+    error: Series[Text] = pa.Field(nullable=True, description="the execution's error (States.Runtime, ...)")
+    cause: Series[Text] = pa.Field(nullable=True, description="the execution's cause, secrets cut")
+    failed_state: Series[Text] = pa.Field(nullable=True, description="the state the cause names")
+    failing_step: Series[Text] = pa.Field(isin=STEPS, nullable=True,
+                                          description="the step whose answer the failed state was handling")
+    collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID the failed execution's input names")
+    collection_version_id: Series[Text] = pa.Field(nullable=True, description="its COLLECTION_VERSION_ID (a dataset "
+                                                                                "item's: the migration revision)")
+    dataset_id: Series[Text] = pa.Field(nullable=True, description="DATASET_ID the failed execution's input names")
+    dataset_version_id: Series[Text] = pa.Field(nullable=True, description="its DATASET_VERSION_ID (before the migration)")
+    stopped_at: Series[UtcTime] = pa.Field(nullable=True, description="when the execution or Map Run stopped (UTC)")
 
 
 class SentAlerts(_Partitioned):
@@ -337,6 +396,10 @@ class AttemptStates(_DatasetStateCounts):
     campaign: Series[Text] = pa.Field(
         nullable=True, description="the campaign it belongs to (its first attempt's key); empty: not rolled up")
     redrives: Series[int] = pa.Field(ge=0, description="times its execution was redriven (DescribeExecution's redriveCount)")
+    outcome: Series[Text] = pa.Field(
+        isin=_values(AttemptOutcome), nullable=True,
+        description="what it achieved, which its state (its execution's status) does not say: a failed gather or a "
+                    "SpanCollections tolerance breach ends SUCCEEDED through report; empty until its frames are read")
 
 
 class PortalState(_Partitioned):

@@ -33,6 +33,7 @@ from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_due, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.outcome import stored_outcome
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
 from cxgm_pipeline.monitor.report import md_cell
@@ -142,8 +143,9 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         rerun = _rerun(store, attempt) if closing else empty_frame(RerunManifest)
         portal = (store.read("portal_state", attempt.stage, attempt.key)
                   if closing and store.exists("portal_state", attempt.stage, attempt.key) else None)
+        outcome = stored_outcome(attempt, store) if closing else None
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
-                       causes, portal)
+                       causes=causes, portal=portal, outcome=outcome)
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
             where = {"partition_url": links.partition_page(attempt.ref),

@@ -52,10 +52,11 @@ def test_every_partition_materializes(chain):
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_datasets_match_truth(chain, truth, stage):
     for m in [m for m in truth["migrations"] if m["stage"] == stage]:
-        rollup = chain["store"].read("dataset_rollup", stage, m["attempt_key"]).set_index("dataset_id")
-        expected = pd.DataFrame(observable(m), columns=["dataset_id", "state", "failing_step", "error_category", "retries",
-                                                        "new_dataset_version_id"]).set_index("dataset_id")
-        assert sorted(rollup.index) == sorted(expected.index), "every dataset exactly once"
+        key = ["dataset_id", "collection_version_id"]  # a collection gathered twice: a row per version gathered
+        rollup = chain["store"].read("dataset_rollup", stage, m["attempt_key"]).set_index(key)
+        expected = pd.DataFrame(observable(m), columns=[*key, "state", "failing_step", "error_category", "retries",
+                                                        "new_dataset_version_id"]).set_index(key)
+        assert sorted(rollup.index) == sorted(expected.index), "every dataset exactly once per version gathered"
         got = rollup.loc[expected.index]
         for column in ("state", "failing_step", "error_category", "retries", "new_dataset_version_id"):
             mismatched = got[column].fillna("-").astype(str) != expected[column].fillna("-").astype(str)

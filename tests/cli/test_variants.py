@@ -18,6 +18,7 @@ runner = CliRunner()
 # quota; every other attempt is a campaign of its own)
 COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id", "campaign_state",
             "campaign_attempt", "production_verdict")
+BRANCH_COMPARED = ("migration_revision_id",)
 
 
 def run(env: dict, *args: str) -> tuple[int, str]:
@@ -44,23 +45,44 @@ def test_other_seeds_equal_truth_too(variant_emulator, variant, seed, tmp_path):
 
 
 def _compare_every_attempt(env: dict, truth: dict, tmp_path) -> None:
+    """Rows keyed by (dataset, collection version gathered): a collection gathered twice is two rows a dataset."""
+    key = ["dataset_id", "collection_version_id"]
     for m in truth["migrations"]:
         out = tmp_path / f"{m['stage']}-{m['attempt_key']}.json"
         code, output = run(env, "describe", "datasets", "--env", m["stage"], "--tag", m["attempt_key"], "--refresh",
                            "--out", str(out))
         assert code == 0, output
-        got = pd.DataFrame(json.loads(out.read_text()), columns=["dataset_id", *COMPARED])
+        got = pd.DataFrame(json.loads(out.read_text()), columns=[*key, *COMPARED, *BRANCH_COMPARED])
         assert not got["dataset_id"].astype(str).str.startswith(UNATTRIBUTED).any(), "every job tied to its dataset"
-        got = got.set_index("dataset_id")
-        expected = pd.DataFrame([d for d in m["datasets"] if d["observable"]], columns=["dataset_id", *COMPARED])
-        expected = expected.set_index("dataset_id")
+        got = got.set_index(key)
+        expected = pd.DataFrame([d for d in m["datasets"] if d["observable"]], columns=[*key, *COMPARED, *BRANCH_COMPARED])
+        expected = expected.set_index(key)
         label = f"{m['map_mode']}/{m['ingestion_input']} {m['stage']}/{m['attempt_key']}"
-        assert sorted(got.index) == sorted(expected.index), f"{label}: every dataset exactly once"
-        for column in COMPARED:
+        assert sorted(got.index) == sorted(expected.index), f"{label}: every dataset exactly once per version gathered"
+        for column in (*COMPARED, *BRANCH_COMPARED):
             a = got.loc[expected.index, column].fillna("-").astype(str).str.replace(r"\.0$", "", regex=True)
             b = expected[column].fillna("-").astype(str)
             bad = a != b
             assert not bad.any(), f"{label} {column}: got {a[bad].head(3).to_dict()} expected {b[bad].head(3).to_dict()}"
+
+
+def test_a_collection_gathered_twice_is_two_rows_a_dataset(account, tmp_path):
+    """A curator's open revision: its collection is gathered twice and each version migrated on its own."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "EDGES")
+    known = pd.DataFrame([d for d in m["datasets"] if d["observable"] and d["state"] != "skipped"])
+    twice = known.groupby("dataset_id")["collection_version_id"].nunique()
+    assert (twice == 2).any(), "the scenario gathers a collection twice, and both versions name their datasets"
+    out = tmp_path / "datasets.json"
+    code, output = run(env, "describe", "datasets", "--env", "dev", "--tag", "EDGES", "--refresh", "--out", str(out))
+    assert code == 0, output
+    got = pd.DataFrame(json.loads(out.read_text()))
+    branches = got[got["dataset_id"].isin(twice[twice == 2].index) & (got["state"] != "skipped")]
+    assert not branches.empty
+    for _, rows in branches.groupby("dataset_id"):
+        assert len(rows) == 2 and rows["migration_revision_id"].nunique() == 2, rows
+        ran = rows.dropna(subset=["new_dataset_version_id"])
+        assert ran["new_dataset_version_id"].is_unique  # two ingestions, two new versions, never one for both
 
 
 def test_gather_failure_is_one_line_with_the_reason(account):
@@ -147,7 +169,7 @@ def test_a_live_attempt_at_any_moment_answers_every_command(account, tmp_path, m
 
 # The IAM policy the README documents: read-only, and nothing else (alerts add sns:Publish).
 ALLOWED_ACTIONS = {
-    "stepfunctions": {"ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns"},
+    "stepfunctions": {"ListExecutions", "DescribeExecution", "GetExecutionHistory", "ListMapRuns", "DescribeMapRun"},
     "sts": {"GetCallerIdentity"},  # needs no permission (AWS STS API reference)
     "batch": {"ListJobs", "DescribeJobs"},
     "logs": {"FilterLogEvents", "GetLogEvents"},
@@ -225,3 +247,103 @@ def test_an_incremental_refresh_equals_a_full_fetch_for_fewer_calls(account, mon
     # listed to see that a job has not changed counts as an item read)
     inc_stats, full_stats = inc_session.stats, full_session.stats
     assert inc_stats.calls <= full_stats.calls / 2 and inc_stats.items < full_stats.items / 2, (inc_stats, full_stats)
+
+
+def test_a_child_that_dies_fails_its_dataset_where_it_died(account, tmp_path):
+    """States.Runtime after dataset_migration answered (no Catch takes it, no job fails): DISTRIBUTED, the dataset's
+    child execution fails; INLINE, the whole execution. Either way the dataset is failed in dataset_migration with
+    Step Functions' cause, not running and not an unknown failure."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    answered = {(j["dataset_id"], j["collection_version_id"]) for j in m["jobs"]
+                if j["step"] == "dataset_migration" and j["status"] == "SUCCEEDED"}
+    died = [d for d in m["datasets"] if d["state"] == "failed" and d["failing_step"] == "dataset_migration"
+            and d["error_category"] == "application"
+            and any(k[0] == d["dataset_id"] for k in answered)]
+    assert died, "the scenario has a dataset whose execution died after its dataset_migration succeeded"
+    assert (m["status"] == "FAILED") == (m["map_mode"] == "inline")
+    out = tmp_path / "datasets.json"
+    code, output = run(env, "describe", "datasets", "--env", "dev", "--tag", "DIES", "--refresh", "--out", str(out))
+    assert code == 0, output
+    got = pd.DataFrame(json.loads(out.read_text())).set_index("dataset_id")
+    for d in died:
+        row = got.loc[d["dataset_id"]]
+        assert row["state"] == "failed" and row["failing_step"] == "dataset_migration", row
+        assert row["error_signature"].startswith("States.Runtime in StepFunctionsStartExecution"), row["error_signature"]
+    errors = tmp_path / "errors.json"
+    code, output = run(env, "describe", "errors", "--env", "dev", "--tag", "DIES", "--refresh", "--out", str(errors))
+    assert code == 0, output
+    causes = pd.DataFrame(json.loads(errors.read_text()))
+    died_here = causes[causes["error_signature"].str.startswith("States.Runtime")]
+    assert len(died_here) == 1 and died_here["jobs"].iloc[0] == 0 and died_here["datasets"].iloc[0] == len(died)
+
+
+def test_attempt_outcomes_are_not_execution_statuses(account, tmp_path):
+    """`cxgm attempts` says what each attempt achieved: a failed gather and a SpanCollections tolerance breach end
+    SUCCEEDED through report, yet are failed attempts; a States.Runtime ends an INLINE execution FAILED."""
+    env, truth = account
+    for stage in ("dev", "prod"):
+        out = tmp_path / f"{stage}.json"
+        code, output = run(env, "attempts", "--env", stage, "--fetch", "--out", str(out))
+        assert code == 0, output
+        got = {r["attempt"]: r["outcome"] for r in json.loads(out.read_text())}
+        expected = {m["attempt_key"]: m["outcome"] for m in truth["migrations"] if m["stage"] == stage}
+        assert got == expected
+    outcomes = {m["outcome"] for m in truth["migrations"]}
+    assert {"failed_in_gather", "aborted", "finished_with_failures"} <= outcomes
+    distributed = truth["migrations"][0]["map_mode"] == "distributed"
+    assert ("tolerance_exceeded" in outcomes) == distributed and ("failed" in outcomes) != distributed
+
+
+def test_a_refresh_does_not_read_dead_children_again(account, monkeypatch):
+    """The failed children and ended Map Runs a fetch read are kept in child_failures: a refresh from that frame
+    describes none of them again, and reads no execution history."""
+    import botocore.client
+
+    from cxgm_pipeline.monitor.aws import FetchStats
+    from cxgm_pipeline.monitor.session import MonitorSession
+
+    env, truth = account
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    session = MonitorSession(stats=FetchStats())
+    attempt = session.resolve("dev", "DIES")
+    first = session.fetch("dev", attempt)
+    failures = first["child_failures"]
+    kind = "child" if m["map_mode"] == "distributed" else "execution"
+    assert (failures["kind"] == kind).any() and failures["error"].isin(["States.Runtime"]).any()
+    called: list[tuple[str, dict]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        called.append((operation_name, dict(api_params)))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    again = MonitorSession(stats=FetchStats()).fetch("dev", attempt, previous=first)
+    known = set(failures["execution_arn"].dropna()) | set(failures["map_run_arn"].dropna())
+    reread = [(op, p) for op, p in called if op in ("DescribeExecution", "DescribeMapRun")
+              and (p.get("executionArn") in known or p.get("mapRunArn") in known)]
+    assert not reread, reread
+    assert not [op for op, p in called if op == "GetExecutionHistory" or p.get("statusFilter")]
+    pd.testing.assert_frame_equal(again["child_failures"], failures)
+
+
+def test_a_collection_whose_child_died_says_so(account, tmp_path):
+    """DIES (DISTRIBUTED): SpanCollections children failed with States.DataLimitExceeded past the tolerance: each
+    such collection version shows Step Functions' error and cannot publish; no other does."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    out = tmp_path / "collections.json"
+    code, output = run(env, "describe", "collections", "--env", "dev", "--tag", "DIES", "--refresh", "--out", str(out))
+    assert code == 0, output
+    got = pd.DataFrame(json.loads(out.read_text()))
+    got = {(r["collection_id"], r["collection_version_id"]): r for r in got.to_dict("records")}
+    expected = {(c["collection_id"], c["collection_version_id"]): c["execution_error"] for c in m["collections"]}
+    assert (m["map_mode"] == "distributed") == any(expected.values())
+    for key, error in expected.items():
+        if key in got:
+            assert (got[key]["execution_error"] or None) == error, key
+            assert not (error and got[key]["can_publish"])
+    assert {k for k, e in expected.items() if e} <= set(got)

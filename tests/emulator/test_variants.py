@@ -191,3 +191,38 @@ def test_status_endpoint_matches_truth(variant):
     assert (status["map_mode"], status["ingestion_input"]) == (map_mode, ingestion_input)
     assert [m["status"] for m in status["migrations"]] == [m["status"] for m in truth["migrations"]]
     assert all((m["map_mode"], m["ingestion_input"]) == (map_mode, ingestion_input) for m in truth["migrations"])
+
+
+def test_children_that_die_and_a_tolerance_breach_as_step_functions_shows_them(variant):
+    """DIES: States.Runtime after dataset_migration answered fails the dataset's SpanDatasets child (DISTRIBUTED; its
+    Map Run tolerates 100% and succeeds) or the whole execution (INLINE); SpanCollections children failing with
+    States.DataLimitExceeded past its 20% fail its Map Run, and the execution still SUCCEEDS through report."""
+    map_mode, _, env, truth = variant
+    m = next(m for m in truth["migrations"] if m["attempt_key"] == "DIES")
+    sfn = client("stepfunctions", env)
+    described = sfn.describe_execution(executionArn=m["execution_arn"])
+    if map_mode == "inline":
+        assert described["status"] == "FAILED" and described["error"] == "States.Runtime"
+        assert "'StepFunctionsStartExecution'" in described["cause"] and '"dataset_id"' in described["cause"]
+        assert sfn.list_map_runs(executionArn=m["execution_arn"])["mapRuns"] == []
+        return
+    assert described["status"] == "SUCCEEDED"
+    [span] = sfn.list_map_runs(executionArn=m["execution_arn"])["mapRuns"]
+    run = sfn.describe_map_run(mapRunArn=span["mapRunArn"])
+    counts = run["itemCounts"]
+    assert run["status"] == "FAILED" and run["toleratedFailurePercentage"] == 20.0
+    assert counts["failed"] * 100 / counts["total"] > 20 and counts["failed"] + counts["succeeded"] + counts["aborted"] == counts["total"]
+    failed = executions(sfn, mapRunArn=span["mapRunArn"], statusFilter="FAILED")
+    assert len(failed) == counts["failed"]
+    errors = {sfn.describe_execution(executionArn=c["executionArn"])["error"] for c in failed}
+    assert errors == {"States.DataLimitExceeded"}
+    runtime = []
+    for child in executions(sfn, mapRunArn=span["mapRunArn"]):
+        for nested in sfn.list_map_runs(executionArn=child["executionArn"])["mapRuns"]:
+            runtime += executions(sfn, mapRunArn=nested["mapRunArn"], statusFilter="FAILED")
+            assert sfn.describe_map_run(mapRunArn=nested["mapRunArn"])["status"] in ("SUCCEEDED", "ABORTED")
+    assert runtime, "a dataset's child died"
+    for c in runtime:
+        d = sfn.describe_execution(executionArn=c["executionArn"])
+        assert d["error"] == "States.Runtime" and "$.result." in d["cause"]
+        assert json.loads(d["input"])["dataset_id"]  # the child's input names its dataset

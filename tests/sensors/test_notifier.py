@@ -31,3 +31,14 @@ def test_evaluate_announces_each_thing_once():
     assert evaluate("prod", "A", datasets, signatures, rerun, False, 0.1, seen) == []
     done = evaluate("prod", "A", datasets, signatures, rerun, True, 0.1, seen)
     assert [a.kind for a in done] == ["finished"] and "a  collection c1  cxg  timeout" in done[0].body
+
+
+def test_the_finished_alert_says_a_succeeded_execution_failed_as_an_attempt():
+    datasets = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["succeeded", "succeeded"]})
+    empty = pd.DataFrame(columns=["error_signature", "error_category", "step", "jobs"])
+    rerun = pd.DataFrame(columns=["dataset_id", "collection_id", "failing_step", "error_category"])
+    [done] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="tolerance_exceeded")
+    assert done.subject == "[cxgm] prod/A finished: 0 failed (tolerance exceeded)"
+    assert done.body.startswith("Outcome: tolerance_exceeded")
+    [plain] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="succeeded")
+    assert plain.subject == "[cxgm] prod/A finished: 0 failed"

@@ -6,6 +6,7 @@ from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.attempt_states import attempt_states as build_attempt_states
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.report import markdown_table
+from cxgm_pipeline.monitor.outcome import stored_outcome
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates
@@ -22,9 +23,11 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
     rollups = {(a.stage, a.key): store.read("dataset_rollup", a.stage, a.key)
                for a in attempts if store.exists("dataset_rollup", a.stage, a.key)}
-    states = build_attempt_states(attempts, rollups)
-    shown = states[["stage", "attempt", "campaign", "state", "redrives", "datasets", "succeeded", "failed", "running",
-                    "not_started", "skipped"]]
+    outcomes = {(a.stage, a.key): stored_outcome(a, store) for a in attempts
+                if store.exists("migration_jobs", a.stage, a.key)}
+    states = build_attempt_states(attempts, rollups, outcomes)
+    shown = states[["stage", "attempt", "campaign", "state", "outcome", "redrives", "datasets", "succeeded", "failed",
+                    "running", "not_started", "skipped"]]
     context.add_output_metadata({"attempts": len(states), AS_OF: as_of,
                                  "overview": MetadataValue.md(markdown_table(shown, list(shown.columns)))})
     return states
