@@ -232,7 +232,16 @@ def fail_and_redrive(b: _MigrationBuilder, plan: MigrationPlan, failed_at: float
 def _finish_collection(b: _MigrationBuilder, coll, cm_job: JobPlan, history: _History, thread: str, t: float,
                        dataset_done, child: ExecutionPlan | None, redrive_at: float) -> float:
     """A collection whose collection_migration had ended: its unfinished datasets, then its cleanup (the tail of
-    `_MigrationBuilder._collection`)."""
+    `_MigrationBuilder._collection`), its jobs on the branch of the version gathered."""
+    b._branch = coll.collection_version_id
+    try:
+        return _finish_collection_jobs(b, coll, cm_job, history, thread, t, dataset_done, child, redrive_at)
+    finally:
+        b._branch = None
+
+
+def _finish_collection_jobs(b: _MigrationBuilder, coll, cm_job: JobPlan, history: _History, thread: str, t: float,
+                            dataset_done, child: ExecutionPlan | None, redrive_at: float) -> float:
     to_migrate = [d for d in coll.datasets if not d.current]
     skipped = [d for d in coll.datasets if d.current]
     cvid = (cm_job.log_ctx.response or {}).get("collection_version_id") if cm_job.succeeded else coll.collection_version_id

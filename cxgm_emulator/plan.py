@@ -706,6 +706,9 @@ class _MigrationBuilder:
                 continue
             t, version = fail_at[child.arn], child.input["collection_version_id"]
             self.jobs[:] = [j for j in self.jobs if not (j.branch == version and j.created >= t)]  # no cleanup
+            # nor what the cleanup would have written (its report/errors file, read by the report step)
+            written = {version, self.revisions.get(version)}
+            self.s3[:] = [o for o in self.s3 if not (o.t >= t and any(v and v in o.key for v in written))]
             history = _History(child.arn)
             history.events = [e for e in child.events if e.t < t]
             child.output = None
@@ -888,6 +891,8 @@ class _MigrationBuilder:
         add_labels wrote its metadata (a failure in cxg)."""
         errors = []
         for d in to_migrate:
+            # a cleanup run again (after a redrive) says anew what it finds: an earlier, stopped one said nothing
+            self.verdicts.pop((d.dataset_id, coll.collection_version_id), None)
             outcome, message, failed_step = self.outcomes.get((d.dataset_id, coll.collection_version_id),
                                                               ("migration_failed", None, None))
             if outcome == "succeeded":

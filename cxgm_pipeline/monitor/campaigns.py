@@ -124,8 +124,11 @@ def with_campaign(rollup: pd.DataFrame, key: str, members: list[tuple[str, pd.Da
     of the campaign's first attempt, which names it)."""
     members = members or [(key, rollup)]
     campaign = members[0][0]
-    decided = decide(members)
-    states = [decided.get(d, (s, key)) for d, s in zip(rollup["dataset_id"], rollup["state"])]
+    if len(members) == 1:  # alone: each row (a dataset gathered twice is two) is its own outcome
+        states = [(s, key) for s in rollup["state"]]
+    else:
+        decided = decide(members)
+        states = [decided.get(d, (s, key)) for d, s in zip(rollup["dataset_id"], rollup["state"])]
     out = rollup.drop(columns=[c for c in CAMPAIGN_COLUMNS if c in rollup.columns])
     return out.assign(campaign_state=pd.Series([s for s, _ in states], index=rollup.index, dtype=object),
                       campaign_attempt=pd.Series([a for _, a in states], index=rollup.index, dtype=object),

@@ -209,23 +209,37 @@ def _downloaded_lists(found: _Collected, by_id: dict, row, kept: pd.DataFrame) -
     datasets listed but never started. Rows carry the gathered collection version, as the other lists do."""
     if not found.downloaded:
         return
-    listed = {(item.get("collection_id"), item["dataset_id"]) for item, _, _ in found.listed}
+    listed = {(item.get("collection_id"), item.get("_collection_version_id"), item["dataset_id"])
+              for item, _, _ in found.listed}
     if not kept.empty:
         old = kept[kept["kind"] == "listed_dataset"]
-        listed |= set(zip(old["collection_id"], old["dataset_id"]))
+        listed |= set(zip(old["collection_id"], old["collection_version_id"], old["dataset_id"]))
     gathered_version = {r["collection_id"]: none_if_missing(r["collection_version_id"]) for r in by_id.values()
                         if r["step"] == Step.COLLECTION_MIGRATION.value and none_if_missing(r["collection_id"])}
+    # the object names the revision it cleans up; a collection gathered twice has one per version gathered
+    gathered_of_revision = {}
+    for job_id, (response, _) in found.answers.items():
+        job = by_id.get(job_id)
+        if job is not None and job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict) \
+                and isinstance(response.get("collection_version_id"), str):
+            gathered_of_revision[response["collection_version_id"]] = none_if_missing(job["collection_version_id"])
+    if not kept.empty and "migration_revision_id" in kept:
+        known = kept[kept["kind"] == "migration_revision"]
+        for revision, gathered in zip(known["migration_revision_id"], known["collection_version_id"]):
+            gathered_of_revision.setdefault(revision, none_if_missing(gathered))
     for job_id, data in found.downloaded:
         for item in data.get("datasets") or []:
             if not isinstance(item, dict) or not item.get("dataset_id"):
                 continue
-            key = (item.get("collection_id"), item["dataset_id"])
+            revision = item.get("collection_version_id") or data.get("collection_version_id")
+            gathered = gathered_of_revision.get(revision) or gathered_version.get(item.get("collection_id"))
+            key = (item.get("collection_id"), gathered, item["dataset_id"])
             if key in listed:
                 continue
             listed.add(key)
             row("listed_dataset", "log", by_id.get(job_id), collection_id=item.get("collection_id"),
-                collection_version_id=gathered_version.get(item.get("collection_id")), dataset_id=item["dataset_id"],
-                dataset_version_id=item.get("dataset_version_id"))
+                collection_version_id=gathered, dataset_id=item["dataset_id"],
+                dataset_version_id=item.get("dataset_version_id"), migration_revision_id=revision)
 
 
 def _task_answers(events: list[dict], found: _Collected, source: str) -> None:

@@ -247,7 +247,10 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
     were not answered, are read again, until the attempt has ended (then all once more)."""
     if dataset_rollup.empty or attempt_key is None:
         return empty_frame(PortalState)
-    rows = row_dicts(dataset_rollup)
+    # the portal serves one version of a dataset: of a collection gathered twice, the branch that made a new version
+    # speaks for it (the last gathered, when both did)
+    one = dataset_rollup.assign(_made=dataset_rollup["new_dataset_version_id"].notna()).sort_values("_made", kind="stable")
+    rows = row_dicts(one.drop_duplicates("dataset_id", keep="last").drop(columns="_made"))
     revisions = migration_revisions(migration_jobs)
     by_collection: dict[str, list[dict]] = {}
     for r in rows:
