@@ -66,7 +66,10 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
-        meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}
+        summary = current.summary(frame, b)
+        # a frame's answer line leads: the UI lists metadata in this order
+        meta = {**({"answer": summary.pop("answer")} if "answer" in summary else {}),
+                **attempt_metadata(attempt, stats), **summary}
         if spec.name in PUBLISH:
             meta.update(PUBLISH[spec.name](context, b, frame))
         if meta.get("why_empty"):

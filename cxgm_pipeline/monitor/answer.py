@@ -105,3 +105,18 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     if now is not None:
         parts.append(f"data from {pd.Timestamp(now):%Y-%m-%d %H:%M} UTC")
     return SEP.join(parts)
+
+
+def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
+                   with_eta: bool = True) -> tuple[str, Health]:
+    """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
+    why it has no dataset, its enriched_jobs."""
+    from cxgm_pipeline.monitor.corpus import attempt_summary
+
+    if attempt is None:
+        return answer_line(None, rollup), Health("ok", "")
+    why = None
+    if jobs is not None and rollup is not None:
+        why = attempt_summary(attempt, jobs, rollup)
+    state = attempt.state.value
+    return answer_line(state, rollup, progress, why, with_eta), attempt_health(state, rollup, why)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pandera.pandas as pa
 
+from cxgm_pipeline.monitor.answer import attempt_answer
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
@@ -80,7 +81,9 @@ def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
     why = attempt_summary(b.attempt, b.frames["enriched_jobs"], frame)
     if why:
         out["why_empty"] = why
-    return out
+    # the ETA needs the rehearsal, which migration_report reads: this line points there instead
+    answer, health = attempt_answer(b.attempt, frame, b.frames["enriched_jobs"], with_eta=False)
+    return {"answer": answer, "health": health.reason or "no failure", **out}
 
 
 @dataclass(frozen=True)

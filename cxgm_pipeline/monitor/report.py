@@ -34,6 +34,7 @@ class AttemptReport:
     ref: AttemptRef
     frames: Mapping[str, pd.DataFrame]
     progress: object | None = None  # a monitor.progress.Progress: counts over time and the ETA, when it has datasets
+    answer: str | None = None  # monitor.answer's line: state, % ended, failed, ETA, the data's moment
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self.frames:
@@ -113,6 +114,11 @@ def md_cell(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def _plain(text: str) -> str:
+    """A line of prose both renderings keep as is: no markup characters (an intraword `_` is not markup)."""
+    return re.sub(r"[*`\[\]|<>]", "", " ".join(str(text).split()))
+
+
 def _cell_text(cell: str) -> str:
     """The text a Markdown cell written by md_cell stands for."""
     return html.unescape(_MD_ESCAPED.sub(r"\1", cell.strip()))
@@ -148,7 +154,7 @@ def _progress(r: AttemptReport) -> str:
     """Counts now, throughput, ETA with its range and what it stands on (the plot is with the others)."""
     p = r.progress
     if p is None:
-        return "_no dataset yet_\n"
+        return f"No dataset: {_plain(r.answer)}.\n" if r.answer else "_no dataset yet_\n"
     lines = [f"At {p.now:%Y-%m-%d %H:%M} UTC: " + p.line().replace("; ETA", ". ETA") + ".", ""]
     if p.eta is not None:
         lines += [f"The ETA stands on: {p.eta.basis}.", ""]
@@ -187,7 +193,10 @@ SECTIONS: list[tuple[str, Section]] = [
 def attempt_markdown(r: AttemptReport, images: dict[str, str], links: Mapping[str, str] | None = None) -> str:
     """Key numbers, then the plots, then each section. `images`: figure name -> URL (a file name on disk, a
     data: URI or a served URL); `links`: label -> URL shown under the numbers."""
-    lines = [f"# Migration {r.ref.key} in {r.ref.stage}", "", key_numbers_markdown(r), ""]
+    lines = [f"# Migration {r.ref.key} in {r.ref.stage}", ""]
+    if r.answer:
+        lines += [f"**{_plain(r.answer)}**", ""]
+    lines += [key_numbers_markdown(r), ""]
     if links:
         lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
     for name, url in images.items():

@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.answer import attempt_answer
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import rehearsal_candidates
 from cxgm_pipeline.monitor.progress import observed_now, stored_progress
@@ -42,14 +43,17 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log)
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
+    answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress)
     r = AttemptReport(ref, {"enriched_jobs": enriched_jobs, "dataset_rollup": dataset_rollup,
                             "error_signatures": error_signatures, "rerun_manifest": rerun_manifest,
-                            "sfn_executions": sfn_executions}, progress)
+                            "sfn_executions": sfn_executions}, progress, answer)
     folder = store.report_dir(stage, attempt)
     # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
     figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
                                    rerun_files=False)
-    meta = report_metadata(r, figures, folder)
+    # the answer first: the UI lists metadata in this order, and a person reads the first line
+    meta = {"answer": MetadataValue.md(f"**{answer}**"),
+            "health": health.reason or "no failure", **report_metadata(r, figures, folder)}
     if progress is not None:
         meta["progress"] = progress.line()
     return MaterializeResult(metadata=meta)
