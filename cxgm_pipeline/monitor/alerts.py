@@ -36,14 +36,15 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
-             causes: pd.DataFrame | None = None) -> list[Alert]:
+             causes: pd.DataFrame | None = None, answer: str | None = None) -> list[Alert]:
     """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
-    rehearsal (the same key in another stage)."""
+    rehearsal (the same key in another stage); `answer`: its `monitor.answer` line, the first line of the
+    progress and finished alerts."""
     where = f"{stage}/{attempt}"
     alerts = []
     daily = daily_progress(where, progress, finished, announced)
     if daily is not None:
-        alerts.append(daily)
+        alerts.append(_answer_first(daily, answer))
     for row in signatures.to_dict("records"):
         key = f"signature:{row['error_signature']}"
         if key not in announced:
@@ -70,8 +71,12 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
             gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
             subject = f"[cxgm] {where} finished without migrating any dataset" + (
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
-        alerts.append(Alert("finished", "finished", subject, "\n".join(lines)))
+        alerts.append(_answer_first(Alert("finished", "finished", subject, "\n".join(lines)), answer))
     return alerts
+
+
+def _answer_first(alert: Alert, answer: str | None) -> Alert:
+    return replace(alert, body=f"{answer}\n\n{alert.body}") if answer else alert
 
 
 def progress_key(now) -> str:

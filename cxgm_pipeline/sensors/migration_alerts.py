@@ -31,6 +31,7 @@ from dagster import (
 
 from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.answer import attempt_answer
 from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_due, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.deltas import signature_diff
@@ -140,8 +141,13 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
                                     name, signatures)
         # the re-run list is in the "finished" alert only: read on every tick, it was a parquet read per attempt
         rerun = _rerun(store, attempt) if closing else empty_frame(RerunManifest)
+        answer = None
+        if wanted:
+            jobs = store.read("enriched_jobs", attempt.stage, attempt.key) \
+                if datasets.empty and store.exists("enriched_jobs", attempt.stage, attempt.key) else None
+            answer, _ = attempt_answer(attempt, datasets, jobs, progress)
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
-                       causes)
+                       causes, answer)
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
             where = {"partition_url": links.partition_page(attempt.ref),

@@ -50,10 +50,16 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
             gather_failed.append(m["attempt_key"])
             assert frame.loc[m["attempt_key"], "datasets"] == 0
             assert frame.loc[m["attempt_key"], "note"].startswith("failed in gather_collections: ")
+            assert "failed in gather_collections" in frame.loc[m["attempt_key"], "answer"].split(" - ")[0]
         else:
             assert pd.isna(frame.loc[m["attempt_key"], "note"])
+            listed = [d for d in observable(m) if d["state"] != "skipped"]
+            failed = sum(d["state"] == "failed" for d in listed)
+            assert f" of {len(listed):,} (100%) ended - {failed:,} failed - " in frame.loc[m["attempt_key"], "answer"]
     assert gather_failed, "the default scenario has an attempt whose gather_collections failed"
     shown = cli("attempts", "--env", "dev", "--fetch").output
+    answers = [line for line in shown.splitlines() if line.startswith(tuple(f"{k}: " for k in frame.index))]
+    assert len(answers) >= len(frame) and shown.index(answers[0]) < shown.index("┏"), "the answers come first"
     assert f"{gather_failed[0]}: no dataset: failed in gather_collections" in shown.replace("\n", "")
     # what --fetch rolled up is kept: the plain listing shows it without reading the attempts again
     assert "counts left blank" not in cli("attempts", "--env", "dev").output
