@@ -17,7 +17,7 @@ from dagster import (
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
-from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, stored_previous
+from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, Markdown, stored_previous
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.rerun import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
@@ -66,7 +66,8 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
-        summary = current.summary(frame, b)
+        summary = {k: MetadataValue.md(v) if isinstance(v, Markdown) else v
+                   for k, v in current.summary(frame, b).items()}
         # a frame's answer line leads: the UI lists metadata in this order
         meta = {**({"answer": summary.pop("answer")} if "answer" in summary else {}),
                 **attempt_metadata(attempt, stats), **summary}

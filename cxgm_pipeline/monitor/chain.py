@@ -14,6 +14,7 @@ import pandera.pandas as pa
 from cxgm_pipeline.monitor.answer import attempt_answer
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
+from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown
 from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
@@ -63,6 +64,10 @@ class Build:
         """The early listing's result, or None when none was started (it is then made where it is needed)."""
         future = self.early.get(name)
         return future.result() if future is not None else None
+
+
+class Markdown(str):
+    """A summary value to show rendered as Markdown (the Dagster asset makes it Markdown metadata)."""
 
 
 def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
@@ -132,10 +137,11 @@ CHAIN: tuple[FrameSpec, ...] = (
               "rollups", lambda f, b: {"collections": len(f), "can_publish": int(f["can_publish"].sum()) if not f.empty else 0}),
     FrameSpec("error_signatures", ErrorSignatures, ("enriched_jobs", "sfn_executions", "dataset_rollup"),
               lambda b: error_signatures(b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["dataset_rollup"]),
-              "rollups", lambda f, b: {"signatures": len(f)}),
+              "rollups", lambda f, b: {"failures": Markdown(failures_markdown(b.frames["dataset_rollup"])),
+                                       "signatures": len(f)}),
     FrameSpec("rerun_manifest", RerunManifest, ("dataset_rollup",),
               lambda b: rerun_manifest(b.frames["dataset_rollup"], ended=bool(b.attempt and b.attempt.ended)), "rollups",
-              lambda f, b: {"datasets": len(f)}),
+              lambda f, b: {"rerun": Markdown(rerun_markdown(f)), "datasets": len(f)}),
 )
 SPECS = {spec.name: spec for spec in CHAIN}
 # Listings that need no frame, by the frame that uses them: an in-process fetch starts them at once, so their

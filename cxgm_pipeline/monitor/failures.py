@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cxgm_pipeline.monitor.report import markdown_table
 from cxgm_pipeline.vocabulary import ERROR_KIND, DatasetState, ErrorCategory, ErrorKind
 
 INLINE_LIMIT = 1000  # dagster-webserver inlines a Markdown value shorter than this
@@ -29,6 +28,8 @@ def _failed(rollup: pd.DataFrame) -> pd.DataFrame:
         return rollup.iloc[0:0] if rollup is not None else pd.DataFrame(
             columns=["dataset_id", "failing_step", "error_category", "error_signature"])
     failed = rollup[rollup["state"] == DatasetState.FAILED.value]
+    failed = failed.assign(**{c: None for c in ("failing_step", "error_category", "error_signature")
+                              if c not in failed.columns})  # a frame an older cxgm stored
     return failed.assign(error_category=failed["error_category"].fillna(ErrorCategory.UNKNOWN.value),
                          failing_step=failed["failing_step"].fillna("-"))
 
@@ -112,6 +113,8 @@ def top_failed(rollup: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 
 def _fit(head: str, table: pd.DataFrame, columns: list[str], total: int, limit: int = INLINE_LIMIT) -> str:
     """`head` and as many rows of `table` as fit in `limit` characters, saying how many are left out."""
+    from cxgm_pipeline.monitor.report import markdown_table  # the report loads matplotlib: only when drawn
+
     for n in range(len(table), -1, -1):
         text = head + (markdown_table(table.head(n), columns) if n else "")
         left = total - n
@@ -153,3 +156,19 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     head = (f"**{int(totals.get(RERUN_AS_IS, 0)):,} re-run as is** · **{int(totals.get(FIX_FIRST, 0)):,} fix first** "
             f"(of {len(manifest):,}; all in rerun.csv)\n\n")
     return _fit(head, table, ["action", "error_category", "datasets", "how", "first"], len(table), limit)
+
+
+def signatures_by_category(signatures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per category: signatures, jobs, datasets; the signatures ordered under their category, the biggest
+    category first): `describe errors` and the alerts show a cause's category before its fine signatures."""
+    columns = ["error_category", "signatures", "jobs", "datasets"]
+    if signatures is None or signatures.empty:
+        return pd.DataFrame(columns=columns), signatures
+    counted = [c for c in ("datasets", "jobs") if c in signatures.columns]  # an alert's rows may lack datasets
+    cats = (signatures.groupby("error_category")
+            .agg(signatures=("error_signature", "size"), **{c: (c, "sum") for c in counted})
+            .reset_index().sort_values([*counted, "error_category"], ascending=[False] * len(counted) + [True]))
+    rank = {c: i for i, c in enumerate(cats["error_category"])}
+    ordered = signatures.assign(_rank=signatures["error_category"].map(rank)).sort_values(
+        ["_rank", *counted], ascending=[True] + [False] * len(counted), kind="stable").drop(columns="_rank")
+    return cats[[c for c in columns if c in cats.columns]], ordered

@@ -137,11 +137,34 @@ def markdown_table(df: pd.DataFrame, columns: list[str], limit: int | None = Non
 
 
 def _signatures(r: AttemptReport) -> str:
-    return ("One row per cause. `examples`: what the signature's {placeholders} stood for; `error_evidence`: the "
-            "classifier rule that decided the category and the line it matched.\n\n"
-            + markdown_table(r.frame("error_signatures"), ["jobs", "datasets", "step", "error_category",
+    from cxgm_pipeline.monitor.failures import signatures_by_category
+
+    _, ordered = signatures_by_category(r.frame("error_signatures"))  # under their category, the biggest first
+    return ("One row per cause, under its category (the biggest first). `examples`: what the signature's "
+            "{placeholders} stood for; `error_evidence`: the classifier rule that decided the category and the line "
+            "it matched.\n\n"
+            + markdown_table(ordered, ["jobs", "datasets", "step", "error_category",
                                                             "error_signature", "examples", "error_evidence"],
                              TOP_SIGNATURES))
+
+
+def _by_category(r: AttemptReport) -> str:
+    """Failed datasets by error category, then by category x step with one example each: the biggest cause
+    first, whatever the number of its signatures."""
+    from cxgm_pipeline.monitor.failures import by_category, by_category_and_step
+
+    datasets = r.frame("dataset_rollup")
+    cats = by_category(datasets)
+    if cats.empty:
+        return "_none_\n"
+    return (markdown_table(cats, list(cats.columns)) + "\n"
+            + markdown_table(by_category_and_step(datasets), ["error_category", "step", "datasets", "example"]))
+
+
+def _rerun_split(r: AttemptReport) -> str:
+    from cxgm_pipeline.monitor.failures import rerun_markdown
+
+    return rerun_markdown(r.frame("rerun_manifest"), limit=10**6) + "\n"
 
 
 def _rerun(r: AttemptReport) -> str:
@@ -184,6 +207,8 @@ def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
 Section = Callable[[AttemptReport], str]
 SECTIONS: list[tuple[str, Section]] = [
     ("Progress", _progress),
+    ("Failures by cause", _by_category),
+    ("What to re-run, and how", _rerun_split),
     ("Top error signatures", _signatures),
     ("Failed datasets in detail", _failed_in_detail),
     ("Datasets to re-run", _rerun),

@@ -231,3 +231,26 @@ def test_unknown_status_or_step_is_a_usage_error_not_an_empty_table(cli):
                                      code=2).output
     assert "expected one of" in cli("describe", "datasets", "--env", "dev", "--tag", "ATTEMPT_2", "--step", "bogus",
                                      code=2).output
+
+
+def test_datasets_list_failures_first_and_errors_roll_up_by_category(cli, truth, tmp_path):
+    """`describe datasets` showed 50 succeeded rows before any failure; `describe errors` showed signatures
+    without their category's total, hiding the biggest cause."""
+    from collections import Counter
+
+    out = tmp_path / "datasets.csv"
+    cli("describe", "datasets", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(out))
+    states = pd.read_csv(out)["state"].tolist()
+    failed = sum(d["state"] == "failed" for d in observable(migration(truth, "dev", "ATTEMPT_2")))
+    assert failed and states[:failed] == ["failed"] * failed
+    errors = tmp_path / "errors.csv"
+    cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(errors))
+    rows = pd.read_csv(errors)
+    by_category = rows.groupby("error_category", sort=False)["datasets"].sum()
+    assert list(by_category.index) == list(rows["error_category"].drop_duplicates()), "a category's rows are together"
+    assert by_category.is_monotonic_decreasing, "the biggest category first"
+    shown = cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
+    assert shown.index("causes by category") < shown.index("errors of dev/ATTEMPT_2")
+    biggest = Counter(d["error_category"] for d in observable(migration(truth, "dev", "ATTEMPT_2"))
+                      if d["state"] == "failed").most_common(1)[0][0]
+    assert biggest in shown.split("errors of dev/ATTEMPT_2")[0]

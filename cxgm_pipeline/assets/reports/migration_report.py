@@ -7,6 +7,7 @@ from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.answer import attempt_answer
+from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown, top_failed_markdown
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import rehearsal_candidates
 from cxgm_pipeline.monitor.progress import observed_now, stored_progress
@@ -53,7 +54,12 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                                    rerun_files=False)
     # the answer first: the UI lists metadata in this order, and a person reads the first line
     meta = {"answer": MetadataValue.md(f"**{answer}**"),
-            "health": health.reason or "no failure", **report_metadata(r, figures, folder)}
+            "health": health.reason or "no failure",
+            # failures inside Dagster, each short enough for the UI to render inline
+            "failures": MetadataValue.md(failures_markdown(dataset_rollup)),
+            "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
+            "rerun": MetadataValue.md(rerun_markdown(rerun_manifest)),
+            **report_metadata(r, figures, folder)}
     if progress is not None:
         meta["progress"] = progress.line()
     return MaterializeResult(metadata=meta)
