@@ -116,7 +116,9 @@ def test_task_token_is_never_stored(chain, emulator):
 def test_checks_on_a_finished_attempt(chain, truth):
     result = chain["results"][("dev", "ATTEMPT_2")]
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert {name: e.passed for name, e in evaluations.items() if name != "failure_rate_below_threshold"} == {
+    # attempt_is_healthy: test_trouble_shows_as_check_severity_per_partition
+    assert {name: e.passed for name, e in evaluations.items()
+            if name not in ("failure_rate_below_threshold", "attempt_is_healthy")} == {
         "every_dataset_accounted_once": True, "succeeded_have_new_version": True,
         "job_and_execution_views_agree": True}
     datasets = observable(migration(truth, "dev", "ATTEMPT_2"))
@@ -400,3 +402,59 @@ def test_a_second_run_of_a_partition_in_progress_stops_before_touching_frames(ch
         assert other.run_id in failure.event_specific_data.error.message
     finally:
         instance.delete_run(other.run_id)
+
+
+def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, truth):
+    """The answer line leads migration_report's and dataset_rollup's metadata and the report; failures by
+    category, the top failed datasets and the split re-run list are Markdown short enough to render inline."""
+    for m in truth["migrations"]:
+        result = chain["results"][(m["stage"], m["attempt_key"])]
+        report = result.asset_materializations_for_node("migration_report")[0].metadata
+        rollup_meta = result.asset_materializations_for_node("dataset_rollup")[0].metadata
+        assert list(report)[0] == "answer" and list(rollup_meta)[0] == "answer"
+        answer = report["answer"].value.strip("*")
+        listed = [d for d in observable(m) if d["state"] != "skipped"]
+        failed = sum(d["state"] == "failed" for d in listed)
+        if listed:
+            assert f" of {len(listed):,} (100%) ended - {failed:,} failed - data from " in answer, answer
+            assert rollup_meta["answer"].value.split(" - data")[0] == answer.split(" - data")[0]
+        else:
+            assert "no dataset" in answer and "failed in gather_collections" in answer, answer
+        for name in ("failures", "top_failed", "rerun"):
+            assert len(report[name].value) < 1000, (name, "the UI renders Markdown inline only under 1,000 characters")
+        assert report["failures"].value.startswith(f"**{failed:,} failed datasets**") if failed else True
+        index = (chain["data"] / "reports" / m["stage"] / m["attempt_key"] / "index.md").read_text()
+        assert index.splitlines()[2] == f"**{answer}**"
+        assert "## Failures by cause" in index and "## What to re-run, and how" in index
+    placeholder = chain["results"][("staging", "ATTEMPT_2")].asset_materializations_for_node("dataset_rollup")[0]
+    assert "placeholder" in placeholder.metadata["answer"].value
+
+
+def test_trouble_shows_as_check_severity_per_partition(chain, truth):
+    """An attempt that died in gather_collections (its execution SUCCEEDED), was aborted, or ended with failed
+    datasets fails `attempt_is_healthy` (ERROR, ERROR, WARN); a clean one and a placeholder pass. Each check
+    result names its partition: the check list shows another partition's latest result than the detail."""
+    from dagster import AssetCheckSeverity
+
+    seen = set()
+    for m in truth["migrations"]:
+        evaluations = {e.check_name: e for e in chain["results"][(m["stage"], m["attempt_key"])]
+                       .get_asset_check_evaluations()}
+        health = evaluations["attempt_is_healthy"]
+        where = f"{m['stage']}/{m['attempt_key']}"
+        assert health.description.startswith(where + ": ")
+        assert evaluations["failure_rate_below_threshold"].description.startswith(where + ": ")
+        gather_failed = any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"])
+        failed = sum(d["state"] == "failed" for d in observable(m))
+        if gather_failed or m["status"] == "ABORTED":
+            assert not health.passed and health.severity == AssetCheckSeverity.ERROR, health.description
+            seen.add("error")
+        elif failed:
+            assert not health.passed and health.severity == AssetCheckSeverity.WARN
+            assert f"{failed:,} failed dataset" in health.description
+            seen.add("warn")
+        else:
+            assert health.passed
+    assert seen == {"error", "warn"}
+    placeholder = {e.check_name: e for e in chain["results"][("staging", "ATTEMPT_2")].get_asset_check_evaluations()}
+    assert placeholder["attempt_is_healthy"].passed and "placeholder" in placeholder["attempt_is_healthy"].description
