@@ -32,11 +32,10 @@ from dagster import (
 from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.answer import attempt_answer
-from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_due, record_sent, with_links
+from cxgm_pipeline.monitor.alerts import Alert, alert_markdown, alerts_table_markdown, digest, evaluate, progress_due, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
-from cxgm_pipeline.monitor.report import md_cell
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -73,14 +72,6 @@ ALERTS_VIEW = AssetSpec(
                 "and report; recorded by the announce_alerts runs that send them.")
 
 
-def _alerts_table(frame: pd.DataFrame, limit: int = 50) -> str:
-    rows = frame.tail(limit).iloc[::-1]
-    lines = ["| sent (UTC) | attempt | kind | subject | links |", "|---|---|---|---|---|"]
-    lines += [f"| {r.sent_at:%Y-%m-%d %H:%M} | {r.stage}/{r.attempt} | {r.kind} | {md_cell(r.subject)} | "
-              f"[partition]({r.partition_url}) · [report]({r.report_url}) |" for r in rows.itertuples()]
-    return "\n".join(lines)
-
-
 @op
 def announce(context: OpExecutionContext, config: AnnounceConfig, notifier: Notifier, store: FrameStoreResource) -> None:
     """Sends the digests the alerts sensor decided on, then records them in the `alerts` view."""
@@ -93,9 +84,10 @@ def announce(context: OpExecutionContext, config: AnnounceConfig, notifier: Noti
     store.write(frame, ALERTS)
     latest = frame.iloc[-1]
     context.log_event(AssetMaterialization(ALERTS_VIEW.key, metadata={
-        "latest": MetadataValue.md(f"**{latest.subject}** ({latest.sent_at:%Y-%m-%d %H:%M} UTC)\n\n"
-                                   f"[the partition in Dagster]({latest.partition_url}) · [report]({latest.report_url})"),
-        "alerts": MetadataValue.md(_alerts_table(frame)),
+        # the latest digest with its body, inline (the UI hides Markdown of 1,000 characters or more)
+        "latest": MetadataValue.md(alert_markdown(latest.subject, latest.body, latest.sent_at, {
+            "the partition in Dagster": latest.partition_url, "report": latest.report_url})),
+        "alerts": MetadataValue.md(alerts_table_markdown(frame)),
         "sent": len(frame),
         "sent_in_this_run": len(sent),
     }))
@@ -154,7 +146,8 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
                      "report_url": links.report_file(attempt.ref) or str(store.report_dir(attempt.stage, attempt.key) / "index.html")}
             message = with_links(digest(attempt.ref.label, new), {"Dagster": where["partition_url"], "Report": where["report_url"]})
             run_key = "alerts:" + hashlib.sha1(f"{name}|{message.key}".encode()).hexdigest()[:16]
-            config = {"stage": attempt.stage, "attempt": attempt.key, **asdict(message), **where}
+            fields = {k: v for k, v in asdict(message).items() if k != "category"}
+            config = {"stage": attempt.stage, "attempt": attempt.key, **fields, **where}
             requests.append(RunRequest(run_key=run_key, job_name=announce_alerts.name, tags={"cxgm/attempt": name},
                                        run_config={"ops": {"announce": {"config": {"alerts": [config]}}}}))
     if not requests:
