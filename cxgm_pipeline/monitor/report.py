@@ -90,7 +90,19 @@ FIGURES: list[tuple[str, FigureMaker]] = [
 
 def attempt_figures(r: AttemptReport) -> dict[str, bytes]:
     """The plots that apply (progress: none before the attempt has a dataset)."""
-    return {name: plots.png_bytes(figure) for name, make in FIGURES if (figure := make(r)) is not None}
+    return attempt_figure_pairs(r)[0]
+
+
+UI_PREFIX = "ui_"  # the narrow copy of a plot, for the Dagster UI's metadata pane
+
+
+def attempt_figure_pairs(r: AttemptReport) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(the plots as the report shows them, their narrow copies for the UI by the same names)."""
+    full, narrow = {}, {}
+    for name, make in FIGURES:
+        if (figure := make(r)) is not None:
+            full[name], narrow[name] = plots.png_pair(figure)
+    return full, narrow
 
 
 def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
@@ -241,8 +253,9 @@ def _inline(text: str) -> str:
     text = re.sub(r"^_(.+)_$", r"<i>\1</i>", text)
     text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
     # the line is escaped already: its URL's `&` is `&amp;` once, as an attribute wants it (not twice)
-    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)",
+    text = re.sub(r"(?<!\\)\[([^\]]+)\]\(([^)\s]+)\)",
                   lambda m: f'<a href="{html.escape(html.unescape(m.group(2)))}">{m.group(1)}</a>', text)
+    return _MD_ESCAPED.sub(r"\1", text)  # md_cell's backslashes are Markdown's, not the text's
 
 
 def _html(markdown: str) -> str:
@@ -314,7 +327,10 @@ def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str
     the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
     from cxgm_pipeline.monitor.rerun import write_manifest
 
-    figures = attempt_figures(r)
+    figures, narrow = attempt_figure_pairs(r)
+    for name, png in narrow.items():  # not in the report: the UI shows them, each a link to its full size
+        (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / (UI_PREFIX + name)).write_bytes(png)
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")
