@@ -74,7 +74,7 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         if spec.name in PUBLISH:
             meta.update(PUBLISH[spec.name](context, b, frame))
         if meta.get("why_empty"):
-            context.log.info(f"{stage}/{attempt.key if attempt else '-'}: {meta['why_empty']}")
+            context.log.info(f"{stage}/{attempt.key if attempt else '-'}: {meta['why_empty'].replace(chr(0x200b), '')}")
         context.add_output_metadata(meta)
         return frame
 

@@ -10,6 +10,7 @@ frames' `observed_at`), never this machine's. Dagster-free.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -68,10 +69,13 @@ def _at(t: pd.Timestamp, now: pd.Timestamp | None) -> str:
 
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
-                with_eta: bool = True) -> str:
+                with_eta: bool = True, now: pd.Timestamp | None = None) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
-    `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is."""
+    `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
+    AWS's time the frames were read (`progress.observed_now` of the jobs and the rollup; default: the
+    progress's, else the rollup's alone, a lower bound)."""
+    given_now = now
     if state is None or why_empty == "not run in this stage":
         return "not run in this stage: a placeholder with no data"
     health = attempt_health(state, rollup, why_empty)
@@ -83,14 +87,14 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
         return SEP.join([head, "no dataset migrated" if said or not why_empty else f"no dataset: {why_empty}"])
     if progress is not None:
         ended_n, failed = progress.done + progress.failed, progress.failed
-        total, unlisted, now = progress.total + progress.unlisted, progress.unlisted, progress.now
+        total, unlisted, now = progress.total + progress.unlisted, progress.unlisted, given_now if given_now is not None else progress.now
     else:
         from cxgm_pipeline.monitor.progress import observed_now
 
         listed = rollup[rollup["state"] != DatasetState.SKIPPED.value]
         failed = int((listed["state"] == DatasetState.FAILED.value).sum())
         ended_n = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
-        total, unlisted, now = len(listed), 0, observed_now(rollup)
+        total, unlisted, now = len(listed), 0, given_now if given_now is not None else observed_now(rollup)
     approx = "~" if unlisted or state == "running" else ""
     pct = f" ({ended_n / total:.0%})" if total else ""
     parts = [head, f"{ended_n:,} of {approx}{total:,}{pct} ended", f"{failed:,} failed"]
@@ -112,11 +116,23 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
     why it has no dataset, its enriched_jobs."""
     from cxgm_pipeline.monitor.corpus import attempt_summary
+    from cxgm_pipeline.monitor.progress import observed_now
 
     if attempt is None:
         return answer_line(None, rollup), Health("ok", "")
-    why = None
+    why, now = None, None
     if jobs is not None and rollup is not None:
         why = attempt_summary(attempt, jobs, rollup)
+        now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
     state = attempt.state.value
-    return answer_line(state, rollup, progress, why, with_eta), attempt_health(state, rollup, why)
+    return answer_line(state, rollup, progress, why, with_eta, now), attempt_health(state, rollup, why)
+
+
+_LONG_WORD = re.compile(r"\S{25,}")
+_BREAK_AFTER = re.compile(r"([./:,_\-=])")
+
+
+def breakable(text: str) -> str:
+    """`text` with a zero-width space after the punctuation of its long words (a host name, a path): a narrow
+    pane wraps it there instead of scrolling sideways; what is read and copied is the same text."""
+    return _LONG_WORD.sub(lambda m: _BREAK_AFTER.sub("\\1\u200b", m.group(0)), text)

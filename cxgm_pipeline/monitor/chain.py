@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pandera.pandas as pa
 
-from cxgm_pipeline.monitor.answer import attempt_answer
+from cxgm_pipeline.monitor.answer import attempt_answer, breakable
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown
@@ -85,10 +85,10 @@ def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
            "unattributed": int(frame["dataset_id"].str.startswith(UNATTRIBUTED).sum()) if not frame.empty else 0}
     why = attempt_summary(b.attempt, b.frames["enriched_jobs"], frame)
     if why:
-        out["why_empty"] = why
+        out["why_empty"] = breakable(why)
     # the ETA needs the rehearsal, which migration_report reads: this line points there instead
     answer, health = attempt_answer(b.attempt, frame, b.frames["enriched_jobs"], with_eta=False)
-    return {"answer": answer, "health": health.reason or "no failure", **out}
+    return {"answer": answer, "health": breakable(health.reason) or "no failure", **out}
 
 
 @dataclass(frozen=True)

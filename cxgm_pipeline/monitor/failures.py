@@ -6,6 +6,8 @@ biggest cause). Compact Markdown for Dagster's metadata pane, which renders a Ma
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from cxgm_pipeline.vocabulary import ERROR_KIND, DatasetState, ErrorCategory, ErrorKind
@@ -111,22 +113,26 @@ def top_failed(rollup: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return picked.assign(cause=picked["error_signature"].map(_short))[columns]
 
 
-def _fit(head: str, table: pd.DataFrame, columns: list[str], total: int, limit: int = INLINE_LIMIT) -> str:
-    """`head` and as many rows of `table` as fit in `limit` characters, saying how many are left out."""
-    from cxgm_pipeline.monitor.report import markdown_table  # the report loads matplotlib: only when drawn
+def _md(text: object) -> str:
+    from cxgm_pipeline.monitor.answer import breakable
+    from cxgm_pipeline.monitor.report import md_cell  # the report loads matplotlib: only when written
 
-    for n in range(len(table), -1, -1):
-        text = head + (markdown_table(table.head(n), columns) if n else "")
-        left = total - n
-        if left > 0 and n < len(table):
-            text += f"\n_+{left} more rows in the HTML report_"
+    return md_cell(breakable(str(text)))
+
+
+def _fit(head: str, items: list[str], limit: int = INLINE_LIMIT) -> str:
+    """`head` and as many list items as fit in `limit` characters, saying how many are left out. Lists, not
+    tables: a list wraps to the pane's width, a table is as wide as its longest cells."""
+    for n in range(len(items), -1, -1):
+        more = f"\n_+{len(items) - n} more in the HTML report_" if n < len(items) else ""
+        text = head + "".join(f"- {item}\n" for item in items[:n]) + more
         if len(text) < limit:
             return text
     return head[: limit - 1]
 
 
 def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
-    """Failed datasets by category x step, one example each, under `limit` characters."""
+    """Failed datasets by category, then by category x step with one example each, under `limit` characters."""
     table = by_category_and_step(rollup)
     if table.empty:
         return "No failed dataset."
@@ -134,7 +140,9 @@ def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     cats = by_category(rollup)
     head = (f"**{n:,} failed datasets**: " + ", ".join(f"{c} {d}" for c, d in zip(cats["error_category"],
                                                                                   cats["datasets"])) + "\n\n")
-    return _fit(head, table, ["error_category", "step", "datasets", "example"], len(table), limit)
+    items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {md_cell_plain(r.example)}"
+             for r in table.itertuples()]
+    return _fit(head, items, limit)
 
 
 def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE_LIMIT) -> str:
@@ -142,8 +150,19 @@ def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE
     if table.empty:
         return "No failed dataset."
     n = len(_failed(rollup))
-    return _fit(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", table,
-                ["dataset_id", "failing_step", "error_category", "cause"], len(table), limit)
+    items = [f"{md_cell_plain(r.dataset_id)}: **{_md(r.error_category)}** in {_md(r.failing_step)}: "
+             f"{_md(md_cell_plain(r.cause))}"
+             for r in table.itertuples()]
+    return _fit(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", items, limit)
+
+
+def md_cell_plain(text: object) -> str:
+    """Dataset ids, each cut to its first 8 characters: a 36-character id is wider than the UI's metadata column
+    at 1,280 px, and a break inserted in it would be copied with it. The HTML report and rerun.csv have them
+    whole."""
+    from cxgm_pipeline.monitor.report import md_cell
+
+    return md_cell(re.sub(r"\b([0-9a-f]{8})-[0-9a-f-]{27}\b", r"\1…", str(text)))
 
 
 def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
@@ -155,7 +174,9 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     totals = table.groupby("action")["datasets"].sum()
     head = (f"**{int(totals.get(RERUN_AS_IS, 0)):,} re-run as is** · **{int(totals.get(FIX_FIRST, 0)):,} fix first** "
             f"(of {len(manifest):,}; all in rerun.csv)\n\n")
-    return _fit(head, table, ["action", "error_category", "datasets", "how", "first"], len(table), limit)
+    items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets} ({_md(r.how)}): {md_cell_plain(r.first)}"
+             for r in table.itertuples()]
+    return _fit(head, items, limit)
 
 
 def signatures_by_category(signatures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -86,7 +86,7 @@ def test_long_tables_are_cut_to_fit_and_say_so():
                         for i in range(n)],
         error_signature=[f"cause number {i} " + "x" * 80 for i in range(n)])
     text = failures_markdown(rollup)
-    assert len(text) < INLINE_LIMIT and "more rows in the HTML report" in text
+    assert len(text) < INLINE_LIMIT and "more in the HTML report" in text
     assert empty_frame(RerunManifest).pipe(rerun_markdown) == "Nothing to re-run."
     assert failures_markdown(empty_frame(DatasetRollup)) == "No failed dataset."
     assert isinstance(by_category(rollup), pd.DataFrame)
