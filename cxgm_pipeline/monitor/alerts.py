@@ -148,9 +148,10 @@ INLINE_LIMIT = 1000  # dagster-webserver renders a Markdown value inline only un
 
 
 def _md_line(text: str) -> str:
+    from cxgm_pipeline.monitor.answer import breakable
     from cxgm_pipeline.monitor.report import md_cell
 
-    return md_cell(text)
+    return md_cell(breakable(text))
 
 
 def alert_markdown(subject: str, body: str, sent_at, links: dict[str, str], limit: int = INLINE_LIMIT) -> str:
@@ -169,15 +170,16 @@ def alert_markdown(subject: str, body: str, sent_at, links: dict[str, str], limi
 
 
 def alerts_table_markdown(frame: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
-    """The newest alerts, each a row with its links, as many as fit in `limit` characters."""
+    """The newest alerts, each an item with its links, as many as fit in `limit` characters (a list: it wraps
+    to the pane, where a table is as wide as its cells)."""
+    from cxgm_pipeline.monitor.report import md_cell
+
     rows = frame.iloc[::-1]
-    head = "| sent (UTC) | attempt | subject | links |\n|---|---|---|---|\n"
-    text = head
+    text = ""
     for i, r in enumerate(rows.itertuples()):
-        line = (f"| {r.sent_at:%m-%d %H:%M} | {r.stage}/{r.attempt} | {_md_line(r.subject)} | "
-                f"[partition]({r.partition_url}) · [report]({r.report_url}) |\n")
-        tail = f"\n_{len(rows) - i - 1} older: the alerts frame_" if i + 1 < len(rows) else ""
-        if len(text + line + tail) >= limit:
+        line = (f"- {r.sent_at:%m-%d %H:%M} UTC {r.stage}/{r.attempt}: {md_cell(r.subject)} · "
+                f"[partition]({r.partition_url}) · [report]({r.report_url})\n")
+        if len(text + line) + 40 >= limit:
             return text + f"\n_{len(rows) - i} older: the alerts frame_"
         text += line
     return text

@@ -135,8 +135,9 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         rerun = _rerun(store, attempt) if closing else empty_frame(RerunManifest)
         answer = None
         if wanted:
+            # its jobs say why it has no dataset, and when they were read: the moment every page names
             jobs = store.read("enriched_jobs", attempt.stage, attempt.key) \
-                if datasets.empty and store.exists("enriched_jobs", attempt.stage, attempt.key) else None
+                if store.exists("enriched_jobs", attempt.stage, attempt.key) else None
             answer, _ = attempt_answer(attempt, datasets, jobs, progress)
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
                        causes, answer)

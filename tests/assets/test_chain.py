@@ -192,7 +192,7 @@ def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
     # a subject is one escaped cell: its "[cxgm]" is text, not a broken link, and a "|" in it splits no column
     from cxgm_pipeline.monitor.report import md_cell
 
-    assert f"| {md_cell(view.iloc[-1]['subject'])} |" in recorded.metadata["alerts"].value
+    assert f": {md_cell(view.iloc[-1]['subject'])} · [partition](" in recorded.metadata["alerts"].value
     assert md_cell("[cxgm] a | b") == "\\[cxgm\\] a \\| b"
 
 

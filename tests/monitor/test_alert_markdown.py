@@ -33,4 +33,4 @@ def test_a_digest_counts_new_causes_by_category_and_the_table_fits():
                           for i in range(40)])
     table = alerts_table_markdown(frame)
     assert len(table) < 1000 and "older: the alerts frame" in table
-    assert table.splitlines()[2].startswith("| 12-01 00:39 | prod/A | \\[cxgm\\] subject 39 |")  # newest first
+    assert table.splitlines()[0].startswith("- 12-01 00:39 UTC prod/A: \\[cxgm\\] subject 39 · [partition](")
