@@ -88,6 +88,17 @@ def _answer_first(alert: Alert, answer: str | None) -> Alert:
     return replace(alert, body=f"{answer}\n\n{alert.body}") if answer else alert
 
 
+SENT_AT = "__digest_sent_at__"  # the cursor's entry of each attempt's last digest time (epoch seconds)
+
+
+def digest_due(new: list[Alert], last_sent: float | None, now: float, interval: float) -> bool:
+    """Whether new alerts go now: the finished alert always; others when the attempt's last digest is
+    `interval` seconds old (or there was none). Held ones stay unannounced, and go in the next digest."""
+    if any(a.kind == "finished" for a in new):
+        return True
+    return last_sent is None or now - last_sent >= interval
+
+
 def progress_key(now) -> str:
     """The daily progress alert's key: one per AWS day (`now`: AWS's time of the frames)."""
     return f"progress:{now:%Y-%m-%d}"

@@ -10,6 +10,7 @@ announce runs materialize), so the UI lists them too."""
 
 import hashlib
 import json
+import time
 from dataclasses import asdict
 
 import pandas as pd
@@ -29,10 +30,10 @@ from dagster import (
     sensor,
 )
 
-from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
+from cxgm_pipeline.config import digest_seconds, get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
 from cxgm_pipeline.monitor.answer import attempt_answer
-from cxgm_pipeline.monitor.alerts import Alert, alert_markdown, alerts_table_markdown, digest, evaluate, progress_due, record_sent, with_links
+from cxgm_pipeline.monitor.alerts import SENT_AT, Alert, alert_markdown, alerts_table_markdown, digest, digest_due, evaluate, progress_due, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
@@ -108,6 +109,8 @@ def _rerun(store: FrameStoreResource, attempt) -> pd.DataFrame:
 @sensor(jobs=[announce_alerts], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource):
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    sent_at: dict[str, float] = announced.pop(SENT_AT, {})  # attempt -> its last digest (wall clock, epoch s)
+    now, interval = wall_clock(), digest_seconds()
     threshold = max_failure_rate()
     requests = []
     attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
@@ -141,8 +144,11 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
             answer, _ = attempt_answer(attempt, datasets, jobs, progress)
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
                        causes, answer)
+        if new and not stale and not digest_due(new, sent_at.get(name), now, interval):
+            continue  # held, unannounced: one digest per interval, with whatever is new by then
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
+            sent_at[name] = now
             where = {"partition_url": links.partition_page(attempt.ref),
                      "report_url": links.report_file(attempt.ref) or str(store.report_dir(attempt.stage, attempt.key) / "index.html")}
             message = with_links(digest(attempt.ref.label, new), {"Dagster": where["partition_url"], "Report": where["report_url"]})
@@ -151,6 +157,12 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
             config = {"stage": attempt.stage, "attempt": attempt.key, **fields, **where}
             requests.append(RunRequest(run_key=run_key, job_name=announce_alerts.name, tags={"cxgm/attempt": name},
                                        run_config={"ops": {"announce": {"config": {"alerts": [config]}}}}))
+    cursor = json.dumps({**announced, SENT_AT: sent_at})
     if not requests:
-        return SensorResult(skip_reason=SkipReason("nothing new to announce"), cursor=json.dumps(announced))
-    return SensorResult(run_requests=requests, cursor=json.dumps(announced))
+        return SensorResult(skip_reason=SkipReason("nothing new to announce"), cursor=cursor)
+    return SensorResult(run_requests=requests, cursor=cursor)
+
+
+def wall_clock() -> float:
+    """This machine's time: digests are paced for the people reading them, not by AWS's clock."""
+    return time.time()

@@ -458,3 +458,35 @@ def test_trouble_shows_as_check_severity_per_partition(chain, truth):
     assert seen == {"error", "warn"}
     placeholder = {e.check_name: e for e in chain["results"][("staging", "ATTEMPT_2")].get_asset_check_evaluations()}
     assert placeholder["attempt_is_healthy"].passed and "placeholder" in placeholder["attempt_is_healthy"].description
+
+
+def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
+    """A run's first minutes find a new cause at every refresh: new causes found within CXGM_DIGEST_SECONDS of
+    the attempt's last digest are held (unannounced) and go in the next one; the finished alert goes at once."""
+    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+    from cxgm_pipeline.monitor.alerts import SENT_AT
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    monkeypatch.setenv("CXGM_DIGEST_SECONDS", "600")
+    clock = [1_000_000.0]
+    monkeypatch.setattr(alerts_module, "wall_clock", lambda: clock[0])
+    first = json.loads(_tick_alerts(chain).cursor)
+    name = "prod:ATTEMPT_2"
+    assert first[SENT_AT][name] == clock[0]
+    # as if the last digest had announced everything but one new cause and the finish was not reached yet
+    signatures = chain["store"].read("error_signatures", "prod", "ATTEMPT_2")
+    held_key = f"signature:{signatures.iloc[0]['error_signature']}"
+    cursor = {**first, name: [k for k in first[name] if k != held_key]}
+    clock[0] += 60
+    held = _tick_alerts(chain, json.dumps(cursor))
+    assert name not in {r.tags["cxgm/attempt"] for r in held.run_requests}, "a digest a minute after the last"
+    assert held_key not in json.loads(held.cursor)[name], "held, not lost"
+    clock[0] += 600
+    due = _tick_alerts(chain, held.cursor)
+    body = next(r for r in due.run_requests if r.tags["cxgm/attempt"] == name).run_config["ops"]["announce"][
+        "config"]["alerts"][0]["body"]
+    assert signatures.iloc[0]["error_signature"] in body
+    # the finish goes at once, whatever the interval
+    cursor = {**first, name: [k for k in first[name] if k != "finished"], SENT_AT: {name: clock[0]}}
+    finished = _tick_alerts(chain, json.dumps(cursor))
+    assert name in {r.tags["cxgm/attempt"] for r in finished.run_requests}
