@@ -254,3 +254,15 @@ def test_datasets_list_failures_first_and_errors_roll_up_by_category(cli, truth,
     biggest = Counter(d["error_category"] for d in observable(migration(truth, "dev", "ATTEMPT_2"))
                       if d["state"] == "failed").most_common(1)[0][0]
     assert biggest in shown.split("errors of dev/ATTEMPT_2")[0]
+
+
+def test_without_env_the_running_stage_is_used_and_said(cli, truth, clock):
+    """`--env` defaulted to dev: `describe dataset X --tag ATTEMPT_2` silently showed dev. Now it defaults to the
+    stage of the newest running migration and says so; when none runs it asks for one."""
+    refused = cli("attempts", code=2).output
+    assert "--env not given and no migration runs now" in refused
+    live = next(m for m in truth["migrations"] if m["live"])
+    clock.set(live["start"] + (live["stop"] - live["start"]) / 2)
+    shown = cli("attempts").output
+    assert f"--env not given: {live['stage']}, where the newest running migration is ({live['execution_name']}" in shown
+    assert f"attempts in {live['stage']}" in shown.replace("\n", " ")
