@@ -288,6 +288,8 @@ def png_pair(fig: Figure) -> tuple[bytes, bytes]:
         height *= len(axes)
     fig.set_size_inches(UI_WIDTH_IN, max(height, 2.2))
     fig.tight_layout()
+    if len(axes) == 1 and axes[0].texts:  # count labels beyond a bar's end: room for them on the right
+        fig.subplots_adjust(right=fig.subplotpars.right - 0.12)
     narrow = io.BytesIO()
     fig.savefig(narrow, format="png", dpi=DPI)
     plt.close(fig)
