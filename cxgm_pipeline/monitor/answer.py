@@ -1,7 +1,7 @@
 """The answer a person looks for first, in one line, and an attempt's health: the same words on the report,
 the rollup's metadata, the alerts and `cxgm attempts`.
 
-    running - 1,545 of ~2,035 (76%) ended - 23 failed - ETA 20:51 UTC (15:17-21:37) - data from 12:04 UTC
+    running - 1,545 of ~2,035 (76%) ended - 23 failed - ETA 20:51 UTC (15:17-21:37) - data from 2026-11-25 12:04 UTC
 
 The total is the expected one (listed datasets plus an estimate of those not listed yet, marked `~`), the
 percentage counts ended datasets (succeeded or failed), the ETA and the data's moment are AWS's time (the
