@@ -18,6 +18,8 @@ from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, partition, resolve_attempt
 from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, Markdown, stored_previous
+from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.rerun import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
@@ -32,7 +34,9 @@ def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.Dat
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("rerun.csv", "rerun.json"):
         write_manifest(frame, folder / name)
-    return {"csv": MetadataValue.path(str(folder / "rerun.csv"))}
+    served = links.report_file(AttemptRef(stage, key), "rerun.csv")
+    # a named link where a server has the file: a whole path or URL is wider than the UI's pane at 1,280 px
+    return {"csv": MetadataValue.md(f"[rerun.csv]({served})") if served else MetadataValue.path(str(folder / "rerun.csv"))}
 
 
 PUBLISH = {"rerun_manifest": _publish_rerun_files}

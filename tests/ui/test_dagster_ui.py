@@ -261,3 +261,14 @@ def test_the_alerts_page_shows_the_latest_digest_with_its_body(ui, browser):
     page.screenshot(path=str(ARTIFACTS / "dagster_alerts_1280.png"), full_page=True)
     assert page.evaluate(OVERFLOWING) == [], "something scrolls sideways at 1,280 px"
     page.close()
+
+
+@pytest.mark.parametrize("asset", ["dataset_rollup", "error_signatures", "rerun_manifest", "enriched_jobs",
+                                   "collection_rollup"])
+def test_every_partition_page_of_the_chain_fits_at_1280_px(ui, browser, asset):
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=partitions&partition=ATTEMPT_2%7Cprod", **NARROW)
+    page.get_by_text("Metadata").first.wait_for()
+    page.locator('[class*=MetadataScrollContainer]').first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / f"dagster_{asset}_1280.png"))
+    assert page.evaluate(OVERFLOWING) == [], f"something of {asset}'s metadata scrolls sideways at 1,280 px"
+    page.close()
