@@ -166,6 +166,17 @@ def sensor_seconds() -> int:
                           integer=True))
 
 
+DIGEST_ENV_VAR = "CXGM_DIGEST_SECONDS"
+DEFAULT_DIGEST_SECONDS = 600
+
+
+def digest_seconds() -> int:
+    """At most one alert digest per attempt in this many seconds (the finished alert goes at once): a run's first
+    minutes find a new cause at every refresh, and a digest each would flood the channel."""
+    return int(env_number(DIGEST_ENV_VAR, DEFAULT_DIGEST_SECONDS, "a whole number of seconds, e.g. 600", minimum=0,
+                          integer=True))
+
+
 MAX_FAILURE_RATE_VAR = "CXGM_MAX_FAILURE_RATE"
 DEFAULT_MAX_FAILURE_RATE = 0.10
 

@@ -14,7 +14,7 @@ from dagster import Definitions, EnvVar, load_assets_from_package_module
 from cxgm_pipeline.assets import overview, reports
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.checks import ALL_CHECKS
-from cxgm_pipeline.config import env_number, max_failure_rate, refresh_seconds, sensor_seconds
+from cxgm_pipeline.config import digest_seconds, env_number, max_failure_rate, refresh_seconds, sensor_seconds
 from cxgm_pipeline.jobs import campaign_view_job, compare_job, overview_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
@@ -104,6 +104,7 @@ all_assets = [
 max_failure_rate()
 refresh_seconds()
 sensor_seconds()
+digest_seconds()
 
 defs = Definitions(
     assets=all_assets,

@@ -267,7 +267,9 @@ def run(workdir: Path) -> dict:
                "CXGM_DATA": f"s3://{BUCKET}/{PREFIX}", "CXGM_NOTIFY": "smtp", "CXGM_SMTP_HOST": "127.0.0.1",
                "CXGM_SMTP_PORT": str(inbox.controller.port), "CXGM_MAIL_TO": "oncall@example.org",
                "CXGM_MAIL_FROM": "cxgm@example.org", "CXGM_SENSOR_SECONDS": "5", "CXGM_REFRESH_SECONDS": str(REFRESH_S),
-               "CXGM_AWS_RATES": "off", "PYTHONUNBUFFERED": "1"}
+               "CXGM_AWS_RATES": "off", "PYTHONUNBUFFERED": "1",
+               # a digest per tick: the check counts the alerts before and after the crash, minutes apart
+               "CXGM_DIGEST_SECONDS": "0"}
         with environment({**aws, **pg.env(), "DAGSTER_HOME": str(home), "CXGM_DATA": env["CXGM_DATA"]}):
             import boto3
             from dagster import DagsterInstance

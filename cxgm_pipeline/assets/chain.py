@@ -17,8 +17,10 @@ from dagster import (
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, listed_attempts, partition, resolve_attempt
+from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import Attempt
-from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, stored_previous
+from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, Markdown, stored_previous
 from cxgm_pipeline.monitor.aws import FetchStats
 from cxgm_pipeline.monitor.campaigns import CampaignSource
 from cxgm_pipeline.monitor.rerun import write_manifest
@@ -34,7 +36,9 @@ def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.Dat
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("rerun.csv", "rerun.json"):
         write_manifest(frame, folder / name)
-    return {"csv": MetadataValue.path(str(folder / "rerun.csv"))}
+    served = links.report_file(AttemptRef(stage, key), "rerun.csv")
+    # a named link where a server has the file: a whole path or URL is wider than the UI's pane at 1,280 px
+    return {"csv": MetadataValue.md(f"[rerun.csv]({served})") if served else MetadataValue.path(str(folder / "rerun.csv"))}
 
 
 PUBLISH = {"rerun_manifest": _publish_rerun_files}
@@ -82,11 +86,15 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
                   campaign=stored_campaign(context, r, stats) if spec.name in CAMPAIGN_FRAMES else None)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
-        meta = {**attempt_metadata(attempt, stats), **current.summary(frame, b)}
+        summary = {k: MetadataValue.md(v) if isinstance(v, Markdown) else v
+                   for k, v in current.summary(frame, b).items()}
+        # a frame's answer line leads: the UI lists metadata in this order
+        meta = {**({"answer": summary.pop("answer")} if "answer" in summary else {}),
+                **attempt_metadata(attempt, stats), **summary}
         if spec.name in PUBLISH:
             meta.update(PUBLISH[spec.name](context, b, frame))
         if meta.get("why_empty"):
-            context.log.info(f"{stage}/{attempt.key if attempt else '-'}: {meta['why_empty']}")
+            context.log.info(f"{stage}/{attempt.key if attempt else '-'}: {meta['why_empty'].replace(chr(0x200b), '')}")
         context.add_output_metadata(meta)
         return frame
 

@@ -4,6 +4,8 @@ import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
+from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
+from cxgm_pipeline.monitor.answer import attempt_answer
 from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
@@ -58,14 +60,48 @@ def succeeded_have_new_version(dataset_rollup: pd.DataFrame) -> AssetCheckResult
 
 
 @asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
-def failure_rate_below_threshold(dataset_rollup: pd.DataFrame) -> AssetCheckResult:
+def failure_rate_below_threshold(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """Failed datasets stay under $CXGM_MAX_FAILURE_RATE (default 10%) of those that ran."""
     threshold = max_failure_rate()
     ran = dataset_rollup[~dataset_rollup["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
     failed = int((ran["state"] == DatasetState.FAILED.value).sum())
     rate = failed / len(ran) if len(ran) else 0.0
-    return AssetCheckResult(passed=rate <= threshold, severity=AssetCheckSeverity.WARN,
-                            metadata={"failure_rate": round(rate, 4), "threshold": threshold, "failed": failed, "ran": len(ran)})
+    # the UI's check list shows the latest evaluation of ANY partition, its detail another one: each result
+    # names its partition, so "Failed" beside "Passed" reads as two partitions, not one contradiction
+    where = _where(context)
+    said = (f"{where}: {failed:,} of {len(ran):,} failed ({rate:.1%}), {'within' if rate <= threshold else 'over'} "
+            f"{threshold:.0%}") if len(ran) else f"{where}: no dataset ran" + _placeholder(dataset_rollup, context)
+    return AssetCheckResult(passed=rate <= threshold, severity=AssetCheckSeverity.WARN, description=said,
+                            metadata={"partition": where, "failure_rate": round(rate, 4), "threshold": threshold,
+                                      "failed": failed, "ran": len(ran)})
+
+
+def _where(context: AssetCheckExecutionContext) -> str:
+    stage, key = partition(context.op_execution_context)
+    return f"{stage}/{key}"
+
+
+def _placeholder(dataset_rollup: pd.DataFrame, context: AssetCheckExecutionContext) -> str:
+    """The discovery sensor materializes cells an attempt never ran in as empty frames, tagged with why."""
+    tags = context.op_execution_context.run.tags if dataset_rollup.empty else {}
+    reason = tags.get("cxgm/reason")
+    return f" (a placeholder: {reason})" if reason else ""
+
+
+@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False,
+             additional_ins={"enriched_jobs": AssetIn("enriched_jobs")}, required_resource_keys={"sfn", "store"})
+def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame,
+                       enriched_jobs: pd.DataFrame) -> AssetCheckResult:
+    """The attempt did not end badly: ERROR when it died in gather_collections (even if its execution
+    SUCCEEDED), was aborted or its execution failed; WARN when datasets failed. The partition grid shows the
+    severity, so a partition with trouble never looks like a clean success."""
+    _, _, attempt = resolve_attempt(context.op_execution_context, context.resources.sfn)
+    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False)
+    where = _where(context)
+    severity = AssetCheckSeverity.ERROR if health.level == "error" else AssetCheckSeverity.WARN
+    said = f"{where}: " + (health.reason or ("a placeholder: not run in this stage" if attempt is None else "healthy"))
+    return AssetCheckResult(passed=health.healthy, severity=severity, description=said,
+                            metadata={"partition": where, "answer": answer, "health": health.level})
 
 
 # An execution ends seconds to minutes after its last job: one that ended this close to the moment the jobs were
@@ -137,4 +173,4 @@ def aws_access(context: AssetCheckExecutionContext, sfn: StepFunctionsResource) 
 
 
 ALL_CHECKS = [every_dataset_accounted_once, succeeded_have_new_version, failure_rate_below_threshold,
-              job_and_execution_views_agree, aws_access]
+              job_and_execution_views_agree, aws_access, attempt_is_healthy]

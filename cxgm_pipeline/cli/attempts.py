@@ -48,12 +48,14 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         console.print(f"no migration has run in {env}")
         return
     frame = attempt_states(found, rollups, outcomes).astype({c: object for c in COUNTS})
-    frame = _with_progress(frame, found, rollups, session.store, rehearsals)
+    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     frame["note"] = frame["attempt"].map(notes)
     if out:
         write_frame(frame, out)
         return
+    for key, answer in zip(frame["attempt"], frame["answer"]):  # the answer first, then the detail
+        console.print(f"{key}: {answer}", highlight=False, soft_wrap=True)
     show_table(frame, f"attempts in {env}", ["attempt", "campaign", "state", "outcome", "redrives", "start", "end",
                                              "datasets", *PROGRESS])
     if not frame["rolled_up"].all():
@@ -68,17 +70,22 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
             console.print(f"campaign {campaign}: {' -> '.join(keys)} (one outcome per dataset: campaign_state)")
 
 
-def _with_progress(frame, found: list, rollups: dict, store, candidates: list):
-    """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA."""
+def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None):
+    """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
+    line (monitor.answer)."""
+    from cxgm_pipeline.monitor.answer import answer_line
     from cxgm_pipeline.monitor.progress import stored_progress
 
-    columns = {"done": [], "running": [], "remaining": [], "rate/h": [], "ETA": [], "eta_low": [], "eta": [], "eta_high": [],
+    notes = notes or {}
+    columns = {"answer": [], "done": [], "running": [], "remaining": [], "rate/h": [], "ETA": [], "eta_low": [], "eta": [], "eta_high": [],
                "eta_basis": []}
     by_key = {(a.stage, a.key): a for a in found}
     for stage, key in zip(frame["stage"], frame["attempt"]):
         rollup = rollups.get((stage, key))
         p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
         eta = p.eta if p is not None else None
+        columns["answer"].append(answer_line(by_key[(stage, key)].state.value, rollup, p, notes.get(key))
+                                 if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start
         columns["remaining"].append((p.remaining + p.unlisted) if p else None)

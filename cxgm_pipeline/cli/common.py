@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # imported when a command runs, not for `--help`
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: paths can be copied
 
-ENV = typer.Option("dev", "--env", "-e", help="Stage: dev, staging, prod or rdev (see stages.toml)")
+ENV = typer.Option(None, "--env", "-e", help="Stage: dev, staging, prod or rdev (see stages.toml). Default: the "
+                   "stage where the newest migration runs now, said on stderr; none runs: name one")
 TAG = typer.Option(None, "--tag", "-t", help="Attempt key as listed by `cxgm attempts`, e.g. ATTEMPT_2")
 START = typer.Option(None, help="Window start (ISO 8601, UTC if no zone), instead of --tag")
 END = typer.Option(None, help="Window end (ISO 8601)")
@@ -41,12 +42,50 @@ class UsageError(Exception):
     """Bad input from the user: exit 2 with the message."""
 
 
+def _spans_stages(kwargs: dict) -> bool:
+    """`describe dataset ID` without --env and --tag follows the dataset through every stored attempt."""
+    what = kwargs.get("what")
+    return str(getattr(what, "value", what)) == "dataset" and not kwargs.get("tag")
+
+
+RUNNING_LOOKBACK_DAYS = 60  # a running migration started within this many days (they take days, not months)
+
+
+def running_stage() -> str:
+    """The stage of the newest migration running now, said on stderr; a UsageError when none runs. A default
+    of `dev` showed dev silently to someone asking about a prod attempt of the same key."""
+    import time
+
+    from cxgm_pipeline.config import get_config
+    from cxgm_pipeline.monitor.aws import AwsAccessError, StepFunctions
+
+    sfn, newest = StepFunctions(), None
+    stages = get_config().stage_names
+    for stage in stages:
+        try:
+            executions = sfn.list_executions(stage, sfn.stage_config(stage).migration_sfn,
+                                             stop_before=time.time() - RUNNING_LOOKBACK_DAYS * 86400) or []
+        except (AwsAccessError, ConfigError):  # a stage this machine cannot read runs nothing it could show
+            continue
+        for ex in executions:
+            if ex["status"] == "RUNNING" and (newest is None or ex["startDate"] > newest[1]):
+                newest = (stage, ex["startDate"], ex["name"])
+    if newest is None:
+        raise UsageError(f"--env not given and no migration runs now: name a stage with --env ({', '.join(stages)})")
+    stage, start, name = newest
+    err.print(f"--env not given: {stage}, where the newest running migration is ({name}, started "
+              f"{start:%Y-%m-%d %H:%M} UTC)")
+    return stage
+
+
 def guarded(fn):
     """Turns the errors a user can act on into one clear line and the right exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            if "env" in kwargs and kwargs["env"] is None and not _spans_stages(kwargs):
+                kwargs["env"] = running_stage()
             return fn(*args, **kwargs)
         except (ConfigError, UsageError, ValueError) as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")

@@ -93,10 +93,32 @@ def describe(
         if step not in known:
             raise ValueError(f"--step {step!r}: expected one of {', '.join(known)}")
         frame = frame[frame[step_column] == step]
+    frame = _failures_first(what, frame)
     if out:
         write_frame(frame, out)
-    else:
-        show_table(frame, f"{what.value} of {env}/{tag or 'window'}", shown)
+        return
+    if what is What.errors and not frame.empty:
+        from cxgm_pipeline.monitor.failures import signatures_by_category
+
+        categories, frame = signatures_by_category(frame)
+        show_table(categories, f"causes by category of {env}/{tag or 'window'}", list(categories.columns))
+    show_table(frame, f"{what.value} of {env}/{tag or 'window'}", shown)
+
+
+def _failures_first(what: What, frame):
+    """Datasets: failed first, then running, pending, not started, succeeded, skipped; errors: under their
+    category, the biggest category first."""
+    if frame.empty:
+        return frame
+    if what is What.datasets:
+        order = {"failed": 0, "running": 1, "pending": 2, "not_started": 3, "succeeded": 4, "skipped": 5}
+        return frame.assign(_o=frame["state"].map(order).fillna(9)).sort_values(
+            ["_o", "failing_step", "dataset_id"], na_position="last").drop(columns="_o")
+    if what is What.errors:
+        from cxgm_pipeline.monitor.failures import signatures_by_category
+
+        return signatures_by_category(frame)[1]
+    return frame
 
 
 def _given(ctx: typer.Context, name: str) -> bool:

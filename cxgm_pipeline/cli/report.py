@@ -13,8 +13,15 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
     from cxgm_pipeline.monitor.attempt_ref import AttemptRef
     from cxgm_pipeline.monitor.report import AttemptReport, write_attempt_report
 
+    from cxgm_pipeline.monitor.answer import attempt_answer
+
     result = load_frames(env, tag, start, end, refresh)
-    write_attempt_report(out, AttemptReport(AttemptRef(env, result.key), result.frames, _progress(result)))
+    progress = _progress(result)
+    answer = None
+    if result.attempt is not None:
+        answer, _ = attempt_answer(result.attempt, result.frames["dataset_rollup"], result.frames["enriched_jobs"],
+                                   progress)
+    write_attempt_report(out, AttemptReport(AttemptRef(env, result.key), result.frames, progress, answer))
     err.print(f"wrote {out / 'index.html'}, {out / 'index.md'}, the plots and {out / 'rerun.csv'}")
 
 

@@ -7,6 +7,7 @@ datasets to re-run), and once a day (AWS's day) while it runs, its progress and 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -14,6 +15,7 @@ import pandas as pd
 
 from cxgm_pipeline.monitor.deltas import signature_diff_lines
 from cxgm_pipeline.monitor.portal import old_schema_served, portal_checked
+from cxgm_pipeline.monitor.failures import by_category, signatures_by_category
 from cxgm_pipeline.monitor.progress import observed_now
 from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
@@ -28,6 +30,7 @@ class Alert:
     key: str  # dedup key within the attempt
     subject: str
     body: str
+    category: str | None = None  # a new signature's error category: a digest counts them by it
 
 
 def failure_rate(datasets: pd.DataFrame) -> float:
@@ -38,29 +41,36 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
              causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None,
-             outcome: str | None = None) -> list[Alert]:
+             outcome: str | None = None, answer: str | None = None) -> list[Alert]:
     """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
     rehearsal (the same key in another stage); `portal`: its portal_state frame (what the portal serves);
-    `outcome`: its AttemptOutcome (the finished alert says it: a SUCCEEDED execution may be a failed attempt)."""
+    `outcome`: its AttemptOutcome (the finished alert says it: a SUCCEEDED execution may be a failed attempt);
+    `answer`: its `monitor.answer` line, the first line of the progress and finished alerts."""
     where = f"{stage}/{attempt}"
     alerts = []
     daily = daily_progress(where, progress, finished, announced)
     if daily is not None:
-        alerts.append(daily)
+        alerts.append(_answer_first(daily, answer))
     for row in signatures.to_dict("records"):
         key = f"signature:{row['error_signature']}"
         if key not in announced:
             alerts.append(Alert("new_signature", key, f"[cxgm] {where}: new error ({row['error_category']})",
-                                f"{row['jobs']} job(s) in {row['step']}: {row['error_signature']}"))
+                                f"{row['jobs']} job(s) in {row['step']}: {row['error_signature']}",
+                                row["error_category"]))
     rate = failure_rate(datasets) if not datasets.empty else 0.0
     if rate > threshold and "failure_rate" not in announced:
         alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: failure rate {rate:.1%} > {threshold:.0%}",
                             f"{int((datasets['state'] == DatasetState.FAILED.value).sum())} datasets failed so far."))
     if finished and "finished" not in announced:
         counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
-        top = signatures.head(TOP)
+        top = signatures_by_category(signatures)[1].head(TOP)  # under their category, the biggest first
         lines = [*([f"Outcome: {outcome}"] if outcome else []),
-                 "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), "", "Top errors:"]
+                 "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
+        categories = by_category(datasets)
+        if not categories.empty:  # the biggest cause first, whatever the number of its signatures
+            lines += ["Failed by category: " + ", ".join(f"{c} {n}" for c, n in zip(categories["error_category"],
+                                                                                   categories["datasets"]))]
+        lines += ["", "Top errors:"]
         lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
         if progress is not None:
             lines += ["", f"Progress: {progress.line()}"]
@@ -81,7 +91,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
             gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
             subject = f"[cxgm] {where} finished without migrating any dataset" + (
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
-        alerts.append(Alert("finished", "finished", subject, "\n".join(lines)))
+        alerts.append(_answer_first(Alert("finished", "finished", subject, "\n".join(lines)), answer))
     return alerts
 
 
@@ -95,6 +105,21 @@ def portal_sentence(portal: pd.DataFrame | None) -> str | None:
         return f"Portal: not read ({why.iloc[0] if not why.empty else 'unknown'})."
     parts = ", ".join(f"{int(n)} {verdict.replace('_', ' ')}" for verdict, n in counts.items())
     return f"Portal: {old_schema_served(portal)} dataset(s) still served on the old schema ({parts})."
+
+
+def _answer_first(alert: Alert, answer: str | None) -> Alert:
+    return replace(alert, body=f"{answer}\n\n{alert.body}") if answer else alert
+
+
+SENT_AT = "__digest_sent_at__"  # the cursor's entry of each attempt's last digest time (epoch seconds)
+
+
+def digest_due(new: list[Alert], last_sent: float | None, now: float, interval: float) -> bool:
+    """Whether new alerts go now: the finished alert always; others when the attempt's last digest is
+    `interval` seconds old (or there was none). Held ones stay unannounced, and go in the next digest."""
+    if any(a.kind == "finished" for a in new):
+        return True
+    return last_sent is None or now - last_sent >= interval
 
 
 def progress_key(now) -> str:
@@ -126,8 +151,14 @@ def digest(where: str, alerts: list[Alert]) -> Alert:
     if len(alerts) == 1:
         return alerts[0]
     kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in alerts}))
-    body = "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
-    return Alert("digest", ",".join(a.key for a in alerts), f"[cxgm] {where}: {len(alerts)} alerts ({kinds})", body)
+    new = Counter(a.category or "unknown" for a in alerts if a.kind == "new_signature")
+    head = ("New causes by category: " + ", ".join(f"{c} {n}" for c, n in new.most_common()) + "\n\n") if new else ""
+    alerts = sorted(alerts, key=lambda a: (a.kind == "new_signature", -new.get(a.category or "unknown", 0)))
+    body = head + "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
+    what = f"{len(alerts)} alerts ({kinds})"
+    if new:
+        what += ": new " + ", ".join(f"{c} {n}" for c, n in new.most_common(3))
+    return Alert("digest", ",".join(a.key for a in alerts), f"[cxgm] {where}: {what}", body)
 
 
 def with_links(alert: Alert, links: dict[str, str]) -> Alert:
@@ -145,3 +176,44 @@ def record_sent(previous: pd.DataFrame | None, sent: list[dict], now: datetime |
     if not frames:
         return empty_frame(SentAlerts)
     return validate(SentAlerts, pd.concat(frames, ignore_index=True).tail(KEPT)[list(SentAlerts.to_schema().columns)])
+
+
+INLINE_LIMIT = 1000  # dagster-webserver renders a Markdown value inline only under this many characters
+
+
+def _md_line(text: str) -> str:
+    from cxgm_pipeline.monitor.answer import breakable
+    from cxgm_pipeline.monitor.report import md_cell
+
+    return md_cell(breakable(text))
+
+
+def alert_markdown(subject: str, body: str, sent_at, links: dict[str, str], limit: int = INLINE_LIMIT) -> str:
+    """One alert as the UI shows it inline: its subject, when, its links, then its body's lines as a list (no
+    code block: a long line would widen the pane), cut to fit `limit` characters and saying how much is left."""
+    head = (f"**{_md_line(subject)}** ({pd.Timestamp(sent_at):%Y-%m-%d %H:%M} UTC) · "
+            + " · ".join(f"[{label}]({url})" for label, url in links.items() if url) + "\n\n")
+    lines = [line.strip() for line in body.splitlines() if line.strip()
+             and not any(line.strip().endswith(url) for url in links.values() if url)]
+    for n in range(len(lines), -1, -1):
+        more = f"\n\n_+{len(lines) - n} more lines: the alerts frame's `body`_" if n < len(lines) else ""
+        text = head + "".join(f"- {_md_line(line)}\n" for line in lines[:n]) + more
+        if len(text) < limit:
+            return text
+    return head[:limit - 1]
+
+
+def alerts_table_markdown(frame: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
+    """The newest alerts, each an item with its links, as many as fit in `limit` characters (a list: it wraps
+    to the pane, where a table is as wide as its cells)."""
+    from cxgm_pipeline.monitor.report import md_cell
+
+    rows = frame.iloc[::-1]
+    text = ""
+    for i, r in enumerate(rows.itertuples()):
+        line = (f"- {r.sent_at:%m-%d %H:%M} UTC {r.stage}/{r.attempt}: {md_cell(r.subject)} · "
+                f"[partition]({r.partition_url}) · [report]({r.report_url})\n")
+        if len(text + line) + 40 >= limit:
+            return text + f"\n_{len(rows) - i} older: the alerts frame_"
+        text += line
+    return text

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pandera.pandas as pa
 
+from cxgm_pipeline.monitor.answer import attempt_answer, breakable
 from cxgm_pipeline.monitor.attempts import Attempt
 from cxgm_pipeline.monitor.children import apply_child_failures, fetch_child_failures
 from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.campaigns import CampaignSource, with_campaign
 from cxgm_pipeline.monitor.campaigns import fingerprint as campaign_fingerprint
+from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown
 from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
 from cxgm_pipeline.monitor.enrich import enrich_jobs
 from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
@@ -80,6 +82,10 @@ class Build:
         return future.result() if future is not None else None
 
 
+class Markdown(str):
+    """A summary value to show rendered as Markdown (the Dagster asset makes it Markdown metadata)."""
+
+
 def _counts(frame: pd.DataFrame, column: str, prefix: str) -> dict:
     return {f"{prefix}{k}": int(v) for k, v in frame[column].value_counts().items()} if not frame.empty else {}
 
@@ -105,8 +111,10 @@ def _rollup_summary(frame: pd.DataFrame, b: Build) -> dict:
            "unattributed": int(frame["dataset_id"].str.startswith(UNATTRIBUTED).sum()) if not frame.empty else 0}
     why = attempt_summary(b.attempt, b.frames["enriched_jobs"], frame)
     if why:
-        out["why_empty"] = why
-    return out
+        out["why_empty"] = breakable(why)
+    # the ETA needs the rehearsal, which migration_report reads: this line points there instead
+    answer, health = attempt_answer(b.attempt, frame, b.frames["enriched_jobs"], with_eta=False)
+    return {"answer": answer, "health": breakable(health.reason) or "no failure", **out}
 
 
 def _portal(b: Build) -> pd.DataFrame:
@@ -184,9 +192,10 @@ CHAIN: tuple[FrameSpec, ...] = (
               "rollups", lambda f, b: {"collections": len(f), "can_publish": int(f["can_publish"].sum()) if not f.empty else 0}),
     FrameSpec("error_signatures", ErrorSignatures, ("enriched_jobs", "sfn_executions", "dataset_rollup"),
               lambda b: error_signatures(b.frames["enriched_jobs"], b.frames["sfn_executions"], b.frames["dataset_rollup"]),
-              "rollups", lambda f, b: {"signatures": len(f)}),
+              "rollups", lambda f, b: {"failures": Markdown(failures_markdown(b.frames["dataset_rollup"])),
+                                       "signatures": len(f)}),
     FrameSpec("rerun_manifest", RerunManifest, ("dataset_rollup",), _rerun, "rollups",
-              lambda f, b: {"datasets": len(f)}),
+              lambda f, b: {"rerun": Markdown(rerun_markdown(f)), "datasets": len(f)}),
     FrameSpec("portal_state", PortalState, ("dataset_rollup", "migration_jobs"), _portal, "rollups",
               lambda f, b: portal_summary(f), incremental=True),
 )

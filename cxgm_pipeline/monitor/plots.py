@@ -1,7 +1,7 @@
 """matplotlib figures of a migration: job status counts, durations, dataset states, dev-vs-prod deltas.
 
 Drawn so the few failures among thousands of successes stay visible: counts side by side (never stacked) on
-a log axis when they span orders of magnitude, each bar labelled with its number, failures drawn first and
+a linear axis with each bar labelled with its number, failures drawn first and
 on top, every step kept even with one job, durations on a log axis (a 20-second step and a 4-hour one on
 one plot), legends outside the data. Each returns a Figure; `png_bytes` renders one for the Dagster UI, a
 report or `cxgm plot`.
@@ -40,7 +40,6 @@ STEP_ORDER = [Step.GATHER_COLLECTIONS, Step.COLLECTION_MIGRATION, Step.DATASET_M
               Step.VALIDATE_ATAC, Step.ADD_LABELS, Step.CXG, Step.COLLECTION_PUBLISH, Step.COLLECTION_CLEANUP,
               Step.REPORT]
 WIDTH_IN, DPI = 8.5, 80  # 680 px: the width of a metadata value in the Dagster UI's partition view
-LOG_SPAN = 20  # counts whose largest is this many times the smallest go on a log axis
 OUTCOME_COLORS = {"succeeded_to_failed": "#c62828", "failed_to_succeeded": "#2e7d32", "other_change": "#f9a825",
                   "only_in_base": "#9e9e9e", "only_in_other": "#1565c0"}
 _DURATION_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"), (4 * 3600, "4 h"),
@@ -81,15 +80,16 @@ def _legend_outside(ax, title: str | None = None, handles=None) -> None:
 def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | None = None,
                legend: bool = True, row_colors: list[str] | None = None, show_zero: bool = False) -> Figure:
     """Horizontal grouped bars: one row per index value (top to bottom), one bar per column, each labelled with
-    its count (and share of `total`); log axis when the counts span orders of magnitude; zeros not drawn (but
+    its count (and share of `total`); a linear axis, whatever the counts span; zeros not drawn (but
     labelled " 0" with `show_zero`). Bars take their column's status colour, or with `row_colors` one per row."""
     rows, series = list(table.index), list(table.columns)
     n = max(1, len(series))
     height = 0.8 / n
     fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.2, 0.3 * len(rows) * max(1.5, n * 0.75) + 1.2)))
     positive = table.to_numpy()[table.to_numpy() > 0]
-    log = len(positive) and positive.max() / positive.min() >= LOG_SPAN
-    base = 0.7 if log else 0  # a log bar starts below 1 so a single job still has a visible bar
+    # A linear axis, each bar labelled with its count: on a log axis 65 failures looked half as long as 1,889
+    # successes. A bar too short to see still has its label.
+    base = 0
     for i, column in enumerate(series):
         y = np.arange(len(rows)) + (i - (n - 1) / 2) * height
         values = table[column].to_numpy()
@@ -103,12 +103,7 @@ def _bar_chart(table: pd.DataFrame, title: str, xlabel: str, total: pd.Series | 
                 ax.text(v, yy, f" {int(v):,}{share}", va="center", fontsize=8, zorder=4)
     ax.set_yticks(np.arange(len(rows)), [str(r) for r in rows])
     ax.invert_yaxis()
-    if log:
-        ax.set_xscale("log")
-        ax.set_xlim(base, positive.max() * 4)
-        xlabel += " (log scale)"
-    else:
-        ax.set_xlim(0, (positive.max() if len(positive) else 1) * 1.2)
+    ax.set_xlim(0, (positive.max() if len(positive) else 1) * 1.25)  # room for the labels
     for i, row in enumerate(rows) if show_zero else ():
         if not (table.loc[row] > 0).any():
             ax.text(ax.get_xlim()[0], i, " 0", va="center", fontsize=8, color="#757575")
@@ -272,6 +267,33 @@ def plot_job_duration_differences(deltas: pd.DataFrame, step: str = "cxg", top: 
     _legend_outside(ax)
     fig.tight_layout()
     return fig
+
+
+# A metadata value of the Dagster UI's partition view at 1,280 px: a 574 px pane less its key column leaves
+# ~340 px, and an image wider than that widens the whole table (the answer line scrolls out of sight)
+UI_WIDTH_IN = 3.9  # 312 px at DPI
+
+
+def png_pair(fig: Figure) -> tuple[bytes, bytes]:
+    """(the figure as drawn, the same figure laid out again UI_WIDTH_IN wide, its text the same size); panels
+    side by side go one under the other."""
+    full = io.BytesIO()
+    fig.savefig(full, format="png", dpi=DPI)
+    width, height = fig.get_size_inches()
+    axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    if len(axes) > 1 and len({ax.get_subplotspec().rowspan.start for ax in axes}) == 1:
+        grid = fig.add_gridspec(len(axes), 1)
+        for i, ax in enumerate(axes):
+            ax.set_subplotspec(grid[i])
+        height *= len(axes)
+    fig.set_size_inches(UI_WIDTH_IN, max(height, 2.2))
+    fig.tight_layout()
+    if len(axes) == 1 and axes[0].texts:  # count labels beyond a bar's end: room for them on the right
+        fig.subplots_adjust(right=fig.subplotpars.right - 0.12)
+    narrow = io.BytesIO()
+    fig.savefig(narrow, format="png", dpi=DPI)
+    plt.close(fig)
+    return full.getvalue(), narrow.getvalue()
 
 
 def png_bytes(fig: Figure) -> bytes:

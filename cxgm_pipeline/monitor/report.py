@@ -34,6 +34,7 @@ class AttemptReport:
     ref: AttemptRef
     frames: Mapping[str, pd.DataFrame]
     progress: object | None = None  # a monitor.progress.Progress: counts over time and the ETA, when it has datasets
+    answer: str | None = None  # monitor.answer's line: state, % ended, failed, ETA, the data's moment
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self.frames:
@@ -89,7 +90,19 @@ FIGURES: list[tuple[str, FigureMaker]] = [
 
 def attempt_figures(r: AttemptReport) -> dict[str, bytes]:
     """The plots that apply (progress: none before the attempt has a dataset)."""
-    return {name: plots.png_bytes(figure) for name, make in FIGURES if (figure := make(r)) is not None}
+    return attempt_figure_pairs(r)[0]
+
+
+UI_PREFIX = "ui_"  # the narrow copy of a plot, for the Dagster UI's metadata pane
+
+
+def attempt_figure_pairs(r: AttemptReport) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(the plots as the report shows them, their narrow copies for the UI by the same names)."""
+    full, narrow = {}, {}
+    for name, make in FIGURES:
+        if (figure := make(r)) is not None:
+            full[name], narrow[name] = plots.png_pair(figure)
+    return full, narrow
 
 
 def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
@@ -113,6 +126,11 @@ def md_cell(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def _plain(text: str) -> str:
+    """A line of prose both renderings keep as is: no markup characters (an intraword `_` is not markup)."""
+    return re.sub(r"[*`\[\]|<>]", "", " ".join(str(text).split()))
+
+
 def _cell_text(cell: str) -> str:
     """The text a Markdown cell written by md_cell stands for."""
     return html.unescape(_MD_ESCAPED.sub(r"\1", cell.strip()))
@@ -131,11 +149,34 @@ def markdown_table(df: pd.DataFrame, columns: list[str], limit: int | None = Non
 
 
 def _signatures(r: AttemptReport) -> str:
-    return ("One row per cause. `examples`: what the signature's {placeholders} stood for; `error_evidence`: the "
-            "classifier rule that decided the category and the line it matched.\n\n"
-            + markdown_table(r.frame("error_signatures"), ["jobs", "datasets", "step", "error_category",
+    from cxgm_pipeline.monitor.failures import signatures_by_category
+
+    _, ordered = signatures_by_category(r.frame("error_signatures"))  # under their category, the biggest first
+    return ("One row per cause, under its category (the biggest first). `examples`: what the signature's "
+            "{placeholders} stood for; `error_evidence`: the classifier rule that decided the category and the line "
+            "it matched.\n\n"
+            + markdown_table(ordered, ["jobs", "datasets", "step", "error_category",
                                                             "error_signature", "examples", "error_evidence"],
                              TOP_SIGNATURES))
+
+
+def _by_category(r: AttemptReport) -> str:
+    """Failed datasets by error category, then by category x step with one example each: the biggest cause
+    first, whatever the number of its signatures."""
+    from cxgm_pipeline.monitor.failures import by_category, by_category_and_step
+
+    datasets = r.frame("dataset_rollup")
+    cats = by_category(datasets)
+    if cats.empty:
+        return "_none_\n"
+    return (markdown_table(cats, list(cats.columns)) + "\n"
+            + markdown_table(by_category_and_step(datasets), ["error_category", "step", "datasets", "example"]))
+
+
+def _rerun_split(r: AttemptReport) -> str:
+    from cxgm_pipeline.monitor.failures import rerun_markdown
+
+    return rerun_markdown(r.frame("rerun_manifest"), limit=10**6) + "\n"
 
 
 def _rerun(r: AttemptReport) -> str:
@@ -148,7 +189,7 @@ def _progress(r: AttemptReport) -> str:
     """Counts now, throughput, ETA with its range and what it stands on (the plot is with the others)."""
     p = r.progress
     if p is None:
-        return "_no dataset yet_\n"
+        return f"No dataset: {_plain(r.answer)}.\n" if r.answer else "_no dataset yet_\n"
     lines = [f"At {p.now:%Y-%m-%d %H:%M} UTC: " + p.line().replace("; ETA", ". ETA") + ".", ""]
     if p.eta is not None:
         lines += [f"The ETA stands on: {p.eta.basis}.", ""]
@@ -235,6 +276,8 @@ def _verdicts(r: AttemptReport) -> str:
 Section = Callable[[AttemptReport], str]
 SECTIONS: list[tuple[str, Section]] = [
     ("Progress", _progress),
+    ("Failures by cause", _by_category),
+    ("What to re-run, and how", _rerun_split),
     ("The portal's answer", _portal),
     ("Top error signatures", _signatures),
     ("Production's verdicts", _verdicts),
@@ -246,7 +289,10 @@ SECTIONS: list[tuple[str, Section]] = [
 def attempt_markdown(r: AttemptReport, images: dict[str, str], links: Mapping[str, str] | None = None) -> str:
     """Key numbers, then the plots, then each section. `images`: figure name -> URL (a file name on disk, a
     data: URI or a served URL); `links`: label -> URL shown under the numbers."""
-    lines = [f"# Migration {r.ref.key} in {r.ref.stage}", "", key_numbers_markdown(r), ""]
+    lines = [f"# Migration {r.ref.key} in {r.ref.stage}", ""]
+    if r.answer:
+        lines += [f"**{_plain(r.answer)}**", ""]
+    lines += [key_numbers_markdown(r), ""]
     if links:
         lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
     for name, url in images.items():
@@ -266,8 +312,9 @@ def _inline(text: str) -> str:
     text = re.sub(r"^_(.+)_$", r"<i>\1</i>", text)
     text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
     # the line is escaped already: its URL's `&` is `&amp;` once, as an attribute wants it (not twice)
-    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)",
+    text = re.sub(r"(?<!\\)\[([^\]]+)\]\(([^)\s]+)\)",
                   lambda m: f'<a href="{html.escape(html.unescape(m.group(2)))}">{m.group(1)}</a>', text)
+    return _MD_ESCAPED.sub(r"\1", text)  # md_cell's backslashes are Markdown's, not the text's
 
 
 def _html(markdown: str) -> str:
@@ -339,7 +386,10 @@ def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str
     the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
     from cxgm_pipeline.monitor.rerun import write_manifest
 
-    figures = attempt_figures(r)
+    figures, narrow = attempt_figure_pairs(r)
+    for name, png in narrow.items():  # not in the report: the UI shows them, each a link to its full size
+        (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / (UI_PREFIX + name)).write_bytes(png)
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")

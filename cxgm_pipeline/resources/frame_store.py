@@ -38,8 +38,11 @@ class ParquetIOManager(ConfigurableIOManager):
         if obj is None:
             return
         asset, stage, attempt = self._where(context)
-        path = self.store.write(obj, asset, stage, attempt)
-        context.add_output_metadata({"rows": len(obj), "path": str(path)})
+        path = str(self.store.write(obj, asset, stage, attempt))
+        # the store and the path in it apart: a whole path is one unbreakable word, wider than the UI's pane
+        base = str(self.store.base_path).rstrip("/")
+        inside = path[len(base) + 1:] if path.startswith(base + "/") else path
+        context.add_output_metadata({"rows": len(obj), "path": inside, "store": base})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         asset, stage, attempt = self._where(context)

@@ -10,6 +10,7 @@ announce runs materialize), so the UI lists them too."""
 
 import hashlib
 import json
+import time
 from dataclasses import asdict
 
 import pandas as pd
@@ -29,14 +30,14 @@ from dagster import (
     sensor,
 )
 
-from cxgm_pipeline.config import get_config, max_failure_rate, sensor_seconds
+from cxgm_pipeline.config import digest_seconds, get_config, max_failure_rate, sensor_seconds
 from cxgm_pipeline.monitor import links
-from cxgm_pipeline.monitor.alerts import Alert, digest, evaluate, progress_due, record_sent, with_links
+from cxgm_pipeline.monitor.answer import attempt_answer
+from cxgm_pipeline.monitor.alerts import SENT_AT, Alert, alert_markdown, alerts_table_markdown, digest, digest_due, evaluate, progress_due, record_sent, with_links
 from cxgm_pipeline.monitor.attempts import list_all_attempts
 from cxgm_pipeline.monitor.outcome import stored_outcome
 from cxgm_pipeline.monitor.deltas import signature_diff
 from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
-from cxgm_pipeline.monitor.report import md_cell
 from cxgm_pipeline.monitor.rerun import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -73,14 +74,6 @@ ALERTS_VIEW = AssetSpec(
                 "and report; recorded by the announce_alerts runs that send them.")
 
 
-def _alerts_table(frame: pd.DataFrame, limit: int = 50) -> str:
-    rows = frame.tail(limit).iloc[::-1]
-    lines = ["| sent (UTC) | attempt | kind | subject | links |", "|---|---|---|---|---|"]
-    lines += [f"| {r.sent_at:%Y-%m-%d %H:%M} | {r.stage}/{r.attempt} | {r.kind} | {md_cell(r.subject)} | "
-              f"[partition]({r.partition_url}) · [report]({r.report_url}) |" for r in rows.itertuples()]
-    return "\n".join(lines)
-
-
 @op
 def announce(context: OpExecutionContext, config: AnnounceConfig, notifier: Notifier, store: FrameStoreResource) -> None:
     """Sends the digests the alerts sensor decided on, then records them in the `alerts` view."""
@@ -93,9 +86,10 @@ def announce(context: OpExecutionContext, config: AnnounceConfig, notifier: Noti
     store.write(frame, ALERTS)
     latest = frame.iloc[-1]
     context.log_event(AssetMaterialization(ALERTS_VIEW.key, metadata={
-        "latest": MetadataValue.md(f"**{latest.subject}** ({latest.sent_at:%Y-%m-%d %H:%M} UTC)\n\n"
-                                   f"[the partition in Dagster]({latest.partition_url}) · [report]({latest.report_url})"),
-        "alerts": MetadataValue.md(_alerts_table(frame)),
+        # the latest digest with its body, inline (the UI hides Markdown of 1,000 characters or more)
+        "latest": MetadataValue.md(alert_markdown(latest.subject, latest.body, latest.sent_at, {
+            "the partition in Dagster": latest.partition_url, "report": latest.report_url})),
+        "alerts": MetadataValue.md(alerts_table_markdown(frame)),
         "sent": len(frame),
         "sent_in_this_run": len(sent),
     }))
@@ -116,6 +110,8 @@ def _rerun(store: FrameStoreResource, attempt) -> pd.DataFrame:
 @sensor(jobs=[announce_alerts], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
 def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource):
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    sent_at: dict[str, float] = announced.pop(SENT_AT, {})  # attempt -> its last digest (wall clock, epoch s)
+    now, interval = wall_clock(), digest_seconds()
     threshold = max_failure_rate()
     requests = []
     attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
@@ -144,17 +140,33 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         portal = (store.read("portal_state", attempt.stage, attempt.key)
                   if closing and store.exists("portal_state", attempt.stage, attempt.key) else None)
         outcome = stored_outcome(attempt, store) if closing else None
+        answer = None
+        if wanted:
+            # its jobs say why it has no dataset, and when they were read: the moment every page names
+            jobs = store.read("enriched_jobs", attempt.stage, attempt.key) \
+                if store.exists("enriched_jobs", attempt.stage, attempt.key) else None
+            answer, _ = attempt_answer(attempt, datasets, jobs, progress)
         new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, seen, progress,
-                       causes=causes, portal=portal, outcome=outcome)
+                       causes=causes, portal=portal, outcome=outcome, answer=answer)
+        if new and not stale and not digest_due(new, sent_at.get(name), now, interval):
+            continue  # held, unannounced: one digest per interval, with whatever is new by then
         announced[name] = sorted(seen | {a.key for a in new})
         if new and not stale:
+            sent_at[name] = now
             where = {"partition_url": links.partition_page(attempt.ref),
                      "report_url": links.report_file(attempt.ref) or str(store.report_dir(attempt.stage, attempt.key) / "index.html")}
             message = with_links(digest(attempt.ref.label, new), {"Dagster": where["partition_url"], "Report": where["report_url"]})
             run_key = "alerts:" + hashlib.sha1(f"{name}|{message.key}".encode()).hexdigest()[:16]
-            config = {"stage": attempt.stage, "attempt": attempt.key, **asdict(message), **where}
+            fields = {k: v for k, v in asdict(message).items() if k != "category"}
+            config = {"stage": attempt.stage, "attempt": attempt.key, **fields, **where}
             requests.append(RunRequest(run_key=run_key, job_name=announce_alerts.name, tags={"cxgm/attempt": name},
                                        run_config={"ops": {"announce": {"config": {"alerts": [config]}}}}))
+    cursor = json.dumps({**announced, SENT_AT: sent_at})
     if not requests:
-        return SensorResult(skip_reason=SkipReason("nothing new to announce"), cursor=json.dumps(announced))
-    return SensorResult(run_requests=requests, cursor=json.dumps(announced))
+        return SensorResult(skip_reason=SkipReason("nothing new to announce"), cursor=cursor)
+    return SensorResult(run_requests=requests, cursor=cursor)
+
+
+def wall_clock() -> float:
+    """This machine's time: digests are paced for the people reading them, not by AWS's clock."""
+    return time.time()

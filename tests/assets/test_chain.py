@@ -117,7 +117,9 @@ def test_task_token_is_never_stored(chain, emulator):
 def test_checks_on_a_finished_attempt(chain, truth):
     result = chain["results"][("dev", "ATTEMPT_2")]
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert {name: e.passed for name, e in evaluations.items() if name != "failure_rate_below_threshold"} == {
+    # attempt_is_healthy: test_trouble_shows_as_check_severity_per_partition
+    assert {name: e.passed for name, e in evaluations.items()
+            if name not in ("failure_rate_below_threshold", "attempt_is_healthy")} == {
         "every_dataset_accounted_once": True, "succeeded_have_new_version": True,
         "job_and_execution_views_agree": True, "aws_access": True}
     datasets = observable(migration(truth, "dev", "ATTEMPT_2"))
@@ -199,7 +201,7 @@ def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
     # a subject is one escaped cell: its "[cxgm]" is text, not a broken link, and a "|" in it splits no column
     from cxgm_pipeline.monitor.report import md_cell
 
-    assert f"| {md_cell(view.iloc[-1]['subject'])} |" in recorded.metadata["alerts"].value
+    assert f": {md_cell(view.iloc[-1]['subject'])} · [partition](" in recorded.metadata["alerts"].value
     assert md_cell("[cxgm] a | b") == "\\[cxgm\\] a \\| b"
 
 
@@ -411,3 +413,91 @@ def test_a_second_run_of_a_partition_in_progress_stops_before_touching_frames(ch
         assert other.run_id in failure.event_specific_data.error.message
     finally:
         instance.delete_run(other.run_id)
+
+
+def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, truth):
+    """The answer line leads migration_report's and dataset_rollup's metadata and the report; failures by
+    category, the top failed datasets and the split re-run list are Markdown short enough to render inline."""
+    for m in truth["migrations"]:
+        result = chain["results"][(m["stage"], m["attempt_key"])]
+        report = result.asset_materializations_for_node("migration_report")[0].metadata
+        rollup_meta = result.asset_materializations_for_node("dataset_rollup")[0].metadata
+        assert list(report)[0] == "answer" and list(rollup_meta)[0] == "answer"
+        answer = report["answer"].value.strip("*")
+        listed = [d for d in observable(m) if d["state"] != "skipped"]
+        failed = sum(d["state"] == "failed" for d in listed)
+        if listed:
+            assert f" of {len(listed):,} (100%) ended - {failed:,} failed - data from " in answer, answer
+            assert rollup_meta["answer"].value.split(" - data")[0] == answer.split(" - data")[0]
+        else:
+            assert "no dataset" in answer and "failed in gather_collections" in answer, answer
+        for name in ("failures", "top_failed", "rerun"):
+            assert len(report[name].value) < 1000, (name, "the UI renders Markdown inline only under 1,000 characters")
+        assert report["failures"].value.startswith(f"**{failed:,} failed datasets**") if failed else True
+        index = (chain["data"] / "reports" / m["stage"] / m["attempt_key"] / "index.md").read_text()
+        assert index.splitlines()[2] == f"**{answer}**"
+        assert "## Failures by cause" in index and "## What to re-run, and how" in index
+    placeholder = chain["results"][("staging", "ATTEMPT_2")].asset_materializations_for_node("dataset_rollup")[0]
+    assert "placeholder" in placeholder.metadata["answer"].value
+
+
+def test_trouble_shows_as_check_severity_per_partition(chain, truth):
+    """An attempt that died in gather_collections (its execution SUCCEEDED), was aborted, or ended with failed
+    datasets fails `attempt_is_healthy` (ERROR, ERROR, WARN); a clean one and a placeholder pass. Each check
+    result names its partition: the check list shows another partition's latest result than the detail."""
+    from dagster import AssetCheckSeverity
+
+    seen = set()
+    for m in truth["migrations"]:
+        evaluations = {e.check_name: e for e in chain["results"][(m["stage"], m["attempt_key"])]
+                       .get_asset_check_evaluations()}
+        health = evaluations["attempt_is_healthy"]
+        where = f"{m['stage']}/{m['attempt_key']}"
+        assert health.description.startswith(where + ": ")
+        assert evaluations["failure_rate_below_threshold"].description.startswith(where + ": ")
+        gather_failed = any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"])
+        failed = sum(d["state"] == "failed" for d in observable(m))
+        if gather_failed or m["status"] == "ABORTED":
+            assert not health.passed and health.severity == AssetCheckSeverity.ERROR, health.description
+            seen.add("error")
+        elif failed:
+            assert not health.passed and health.severity == AssetCheckSeverity.WARN
+            assert f"{failed:,} failed dataset" in health.description
+            seen.add("warn")
+        else:
+            assert health.passed
+    assert seen == {"error", "warn"}
+    placeholder = {e.check_name: e for e in chain["results"][("staging", "ATTEMPT_2")].get_asset_check_evaluations()}
+    assert placeholder["attempt_is_healthy"].passed and "placeholder" in placeholder["attempt_is_healthy"].description
+
+
+def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
+    """A run's first minutes find a new cause at every refresh: new causes found within CXGM_DIGEST_SECONDS of
+    the attempt's last digest are held (unannounced) and go in the next one; the finished alert goes at once."""
+    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+    from cxgm_pipeline.monitor.alerts import SENT_AT
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    monkeypatch.setenv("CXGM_DIGEST_SECONDS", "600")
+    clock = [1_000_000.0]
+    monkeypatch.setattr(alerts_module, "wall_clock", lambda: clock[0])
+    first = json.loads(_tick_alerts(chain).cursor)
+    name = "prod:ATTEMPT_2"
+    assert first[SENT_AT][name] == clock[0]
+    # as if the last digest had announced everything but one new cause and the finish was not reached yet
+    signatures = chain["store"].read("error_signatures", "prod", "ATTEMPT_2")
+    held_key = f"signature:{signatures.iloc[0]['error_signature']}"
+    cursor = {**first, name: [k for k in first[name] if k != held_key]}
+    clock[0] += 60
+    held = _tick_alerts(chain, json.dumps(cursor))
+    assert name not in {r.tags["cxgm/attempt"] for r in held.run_requests}, "a digest a minute after the last"
+    assert held_key not in json.loads(held.cursor)[name], "held, not lost"
+    clock[0] += 600
+    due = _tick_alerts(chain, held.cursor)
+    body = next(r for r in due.run_requests if r.tags["cxgm/attempt"] == name).run_config["ops"]["announce"][
+        "config"]["alerts"][0]["body"]
+    assert signatures.iloc[0]["error_signature"] in body
+    # the finish goes at once, whatever the interval
+    cursor = {**first, name: [k for k in first[name] if k != "finished"], SENT_AT: {name: clock[0]}}
+    finished = _tick_alerts(chain, json.dumps(cursor))
+    assert name in {r.tags["cxgm/attempt"] for r in finished.run_requests}

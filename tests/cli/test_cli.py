@@ -50,10 +50,16 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
             gather_failed.append(m["attempt_key"])
             assert frame.loc[m["attempt_key"], "datasets"] == 0
             assert frame.loc[m["attempt_key"], "note"].startswith("failed in gather_collections: ")
+            assert "failed in gather_collections" in frame.loc[m["attempt_key"], "answer"].split(" - ")[0]
         else:
             assert pd.isna(frame.loc[m["attempt_key"], "note"])
+            listed = [d for d in observable(m) if d["state"] != "skipped"]
+            failed = sum(d["state"] == "failed" for d in listed)
+            assert f" of {len(listed):,} (100%) ended - {failed:,} failed - " in frame.loc[m["attempt_key"], "answer"]
     assert gather_failed, "the default scenario has an attempt whose gather_collections failed"
     shown = cli("attempts", "--env", "dev", "--fetch").output
+    answers = [line for line in shown.splitlines() if line.startswith(tuple(f"{k}: " for k in frame.index))]
+    assert len(answers) >= len(frame) and shown.index(answers[0]) < shown.index("┏"), "the answers come first"
     assert f"{gather_failed[0]}: no dataset: failed in gather_collections" in shown.replace("\n", "")
     # what --fetch rolled up is kept: the plain listing shows it without reading the attempts again
     assert "counts left blank" not in cli("attempts", "--env", "dev").output
@@ -225,3 +231,38 @@ def test_unknown_status_or_step_is_a_usage_error_not_an_empty_table(cli):
                                      code=2).output
     assert "expected one of" in cli("describe", "datasets", "--env", "dev", "--tag", "ATTEMPT_2", "--step", "bogus",
                                      code=2).output
+
+
+def test_datasets_list_failures_first_and_errors_roll_up_by_category(cli, truth, tmp_path):
+    """`describe datasets` showed 50 succeeded rows before any failure; `describe errors` showed signatures
+    without their category's total, hiding the biggest cause."""
+    from collections import Counter
+
+    out = tmp_path / "datasets.csv"
+    cli("describe", "datasets", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(out))
+    states = pd.read_csv(out)["state"].tolist()
+    failed = sum(d["state"] == "failed" for d in observable(migration(truth, "dev", "ATTEMPT_2")))
+    assert failed and states[:failed] == ["failed"] * failed
+    errors = tmp_path / "errors.csv"
+    cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2", "--out", str(errors))
+    rows = pd.read_csv(errors)
+    by_category = rows.groupby("error_category", sort=False)["datasets"].sum()
+    assert list(by_category.index) == list(rows["error_category"].drop_duplicates()), "a category's rows are together"
+    assert by_category.is_monotonic_decreasing, "the biggest category first"
+    shown = cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
+    assert shown.index("causes by category") < shown.index("errors of dev/ATTEMPT_2")
+    biggest = Counter(d["error_category"] for d in observable(migration(truth, "dev", "ATTEMPT_2"))
+                      if d["state"] == "failed").most_common(1)[0][0]
+    assert biggest in shown.split("errors of dev/ATTEMPT_2")[0]
+
+
+def test_without_env_the_running_stage_is_used_and_said(cli, truth, clock):
+    """`--env` defaulted to dev: `describe dataset X --tag ATTEMPT_2` silently showed dev. Now it defaults to the
+    stage of the newest running migration and says so; when none runs it asks for one."""
+    refused = cli("attempts", code=2).output
+    assert "--env not given and no migration runs now" in refused
+    live = next(m for m in truth["migrations"] if m["live"])
+    clock.set(live["start"] + (live["stop"] - live["start"]) / 2)
+    shown = cli("attempts").output
+    assert f"--env not given: {live['stage']}, where the newest running migration is ({live['execution_name']}" in shown
+    assert f"attempts in {live['stage']}" in shown.replace("\n", " ")

@@ -6,10 +6,12 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor import links
+from cxgm_pipeline.monitor.answer import attempt_answer, breakable
+from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown, top_failed_markdown
 from cxgm_pipeline.monitor.attempt_ref import AttemptRef
 from cxgm_pipeline.monitor.attempts import rehearsal_candidates
 from cxgm_pipeline.monitor.progress import observed_now, stored_progress
-from cxgm_pipeline.monitor.report import AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
+from cxgm_pipeline.monitor.report import UI_PREFIX, AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
@@ -22,7 +24,7 @@ def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict
     if html:
         summary += f"\n\n[HTML report]({html}) · [re-run list (CSV)]({csv})"
     meta = {"summary": MetadataValue.md(summary),
-            **report_and_plots(folder, figures, lambda name: links.report_file(r.ref, name))}
+            **report_and_plots(folder, figures, lambda name: links.report_file(r.ref, name), UI_PREFIX)}
     meta.update(key_numbers(r))
     return meta
 
@@ -43,14 +45,22 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log)
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
+    answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress)
     r = AttemptReport(ref, {"enriched_jobs": enriched_jobs, "dataset_rollup": dataset_rollup,
                             "error_signatures": error_signatures, "rerun_manifest": rerun_manifest,
-                            "sfn_executions": sfn_executions, "portal_state": portal_state}, progress)
+                            "sfn_executions": sfn_executions, "portal_state": portal_state}, progress, answer)
     folder = store.report_dir(stage, attempt)
     # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
     figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
                                    rerun_files=False)
-    meta = report_metadata(r, figures, folder)
+    # the answer first: the UI lists metadata in this order, and a person reads the first line
+    meta = {"answer": MetadataValue.md(f"**{answer}**"),
+            "health": breakable(health.reason) or "no failure",
+            # failures inside Dagster, each short enough for the UI to render inline
+            "failures": MetadataValue.md(failures_markdown(dataset_rollup)),
+            "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
+            "rerun": MetadataValue.md(rerun_markdown(rerun_manifest)),
+            **report_metadata(r, figures, folder)}
     if progress is not None:
         meta["progress"] = progress.line()
     if not portal_state.empty:

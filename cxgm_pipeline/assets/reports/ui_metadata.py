@@ -13,14 +13,24 @@ from dagster import MetadataValue
 from cxgm_pipeline.monitor.report import data_uri
 
 
-def report_and_plots(folder, figures: dict[str, bytes], served: Callable[[str], str | None]) -> dict:
-    """`served(file name)`: the URL of a file of the report folder, or None without a report server."""
+def report_and_plots(folder, figures: dict[str, bytes], served: Callable[[str], str | None],
+                     narrow_prefix: str | None = None) -> dict:
+    """`served(file name)`: the URL of a file of the report folder, or None without a report server;
+    `narrow_prefix`: the plots have narrow copies (`<prefix><name>`) that fit the pane: each shows one, a link to
+    the full size."""
     html = served("index.html")
     meta = {"report": MetadataValue.url(html) if html else MetadataValue.path(str(folder / "index.html"))}
+    if html and narrow_prefix is not None:  # a URL shown whole is wider than the pane at 1,280 px: a named link
+        meta["report"] = MetadataValue.md(f"[the HTML report]({html}) (plots full size, every table)")
     if html:
         version = int(time.time())  # a new URL per materialization: the browser shows this one, not a cached one
-        meta.update({f"plot_{name.removesuffix('.png')}": MetadataValue.md(f"![{name}]({served(name)}?v={version})")
-                     for name in figures})
+
+        def shown(name: str) -> str:
+            if narrow_prefix is None:
+                return f"![{name}]({served(name)}?v={version})"
+            return f"[![{name}]({served(narrow_prefix + name)}?v={version})]({served(name)}?v={version})"
+
+        meta.update({f"plot_{name.removesuffix('.png')}": MetadataValue.md(shown(name)) for name in figures})
     else:
         meta["plots"] = MetadataValue.md("\n\n".join(f"![{n}]({data_uri(png)})" for n, png in figures.items()))
     return meta
