@@ -1,11 +1,14 @@
 """Post-run verification, as a release runbook does it, on the run's own partition."""
 
+import dataclasses
+
 import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.monitor.answer import attempt_answer
+from cxgm_pipeline.monitor.outcome import stored_outcome
 from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.frame_rows import row_dicts
 from cxgm_pipeline.monitor.missing import none_if_missing
@@ -96,6 +99,8 @@ def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.D
     SUCCEEDED), was aborted or its execution failed; WARN when datasets failed. The partition grid shows the
     severity, so a partition with trouble never looks like a clean success."""
     _, _, attempt = resolve_attempt(context.op_execution_context, context.resources.sfn)
+    if attempt is not None:  # what it achieved, from its stored frames (a SUCCEEDED execution may be a failure)
+        attempt = dataclasses.replace(attempt, outcome=stored_outcome(attempt, context.resources.store))
     answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False)
     where = _where(context)
     severity = AssetCheckSeverity.ERROR if health.level == "error" else AssetCheckSeverity.WARN

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 SEP = " - "
 
@@ -33,15 +33,20 @@ class Health:
         return self.level == "ok"
 
 
-def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: str | None = None) -> Health:
+def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: str | None = None,
+                   outcome: str | None = None) -> Health:
     """The one place an attempt's health is judged: its state (`AttemptState` value, None: never ran here),
-    its rollup's failed datasets and, with no dataset, why (`corpus.attempt_summary`). An execution that
-    SUCCEEDED but died in gather_collections (production's Catch) is an error, not a success."""
+    its outcome (`AttemptOutcome` value, when known: monitor/outcome.py), its rollup's failed datasets and, with
+    no dataset, why (`corpus.attempt_summary`). An execution that SUCCEEDED but died in gather_collections or
+    passed its SpanCollections tolerance (production's Catch goes on to report) is an error, not a success."""
     if state is None or why_empty == "not run in this stage":
         return Health("ok", "")
     failed = int((rollup["state"] == DatasetState.FAILED.value).sum()) if rollup is not None and not rollup.empty else 0
     if why_empty and why_empty.startswith("failed in "):
         return Health("error", why_empty)
+    if outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
+        return Health("error", "its SpanCollections Map Run passed its failure tolerance (the execution went on to "
+                               "report)" + (f", {failed:,} datasets failed" if failed else ""))
     if state in ("failed", "timed_out"):
         return Health("error", f"the execution {state.replace('_', ' ')}" + (f", {failed:,} datasets failed" if failed else ""))
     if state == "aborted":
@@ -125,7 +130,8 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
         why = attempt_summary(attempt, jobs, rollup)
         now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
     state = attempt.state.value
-    return answer_line(state, rollup, progress, why, with_eta, now), attempt_health(state, rollup, why)
+    return answer_line(state, rollup, progress, why, with_eta, now), \
+        attempt_health(state, rollup, why, getattr(attempt, "outcome", None))
 
 
 _LONG_WORD = re.compile(r"\S{25,}")

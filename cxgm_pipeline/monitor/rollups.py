@@ -446,7 +446,7 @@ def _distinct_values(column: pd.Series, limit: int = 10) -> str | None:
 
 def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
     """The causes of the datasets production's verdict alone failed (no job of theirs did): one row per cause at
-    the cleanup step, `jobs` counting the cleanup's error records (one a dataset)."""
+    the cleanup step; `jobs` 0, as for every cause no failed job carries (`datasets` counts them)."""
     if datasets is None or datasets.empty or "production_verdict" not in datasets:
         return []
     alone = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["production_verdict"].notna()
@@ -457,7 +457,7 @@ def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
                      "error_category": d["error_category"].iloc[0], "error_kind": ErrorKind.RUNTIME.value
                      if d["error_category"].iloc[0] in (ErrorCategory.APPLICATION, ErrorCategory.VALIDATION)
                      else ErrorKind.UNKNOWN.value,
-                     "step": step, "jobs": len(d), "datasets": len(d), "first_seen": d["finished_at"].min(),
+                     "step": step, "jobs": 0, "datasets": len(d), "first_seen": d["finished_at"].min(),
                      "last_seen": d["finished_at"].max(), "example_datasets": ",".join(d["dataset_id"][:EXAMPLES]),
                      "examples": None, "error_evidence": f"production's cleanup records: {d['production_verdict'].iloc[0]}"})
     return rows
@@ -465,7 +465,7 @@ def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
 
 def _history_signatures(datasets: pd.DataFrame | None) -> list[dict]:
     """The causes read from ingestion histories (a task past its TimeoutSeconds): no job of the dataset failed, so
-    no job row carries them; `jobs` counts the ingestion executions (one a dataset)."""
+    no job row carries them; `jobs` 0 (`datasets` counts them)."""
     if datasets is None or datasets.empty:
         return []
     read = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["failing_step"].notna()
@@ -475,7 +475,7 @@ def _history_signatures(datasets: pd.DataFrame | None) -> list[dict]:
         category = d["error_category"].iloc[0]
         rows.append({"stage": d["stage"].iloc[0], "attempt": d["attempt"].iloc[0], "error_signature": sig,
                      "error_category": category, "error_kind": ERROR_KIND[ErrorCategory(category)].value,
-                     "step": step, "jobs": len(d), "datasets": len(d), "first_seen": d["finished_at"].min(),
+                     "step": step, "jobs": 0, "datasets": len(d), "first_seen": d["finished_at"].min(),
                      "last_seen": d["finished_at"].max(), "example_datasets": ",".join(d["dataset_id"][:EXAMPLES]),
                      "examples": None, "error_evidence": "the ingestion execution's history"})
     return rows

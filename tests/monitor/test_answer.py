@@ -72,12 +72,17 @@ def test_a_gather_death_an_abort_and_failed_datasets_are_not_healthy(attempts):
             assert health.level == "error" and health.reason.startswith("aborted")
             if failed:
                 assert f"{failed:,} datasets failed" in health.reason
+        elif m["status"] == "FAILED":  # staging's history-quota stop: the execution failed
+            assert health.level == "error" and health.reason.startswith("the execution failed")
         elif failed:
             assert health.level == "warn" and f"{failed:,} failed dataset" in health.reason
         else:
             assert health.healthy, (m["stage"], m["attempt_key"], health)
         levels[(m["stage"], m["attempt_key"])] = health.level
     assert {"error", "warn"} <= set(levels.values()), levels
+    # a SpanCollections breach ends SUCCEEDED through report: its outcome makes it an error
+    breached = attempt_health("succeeded", None, None, "tolerance_exceeded")
+    assert breached.level == "error" and "tolerance" in breached.reason
 
 
 def test_a_placeholder_says_so():

@@ -35,4 +35,5 @@ def test_a_frame_an_older_cxgm_wrote_is_rebuilt_whole(tmp_path):
 
 def test_the_incremental_frames_are_those_that_read_a_remote_source():
     assert {s.name for s in CHAIN if s.incremental} == {
-        "migration_jobs", "enriched_jobs", "output_records", "step_outputs", "sfn_executions", "portal_state"}
+        "migration_jobs", "enriched_jobs", "output_records", "step_outputs", "sfn_executions", "child_failures",
+        "portal_state"}
