@@ -87,10 +87,11 @@ def rerun_corpus(corpus, previous: MigrationPlan):
             for c in corpus]
 
 
-def campaign_truths(migrations: list[MigrationPlan]) -> dict[tuple[str, str, str], tuple[str, str]]:
-    """{(stage, attempt_key, dataset_id): (campaign_state, campaign_attempt)} for every migration: the latest execution of
-    its campaign that processed the dataset decides (skipped and never-started rows decide nothing); a dataset no
-    execution processed keeps the latest one's state."""
+def campaign_truths(migrations: list[MigrationPlan]) -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """{(stage, attempt_key, dataset_id, collection version gathered): (campaign_state, campaign_attempt)} for every
+    migration: the latest execution of its campaign that processed the dataset decides (skipped and never-started
+    rows decide nothing); a dataset no execution processed keeps the latest one's state. An attempt alone decides
+    each of its rows (a dataset gathered twice is two)."""
     campaigns: list[list[MigrationPlan]] = []
     last_of_stage: dict[str, list[MigrationPlan]] = {}
     for m in sorted(migrations, key=lambda m: m.start):
@@ -101,6 +102,11 @@ def campaign_truths(migrations: list[MigrationPlan]) -> dict[tuple[str, str, str
             last_of_stage[m.stage.name] = campaigns[-1]
     out = {}
     for members in campaigns:
+        if len(members) == 1:
+            m = members[0]
+            out.update({(m.stage.name, m.attempt_key, d.dataset_id, d.collection_version_id): (d.state, m.attempt_key)
+                        for d in m.datasets})
+            continue
         states = [{d.dataset_id: d.state for d in m.datasets} for m in members]
         for m in members:
             for d in m.datasets:
@@ -113,7 +119,7 @@ def campaign_truths(migrations: list[MigrationPlan]) -> dict[tuple[str, str, str
                 else:
                     latest = next(mm for mm, seen in reversed(list(zip(members, states))) if d.dataset_id in seen)
                     decided = (states[members.index(latest)][d.dataset_id], latest.attempt_key)
-                out[(m.stage.name, m.attempt_key, d.dataset_id)] = decided
+                out[(m.stage.name, m.attempt_key, d.dataset_id, d.collection_version_id)] = decided
     return out
 
 

@@ -1403,7 +1403,8 @@ def build_world(scenario: ScenarioSpec, seed: int, anchor: float, stages: dict[s
     decided = campaigns.campaign_truths(migrations)
     for m in migrations:
         for d in m.datasets:
-            d.campaign_state, d.campaign_attempt = decided[(m.stage.name, m.attempt_key, d.dataset_id)]
+            d.campaign_state, d.campaign_attempt = decided[(m.stage.name, m.attempt_key, d.dataset_id,
+                                                            d.collection_version_id)]
     return WorldPlan(scenario, seed, anchor, migrations)
 
 
