@@ -1214,16 +1214,7 @@ def abort(plan: MigrationPlan, at: float, rng: random.Random, failure: tuple[str
         if job.created >= at:
             continue
         if job.stop > at:
-            look = failures.look(C.CANCELLED, job.step, stage, rng)
-            done = [a for a in job.attempts if a.stop <= at]
-            current = next((a for a in job.attempts if a.stop > at), None)
-            if current is not None and current.start is not None and current.start <= at:
-                current.stop, current.look, current.truncated = at, look, True
-                done.append(current)
-            else:
-                done.append(AttemptPlan(None, at, look, None, "", "", True))
-            job.attempts = done
-            job.category = C.CANCELLED
+            _cancel(job, at, stage, rng)
         kept.append(job)
     plan.jobs[:] = kept
     cancelled = {"error": "States.Aborted", "cause": "Stopped by the operator"}

@@ -394,7 +394,7 @@ def _checks(instance, found, live, partitions, inbox) -> None:
     reasons = defaultdict(Counter)
     for r in records:
         run = r.dagster_run
-        if "cxgm/reason" in run.tags:
+        if "cxgm/reason" in run.tags and "dagster/partition" in run.tags:  # the views' runs have no partition
             phase = "after" if r.create_timestamp.timestamp() > killed_at else "before"
             reasons[run.tags["dagster/partition"]][f"{run.tags['cxgm/reason']} {phase}"] += 1
     empty = {p for p, c in reasons.items() if "not run in this stage before" in c}

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cxgm_pipeline.monitor.deltas import signature_diff_lines
 from cxgm_pipeline.monitor.portal import old_schema_served, portal_checked
-from cxgm_pipeline.monitor.failures import by_category, signatures_by_category
+from cxgm_pipeline.monitor.failures import by_category, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.progress import observed_now
 from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
@@ -195,12 +195,7 @@ def alert_markdown(subject: str, body: str, sent_at, links: dict[str, str], limi
             + " · ".join(f"[{label}]({url})" for label, url in links.items() if url) + "\n\n")
     lines = [line.strip() for line in body.splitlines() if line.strip()
              and not any(line.strip().endswith(url) for url in links.values() if url)]
-    for n in range(len(lines), -1, -1):
-        more = f"\n\n_+{len(lines) - n} more lines: the alerts frame's `body`_" if n < len(lines) else ""
-        text = head + "".join(f"- {_md_line(line)}\n" for line in lines[:n]) + more
-        if len(text) < limit:
-            return text
-    return head[:limit - 1]
+    return fit_list(head, [_md_line(line) for line in lines], limit, rest="more lines: the alerts frame's `body`")
 
 
 def alerts_table_markdown(frame: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:

@@ -234,7 +234,7 @@ class StageAwsApi:
                                      f"Try again later, or lower the load (max_workers).") from None
             if error.get("Code") in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
                 raise AwsAccessError(f"{exc.operation_name} denied for stage {stage!r}: {error.get('Message')}. "
-                                     f"The role needs the actions listed in the README's Security section.") from None
+                                     f"The role needs the actions listed in docs/security.md.") from None
             if error.get("Code") == "ClientException" and "does not exist" in str(error.get("Message")):
                 # Batch's answer for a job queue it does not know: a configured name is wrong
                 raise AwsAccessError(f"{exc.operation_name} for stage {stage!r}: {error.get('Message')}. Fix the name "

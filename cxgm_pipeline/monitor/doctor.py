@@ -391,11 +391,11 @@ class Doctor:
             elif s == "denied":
                 resource = (f"arn:aws:s3:::{bucket}/schema_migration/*" if action.startswith("s3:") else "*")
                 d.add(what, FAIL, f"denied: {answer}", f"grant {action} on {resource} to the role "
-                                                       f"(README, Security: the IAM policy)")
+                                                       f"(the IAM policy in docs/security.md)")
             elif s == "expired":
                 d.add(what, FAIL, str(answer), login_fix(stage))
             else:
-                d.add(what, FAIL, str(answer), "see the message; the README's Security section lists the policy")
+                d.add(what, FAIL, str(answer), "see the message; docs/security.md lists the policy")
 
 
 def _is_aws(endpoint: str) -> bool:

@@ -120,11 +120,11 @@ def _md(text: object) -> str:
     return md_cell(breakable(str(text)))
 
 
-def _fit(head: str, items: list[str], limit: int = INLINE_LIMIT) -> str:
-    """`head` and as many list items as fit in `limit` characters, saying how many are left out. Lists, not
-    tables: a list wraps to the pane's width, a table is as wide as its longest cells."""
+def fit_list(head: str, items: list[str], limit: int = INLINE_LIMIT, rest: str = "more in the HTML report") -> str:
+    """`head` and as many list items as fit in `limit` characters, saying how many are left out (and where they
+    are: `rest`). Lists, not tables: a list wraps to the pane's width, a table is as wide as its longest cells."""
     for n in range(len(items), -1, -1):
-        more = f"\n_+{len(items) - n} more in the HTML report_" if n < len(items) else ""
+        more = f"\n_+{len(items) - n} {rest}_" if n < len(items) else ""
         text = head + "".join(f"- {item}\n" for item in items[:n]) + more
         if len(text) < limit:
             return text
@@ -142,7 +142,7 @@ def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
                                                                                   cats["datasets"])) + "\n\n")
     items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {md_cell_plain(r.example)}"
              for r in table.itertuples()]
-    return _fit(head, items, limit)
+    return fit_list(head, items, limit)
 
 
 def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE_LIMIT) -> str:
@@ -153,7 +153,7 @@ def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE
     items = [f"{md_cell_plain(r.dataset_id)}: **{_md(r.error_category)}** in {_md(r.failing_step)}: "
              f"{_md(md_cell_plain(r.cause))}"
              for r in table.itertuples()]
-    return _fit(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", items, limit)
+    return fit_list(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", items, limit)
 
 
 def md_cell_plain(text: object) -> str:
@@ -176,7 +176,7 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
             f"(of {len(manifest):,}; all in rerun.csv)\n\n")
     items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets} ({_md(r.how)}): {md_cell_plain(r.first)}"
              for r in table.itertuples()]
-    return _fit(head, items, limit)
+    return fit_list(head, items, limit)
 
 
 def signatures_by_category(signatures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -319,6 +319,14 @@ def portal_summary(frame: pd.DataFrame) -> dict:
             "old_schema_served": old_schema_served(frame)}
 
 
+def portal_markdown(frame: pd.DataFrame) -> str:
+    """The portal's answer for a partition's page: the old-schema count first, then one short item per verdict (a
+    list wraps to the pane; one metadata key per verdict made the table wider than the pane)."""
+    counts = frame["portal_verdict"].value_counts()
+    items = "".join(f"- {verdict.replace('_', ' ')}: {int(n):,}\n" for verdict, n in counts.items())
+    return f"**{old_schema_served(frame):,} still served on the old schema**\n\n{items}"
+
+
 # what the portal still serves on the schema before the migration: every version but the new one (or a current one)
 OLD_SCHEMA_VERDICTS = (V.MIGRATED_NOT_PUBLISHED.value, V.PUBLISHED_ON_OLD_SCHEMA.value)
 

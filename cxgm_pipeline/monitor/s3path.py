@@ -32,7 +32,7 @@ SCHEME = "s3://"
 PROFILE_VAR = "CXGM_DATA_PROFILE"  # optional: the AWS profile for the frame bucket (default: the default chain)
 _CLIENTS: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
-# The actions the frame store needs on its bucket: the README's IAM policy lists the same ones.
+# The actions the frame store needs on its bucket: docs/security.md's IAM policy lists the same ones.
 NEEDED_ACTIONS = "s3:GetObject, s3:PutObject, s3:ListBucket"
 
 
@@ -73,7 +73,7 @@ def _access_error(path: S3Path, operation: str, exc: Exception) -> Exception:
                              f"s3://EXISTING_BUCKET/prefix")
     if code in ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         return S3AccessError(f"{where}: access denied ({code}): the role running cxgm needs {NEEDED_ACTIONS} on "
-                             f"arn:aws:s3:::{path.bucket} and its keys (the README's IAM policy, Production section)")
+                             f"arn:aws:s3:::{path.bucket} and its keys (the IAM policy in docs/security.md)")
     return exc
 
 

@@ -1,6 +1,6 @@
 """Where alerts go: the log (default), Slack (dagster-slack), Amazon SNS, or e-mail (SMTP).
 
-`definitions.notifier_from_env` builds it from the variables the README's Production section lists."""
+`definitions.notifier_from_env` builds it from the variables docs/production.md lists."""
 
 from __future__ import annotations
 

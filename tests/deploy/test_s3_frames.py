@@ -151,6 +151,6 @@ def test_a_denied_bucket_names_the_actions_the_role_needs(moto_with_iam, monkeyp
         store.write(pd.DataFrame({"a": [2]}), "dataset_rollup", "dev", "k")
     assert str(denied.value) == (
         "s3://frames/cxgm/dataset_rollup/dev/k.parquet (put_object): access denied (AccessDenied): the role running "
-        "cxgm needs s3:GetObject, s3:PutObject, s3:ListBucket on arn:aws:s3:::frames and its keys (the README's IAM "
-        "policy, Production section)")
+        "cxgm needs s3:GetObject, s3:PutObject, s3:ListBucket on arn:aws:s3:::frames and its keys (the IAM policy in "
+        "docs/security.md)")
     assert store.read("dataset_rollup", "dev", "k")["a"].tolist() == [1]

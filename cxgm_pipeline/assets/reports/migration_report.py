@@ -64,7 +64,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     if progress is not None:
         meta["progress"] = progress.line()
     if not portal_state.empty:
-        from cxgm_pipeline.monitor.portal import portal_summary
+        from cxgm_pipeline.monitor.portal import portal_markdown
 
-        meta.update({k: v for k, v in portal_summary(portal_state).items() if k != "datasets"})
+        meta["portal"] = MetadataValue.md(portal_markdown(portal_state))
     return MaterializeResult(metadata=meta)
