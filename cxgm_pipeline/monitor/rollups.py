@@ -423,15 +423,24 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
     stage = datasets["stage"].iloc[0] if not datasets.empty else jobs["stage"].iloc[0] if not jobs.empty else outputs["stage"].iloc[0]
     attempt = datasets["attempt"].iloc[0] if not datasets.empty else jobs["attempt"].iloc[0] if not jobs.empty else outputs["attempt"].iloc[0]
     counts = Counter((k, s) for k, s in zip(keys, known["state"])) if not known.empty else Counter()
+    # production's cleanup raised an error for these datasets: it publishes nothing of their revision
+    flagged = Counter(k for k, v in zip(keys, known["production_verdict"]) if none_if_missing(v)) \
+        if not known.empty and "production_verdict" in known else Counter()
+    revision_of = {gathered: revision for revision, gathered in revisions.items()}
     rows = []
     for key in ids:
         cid, cvid = key
         per_state = {s.value: counts[(key, s.value)] for s in DatasetState}
         total = sum(per_state.values())
         migrating = total - per_state[DatasetState.SKIPPED.value]
+        # production publishes only an auto revision of a published collection (a private one is migrated in
+        # place), only when its cleanup raised no error (publish_and_cleanup @ 001730b8) and every dataset is on
+        # the latest schema and processed (publish_revisions): an unknown revision is not counted on
+        revision = revision_of.get(cvid)
         rows.append({"stage": stage, "attempt": attempt, "collection_id": cid, "collection_version_id": cvid,
                      "datasets": total, **per_state, "collection_migration_status": status.get(key),
                      "can_publish": status.get(key) == JobStatus.SUCCEEDED.value and key not in died
+                     and revision is not None and revision != cvid and not flagged[key]
                      and per_state[DatasetState.SUCCEEDED.value] == migrating, "execution_error": died.get(key)})
     return validate(CollectionRollup, pd.DataFrame(rows).sort_values(["collection_id", "collection_version_id"]))
 

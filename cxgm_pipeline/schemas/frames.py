@@ -257,7 +257,9 @@ class CollectionRollup(_DatasetStateCounts, _Partitioned):
     collection_migration_status: Series[Text] = pa.Field(
         nullable=True, description="latest collection_migration job's status")
     can_publish: Series[bool] = pa.Field(
-        description="every dataset it set out to migrate succeeded and its collection_migration did")
+        description="production would publish its migration revision: an auto revision of a published collection, "
+                    "its collection_migration and every dataset it set out to migrate succeeded, and the cleanup "
+                    "raised no error (schema_migration.py publish_and_cleanup, publish_revisions)")
     execution_error: Series[Text] = pa.Field(
         nullable=True, description="when Step Functions failed its SpanCollections child execution (an error no "
                                    "Catch takes): '<error> in <state>', e.g. States.DataLimitExceeded in SpanDatasets")

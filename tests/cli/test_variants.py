@@ -349,3 +349,29 @@ def test_a_collection_whose_child_died_says_so(account, tmp_path):
             assert (got[key]["execution_error"] or None) == error, key
             assert not (error and got[key]["can_publish"])
     assert {k for k, e in expected.items() if e} <= set(got)
+
+
+def test_can_publish_is_productions_rule(account, tmp_path):
+    """can_publish says whether production would publish the migration's revision: only an auto revision of a
+    published collection (a private one is migrated in place), its collection_migration and every dataset it set
+    out to migrate succeeded, and the cleanup raised no error (publish_and_cleanup @ 001730b8, publish_revisions)."""
+    env, truth = account
+    m = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == "ATTEMPT_2")
+    out = tmp_path / "collections.json"
+    code, output = run(env, "describe", "collections", "--env", "dev", "--tag", "ATTEMPT_2", "--refresh",
+                       "--out", str(out))
+    assert code == 0, output
+    got = {(r["collection_id"], r["collection_version_id"]): bool(r["can_publish"]) for r in json.loads(out.read_text())}
+    status = {(c["collection_id"], c["collection_version_id"]): c["migration_status"] for c in m["collections"]}
+    by_collection: dict = {}
+    for d in m["datasets"]:
+        by_collection.setdefault((d["collection_id"], d["collection_version_id"]), []).append(d)
+    expected = {}
+    for key, datasets in by_collection.items():
+        migrating = [d for d in datasets if d["state"] != "skipped"]
+        revisions = {d["migration_revision_id"] for d in migrating if d["migration_revision_id"]}
+        expected[key] = (status.get(key) == "SUCCEEDED" and bool(revisions) and key[1] not in revisions
+                         and all(d["state"] == "succeeded" and not d["production_verdict"] for d in migrating))
+    compared = {k: v for k, v in expected.items() if k in got}
+    assert {k: got[k] for k in compared} == compared
+    assert set(compared.values()) == {True, False}, "the scenario has revisions production publishes and ones it does not"
