@@ -141,7 +141,7 @@ def test_aws_giving_up_or_denying_is_one_actionable_line():
         api.call("dev", fail("ThrottlingException"))
     with pytest.raises(AwsAccessError, match="still failed"):
         api.call("dev", fail("Whatever", 503))
-    with pytest.raises(AwsAccessError, match="denied for stage 'dev'.*Security section"):
+    with pytest.raises(AwsAccessError, match="denied for stage 'dev'.*docs/security.md"):
         api.call("dev", fail("AccessDeniedException"))
     with pytest.raises(botocore.exceptions.ClientError):  # a request error stays for the caller to handle
         api.call("dev", fail("ResourceNotFoundException"))
