@@ -1,11 +1,11 @@
 """How well the classifier generalizes: its accuracy and `unknown` rate on labelled corpora of real failure
-messages, by default the held-out set (tests/monitor/data/heldout_failures.jsonl, collected from sources the
+messages, by default the held-out set (tests/monitor/classify/data/heldout_failures.jsonl, collected from sources the
 rules were not written from) and, separately, the messages the rules were written from (real_failures.jsonl).
 
 A case is right when the classifier's category is its `expected` one, or its `also` one where the text honestly
 supports two; `strict` counts `expected` alone. The same cases through the command line give the same answers:
 
-    cxgm classify --jsonl tests/monitor/data/heldout_failures.jsonl
+    cxgm classify --jsonl tests/monitor/classify/data/heldout_failures.jsonl
 
     .venv/bin/python bench/classify_heldout.py [--misses] [--rules RULES.toml] [CORPUS.jsonl ...]
 
@@ -22,10 +22,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxgm_pipeline.monitor.classify import diagnose, read_rules
-from cxgm_pipeline.monitor.logparse import parse_text
+from cxgm_pipeline.monitor.classify.classifier import diagnose, read_rules
+from cxgm_pipeline.monitor.classify.logparse import parse_text
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "monitor" / "data"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "monitor" / "classify" / "data"
 # "late", "late 2" and "late 3": collected after the rules were frozen, from sources no other corpus uses, and scored before
 # any rule changed; their first scores are the least biased (docs/classification.md records them).
 CORPORA = {"held-out": DATA / "heldout_failures.jsonl", "written from": DATA / "real_failures.jsonl",

@@ -15,12 +15,12 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.config import get_config
-from cxgm_pipeline.monitor import plots
-from cxgm_pipeline.monitor.corpus import roll_up_attempt
-from cxgm_pipeline.monitor.enrich import enrich_jobs
-from cxgm_pipeline.monitor.executions import fetch_sfn_executions
-from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
+from cxgm_pipeline.monitor.report import plots
+from cxgm_pipeline.monitor.frames.attempt_rollup import roll_up_attempt
+from cxgm_pipeline.monitor.frames.enriched_jobs import enrich_jobs
+from cxgm_pipeline.monitor.frames.sfn_executions import fetch_sfn_executions
+from cxgm_pipeline.monitor.frames.migration_jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs, sweep_output_records
 from cxgm_pipeline.monitor.session import MonitorSession
 
 _STATE = {"stage": "dev"}

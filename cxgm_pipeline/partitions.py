@@ -8,7 +8,7 @@ attempt's start minute; a (stage, attempt) cell where that attempt never ran mat
 from dagster import DynamicPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
 
 from cxgm_pipeline.config import get_config
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 
 ATTEMPTS = "attempt"
 attempt_partitions = DynamicPartitionsDefinition(name=ATTEMPTS)

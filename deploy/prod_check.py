@@ -378,7 +378,7 @@ def _phases(instance, env, workdir, endpoint, live, partitions, inbox, stack) ->
 
 
 def _checks(instance, found, live, partitions, inbox) -> None:
-    from cxgm_pipeline.monitor.frame_store import FrameStore
+    from cxgm_pipeline.monitor.store.frames import FrameStore
 
     say("\nchecks")
     storages = {type(instance.run_storage).__name__, type(instance.event_log_storage).__name__,

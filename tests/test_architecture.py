@@ -15,7 +15,7 @@ def loaded(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module", ["cxgm_pipeline.monitor.session", "cxgm_pipeline.notebook", "cxgm_pipeline.cli",
-                                    "cxgm_pipeline.monitor.outputs"])
+                                    "cxgm_pipeline.monitor.frames.step_outputs"])
 def test_the_core_and_the_cli_load_without_dagster_or_the_emulator(module):
     found = loaded(module)
     assert not found & {"dagster", "dagster_aws", "dagster_pandera", "cxgm_emulator", "moto"}, found

@@ -17,13 +17,13 @@ from dagster import (
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.assets.partition_context import attempt_metadata, listed_attempts, partition, resolve_attempt
-from cxgm_pipeline.monitor import links
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.attempts import Attempt
+from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, Markdown, stored_previous
-from cxgm_pipeline.monitor.aws import FetchStats
-from cxgm_pipeline.monitor.campaigns import CampaignSource
-from cxgm_pipeline.monitor.rerun import write_manifest
+from cxgm_pipeline.monitor.aws.clients import FetchStats
+from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
+from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
 
 AWS_RESOURCES = {"batch", "logs", "sfn", "artifacts"}
@@ -42,7 +42,7 @@ def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.Dat
 
 
 PUBLISH = {"rerun_manifest": _publish_rerun_files}
-# Frames that read the attempt's campaign (monitor/campaigns.py).
+# Frames that read the attempt's campaign (monitor/attempts/campaigns.py).
 CAMPAIGN_FRAMES = {"dataset_rollup", "rerun_manifest"}
 
 

@@ -7,13 +7,13 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
-from cxgm_pipeline.monitor.answer import attempt_answer
-from cxgm_pipeline.monitor.outcome import stored_outcome
+from cxgm_pipeline.monitor.views.answer import attempt_answer
+from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.config import max_failure_rate
-from cxgm_pipeline.monitor.frame_rows import row_dicts
-from cxgm_pipeline.monitor.missing import none_if_missing
-from cxgm_pipeline.monitor.report import markdown_table
-from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
+from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
+from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
+from cxgm_pipeline.monitor.report.document import markdown_table
+from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
@@ -166,7 +166,7 @@ def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: 
 def aws_access(context: AssetCheckExecutionContext, sfn: StepFunctionsResource) -> AssetCheckResult:
     """`cxgm doctor` for the partition's stage: credentials, clock, every configured name and every read-only
     action cxgm uses. An attempt with no job may be a queue that does not exist: this says so."""
-    from cxgm_pipeline.monitor.doctor import diagnose
+    from cxgm_pipeline.monitor.aws.doctor import diagnose
 
     stage, _ = stage_and_attempt(context.partition_key)
     found = diagnose(stage, sfn.config_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetExecutionContext, Failure
 
-from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, list_attempts
+from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
 

@@ -15,11 +15,11 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     """The migration attempts of a stage: state, start, end, progress (done, failed, running, remaining, datasets
     ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch). An attempt
     with no dataset says why (its gather_collections failed, say: the execution itself still succeeds)."""
-    from cxgm_pipeline.monitor.attempt_states import attempt_states
-    from cxgm_pipeline.monitor.corpus import attempt_summary
+    from cxgm_pipeline.monitor.views.attempt_states import attempt_states
+    from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.session import MonitorSession
-    from cxgm_pipeline.monitor.attempts import rehearsal_candidates
-    from cxgm_pipeline.monitor.outcome import stored_outcome, with_outcome
+    from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
+    from cxgm_pipeline.monitor.attempts.outcome import stored_outcome, with_outcome
 
     if out:
         check_output(out, FRAME_SUFFIXES)
@@ -66,15 +66,15 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     for line in frame.loc[frame["eta_basis"].notna(), "eta_basis"]:
         console.print(f"ETA from: {line}")
     for campaign, keys in frame.groupby("campaign", sort=False)["attempt"]:
-        if len(keys) > 1:  # a re-run continues an attempt that ended without success (monitor/campaigns.py)
+        if len(keys) > 1:  # a re-run continues an attempt that ended without success (monitor/attempts/campaigns.py)
             console.print(f"campaign {campaign}: {' -> '.join(keys)} (one outcome per dataset: campaign_state)")
 
 
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None):
     """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
     line (monitor.answer)."""
-    from cxgm_pipeline.monitor.answer import answer_line
-    from cxgm_pipeline.monitor.progress import stored_progress
+    from cxgm_pipeline.monitor.views.answer import answer_line
+    from cxgm_pipeline.monitor.views.progress import stored_progress
 
     notes = notes or {}
     columns = {"answer": [], "done": [], "running": [], "remaining": [], "rate/h": [], "ETA": [], "eta_low": [], "eta": [], "eta_high": [],

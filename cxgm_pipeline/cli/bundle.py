@@ -9,7 +9,7 @@ from cxgm_pipeline.cli.common import ENV, REFRESH, UsageError, err, guarded, loa
 def export(env: str = ENV, tag: str = typer.Option(..., "--tag", "-t", help="Attempt key"),
            out: Path = typer.Option(..., "--out", "-o", help="FILE.tar.gz"), refresh: bool = REFRESH) -> None:
     """A portable bundle of one attempt (frames, report, manifest with checksums) for someone without access."""
-    from cxgm_pipeline.monitor.bundle import export_bundle
+    from cxgm_pipeline.monitor.store.bundle import export_bundle
 
     if not out.name.endswith(".tar.gz"):
         raise UsageError(f"{out}: a bundle is a .tar.gz")
@@ -21,8 +21,8 @@ def export(env: str = ENV, tag: str = typer.Option(..., "--tag", "-t", help="Att
 @guarded
 def import_(bundle: Path = typer.Argument(..., help="FILE.tar.gz made by `cxgm export`")) -> None:
     """Verify a bundle's checksums and make its attempt available to `describe` and `compare`."""
-    from cxgm_pipeline.monitor.bundle import BundleError, import_bundle
-    from cxgm_pipeline.monitor.frame_store import FrameStore
+    from cxgm_pipeline.monitor.store.bundle import BundleError, import_bundle
+    from cxgm_pipeline.monitor.store.frames import FrameStore
 
     if not bundle.exists():
         raise UsageError(f"{bundle} does not exist")

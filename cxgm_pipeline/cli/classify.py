@@ -45,8 +45,8 @@ def classify(
 
 
 def _diagnose(status_reason: str | None, container_reason: str | None, log: str | None):
-    from cxgm_pipeline.monitor.classify import diagnose
-    from cxgm_pipeline.monitor.logparse import parse_text
+    from cxgm_pipeline.monitor.classify.classifier import diagnose
+    from cxgm_pipeline.monitor.classify.logparse import parse_text
 
     return diagnose(status_reason, container_reason, parse_text(log) if log else None)
 
@@ -55,7 +55,7 @@ def _show(status_reason: str | None, container_reason: str | None, log: str | No
     from rich.markup import escape
     from rich.table import Table
 
-    from cxgm_pipeline.monitor.classify import NO_RULE
+    from cxgm_pipeline.monitor.classify.classifier import NO_RULE
 
     found = _diagnose(status_reason, container_reason, log)
     table = Table(show_header=False, box=None)

@@ -57,7 +57,7 @@ def running_stage() -> str:
     import time
 
     from cxgm_pipeline.config import get_config
-    from cxgm_pipeline.monitor.aws import AwsAccessError, StepFunctions
+    from cxgm_pipeline.monitor.aws.clients import AwsAccessError, StepFunctions
 
     sfn, newest = StepFunctions(), None
     stages = get_config().stage_names
@@ -94,8 +94,8 @@ def guarded(fn):
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
         except Exception as exc:
-            from cxgm_pipeline.monitor.attempts import AttemptNotFound
-            from cxgm_pipeline.monitor.aws import AwsAccessError
+            from cxgm_pipeline.monitor.attempts.listing import AttemptNotFound
+            from cxgm_pipeline.monitor.aws.clients import AwsAccessError
             from cxgm_pipeline.monitor.session import UnexpectedShape
 
             if isinstance(exc, AttemptNotFound):
@@ -129,7 +129,7 @@ def progress(label: str, summary: bool = True):
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[calls]} calls"),
                   TextColumn("{task.fields[items]} items"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, calls=0, items=0)
-        from cxgm_pipeline.monitor.aws import FetchStats
+        from cxgm_pipeline.monitor.aws.clients import FetchStats
 
         stats = FetchStats(on_change=lambda s: bar.update(task, calls=s.calls, items=s.items))
         yield stats

@@ -6,7 +6,7 @@ from cxgm_pipeline.cli.common import UsageError, check_output, err, guarded, loa
 
 
 def _split(spec: str) -> tuple[str, str]:
-    from cxgm_pipeline.monitor.attempt_ref import AttemptRef
+    from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 
     ref = AttemptRef.parse(spec)
     stage, tag = ref.stage, ref.key
@@ -22,7 +22,7 @@ def _split(spec: str) -> tuple[str, str]:
 
 def _campaign_view(loaded):
     """The attempt's datasets as its campaign left them (a re-run and the execution it continues are one side)."""
-    from cxgm_pipeline.monitor.campaigns import campaign_view
+    from cxgm_pipeline.monitor.attempts.campaigns import campaign_view
     from cxgm_pipeline.monitor.session import MonitorSession
 
     rollup = loaded.frames["dataset_rollup"]
@@ -43,8 +43,8 @@ def compare(
 ) -> None:
     """Duration deltas per dataset and step between two attempts, datasets whose outcome changed, and the causes
     of failure new in OTHER or gone from it (with counts on each side)."""
-    from cxgm_pipeline.monitor import plots
-    from cxgm_pipeline.monitor.deltas import duration_deltas, outcome_changes, signature_diff
+    from cxgm_pipeline.monitor.report import plots
+    from cxgm_pipeline.monitor.views.deltas import duration_deltas, outcome_changes, signature_diff
 
     if out:
         check_output(out, (".png", ".csv", ".parquet", ".json"))

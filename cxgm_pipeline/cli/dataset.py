@@ -17,7 +17,7 @@ def _stored(env: str | None) -> list[tuple[str, str, dict]]:
     """(stage, attempt, {"dataset_rollup": ...}) of every attempt whose rollup the store holds, in `env` or every
     stage; `_with_frames` reads the rest only for the attempts that hold the dataset."""
     from cxgm_pipeline.config import get_config
-    from cxgm_pipeline.monitor.frame_store import FrameStore
+    from cxgm_pipeline.monitor.store.frames import FrameStore
 
     store = FrameStore()
     return [(stage, key, {"dataset_rollup": store.read("dataset_rollup", stage, key)})
@@ -27,7 +27,7 @@ def _stored(env: str | None) -> list[tuple[str, str, dict]]:
 def _with_frames(dataset_id: str, searched: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
     """The stored attempts, with every frame of FRAMES the store holds read for those whose rollup names the
     dataset."""
-    from cxgm_pipeline.monitor.frame_store import FrameStore
+    from cxgm_pipeline.monitor.store.frames import FrameStore
 
     store = FrameStore()
     out = []
@@ -62,7 +62,7 @@ def _resolve_id(dataset_id: str, searched: list[tuple[str, str, dict]]) -> str:
 def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh: bool, out: Path | None) -> None:
     import pandas as pd
 
-    from cxgm_pipeline.monitor.drilldown import dataset_branches
+    from cxgm_pipeline.monitor.views.drilldown import dataset_branches
 
     if out:
         check_output(out, FRAME_SUFFIXES)
@@ -91,7 +91,7 @@ def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh:
 
 
 def _show(d) -> None:
-    from cxgm_pipeline.monitor.missing import none_if_missing
+    from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 
     r = {k: none_if_missing(v) for k, v in d.row.items()}
     why = f" in {r['failing_step']} ({r['error_category']})" if r["state"] == "failed" else ""

@@ -72,7 +72,7 @@ def describe(
     if name != "enriched_jobs" and frame.empty and loaded.attempt is not None:
         jobs = loaded.frames.get("enriched_jobs")
         if jobs is not None:
-            from cxgm_pipeline.monitor.corpus import attempt_summary
+            from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
 
             why = attempt_summary(loaded.attempt, jobs, frame)
             if why:
@@ -98,7 +98,7 @@ def describe(
         write_frame(frame, out)
         return
     if what is What.errors and not frame.empty:
-        from cxgm_pipeline.monitor.failures import signatures_by_category
+        from cxgm_pipeline.monitor.views.failures import signatures_by_category
 
         categories, frame = signatures_by_category(frame)
         show_table(categories, f"causes by category of {env}/{tag or 'window'}", list(categories.columns))
@@ -115,7 +115,7 @@ def _failures_first(what: What, frame):
         return frame.assign(_o=frame["state"].map(order).fillna(9)).sort_values(
             ["_o", "failing_step", "dataset_id"], na_position="last").drop(columns="_o")
     if what is What.errors:
-        from cxgm_pipeline.monitor.failures import signatures_by_category
+        from cxgm_pipeline.monitor.views.failures import signatures_by_category
 
         return signatures_by_category(frame)[1]
     return frame

@@ -15,7 +15,7 @@ def doctor(env: str = ENV) -> None:
     from rich.markup import escape
 
     from cxgm_pipeline.config import get_config
-    from cxgm_pipeline.monitor.doctor import diagnose
+    from cxgm_pipeline.monitor.aws.doctor import diagnose
 
     get_config().stage(env)  # an unknown stage or a broken CXGM_CONFIG is a usage error (exit 2), said in one line
     with console.status(f"checking {env}"):

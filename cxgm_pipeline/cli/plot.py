@@ -27,7 +27,7 @@ def plot(
     refresh: bool = REFRESH,
 ) -> None:
     """Plot jobs or datasets: counts or durations by any column."""
-    from cxgm_pipeline.monitor import plots
+    from cxgm_pipeline.monitor.report import plots
 
     check_output(out, (".png",))
     name = "enriched_jobs" if subject is Subject.jobs else "dataset_rollup"

@@ -10,10 +10,10 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
            out: Path = typer.Option(..., "--out", "-o", help="Folder for index.md, index.html and the PNGs"),
            refresh: bool = REFRESH) -> None:
     """The migration report of an attempt (Markdown + HTML + PNG plots), as the Dagster asset writes it."""
-    from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-    from cxgm_pipeline.monitor.report import AttemptReport, write_attempt_report
+    from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+    from cxgm_pipeline.monitor.report.document import AttemptReport, write_attempt_report
 
-    from cxgm_pipeline.monitor.answer import attempt_answer
+    from cxgm_pipeline.monitor.views.answer import attempt_answer
 
     result = load_frames(env, tag, start, end, refresh)
     progress = _progress(result)
@@ -27,10 +27,10 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
 
 def _progress(result):
     """The attempt's progress view; while it runs, with the rehearsal (same key, another stage) the store holds."""
-    from cxgm_pipeline.monitor.attempts import rehearsal_candidates
-    from cxgm_pipeline.monitor.aws import StepFunctions
-    from cxgm_pipeline.monitor.frame_store import FrameStore
-    from cxgm_pipeline.monitor.progress import observed_now, stored_progress
+    from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
+    from cxgm_pipeline.monitor.aws.clients import StepFunctions
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+    from cxgm_pipeline.monitor.views.progress import observed_now, stored_progress
 
     if result.attempt is None:  # an imported bundle: no AWS to ask when it started
         return None
@@ -44,7 +44,7 @@ def _progress(result):
 def rerun(env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
           out: Path = typer.Option(..., "--out", "-o", help="CSV or JSON"), refresh: bool = REFRESH) -> None:
     """The re-run manifest: failed datasets (and, once the attempt ended, never-started ones)."""
-    from cxgm_pipeline.monitor.rerun import write_manifest
+    from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 
     check_output(out, (".csv", ".json"))
     manifest = load_frames(env, tag, start, end, refresh, wanted=("rerun_manifest",)).frames["rerun_manifest"]

@@ -11,22 +11,22 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pandera.pandas as pa
 
-from cxgm_pipeline.monitor.answer import attempt_answer, breakable
-from cxgm_pipeline.monitor.attempts import Attempt
-from cxgm_pipeline.monitor.children import apply_child_failures, fetch_child_failures
-from cxgm_pipeline.monitor.aws import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
-from cxgm_pipeline.monitor.campaigns import CampaignSource, with_campaign
-from cxgm_pipeline.monitor.campaigns import fingerprint as campaign_fingerprint
-from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown
-from cxgm_pipeline.monitor.corpus import attempt_summary, roll_up_attempt
-from cxgm_pipeline.monitor.enrich import enrich_jobs
-from cxgm_pipeline.monitor.executions import fetch_sfn_executions, list_ingestion_executions
-from cxgm_pipeline.monitor.jobs import fetch_migration_jobs
-from cxgm_pipeline.monitor.outcome import tolerance_exceeded
-from cxgm_pipeline.monitor.outputs import collect_outputs, sweep_output_records
-from cxgm_pipeline.monitor.portal import portal_state, portal_summary
-from cxgm_pipeline.monitor.rerun import rerun_manifest
-from cxgm_pipeline.monitor.rollups import UNATTRIBUTED, collection_rollup, error_signatures
+from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
+from cxgm_pipeline.monitor.attempts.listing import Attempt
+from cxgm_pipeline.monitor.frames.child_failures import apply_child_failures, fetch_child_failures
+from cxgm_pipeline.monitor.aws.clients import ArtifactsApi, BatchApi, FetchStats, LogsApi, StepFunctionsApi
+from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource, with_campaign
+from cxgm_pipeline.monitor.attempts.campaigns import fingerprint as campaign_fingerprint
+from cxgm_pipeline.monitor.views.failures import failures_markdown, rerun_markdown
+from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary, roll_up_attempt
+from cxgm_pipeline.monitor.frames.enriched_jobs import enrich_jobs
+from cxgm_pipeline.monitor.frames.sfn_executions import fetch_sfn_executions, list_ingestion_executions
+from cxgm_pipeline.monitor.frames.migration_jobs import fetch_migration_jobs
+from cxgm_pipeline.monitor.attempts.outcome import tolerance_exceeded
+from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs, sweep_output_records
+from cxgm_pipeline.monitor.frames.portal_state import portal_state, portal_summary
+from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
+from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED, collection_rollup, error_signatures
 from cxgm_pipeline.schemas import (
     ChildFailures,
     CollectionRollup,
@@ -67,7 +67,7 @@ class Build:
     previous: dict[str, pd.DataFrame] = field(default_factory=dict)
     # listings a fetch started at once because they need no frame (futures by name; see `EARLY`)
     early: dict[str, Future] = field(default_factory=dict)
-    # the attempt's campaign (monitor/campaigns.py): None reads the attempt alone
+    # the attempt's campaign (monitor/attempts/campaigns.py): None reads the attempt alone
     campaign: CampaignSource | None = None
 
     def campaign_members(self, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

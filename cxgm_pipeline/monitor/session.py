@@ -17,10 +17,10 @@ import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
 from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build, stored_previous
-from cxgm_pipeline.monitor.attempts import Attempt, AttemptNotFound, list_attempts, window_attempt
-from cxgm_pipeline.monitor.campaigns import CampaignSource
-from cxgm_pipeline.monitor.aws import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
-from cxgm_pipeline.monitor.frame_store import FrameStore, FrameStoreOps
+from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts, window_attempt
+from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
+from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
+from cxgm_pipeline.monitor.store.frames import FrameStore, FrameStoreOps
 
 # The chain (frames, inputs, builders) is declared once, in monitor/chain.py.
 
@@ -57,7 +57,7 @@ class MonitorSession:
         return self._listed[stage] if stage in self._listed else self.attempts(stage)
 
     def imported(self, stage: str, key: str) -> dict | None:
-        from cxgm_pipeline.monitor.bundle import import_marker
+        from cxgm_pipeline.monitor.store.bundle import import_marker
 
         marker = import_marker(self.store, stage, key)
         return json.loads(marker.read_text()) if marker.exists() else None
@@ -103,7 +103,7 @@ class MonitorSession:
         """`wanted`: the frames the caller shows; only they and what they are built from are fetched."""
         if tag and self.imported(stage, tag) and not refresh:
             # an imported bundle (someone else's attempt) is read from its own namespace; --refresh asks AWS
-            from cxgm_pipeline.monitor.bundle import imported_store
+            from cxgm_pipeline.monitor.store.bundle import imported_store
 
             source = imported_store(self.store)
             return AttemptFrames(stage, None, tag, {n: source.read(n, stage, tag) for n in FRAMES
@@ -137,8 +137,8 @@ class MonitorSession:
         """Stored frames of an attempt that may be part of a campaign: its view as the other attempts stand now
         (an ended attempt's frames stay fresh, a re-run after it need not). Nothing is read when AWS already says
         no other attempt can join it."""
-        from cxgm_pipeline.monitor.campaigns import may_continue, with_campaign
-        from cxgm_pipeline.monitor.rerun import rerun_manifest
+        from cxgm_pipeline.monitor.attempts.campaigns import may_continue, with_campaign
+        from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
         from cxgm_pipeline.schemas import DatasetRollup, validate
 
         found = self._attempts(attempt.stage)
@@ -169,7 +169,7 @@ class MonitorSession:
               previous: dict[str, pd.DataFrame] | None = None, campaign: bool = True) -> dict[str, pd.DataFrame]:
         """The chain for one attempt, in process: only `wanted` frames and what they are built from. `previous`:
         the frames of an earlier fetch, from which a refresh reads only what changed. `campaign`: read the attempts
-        its campaign may hold (monitor/campaigns.py), else the attempt alone."""
+        its campaign may hold (monitor/attempts/campaigns.py), else the attempt alone."""
         build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats,
                       previous or {}, campaign=self.campaign_source() if campaign and attempt is not None else None)
 

@@ -1,4 +1,4 @@
-"""Dagster resources over cxgm's AWS access (`cxgm_pipeline.monitor.aws`): the same methods, configured in the
+"""Dagster resources over cxgm's AWS access (`cxgm_pipeline.monitor.aws.clients`): the same methods, configured in the
 Launchpad or by deployment. Built on dagster-aws's `ResourceWithBoto3Configuration` (region, profile, endpoint,
 keys); the stage config fills what is left unset."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
-from cxgm_pipeline.monitor.aws import (  # noqa: F401  (re-exported for definitions and tests)
+from cxgm_pipeline.monitor.aws.clients import (  # noqa: F401  (re-exported for definitions and tests)
     ArtifactsApi,
     AwsAccessError,
     BatchApi,

@@ -1,4 +1,4 @@
-"""Dagster's side of the frame store (`cxgm_pipeline.monitor.frame_store`): a resource, and the IO manager that
+"""Dagster's side of the frame store (`cxgm_pipeline.monitor.store.frames`): a resource, and the IO manager that
 persists each asset's DataFrame in the store's layout."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pandas as pd
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 from pydantic import Field
 
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.frame_store import DEFAULT_BASE, FrameStoreOps, default_base  # noqa: F401
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.store.frames import DEFAULT_BASE, FrameStoreOps, default_base  # noqa: F401
 
 
 class FrameStoreResource(ConfigurableResource, FrameStoreOps):

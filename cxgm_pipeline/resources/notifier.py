@@ -12,7 +12,7 @@ from typing import Literal
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from cxgm_pipeline.monitor.alerts import Alert
+from cxgm_pipeline.monitor.views.alerts import Alert
 
 log = logging.getLogger("cxgm.alerts")
 SLACK_API_URL = "https://slack.com/api/"  # slack_sdk's default; GovSlack and tests point elsewhere

@@ -222,7 +222,7 @@ class DatasetRollup(_IngestionStepDurations):
                                                     "whose dataset no source names (dataset_id 'unattributed:<version>')")
     campaign_state: Series[Text] = pa.Field(
         isin=_values(DatasetState), description="its outcome across the campaign (attempts that re-run one another): "
-                                                "the latest attempt that processed it decides (monitor/campaigns.py)")
+                                                "the latest attempt that processed it decides (monitor/attempts/campaigns.py)")
     campaign_attempt: Series[Text] = pa.Field(description="the attempt whose outcome campaign_state is")
     campaign: Series[Text] = pa.Field(description="the campaign: the key of its first attempt (this one's alone)")
     production_verdict: Series[Text] = pa.Field(

@@ -7,8 +7,8 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from cxgm_pipeline.config import get_config, sensor_seconds
 from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, overview_job, refresh_attempt_job
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 

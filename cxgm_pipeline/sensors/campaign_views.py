@@ -17,8 +17,8 @@ from dagster import (
 
 from cxgm_pipeline.config import sensor_seconds
 from cxgm_pipeline.jobs import campaign_view_job
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.campaigns import views_to_refresh
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.attempts.campaigns import views_to_refresh
 from cxgm_pipeline.partitions import partition_key
 
 ROLLUP = AssetKey("dataset_rollup")

@@ -31,14 +31,14 @@ from dagster import (
 )
 
 from cxgm_pipeline.config import digest_seconds, get_config, max_failure_rate, sensor_seconds
-from cxgm_pipeline.monitor import links
-from cxgm_pipeline.monitor.answer import attempt_answer
-from cxgm_pipeline.monitor.alerts import SENT_AT, Alert, alert_markdown, alerts_table_markdown, digest, digest_due, evaluate, progress_due, record_sent, with_links
-from cxgm_pipeline.monitor.attempts import list_all_attempts
-from cxgm_pipeline.monitor.outcome import stored_outcome
-from cxgm_pipeline.monitor.deltas import signature_diff
-from cxgm_pipeline.monitor.progress import rehearsal_of, stored_progress
-from cxgm_pipeline.monitor.rerun import rerun_manifest
+from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.monitor.views.answer import attempt_answer
+from cxgm_pipeline.monitor.views.alerts import SENT_AT, Alert, alert_markdown, alerts_table_markdown, digest, digest_due, evaluate, progress_due, record_sent, with_links
+from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
+from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
+from cxgm_pipeline.monitor.views.deltas import signature_diff
+from cxgm_pipeline.monitor.views.progress import rehearsal_of, stored_progress
+from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.partitions import partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource

@@ -22,7 +22,7 @@ from dagster import (
 
 from cxgm_pipeline.config import get_config, refresh_seconds, sensor_seconds
 from cxgm_pipeline.jobs import LIVE_RUN_TAGS, refresh_attempt_job
-from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 

@@ -4,7 +4,7 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext
 
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.jobs import compare_job, refresh_attempt_job
-from cxgm_pipeline.monitor.attempts import list_all_attempts
+from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 

@@ -199,7 +199,7 @@ def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
     recorded = chain["instance"].get_latest_materialization_event(AssetKey("alerts")).asset_materialization
     assert "[partition](http://dagster.example:3000/assets/" in recorded.metadata["alerts"].value
     # a subject is one escaped cell: its "[cxgm]" is text, not a broken link, and a "|" in it splits no column
-    from cxgm_pipeline.monitor.report import md_cell
+    from cxgm_pipeline.monitor.report.document import md_cell
 
     assert f": {md_cell(view.iloc[-1]['subject'])} · [partition](" in recorded.metadata["alerts"].value
     assert md_cell("[cxgm] a | b") == "\\[cxgm\\] a \\| b"
@@ -480,7 +480,7 @@ def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
     """A run's first minutes find a new cause at every refresh: new causes found within CXGM_DIGEST_SECONDS of
     the attempt's last digest are held (unannounced) and go in the next one; the finished alert goes at once."""
     import cxgm_pipeline.sensors.migration_alerts as alerts_module
-    from cxgm_pipeline.monitor.alerts import SENT_AT
+    from cxgm_pipeline.monitor.views.alerts import SENT_AT
 
     monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
     monkeypatch.setenv("CXGM_DIGEST_SECONDS", "600")

@@ -6,9 +6,9 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.definitions import build_resources
-from cxgm_pipeline.monitor.aws import FetchStats
+from cxgm_pipeline.monitor.aws.clients import FetchStats
 from cxgm_pipeline.monitor.chain import FRAMES
-from cxgm_pipeline.monitor.frame_store import FrameStore
+from cxgm_pipeline.monitor.store.frames import FrameStore
 from cxgm_pipeline.monitor.session import MonitorSession
 from cxgm_pipeline.partitions import ATTEMPTS
 from tests.assets.test_chain import key

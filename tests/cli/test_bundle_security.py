@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
-from cxgm_pipeline.monitor.bundle import MAX_MEMBER_BYTES
+from cxgm_pipeline.monitor.store.bundle import MAX_MEMBER_BYTES
 
 runner = CliRunner()
 

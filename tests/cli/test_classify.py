@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
 
-REAL = Path(__file__).parents[1] / "monitor" / "data" / "real_failures.jsonl"
+REAL = Path(__file__).parents[1] / "monitor" / "classify" / "data" / "real_failures.jsonl"
 runner = CliRunner()
 
 

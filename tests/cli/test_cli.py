@@ -147,7 +147,7 @@ def test_report_and_rerun(cli, truth, tmp_path):
 
 def test_errors_and_report_show_the_evidence(cli, tmp_path, monkeypatch):
     """Every classified cause names the rule that decided it and the line it matched; the report shows it."""
-    from cxgm_pipeline.monitor.classify import NO_RULE, current_rules
+    from cxgm_pipeline.monitor.classify.classifier import NO_RULE, current_rules
 
     out = tmp_path / "errors.json"
     cli("describe", "errors", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(out))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cxgm_emulator.process import control
 from cxgm_pipeline.cli import app
-from cxgm_pipeline.monitor.doctor import FAIL, OK, WARN, diagnose, skew_status
+from cxgm_pipeline.monitor.aws.doctor import FAIL, OK, WARN, diagnose, skew_status
 from tests.conftest import free_port
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
-from cxgm_pipeline.monitor.rollups import UNATTRIBUTED
+from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED
 from tests.conftest import VARIANTS, set_clock
 
 runner = CliRunner()
@@ -201,7 +201,7 @@ def test_only_the_documented_read_only_aws_actions_are_called(account, tmp_path,
 def test_an_incremental_refresh_equals_a_full_fetch_for_fewer_calls(account, monkeypatch):
     """While prod runs: a refresh from the last frames (ended jobs kept, answers and logs not read again)
     gives the same datasets as fetching everything anew."""
-    from cxgm_pipeline.monitor.aws import FetchStats
+    from cxgm_pipeline.monitor.aws.clients import FetchStats
     from cxgm_pipeline.monitor.session import MonitorSession
 
     env, truth = account
@@ -300,7 +300,7 @@ def test_a_refresh_does_not_read_dead_children_again(account, monkeypatch):
     describes none of them again, and reads no execution history."""
     import botocore.client
 
-    from cxgm_pipeline.monitor.aws import FetchStats
+    from cxgm_pipeline.monitor.aws.clients import FetchStats
     from cxgm_pipeline.monitor.session import MonitorSession
 
     env, truth = account

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cxgm_pipeline.cli import app
-from cxgm_pipeline.monitor.alerts import evaluate, progress_due, progress_key
-from cxgm_pipeline.monitor.aws import FetchStats
-from cxgm_pipeline.monitor.deltas import signature_diff
-from cxgm_pipeline.monitor.progress import Rehearsal, attempt_progress, observed_now
+from cxgm_pipeline.monitor.views.alerts import evaluate, progress_due, progress_key
+from cxgm_pipeline.monitor.aws.clients import FetchStats
+from cxgm_pipeline.monitor.views.deltas import signature_diff
+from cxgm_pipeline.monitor.views.progress import Rehearsal, attempt_progress, observed_now
 from cxgm_pipeline.monitor.session import AttemptFrames, MonitorSession
 from cxgm_emulator.truth import load_truth
 from tests.conftest import DEFAULT_VARIANT, set_clock, start_emulator_process

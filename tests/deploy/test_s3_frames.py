@@ -14,8 +14,8 @@ import boto3
 import pandas as pd
 import pytest
 
-from cxgm_pipeline.monitor.frame_store import FrameStore
-from cxgm_pipeline.monitor.s3path import S3AccessError, S3Path
+from cxgm_pipeline.monitor.store.frames import FrameStore
+from cxgm_pipeline.monitor.store.s3path import S3AccessError, S3Path
 from tests.conftest import free_port
 
 
@@ -69,8 +69,8 @@ def test_a_write_that_fails_sends_nothing(bucket):
 
 
 def test_reports_and_rerun_files_go_to_the_same_prefix(bucket):
-    from cxgm_pipeline.monitor.report import write_report
-    from cxgm_pipeline.monitor.rerun import write_manifest
+    from cxgm_pipeline.monitor.report.document import write_report
+    from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 
     store = FrameStore(f"s3://{bucket}/cxgm")
     folder = store.report_dir("prod", "A")

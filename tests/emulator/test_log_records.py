@@ -8,7 +8,7 @@ import pytest
 
 from cxgm_emulator.truth import load_truth
 from cxgm_emulator.world import DOCKER_PART_BYTES
-from cxgm_pipeline.monitor.aws import FetchStats
+from cxgm_pipeline.monitor.aws.clients import FetchStats
 from cxgm_pipeline.monitor.session import MonitorSession
 from tests.cli.test_variants import _compare_every_attempt, run
 from tests.conftest import VARIANTS, migration, start_emulator_process

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from cxgm_pipeline.monitor.chain import CHAIN, stored_previous
-from cxgm_pipeline.monitor.frame_store import FrameStore
+from cxgm_pipeline.monitor.store.frames import FrameStore
 from cxgm_pipeline.schemas import MigrationJobs
 
 

@@ -5,7 +5,7 @@ import json
 import boto3
 import pandas as pd
 
-from cxgm_pipeline.monitor.alerts import Alert, evaluate
+from cxgm_pipeline.monitor.views.alerts import Alert, evaluate
 from cxgm_pipeline.resources.notifier import Notifier
 
 

@@ -3,10 +3,10 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.config import get_config
-from cxgm_pipeline.monitor.attempt_states import attempt_states as build_attempt_states
-from cxgm_pipeline.monitor.attempts import list_all_attempts
-from cxgm_pipeline.monitor.report import markdown_table
-from cxgm_pipeline.monitor.outcome import stored_outcome
+from cxgm_pipeline.monitor.views.attempt_states import attempt_states as build_attempt_states
+from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
+from cxgm_pipeline.monitor.report.document import markdown_table
+from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates

@@ -7,14 +7,14 @@ from dagster import AssetDep, AssetExecutionContext, Config, MetadataValue, asse
 from dagster_pandera import pandera_schema_to_dagster_type
 from pydantic import Field
 
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.attempts import list_attempts
-from cxgm_pipeline.monitor.campaigns import campaign_view, stored_members
-from cxgm_pipeline.monitor.deltas import duration_deltas as build_duration_deltas
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.attempts.listing import list_attempts
+from cxgm_pipeline.monitor.attempts.campaigns import campaign_view, stored_members
+from cxgm_pipeline.monitor.views.deltas import duration_deltas as build_duration_deltas
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
-from cxgm_pipeline.monitor import links
-from cxgm_pipeline.monitor.deltas import outcome_changes, stored_signature_diff
-from cxgm_pipeline.monitor.report import delta_figures, markdown_table, signature_diff_section, write_report
+from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.monitor.views.deltas import outcome_changes, stored_signature_diff
+from cxgm_pipeline.monitor.report.document import delta_figures, markdown_table, signature_diff_section, write_report
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, empty_frame, validate

@@ -5,13 +5,13 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
-from cxgm_pipeline.monitor import links
-from cxgm_pipeline.monitor.answer import attempt_answer, breakable
-from cxgm_pipeline.monitor.failures import failures_markdown, rerun_markdown, top_failed_markdown
-from cxgm_pipeline.monitor.attempt_ref import AttemptRef
-from cxgm_pipeline.monitor.attempts import rehearsal_candidates
-from cxgm_pipeline.monitor.progress import observed_now, stored_progress
-from cxgm_pipeline.monitor.report import UI_PREFIX, AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
+from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
+from cxgm_pipeline.monitor.views.failures import failures_markdown, rerun_markdown, top_failed_markdown
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
+from cxgm_pipeline.monitor.views.progress import observed_now, stored_progress
+from cxgm_pipeline.monitor.report.document import UI_PREFIX, AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
@@ -64,7 +64,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     if progress is not None:
         meta["progress"] = progress.line()
     if not portal_state.empty:
-        from cxgm_pipeline.monitor.portal import portal_markdown
+        from cxgm_pipeline.monitor.frames.portal_state import portal_markdown
 
         meta["portal"] = MetadataValue.md(portal_markdown(portal_state))
     return MaterializeResult(metadata=meta)

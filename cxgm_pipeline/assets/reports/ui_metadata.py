@@ -1,7 +1,7 @@
 """A report in the Dagster UI, readable without a click. The UI renders a Markdown metadata value inline only
 when it is shorter than 1,000 characters (dagster-webserver's MetadataEntry.tsx, `expandSmallValues`), else
 behind "[Show Markdown]"; it has no image type. So each plot is a short Markdown image of the PNG as served
-by the report server (CXGM_REPORTS_URL, see monitor/links.py), and the report a clickable URL. Without a
+by the report server (CXGM_REPORTS_URL, see monitor/report/links.py), and the report a clickable URL. Without a
 report server, the plots are embedded as data: URIs in one value (behind "[Show Markdown]") and the report
 is named by its path (a browser opens no file:// link from the UI's http page)."""
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from dagster import MetadataValue
 
-from cxgm_pipeline.monitor.report import data_uri
+from cxgm_pipeline.monitor.report.document import data_uri
 
 
 def report_and_plots(folder, figures: dict[str, bytes], served: Callable[[str], str | None],

@@ -1,0 +1,163 @@
+"""Migration attempts: one (or several re-started) executions of a stage's schema-migration state machine.
+
+An attempt's key is its `MIGRATION_ATTEMPT` tag when it has one: the same campaign rehearsed in dev and
+then run in prod shares the key, so `ATTEMPT_2|dev` and `ATTEMPT_2|prod` compare like with like. An
+untagged attempt's key is its start minute, `untagged-YYYYMMDDTHHMM` (UTC). Its jobs are those carrying
+its tag, or, untagged, those created inside its execution window.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.aws.clients import AwsAccessError, FetchStats, StepFunctionsApi
+from cxgm_pipeline.vocabulary import ATTEMPT_STATE_OF_EXECUTION, AttemptState, ExecutionStatus
+
+WINDOW_MARGIN = timedelta(minutes=1)
+
+
+def attempt_key_for(tag: str | None, start: float | datetime) -> str:
+    """An attempt's readable key: its MIGRATION_ATTEMPT tag, else its start minute (UTC)."""
+    if tag:
+        return tag
+    if not isinstance(start, datetime):
+        start = datetime.fromtimestamp(start, timezone.utc)
+    return "untagged-" + start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    stage: str
+    key: str
+    tag: str | None
+    execution_names: tuple[str, ...]
+    execution_arns: tuple[str, ...]
+    start: datetime
+    stop: datetime | None
+    state: AttemptState
+    # RedriveExecution keeps the execution's ARN (so the attempt's key) and returns it to RUNNING: DescribeExecution's
+    # redriveCount (AWS API reference) tells a redriven attempt from the one that ended before
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the attempt does in a way that asks for a refresh: a new state, or a redrive."""
+        return f"{self.state.value}#{self.redrive_count}"
+    outcome: str | None = None  # AttemptOutcome, once its frames are read (outcome.with_outcome)
+
+    @property
+    def ref(self) -> AttemptRef:
+        return AttemptRef(self.stage, self.key)
+
+    @property
+    def ended(self) -> bool:
+        return self.stop is not None
+
+    @property
+    def window_only(self) -> bool:
+        """An ad-hoc time window (no execution, no tag): every job created inside it belongs to it."""
+        return not self.tag and not self.execution_names
+
+    def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """Creation-time window of its jobs: from its start to its end (or now), with a margin."""
+        end = self.stop or max(now or utcnow(), self.start)
+        return self.start - WINDOW_MARGIN, end + WINDOW_MARGIN
+
+
+class AttemptNotFound(LookupError):
+    def __init__(self, stage: str, key: str, known: list[str]):
+        self.stage, self.key, self.known = stage, key, known
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"no attempt {key!r} in stage {stage!r}; known attempts: {listing}")
+
+
+def _tag_of(description: dict) -> str | None:
+    try:
+        payload = json.loads(description.get("input") or "{}")
+    except json.JSONDecodeError:
+        return None
+    tag = payload.get("migration_attempt") if isinstance(payload, dict) else None
+    return str(tag) if tag else None
+
+
+def list_attempts(stage: str, sfn: StepFunctionsApi, stats: FetchStats | None = None) -> list[Attempt]:
+    """Every attempt of `stage`, oldest first, with start, end and state."""
+    cfg = sfn.stage_config(stage)
+    executions = sfn.list_executions(stage, cfg.migration_sfn, stats)
+    descriptions = sfn.describe_executions(stage, [e["executionArn"] for e in executions], stats)
+    groups: dict[str, list[dict]] = {}
+    tags: dict[str, str | None] = {}
+    for d in descriptions:
+        tag = _tag_of(d)
+        key = attempt_key_for(tag, d["startDate"])
+        groups.setdefault(key, []).append(d)
+        tags[key] = tag
+    attempts = []
+    for key, group in groups.items():
+        group.sort(key=lambda d: d["startDate"])
+        latest = group[-1]
+        running = any(d["status"] == ExecutionStatus.RUNNING for d in group)
+        stops = [d.get("stopDate") for d in group]
+        stop = None if running or any(s is None for s in stops) else max(stops)
+        attempts.append(Attempt(
+            stage=stage, key=key, tag=tags[key],
+            execution_names=tuple(d["name"] for d in group),
+            execution_arns=tuple(d["executionArn"] for d in group),
+            start=group[0]["startDate"].astimezone(timezone.utc),
+            stop=stop.astimezone(timezone.utc) if stop else None,
+            state=AttemptState.RUNNING if running else ATTEMPT_STATE_OF_EXECUTION.get(latest["status"], AttemptState.DISCOVERED),
+            redrive_count=sum(int(d.get("redriveCount") or 0) for d in group),
+            redrive_date=max((d["redriveDate"].astimezone(timezone.utc) for d in group if d.get("redriveDate")), default=None),
+        ))
+    return sorted(attempts, key=lambda a: a.start)
+
+
+def find_attempt(stage: str, key: str, sfn: StepFunctionsApi, stats: FetchStats | None = None) -> Attempt:
+    attempts = list_attempts(stage, sfn, stats)
+    for attempt in attempts:
+        if attempt.key == key:
+            return attempt
+    raise AttemptNotFound(stage, key, [a.key for a in attempts])
+
+
+def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None,
+                      stats: FetchStats | None = None) -> list[Attempt]:
+    """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others."""
+    found = []
+    for stage in stages:
+        try:
+            found.extend(list_attempts(stage, sfn, stats))
+        except AwsAccessError as exc:
+            if log is not None:
+                log.warning(str(exc))
+    return found
+
+
+def rehearsal_candidates(sfn: StepFunctionsApi, stage: str, running: bool, log=None,
+                         stats: FetchStats | None = None) -> list[Attempt]:
+    """Attempts of the other stages that may have rehearsed a running attempt of `stage` (for its ETA); none
+    looked up when nothing runs. A stage AWS refuses gives no rehearsal; the rest still count."""
+    from cxgm_pipeline.config import get_config
+
+    if not running:
+        return []
+    return list_all_attempts(sfn, [s for s in get_config().stage_names if s != stage], log, stats)
+
+
+def window_attempt(stage: str, start: datetime, end: datetime) -> Attempt:
+    """An ad-hoc attempt for a time window, as the old notebook helpers took (start, end)."""
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    if end <= start:
+        raise ValueError(f"empty window: end {end.isoformat()} is not after start {start.isoformat()}")
+    key = f"window-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
+    state = AttemptState.SUCCEEDED if end <= utcnow() else AttemptState.RUNNING
+    return Attempt(stage=stage, key=key, tag=None, execution_names=(), execution_arns=(), start=start,
+                   stop=end if end <= utcnow() else None, state=state)

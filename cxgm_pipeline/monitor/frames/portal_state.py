@@ -1,0 +1,343 @@
+"""The portal's answer: what the stage's CELLxGENE Discover serves for each dataset an attempt touched.
+
+cxgm otherwise reports what AWS's jobs and executions say; the migration's purpose is that every dataset the
+portal serves is on the new schema. Production publishes a migration's revision only when every dataset in it is
+on the latest schema and processed (`publish_and_cleanup`, backend/layers/processing/schema_migration.py
+@ 001730b8; the `publish_revisions` job, backend/layers/processing/publish_revisions.py @ c323e0e8), and rolls failed
+datasets back, so a dataset can succeed in every job while the portal still serves the old schema.
+
+Read: the public Curation API, unauthenticated, `GET {portal_url}/curation/v1/collections/{collection_id}`, one
+GET per collection, paced (`CXGM_PORTAL_RATE` requests a second, default 4). Its shape
+(backend/curation/api/v1/curation/collections/common.py @ 26252232, `reshape_for_curation_api`): by canonical id
+it answers the collection version the portal serves (`collection_version_id`, `visibility` PUBLIC once published,
+`published_at`), its `datasets[]` each with `dataset_id`, `dataset_version_id`, `schema_version` and, for an
+unpublished version only, `processing_status`; `revising_in` is null for a caller who is not the owner, so the
+open revision itself is not visible: a revision is published when the portal serves it. 404: no such
+collection; 403: not a UUID (or a published version asked by version id); 410: tombstoned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from cxgm_pipeline.config import ConfigError
+from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
+from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
+from cxgm_pipeline.schemas import PortalState, empty_frame, validate
+from cxgm_pipeline.vocabulary import DatasetState, PortalVerdict as V
+from portal_shapes import CURATION_COLLECTION_PATH, PROCESSING_SUCCESS, VISIBILITY_PUBLIC
+
+RATE_ENV_VAR = "CXGM_PORTAL_RATE"
+DEFAULT_RATE = 4.0  # requests a second: the API is public and shared with every user of the portal
+TIMEOUT_S = 10.0
+# after this many answers in a row that did not come, the rest of the collections are marked unreachable
+# without waiting for each to time out
+GIVE_UP_AFTER = 3
+USER_AGENT = "cxgm (CELLxGENE schema-migration monitor; read-only)"
+SUCCESS = PROCESSING_SUCCESS
+NO_COLLECTION = "no collection"  # a row no collection is known for: nothing to ask the portal
+
+
+def portal_rate() -> float | None:
+    """Requests a second ($CXGM_PORTAL_RATE); None: unpaced (`off`, for tests against a local emulator)."""
+    raw = os.environ.get(RATE_ENV_VAR, "").strip()
+    if not raw:
+        return DEFAULT_RATE
+    if raw.lower() == "off":
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise ConfigError(f"{RATE_ENV_VAR}={raw!r} is not a number of requests a second (e.g. 4) or `off`") from None
+    if rate <= 0:
+        raise ConfigError(f"{RATE_ENV_VAR}={raw!r} must be above 0 (or `off`)")
+    return rate
+
+
+class _Pace:
+    """One request every 1/rate seconds per portal, shared by the threads of a process."""
+
+    _next: dict[str, float] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def wait(cls, base: str, rate: float | None) -> None:
+        if rate is None:
+            return
+        with cls._lock:
+            now = time.monotonic()
+            at = max(now, cls._next.get(base, now))
+            cls._next[base] = at + 1.0 / rate
+        if at > now:
+            time.sleep(at - now)
+
+
+@dataclass(frozen=True)
+class PortalAnswer:
+    status: int | None  # HTTP status; None: no answer
+    body: dict | None
+    error: str | None
+    read_at: datetime
+
+
+class PortalClient:
+    """The stage's Curation API, read politely: paced, one GET per collection, answers kept for this read."""
+
+    def __init__(self, base_url: str, rate: float | None = DEFAULT_RATE, timeout: float = TIMEOUT_S):
+        self.base = base_url.rstrip("/")
+        self.rate, self.timeout = rate, timeout
+        self.requests = 0
+        self._failures_in_a_row = 0
+        self._gave_up: str | None = None
+
+    def collection(self, collection_id: str) -> PortalAnswer:
+        if self._gave_up:
+            return PortalAnswer(None, None, self._gave_up, datetime.now(timezone.utc))
+        url = self.base + CURATION_COLLECTION_PATH.format(collection_id=collection_id)
+        for attempt in range(2):
+            _Pace.wait(self.base, self.rate)
+            self.requests += 1
+            request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    body = json.loads(response.read())
+                    self._failures_in_a_row = 0
+                    return PortalAnswer(response.status, body if isinstance(body, dict) else None,
+                                        None if isinstance(body, dict) else "answer is not a JSON object",
+                                        datetime.now(timezone.utc))
+            except urllib.error.HTTPError as exc:
+                if exc.code in (429, 503) and attempt == 0:  # asked to slow down: once, after what it asks
+                    time.sleep(min(float(exc.headers.get("Retry-After") or 2), 10.0))
+                    continue
+                if exc.code >= 500:
+                    return self._failed(f"HTTP {exc.code} from {url}", exc.code)
+                self._failures_in_a_row = 0
+                return PortalAnswer(exc.code, None, f"HTTP {exc.code}", datetime.now(timezone.utc))
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, ValueError) as exc:
+                reason = getattr(exc, "reason", exc)
+                return self._failed(f"{url}: {reason}", None)
+        return self._failed(f"HTTP 429 from {url} twice", 429)
+
+    def _failed(self, error: str, status: int | None) -> PortalAnswer:
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row >= GIVE_UP_AFTER:
+            self._gave_up = f"portal unreachable after {GIVE_UP_AFTER} failed requests in a row (last: {error})"
+        return PortalAnswer(status, None, error, datetime.now(timezone.utc))
+
+
+def _short(value: str | None) -> str:
+    return (value or "?")[:8]
+
+
+def migration_revisions(migration_jobs: pd.DataFrame | None) -> dict[str, str]:
+    """{dataset_id: the collection version its dataset_migration job put the new version in}: the job's
+    COLLECTION_VERSION_ID is collection_migrate's answer (the revision it opened), not the version gathered."""
+    if migration_jobs is None or migration_jobs.empty:
+        return {}
+    jobs = migration_jobs[(migration_jobs["step"] == "dataset_migration") & migration_jobs["dataset_id"].notna()
+                          & migration_jobs["collection_version_id"].notna()].sort_values("created_at")
+    return dict(zip(jobs["dataset_id"], jobs["collection_version_id"]))
+
+
+def _revision_of(rows: list[dict], revisions: dict[str, str]) -> str | None:
+    """The collection version the migration put its new versions in: its revision (the collection version itself
+    for a collection never published, migrated in place)."""
+    found = Counter(revisions[r["dataset_id"]] for r in rows
+                    if none_if_missing(r.get("new_dataset_version_id")) and r["dataset_id"] in revisions)
+    return found.most_common(1)[0][0] if found else None
+
+
+def _cause(row: dict) -> str:
+    parts = [row["state"]]
+    if none_if_missing(row.get("failing_step")):
+        parts.append(f"in {row['failing_step']}")
+    if none_if_missing(row.get("error_category")):
+        parts.append(f"({row['error_category']})")
+    return " ".join(parts)
+
+
+def _not_published_why(rows: list[dict], revision: str | None, ended: bool) -> str:
+    failed = [r for r in rows if r["state"] == DatasetState.FAILED.value]
+    moving = [r for r in rows if r["state"] in (DatasetState.RUNNING.value, DatasetState.PENDING.value)]
+    name = f"its revision {_short(revision)}" if revision else "its revision"
+    if failed:
+        listed = ", ".join(f"{_short(r['dataset_id'])} ({_cause(r)})" for r in failed[:5])
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        return (f"{name} holds {len(failed)} dataset(s) that failed: {listed}{more}; production publishes a revision "
+                f"only when every dataset in it is on the new schema and processed: re-run them, then publish it")
+    if moving:
+        return f"{len(moving)} dataset(s) of {name} still migrating: it is published after they end"
+    if not ended:
+        return f"{name} is not published yet: its collection's cleanup (or the publish step) has not run"
+    return (f"every dataset of {name} succeeded, yet the portal does not serve it: publish it (the publish_revisions "
+            f"job) or read its Collection_publish / Collection_cleanup log")
+
+
+def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], revision: str | None,
+                    ended: bool) -> dict:
+    """The portal columns of one dataset row: what the portal serves and the verdict. `rows`: its collection's
+    rows (the why of an unpublished revision), `answer`: the collection's answer (None: portal not configured)."""
+    out = {"revision_version_id": revision, "portal_collection_version_id": None, "portal_visibility": None,
+           "revision_published": None, "portal_dataset_version_id": None, "portal_schema_version": None,
+           "portal_processing_status": None, "portal_current": None, "portal_why": None, "portal_http_status": None,
+           "portal_read_at": None}
+    if answer is None:
+        return {**out, "portal_verdict": V.NOT_CONFIGURED.value, "portal_why": "no portal_url for this stage"}
+    if answer == NO_COLLECTION:
+        return {**out, "portal_verdict": V.NOT_CHECKED.value, "portal_why": "no collection known for this row"}
+    out.update(portal_http_status=answer.status, portal_read_at=answer.read_at)
+    if answer.body is None:
+        if answer.status in (403, 404, 410):
+            what = {403: "refused (403: not a collection id it serves)", 404: "not found (404)",
+                    410: "tombstoned (410)"}[answer.status]
+            return {**out, "portal_verdict": V.MISSING_FROM_PORTAL.value, "portal_why": f"the collection: {what}"}
+        return {**out, "portal_verdict": V.PORTAL_UNREACHABLE.value, "portal_why": answer.error}
+    body = answer.body
+    out.update(portal_collection_version_id=body.get("collection_version_id"), portal_visibility=body.get("visibility"))
+    public = body.get("visibility") == VISIBILITY_PUBLIC
+    if revision is not None:
+        out["revision_published"] = bool(public and body.get("collection_version_id") == revision)
+    # `dataset_id` since the API answers versions too (common.py @ 26252232); `id` before (@ 00a4e28)
+    served = next((d for d in body.get("datasets") or [] if (d.get("dataset_id") or d.get("id")) == row["dataset_id"]),
+                  None)
+    if served is None:
+        return {**out, "portal_verdict": V.MISSING_FROM_PORTAL.value,
+                "portal_why": "the collection is served without this dataset"}
+    version, new, old = served.get("dataset_version_id"), none_if_missing(row.get("new_dataset_version_id")), \
+        none_if_missing(row.get("dataset_version_id"))
+    status = served.get("processing_status")
+    out.update(portal_dataset_version_id=version, portal_schema_version=served.get("schema_version"),
+               portal_processing_status=status, portal_current=bool(new is not None and version == new))
+    state = row["state"]
+    if out["portal_current"]:
+        if status in (None, SUCCESS):
+            return {**out, "portal_verdict": V.MIGRATED_AND_LIVE.value}
+        return {**out, "portal_verdict": V.NEW_VERSION_NOT_READY.value,
+                "portal_why": f"the portal serves the new version with processing_status {status}"}
+    if old is not None and version == old:
+        if state == DatasetState.SKIPPED.value:
+            return {**out, "portal_verdict": V.ALREADY_CURRENT.value}
+        if state == DatasetState.SUCCEEDED.value:
+            return {**out, "portal_verdict": V.MIGRATED_NOT_PUBLISHED.value,
+                    "portal_why": _not_published_why(rows, revision, ended)}
+        why = f"not migrated: {_cause(row)}"
+        if new is not None and state == DatasetState.FAILED.value and not public:
+            why += "; rolled back to its previous version"
+        return {**out, "portal_verdict": V.PUBLISHED_ON_OLD_SCHEMA.value, "portal_why": why}
+    return {**out, "portal_verdict": V.OTHER_VERSION_SERVED.value,
+            "portal_why": f"the portal serves version {_short(version)}: neither the one migrated from nor the one "
+                          f"made (a later migration's, or a curator's revision)"}
+
+
+def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFrame, portal_url: str, ended: bool,
+                 previous: pd.DataFrame | None = None, client: PortalClient | None = None,
+                 migration_jobs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per dataset of `dataset_rollup`: what the portal serves and the verdict. A collection is read once;
+    with `previous` (this partition's last frame) only collections whose datasets changed state since, or that
+    were not answered, are read again, until the attempt has ended (then all once more)."""
+    if dataset_rollup.empty or attempt_key is None:
+        return empty_frame(PortalState)
+    # the portal serves one version of a dataset: of a collection gathered twice, the branch that made a new version
+    # speaks for it (the last gathered, when both did)
+    one = dataset_rollup.assign(_made=dataset_rollup["new_dataset_version_id"].notna()).sort_values("_made", kind="stable")
+    rows = row_dicts(one.drop_duplicates("dataset_id", keep="last").drop(columns="_made"))
+    revisions = migration_revisions(migration_jobs)
+    by_collection: dict[str, list[dict]] = {}
+    for r in rows:
+        if none_if_missing(r.get("collection_id")):
+            by_collection.setdefault(r["collection_id"], []).append(r)
+    answers: dict[str, PortalAnswer | None] = {}
+    if portal_url:
+        client = client or PortalClient(portal_url, portal_rate())
+        kept = _unchanged(previous, rows, ended)
+        for cid in sorted(by_collection):
+            answers[cid] = kept.get(cid) or client.collection(cid)
+    out = []
+    for r in rows:
+        cid = none_if_missing(r.get("collection_id"))
+        siblings = by_collection.get(cid, [])
+        answer = (answers.get(cid) if cid else NO_COLLECTION) if portal_url else None
+        verdict = dataset_verdict(r, answer, siblings, _revision_of(siblings, revisions), ended)
+        out.append({"stage": stage, "attempt": attempt_key, "dataset_id": r["dataset_id"], "collection_id": cid,
+                    "state": r["state"], "dataset_version_id": none_if_missing(r.get("dataset_version_id")),
+                    "new_dataset_version_id": none_if_missing(r.get("new_dataset_version_id")), **verdict})
+    frame = pd.DataFrame(out, columns=list(PortalState.to_schema().columns))
+    return validate(PortalState, frame)
+
+
+def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> dict[str, PortalAnswer]:
+    """Collections whose last answer still stands: read and answered last time, none of their datasets changed
+    state since, and the attempt still running (once it has ended, everything is read once more)."""
+    if previous is None or previous.empty or ended or "portal_verdict" not in previous.columns:
+        return {}
+    before = {r["dataset_id"]: r for r in row_dicts(previous)}
+    stale = {V.PORTAL_UNREACHABLE.value, V.NOT_CONFIGURED.value, V.NOT_CHECKED.value}
+    changed: set[str] = set()
+    for r in rows:
+        old = before.get(r["dataset_id"])
+        if old is None or old["state"] != r["state"] or old["portal_verdict"] in stale:
+            changed.add(r.get("collection_id"))
+    kept: dict[str, PortalAnswer] = {}
+    for cid, group in previous.groupby("collection_id"):
+        if cid in changed:
+            continue
+        first = group.iloc[0]
+        if first["portal_verdict"] == V.MISSING_FROM_PORTAL.value and group["portal_collection_version_id"].isna().all():
+            status = none_if_missing(first["portal_http_status"])
+            kept[cid] = PortalAnswer(int(status) if status is not None else 404, None, None,
+                                     first["portal_read_at"].to_pydatetime())
+            continue
+        datasets = [{"dataset_id": g["dataset_id"], "dataset_version_id": none_if_missing(g["portal_dataset_version_id"]),
+                     "schema_version": none_if_missing(g["portal_schema_version"]),
+                     **({"processing_status": g["portal_processing_status"]}
+                        if none_if_missing(g["portal_processing_status"]) else {})}
+                    for g in row_dicts(group) if none_if_missing(g["portal_dataset_version_id"])]
+        body = {"collection_version_id": none_if_missing(first["portal_collection_version_id"]),
+                "visibility": none_if_missing(first["portal_visibility"]), "datasets": datasets}
+        status = none_if_missing(first["portal_http_status"])
+        kept[cid] = PortalAnswer(int(status) if status is not None else 200, body, None,
+                                 first["portal_read_at"].to_pydatetime())
+    return kept
+
+
+def portal_summary(frame: pd.DataFrame) -> dict:
+    """Counts by verdict, and the one number the finished alert gives: datasets still served on the old schema."""
+    if frame.empty:
+        return {"datasets": 0}
+    counts = frame["portal_verdict"].value_counts()
+    return {"datasets": len(frame), **{f"portal_{k}": int(v) for k, v in counts.items()},
+            "old_schema_served": old_schema_served(frame)}
+
+
+def portal_markdown(frame: pd.DataFrame) -> str:
+    """The portal's answer for a partition's page: the old-schema count first, then one short item per verdict (a
+    list wraps to the pane; one metadata key per verdict made the table wider than the pane)."""
+    counts = frame["portal_verdict"].value_counts()
+    items = "".join(f"- {verdict.replace('_', ' ')}: {int(n):,}\n" for verdict, n in counts.items())
+    return f"**{old_schema_served(frame):,} still served on the old schema**\n\n{items}"
+
+
+# what the portal still serves on the schema before the migration: every version but the new one (or a current one)
+OLD_SCHEMA_VERDICTS = (V.MIGRATED_NOT_PUBLISHED.value, V.PUBLISHED_ON_OLD_SCHEMA.value)
+
+
+def old_schema_served(frame: pd.DataFrame) -> int:
+    return int(frame["portal_verdict"].isin(OLD_SCHEMA_VERDICTS).sum()) if not frame.empty else 0
+
+
+def portal_checked(frame: pd.DataFrame) -> bool:
+    """The portal answered for at least one dataset (else its verdicts say why nothing is known)."""
+    if frame.empty:
+        return False
+    unknown = {V.NOT_CONFIGURED.value, V.PORTAL_UNREACHABLE.value, V.NOT_CHECKED.value}
+    return bool((~frame["portal_verdict"].isin(unknown)).any())

@@ -1,0 +1,1 @@
+"""Where frames live (a local folder or S3) and how they travel (bundles)."""

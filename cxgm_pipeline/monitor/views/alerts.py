@@ -1,0 +1,214 @@
+"""Which alerts an attempt deserves now, given what was already announced (deduplicated per attempt).
+
+Alerts, as release pipelines send them: a new error signature, the failure rate crossing the threshold,
+the attempt finishing (counts by state, top error signatures, the causes new or gone since its rehearsal, the
+datasets to re-run), and once a day (AWS's day) while it runs, its progress and ETA.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.views.deltas import signature_diff_lines
+from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
+from cxgm_pipeline.monitor.views.failures import by_category, fit_list, signatures_by_category
+from cxgm_pipeline.monitor.views.progress import observed_now
+from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
+from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
+
+TOP = 5
+KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # new_signature | failure_rate | finished | progress
+    key: str  # dedup key within the attempt
+    subject: str
+    body: str
+    category: str | None = None  # a new signature's error category: a digest counts them by it
+
+
+def failure_rate(datasets: pd.DataFrame) -> float:
+    ran = datasets[~datasets["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
+    return float((ran["state"] == DatasetState.FAILED.value).sum() / len(ran)) if len(ran) else 0.0
+
+
+def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
+             finished: bool, threshold: float, announced: set[str], progress=None,
+             causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None,
+             outcome: str | None = None, answer: str | None = None) -> list[Alert]:
+    """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
+    rehearsal (the same key in another stage); `portal`: its portal_state frame (what the portal serves);
+    `outcome`: its AttemptOutcome (the finished alert says it: a SUCCEEDED execution may be a failed attempt);
+    `answer`: its `monitor.answer` line, the first line of the progress and finished alerts."""
+    where = f"{stage}/{attempt}"
+    alerts = []
+    daily = daily_progress(where, progress, finished, announced)
+    if daily is not None:
+        alerts.append(_answer_first(daily, answer))
+    for row in signatures.to_dict("records"):
+        key = f"signature:{row['error_signature']}"
+        if key not in announced:
+            alerts.append(Alert("new_signature", key, f"[cxgm] {where}: new error ({row['error_category']})",
+                                f"{row['jobs']} job(s) in {row['step']}: {row['error_signature']}",
+                                row["error_category"]))
+    rate = failure_rate(datasets) if not datasets.empty else 0.0
+    if rate > threshold and "failure_rate" not in announced:
+        alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: failure rate {rate:.1%} > {threshold:.0%}",
+                            f"{int((datasets['state'] == DatasetState.FAILED.value).sum())} datasets failed so far."))
+    if finished and "finished" not in announced:
+        counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
+        top = signatures_by_category(signatures)[1].head(TOP)  # under their category, the biggest first
+        lines = [*([f"Outcome: {outcome}"] if outcome else []),
+                 "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
+        categories = by_category(datasets)
+        if not categories.empty:  # the biggest cause first, whatever the number of its signatures
+            lines += ["Failed by category: " + ", ".join(f"{c} {n}" for c, n in zip(categories["error_category"],
+                                                                                   categories["datasets"]))]
+        lines += ["", "Top errors:"]
+        lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
+        if progress is not None:
+            lines += ["", f"Progress: {progress.line()}"]
+        if causes is not None:
+            lines += ["", *signature_diff_lines(causes)]
+        portal_line = portal_sentence(portal)
+        if portal_line:
+            lines += ["", portal_line]
+        lines += ["", f"To re-run ({len(rerun)}):"]
+        lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
+                  for r in rerun.to_dict("records")]
+        subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
+        if portal is not None and portal_checked(portal):
+            subject += f", {old_schema_served(portal)} still on the old schema in the portal"
+        if outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value):
+            subject += f" ({outcome.replace('_', ' ')})"
+        if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
+            gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
+            subject = f"[cxgm] {where} finished without migrating any dataset" + (
+                f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
+        alerts.append(_answer_first(Alert("finished", "finished", subject, "\n".join(lines)), answer))
+    return alerts
+
+
+def portal_sentence(portal: pd.DataFrame | None) -> str | None:
+    """The finished alert's line on the portal: how many datasets it still serves on the old schema, and why."""
+    if portal is None or portal.empty:
+        return None
+    counts = portal["portal_verdict"].value_counts()
+    if not portal_checked(portal):
+        why = portal["portal_why"].dropna()
+        return f"Portal: not read ({why.iloc[0] if not why.empty else 'unknown'})."
+    parts = ", ".join(f"{int(n)} {verdict.replace('_', ' ')}" for verdict, n in counts.items())
+    return f"Portal: {old_schema_served(portal)} dataset(s) still served on the old schema ({parts})."
+
+
+def _answer_first(alert: Alert, answer: str | None) -> Alert:
+    return replace(alert, body=f"{answer}\n\n{alert.body}") if answer else alert
+
+
+SENT_AT = "__digest_sent_at__"  # the cursor's entry of each attempt's last digest time (epoch seconds)
+
+
+def digest_due(new: list[Alert], last_sent: float | None, now: float, interval: float) -> bool:
+    """Whether new alerts go now: the finished alert always; others when the attempt's last digest is
+    `interval` seconds old (or there was none). Held ones stay unannounced, and go in the next digest."""
+    if any(a.kind == "finished" for a in new):
+        return True
+    return last_sent is None or now - last_sent >= interval
+
+
+def progress_key(now) -> str:
+    """The daily progress alert's key: one per AWS day (`now`: AWS's time of the frames)."""
+    return f"progress:{now:%Y-%m-%d}"
+
+
+def progress_due(datasets: pd.DataFrame, announced: set[str]) -> bool:
+    """Whether a running attempt's daily progress alert may be due, judged from its rollup alone (the day its
+    frames were timed to): building the progress (two more reads and an ETA) is worth it only then."""
+    now = observed_now(datasets)
+    return now is None or progress_key(now) not in announced
+
+
+def daily_progress(where: str, progress, finished: bool, announced: set[str]) -> Alert | None:
+    """Once per (AWS) day while the attempt runs: where it stands and when it should end."""
+    if progress is None or finished or progress.ended or progress.total == 0:
+        return None
+    key = progress_key(progress.now)
+    if key in announced:
+        return None
+    eta = f", ETA {progress.eta.likely:%Y-%m-%d %H:%M} UTC" if progress.eta else ""
+    body = progress.line() + (f"\nETA from: {progress.eta.basis}" if progress.eta else "")
+    return Alert("progress", key, f"[cxgm] {where}: {progress.done + progress.failed} of {progress.total} ended{eta}", body)
+
+
+def digest(where: str, alerts: list[Alert]) -> Alert:
+    """One message per attempt and tick, whatever happened: each alert's subject is a line of its own."""
+    if len(alerts) == 1:
+        return alerts[0]
+    kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in alerts}))
+    new = Counter(a.category or "unknown" for a in alerts if a.kind == "new_signature")
+    head = ("New causes by category: " + ", ".join(f"{c} {n}" for c, n in new.most_common()) + "\n\n") if new else ""
+    alerts = sorted(alerts, key=lambda a: (a.kind == "new_signature", -new.get(a.category or "unknown", 0)))
+    body = head + "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
+    what = f"{len(alerts)} alerts ({kinds})"
+    if new:
+        what += ": new " + ", ".join(f"{c} {n}" for c, n in new.most_common(3))
+    return Alert("digest", ",".join(a.key for a in alerts), f"[cxgm] {where}: {what}", body)
+
+
+def with_links(alert: Alert, links: dict[str, str]) -> Alert:
+    """The message with where to look: the partition in the Dagster UI, the report."""
+    return replace(alert, body=alert.body + "\n\n" + "\n".join(f"{label}: {url}" for label, url in links.items()))
+
+
+def record_sent(previous: pd.DataFrame | None, sent: list[dict], now: datetime | None = None) -> pd.DataFrame:
+    """The alerts view: `previous` rows plus `sent` (dicts with stage, attempt, kind, subject, body, partition_url,
+    report_url), the newest KEPT."""
+    now = now or datetime.now(timezone.utc)
+    rows = pd.DataFrame([{**{c: a[c] for c in ("stage", "attempt", "kind", "subject", "body", "partition_url",
+                                                 "report_url")}, "sent_at": now} for a in sent])
+    frames = [f for f in (previous, rows) if f is not None and not f.empty]
+    if not frames:
+        return empty_frame(SentAlerts)
+    return validate(SentAlerts, pd.concat(frames, ignore_index=True).tail(KEPT)[list(SentAlerts.to_schema().columns)])
+
+
+INLINE_LIMIT = 1000  # dagster-webserver renders a Markdown value inline only under this many characters
+
+
+def _md_line(text: str) -> str:
+    from cxgm_pipeline.monitor.views.answer import breakable
+    from cxgm_pipeline.monitor.report.document import md_cell
+
+    return md_cell(breakable(text))
+
+
+def alert_markdown(subject: str, body: str, sent_at, links: dict[str, str], limit: int = INLINE_LIMIT) -> str:
+    """One alert as the UI shows it inline: its subject, when, its links, then its body's lines as a list (no
+    code block: a long line would widen the pane), cut to fit `limit` characters and saying how much is left."""
+    head = (f"**{_md_line(subject)}** ({pd.Timestamp(sent_at):%Y-%m-%d %H:%M} UTC) · "
+            + " · ".join(f"[{label}]({url})" for label, url in links.items() if url) + "\n\n")
+    lines = [line.strip() for line in body.splitlines() if line.strip()
+             and not any(line.strip().endswith(url) for url in links.values() if url)]
+    return fit_list(head, [_md_line(line) for line in lines], limit, rest="more lines: the alerts frame's `body`")
+
+
+def alerts_table_markdown(frame: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
+    """The newest alerts, each an item with its links, as many as fit in `limit` characters (a list: it wraps
+    to the pane, where a table is as wide as its cells)."""
+    from cxgm_pipeline.monitor.report.document import md_cell
+
+    rows = frame.iloc[::-1]
+    text = ""
+    for i, r in enumerate(rows.itertuples()):
+        line = (f"- {r.sent_at:%m-%d %H:%M} UTC {r.stage}/{r.attempt}: {md_cell(r.subject)} · "
+                f"[partition]({r.partition_url}) · [report]({r.report_url})\n")
+        if len(text + line) + 40 >= limit:
+            return text + f"\n_{len(rows) - i} older: the alerts frame_"
+        text += line
+    return text

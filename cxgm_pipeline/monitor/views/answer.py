@@ -1,0 +1,144 @@
+"""The answer a person looks for first, in one line, and an attempt's health: the same words on the report,
+the rollup's metadata, the alerts and `cxgm attempts`.
+
+    running - 1,545 of ~2,035 (76%) ended - 23 failed - ETA 20:51 UTC (15:17-21:37) - data from 2026-11-25 12:04 UTC
+
+The total is the expected one (listed datasets plus an estimate of those not listed yet, marked `~`), the
+percentage counts ended datasets (succeeded or failed), the ETA and the data's moment are AWS's time (the
+frames' `observed_at`), never this machine's. Dagster-free.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
+
+SEP = " - "
+
+
+@dataclass(frozen=True)
+class Health:
+    """How an attempt stands, from its state and its rollup: `level` ok / warn / error, `reason` in words
+    (empty when ok)."""
+
+    level: str
+    reason: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.level == "ok"
+
+
+def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: str | None = None,
+                   outcome: str | None = None) -> Health:
+    """The one place an attempt's health is judged: its state (`AttemptState` value, None: never ran here),
+    its outcome (`AttemptOutcome` value, when known: monitor/attempts/outcome.py), its rollup's failed datasets and, with
+    no dataset, why (`corpus.attempt_summary`). An execution that SUCCEEDED but died in gather_collections or
+    passed its SpanCollections tolerance (production's Catch goes on to report) is an error, not a success."""
+    if state is None or why_empty == "not run in this stage":
+        return Health("ok", "")
+    failed = int((rollup["state"] == DatasetState.FAILED.value).sum()) if rollup is not None and not rollup.empty else 0
+    if why_empty and why_empty.startswith("failed in "):
+        return Health("error", why_empty)
+    if outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
+        return Health("error", "its SpanCollections Map Run passed its failure tolerance (the execution went on to "
+                               "report)" + (f", {failed:,} datasets failed" if failed else ""))
+    if state in ("failed", "timed_out"):
+        return Health("error", f"the execution {state.replace('_', ' ')}" + (f", {failed:,} datasets failed" if failed else ""))
+    if state == "aborted":
+        return Health("error", "aborted" + (f" with {failed:,} datasets failed" if failed else ""))
+    if failed:
+        verb = "ended" if state != "running" else "running"
+        return Health("warn", f"{verb} with {failed:,} failed dataset{'s' if failed != 1 else ''}")
+    if state != "running" and why_empty:
+        return Health("warn", why_empty)
+    return Health("ok", "")
+
+
+def _short(why: str) -> str:
+    """'failed in gather_collections: application: sqlalchemy...' -> 'failed in gather_collections (application)':
+    the line stays one line; the whole cause is in the health's reason and the report."""
+    where, _, rest = why.partition(": ")
+    category = rest.split(": ", 1)[0] if rest else ""
+    return f"{where} ({category})" if category and " " not in category else where
+
+
+def _at(t: pd.Timestamp, now: pd.Timestamp | None) -> str:
+    """HH:MM when on `now`'s day, else MM-DD HH:MM."""
+    t = pd.Timestamp(t)
+    return f"{t:%H:%M}" if now is not None and t.date() == pd.Timestamp(now).date() else f"{t:%m-%d %H:%M}"
+
+
+def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
+                with_eta: bool = True, now: pd.Timestamp | None = None) -> str:
+    """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
+    attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
+    `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
+    AWS's time the frames were read (`progress.observed_now` of the jobs and the rollup; default: the
+    progress's, else the rollup's alone, a lower bound)."""
+    given_now = now
+    if state is None or why_empty == "not run in this stage":
+        return "not run in this stage: a placeholder with no data"
+    health = attempt_health(state, rollup, why_empty)
+    head = state.replace("_", " ")
+    if health.level == "error" and why_empty and why_empty.startswith("failed in "):
+        head = f"{head} execution, but the attempt {_short(why_empty)}"
+    if progress is None and (rollup is None or rollup.empty):
+        said = health.level == "error" and why_empty and why_empty.startswith("failed in ")
+        return SEP.join([head, "no dataset migrated" if said or not why_empty else f"no dataset: {why_empty}"])
+    if progress is not None:
+        ended_n, failed = progress.done + progress.failed, progress.failed
+        total, unlisted, now = progress.total + progress.unlisted, progress.unlisted, given_now if given_now is not None else progress.now
+    else:
+        from cxgm_pipeline.monitor.views.progress import observed_now
+
+        listed = rollup[rollup["state"] != DatasetState.SKIPPED.value]
+        failed = int((listed["state"] == DatasetState.FAILED.value).sum())
+        ended_n = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
+        total, unlisted, now = len(listed), 0, given_now if given_now is not None else observed_now(rollup)
+    approx = "~" if unlisted or state == "running" else ""
+    pct = f" ({ended_n / total:.0%})" if total else ""
+    parts = [head, f"{ended_n:,} of {approx}{total:,}{pct} ended", f"{failed:,} failed"]
+    if state == "running":
+        if not with_eta:
+            parts.append("ETA on migration_report")
+        elif progress is not None and progress.eta is not None:
+            e = progress.eta
+            parts.append(f"ETA {_at(e.likely, now)} UTC ({_at(e.low, now)}-{_at(e.high, now)})")
+        elif progress is not None:
+            parts.append(f"no ETA: {progress.why_no_eta}")
+    if now is not None:
+        parts.append(f"data from {pd.Timestamp(now):%Y-%m-%d %H:%M} UTC")
+    return SEP.join(parts)
+
+
+def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
+                   with_eta: bool = True) -> tuple[str, Health]:
+    """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
+    why it has no dataset, its enriched_jobs."""
+    from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
+    from cxgm_pipeline.monitor.views.progress import observed_now
+
+    if attempt is None:
+        return answer_line(None, rollup), Health("ok", "")
+    why, now = None, None
+    if jobs is not None and rollup is not None:
+        why = attempt_summary(attempt, jobs, rollup)
+        now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
+    state = attempt.state.value
+    return answer_line(state, rollup, progress, why, with_eta, now), \
+        attempt_health(state, rollup, why, getattr(attempt, "outcome", None))
+
+
+_LONG_WORD = re.compile(r"\S{25,}")
+_BREAK_AFTER = re.compile(r"([./:,_\-=])")
+
+
+def breakable(text: str) -> str:
+    """`text` with a zero-width space after the punctuation of its long words (a host name, a path): a narrow
+    pane wraps it there instead of scrolling sideways; what is read and copied is the same text."""
+    return _LONG_WORD.sub(lambda m: _BREAK_AFTER.sub("\\1\u200b", m.group(0)), text)

@@ -1,0 +1,141 @@
+"""duration_deltas: two partitions' dataset rollups side by side, per dataset and step, with outcome changes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
+from cxgm_pipeline.schemas import DurationDeltas, empty_frame, validate
+from cxgm_pipeline.vocabulary import DATASET_STEPS, UNFINISHED_DATASET_STATES, DatasetState
+
+_STEP_COLUMNS = {f"{s.value}_s": s.value for s in DATASET_STEPS}
+_IN_FLIGHT = {s.value for s in UNFINISHED_DATASET_STATES}
+
+
+def _outcome(base: str | None, other: str | None) -> str:
+    if base is None or pd.isna(base):
+        return "only_in_other"
+    if other is None or pd.isna(other):
+        return "only_in_base"
+    if base == other:
+        return "same"
+    if base in _IN_FLIGHT or other in _IN_FLIGHT:
+        return "pending"  # a side still running or not yet started has no outcome to compare
+    if base == DatasetState.SUCCEEDED.value and other == DatasetState.FAILED.value:
+        return "succeeded_to_failed"
+    if base == DatasetState.FAILED.value and other == DatasetState.SUCCEEDED.value:
+        return "failed_to_succeeded"
+    return "other_change"
+
+
+def _cause(rollup: pd.DataFrame) -> pd.Series:
+    """`cxg: out_of_memory` for a failed dataset (its failing step and error category), else None."""
+    failed = rollup["state"] == DatasetState.FAILED.value
+    text = [": ".join(str(p) for p in parts if none_if_missing(p) is not None and str(p)) or "unknown"
+            for parts in zip(rollup["failing_step"], rollup["error_category"])]
+    return pd.Series(text, index=rollup.index, dtype=object).where(failed, None)
+
+
+def _long(rollup: pd.DataFrame) -> pd.DataFrame:
+    frame = rollup.assign(cause=_cause(rollup))[["dataset_id", "collection_id", "state", "cause", *_STEP_COLUMNS]].melt(
+        id_vars=["dataset_id", "collection_id", "state", "cause"], var_name="step", value_name="duration_s")
+    frame["step"] = frame["step"].map(_STEP_COLUMNS)
+    return frame
+
+
+def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame) -> pd.DataFrame:
+    """`other` minus `base` for each dataset and step (positive: slower in `other`)."""
+    if base.empty and other.empty:
+        return empty_frame(DurationDeltas)
+    # a dataset gathered twice in one attempt is compared by one of its branches, never their sum
+    base, other = one_row_per_dataset(base), one_row_per_dataset(other)
+    merged = pd.merge(_long(base), _long(other), on=["dataset_id", "step"], how="outer", suffixes=("_base", "_other"))
+    out = pd.DataFrame({
+        "base": base_label,
+        "other": other_label,
+        "dataset_id": merged["dataset_id"],
+        "collection_id": merged["collection_id_base"].fillna(merged["collection_id_other"]),
+        "step": merged["step"],
+        "base_duration_s": merged["duration_s_base"],
+        "other_duration_s": merged["duration_s_other"],
+        "delta_s": merged["duration_s_other"] - merged["duration_s_base"],
+        "base_state": merged["state_base"],
+        "other_state": merged["state_other"],
+        "base_cause": merged["cause_base"],
+        "other_cause": merged["cause_other"],
+    })
+    out["outcome_change"] = [_outcome(b, o) for b, o in zip(out["base_state"], out["other_state"])]
+    return validate(DurationDeltas, out.sort_values(["step", "dataset_id"]))
+
+
+def outcome_changes(deltas: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset whose outcome differs between the two partitions (a dataset still in flight on
+    either side has none yet: mid-run, prod's not-started datasets are not changes)."""
+    if deltas.empty:
+        return deltas
+    changed = deltas[~deltas["outcome_change"].isin(["same", "pending"])]
+    return changed.drop_duplicates("dataset_id")[["dataset_id", "collection_id", "base_state", "other_state",
+                                                  "outcome_change", "base_cause", "other_cause"]]
+
+
+SIGNATURE_CHANGES = ("new", "vanished", "both")
+
+
+def signature_diff(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame) -> pd.DataFrame:
+    """The causes of failure on each side (error_signatures frames): new in `other`, vanished from it, or in
+    both, with jobs and datasets on each side. One row per (signature, category), its steps joined."""
+    columns = ["base", "other", "change", "error_signature", "error_category", "steps",
+               "base_jobs", "base_datasets", "other_jobs", "other_datasets"]
+
+    def per_cause(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame is None or frame.empty:
+            return pd.DataFrame(columns=["error_signature", "error_category", "steps", "jobs", "datasets"])
+        return frame.groupby(["error_signature", "error_category"], as_index=False).agg(
+            steps=("step", lambda s: ",".join(sorted(set(s)))), jobs=("jobs", "sum"), datasets=("datasets", "sum"))
+
+    merged = pd.merge(per_cause(base), per_cause(other), on=["error_signature", "error_category"], how="outer",
+                      suffixes=("_base", "_other"))
+    if merged.empty:
+        return pd.DataFrame(columns=columns)
+    in_base, in_other = merged["jobs_base"].notna(), merged["jobs_other"].notna()
+    out = pd.DataFrame({
+        "base": base_label, "other": other_label,
+        "change": ["both" if b and o else "new" if o else "vanished" for b, o in zip(in_base, in_other)],
+        "error_signature": merged["error_signature"], "error_category": merged["error_category"],
+        "steps": merged["steps_other"].fillna(merged["steps_base"]),
+        **{f"{side}_{n}": merged[f"{n}_{side}"].fillna(0).astype(int) for side in ("base", "other") for n in ("jobs", "datasets")},
+    })
+    out["_order"] = out["change"].map({c: i for i, c in enumerate(SIGNATURE_CHANGES)})
+    out["_size"] = out[["base_datasets", "other_datasets"]].max(axis=1)
+    return out.sort_values(["_order", "_size", "error_signature"], ascending=[True, False, True])[columns].reset_index(drop=True)
+
+
+def signature_diff_lines(diff: pd.DataFrame, limit: int = 5) -> list[str]:
+    """The diff in a few lines for a message: new causes, vanished ones (with counts on each side)."""
+    if diff.empty:
+        return ["no failure on either side"]
+    lines = []
+    for change, title in (("new", f"New in {diff['other'].iloc[0]}"), ("vanished", f"Gone since {diff['base'].iloc[0]}")):
+        rows = diff[diff["change"] == change]
+        lines.append(f"{title} ({len(rows)}):" if len(rows) else f"{title}: none")
+        lines += [f"  {r['base_datasets']:>4} -> {r['other_datasets']:<4} {r['steps']:<18} {r['error_signature']}"
+                  for r in rows.head(limit).to_dict("records")]
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more")
+    both = diff[diff["change"] == "both"]
+    lines.append(f"In both: {len(both)} causes, {int(both['base_datasets'].sum())} -> {int(both['other_datasets'].sum())} datasets")
+    return lines
+
+
+def stored_signature_diff(base: str, other: str, store) -> pd.DataFrame:
+    """`signature_diff` of two attempts (`stage:key`) from their stored error_signatures (a FrameStoreOps); a side
+    not materialized counts as no failure."""
+    from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+
+    def read(spec: str) -> pd.DataFrame:
+        ref = AttemptRef.parse(spec)
+        exists = store.exists("error_signatures", ref.stage, ref.key)
+        return store.read("error_signatures", ref.stage, ref.key) if exists else pd.DataFrame()
+
+    return signature_diff(base, read(base), other, read(other))

@@ -1,0 +1,195 @@
+"""What failed, why, and what to re-run, rolled up by error category so the biggest cause is never hidden
+behind fine-grained signatures (61 signatures of 4-6 jobs each hid that validation, 17 datasets, was the
+biggest cause). Compact Markdown for Dagster's metadata pane, which renders a Markdown value inline only under
+1,000 characters: every table here is cut to fit, and says how many rows it left out. Dagster-free.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from cxgm_pipeline.vocabulary import ERROR_KIND, DatasetState, ErrorCategory, ErrorKind
+
+INLINE_LIMIT = 1000  # dagster-webserver inlines a Markdown value shorter than this
+CAUSE_WIDTH = 48  # characters of a cause in a narrow table
+RERUN_AS_IS = "re-run as is"
+FIX_FIRST = "fix first"
+# what to do with an infrastructure failure before running it again, where "as is" is not quite it
+ADVICE = {ErrorCategory.OUT_OF_MEMORY.value: "with more memory", ErrorCategory.TIMEOUT.value: "with a longer timeout"}
+
+
+def _short(text: object, width: int = CAUSE_WIDTH) -> str:
+    text = " ".join(str(text).split()) if isinstance(text, str) else ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _failed(rollup: pd.DataFrame) -> pd.DataFrame:
+    if rollup is None or rollup.empty:
+        return rollup.iloc[0:0] if rollup is not None else pd.DataFrame(
+            columns=["dataset_id", "failing_step", "error_category", "error_signature"])
+    failed = rollup[rollup["state"] == DatasetState.FAILED.value]
+    failed = failed.assign(**{c: None for c in ("failing_step", "error_category", "error_signature")
+                              if c not in failed.columns})  # a frame an older cxgm stored
+    return failed.assign(error_category=failed["error_category"].fillna(ErrorCategory.UNKNOWN.value),
+                         failing_step=failed["failing_step"].fillna("-"))
+
+
+def by_category(rollup: pd.DataFrame) -> pd.DataFrame:
+    """Failed datasets by error category: datasets, signatures, the steps it hit, one example (dataset and
+    cause); the biggest first."""
+    failed = _failed(rollup)
+    columns = ["error_category", "datasets", "signatures", "steps", "example"]
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for category, group in failed.groupby("error_category"):
+        first = group.sort_values("dataset_id").iloc[0]
+        steps = group["failing_step"].value_counts()
+        rows.append({"error_category": category, "datasets": len(group),
+                     "signatures": int(group["error_signature"].nunique()),
+                     "steps": ", ".join(f"{s} {n}" for s, n in steps.items()),
+                     "example": f"{first['dataset_id']}: {_short(first['error_signature'])}"})
+    return pd.DataFrame(rows, columns=columns).sort_values(["datasets", "error_category"], ascending=[False, True])
+
+
+def by_category_and_step(rollup: pd.DataFrame) -> pd.DataFrame:
+    """Failed datasets by (error category, failing step), with one example each; the biggest first."""
+    failed = _failed(rollup)
+    columns = ["error_category", "step", "datasets", "example"]
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (category, step), group in failed.groupby(["error_category", "failing_step"]):
+        first = group.sort_values("dataset_id").iloc[0]
+        rows.append({"error_category": category, "step": step, "datasets": len(group),
+                     "example": f"{first['dataset_id']}: {_short(first['error_signature'], 40)}"})
+    return pd.DataFrame(rows, columns=columns).sort_values(["datasets", "error_category", "step"],
+                                                           ascending=[False, True, True])
+
+
+def rerun_action(category: object, state: object = DatasetState.FAILED.value) -> str:
+    """`re-run as is` for infrastructure failures and datasets never started, `fix first` for validation,
+    application and unknown causes (nothing says running it again would help)."""
+    if state == DatasetState.NOT_STARTED.value:
+        return RERUN_AS_IS
+    kind = ERROR_KIND.get(ErrorCategory(category)) if category in set(ErrorCategory) else ErrorKind.UNKNOWN
+    return RERUN_AS_IS if kind is ErrorKind.INFRASTRUCTURE else FIX_FIRST
+
+
+def rerun_split(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The re-run list by action and category: action, error_category, datasets, how (the advice), first
+    datasets."""
+    columns = ["action", "error_category", "datasets", "how", "first"]
+    if manifest is None or manifest.empty:
+        return pd.DataFrame(columns=columns)
+    m = manifest.assign(error_category=manifest["error_category"].fillna(
+        manifest["state"].map({DatasetState.NOT_STARTED.value: "never started"})).fillna(ErrorCategory.UNKNOWN.value))
+    m = m.assign(action=[rerun_action(c, s) for c, s in zip(manifest["error_category"], manifest["state"])])
+    rows = []
+    for (action, category), group in m.groupby(["action", "error_category"]):
+        ids = sorted(group["dataset_id"])
+        rows.append({"action": action, "error_category": category, "datasets": len(group),
+                     "how": ADVICE.get(category, "as is" if action == RERUN_AS_IS else "fix the data or code"),
+                     "first": ", ".join(ids[:2]) + (f" +{len(ids) - 2}" if len(ids) > 2 else "")})
+    out = pd.DataFrame(rows, columns=columns)
+    out["order"] = (out["action"] != RERUN_AS_IS).astype(int)
+    return out.sort_values(["order", "datasets"], ascending=[True, False]).drop(columns="order")
+
+
+def top_failed(rollup: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """Failed datasets, one per category first (the biggest category first), then the rest: dataset, step,
+    category, cause."""
+    failed = _failed(rollup)
+    columns = ["dataset_id", "failing_step", "error_category", "cause"]
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    size = failed["error_category"].map(failed["error_category"].value_counts())
+    ordered = failed.assign(size=size).sort_values(["size", "error_category", "dataset_id"], ascending=[False, True, True])
+    first = ordered.drop_duplicates("error_category")
+    rest = ordered.drop(first.index)
+    picked = pd.concat([first, rest]).head(top)
+    return picked.assign(cause=picked["error_signature"].map(_short))[columns]
+
+
+def _md(text: object) -> str:
+    from cxgm_pipeline.monitor.views.answer import breakable
+    from cxgm_pipeline.monitor.report.document import md_cell  # the report loads matplotlib: only when written
+
+    return md_cell(breakable(str(text)))
+
+
+def fit_list(head: str, items: list[str], limit: int = INLINE_LIMIT, rest: str = "more in the HTML report") -> str:
+    """`head` and as many list items as fit in `limit` characters, saying how many are left out (and where they
+    are: `rest`). Lists, not tables: a list wraps to the pane's width, a table is as wide as its longest cells."""
+    for n in range(len(items), -1, -1):
+        more = f"\n_+{len(items) - n} {rest}_" if n < len(items) else ""
+        text = head + "".join(f"- {item}\n" for item in items[:n]) + more
+        if len(text) < limit:
+            return text
+    return head[: limit - 1]
+
+
+def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
+    """Failed datasets by category, then by category x step with one example each, under `limit` characters."""
+    table = by_category_and_step(rollup)
+    if table.empty:
+        return "No failed dataset."
+    n = int(table["datasets"].sum())
+    cats = by_category(rollup)
+    head = (f"**{n:,} failed datasets**: " + ", ".join(f"{c} {d}" for c, d in zip(cats["error_category"],
+                                                                                  cats["datasets"])) + "\n\n")
+    items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {md_cell_plain(r.example)}"
+             for r in table.itertuples()]
+    return fit_list(head, items, limit)
+
+
+def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE_LIMIT) -> str:
+    table = top_failed(rollup, top)
+    if table.empty:
+        return "No failed dataset."
+    n = len(_failed(rollup))
+    items = [f"{md_cell_plain(r.dataset_id)}: **{_md(r.error_category)}** in {_md(r.failing_step)}: "
+             f"{_md(md_cell_plain(r.cause))}"
+             for r in table.itertuples()]
+    return fit_list(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", items, limit)
+
+
+def md_cell_plain(text: object) -> str:
+    """Dataset ids, each cut to its first 8 characters: a 36-character id is wider than the UI's metadata column
+    at 1,280 px, and a break inserted in it would be copied with it. The HTML report and rerun.csv have them
+    whole."""
+    from cxgm_pipeline.monitor.report.document import md_cell
+
+    return md_cell(re.sub(r"\b([0-9a-f]{8})-[0-9a-f-]{27}\b", r"\1…", str(text)))
+
+
+def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
+    """The re-run list split: `re-run as is` (infrastructure, never started) and `fix first` (validation,
+    application, unknown), by category, under `limit` characters."""
+    table = rerun_split(manifest)
+    if table.empty:
+        return "Nothing to re-run."
+    totals = table.groupby("action")["datasets"].sum()
+    head = (f"**{int(totals.get(RERUN_AS_IS, 0)):,} re-run as is** · **{int(totals.get(FIX_FIRST, 0)):,} fix first** "
+            f"(of {len(manifest):,}; all in rerun.csv)\n\n")
+    items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets} ({_md(r.how)}): {md_cell_plain(r.first)}"
+             for r in table.itertuples()]
+    return fit_list(head, items, limit)
+
+
+def signatures_by_category(signatures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per category: signatures, jobs, datasets; the signatures ordered under their category, the biggest
+    category first): `describe errors` and the alerts show a cause's category before its fine signatures."""
+    columns = ["error_category", "signatures", "jobs", "datasets"]
+    if signatures is None or signatures.empty:
+        return pd.DataFrame(columns=columns), signatures
+    counted = [c for c in ("datasets", "jobs") if c in signatures.columns]  # an alert's rows may lack datasets
+    cats = (signatures.groupby("error_category")
+            .agg(signatures=("error_signature", "size"), **{c: (c, "sum") for c in counted})
+            .reset_index().sort_values([*counted, "error_category"], ascending=[False] * len(counted) + [True]))
+    rank = {c: i for i, c in enumerate(cats["error_category"])}
+    ordered = signatures.assign(_rank=signatures["error_category"].map(rank)).sort_values(
+        ["_rank", *counted], ascending=[True] + [False] * len(counted), kind="stable").drop(columns="_rank")
+    return cats[[c for c in columns if c in cats.columns]], ordered

@@ -1,0 +1,173 @@
+"""The first fetch's shortcuts give what the slow path gives: raw JSON answers equal botocore's parse, and a refresh
+reads running jobs' logs once per refresh interval while failed jobs' logs are read as soon as they fail."""
+
+import boto3
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.aws.clients import Batch, FetchStats, Logs
+from cxgm_pipeline.monitor.session import MonitorSession
+from tests.conftest import migration
+
+
+def _plain(service: str, region: str):
+    """A boto3 client without cxgm's handlers: botocore's own parser."""
+    return boto3.session.Session(region_name=region).client(service)
+
+
+def _strip(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+
+
+def test_raw_json_answers_equal_botocores_parse(emulator, truth):
+    prod = migration(truth, "prod", live=True)
+    batch, logs = Batch(), Logs()
+    cfg = batch.stage_config("prod")
+    fast_batch, plain_batch = batch.client("prod"), _plain("batch", cfg.region)
+    kwargs = {"jobQueue": cfg.queue, "maxResults": 100,
+              "filters": [{"name": "AFTER_CREATED_AT", "values": [str(int(prod["start"] * 1000) - 60_000)]}]}
+    listed = fast_batch.list_jobs(**kwargs)
+    assert _strip(listed) == _strip(plain_batch.list_jobs(**kwargs))
+    ids = [j["jobId"] for j in listed["jobSummaryList"]]
+    assert len(ids) == 100 and any(j["status"] == "FAILED" for j in listed["jobSummaryList"])
+    described = fast_batch.describe_jobs(jobs=ids)
+    assert _strip(described) == _strip(plain_batch.describe_jobs(jobs=ids))
+    assert all(isinstance(j["createdAt"], int) for j in described["jobs"])
+    group = cfg.migration_log_group
+    fast_logs, plain_logs = logs.client("prod"), _plain("logs", cfg.region)
+    page = {"logGroupName": group, "limit": 200}
+    swept = fast_logs.filter_log_events(**page)
+    assert swept["events"] and _strip(swept) == _strip(plain_logs.filter_log_events(**page))
+    # an error answer still goes through botocore: the modeled exception, not a parsed `{}`
+    missing = {"logGroupName": group + "-gone"}
+    try:
+        fast_logs.filter_log_events(**missing)
+    except fast_logs.exceptions.ResourceNotFoundException:
+        pass
+    else:
+        raise AssertionError("a missing group must raise ResourceNotFoundException")
+
+
+def test_a_refresh_reads_running_logs_once_per_interval_and_failed_logs_at_once(clock, truth, monkeypatch):
+    prod = migration(truth, "prod", live=True)
+    span = prod["stop"] - prod["start"]
+    # two moments ten minutes apart, mid-run, with a job failing in between
+    fails = sorted(j["stopped_at"] for j in prod["jobs"] if j["status"] == "FAILED" and j["stopped_at"])
+    middle = min(fails, key=lambda t: abs(t - (prod["start"] + span / 2)))
+    wanted = ("migration_jobs", "enriched_jobs")
+    clock.set(middle - 300)
+    session = MonitorSession(stats=FetchStats())
+    attempt = session.resolve("prod", prod["attempt_key"])
+    first = session.fetch("prod", attempt, wanted)
+    clock.set(middle + 300)
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", str(24 * 3600))  # running logs not due again
+    kept = session.fetch("prod", attempt, wanted, previous=first)
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", "1")  # due: every running job's log is read anew
+    reread = session.fetch("prod", attempt, wanted, previous=first)
+
+    first_jobs = first["enriched_jobs"].set_index("job_id")
+    for frames, running_due in ((kept, False), (reread, True)):
+        jobs = frames["enriched_jobs"]
+        observed = jobs["observed_at"].iloc[0]
+        assert observed > first_jobs["observed_at"].iloc[0]
+        failed = jobs[jobs["status"] == "FAILED"]
+        assert not failed.empty and (failed["log_status"] != "not_fetched").all()
+        assert failed["error_category"].notna().all()
+        newly_failed = failed[~failed["job_id"].map(first_jobs["status"]).eq("FAILED")]
+        assert not newly_failed.empty, "the moments must see jobs fail in between"
+        assert (newly_failed["log_read_at"] == observed).all()
+        running = jobs[(jobs["status"] == "RUNNING") & jobs["log_stream"].notna()]
+        assert not running.empty
+        was_running = running["job_id"].map(first_jobs["status"]).eq("RUNNING") & \
+            running["log_stream"].eq(running["job_id"].map(first_jobs["log_stream"]))
+        if running_due:
+            assert (running["log_read_at"] == observed).all() and (running["log_status"] != "not_fetched").all()
+        else:
+            carried = running[was_running]
+            assert not carried.empty
+            assert (carried["log_read_at"] == carried["job_id"].map(first_jobs["log_read_at"])).all()
+            assert (carried["progress_hint"].fillna("") ==
+                    carried["job_id"].map(first_jobs["progress_hint"]).fillna("")).all()
+            # started running since the last bulk read: marked, not silently empty
+            assert (running.loc[~was_running, "log_status"] == "not_fetched").all()
+    for frames in (kept, reread):  # no job dropped or doubled by the carrying over
+        assert list(frames["enriched_jobs"]["job_id"]) == list(frames["migration_jobs"]["job_id"])
+        assert pd.Index(frames["enriched_jobs"]["job_id"]).is_unique
+
+
+def test_job_times_convert_whatever_memory_numpy_hands_out(monkeypatch):
+    """Regression (a CI run): pandas' float-to-datetime path rounds an uninitialised buffer at NaN rows under
+    `errstate(over="raise")`. With `np.empty` handing out huge numbers, cxgm's conversion must still be exact."""
+    import numpy as np
+
+    from cxgm_pipeline.monitor.frames.migration_jobs import rows_frame
+
+    real_empty = np.empty
+
+    def dirty_empty(shape, dtype=float, *args, **kwargs):
+        out = real_empty(shape, dtype, *args, **kwargs)
+        if np.dtype(dtype).kind == "f":
+            out.fill(1e305)
+        return out
+
+    monkeypatch.setattr(np, "empty", dirty_empty)
+    rows = [{"created_at": 1_700_000_000_123, "started_at": None, "stopped_at": None},
+            {"created_at": 1_700_000_000_000, "started_at": 1_700_000_060_000, "stopped_at": None}]
+    df = rows_frame(rows)
+    assert str(df["created_at"].dtype) == "datetime64[ns, UTC]"
+    assert df["created_at"].tolist() == [pd.Timestamp("2023-11-14 22:13:20.123", tz="UTC"),
+                                        pd.Timestamp("2023-11-14 22:13:20", tz="UTC")]
+    assert df["started_at"].isna().tolist() == [True, False] and df["stopped_at"].isna().all()
+    assert df["started_at"][1] == pd.Timestamp("2023-11-14 22:14:20", tz="UTC")
+
+
+def test_epoch_numbers_convert_exactly_both_ways():
+    from cxgm_pipeline.monitor.frames.columns_epoch import epoch_to_utc, utc_to_epoch_us
+
+    ms = pd.Series([1_764_330_000_123, None, 0])
+    stamps = epoch_to_utc(ms, "ms")
+    assert stamps.tolist()[0] == pd.Timestamp("2025-11-28 11:40:00.123", tz="UTC") and pd.isna(stamps[1])
+    assert stamps[2] == pd.Timestamp(0, tz="UTC")
+    assert utc_to_epoch_us(stamps) == [1_764_330_000_123_000, None, 0]
+    micros = pd.Series([1_764_330_000_123_456, None], dtype=object)
+    assert utc_to_epoch_us(epoch_to_utc(micros, "us")) == [1_764_330_000_123_456, None]
+    assert epoch_to_utc(pd.Series([None, None], dtype=object), "us").isna().all()
+    # a column of another unit (a parquet file of microseconds, say) gives the same microseconds
+    assert utc_to_epoch_us(stamps.dt.as_unit("us")) == [1_764_330_000_123_000, None, 0]
+    with pytest.raises(pd.errors.OutOfBoundsDatetime):  # never a silent NaT
+        epoch_to_utc(pd.Series([1e20, 5.0]), "ms")
+    with pytest.raises(pd.errors.OutOfBoundsDatetime):
+        epoch_to_utc(pd.Series([10**15]), "ms")  # year 33658
+    from cxgm_pipeline.monitor.aws.clients import utc_timestamp
+
+    assert utc_timestamp("2024-01-01T00:00:00") == utc_timestamp("2024-01-01T00:00:00Z")  # no zone: UTC, not local
+    assert utc_timestamp(1_704_067_200) == utc_timestamp("2024-01-01T00:00:00Z")
+
+
+def test_aws_times_are_parsed_in_utc(emulator, truth):
+    """botocore's default parser answers in the local zone; cxgm's clients answer in UTC, the same instants."""
+    from datetime import timezone
+
+    from cxgm_pipeline.monitor.aws.clients import StepFunctions
+
+    sfn = StepFunctions()
+    cfg = sfn.stage_config("prod")
+    ours = sfn.client("prod").list_state_machines()["stateMachines"]
+    plain = _plain("stepfunctions", cfg.region).list_state_machines()["stateMachines"]
+    assert ours and all(m["creationDate"].tzinfo is timezone.utc for m in ours)
+    assert [m["creationDate"] for m in ours] == [m["creationDate"] for m in plain]
+
+
+def test_row_dicts_in_each_time_mode():
+    from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
+
+    at = pd.Series(pd.to_datetime([1_700_000_000_123, None], unit="ms", utc=True))
+    frame = pd.DataFrame({"id": ["a", "b"], "n": [1.5, float("nan")], "at": at})
+    boxed = row_dicts(frame)
+    assert boxed[0] == {"id": "a", "n": 1.5, "at": pd.Timestamp("2023-11-14 22:13:20.123", tz="UTC")}
+    assert pd.isna(boxed[1]["n"]) and pd.isna(boxed[1]["at"])
+    assert [r["at"] for r in row_dicts(frame, times="us")] == [1_700_000_000_123_000, None]
+    dropped = row_dicts(frame, times="drop")
+    assert dropped[0] == {"id": "a", "n": 1.5} and set(dropped[1]) == {"id", "n"} and pd.isna(dropped[1]["n"])
+    twice = pd.DataFrame([[1, 2]], columns=["a", "a"])  # as itertuples did: the last column of a name wins
+    assert row_dicts(twice) == [{"a": 2}]

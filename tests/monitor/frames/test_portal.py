@@ -1,0 +1,182 @@
+"""The portal's answer: the emulated Curation API of each stage, read into `portal_state`, compared with the
+truth's verdict per dataset (both Map variants: publication at cleanup, or by publish_revisions); an unreachable
+or unset portal marked in the data; the report and the finished alert say how many datasets the portal still
+serves on the old schema."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.views.alerts import evaluate
+from cxgm_pipeline.monitor.aws.clients import FetchStats
+from cxgm_pipeline.monitor.frames.portal_state import PortalClient, old_schema_served, portal_state
+from cxgm_pipeline.monitor.report.document import AttemptReport
+from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.session import MonitorSession
+from cxgm_pipeline.schemas import ErrorSignatures, RerunManifest, empty_frame
+from tests.conftest import free_port, migration, observable
+
+WANTED = ("portal_state", "dataset_rollup")
+
+
+def fetch(stage: str, key: str) -> dict[str, pd.DataFrame]:
+    session = MonitorSession(stats=FetchStats())
+    return session.fetch(stage, session.resolve(stage, key), wanted=WANTED)
+
+
+def compare_with_truth(truth: dict) -> Counter:
+    seen = Counter()
+    finals = [m for m in truth["migrations"] if m["portal_final"]]
+    assert {m["stage"] for m in finals} == {m["stage"] for m in truth["migrations"]}
+    for m in finals:
+        frame = fetch(m["stage"], m["attempt_key"])["portal_state"].set_index("dataset_id")
+        expected = observable(m)
+        assert len(frame) == len(expected) > 0
+        for d in expected:
+            row = frame.loc[d["dataset_id"]]
+            assert row["portal_verdict"] == d["portal_verdict"], (m["stage"], d["dataset_id"], row.to_dict(), d)
+            assert row["portal_dataset_version_id"] == d["portal_dataset_version_id"]
+            assert (row["portal_schema_version"] if pd.notna(row["portal_schema_version"]) else None) \
+                == d["portal_schema_version"]
+            assert bool(row["portal_current"]) == (d["portal_verdict"] in ("migrated_and_live", "new_version_not_ready"))
+            seen[row["portal_verdict"]] += 1
+        # a revision is published exactly where its datasets are live
+        migrated = frame[frame["revision_published"].notna()]
+        live = migrated["portal_verdict"] == "migrated_and_live"
+        public = migrated["portal_visibility"] == "PUBLIC"
+        assert (migrated.loc[live & public, "revision_published"]).all()
+        assert not migrated.loc[migrated["portal_verdict"] == "migrated_not_published", "revision_published"].any()
+    return seen
+
+
+def test_portal_state_equals_the_truth_distributed(emulator, truth):
+    seen = compare_with_truth(truth)
+    # the scenario holds each case: a check that could not fail would prove nothing
+    for verdict in ("migrated_and_live", "migrated_not_published", "published_on_old_schema", "already_current"):
+        assert seen[verdict] > 0, seen
+
+
+def test_portal_state_equals_the_truth_inline(variant_emulator, monkeypatch):
+    """INLINE machines publish nothing themselves (auto_publish False): the publish_revisions job does, once the
+    migration has ended, and only revisions whose every dataset is on the new schema and processed."""
+    env, truth = variant_emulator("inline", "old")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    seen = compare_with_truth(truth)
+    assert seen["migrated_and_live"] > 0 and seen["migrated_not_published"] > 0, seen
+
+
+def test_why_a_revision_is_not_published_names_its_failed_datasets(emulator, truth):
+    m = migration(truth, "prod", live=True)
+    frame = fetch("prod", m["attempt_key"])
+    portal, rollup = frame["portal_state"], frame["dataset_rollup"]
+    waiting = portal[portal["portal_verdict"] == "migrated_not_published"]
+    assert not waiting.empty
+    failed = set(rollup.loc[rollup["state"] == "failed", "dataset_id"])
+    for row in waiting.itertuples():
+        siblings = set(rollup.loc[rollup["collection_id"] == row.collection_id, "dataset_id"]) & failed
+        assert siblings, "a revision held back without a failed dataset in it"
+        assert "failed" in row.portal_why and any(s[:8] in row.portal_why for s in siblings)
+    old = portal[portal["portal_verdict"] == "published_on_old_schema"]
+    assert old["portal_why"].str.startswith("not migrated: ").all()
+
+
+def test_unreachable_portal_is_a_marker_not_a_crash(emulator, truth, monkeypatch):
+    monkeypatch.setenv("CXGM_PORTAL_URL", f"http://127.0.0.1:{free_port()}/nothing/{{stage}}")
+    started = time.monotonic()
+    frame = fetch("dev", "ATTEMPT_2")["portal_state"]
+    assert time.monotonic() - started < 30
+    assert len(frame) == len(observable(migration(truth, "dev", "ATTEMPT_2")))
+    assert (frame["portal_verdict"] == "portal_unreachable").all()
+    assert frame["portal_why"].str.contains("127.0.0.1").all()
+    assert frame["portal_current"].isna().all() and frame["revision_published"].isna().all()
+
+
+def test_no_portal_url_means_not_read(emulator, monkeypatch):
+    monkeypatch.delenv("CXGM_PORTAL_URL")
+    frame = fetch("prod", "ATTEMPT_2")["portal_state"]
+    assert (frame["portal_verdict"] == "not_configured").all() and not frame.empty
+
+
+def test_the_emulated_api_answers_as_productions(emulator, truth):
+    base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
+    m = migration(truth, "prod", live=True)
+    cid = m["collections"][0]["collection_id"]
+    body = json.loads(urllib.request.urlopen(f"{base}/curation/v1/collections/{cid}").read())
+    assert {"collection_id", "collection_version_id", "visibility", "published_at", "revising_in", "revision_of",
+            "datasets"} <= set(body)
+    assert body["revising_in"] is None  # not the owner: the open revision is not shown
+    for d in body["datasets"]:
+        assert {"dataset_id", "dataset_version_id"} <= set(d)
+        assert ("processing_status" in d) == (body["visibility"] == "PRIVATE")
+    for path, code in (("not-a-uuid", 403), ("00000000-0000-4000-8000-000000000000", 404)):
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(f"{base}/curation/v1/collections/{path}")
+        assert raised.value.code == code
+        assert json.loads(raised.value.read())["status"] == code
+
+
+def test_reads_are_paced_and_kept_between_refreshes(emulator, truth):
+    base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
+    rollup = fetch("prod", "ATTEMPT_2")["dataset_rollup"]
+    collections = rollup["collection_id"].nunique()
+    client = PortalClient(base, rate=20.0)
+    started = time.monotonic()
+    first = portal_state("prod", "ATTEMPT_2", rollup, base, ended=False, client=client)
+    assert client.requests == collections  # one GET per collection
+    assert time.monotonic() - started >= (collections - 1) / 20.0 * 0.9
+    again = PortalClient(base, rate=None)
+    second = portal_state("prod", "ATTEMPT_2", rollup, base, ended=False, previous=first, client=again)
+    assert again.requests == 0  # nothing changed state: the answers stand
+    pd.testing.assert_frame_equal(first.drop(columns=["portal_read_at"]), second.drop(columns=["portal_read_at"]))
+    moved = rollup.copy()
+    moved.loc[moved.index[0], "state"] = "running"
+    portal_state("prod", "ATTEMPT_2", moved, base, ended=False, previous=first, client=again)
+    assert again.requests == 1  # that dataset's collection only
+    final = PortalClient(base, rate=None)
+    portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, previous=first, client=final)
+    assert final.requests == collections  # once ended, everything is read once more
+
+
+def test_report_and_finished_alert_say_how_many_are_on_the_old_schema(emulator, truth):
+    m = migration(truth, "prod", live=True)
+    frames = fetch("prod", m["attempt_key"])
+    portal = frames["portal_state"]
+    expected_old = sum(d["portal_verdict"] in ("migrated_not_published", "published_on_old_schema")
+                       for d in observable(m))
+    assert old_schema_served(portal) == expected_old > 0
+    alert = evaluate("prod", m["attempt_key"], frames["dataset_rollup"], empty_frame(ErrorSignatures),
+                     empty_frame(RerunManifest), True, 1.0, set(), portal=portal)
+    finished = next(a for a in alert if a.kind == "finished")
+    assert f"{expected_old} still on the old schema in the portal" in finished.subject
+    assert f"Portal: {expected_old} dataset(s) still served on the old schema" in finished.body
+    r = AttemptReport(AttemptRef("prod", m["attempt_key"]), {"portal_state": portal})
+    from cxgm_pipeline.monitor.report.document import _portal
+
+    section = _portal(r)
+    assert f"**{expected_old:,} datasets the portal still serves on the old schema.**" in section
+    waiting = portal.loc[portal["portal_verdict"] == "migrated_not_published", "dataset_id"].iloc[0]
+    assert waiting in section
+
+
+def test_while_it_runs_only_revisions_whose_cleanup_ended_are_live(emulator, truth, clock):
+    """Mid-run (DISTRIBUTED): a published collection's new versions are live only once its Collection_cleanup has
+    ended (truth's jobs say when); before, the portal still serves the old ones and the why says so."""
+    m = migration(truth, "prod", live=True)
+    now = m["start"] + 0.6 * (m["stop"] - m["start"])
+    clock.set(now)
+    portal = fetch("prod", m["attempt_key"])["portal_state"]
+    cleaned = {j["collection_id"]: j["stopped_at"] for j in m["jobs"] if j["step"] == "collection_cleanup"
+               and j["status"] == "SUCCEEDED"}
+    live = portal[(portal["portal_verdict"] == "migrated_and_live") & (portal["portal_visibility"] == "PUBLIC")]
+    assert not live.empty
+    assert all(cleaned.get(c, float("inf")) <= now for c in live["collection_id"])
+    waiting = portal[portal["portal_verdict"] == "migrated_not_published"]
+    pending = waiting[waiting["collection_id"].map(lambda c: cleaned.get(c, float("inf")) > now)]
+    assert not pending.empty
+    assert pending["portal_why"].str.contains("still migrating|not published yet|failed").all()

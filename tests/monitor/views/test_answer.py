@@ -1,0 +1,110 @@
+"""The answer line and an attempt's health, against the emulator's truth: every attempt of the small scenario
+(one died in gather_collections, one was aborted, some ended with failed datasets)."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.views.answer import answer_line, attempt_health
+from cxgm_pipeline.monitor.aws.clients import FetchStats
+from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
+from cxgm_pipeline.monitor.views.progress import attempt_progress
+from cxgm_pipeline.monitor.session import MonitorSession
+from cxgm_pipeline.schemas import DatasetRollup, empty_frame
+from tests.conftest import observable
+
+LINE = re.compile(r"^(?P<state>[a-z ]+?)(?: execution, but the attempt (?P<why>failed in \S+ \(\w+\)))? - "
+                  r"(?P<ended>[\d,]+) of ~?(?P<total>[\d,]+) \((?P<pct>\d+)%\) ended - (?P<failed>[\d,]+) failed"
+                  r"(?: - .*)? - data from \d{4}-\d\d-\d\d \d\d:\d\d UTC$")
+
+
+def _n(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def attempts(emulator, truth):
+    """Every migration of the truth, fetched: (truth migration, attempt, rollup, why_empty)."""
+    session = MonitorSession(stats=FetchStats())
+    out = []
+    for m in truth["migrations"]:
+        attempt = session.resolve(m["stage"], m["attempt_key"])
+        frames = session.fetch(m["stage"], attempt, ("dataset_rollup", "enriched_jobs"))
+        why = attempt_summary(attempt, frames["enriched_jobs"], frames["dataset_rollup"])
+        out.append((m, attempt, frames["dataset_rollup"], why))
+    return out
+
+
+def test_the_line_counts_what_the_truth_says(attempts):
+    seen_with_datasets = 0
+    for m, attempt, rollup, why in attempts:
+        progress = attempt_progress(m["stage"], m["attempt_key"], rollup, ended=attempt.ended,
+                                    start=pd.Timestamp(attempt.start))
+        line = answer_line(attempt.state.value, rollup, progress, why)
+        datasets = [d for d in observable(m) if d["state"] != "skipped"]
+        if not datasets:
+            assert "no dataset" in line and line.startswith(attempt.state.value), line
+            continue
+        seen_with_datasets += 1
+        got = LINE.match(line)
+        assert got, line
+        ended = sum(d["state"] in ("succeeded", "failed") for d in datasets)
+        failed = sum(d["state"] == "failed" for d in datasets)
+        assert (_n(got["ended"]), _n(got["total"]), _n(got["failed"])) == (ended, len(datasets), failed), line
+        assert int(got["pct"]) == round(100 * ended / len(datasets))
+        # the same line without the progress (the rollup's metadata) says the same numbers
+        assert answer_line(attempt.state.value, rollup, None, why).split(" - data")[0] == line.split(" - data")[0]
+    assert seen_with_datasets >= 2
+
+
+def test_a_gather_death_an_abort_and_failed_datasets_are_not_healthy(attempts):
+    levels = {}
+    for m, attempt, rollup, why in attempts:
+        health = attempt_health(attempt.state.value, rollup, why)
+        gather_failed = any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"])
+        failed = sum(d["state"] == "failed" for d in observable(m))
+        if gather_failed:
+            assert health.level == "error" and "gather_collections" in health.reason
+            line = answer_line(attempt.state.value, rollup, None, why)
+            assert "failed in gather_collections" in line.split(" - ")[0] and len(line) < 120, line
+        elif m["status"] == "ABORTED":
+            assert health.level == "error" and health.reason.startswith("aborted")
+            if failed:
+                assert f"{failed:,} datasets failed" in health.reason
+        elif m["status"] == "FAILED":  # staging's history-quota stop: the execution failed
+            assert health.level == "error" and health.reason.startswith("the execution failed")
+        elif failed:
+            assert health.level == "warn" and f"{failed:,} failed dataset" in health.reason
+        else:
+            assert health.healthy, (m["stage"], m["attempt_key"], health)
+        levels[(m["stage"], m["attempt_key"])] = health.level
+    assert {"error", "warn"} <= set(levels.values()), levels
+    # a SpanCollections breach ends SUCCEEDED through report: its outcome makes it an error
+    breached = attempt_health("succeeded", None, None, "tolerance_exceeded")
+    assert breached.level == "error" and "tolerance" in breached.reason
+
+
+def test_a_placeholder_says_so():
+    assert answer_line(None, empty_frame(DatasetRollup)).startswith("not run in this stage: a placeholder")
+    assert attempt_health(None, None).healthy
+
+
+def test_running_line_has_the_eta_and_its_range():
+    now = pd.Timestamp("2026-11-25 12:04", tz="UTC")
+    rollup = empty_frame(DatasetRollup).reindex(range(40))
+    ended = now - pd.Timedelta(hours=1)
+    states = ["succeeded"] * 25 + ["failed"] * 5 + ["running"] * 5 + ["not_started"] * 5
+    rollup = rollup.assign(dataset_id=[f"d{i}" for i in range(40)], state=states,
+                           started_at=[now - pd.Timedelta(hours=3 - i / 20) if s != "not_started" else pd.NaT
+                                       for i, s in enumerate(states)],
+                           finished_at=[ended if s in ("succeeded", "failed") else pd.NaT for s in states],
+                           total_duration_s=[3600.0 if s in ("succeeded", "failed") else 600.0 for s in states])
+    for c in ("started_at", "finished_at"):
+        rollup[c] = pd.to_datetime(rollup[c], utc=True)
+    progress = attempt_progress("prod", "A", rollup, now=now, start=now - pd.Timedelta(hours=3))
+    line = answer_line("running", rollup, progress)
+    assert line.startswith("running - 30 of ~40 (75%) ended - 5 failed - ETA "), line
+    assert re.search(r"ETA (\d\d-\d\d )?\d\d:\d\d UTC \((\d\d-\d\d )?\d\d:\d\d-(\d\d-\d\d )?\d\d:\d\d\)", line), line
+    assert line.endswith("data from 2026-11-25 12:04 UTC")
+    assert "ETA on migration_report" in answer_line("running", rollup, None, with_eta=False)

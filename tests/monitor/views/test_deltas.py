@@ -1,0 +1,49 @@
+"""Outcome changes between two attempts' rollups, for every pair of dataset states."""
+
+import itertools
+
+import pandas as pd
+
+from cxgm_pipeline.monitor.views.deltas import duration_deltas
+from cxgm_pipeline.vocabulary import DATASET_STEPS, DatasetState
+
+UNFINISHED = {"running", "pending", "not_started"}
+
+
+def _rollup(states: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for dataset_id, state in states.items():
+        failed = state == "failed"
+        rows.append({"dataset_id": dataset_id, "collection_id": "c1", "state": state,
+                     "failing_step": "cxg" if failed else None, "error_category": "out_of_memory" if failed else None,
+                     **{f"{s.value}_s": 10.0 for s in DATASET_STEPS}})
+    return pd.DataFrame(rows)
+
+
+def test_each_pair_of_states_gets_its_outcome():
+    states = [s.value for s in DatasetState]
+    pairs = {f"d{i}": pair for i, pair in enumerate(itertools.product(states, states))}
+    deltas = duration_deltas("dev", _rollup({d: b for d, (b, _) in pairs.items()}),
+                             "prod", _rollup({d: o for d, (_, o) in pairs.items()}))
+    outcome = deltas.drop_duplicates("dataset_id").set_index("dataset_id")["outcome_change"]
+    for dataset_id, (base, other) in pairs.items():
+        if base == other:
+            expected = "same"
+        elif base in UNFINISHED or other in UNFINISHED:
+            expected = "pending"  # one side has no outcome yet, whichever unfinished state it is in
+        elif (base, other) == ("succeeded", "failed"):
+            expected = "succeeded_to_failed"
+        elif (base, other) == ("failed", "succeeded"):
+            expected = "failed_to_succeeded"
+        else:
+            expected = "other_change"
+        assert outcome[dataset_id] == expected, (base, other)
+    assert outcome[next(d for d, p in pairs.items() if p == ("succeeded", "pending"))] == "pending"
+
+
+def test_a_dataset_on_one_side_only():
+    deltas = duration_deltas("dev", _rollup({"a": "succeeded"}), "prod", _rollup({"b": "failed"}))
+    outcome = deltas.drop_duplicates("dataset_id").set_index("dataset_id")["outcome_change"]
+    assert outcome.to_dict() == {"a": "only_in_base", "b": "only_in_other"}
+    failed = deltas[deltas["dataset_id"] == "b"].iloc[0]
+    assert failed["other_cause"] == "cxg: out_of_memory" and pd.isna(failed["base_cause"])

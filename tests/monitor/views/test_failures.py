@@ -1,0 +1,94 @@
+"""Failures by category x step, the top failed datasets and the split re-run list, against the emulator's truth."""
+
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.aws.clients import FetchStats
+from cxgm_pipeline.monitor.views.failures import (
+    FIX_FIRST, INLINE_LIMIT, RERUN_AS_IS, by_category, by_category_and_step, failures_markdown, rerun_action,
+    rerun_markdown, rerun_split, top_failed, top_failed_markdown)
+from cxgm_pipeline.monitor.session import MonitorSession
+from cxgm_pipeline.schemas import DatasetRollup, RerunManifest, empty_frame
+from tests.conftest import observable
+
+
+@pytest.fixture(scope="module")
+def ended(emulator, truth):
+    """(truth migration, rollup, rerun manifest) of every attempt with failed datasets."""
+    session = MonitorSession(stats=FetchStats())
+    out = []
+    for m in truth["migrations"]:
+        if not any(d["state"] == "failed" for d in observable(m)):
+            continue
+        attempt = session.resolve(m["stage"], m["attempt_key"])
+        frames = session.fetch(m["stage"], attempt, ("dataset_rollup", "rerun_manifest"))
+        out.append((m, frames["dataset_rollup"], frames["rerun_manifest"]))
+    assert len(out) >= 2
+    return out
+
+
+def test_categories_and_steps_count_the_truths_failed_datasets(ended):
+    for m, rollup, _ in ended:
+        failed = [d for d in observable(m) if d["state"] == "failed"]
+        expected = Counter(d["error_category"] or "unknown" for d in failed)
+        got = by_category(rollup)
+        assert dict(zip(got["error_category"], got["datasets"])) == dict(expected)
+        assert got["datasets"].is_monotonic_decreasing  # the biggest cause first
+        cells = by_category_and_step(rollup)
+        assert dict(zip(zip(cells["error_category"], cells["step"]), cells["datasets"])) == dict(
+            Counter((d["error_category"] or "unknown", d["failing_step"] or "-") for d in failed))
+        for row in cells.itertuples():  # the example is a dataset of that cell
+            example = row.example.split(":", 1)[0]
+            assert any(d["dataset_id"] == example and d["error_category"] == row.error_category for d in failed)
+
+
+def test_the_biggest_category_heads_the_page_whatever_its_signatures(ended):
+    for _m, rollup, _ in ended:
+        text = failures_markdown(rollup)
+        assert len(text) < INLINE_LIMIT, "the UI inlines Markdown under 1,000 characters only"
+        biggest = by_category(rollup).iloc[0]
+        assert text.startswith(f"**{int((rollup['state'] == 'failed').sum()):,} failed datasets**: "
+                               f"{biggest['error_category']} {biggest['datasets']}")
+        top = top_failed(rollup, 10)
+        assert top["error_category"].iloc[0] == biggest["error_category"]
+        shown = top.head(rollup.loc[rollup["state"] == "failed", "error_category"].fillna("unknown").nunique())
+        assert shown["error_category"].is_unique  # one per category first
+        assert len(top_failed_markdown(rollup)) < INLINE_LIMIT
+
+
+def test_rerun_split_infrastructure_as_is_validation_and_application_fix_first(ended):
+    for m, _, manifest in ended:
+        if any(d.get("campaign_attempt") not in (None, m["attempt_key"]) for d in observable(m)):
+            continue  # part of a campaign: its re-run list is the campaign's view (tests/cli/test_campaigns.py)
+        split = rerun_split(manifest)
+        assert split["datasets"].sum() == len(manifest)
+        failed = [d for d in observable(m) if d["state"] == "failed"]
+        as_is = sum(d["error_category"] in ("host_terminated", "throttled", "out_of_memory", "timeout", "storage",
+                                            "container_image", "resource_init", "cancelled") for d in failed)
+        as_is += sum(d["state"] == "not_started" for d in observable(m))
+        assert split.loc[split["action"] == RERUN_AS_IS, "datasets"].sum() == as_is
+        fix = split[split["action"] == FIX_FIRST]
+        assert set(fix["error_category"]) <= {"validation", "application", "unknown"}
+        text = rerun_markdown(manifest)
+        assert len(text) < INLINE_LIMIT and f"**{as_is:,} re-run as is**" in text
+        if "out_of_memory" in set(split["error_category"]):
+            assert "with more memory" in text
+    assert rerun_action("validation") == FIX_FIRST and rerun_action("host_terminated") == RERUN_AS_IS
+    assert rerun_action(None, "not_started") == RERUN_AS_IS
+
+
+def test_long_tables_are_cut_to_fit_and_say_so():
+    n = 120
+    rollup = empty_frame(DatasetRollup).reindex(range(n)).assign(
+        dataset_id=[f"dataset-{i:04}" for i in range(n)], state="failed",
+        failing_step=[["cxg", "validate_anndata", "add_labels", "dataset_migration"][i % 4] for i in range(n)],
+        error_category=[["validation", "out_of_memory", "application", "timeout", "host_terminated"][i % 5]
+                        for i in range(n)],
+        error_signature=[f"cause number {i} " + "x" * 80 for i in range(n)])
+    text = failures_markdown(rollup)
+    assert len(text) < INLINE_LIMIT and "more in the HTML report" in text
+    assert empty_frame(RerunManifest).pipe(rerun_markdown) == "Nothing to re-run."
+    assert failures_markdown(empty_frame(DatasetRollup)) == "No failed dataset."
+    assert isinstance(by_category(rollup), pd.DataFrame)
