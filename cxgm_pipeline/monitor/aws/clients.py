@@ -450,10 +450,15 @@ class StepFunctionsApi(StageAwsApi):
         return self.call(stage, fetch)
 
     def describe_executions(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> list[dict]:
-        client = self.client(stage)
+        return self._describe_each(stage, "describe_execution", "executionArn", arns, stats)
+
+    def _describe_each(self, stage: str, operation: str, arn_field: str, arns: list[str],
+                       stats: FetchStats | None) -> list[dict]:
+        """One Describe call per ARN, on the bounded pool (Step Functions describes one thing a call)."""
+        describe = getattr(self.client(stage), operation)
 
         def one(arn: str) -> dict:
-            out = self.call(stage, lambda: client.describe_execution(executionArn=arn))
+            out = self.call(stage, lambda: describe(**{arn_field: arn}))
             if stats:
                 stats.add(calls=1, items=1)
             return out
@@ -490,15 +495,7 @@ class StepFunctionsApi(StageAwsApi):
 
     def describe_map_runs(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> list[dict]:
         """DescribeMapRun of each: status, toleratedFailurePercentage, itemCounts and executionCounts."""
-        client = self.client(stage)
-
-        def one(arn: str) -> dict:
-            out = self.call(stage, lambda: client.describe_map_run(mapRunArn=arn))
-            if stats:
-                stats.add(calls=1, items=1)
-            return out
-
-        return self.pool_map(one, arns)
+        return self._describe_each(stage, "describe_map_run", "mapRunArn", arns, stats)
 
     def histories(self, stage: str, arns: list[str], stats: FetchStats | None = None) -> dict[str, list[dict]]:
         return dict(zip(arns, self.pool_map(lambda a: self.history(stage, a, stats), arns)))
