@@ -441,8 +441,17 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         index = (chain["data"] / "reports" / m["stage"] / m["attempt_key"] / "index.md").read_text()
         assert index.splitlines()[2] == f"**{answer}**"
         assert "## Failures by cause" in index and "## What to re-run, and how" in index
-    placeholder = chain["results"][("staging", "ATTEMPT_2")].asset_materializations_for_node("dataset_rollup")[0]
-    assert "placeholder" in placeholder.metadata["answer"].value
+    # a placeholder says so on every page: both assets' answer and health, the report; no zeros, plots or
+    # "nothing to re-run" that read as an attempt that ran clean
+    placeholder = chain["results"][("staging", "ATTEMPT_2")]
+    for asset in ("dataset_rollup", "migration_report"):
+        meta = placeholder.asset_materializations_for_node(asset)[0].metadata
+        assert "placeholder" in str(meta["answer"].value) and "placeholder" in str(meta["health"].value), asset
+    report = placeholder.asset_materializations_for_node("migration_report")[0].metadata
+    assert not {"failures", "top_failed", "rerun"} & set(report) and not any(k.startswith("plot_") for k in report)
+    index = (chain["data"] / "reports" / "staging" / "ATTEMPT_2" / "index.md").read_text()
+    assert "a placeholder" in index.splitlines()[2] and "staging never ran ATTEMPT_2" in index
+    assert "## " not in index and "![" not in index
 
 
 def test_trouble_shows_as_check_severity_per_partition(chain, truth):

@@ -55,12 +55,13 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                                    rerun_files=False)
     # the answer first: the UI lists metadata in this order, and a person reads the first line
     meta = {"answer": MetadataValue.md(f"**{answer}**"),
-            "health": breakable(health.reason) or "no failure",
-            # failures inside Dagster, each short enough for the UI to render inline
-            "failures": MetadataValue.md(failures_markdown(dataset_rollup)),
-            "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
-            "rerun": MetadataValue.md(rerun_markdown(rerun_manifest)),
-            **report_metadata(r, figures, folder)}
+            "health": breakable(health.reason) or "no failure"}
+    if not r.placeholder:  # "no failed dataset, nothing to re-run" of a placeholder reads as a clean attempt
+        # failures inside Dagster, each short enough for the UI to render inline
+        meta.update({"failures": MetadataValue.md(failures_markdown(dataset_rollup)),
+                     "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
+                     "rerun": MetadataValue.md(rerun_markdown(rerun_manifest))})
+    meta.update(report_metadata(r, figures, folder))
     if progress is not None:
         meta["progress"] = progress.line()
     if not portal_state.empty:

@@ -20,6 +20,7 @@ from cxgm_pipeline.monitor.store.frames import StorePath
 
 from cxgm_pipeline.monitor.report import plots
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.views.answer import PLACEHOLDER
 from cxgm_pipeline.vocabulary import DatasetState, JobStatus
 
 TOP_SIGNATURES = 10
@@ -35,6 +36,11 @@ class AttemptReport:
     frames: Mapping[str, pd.DataFrame]
     progress: object | None = None  # a monitor.progress.Progress: counts over time and the ETA, when it has datasets
     answer: str | None = None  # monitor.answer's line: state, % ended, failed, ETA, the data's moment
+
+    @property
+    def placeholder(self) -> bool:
+        """A cell of a stage the attempt never ran in (its answer says so)."""
+        return self.answer == PLACEHOLDER
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self.frames:
@@ -292,6 +298,13 @@ def attempt_markdown(r: AttemptReport, images: dict[str, str], links: Mapping[st
     lines = [f"# Migration {r.ref.key} in {r.ref.stage}", ""]
     if r.answer:
         lines += [f"**{_plain(r.answer)}**", ""]
+    if r.placeholder:  # zeros, empty plots and empty sections would read as an attempt that did nothing
+        lines += [f"{r.ref.stage} never ran {r.ref.key}: this page stands for a cell of the stage x attempt grid, "
+                  "kept so that its absence is not taken for a refresh that never happened. The attempt's pages "
+                  "in the stages it ran in have its data.", ""]
+        if links:
+            lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
+        return "\n".join(lines)
     lines += [key_numbers_markdown(r), ""]
     if links:
         lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
@@ -386,7 +399,7 @@ def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str
     the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
     from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 
-    figures, narrow = attempt_figure_pairs(r)
+    figures, narrow = attempt_figure_pairs(r) if not r.placeholder else ({}, {})
     for name, png in narrow.items():  # not in the report: the UI shows them, each a link to its full size
         (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
         (folder / (UI_PREFIX + name)).write_bytes(png)
