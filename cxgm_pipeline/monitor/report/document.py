@@ -111,11 +111,22 @@ def attempt_figure_pairs(r: AttemptReport) -> tuple[dict[str, bytes], dict[str, 
     return full, narrow
 
 
-def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
-    figures = {"outcome_changes.png": plots.png_bytes(plots.plot_outcome_changes(deltas))}
-    figures.update({f"delta_{step}.png": plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top))
-                    for step in ("cxg", "validate_anndata")})
-    return figures
+def delta_figures(deltas: pd.DataFrame, top: int = 50) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(the comparison's plots as the report shows them, their narrow copies for the UI by the same names)."""
+    made = {"outcome_changes.png": plots.plot_outcome_changes(deltas),
+            **{f"delta_{step}.png": plots.plot_job_duration_differences(deltas, step, top)
+               for step in ("cxg", "validate_anndata")}}
+    full, narrow = {}, {}
+    for name, figure in made.items():
+        full[name], narrow[name] = plots.png_pair(figure)
+    return full, narrow
+
+
+def write_narrow_copies(folder: StorePath, narrow: dict[str, bytes]) -> None:
+    """The UI's copies of a report's plots (`<UI_PREFIX><name>`), beside them; the report itself shows none."""
+    for name, png in narrow.items():
+        (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / (UI_PREFIX + name)).write_bytes(png)
 
 
 # --- sections ----------------------------------------------------------------------------------------------
@@ -400,9 +411,7 @@ def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str
     from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 
     figures, narrow = attempt_figure_pairs(r) if not r.placeholder else ({}, {})
-    for name, png in narrow.items():  # not in the report: the UI shows them, each a link to its full size
-        (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
-        (folder / (UI_PREFIX + name)).write_bytes(png)
+    write_narrow_copies(folder, narrow)  # not in the report: the UI shows them, each a link to its full size
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")
