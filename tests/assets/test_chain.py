@@ -288,6 +288,13 @@ def test_attempt_states_at_a_glance(chain, truth):
         row = states.loc[(m["stage"], m["attempt_key"])]
         assert row["failed"] == sum(d["state"] == "failed" for d in observable(m))
         assert row["datasets"] == len(observable(m))
+    # the pane: each stage's latest attempt and outcomes by stage, inline lists; every attempt in the report
+    meta = chain["overview"].asset_materializations_for_node("attempt_states")[0].metadata
+    for name in ("latest", "outcomes"):
+        assert len(meta[name].md_str) < 1000 and "|" not in meta[name].md_str, name
+    assert "**prod** ATTEMPT\\_2 (1 attempt): execution succeeded, finished with failures" in meta["latest"].md_str
+    table = (chain["data"] / "reports" / "overview" / "index.md").read_text()
+    assert all(f"| {m['attempt_key'].replace('_', chr(92) + '_')} |" in table for m in truth["migrations"])
 
 
 def _tick_alerts(chain, cursor=None):
