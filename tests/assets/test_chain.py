@@ -461,6 +461,7 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         assert "placeholder" in str(meta["answer"].value) and "placeholder" in str(meta["health"].value), asset
     report = placeholder.asset_materializations_for_node("migration_report")[0].metadata
     assert not {"failures", "top_failed", "rerun"} & set(report) and not any(k.startswith("plot_") for k in report)
+    assert report["summary"].value.startswith("No data: the attempt never ran in this stage")
     index = (chain["data"] / "reports" / "staging" / "ATTEMPT_2" / "index.md").read_text()
     assert "a placeholder" in index.splitlines()[2] and "staging never ran ATTEMPT_2" in index
     assert "## " not in index and "![" not in index

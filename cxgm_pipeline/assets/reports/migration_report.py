@@ -20,7 +20,8 @@ from cxgm_pipeline.resources.frame_store import FrameStoreResource
 def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict:
     """The metadata of one materialization, in the order the UI lists it: numbers and links, plots, counts."""
     html, csv = links.report_file(r.ref), links.report_file(r.ref, "rerun.csv")
-    summary = key_numbers_markdown(r)
+    # a placeholder's zeros would read as an attempt that migrated nothing
+    summary = key_numbers_markdown(r) if not r.placeholder else "No data: the attempt never ran in this stage."
     if html:
         summary += f"\n\n[HTML report]({html}) · [re-run list (CSV)]({csv})"
     meta = {"summary": MetadataValue.md(summary),
