@@ -3,7 +3,8 @@
 import dataclasses
 
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
+from dagster import (AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetIn, MetadataValue,
+                     asset_check, multi_asset_check)
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
@@ -91,22 +92,31 @@ def _placeholder(dataset_rollup: pd.DataFrame, context: AssetCheckExecutionConte
     return f" (a placeholder: {reason})" if reason else ""
 
 
-@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False,
-             additional_ins={"enriched_jobs": AssetIn("enriched_jobs")}, required_resource_keys={"sfn", "store"})
+# A multi-asset check only to be allowed to yield nothing: a placeholder's result is then Skipped (yellow in the
+# check's partition grid), neither Passed (a clean rehearsal) nor Failed (nothing went wrong).
+@multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=CHAIN_ASSETS["dataset_rollup"].key,
+                                         additional_deps=["enriched_jobs"], partitions_def=migration_partitions)],
+                   can_subset=True, ins={"dataset_rollup": AssetIn("dataset_rollup"),
+                                         "enriched_jobs": AssetIn("enriched_jobs")},
+                   required_resource_keys={"sfn", "store"})
 def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame,
-                       enriched_jobs: pd.DataFrame) -> AssetCheckResult:
+                       enriched_jobs: pd.DataFrame):
     """The attempt did not end badly: ERROR when it died in gather_collections (even if its execution
-    SUCCEEDED), was aborted or its execution failed; WARN when datasets failed. The partition grid shows the
-    severity, so a partition with trouble never looks like a clean success."""
+    SUCCEEDED), was aborted or its execution failed; WARN when datasets failed; no result for a placeholder
+    (not run in this stage). Its partition grid (Checks > attempt_is_healthy > Partitions) shows each
+    partition's result: the asset's own grid only says whether the frames were written."""
     _, _, attempt = resolve_attempt(context.op_execution_context, context.resources.sfn)
-    if attempt is not None:  # what it achieved, from its stored frames (a SUCCEEDED execution may be a failure)
-        attempt = dataclasses.replace(attempt, outcome=stored_outcome(attempt, context.resources.store))
-    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False)
     where = _where(context)
+    if attempt is None:
+        context.log.info(f"{where}: a placeholder: not run in this stage, no attempt to judge (check skipped)")
+        return
+    # what it achieved, from its stored frames (a SUCCEEDED execution may be a failure)
+    attempt = dataclasses.replace(attempt, outcome=stored_outcome(attempt, context.resources.store))
+    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False)
     severity = AssetCheckSeverity.ERROR if health.level == "error" else AssetCheckSeverity.WARN
-    said = f"{where}: " + (health.reason or ("a placeholder: not run in this stage" if attempt is None else "healthy"))
-    return AssetCheckResult(passed=health.healthy, severity=severity, description=said,
-                            metadata={"partition": where, "answer": answer, "health": health.level})
+    yield AssetCheckResult(check_name="attempt_is_healthy", passed=health.healthy, severity=severity,
+                           description=f"{where}: {health.reason or 'healthy'}",
+                           metadata={"partition": where, "answer": answer, "health": health.level})
 
 
 # An execution ends seconds to minutes after its last job: one that ended this close to the moment the jobs were

@@ -234,8 +234,13 @@ def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
     assert sum(meta[f"causes_{k}"].value for k in ("new", "vanished", "both")) == len(causes)
     assert "Causes of failure" in next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
     # a cause or a duration missing on one side is an empty cell, never "nan"
+    # narrow and inline in the metadata pane (lists that wrap, under 1,000 characters); whole in the report
     changes = meta["outcome_changes"].md_str
-    cells = {c.strip() for line in changes.splitlines() for c in line.split("|")}
+    assert "succeeded → failed" in changes and not re.search(r"\b(nan|NaN|None|NaT)\b", changes)
+    for name in ("outcome_changes", "causes_diff"):
+        assert len(meta[name].md_str) < 1000 and "|" not in meta[name].md_str, name
+    index = next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
+    cells = {c.strip() for line in index.splitlines() if line.startswith("|") for c in line.split("|")}
     assert "succeeded\\_to\\_failed" in cells and not {"nan", "NaN", "None", "NaT"} & cells
 
 
@@ -283,6 +288,13 @@ def test_attempt_states_at_a_glance(chain, truth):
         row = states.loc[(m["stage"], m["attempt_key"])]
         assert row["failed"] == sum(d["state"] == "failed" for d in observable(m))
         assert row["datasets"] == len(observable(m))
+    # the pane: each stage's latest attempt and outcomes by stage, inline lists; every attempt in the report
+    meta = chain["overview"].asset_materializations_for_node("attempt_states")[0].metadata
+    for name in ("latest", "outcomes"):
+        assert len(meta[name].md_str) < 1000 and "|" not in meta[name].md_str, name
+    assert "**prod** ATTEMPT\\_2 (1 attempt): execution succeeded, finished with failures" in meta["latest"].md_str
+    table = (chain["data"] / "reports" / "overview" / "index.md").read_text()
+    assert all(f"| {m['attempt_key'].replace('_', chr(92) + '_')} |" in table for m in truth["migrations"])
 
 
 def _tick_alerts(chain, cursor=None):
@@ -441,15 +453,27 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         index = (chain["data"] / "reports" / m["stage"] / m["attempt_key"] / "index.md").read_text()
         assert index.splitlines()[2] == f"**{answer}**"
         assert "## Failures by cause" in index and "## What to re-run, and how" in index
-    placeholder = chain["results"][("staging", "ATTEMPT_2")].asset_materializations_for_node("dataset_rollup")[0]
-    assert "placeholder" in placeholder.metadata["answer"].value
+    # a placeholder says so on every page: both assets' answer and health, the report; no zeros, plots or
+    # "nothing to re-run" that read as an attempt that ran clean
+    placeholder = chain["results"][("staging", "ATTEMPT_2")]
+    for asset in ("dataset_rollup", "migration_report"):
+        meta = placeholder.asset_materializations_for_node(asset)[0].metadata
+        assert "placeholder" in str(meta["answer"].value) and "placeholder" in str(meta["health"].value), asset
+    report = placeholder.asset_materializations_for_node("migration_report")[0].metadata
+    assert not {"failures", "top_failed", "rerun"} & set(report) and not any(k.startswith("plot_") for k in report)
+    assert report["summary"].value.startswith("No data: the attempt never ran in this stage")
+    index = (chain["data"] / "reports" / "staging" / "ATTEMPT_2" / "index.md").read_text()
+    assert "a placeholder" in index.splitlines()[2] and "staging never ran ATTEMPT_2" in index
+    assert "## " not in index and "![" not in index
 
 
 def test_trouble_shows_as_check_severity_per_partition(chain, truth):
     """An attempt that died in gather_collections (its execution SUCCEEDED), was aborted, or ended with failed
-    datasets fails `attempt_is_healthy` (ERROR, ERROR, WARN); a clean one and a placeholder pass. Each check
-    result names its partition: the check list shows another partition's latest result than the detail."""
-    from dagster import AssetCheckSeverity
+    datasets fails `attempt_is_healthy` (ERROR, ERROR, WARN); a clean one passes; a placeholder has no result:
+    the UI shows it Skipped. Each check result names its partition: the check list shows another partition's
+    latest result than the detail."""
+    from dagster import AssetCheckKey, AssetCheckSeverity
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
     seen = set()
     for m in truth["migrations"]:
@@ -472,8 +496,13 @@ def test_trouble_shows_as_check_severity_per_partition(chain, truth):
         else:
             assert health.passed
     assert seen == {"error", "warn"}
-    placeholder = {e.check_name: e for e in chain["results"][("staging", "ATTEMPT_2")].get_asset_check_evaluations()}
-    assert placeholder["attempt_is_healthy"].passed and "placeholder" in placeholder["attempt_is_healthy"].description
+    placeholder = chain["results"][("staging", "ATTEMPT_2")]
+    assert placeholder.success and "attempt_is_healthy" not in {e.check_name for e in placeholder.get_asset_check_evaluations()}
+    records = chain["instance"].event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey("dataset_rollup"), "attempt_is_healthy"), limit=100)
+    placeholder_records = [r for r in records if r.partition == str(key("staging", "ATTEMPT_2"))]
+    # planned and never evaluated, in a run that succeeded: Dagster resolves it to SKIPPED
+    assert [r.status for r in placeholder_records] == [AssetCheckExecutionRecordStatus.PLANNED]
 
 
 def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):

@@ -79,8 +79,10 @@ def browser():
 
 @pytest.fixture(scope="module")
 def ui(emulator, truth, browser, tmp_path_factory):
-    """The UI of a DAGSTER_HOME holding the prod ATTEMPT_2 partition and the alert sent about it, and the dev
-    attempt that died in gather_collections (its execution SUCCEEDED)."""
+    """The UI of a DAGSTER_HOME holding the prod ATTEMPT_2 partition and the alert sent about it, the dev
+    attempt that died in gather_collections (its execution SUCCEEDED), the aborted dev attempt, dev ATTEMPT_2,
+    a placeholder (staging ATTEMPT_2: never ran there, materialized as the discovery sensor does), and the
+    unpartitioned views over them (attempt_states; duration_deltas of dev vs prod ATTEMPT_2)."""
     from cxgm_pipeline.assets.checks import ALL_CHECKS
     from cxgm_pipeline.definitions import all_assets, build_resources
     from cxgm_pipeline.partitions import ATTEMPTS
@@ -102,12 +104,19 @@ def ui(emulator, truth, browser, tmp_path_factory):
         instance = DagsterInstance.get()
         dead = next(m["attempt_key"] for m in truth["migrations"]
                     if any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"]))
-        instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2", dead])
+        aborted = next(m["attempt_key"] for m in truth["migrations"] if m["status"] == "ABORTED")
+        instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2", dead, aborted])
         resources = build_resources("local", str(data))
         partitioned = [a for a in all_assets if a.partitions_def is not None]
-        for stage, attempt in (("dev", dead), ("prod", "ATTEMPT_2")):
+        for stage, attempt, tags in (("dev", dead, {}), ("dev", aborted, {}), ("dev", "ATTEMPT_2", {}),
+                                     ("staging", "ATTEMPT_2", {"cxgm/reason": "not run in this stage"}),
+                                     ("prod", "ATTEMPT_2", {})):
             assert materialize([*partitioned, *ALL_CHECKS], partition_key=MultiPartitionKey(
-                {"stage": stage, "attempt": attempt}), resources=resources, instance=instance).success
+                {"stage": stage, "attempt": attempt}), resources=resources, instance=instance, tags=tags).success
+        views = [a for a in all_assets if a.key.to_user_string() in ("attempt_states", "duration_deltas")]
+        assert materialize([*partitioned, *views], selection=["attempt_states", "duration_deltas"],
+                           resources=resources, instance=instance, run_config={"ops": {"duration_deltas": {
+                               "config": {"base": "dev:ATTEMPT_2", "other": "prod:ATTEMPT_2"}}}}).success
         tick = migration_alerts_sensor(build_sensor_context(
             instance=instance, resources={"sfn": StepFunctionsResource(), "store": resources["store"]}))
         for request in tick.run_requests:
@@ -122,7 +131,8 @@ def ui(emulator, truth, browser, tmp_path_factory):
         _wait_http(f"http://127.0.0.1:{reports_port}/", procs[0], reports_log)
         _wait_http(f"http://127.0.0.1:{ui_port}/server_info", procs[1], web_log)
         ARTIFACTS.mkdir(exist_ok=True)
-        yield {"url": settings["CXGM_UI_URL"], "alerts": len(tick.run_requests), "dead": dead,
+        yield {"url": settings["CXGM_UI_URL"], "alerts": len(tick.run_requests), "dead": dead, "aborted": aborted,
+               "reports": data / "reports", "reports_url": settings["CXGM_REPORTS_URL"],
                "prod": truth_counts(truth, "prod", "ATTEMPT_2")}
     finally:
         for proc in procs:
@@ -271,4 +281,78 @@ def test_every_partition_page_of_the_chain_fits_at_1280_px(ui, browser, asset):
     page.locator('[class*=MetadataScrollContainer]').first.wait_for()
     page.screenshot(path=str(ARTIFACTS / f"dagster_{asset}_1280.png"))
     assert page.evaluate(OVERFLOWING) == [], f"something of {asset}'s metadata scrolls sideways at 1,280 px"
+    page.close()
+
+
+def test_the_health_grid_shows_trouble_red_and_placeholders_skipped(ui, browser):
+    """Dagster 1.13 colours an asset's partition grid by materialization only (green: the frames were written);
+    attempt_is_healthy's own grid (Checks > attempt_is_healthy > Partitions) colours each partition by the
+    attempt's health: the gather death, the abort and the attempts with failed datasets Failed (red), the
+    placeholder Skipped (yellow), none Passed."""
+    page = _page(browser, f"{ui['url']}/assets/dataset_rollup?view=checks&checkDetail=attempt_is_healthy", **NARROW)
+    page.locator("button[role=tab]#partitions").click()  # the check's tab, not the asset's (a link)
+    page.get_by_text("Skipped (1)").first.wait_for()
+    counts = page.locator("label").all_inner_texts()
+    assert {"Failed (4)", "Skipped (1)", "Passed (0)"} <= set(counts), counts
+    page.locator(f'[data-tooltip="{ui["dead"]}"]').first.click()
+    page.locator('[data-tooltip="dev"]').first.click()
+    page.get_by_text(f"dev/{ui['dead']}: failed in gather_collections").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "dagster_health_grid_1280.png"))
+    page.locator('[data-tooltip="ATTEMPT_2"]').first.click()
+    page.locator('[data-tooltip="staging"]').first.click()
+    page.get_by_text("ATTEMPT_2|staging").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "dagster_health_grid_placeholder_1280.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("asset", ["dataset_rollup", "migration_report"])
+def test_a_placeholder_says_it_is_one(ui, browser, asset):
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=partitions&partition=ATTEMPT_2%7Cstaging", **NARROW)
+    page.get_by_text("not run in this stage: a placeholder with no data").first.wait_for()
+    page.get_by_text("none to judge: a placeholder").first.wait_for()  # its health, not "no failure"
+    assert page.get_by_text("No failed dataset").count() == 0 and page.get_by_text("no failure").count() == 0
+    page.screenshot(path=str(ARTIFACTS / f"dagster_placeholder_{asset}_1280.png"))
+    assert page.evaluate(OVERFLOWING) == [], "something scrolls sideways at 1,280 px"
+    page.close()
+
+
+@pytest.mark.parametrize("asset", ["attempt_states", "duration_deltas"])
+def test_the_views_over_all_attempts_fit_at_1280_px(ui, browser, asset):
+    """Their metadata: lists that wrap and narrow plots, inline (nothing behind "[Show Markdown]"); their wide
+    tables are in their HTML report."""
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=events", **NARROW)
+    page.locator('[class*=MetadataScrollContainer]').first.wait_for()
+    page.get_by_text("report", exact=True).first.wait_for()
+    if asset == "duration_deltas":
+        _loaded_images(page, "ui_delta_cxg.png")
+    else:
+        page.get_by_text("(1 attempt): execution succeeded, finished with failures").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / f"dagster_{asset}_1280.png"))
+    assert page.get_by_text("[Show Markdown]").count() == 0, "nothing hides behind a click"
+    assert page.evaluate(OVERFLOWING) == [], f"something of {asset}'s metadata scrolls sideways at 1,280 px"
+    page.close()
+
+
+@pytest.mark.parametrize("report", ["prod/ATTEMPT_2", "staging/ATTEMPT_2", "compare/dev_ATTEMPT_2__prod_ATTEMPT_2",
+                                    "overview"])
+def test_every_link_of_a_served_report_opens(ui, browser, report):
+    """Each link and image of the HTML report, as the report server serves it: files beside it answer 200, a
+    link into Dagster opens the page of its partition."""
+    page = browser.new_page()
+    page.set_default_timeout(PAGE_MS)
+    response = page.goto(f"{ui['reports_url']}/{report}/index.html")
+    assert response.ok
+    if report == "staging/ATTEMPT_2":
+        page.get_by_text("staging never ran ATTEMPT_2").first.wait_for()
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    srcs = page.eval_on_selector_all("img[src]", "els => els.map(e => e.src)")
+    assert hrefs or srcs or report == "overview"
+    for url in [*hrefs, *srcs]:
+        if url.startswith(ui["url"]):
+            dagster = _page(browser, url)
+            partition = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["partition"]
+            dagster.get_by_text(partition.replace("%7C", "|")).first.wait_for()
+            dagster.close()
+        else:
+            assert page.request.get(url).ok, url
     page.close()

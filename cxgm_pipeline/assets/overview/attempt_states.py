@@ -4,8 +4,10 @@ from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.views.attempt_states import attempt_states as build_attempt_states
+from cxgm_pipeline.monitor.views.attempt_states import latest_markdown, outcomes_markdown
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
-from cxgm_pipeline.monitor.report.document import markdown_table
+from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.monitor.report.document import markdown_table, write_report
 from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
@@ -26,8 +28,21 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     outcomes = {(a.stage, a.key): stored_outcome(a, store) for a in attempts
                 if store.exists("migration_jobs", a.stage, a.key)}
     states = build_attempt_states(attempts, rollups, outcomes)
-    shown = states[["stage", "attempt", "campaign", "state", "outcome", "redrives", "datasets", "succeeded", "failed",
-                    "running", "not_started", "skipped"]]
-    context.add_output_metadata({"attempts": len(states), AS_OF: as_of,
-                                 "overview": MetadataValue.md(markdown_table(shown, list(shown.columns)))})
+    stages = get_config().stage_names
+    # the pane shows what fits it at 1,280 px (lists that wrap, inline); the table of every attempt, wider than
+    # the pane and longer than the UI renders inline, is the HTML report's
+    columns = ["stage", "attempt", "campaign", "state", "outcome", "redrives", "datasets", "succeeded", "failed",
+               "running", "not_started", "skipped"]
+    folder = store.root() / "reports" / "overview"
+    write_report(folder, lambda _: "\n".join([
+        "# Every attempt of every stage", "",
+        "`state`: the execution's status; `outcome`: what the attempt achieved (an execution that SUCCEEDED may "
+        "have died in gather_collections).", "", markdown_table(states, columns)]), {}, "cxgm attempts")
+    html = links.served("overview", "index.html")
+    context.add_output_metadata({
+        "attempts": len(states), AS_OF: as_of,
+        "latest": MetadataValue.md(latest_markdown(states, stages)),
+        "outcomes": MetadataValue.md(outcomes_markdown(states, stages)),
+        "report": MetadataValue.md(f"[every attempt, as a table]({html})") if html
+        else MetadataValue.path(str(folder / "index.html"))})
     return states

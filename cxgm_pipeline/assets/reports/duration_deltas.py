@@ -13,8 +13,10 @@ from cxgm_pipeline.monitor.attempts.campaigns import campaign_view, stored_membe
 from cxgm_pipeline.monitor.views.deltas import duration_deltas as build_duration_deltas
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor.report import links
-from cxgm_pipeline.monitor.views.deltas import outcome_changes, stored_signature_diff
-from cxgm_pipeline.monitor.report.document import delta_figures, markdown_table, signature_diff_section, write_report
+from cxgm_pipeline.monitor.views.deltas import (causes_diff_markdown, outcome_changes, outcome_changes_markdown,
+                                                 stored_signature_diff)
+from cxgm_pipeline.monitor.report.document import (UI_PREFIX, delta_figures, markdown_table, signature_diff_section,
+                                                   write_narrow_copies, write_report)
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, empty_frame, validate
@@ -71,7 +73,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
         return empty_frame(DurationDeltas)
     changes = outcome_changes(deltas)
     causes = stored_signature_diff(base, other, store)
-    figures = delta_figures(deltas, config.top)
+    figures, narrow = delta_figures(deltas, config.top)
     name = f"{base.replace(':', '_')}__{other.replace(':', '_')}"
     folder = store.root() / "reports" / "compare" / name
 
@@ -83,12 +85,18 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
         return "\n".join(lines)
 
     write_report(folder, markdown, figures, f"cxgm {base} vs {other}")
+    # the outcome-change bars' long labels do not fit a narrow copy, and the outcome_changes list says the same
+    narrow.pop("outcome_changes.png", None)
+    write_narrow_copies(folder, narrow)
     counts = changes["outcome_change"].value_counts().to_dict() if not changes.empty else {}
     cause_counts = causes["change"].value_counts().to_dict() if not causes.empty else {}
+    # every value narrow enough for the pane at 1,280 px and short enough to render inline: lists that wrap,
+    # plots in their narrow copies; the full tables are the HTML report's
     meta = {"base": base, "other": other, AS_OF: as_of, **{f"outcome_{k}": int(v) for k, v in counts.items()},
             **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
-            "causes_diff": MetadataValue.md(signature_diff_section(causes)),
-            **report_and_plots(folder, figures, lambda file: links.served("compare", name, file))}
-    meta["outcome_changes"] = MetadataValue.md(markdown_table(changes, list(changes.columns), 50))
+            "causes_diff": MetadataValue.md(causes_diff_markdown(causes)),
+            "outcome_changes": MetadataValue.md(outcome_changes_markdown(changes)),
+            **report_and_plots(folder, {n: figures[n] for n in narrow}, lambda file: links.served("compare", name, file),
+                               UI_PREFIX)}
     context.add_output_metadata(meta)
     return deltas

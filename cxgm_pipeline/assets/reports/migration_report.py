@@ -20,7 +20,8 @@ from cxgm_pipeline.resources.frame_store import FrameStoreResource
 def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict:
     """The metadata of one materialization, in the order the UI lists it: numbers and links, plots, counts."""
     html, csv = links.report_file(r.ref), links.report_file(r.ref, "rerun.csv")
-    summary = key_numbers_markdown(r)
+    # a placeholder's zeros would read as an attempt that migrated nothing
+    summary = key_numbers_markdown(r) if not r.placeholder else "No data: the attempt never ran in this stage."
     if html:
         summary += f"\n\n[HTML report]({html}) · [re-run list (CSV)]({csv})"
     meta = {"summary": MetadataValue.md(summary),
@@ -55,12 +56,13 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                                    rerun_files=False)
     # the answer first: the UI lists metadata in this order, and a person reads the first line
     meta = {"answer": MetadataValue.md(f"**{answer}**"),
-            "health": breakable(health.reason) or "no failure",
-            # failures inside Dagster, each short enough for the UI to render inline
-            "failures": MetadataValue.md(failures_markdown(dataset_rollup)),
-            "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
-            "rerun": MetadataValue.md(rerun_markdown(rerun_manifest)),
-            **report_metadata(r, figures, folder)}
+            "health": breakable(health.reason) or "no failure"}
+    if not r.placeholder:  # "no failed dataset, nothing to re-run" of a placeholder reads as a clean attempt
+        # failures inside Dagster, each short enough for the UI to render inline
+        meta.update({"failures": MetadataValue.md(failures_markdown(dataset_rollup)),
+                     "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
+                     "rerun": MetadataValue.md(rerun_markdown(rerun_manifest))})
+    meta.update(report_metadata(r, figures, folder))
     if progress is not None:
         meta["progress"] = progress.line()
     if not portal_state.empty:

@@ -20,6 +20,7 @@ from cxgm_pipeline.monitor.store.frames import StorePath
 
 from cxgm_pipeline.monitor.report import plots
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.views.answer import PLACEHOLDER
 from cxgm_pipeline.vocabulary import DatasetState, JobStatus
 
 TOP_SIGNATURES = 10
@@ -35,6 +36,11 @@ class AttemptReport:
     frames: Mapping[str, pd.DataFrame]
     progress: object | None = None  # a monitor.progress.Progress: counts over time and the ETA, when it has datasets
     answer: str | None = None  # monitor.answer's line: state, % ended, failed, ETA, the data's moment
+
+    @property
+    def placeholder(self) -> bool:
+        """A cell of a stage the attempt never ran in (its answer says so)."""
+        return self.answer == PLACEHOLDER
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self.frames:
@@ -105,11 +111,22 @@ def attempt_figure_pairs(r: AttemptReport) -> tuple[dict[str, bytes], dict[str, 
     return full, narrow
 
 
-def delta_figures(deltas: pd.DataFrame, top: int = 50) -> dict[str, bytes]:
-    figures = {"outcome_changes.png": plots.png_bytes(plots.plot_outcome_changes(deltas))}
-    figures.update({f"delta_{step}.png": plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top))
-                    for step in ("cxg", "validate_anndata")})
-    return figures
+def delta_figures(deltas: pd.DataFrame, top: int = 50) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(the comparison's plots as the report shows them, their narrow copies for the UI by the same names)."""
+    made = {"outcome_changes.png": plots.plot_outcome_changes(deltas),
+            **{f"delta_{step}.png": plots.plot_job_duration_differences(deltas, step, top)
+               for step in ("cxg", "validate_anndata")}}
+    full, narrow = {}, {}
+    for name, figure in made.items():
+        full[name], narrow[name] = plots.png_pair(figure)
+    return full, narrow
+
+
+def write_narrow_copies(folder: StorePath, narrow: dict[str, bytes]) -> None:
+    """The UI's copies of a report's plots (`<UI_PREFIX><name>`), beside them; the report itself shows none."""
+    for name, png in narrow.items():
+        (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / (UI_PREFIX + name)).write_bytes(png)
 
 
 # --- sections ----------------------------------------------------------------------------------------------
@@ -292,6 +309,13 @@ def attempt_markdown(r: AttemptReport, images: dict[str, str], links: Mapping[st
     lines = [f"# Migration {r.ref.key} in {r.ref.stage}", ""]
     if r.answer:
         lines += [f"**{_plain(r.answer)}**", ""]
+    if r.placeholder:  # zeros, empty plots and empty sections would read as an attempt that did nothing
+        lines += [f"{r.ref.stage} never ran {r.ref.key}: this page stands for a cell of the stage x attempt grid, "
+                  "kept so that its absence is not taken for a refresh that never happened. The attempt's pages "
+                  "in the stages it ran in have its data.", ""]
+        if links:
+            lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
+        return "\n".join(lines)
     lines += [key_numbers_markdown(r), ""]
     if links:
         lines += [" · ".join(f"[{label}]({url})" for label, url in links.items()), ""]
@@ -386,10 +410,8 @@ def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str
     the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
     from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 
-    figures, narrow = attempt_figure_pairs(r)
-    for name, png in narrow.items():  # not in the report: the UI shows them, each a link to its full size
-        (folder / (UI_PREFIX + name)).parent.mkdir(parents=True, exist_ok=True)
-        (folder / (UI_PREFIX + name)).write_bytes(png)
+    figures, narrow = attempt_figure_pairs(r) if not r.placeholder else ({}, {})
+    write_narrow_copies(folder, narrow)  # not in the report: the UI shows them, each a link to its full size
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")

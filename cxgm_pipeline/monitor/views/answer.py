@@ -18,12 +18,15 @@ import pandas as pd
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 SEP = " - "
+# A cell of a stage the attempt never ran in: the discovery sensor materializes it as explicit empty frames.
+PLACEHOLDER = "not run in this stage: a placeholder with no data"
+PLACEHOLDER_HEALTH = "none to judge: a placeholder, the attempt never ran in this stage"
 
 
 @dataclass(frozen=True)
 class Health:
     """How an attempt stands, from its state and its rollup: `level` ok / warn / error, `reason` in words
-    (empty when ok)."""
+    (empty when ok, but for a placeholder, which says it is one)."""
 
     level: str
     reason: str
@@ -40,7 +43,7 @@ def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: st
     no dataset, why (`corpus.attempt_summary`). An execution that SUCCEEDED but died in gather_collections or
     passed its SpanCollections tolerance (production's Catch goes on to report) is an error, not a success."""
     if state is None or why_empty == "not run in this stage":
-        return Health("ok", "")
+        return Health("ok", PLACEHOLDER_HEALTH)
     failed = int((rollup["state"] == DatasetState.FAILED.value).sum()) if rollup is not None and not rollup.empty else 0
     if why_empty and why_empty.startswith("failed in "):
         return Health("error", why_empty)
@@ -82,7 +85,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     progress's, else the rollup's alone, a lower bound)."""
     given_now = now
     if state is None or why_empty == "not run in this stage":
-        return "not run in this stage: a placeholder with no data"
+        return PLACEHOLDER
     health = attempt_health(state, rollup, why_empty)
     head = state.replace("_", " ")
     if health.level == "error" and why_empty and why_empty.startswith("failed in "):
@@ -124,7 +127,7 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     from cxgm_pipeline.monitor.views.progress import observed_now
 
     if attempt is None:
-        return answer_line(None, rollup), Health("ok", "")
+        return answer_line(None, rollup), attempt_health(None, rollup)
     why, now = None, None
     if jobs is not None and rollup is not None:
         why = attempt_summary(attempt, jobs, rollup)

@@ -31,3 +31,37 @@ def attempt_states(attempts: list[Attempt], rollups: dict[tuple[str, str], pd.Da
     if not rows:
         return empty_frame(AttemptStates)
     return validate(AttemptStates, pd.DataFrame(rows).sort_values(["stage", "start"]))
+
+
+def _outcome_words(outcome: object) -> str:
+    return str(outcome).replace("_", " ") if isinstance(outcome, str) and outcome else "outcome not read yet"
+
+
+def latest_markdown(states: pd.DataFrame, stages: list[str]) -> str:
+    """Each stage's latest attempt in a line that wraps to Dagster's metadata pane: its execution's status and
+    what the attempt achieved (two things: an execution SUCCEEDED may have migrated nothing), its datasets."""
+    from cxgm_pipeline.monitor.views.failures import _md, fit_list
+
+    if states.empty:
+        return "No attempt in any stage."
+    items = []
+    for stage in [s for s in stages if s in set(states["stage"])]:
+        of_stage = states[states["stage"] == stage].sort_values("start")
+        r = of_stage.iloc[-1]
+        counts = f"{r['datasets']:,} datasets, {r['failed']:,} failed" if r["rolled_up"] else "not rolled up yet"
+        items.append(f"**{_md(stage)}** {_md(r['attempt'])} ({len(of_stage)} attempt{'s' if len(of_stage) != 1 else ''}): execution {_md(r['state'])}, "
+                     f"{_md(_outcome_words(r['outcome']))}; {counts}")
+    return fit_list(f"**{len(states)} attempts**; the latest of each stage:\n\n", items)
+
+
+def outcomes_markdown(states: pd.DataFrame, stages: list[str]) -> str:
+    """Per stage, how many attempts ended how (the attempt's outcome, not its execution's status)."""
+    from cxgm_pipeline.monitor.views.failures import _md, fit_list
+
+    if states.empty:
+        return "No attempt in any stage."
+    items = []
+    for stage in [s for s in stages if s in set(states["stage"])]:
+        counts = states.loc[states["stage"] == stage, "outcome"].map(_outcome_words).value_counts()
+        items.append(f"**{_md(stage)}**: " + ", ".join(f"{_md(o)} {n}" for o, n in counts.items()))
+    return fit_list("Attempts by outcome:\n\n", items)

@@ -139,3 +139,44 @@ def stored_signature_diff(base: str, other: str, store) -> pd.DataFrame:
         return store.read("error_signatures", ref.stage, ref.key) if exists else pd.DataFrame()
 
     return signature_diff(base, read(base), other, read(other))
+
+
+_ARROW = {"succeeded_to_failed": "succeeded → failed", "failed_to_succeeded": "failed → succeeded",
+          "only_in_base": "only in base", "only_in_other": "only in other"}
+# a regression first: what a person comparing dev with prod looks for
+_CHANGE_ORDER = ["succeeded_to_failed", "only_in_base", "only_in_other", "failed_to_succeeded"]
+
+
+def outcome_changes_markdown(changes: pd.DataFrame) -> str:
+    """`outcome_changes` for the metadata pane: counts per change, then the datasets as a list that wraps
+    (regressions first) under dagster-webserver's inline limit; the whole table is in the HTML report."""
+    from cxgm_pipeline.monitor.views.failures import _md, fit_list, md_cell_plain
+
+    if changes.empty:
+        return "No dataset changed outcome."
+    order = {c: i for i, c in enumerate(_CHANGE_ORDER)}
+    ranked = changes.assign(_o=changes["outcome_change"].map(order).fillna(len(order))).sort_values(["_o", "dataset_id"])
+    counts = ranked["outcome_change"].value_counts(sort=False)
+    head = " · ".join(f"**{n} {_ARROW.get(c, c)}**" for c, n in counts.items()) + "\n\n"
+    items = []
+    for r in ranked.to_dict("records"):
+        cause = none_if_missing(r["other_cause"]) or none_if_missing(r["base_cause"])
+        items.append(f"{md_cell_plain(r['dataset_id'])}: {_ARROW.get(r['outcome_change'], r['outcome_change'])}"
+                     + (f" ({_md(cause)})" if cause else ""))
+    return fit_list(head, items)
+
+
+def causes_diff_markdown(causes: pd.DataFrame) -> str:
+    """`signature_diff` for the metadata pane: counts, then the new and vanished causes (category, steps,
+    datasets on each side, the signature cut short) as a list that wraps; the whole table is in the report."""
+    from cxgm_pipeline.monitor.views.failures import _md, _short, fit_list
+
+    if causes.empty:
+        return "No failure on either side."
+    counts = causes["change"].value_counts()
+    head = (f"**{counts.get('new', 0)} new** in {causes['other'].iloc[0]} · **{counts.get('vanished', 0)} gone** "
+            f"since {causes['base'].iloc[0]} · {counts.get('both', 0)} in both (datasets: base → other)\n\n")
+    items = [f"{r['change']}: **{_md(r['error_category'])}** in {_md(r['steps'])}, {r['base_datasets']} → "
+             f"{r['other_datasets']}: {_md(_short(r['error_signature'], 40))}"
+             for r in causes[causes["change"] != "both"].to_dict("records")]
+    return fit_list(head, items)
