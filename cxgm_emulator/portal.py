@@ -9,6 +9,14 @@ the version the portal maps it to (the published one, or the unpublished one of 
 `revising_in` null for a caller who is not its owner, `processing_status` only for an unpublished version;
 404 for an id it does not know, 403 for one that is not a UUID (`validate_uuid_else_forbidden`).
 
+Route: `GET /_portal/{stage}/curation/v1/datasets[?schema_version=X[.Y[.Z]]]`, the public datasets index
+(backend/curation/api/v1/curation/datasets/actions.py @ 0e787fd0 `get`, items shaped by common.py
+`reshape_dataset_for_curation_datasets_index_api`): every dataset of every collection whose mapped version is published,
+from the same state as the per-collection route. An item's collection_version_id and revised_at are those of the
+version the dataset version was first published in (business.py @ 4a8a9b3c,
+`_map_collection_version_to_published_dataset_versions`): a migration's new version carries its revision, a dataset
+it left alone the version it came from. `datasets_index = False` models a deployment without the route (404).
+
 What the migrations do to it (production's rules):
 - collection_migrate of a published collection opens a revision (`create_collection_version(is_auto_version=True)`,
   backend/layers/processing/schema_migration.py @ 001730b8); a collection never published is migrated in place;
@@ -31,10 +39,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from email.utils import formatdate
+from fnmatch import fnmatchcase
+from urllib.parse import parse_qs
 
 from cxgm_emulator.plan import Collection, Dataset, JobPlan, MigrationPlan, WorldPlan
-from portal_shapes import (CURATION_COLLECTION_PATH, PROCESSING_SUCCESS, VISIBILITY_PRIVATE, VISIBILITY_PUBLIC,
-                           MapMode, Step)
+from portal_shapes import (CURATION_COLLECTION_PATH, CURATION_DATASETS_INDEX_PATH, INDEX_SCHEMA_VERSION_PARAM,
+                           PROCESSING_SUCCESS, VISIBILITY_PRIVATE, VISIBILITY_PUBLIC, MapMode, Step)
 
 # The scenario's own schema versions (before the migration, and the one it migrates to)
 OLD_SCHEMA = "5.3.0"
@@ -43,6 +54,10 @@ PUBLISH_REVISIONS_DELAY_S = 10.0  # INLINE: publish_revisions runs this long aft
 SUCCESS, PENDING, FAILURE = PROCESSING_SUCCESS, "PENDING", "FAILURE"
 # /_portal/{stage} + /curation/v1/collections/{id}
 COLLECTION_PARTS = ["_portal", "{stage}", *CURATION_COLLECTION_PATH.strip("/").split("/")]
+# /_portal/{stage} + /curation/v1/datasets
+INDEX_PARTS = ["_portal", "{stage}", *CURATION_DATASETS_INDEX_PATH.strip("/").split("/")]
+# the corpus was published this long (plus up to a year, by collection) before the first migration planned
+ORIGINALLY_PUBLISHED_BEFORE_S = 30 * 86400.0
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 COLLECTIONS_BASE_URL = "https://cellxgene.cziscience.com"
 
@@ -153,6 +168,55 @@ class Portal:
             for c in m.corpus:
                 self.corpus.setdefault(c.collection_id, c)
         self.requests = 0
+        self.index_requests = 0
+        self.datasets_index = True  # False: an older deployment, without the datasets index (its route answers 404)
+        self._first_published = min((m.start for m in plan.migrations), default=0.0) - ORIGINALLY_PUBLISHED_BEFORE_S
+
+    def originally_published_at(self, c: Collection) -> float:
+        """When the collection's version in the corpus was published (the plan has no such time: one is made up,
+        before every migration, spread over a year by collection)."""
+        return self._first_published - int(c.collection_id[:8], 16) % (365 * 86400)
+
+    def index(self, stage: str, now: float, schema_version: str | None = None) -> list[dict]:
+        """The datasets index as an unauthenticated caller gets it: for each collection, its mapped version if
+        published (with `schema_version`: the latest published version of that schema, mapped or not), one item per
+        dataset, sorted as actions.py sorts them."""
+        items = []
+        for c in self.corpus.values():
+            versions = self._published_versions(c, self.collection(stage, c.collection_id, now))
+            if schema_version is not None:
+                versions = [v for v in versions if v[2] is not None and fnmatchcase(v[2], schema_version)]
+            if versions:
+                version_id, published_at, _, datasets = max(versions, key=lambda v: v[1])
+                items.extend(self._index_items(c, version_id, published_at, datasets))
+        items.sort(key=lambda d: (d["published_at_s"] is None, d["published_at_s"], d["dataset_id"]), reverse=True)
+        for d in items:
+            del d["published_at_s"]
+        return items
+
+    def _published_versions(self, c: Collection, served: ServedCollection) -> list[tuple]:
+        """(collection_version_id, published at, schema_version, datasets) of each published version of `c`. A
+        version's schema_version is its datasets' one (publish_collection_version refuses datasets of different
+        schema versions; the emulated corpus mixes them in some versions, which no schema filter then matches)."""
+        versions = []
+        if c.published:
+            original = _original(c)
+            versions.append((c.collection_version_id, self.originally_published_at(c), _schema(original.datasets),
+                             original.datasets))
+        if served.published and served.collection_version_id != c.collection_version_id:
+            versions.append((served.collection_version_id, served.revised_at, _schema(served.datasets),
+                             served.datasets))
+        return versions
+
+    def _index_items(self, c: Collection, version_id: str, published_at: float, datasets) -> list[dict]:
+        first = {d.dataset_version_id for d in c.datasets}
+        original = self.originally_published_at(c)
+        out = []
+        for d in datasets:
+            first_published = original if d.dataset_version_id in first else published_at
+            first_version = c.collection_version_id if d.dataset_version_id in first else version_id
+            out.append(index_item(c, d, first_version, original, None if first_published == original else first_published))
+        return out
 
     def collection(self, stage: str, collection_id: str, now: float) -> ServedCollection | None:
         c = self.corpus.get(collection_id)
@@ -168,6 +232,9 @@ class Portal:
     def wsgi(self, environ, start_response):
         self.requests += 1
         parts = environ.get("PATH_INFO", "").strip("/").split("/")
+        if len(parts) == len(INDEX_PARTS) and parts[2:] == INDEX_PARTS[2:] and environ["REQUEST_METHOD"] == "GET" \
+                and self.datasets_index:
+            return self._index_wsgi(parts[1], environ, start_response)
         # _portal/{stage}/curation/v1/collections/{id}
         if len(parts) != len(COLLECTION_PARTS) or parts[2:-1] != COLLECTION_PARTS[2:-1] \
                 or environ["REQUEST_METHOD"] != "GET":
@@ -181,6 +248,73 @@ class Portal:
         if served is None:
             return _problem(start_response, 404, "Not Found", "The requested URL was not found on the server.")
         return _json(start_response, "200 OK", curation_body(served))
+
+
+    def _index_wsgi(self, stage: str, environ, start_response):
+        self.index_requests += 1
+        if stage not in {m.stage.name for m in self.plan.migrations} | {"staging"}:
+            return _problem(start_response, 404, "Not Found", f"no portal for stage {stage}")
+        wanted = parse_qs(environ.get("QUERY_STRING", "")).get(INDEX_SCHEMA_VERSION_PARAM, [None])[0]
+        if wanted:
+            # actions.py: X, X.Y or X.Y.Z of digits, the parts left out matching any one character
+            parts = wanted.split(".")
+            if len(parts) > 3 or not all(p.isdigit() for p in parts):
+                return _problem(start_response, 400, "Bad Request", "Invalid Schema Version Input")
+            wanted = ".".join(parts + ["?"] * (3 - len(parts)))
+        return _json(start_response, "200 OK", self.index(stage, self.clock.now(), wanted or None))
+
+
+def _schema(datasets) -> str | None:
+    found = {d.schema_version for d in datasets}
+    return found.pop() if len(found) == 1 else None
+
+
+def _http_date(t: float | None) -> str | None:
+    """A datetime as Flask's jsonify writes it (RFC 822, GMT)."""
+    return None if t is None else formatdate(t, usegmt=True)
+
+
+def index_item(c: Collection, d: ServedDataset, first_version_id: str, published_at: float,
+               revised_at: float | None) -> dict:
+    """reshape_dataset_for_curation_datasets_index_api's item for a PUBLIC request: the index metadata columns (a
+    few, sized like production's), the dataset's ids, the version it was first published in, the canonical
+    dataset's first publication and last revision; revision_of_* null for a public request. `published_at_s` is
+    the sort key, removed before the answer is written."""
+    short = d.dataset_id[:8]
+    return {
+        "assay": [{"label": "10x 3' v3", "ontology_term_id": "EFO:0009922"}],
+        "cell_count": 1000 + int(short, 16) % 100_000,
+        "cell_type": [{"label": "T cell", "ontology_term_id": "CL:0000084"},
+                      {"label": "B cell", "ontology_term_id": "CL:0000236"}],
+        "development_stage": [{"label": "adult stage", "ontology_term_id": "HsapDv:0000087"}],
+        "disease": [{"label": "normal", "ontology_term_id": "PATO:0000461"}],
+        "donor_id": [f"donor-{short}"],
+        "is_primary_data": [True],
+        "organism": [{"label": "Homo sapiens", "ontology_term_id": "NCBITaxon:9606"}],
+        **({"schema_version": d.schema_version} if d.schema_version is not None else {}),
+        "sex": [{"label": "female", "ontology_term_id": "PATO:0000383"}],
+        "suspension_type": ["cell"],
+        "tissue": [{"label": "blood", "ontology_term_id": "UBERON:0000178", "tissue_type": "tissue"}],
+        "x_approximate_distribution": "NORMAL",
+        "dataset_id": d.dataset_id,
+        "dataset_version_id": d.dataset_version_id,
+        "assets": [{"filesize": 1 << 20, "filetype": "H5AD",
+                    "url": f"https://datasets.cellxgene.cziscience.com/{d.dataset_version_id}.h5ad"}],
+        "title": f"dataset {short}",
+        "tombstone": False,
+        "processing_status": d.processing_status,
+        "collection_id": c.collection_id,
+        "collection_version_id": first_version_id,
+        "published_at": _http_date(published_at),
+        "revised_at": _http_date(revised_at),
+        "explorer_url": f"https://cellxgene.cziscience.com/e/{d.dataset_id}.cxg/",
+        "visibility": VISIBILITY_PUBLIC,
+        "revision_of_collection": None,
+        "revision_of_dataset": None,
+        "collection_name": f"collection {c.collection_id[:8]}",
+        "collection_doi": None,
+        "published_at_s": published_at,
+    }
 
 
 def curation_body(c: ServedCollection) -> dict:

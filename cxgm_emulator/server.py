@@ -171,7 +171,10 @@ class Emulator:
                 "ingestion_input": str(self.ingestion_input), "endpoint_url": self.endpoint_url, "truth": str(self.truth_path),
                 "migrations": self.world.progress() if self.world else [],
                 # AWS calls answered and throttled so far, by API (benchmarks read them)
-                "calls": dict(self.middleware.counts), "throttled": dict(self.middleware.throttled)}
+                "calls": dict(self.middleware.counts), "throttled": dict(self.middleware.throttled),
+                # the emulated portal's requests so far, all and those of its datasets index
+                "portal_requests": self.portal.requests if self.portal else 0,
+                "portal_index_requests": self.portal.index_requests if self.portal else 0}
 
     def start(self) -> "Emulator":
         if moto_patches.WORLD is not None:

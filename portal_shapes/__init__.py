@@ -206,5 +206,16 @@ AWS_API_QUOTAS: dict[str, tuple[float, float]] = {
 # dataset only for an unpublished version; 403 for an id that is not a UUID, 404 for one it does not know, 410
 # for a tombstoned collection.
 CURATION_COLLECTION_PATH = "/curation/v1/collections/{collection_id}"
+# The public datasets index (backend/curation/api/v1/curation/datasets/actions.py @ 0e787fd0 `get`; @ ccfd9bfd before
+# it took `visibility`): unauthenticated, every dataset of every mapped (published) collection version, one item per
+# dataset, sorted by published_at then dataset_id, descending. An item (common.py
+# `reshape_dataset_for_curation_datasets_index_api`) holds dataset_id, dataset_version_id, the index metadata columns
+# (schema_version among them), collection_id (canonical), collection_version_id, published_at, revised_at, and
+# visibility PUBLIC. Its collection_version_id and revised_at are those of the collection version the dataset
+# version was FIRST published in, not the mapped one (`_map_collection_version_to_published_dataset_versions`,
+# backend/layers/business/business.py @ 4a8a9b3c). `schema_version` filters by the collection version's schema
+# (X, X.Y or X.Y.Z; the latest published version matching, per collection, whether mapped or not).
+CURATION_DATASETS_INDEX_PATH = "/curation/v1/datasets"
+INDEX_SCHEMA_VERSION_PARAM = "schema_version"
 VISIBILITY_PUBLIC, VISIBILITY_PRIVATE = "PUBLIC", "PRIVATE"
 PROCESSING_SUCCESS = "SUCCESS"  # DatasetProcessingStatus.SUCCESS (backend/layers/common/entities.py)

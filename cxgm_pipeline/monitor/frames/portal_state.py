@@ -6,8 +6,12 @@ on the latest schema and processed (`publish_and_cleanup`, backend/layers/proces
 @ 001730b8; the `publish_revisions` job, backend/layers/processing/publish_revisions.py @ c323e0e8), and rolls failed
 datasets back, so a dataset can succeed in every job while the portal still serves the old schema.
 
-Read: the public Curation API, unauthenticated, `GET {portal_url}/curation/v1/collections/{collection_id}`, one
-GET per collection, paced (`CXGM_PORTAL_RATE` requests a second, default 4). Its shape
+Read: the public Curation API, unauthenticated, paced (`CXGM_PORTAL_RATE` requests a second, default 4). First its
+datasets index, `GET {portal_url}/curation/v1/datasets` (portal_shapes: every dataset of every published collection,
+the version served and its schema version), one request for the whole corpus, stream-parsed, keeping only the
+attempt's datasets; then `GET {portal_url}/curation/v1/collections/{collection_id}` for each collection the index
+cannot answer: one holding a dataset of the attempt the index lacks (a collection never published, tombstoned, or a
+dataset removed), or every collection when the index does not answer (a deployment without it). Its shape
 (backend/curation/api/v1/curation/collections/common.py @ 26252232, `reshape_for_curation_api`): by canonical id
 it answers the collection version the portal serves (`collection_version_id`, `visibility` PUBLIC once published,
 `published_at`), its `datasets[]` each with `dataset_id`, `dataset_version_id`, `schema_version` and, for an
@@ -18,6 +22,8 @@ collection; 403: not a UUID (or a published version asked by version id); 410: t
 
 from __future__ import annotations
 
+import codecs
+import http.client
 import json
 import os
 import threading
@@ -27,6 +33,8 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import IO, Iterator
 
 import pandas as pd
 
@@ -35,11 +43,16 @@ from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.schemas import PortalState, empty_frame, validate
 from cxgm_pipeline.vocabulary import DatasetState, PortalVerdict as V
-from portal_shapes import CURATION_COLLECTION_PATH, PROCESSING_SUCCESS, VISIBILITY_PUBLIC
+from portal_shapes import CURATION_COLLECTION_PATH, CURATION_DATASETS_INDEX_PATH, PROCESSING_SUCCESS, VISIBILITY_PUBLIC
 
 RATE_ENV_VAR = "CXGM_PORTAL_RATE"
 DEFAULT_RATE = 4.0  # requests a second: the API is public and shared with every user of the portal
 TIMEOUT_S = 10.0
+# production builds the whole index before its first byte (every mapped dataset, with its assets' sizes from S3)
+INDEX_TIMEOUT_S = 120.0
+# From this many collections to read on, the datasets index is read first. Fewer (a refresh where a few collections
+# changed): a GET each, a few seconds at most, lighter for the portal than building the index of the whole corpus.
+INDEX_FROM = 4
 # after this many answers in a row that did not come, the rest of the collections are marked unreachable
 # without waiting for each to time out
 GIVE_UP_AFTER = 3
@@ -90,8 +103,90 @@ class PortalAnswer:
     read_at: datetime
 
 
+@dataclass(frozen=True)
+class IndexedDataset:
+    """What is kept of one item of the datasets index: the columns a verdict needs."""
+
+    collection_id: str | None
+    collection_version_id: str | None  # the collection version this dataset version was first published in
+    dataset_version_id: str | None
+    schema_version: str | None
+    published: float | None  # when that collection version was published (epoch seconds), None if not given
+
+
+def index_entry(item: dict) -> IndexedDataset:
+    """One item of the datasets index, shaped as production's (reshape_dataset_for_curation_datasets_index_api): the
+    canonical dataset's `published_at` and `revised_at` (the publication of the collection version this dataset
+    version came in, when later than the first), so the version's own publication is revised_at, else published_at."""
+    return IndexedDataset(item.get("collection_id"), item.get("collection_version_id"), item.get("dataset_version_id"),
+                          item.get("schema_version"), _epoch(item.get("revised_at") or item.get("published_at")))
+
+
+def _epoch(value) -> float | None:
+    """A time as the API writes it: Flask's jsonify writes a datetime as RFC 822 (`Tue, 05 Mar 2024 17:02:11 GMT`);
+    ISO 8601 and epoch numbers are read too."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def iter_json_array(stream: IO[bytes], chunk: int = 1 << 16) -> Iterator:
+    """The items of a JSON array read from `stream`, one at a time: the index of a large corpus is tens of MB, and
+    only a few columns of some of its items are kept."""
+    decoder, text = json.JSONDecoder(), codecs.getincrementaldecoder("utf-8")()
+    buf, pos, eof, opened = "", 0, False, False
+
+    def more() -> bool:
+        nonlocal buf, pos, eof
+        if eof:
+            return False
+        data = stream.read(chunk)
+        eof = not data
+        buf = buf[pos:] + text.decode(data, final=eof)
+        pos = 0
+        return True
+
+    while True:
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n" + ("," if opened else ""):
+                pos += 1
+            if pos < len(buf) or not more():
+                break
+        if pos >= len(buf):
+            raise ValueError("the answer ends before its JSON array does")
+        if not opened:
+            if buf[pos] != "[":
+                raise ValueError("the answer is not a JSON array")
+            opened, pos = True, pos + 1
+            continue
+        if buf[pos] == "]":
+            return
+        try:
+            item, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError:
+            if more():
+                continue
+            raise
+        if not isinstance(item, (dict, list, str)) and not eof and (end == len(buf) or buf[end] not in ",] \t\r\n"):
+            more()  # a number may go on in the next chunk (`2` of `2.5`): read up to what ends it
+            continue
+        pos = end
+        yield item
+
+
 class PortalClient:
-    """The stage's Curation API, read politely: paced, one GET per collection, answers kept for this read."""
+    """The stage's Curation API, read politely: paced, its datasets index then one GET per collection it cannot
+    answer; answers kept for this read. `index_error`: why the index did not answer, if it did not."""
 
     def __init__(self, base_url: str, rate: float | None = DEFAULT_RATE, timeout: float = TIMEOUT_S):
         self.base = base_url.rstrip("/")
@@ -99,6 +194,7 @@ class PortalClient:
         self.requests = 0
         self._failures_in_a_row = 0
         self._gave_up: str | None = None
+        self.index_error: str | None = None
 
     def collection(self, collection_id: str) -> PortalAnswer:
         if self._gave_up:
@@ -127,6 +223,43 @@ class PortalClient:
                 reason = getattr(exc, "reason", exc)
                 return self._failed(f"{url}: {reason}", None)
         return self._failed(f"HTTP 429 from {url} twice", 429)
+
+    def datasets_index(self, wanted: set[str]) -> tuple[dict[str, IndexedDataset] | None, datetime]:
+        """The datasets index's items for the datasets in `wanted`, read as they stream in: ({dataset_id: entry},
+        read_at), or (None, read_at) when the index did not answer (absent from an older deployment, refused, or
+        broken off; `index_error` says why): its collections are then read one by one. A failure to connect counts
+        toward giving up on the portal, as a collection's would."""
+        found, self.index_error = self._index(wanted)
+        return found, datetime.now(timezone.utc)
+
+    def _index(self, wanted: set[str]) -> tuple[dict[str, IndexedDataset] | None, str | None]:
+        if self._gave_up:
+            return None, self._gave_up
+        url = self.base + CURATION_DATASETS_INDEX_PATH
+        for attempt in range(2):
+            _Pace.wait(self.base, self.rate)
+            self.requests += 1
+            request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+            try:
+                with urllib.request.urlopen(request, timeout=max(self.timeout, INDEX_TIMEOUT_S)) as response:
+                    found = {}
+                    for item in iter_json_array(response):
+                        if isinstance(item, dict) and item.get("dataset_id") in wanted:
+                            found[item["dataset_id"]] = index_entry(item)
+                    self._failures_in_a_row = 0
+                    return found, None
+            except urllib.error.HTTPError as exc:
+                if exc.code in (429, 503) and attempt == 0:
+                    time.sleep(min(float(exc.headers.get("Retry-After") or 2), 10.0))
+                    continue
+                return None, f"HTTP {exc.code} from {url}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                self._failed(f"{url}: {reason}", None)
+                return None, f"{url}: {reason}"
+            except (ValueError, http.client.HTTPException) as exc:  # not a JSON array, or cut short
+                return None, f"{url}: {exc!r}"
+        return None, f"HTTP 429 from {url} twice"
 
     def _failed(self, error: str, status: int | None) -> PortalAnswer:
         self._failures_in_a_row += 1
@@ -259,9 +392,17 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
     answers: dict[str, PortalAnswer | None] = {}
     if portal_url:
         client = client or PortalClient(portal_url, portal_rate())
-        kept = _unchanged(previous, rows, ended)
-        for cid in sorted(by_collection):
-            answers[cid] = kept.get(cid) or client.collection(cid)
+        answers.update(_unchanged(previous, rows, ended))
+        to_read = [cid for cid in sorted(by_collection) if cid not in answers]
+        if len(to_read) >= INDEX_FROM:
+            index, read_at = client.datasets_index({r["dataset_id"] for cid in to_read for r in by_collection[cid]})
+            for cid in to_read if index is not None else ():
+                answer = index_answer(cid, by_collection[cid], index, read_at)
+                if answer is not None:
+                    answers[cid] = answer
+        for cid in to_read:
+            if cid not in answers:
+                answers[cid] = client.collection(cid)
     out = []
     for r in rows:
         cid = none_if_missing(r.get("collection_id"))
@@ -273,6 +414,27 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
                     "new_dataset_version_id": none_if_missing(r.get("new_dataset_version_id")), **verdict})
     frame = pd.DataFrame(out, columns=list(PortalState.to_schema().columns))
     return validate(PortalState, frame)
+
+
+def index_answer(collection_id: str, rows: list[dict], index: dict[str, IndexedDataset],
+                 read_at: datetime) -> PortalAnswer | None:
+    """The collection's answer as its GET would give it, from the datasets index; None when the index cannot tell
+    (a dataset of the attempt missing from it, or listed under another collection): its GET tells why.
+
+    Every item of the (public) index belongs to a published, mapped collection version: visibility PUBLIC and no
+    processing_status, as the collection's GET answers a published version. The version served is the one the
+    latest-published of its datasets came in: an item names the collection version its dataset version was first
+    published in, so a later revision that replaced no dataset of the collection is not seen."""
+    entries = [index.get(r["dataset_id"]) for r in rows]
+    if any(e is None or e.collection_id != collection_id for e in entries):
+        return None
+    latest = max(entries, key=lambda e: (e.published is not None, e.published or 0.0))
+    datasets = [{"dataset_id": r["dataset_id"], "dataset_version_id": e.dataset_version_id,
+                 **({"schema_version": e.schema_version} if e.schema_version is not None else {})}
+                for r, e in zip(rows, entries)]
+    body = {"collection_id": collection_id, "collection_version_id": latest.collection_version_id,
+            "visibility": VISIBILITY_PUBLIC, "datasets": datasets}
+    return PortalAnswer(200, body, None, read_at)
 
 
 def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> dict[str, PortalAnswer]:

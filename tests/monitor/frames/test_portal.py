@@ -3,18 +3,22 @@ truth's verdict per dataset (both Map variants: publication at cleanup, or by pu
 or unset portal marked in the data; the report and the finished alert say how many datasets the portal still
 serves on the old schema."""
 
+import io
 import json
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import pandas as pd
 import pytest
 
 from cxgm_pipeline.monitor.views.alerts import evaluate
 from cxgm_pipeline.monitor.aws.clients import FetchStats
-from cxgm_pipeline.monitor.frames.portal_state import PortalClient, old_schema_served, portal_state
+from cxgm_pipeline.monitor.frames.portal_state import (IndexedDataset, PortalClient, index_answer, index_entry,
+                                                       iter_json_array, old_schema_served, portal_state)
 from cxgm_pipeline.monitor.report.document import AttemptReport
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.session import MonitorSession
@@ -121,15 +125,36 @@ def test_the_emulated_api_answers_as_productions(emulator, truth):
         assert json.loads(raised.value.read())["status"] == code
 
 
+def index_items(base: str, query: str = "") -> list[dict]:
+    return json.loads(urllib.request.urlopen(f"{base}/curation/v1/datasets{query}").read())
+
+
+def not_in_index(base: str, rollup: pd.DataFrame) -> set[str]:
+    """Collections of `rollup` holding a dataset the datasets index does not list under them: each is read by its
+    GET."""
+    listed = {(d["collection_id"], d["dataset_id"]) for d in index_items(base)}
+    return {c for c, d in zip(rollup["collection_id"], rollup["dataset_id"]) if (c, d) not in listed}
+
+
+@pytest.fixture
+def no_index(emulator):
+    """The emulated portal as a deployment without the datasets index (its route answers 404)."""
+    emulator.portal.datasets_index = False
+    yield
+    emulator.portal.datasets_index = True
+
+
 def test_reads_are_paced_and_kept_between_refreshes(emulator, truth):
     base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
     rollup = fetch("prod", "ATTEMPT_2")["dataset_rollup"]
     collections = rollup["collection_id"].nunique()
+    fallback = len(not_in_index(base, rollup))
+    assert 0 < fallback < collections
     client = PortalClient(base, rate=20.0)
     started = time.monotonic()
     first = portal_state("prod", "ATTEMPT_2", rollup, base, ended=False, client=client)
-    assert client.requests == collections  # one GET per collection
-    assert time.monotonic() - started >= (collections - 1) / 20.0 * 0.9
+    assert client.requests == 1 + fallback  # the index, then a GET for each collection it cannot answer
+    assert time.monotonic() - started >= fallback / 20.0 * 0.9
     again = PortalClient(base, rate=None)
     second = portal_state("prod", "ATTEMPT_2", rollup, base, ended=False, previous=first, client=again)
     assert again.requests == 0  # nothing changed state: the answers stand
@@ -140,7 +165,129 @@ def test_reads_are_paced_and_kept_between_refreshes(emulator, truth):
     assert again.requests == 1  # that dataset's collection only
     final = PortalClient(base, rate=None)
     portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, previous=first, client=final)
-    assert final.requests == collections  # once ended, everything is read once more
+    assert final.requests == 1 + fallback  # once ended, everything is read once more
+
+
+def test_the_index_answers_as_each_collection_would(emulator, truth, no_index):
+    """The same frame from the datasets index (a handful of requests) as from a GET per collection (a deployment
+    without the index: its 404, then every collection); the truth is compared in both ways."""
+    base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
+    rollup = fetch("prod", "ATTEMPT_2")["dataset_rollup"]
+    collections = rollup["collection_id"].nunique()
+    each = PortalClient(base, rate=None)
+    index_requests = emulator.portal.index_requests
+    by_collection = portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, client=each)
+    assert each.requests == 1 + collections and emulator.portal.index_requests == index_requests
+    assert each.index_error.startswith("HTTP 404 from ")
+    compare_with_truth(truth)  # every attempt read by its collections
+
+    emulator.portal.datasets_index = True
+    indexed = PortalClient(base, rate=None)
+    by_index = portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, client=indexed)
+    assert indexed.requests == 1 + len(not_in_index(base, rollup)) < collections
+    assert emulator.portal.index_requests == index_requests + 2  # the read, and not_in_index's
+    pd.testing.assert_frame_equal(by_collection.drop(columns=["portal_read_at"]),
+                                  by_index.drop(columns=["portal_read_at"]))
+    assert set(by_index["portal_verdict"]) >= {"migrated_and_live", "migrated_not_published"}
+
+
+def test_a_dataset_the_index_lacks_is_read_from_its_collection(emulator, truth):
+    """A dataset of a published collection absent from the index (removed from it since): its collection is read by
+    its GET, which serves the collection without it; the collection's other datasets keep their verdicts."""
+    base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
+    rollup = fetch("prod", "ATTEMPT_2")["dataset_rollup"]
+    fallback = not_in_index(base, rollup)
+    published = sorted(set(rollup["collection_id"]) - fallback)
+    extra = rollup[rollup["collection_id"] == published[0]].iloc[[0]].assign(
+        dataset_id="00000000-0000-4000-8000-00000000d5e7", dataset_version_id="00000000-0000-4000-8000-0000000000a1")
+    client = PortalClient(base, rate=None)
+    before = portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, client=PortalClient(base, rate=None))
+    frame = portal_state("prod", "ATTEMPT_2", pd.concat([rollup, extra], ignore_index=True), base, ended=True,
+                         client=client)
+    assert client.requests == 1 + len(fallback) + 1
+    row = frame.set_index("dataset_id").loc[extra["dataset_id"].iloc[0]]
+    assert row["portal_verdict"] == "missing_from_portal"
+    assert row["portal_why"] == "the collection is served without this dataset"
+    # (its why may name the extra dataset, a copy of a row of that collection)
+    served = ["dataset_id", "portal_verdict", "portal_dataset_version_id", "portal_schema_version",
+              "portal_collection_version_id", "portal_visibility", "revision_published"]
+    same = frame[frame["dataset_id"].isin(before["dataset_id"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before[served], same[served])
+
+
+def test_the_emulated_index_answers_as_productions(emulator, truth):
+    base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
+    items = index_items(base)
+    assert items
+    for d in items:
+        assert {"dataset_id", "dataset_version_id", "schema_version", "collection_id", "collection_version_id",
+                "published_at", "revised_at", "explorer_url", "visibility", "collection_name", "collection_doi",
+                "assets", "title"} <= set(d)
+        assert d["visibility"] == "PUBLIC" and d["revision_of_collection"] is None and d["revision_of_dataset"] is None
+    # actions.py: published_at descending, then dataset_id descending
+    keys = [(parsedate_to_datetime(d["published_at"]), d["dataset_id"]) for d in items]
+    assert keys == sorted(keys, reverse=True)
+    # each item is what the collection's GET serves; a collection never published is not listed
+    by_collection: dict[str, list[dict]] = {}
+    for d in items:
+        by_collection.setdefault(d["collection_id"], []).append(d)
+    m = migration(truth, "prod", live=True)
+    for c in m["collections"]:
+        body = json.loads(urllib.request.urlopen(f"{base}/curation/v1/collections/{c['collection_id']}").read())
+        listed = by_collection.get(c["collection_id"], [])
+        if body["visibility"] != "PUBLIC":
+            assert not listed
+            continue
+        assert {(d["dataset_id"], d["dataset_version_id"], d["schema_version"]) for d in listed} \
+            == {(d["dataset_id"], d["dataset_version_id"], d.get("schema_version")) for d in body["datasets"]}
+        # the version served is the one its latest-published dataset version came in
+        latest = max(listed, key=lambda d: parsedate_to_datetime(d["revised_at"] or d["published_at"]))
+        assert latest["collection_version_id"] == body["collection_version_id"]
+    new = index_items(base, "?schema_version=6.0.0")
+    assert new and all(d["schema_version"] == "6.0.0" for d in new)
+    assert index_items(base, "?schema_version=6") == new
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        index_items(base, "?schema_version=six")
+    assert raised.value.code == 400
+
+
+def test_an_index_item_of_productions_shape_is_read():
+    """An item as reshape_dataset_for_curation_datasets_index_api writes it for a PUBLIC request, dates as Flask's
+    jsonify writes them: the version served is the latest-published one, its schema version kept; the answer is
+    read as it streams, whatever its chunks."""
+    first_cv, revision = "4d6e1c40-0000-4000-8000-000000000001", "4d6e1c40-0000-4000-8000-000000000002"
+    item = {"assay": [{"label": "10x 3' v3", "ontology_term_id": "EFO:0009922"}], "cell_count": 31003,
+            "cell_type": [{"label": "T cell", "ontology_term_id": "CL:0000084"}], "citation": "Publication: ...",
+            "dataset_id": "9b0a4e2c-0000-4000-8000-000000000001",
+            "dataset_version_id": "9b0a4e2c-0000-4000-8000-0000000000f1", "donor_id": ["D1"],
+            "is_primary_data": [True], "mean_genes_per_cell": 1800.5, "primary_cell_count": 31003,
+            "schema_version": "6.0.0", "title": "Blood", "assets": [{"filesize": 123, "filetype": "H5AD",
+                                                                      "url": "https://example.org/x.h5ad"}],
+            "tombstone": False, "x_approximate_distribution": "NORMAL", "processing_status": "SUCCESS",
+            "collection_id": "5c1f0000-0000-4000-8000-000000000001", "collection_version_id": revision,
+            "published_at": "Tue, 05 Mar 2024 17:02:11 GMT", "revised_at": "Mon, 02 Jun 2025 09:15:00 GMT",
+            "explorer_url": "https://cellxgene.cziscience.com/e/9b0a4e2c.cxg/", "visibility": "PUBLIC",
+            "revision_of_collection": None, "revision_of_dataset": None, "collection_name": "Blood atlas",
+            "collection_doi": "10.1101/2024.01.01.000001"}
+    entry = index_entry(item)
+    assert entry == IndexedDataset(item["collection_id"], revision, item["dataset_version_id"], "6.0.0",
+                                   parsedate_to_datetime(item["revised_at"]).timestamp())
+    untouched = {**item, "dataset_id": "9b0a4e2c-0000-4000-8000-000000000002",
+                 "dataset_version_id": "9b0a4e2c-0000-4000-8000-0000000000f2", "schema_version": "5.3.0",
+                 "collection_version_id": first_cv, "revised_at": None}
+    raw = json.dumps([untouched, item]).encode()
+    for chunk in (7, 1 << 16):
+        assert list(iter_json_array(io.BytesIO(raw), chunk)) == [untouched, item]
+    index = {d["dataset_id"]: index_entry(d) for d in (untouched, item)}
+    rows = [{"dataset_id": d["dataset_id"]} for d in (untouched, item)]
+    answer = index_answer(item["collection_id"], rows, index, datetime.now(timezone.utc))
+    assert answer.status == 200 and answer.body["visibility"] == "PUBLIC"
+    assert answer.body["collection_version_id"] == revision
+    assert [(d["dataset_version_id"], d["schema_version"]) for d in answer.body["datasets"]] \
+        == [(untouched["dataset_version_id"], "5.3.0"), (item["dataset_version_id"], "6.0.0")]
+    assert index_answer("another-collection", rows, index, datetime.now(timezone.utc)) is None
+    assert index_answer(item["collection_id"], rows + [{"dataset_id": "absent"}], index,
+                        datetime.now(timezone.utc)) is None
 
 
 def test_report_and_finished_alert_say_how_many_are_on_the_old_schema(emulator, truth):
