@@ -166,7 +166,7 @@ def test_report_rerun_table_lists_the_manifest_and_the_alert_lists_it_too(chain,
     """The issue's 78 vs 95: the report listed failed datasets only (and the first 50), the manifest and the
     alert also the never-started ones of an ended attempt. Now all three are the rerun_manifest frame (the small
     scenario has no never-started dataset: tests/monitor/test_report.py covers those and long lists)."""
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
 
     monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
     requests = {r.tags["cxgm/attempt"]: r for r in _tick_alerts(chain).run_requests}
@@ -297,7 +297,7 @@ def _tick_alerts(chain, cursor=None):
 
 def _announce(chain, result, notifier=None):
     from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import announce_alerts
+    from cxgm_pipeline.assets.alerts import announce_alerts
 
     return [announce_alerts.execute_in_process(run_config=r.run_config, instance=chain["instance"], raise_on_error=False,
                                                resources={"notifier": notifier or Notifier(), "store": chain["store"]})
@@ -307,7 +307,7 @@ def _announce(chain, result, notifier=None):
 def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     import logging
 
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
 
     monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)  # every emulated attempt is news here
     caplog.set_level(logging.WARNING, logger="cxgm.alerts")
@@ -340,7 +340,7 @@ def test_alerts_skip_attempts_that_ended_long_before_the_sensor_saw_them(chain, 
 
 def test_a_failing_notifier_fails_a_visible_run_that_dagster_retries(chain):
     from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import RETRIES, announce_alerts
+    from cxgm_pipeline.assets.alerts import RETRIES, announce_alerts
 
     class Down(Notifier):
         def send(self, alert):
@@ -479,13 +479,14 @@ def test_trouble_shows_as_check_severity_per_partition(chain, truth):
 def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
     """A run's first minutes find a new cause at every refresh: new causes found within CXGM_DIGEST_SECONDS of
     the attempt's last digest are held (unannounced) and go in the next one; the finished alert goes at once."""
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
+    import cxgm_pipeline.sensors.migration_alerts as sensor_module
     from cxgm_pipeline.monitor.views.alerts import SENT_AT
 
     monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
     monkeypatch.setenv("CXGM_DIGEST_SECONDS", "600")
     clock = [1_000_000.0]
-    monkeypatch.setattr(alerts_module, "wall_clock", lambda: clock[0])
+    monkeypatch.setattr(sensor_module, "wall_clock", lambda: clock[0])
     first = json.loads(_tick_alerts(chain).cursor)
     name = "prod:ATTEMPT_2"
     assert first[SENT_AT][name] == clock[0]

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from cxgm_pipeline.definitions import notifier_from_env
 from cxgm_pipeline.monitor.views.alerts import Alert
+from cxgm_pipeline.resources.notifier import notifier_from_env
 from tests.conftest import free_port
 
 ALERT = Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 3 failed",
