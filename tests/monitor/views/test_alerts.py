@@ -15,6 +15,7 @@ from cxgm_pipeline.monitor.views.alerts import (
     attempt_digest,
     digest,
     disposition,
+    evaluate,
     failure_counts,
     failure_rate,
     is_history,
@@ -177,3 +178,26 @@ def test_the_finished_alert_leads_with_the_answer_and_lists_the_stored_rerun_lis
 def test_without_a_stored_rerun_list_the_finished_alert_builds_it_from_the_rollup():
     store = _store(["failed", "succeeded", "not_started"])
     assert sorted(stored_rerun(_attempt(), store)["dataset_id"]) == ["d0", "d2"]  # ended: the never started too
+
+
+def test_evaluate_announces_each_thing_once():
+    datasets = pd.DataFrame({"dataset_id": ["a", "b", "c"], "state": ["failed", "succeeded", "running"]})
+    signatures = pd.DataFrame({"error_signature": ["timeout: x"], "error_category": ["timeout"], "step": ["cxg"], "jobs": [1]})
+    rerun = pd.DataFrame({"dataset_id": ["a"], "collection_id": ["c1"], "failing_step": ["cxg"], "error_category": ["timeout"]})
+    first = evaluate("prod", "A", datasets, signatures, rerun, finished=False, threshold=0.1, announced=set())
+    assert [a.kind for a in first] == ["new_signature", "failure_rate"]
+    seen = {a.key for a in first}
+    assert evaluate("prod", "A", datasets, signatures, rerun, False, 0.1, seen) == []
+    done = evaluate("prod", "A", datasets, signatures, rerun, True, 0.1, seen)
+    assert [a.kind for a in done] == ["finished"] and "a  collection c1  cxg  timeout" in done[0].body
+
+
+def test_the_finished_alert_says_a_succeeded_execution_failed_as_an_attempt():
+    datasets = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["succeeded", "succeeded"]})
+    empty = pd.DataFrame(columns=["error_signature", "error_category", "step", "jobs"])
+    rerun = pd.DataFrame(columns=["dataset_id", "collection_id", "failing_step", "error_category"])
+    [done] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="tolerance_exceeded")
+    assert done.subject == "[cxgm] prod/A finished: 0 failed (tolerance exceeded)"
+    assert done.body.startswith("Outcome: tolerance_exceeded")
+    [plain] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="succeeded")
+    assert plain.subject == "[cxgm] prod/A finished: 0 failed"
