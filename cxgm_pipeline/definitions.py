@@ -12,16 +12,17 @@ import os
 from dagster import Definitions, EnvVar, load_assets_from_package_module
 
 from cxgm_pipeline.assets import overview, reports
+from cxgm_pipeline.assets.alerts import ALERTS_VIEW, announce_alerts
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.checks import ALL_CHECKS
-from cxgm_pipeline.config import digest_seconds, env_number, max_failure_rate, refresh_seconds, sensor_seconds
+from cxgm_pipeline.config import digest_seconds, max_failure_rate, refresh_seconds, sensor_seconds
 from cxgm_pipeline.jobs import campaign_view_job, compare_job, overview_job, refresh_attempt_job
 from cxgm_pipeline.resources.aws import ArtifactsResource, BatchResource, CloudWatchLogsResource, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource, ParquetIOManager
-from cxgm_pipeline.resources.notifier import SLACK_API_URL, Notifier
+from cxgm_pipeline.resources.notifier import notifier_from_env
 from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
 from cxgm_pipeline.sensors.campaign_views import campaign_views_sensor
-from cxgm_pipeline.sensors.migration_alerts import ALERTS_VIEW, announce_alerts, migration_alerts_sensor
+from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 from cxgm_pipeline.sensors.views_follow_rollups import views_follow_rollups_sensor
@@ -65,31 +66,6 @@ def build_resources(deployment: str | None = None, data_path: str | None = None)
             raise ValueError(f"{DEPLOYMENT_VAR}=prod needs CXGM_DATA=s3://bucket/prefix for the frames")
         return prod_resources()
     return local_resources(data_path)
-
-
-def notifier_from_env() -> Notifier:
-    """CXGM_NOTIFY=log (default) | slack (SLACK_TOKEN, CXGM_SLACK_CHANNEL, CXGM_SLACK_API_URL) | sns
-    (CXGM_SNS_TOPIC_ARN) | smtp (CXGM_SMTP_HOST, CXGM_SMTP_PORT, CXGM_MAIL_FROM, CXGM_MAIL_TO comma-separated,
-    CXGM_SMTP_USER + CXGM_SMTP_PASSWORD to log in, CXGM_SMTP_STARTTLS=1)."""
-    env = os.environ.get
-    backend = env("CXGM_NOTIFY", "log")
-    if backend == "slack":
-        return Notifier(backend="slack", slack_token=EnvVar("SLACK_TOKEN"),
-                        slack_channel=env("CXGM_SLACK_CHANNEL", "#cellxgene-migrations"),
-                        slack_api_url=env("CXGM_SLACK_API_URL", SLACK_API_URL))
-    if backend == "sns":
-        return Notifier(backend="sns", sns_topic_arn=EnvVar("CXGM_SNS_TOPIC_ARN"))
-    if backend == "smtp":
-        port = env_number("CXGM_SMTP_PORT", 25, "a port number, e.g. 587", 1, 65535, integer=True)
-        login = {"smtp_user": env("CXGM_SMTP_USER"), "smtp_password": EnvVar("CXGM_SMTP_PASSWORD")} \
-            if env("CXGM_SMTP_USER") else {}
-        return Notifier(backend="smtp", smtp_host=env("CXGM_SMTP_HOST", "localhost"), smtp_port=int(port),
-                        mail_from=env("CXGM_MAIL_FROM", "cxgm@localhost"),
-                        mail_to=[a.strip() for a in env("CXGM_MAIL_TO", "").split(",") if a.strip()],
-                        smtp_starttls=env("CXGM_SMTP_STARTTLS", "") in ("1", "true", "yes"), **login)
-    if backend != "log":
-        raise ValueError(f"CXGM_NOTIFY={backend!r}: expected log, slack, sns or smtp")
-    return Notifier()
 
 
 all_assets = [

@@ -25,7 +25,7 @@ from cxgm_emulator.truth import load_truth
 
 SEED = 11
 # The emulator answers at once and unthrottled unless a test asks for quotas: client-side pacing at AWS's rates
-# would only slow the suite (tests/monitor/test_ratelimit.py exercises it).
+# would only slow the suite (tests/monitor/aws/test_pacing.py exercises it).
 os.environ.setdefault("CXGM_AWS_RATES", "off")
 os.environ.setdefault("CXGM_PORTAL_RATE", "off")  # the emulated portal is local: no pacing needed
 DEFAULT_VARIANT = ("distributed", "new")
@@ -180,3 +180,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.account)
         else:
             item.add_marker(pytest.mark.unit)
+
+
+# --- the code location, materialized ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chain(emulator, truth, tmp_path_factory) -> dict:
+    """Every partition of the truth materialized with its checks on one ephemeral instance, then the comparison and
+    the overview (tests/dagster_chain.py): shared by the asset, check and sensor tests, built once per session."""
+    from tests.dagster_chain import build_chain
+
+    return build_chain(truth, tmp_path_factory.mktemp("chain"))

@@ -15,7 +15,9 @@ def loaded(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module", ["cxgm_pipeline.monitor.session", "cxgm_pipeline.notebook", "cxgm_pipeline.cli",
-                                    "cxgm_pipeline.monitor.frames.step_outputs"])
+                                    "cxgm_pipeline.monitor.frames.step_outputs",
+                                    # the decisions the alerts sensor and the asset checks report
+                                    "cxgm_pipeline.monitor.views.alerts", "cxgm_pipeline.monitor.views.checks"])
 def test_the_core_and_the_cli_load_without_dagster_or_the_emulator(module):
     found = loaded(module)
     assert not found & {"dagster", "dagster_aws", "dagster_pandera", "cxgm_emulator", "moto"}, found

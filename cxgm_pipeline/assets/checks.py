@@ -8,17 +8,15 @@ from dagster import (AssetCheckExecutionContext, AssetCheckResult, AssetCheckSev
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
-from cxgm_pipeline.monitor.views.answer import attempt_answer
-from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.config import max_failure_rate
-from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
-from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
+from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.monitor.report.document import markdown_table
-from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED
+from cxgm_pipeline.monitor.views.alerts import failure_counts, failure_rate
+from cxgm_pipeline.monitor.views.answer import attempt_answer
+from cxgm_pipeline.monitor.views.checks import accounting, succeeded_without_new_version, view_mismatches
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
-from cxgm_pipeline.vocabulary import DatasetState, Step
 
 LISTED = 20
 
@@ -26,21 +24,6 @@ LISTED = 20
 def _listing(values) -> MetadataValue:
     values = list(values)
     return MetadataValue.text(", ".join(map(str, values[:LISTED])) + (f" … (+{len(values) - LISTED})" if len(values) > LISTED else ""))
-
-
-def accounting(dataset_rollup: pd.DataFrame, step_outputs: pd.DataFrame) -> dict:
-    """Datasets the steps named (listed by their collection, skipped at cleanup, or migrated) that the rollup
-    lacks or counts twice, and rows no source ties to a dataset."""
-    named = set()
-    if not step_outputs.empty:
-        named = set(step_outputs.loc[step_outputs["kind"].isin(["listed_dataset", "skipped_dataset", "dataset_version"]),
-                                     "dataset_id"].dropna())
-    ids = dataset_rollup["dataset_id"]
-    # a dataset of a collection gathered twice has a row per version gathered: counted twice is one key twice
-    key = [c for c in ("dataset_id", "collection_version_id") if c in dataset_rollup]
-    twice = dataset_rollup.duplicated(key) if not dataset_rollup.empty else ids.duplicated()
-    return {"missing": sorted(named - set(ids)), "duplicated": sorted(ids[twice].unique()),
-            "unattributed": sorted(ids[ids.str.startswith(UNATTRIBUTED)]) if not ids.empty else []}
 
 
 @asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False,
@@ -58,26 +41,24 @@ def every_dataset_accounted_once(dataset_rollup: pd.DataFrame, step_outputs: pd.
 @asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
 def succeeded_have_new_version(dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """A dataset that succeeded must have the new dataset version its migration created."""
-    done = dataset_rollup[dataset_rollup["state"] == DatasetState.SUCCEEDED.value]
-    lacking = done.loc[done["new_dataset_version_id"].isna(), "dataset_id"]
-    return AssetCheckResult(passed=lacking.empty, metadata={"succeeded": len(done), "without_new_version": _listing(lacking)})
+    succeeded, lacking = succeeded_without_new_version(dataset_rollup)
+    return AssetCheckResult(passed=lacking.empty, metadata={"succeeded": succeeded, "without_new_version": _listing(lacking)})
 
 
 @asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
 def failure_rate_below_threshold(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """Failed datasets stay under $CXGM_MAX_FAILURE_RATE (default 10%) of those that ran."""
     threshold = max_failure_rate()
-    ran = dataset_rollup[~dataset_rollup["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
-    failed = int((ran["state"] == DatasetState.FAILED.value).sum())
-    rate = failed / len(ran) if len(ran) else 0.0
+    failed, ran = failure_counts(dataset_rollup)
+    rate = failure_rate(dataset_rollup)
     # the UI's check list shows the latest evaluation of ANY partition, its detail another one: each result
     # names its partition, so "Failed" beside "Passed" reads as two partitions, not one contradiction
     where = _where(context)
-    said = (f"{where}: {failed:,} of {len(ran):,} failed ({rate:.1%}), {'within' if rate <= threshold else 'over'} "
-            f"{threshold:.0%}") if len(ran) else f"{where}: no dataset ran" + _placeholder(dataset_rollup, context)
+    said = (f"{where}: {failed:,} of {ran:,} failed ({rate:.1%}), {'within' if rate <= threshold else 'over'} "
+            f"{threshold:.0%}") if ran else f"{where}: no dataset ran" + _placeholder(dataset_rollup, context)
     return AssetCheckResult(passed=rate <= threshold, severity=AssetCheckSeverity.WARN, description=said,
                             metadata={"partition": where, "failure_rate": round(rate, 4), "threshold": threshold,
-                                      "failed": failed, "ran": len(ran)})
+                                      "failed": failed, "ran": ran})
 
 
 def _where(context: AssetCheckExecutionContext) -> str:
@@ -117,46 +98,6 @@ def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.D
     yield AssetCheckResult(check_name="attempt_is_healthy", passed=health.healthy, severity=severity,
                            description=f"{where}: {health.reason or 'healthy'}",
                            metadata={"partition": where, "answer": answer, "health": health.level})
-
-
-# An execution ends seconds to minutes after its last job: one that ended this close to the moment the jobs were
-# read is still in flight for the jobs' view, not a disagreement.
-IN_FLIGHT_GRACE = pd.Timedelta(minutes=10)
-_MISMATCH_COLUMNS = ["dataset_id", "execution_status", "dataset_state", "problem"]
-
-
-def view_mismatches(executions: pd.DataFrame, datasets: pd.DataFrame,
-                    jobs_observed_at: pd.Timestamp | None = None) -> tuple[pd.DataFrame, int]:
-    """(datasets whose ingestion execution has ENDED with an outcome their Batch jobs contradict, how many were
-    only in flight). A running execution is never a mismatch, nor one that ended within IN_FLIGHT_GRACE of
-    `jobs_observed_at` (AWS's clock when the jobs were read): the two views lag each other while a migration runs."""
-    if executions.empty or datasets.empty:
-        return pd.DataFrame(columns=_MISMATCH_COLUMNS), 0
-    view = datasets["state"]
-    if "production_verdict" in datasets:
-        # failed by production's verdict alone (at the cleanup step): its jobs and its ingestion succeeded
-        alone = datasets["production_verdict"].notna() & datasets["failing_step"].isin(
-            [Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value])
-        view = view.mask(alone, DatasetState.SUCCEEDED.value)
-    state = dict(zip(datasets["dataset_id"], view))
-    # a dataset gathered twice has an ingestion per branch: each is held to its own branch (the new version's)
-    branch_state = dict(zip(datasets["new_dataset_version_id"], view)) if "new_dataset_version_id" in datasets else {}
-    rows, in_flight = [], 0
-    for ex in row_dicts(executions.dropna(subset=["status", "dataset_id"])):
-        got = branch_state.get(ex.get("new_dataset_version_id")) or state.get(ex["dataset_id"])
-        problem = None
-        if ex["status"] == "SUCCEEDED" and got != DatasetState.SUCCEEDED.value:
-            problem = "execution succeeded but the dataset's jobs did not"
-        elif ex["status"] in ("FAILED", "TIMED_OUT", "ABORTED") and got == DatasetState.SUCCEEDED.value:
-            problem = "execution failed but every job of the dataset succeeded"
-        if problem and jobs_observed_at is not None and none_if_missing(ex["stop_at"]) is not None \
-                and ex["stop_at"] > jobs_observed_at - IN_FLIGHT_GRACE:
-            in_flight += 1
-            continue
-        if problem:
-            rows.append({"dataset_id": ex["dataset_id"], "execution_status": ex["status"], "dataset_state": got,
-                         "problem": problem})
-    return pd.DataFrame(rows, columns=_MISMATCH_COLUMNS), in_flight
 
 
 @asset_check(asset=CHAIN_ASSETS["sfn_executions"], partitions_def=migration_partitions, blocking=False,

@@ -1,17 +1,19 @@
 """Where alerts go: the log (default), Slack (dagster-slack), Amazon SNS, or e-mail (SMTP).
 
-`definitions.notifier_from_env` builds it from the variables docs/production.md lists."""
+`notifier_from_env` builds it from the variables docs/production.md lists."""
 
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 from email.message import EmailMessage
 from typing import Literal
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
+from cxgm_pipeline.config import env_number
 from cxgm_pipeline.monitor.views.alerts import Alert
 
 log = logging.getLogger("cxgm.alerts")
@@ -67,3 +69,28 @@ class Notifier(ConfigurableResource):
             if self.smtp_user:
                 smtp.login(self.smtp_user, self.smtp_password or "")
             smtp.send_message(message)
+
+
+def notifier_from_env() -> Notifier:
+    """CXGM_NOTIFY=log (default) | slack (SLACK_TOKEN, CXGM_SLACK_CHANNEL, CXGM_SLACK_API_URL) | sns
+    (CXGM_SNS_TOPIC_ARN) | smtp (CXGM_SMTP_HOST, CXGM_SMTP_PORT, CXGM_MAIL_FROM, CXGM_MAIL_TO comma-separated,
+    CXGM_SMTP_USER + CXGM_SMTP_PASSWORD to log in, CXGM_SMTP_STARTTLS=1)."""
+    env = os.environ.get
+    backend = env("CXGM_NOTIFY", "log")
+    if backend == "slack":
+        return Notifier(backend="slack", slack_token=EnvVar("SLACK_TOKEN"),
+                        slack_channel=env("CXGM_SLACK_CHANNEL", "#cellxgene-migrations"),
+                        slack_api_url=env("CXGM_SLACK_API_URL", SLACK_API_URL))
+    if backend == "sns":
+        return Notifier(backend="sns", sns_topic_arn=EnvVar("CXGM_SNS_TOPIC_ARN"))
+    if backend == "smtp":
+        port = env_number("CXGM_SMTP_PORT", 25, "a port number, e.g. 587", 1, 65535, integer=True)
+        login = {"smtp_user": env("CXGM_SMTP_USER"), "smtp_password": EnvVar("CXGM_SMTP_PASSWORD")} \
+            if env("CXGM_SMTP_USER") else {}
+        return Notifier(backend="smtp", smtp_host=env("CXGM_SMTP_HOST", "localhost"), smtp_port=int(port),
+                        mail_from=env("CXGM_MAIL_FROM", "cxgm@localhost"),
+                        mail_to=[a.strip() for a in env("CXGM_MAIL_TO", "").split(",") if a.strip()],
+                        smtp_starttls=env("CXGM_SMTP_STARTTLS", "") in ("1", "true", "yes"), **login)
+    if backend != "log":
+        raise ValueError(f"CXGM_NOTIFY={backend!r}: expected log, slack, sns or smtp")
+    return Notifier()

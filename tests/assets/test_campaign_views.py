@@ -5,44 +5,27 @@ stored frames, and then every dataset of both attempts shows the campaign's outc
 
 import pandas as pd
 import pytest
-from dagster import (
-    DagsterInstance,
-    MultiPartitionKey,
-    build_sensor_context,
-    materialize,
-)
+from dagster import DagsterInstance, build_sensor_context, materialize
 
-from cxgm_pipeline.assets.checks import ALL_CHECKS
-from cxgm_pipeline.definitions import all_assets, build_resources
+from cxgm_pipeline.definitions import build_resources
 from cxgm_pipeline.jobs import campaign_view_job
 from cxgm_pipeline.partitions import ATTEMPTS
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.sensors.campaign_views import campaign_views_sensor
 from tests.conftest import observable
+from tests.dagster_chain import DELTAS, PARTITIONED, key, materialized_instance
 
-PARTITIONED = [a for a in all_assets if a.partitions_def is not None]
-DELTAS = [a for a in all_assets if a.key.to_user_string() == "duration_deltas"]
 VIEW = [k.to_user_string() for k in campaign_view_job.selection.resolve(PARTITIONED)]
-
-
-def key(stage: str, attempt: str) -> MultiPartitionKey:
-    return MultiPartitionKey({"stage": stage, "attempt": attempt})
 
 
 @pytest.fixture(scope="module")
 def campaign(emulator, truth, tmp_path_factory):
-    data = tmp_path_factory.mktemp("data")
-    instance = DagsterInstance.ephemeral()
     first, rerun = [m for m in truth["migrations"] if m["stage"] == "staging"][:2]
     assert rerun["continues"] and first["not_redrivable"]
-    instance.add_dynamic_partitions(ATTEMPTS, [first["attempt_key"], rerun["attempt_key"]])
-    resources = build_resources("local", str(data))
-    for m in (first, rerun):
-        result = materialize([*PARTITIONED, *ALL_CHECKS], partition_key=key("staging", m["attempt_key"]),
-                             resources=resources, instance=instance)
-        assert result.success
-    return {"instance": instance, "resources": resources, "store": FrameStoreResource(base_path=str(data)),
-            "first": first, "rerun": rerun}
+    built = materialized_instance(tmp_path_factory.mktemp("data"),
+                                  [("staging", first["attempt_key"]), ("staging", rerun["attempt_key"])])
+    assert all(result.success for result in built["results"].values())
+    return {**built, "first": first, "rerun": rerun}
 
 
 def _campaign_columns(store, m) -> pd.DataFrame:

@@ -1,47 +1,17 @@
-"""The whole asset chain, materialized on an ephemeral instance against the emulator, vs the truth file."""
+"""The whole asset chain, materialized on an ephemeral instance against the emulator, vs the truth file (the
+`chain` fixture: tests/conftest.py)."""
 
-import json
-import re
 from pathlib import Path
 
 import boto3
 import pandas as pd
 import pandera.errors
 import pytest
-from dagster import AssetKey, DagsterInstance, MultiPartitionKey, materialize
+from dagster import materialize
 
-from cxgm_pipeline.assets.checks import ALL_CHECKS
-from cxgm_pipeline.definitions import all_assets, build_resources
-from cxgm_pipeline.partitions import ATTEMPTS
-from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, validate
 from tests.conftest import migration, observable
-
-PARTITIONED = [a for a in all_assets if a.partitions_def is not None]
-DELTAS = [a for a in all_assets if a.key.to_user_string() == "duration_deltas"]
-OVERVIEW = [a for a in all_assets if a.key.to_user_string() == "attempt_states"]
-
-
-def key(stage: str, attempt: str) -> MultiPartitionKey:
-    return MultiPartitionKey({"stage": stage, "attempt": attempt})
-
-
-@pytest.fixture(scope="module")
-def chain(emulator, truth, tmp_path_factory):
-    data = tmp_path_factory.mktemp("data")
-    instance = DagsterInstance.ephemeral()
-    attempts = sorted({m["attempt_key"] for m in truth["migrations"]})
-    instance.add_dynamic_partitions(ATTEMPTS, attempts)
-    resources = build_resources("local", str(data))
-    cells = [(m["stage"], m["attempt_key"]) for m in truth["migrations"]] + [("staging", "ATTEMPT_2")]
-    results = {}
-    for stage, attempt in cells:
-        results[(stage, attempt)] = materialize([*PARTITIONED, *ALL_CHECKS], partition_key=key(stage, attempt),
-                                                resources=resources, instance=instance)
-    deltas = materialize([*PARTITIONED, *DELTAS], selection=["duration_deltas"], resources=resources, instance=instance)
-    overview = materialize([*PARTITIONED, *OVERVIEW], selection=["attempt_states"], resources=resources, instance=instance)
-    return {"store": FrameStoreResource(base_path=str(data)), "results": results, "deltas": deltas, "overview": overview,
-            "data": Path(data), "instance": instance, "resources": resources}
+from tests.dagster_chain import PARTITIONED, key
 
 
 def test_every_partition_materializes(chain):
@@ -114,22 +84,6 @@ def test_task_token_is_never_stored(chain, emulator):
             assert not any(t.encode() in blob for t in tokens), f"TASK_TOKEN leaked into {path}"
 
 
-def test_checks_on_a_finished_attempt(chain, truth):
-    result = chain["results"][("dev", "ATTEMPT_2")]
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    # attempt_is_healthy: test_trouble_shows_as_check_severity_per_partition
-    assert {name: e.passed for name, e in evaluations.items()
-            if name not in ("failure_rate_below_threshold", "attempt_is_healthy")} == {
-        "every_dataset_accounted_once": True, "succeeded_have_new_version": True,
-        "job_and_execution_views_agree": True, "aws_access": True}
-    datasets = observable(migration(truth, "dev", "ATTEMPT_2"))
-    ran = [d for d in datasets if d["state"] not in ("not_started", "skipped")]
-    rate = sum(d["state"] == "failed" for d in ran) / len(ran)
-    check = evaluations["failure_rate_below_threshold"]
-    assert check.metadata["failure_rate"].value == round(rate, 4)
-    assert check.passed == (rate <= 0.10)  # the small scenario fails far more than 10%: the check says so
-
-
 def test_portal_state_asset_equals_the_truth(chain, truth):
     """The asset reads the emulated portal: each dataset's verdict is the truth's (dev's last attempt)."""
     frame = pd.read_parquet(chain["data"] / "portal_state" / "dev" / "ATTEMPT_2.parquet")
@@ -153,95 +107,6 @@ def test_report_is_written_with_plots(chain):
     assert meta["datasets_failed"].value == (chain["store"].read("dataset_rollup", "prod", "ATTEMPT_2")["state"] == "failed").sum()
     # no report server configured: the plots embedded, the report named by its path
     assert "data:image/png;base64," in meta["plots"].value and meta["report"].value.endswith("index.html")
-
-
-def _rerun_table(html_text: str) -> list[str]:
-    """The dataset ids of the HTML report's re-run table."""
-    section = html_text.split("<h2>Datasets to re-run</h2>", 1)[1].split("<h2>", 1)[0]
-    rows = re.findall(r"<tr>(.*?)</tr>", section)[1:]
-    return [re.search(r"<td>(.*?)</td>", row).group(1) for row in rows]
-
-
-def test_report_rerun_table_lists_the_manifest_and_the_alert_lists_it_too(chain, truth, monkeypatch):
-    """The issue's 78 vs 95: the report listed failed datasets only (and the first 50), the manifest and the
-    alert also the never-started ones of an ended attempt. Now all three are the rerun_manifest frame (the small
-    scenario has no never-started dataset: tests/monitor/test_report.py covers those and long lists)."""
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
-
-    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
-    requests = {r.tags["cxgm/attempt"]: r for r in _tick_alerts(chain).run_requests}
-    checked = 0
-    for m in truth["migrations"]:
-        folder = chain["data"] / "reports" / m["stage"] / m["attempt_key"]
-        manifest = pd.read_csv(folder / "rerun.csv")["dataset_id"].tolist()
-        assert _rerun_table((folder / "index.html").read_text()) == manifest
-        body = requests[f"{m['stage']}:{m['attempt_key']}"].run_config["ops"]["announce"]["config"]["alerts"][0]["body"]
-        listed = body.split("To re-run (", 1)[1].split("\n\n", 1)[0].splitlines()[1:] if "To re-run (" in body else []
-        assert [line.split()[0] for line in listed] == manifest
-        never_started = {d["dataset_id"] for d in observable(m) if d["state"] == "not_started"}
-        assert never_started <= set(manifest)
-        checked += bool(manifest)
-    assert checked
-
-
-def test_alerts_carry_links_and_are_listed_in_the_ui(chain, monkeypatch):
-    monkeypatch.setenv("CXGM_UI_URL", "http://dagster.example:3000")
-    monkeypatch.setenv("CXGM_REPORTS_URL", "http://reports.example:3080")
-    result = _tick_alerts(chain)
-    config = result.run_requests[0].run_config["ops"]["announce"]["config"]["alerts"][0]
-    ref = f"{config['attempt']}%7C{config['stage']}"
-    assert f"Dagster: http://dagster.example:3000/assets/migration_report?view=partitions&partition={ref}" in config["body"]
-    assert f"Report: http://reports.example:3080/{config['stage']}/{config['attempt']}/index.html" in config["body"]
-    assert all(run.success for run in _announce(chain, result))
-    view = chain["store"].read("alerts")
-    assert len(view) >= len(result.run_requests)
-    assert view.iloc[-1]["subject"] == result.run_requests[-1].run_config["ops"]["announce"]["config"]["alerts"][0]["subject"]
-    recorded = chain["instance"].get_latest_materialization_event(AssetKey("alerts")).asset_materialization
-    assert "[partition](http://dagster.example:3000/assets/" in recorded.metadata["alerts"].value
-    # a subject is one escaped cell: its "[cxgm]" is text, not a broken link, and a "|" in it splits no column
-    from cxgm_pipeline.monitor.report.document import md_cell
-
-    assert f": {md_cell(view.iloc[-1]['subject'])} · [partition](" in recorded.metadata["alerts"].value
-    assert md_cell("[cxgm] a | b") == "\\[cxgm\\] a \\| b"
-
-
-def test_duration_deltas_wait_for_a_stage_with_no_rollup(emulator, tmp_path):
-    """The views sensor runs the comparison as soon as any rollup exists (dev's, long before prod's first): the
-    run succeeds, empty, and says what it waits for; it does not fail."""
-    resources = build_resources("local", str(tmp_path / "data"))
-    result = materialize([*PARTITIONED, *DELTAS], selection=["duration_deltas"], resources=resources,
-                         instance=DagsterInstance.ephemeral())
-    assert result.success
-    meta = result.asset_materializations_for_node("duration_deltas")[0].metadata
-    assert "no materialized dataset_rollup for any attempt of 'dev'" in meta["waiting"].value
-    assert FrameStoreResource(base_path=str(tmp_path / "data")).read("duration_deltas").empty
-
-
-def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
-    deltas = chain["store"].read("duration_deltas")
-    assert set(deltas["base"]) == {"dev:ATTEMPT_2"} and set(deltas["other"]) == {"prod:ATTEMPT_2"}
-    dev = {d["dataset_id"]: d["state"] for d in observable(migration(truth, "dev", "ATTEMPT_2"))}
-    prod = {d["dataset_id"]: d["state"] for d in observable(migration(truth, "prod"))}
-    expected = {i for i in dev if dev[i] == "succeeded" and prod.get(i) == "failed"}
-    got = set(deltas.loc[deltas["outcome_change"] == "succeeded_to_failed", "dataset_id"])
-    assert got == expected
-    cxg = deltas[(deltas["step"] == "cxg") & deltas["delta_s"].notna()]
-    assert len(cxg) > 0 and (cxg["delta_s"] == cxg["other_duration_s"] - cxg["base_duration_s"]).all()
-    # the causes of failure on each side: every one counted once, as new, vanished or in both
-    meta = chain["deltas"].asset_materializations_for_node("duration_deltas")[0].metadata
-    causes = {(r["error_signature"], r["error_category"]) for stage in ("dev", "prod")
-              for r in chain["store"].read("error_signatures", stage, "ATTEMPT_2").to_dict("records")}
-    assert sum(meta[f"causes_{k}"].value for k in ("new", "vanished", "both")) == len(causes)
-    assert "Causes of failure" in next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
-    # a cause or a duration missing on one side is an empty cell, never "nan"
-    # narrow and inline in the metadata pane (lists that wrap, under 1,000 characters); whole in the report
-    changes = meta["outcome_changes"].md_str
-    assert "succeeded → failed" in changes and not re.search(r"\b(nan|NaN|None|NaT)\b", changes)
-    for name in ("outcome_changes", "causes_diff"):
-        assert len(meta[name].md_str) < 1000 and "|" not in meta[name].md_str, name
-    index = next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
-    cells = {c.strip() for line in index.splitlines() if line.startswith("|") for c in line.split("|")}
-    assert "succeeded\\_to\\_failed" in cells and not {"nan", "NaN", "None", "NaT"} & cells
 
 
 def test_schema_violation_names_the_column(chain):
@@ -295,80 +160,6 @@ def test_attempt_states_at_a_glance(chain, truth):
     assert "**prod** ATTEMPT\\_2 (1 attempt): execution succeeded, finished with failures" in meta["latest"].md_str
     table = (chain["data"] / "reports" / "overview" / "index.md").read_text()
     assert all(f"| {m['attempt_key'].replace('_', chr(92) + '_')} |" in table for m in truth["migrations"])
-
-
-def _tick_alerts(chain, cursor=None):
-    from dagster import build_sensor_context
-
-    from cxgm_pipeline.resources.aws import StepFunctionsResource
-    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
-
-    resources = {"sfn": StepFunctionsResource(), "store": chain["store"]}
-    return migration_alerts_sensor(build_sensor_context(instance=chain["instance"], resources=resources, cursor=cursor))
-
-
-def _announce(chain, result, notifier=None):
-    from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import announce_alerts
-
-    return [announce_alerts.execute_in_process(run_config=r.run_config, instance=chain["instance"], raise_on_error=False,
-                                               resources={"notifier": notifier or Notifier(), "store": chain["store"]})
-            for r in result.run_requests]
-
-
-def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
-    import logging
-
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
-
-    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)  # every emulated attempt is news here
-    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
-    first = _tick_alerts(chain)
-    assert len(first.run_requests) == len(truth["migrations"])  # one digest per attempt and tick
-    assert not [r for r in caplog.records if r.name == "cxgm.alerts"], "the sensor decides; a run sends"
-    assert all(run.success for run in _announce(chain, first))
-    lines = [line for r in caplog.records if r.name == "cxgm.alerts" for line in r.getMessage().splitlines()]
-    subjects = [line.strip() for line in lines if line.strip().startswith("[cxgm]") and "alerts (" not in line]
-    signatures = sum(len(chain["store"].read("error_signatures", m["stage"], m["attempt_key"])) for m in truth["migrations"])
-    assert sum("new error" in s for s in subjects) == signatures
-    assert sum("finished" in s for s in subjects) == len(truth["migrations"])
-    ran = [m for m in truth["migrations"] if observable(m)]
-    assert sum("failure rate" in s for s in subjects) == len(ran)  # the small scenario fails >10%
-    assert sum("failed in gather_collections" in s for s in subjects) == len(truth["migrations"]) - len(ran)
-    finished = next(r.getMessage() for r in caplog.records if "prod/ATTEMPT_2 finished" in r.getMessage())
-    prod_failed = [d["dataset_id"] for d in observable(migration(truth, "prod")) if d["state"] == "failed"]
-    assert all(d in finished for d in prod_failed)
-    assert "Progress:" in finished and "Gone since dev:ATTEMPT_2" in finished and "New in prod:ATTEMPT_2" in finished
-    again = _tick_alerts(chain, first.cursor)
-    assert not again.run_requests
-
-
-def test_alerts_skip_attempts_that_ended_long_before_the_sensor_saw_them(chain, truth):
-    """A new deployment must not page anyone about the dev rehearsal that ended four days ago."""
-    result = _tick_alerts(chain)
-    assert [r.tags["cxgm/attempt"] for r in result.run_requests] == ["prod:ATTEMPT_2"]
-    assert set(json.loads(result.cursor)) >= {f"{m['stage']}:{m['attempt_key']}" for m in truth["migrations"]}
-
-
-def test_a_failing_notifier_fails_a_visible_run_that_dagster_retries(chain):
-    from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import RETRIES, announce_alerts
-
-    class Down(Notifier):
-        def send(self, alert):
-            raise ConnectionError("SMTP server went away")
-
-    runs = _announce(chain, _tick_alerts(chain), Down())
-    assert runs and not any(run.success for run in runs)
-    assert announce_alerts.tags["dagster/max_retries"] == RETRIES
-
-
-def test_a_sensor_preview_sends_nothing(chain, caplog):
-    import logging
-
-    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
-    assert _tick_alerts(chain).run_requests
-    assert not [r for r in caplog.records if r.name == "cxgm.alerts"]
 
 
 def test_error_signatures_count_the_datasets_each_cause_hit(chain, truth):
@@ -465,73 +256,3 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
     index = (chain["data"] / "reports" / "staging" / "ATTEMPT_2" / "index.md").read_text()
     assert "a placeholder" in index.splitlines()[2] and "staging never ran ATTEMPT_2" in index
     assert "## " not in index and "![" not in index
-
-
-def test_trouble_shows_as_check_severity_per_partition(chain, truth):
-    """An attempt that died in gather_collections (its execution SUCCEEDED), was aborted, or ended with failed
-    datasets fails `attempt_is_healthy` (ERROR, ERROR, WARN); a clean one passes; a placeholder has no result:
-    the UI shows it Skipped. Each check result names its partition: the check list shows another partition's
-    latest result than the detail."""
-    from dagster import AssetCheckKey, AssetCheckSeverity
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-
-    seen = set()
-    for m in truth["migrations"]:
-        evaluations = {e.check_name: e for e in chain["results"][(m["stage"], m["attempt_key"])]
-                       .get_asset_check_evaluations()}
-        health = evaluations["attempt_is_healthy"]
-        where = f"{m['stage']}/{m['attempt_key']}"
-        assert health.description.startswith(where + ": ")
-        assert evaluations["failure_rate_below_threshold"].description.startswith(where + ": ")
-        gather_failed = any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"])
-        failed = sum(d["state"] == "failed" for d in observable(m))
-        # FAILED: staging's history-quota stop; tolerance_exceeded: DIES, its execution SUCCEEDED all the same
-        if gather_failed or m["status"] in ("ABORTED", "FAILED") or m.get("outcome") == "tolerance_exceeded":
-            assert not health.passed and health.severity == AssetCheckSeverity.ERROR, health.description
-            seen.add("error")
-        elif failed:
-            assert not health.passed and health.severity == AssetCheckSeverity.WARN
-            assert f"{failed:,} failed dataset" in health.description
-            seen.add("warn")
-        else:
-            assert health.passed
-    assert seen == {"error", "warn"}
-    placeholder = chain["results"][("staging", "ATTEMPT_2")]
-    assert placeholder.success and "attempt_is_healthy" not in {e.check_name for e in placeholder.get_asset_check_evaluations()}
-    records = chain["instance"].event_log_storage.get_asset_check_execution_history(
-        AssetCheckKey(AssetKey("dataset_rollup"), "attempt_is_healthy"), limit=100)
-    placeholder_records = [r for r in records if r.partition == str(key("staging", "ATTEMPT_2"))]
-    # planned and never evaluated, in a run that succeeded: Dagster resolves it to SKIPPED
-    assert [r.status for r in placeholder_records] == [AssetCheckExecutionRecordStatus.PLANNED]
-
-
-def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
-    """A run's first minutes find a new cause at every refresh: new causes found within CXGM_DIGEST_SECONDS of
-    the attempt's last digest are held (unannounced) and go in the next one; the finished alert goes at once."""
-    import cxgm_pipeline.sensors.migration_alerts as alerts_module
-    from cxgm_pipeline.monitor.views.alerts import SENT_AT
-
-    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
-    monkeypatch.setenv("CXGM_DIGEST_SECONDS", "600")
-    clock = [1_000_000.0]
-    monkeypatch.setattr(alerts_module, "wall_clock", lambda: clock[0])
-    first = json.loads(_tick_alerts(chain).cursor)
-    name = "prod:ATTEMPT_2"
-    assert first[SENT_AT][name] == clock[0]
-    # as if the last digest had announced everything but one new cause and the finish was not reached yet
-    signatures = chain["store"].read("error_signatures", "prod", "ATTEMPT_2")
-    held_key = f"signature:{signatures.iloc[0]['error_signature']}"
-    cursor = {**first, name: [k for k in first[name] if k != held_key]}
-    clock[0] += 60
-    held = _tick_alerts(chain, json.dumps(cursor))
-    assert name not in {r.tags["cxgm/attempt"] for r in held.run_requests}, "a digest a minute after the last"
-    assert held_key not in json.loads(held.cursor)[name], "held, not lost"
-    clock[0] += 600
-    due = _tick_alerts(chain, held.cursor)
-    body = next(r for r in due.run_requests if r.tags["cxgm/attempt"] == name).run_config["ops"]["announce"][
-        "config"]["alerts"][0]["body"]
-    assert signatures.iloc[0]["error_signature"] in body
-    # the finish goes at once, whatever the interval
-    cursor = {**first, name: [k for k in first[name] if k != "finished"], SENT_AT: {name: clock[0]}}
-    finished = _tick_alerts(chain, json.dumps(cursor))
-    assert name in {r.tags["cxgm/attempt"] for r in finished.run_requests}

@@ -11,7 +11,7 @@ from cxgm_pipeline.monitor.chain import FRAMES
 from cxgm_pipeline.monitor.store.frames import FrameStore
 from cxgm_pipeline.monitor.session import MonitorSession
 from cxgm_pipeline.partitions import ATTEMPTS
-from tests.assets.test_chain import key
+from tests.dagster_chain import key
 from tests.conftest import migration
 
 

@@ -6,26 +6,14 @@
 
 import json
 import os
+from functools import partial
 
 import pandas as pd
-import pytest
-from typer.testing import CliRunner
 
-from cxgm_pipeline.cli import app
-from tests.conftest import VARIANTS, observable, set_clock
+from tests.cli.running import run as run_cli
+from tests.conftest import observable, set_clock
 
-runner = CliRunner()
-
-
-def run(env: dict, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={**env, "COLUMNS": "200"}, catch_exceptions=True)
-    return result.exit_code, result.output + (repr(result.exception) if result.exception and result.exit_code not in (0, 1, 2) else "")
-
-
-@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
-def account(request, variant_emulator, tmp_path_factory):
-    env, truth = variant_emulator(*request.param)
-    return {**env, "CXGM_DATA": str(tmp_path_factory.mktemp("data"))}, truth
+run = partial(run_cli, columns=200)
 
 
 def staging(truth: dict) -> tuple[dict, dict, dict]:

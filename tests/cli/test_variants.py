@@ -7,30 +7,16 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from cxgm_pipeline.cli import app
 from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED
+from tests.cli.running import run
 from tests.conftest import VARIANTS, set_clock
 
-runner = CliRunner()
 # campaign_state/campaign_attempt: the dataset's outcome across its campaign (staging's re-run after the history
 # quota; every other attempt is a campaign of its own)
 COMPARED = ("state", "failing_step", "error_category", "retries", "new_dataset_version_id", "campaign_state",
             "campaign_attempt", "production_verdict")
 BRANCH_COMPARED = ("migration_revision_id",)
-
-
-def run(env: dict, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={**env, "COLUMNS": "160"}, catch_exceptions=True)
-    return result.exit_code, result.output + (repr(result.exception) if result.exception and result.exit_code not in (0, 1, 2) else "")
-
-
-@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
-def account(request, variant_emulator, tmp_path_factory):
-    env, truth = variant_emulator(*request.param)
-    data = tmp_path_factory.mktemp("data")
-    return {**env, "CXGM_DATA": str(data)}, truth
 
 
 def test_describe_datasets_equals_truth_for_every_attempt(account, tmp_path):

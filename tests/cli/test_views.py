@@ -67,14 +67,14 @@ def truth_at(m: dict, t: float) -> Counter:
 
 
 @pytest.fixture(scope="module")
-def account(variant_emulator, tmp_path_factory):
+def default_account(variant_emulator, tmp_path_factory):
     env, truth = variant_emulator(*DEFAULT_VARIANT)
     return {**env, "CXGM_DATA": str(tmp_path_factory.mktemp("data"))}, truth
 
 
 @pytest.mark.parametrize("share", [0.3, 0.5], ids=["early", "midway"])
-def test_progress_mid_run_equals_the_truth(account, monkeypatch, share):
-    env, truth = account
+def test_progress_mid_run_equals_the_truth(default_account, monkeypatch, share):
+    env, truth = default_account
     prod = _live(truth)
     at = prod["start"] + share * (prod["stop"] - prod["start"])
     set_clock(env, at)
@@ -139,8 +139,8 @@ def test_eta_range_holds_the_true_end_of_the_default_scenario(tmp_path, monkeypa
     assert str(dev_attempt.ref) in p.eta.basis
 
 
-def test_signature_diff_equals_what_the_truths_failures_imply(account, monkeypatch):
-    env, truth = account
+def test_signature_diff_equals_what_the_truths_failures_imply(default_account, monkeypatch):
+    env, truth = default_account
     prod = _live(truth)
     dev = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == prod["attempt_key"])
     sides = {}
@@ -174,8 +174,8 @@ def _run(env: dict, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output + (repr(result.exception) if result.exit_code not in (0, 1, 2) else "")
 
 
-def test_drill_down_shows_a_failed_datasets_jobs_and_log_excerpt(account, tmp_path):
-    env, truth = account
+def test_drill_down_shows_a_failed_datasets_jobs_and_log_excerpt(default_account, tmp_path):
+    env, truth = default_account
     prod = _live(truth)
     failed = next(d for d in prod["datasets"] if d["state"] == "failed" and d["error_category"] == "application")
     truth_jobs = [j for j in prod["jobs"] if j["dataset_id"] == failed["dataset_id"]]
@@ -200,9 +200,9 @@ def test_drill_down_shows_a_failed_datasets_jobs_and_log_excerpt(account, tmp_pa
     assert f"`cxgm describe dataset DATASET_ID --env prod --tag {prod['attempt_key']}`" in index
 
 
-def test_drill_down_follows_a_dataset_across_the_stored_attempts(account, monkeypatch, tmp_path):
+def test_drill_down_follows_a_dataset_across_the_stored_attempts(default_account, monkeypatch, tmp_path):
     """Without --tag: every attempt the store holds (here dev's rehearsal and the prod run), each with its outcome."""
-    env, truth = account
+    env, truth = default_account
     env = {**env, "CXGM_DATA": str(tmp_path / "store")}
     prod = _live(truth)
     dev = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == prod["attempt_key"])
@@ -222,8 +222,8 @@ def test_drill_down_follows_a_dataset_across_the_stored_attempts(account, monkey
         assert f"{m['stage']}/{m['attempt_key']}: {states[m['stage']][dataset]['state']}" in output
 
 
-def test_an_unknown_dataset_says_how_to_find_one(account):
-    env, truth = account
+def test_an_unknown_dataset_says_how_to_find_one(default_account):
+    env, truth = default_account
     prod = _live(truth)
     code, output = _run(env, "describe", "dataset", "no-such-dataset", "--env", "prod", "--tag", prod["attempt_key"])
     assert code == 2, output

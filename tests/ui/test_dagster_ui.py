@@ -88,7 +88,8 @@ def ui(emulator, truth, browser, tmp_path_factory):
     from cxgm_pipeline.partitions import ATTEMPTS
     from cxgm_pipeline.resources.aws import StepFunctionsResource
     from cxgm_pipeline.resources.notifier import Notifier
-    from cxgm_pipeline.sensors.migration_alerts import announce_alerts, migration_alerts_sensor
+    from cxgm_pipeline.assets.alerts import announce_alerts
+    from cxgm_pipeline.sensors.migration_alerts import migration_alerts_sensor
 
     root = tmp_path_factory.mktemp("ui")
     home, data = root / "dagster_home", root / "data"

@@ -14,9 +14,11 @@ old notebook helpers counted one dataset as two. Collections are keyed by COLLEC
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+from pandera.typing import DataFrame
 
 from cxgm_pipeline.monitor.attempts.listing import utcnow
 from cxgm_pipeline.monitor.classify.classifier import diagnose
@@ -25,7 +27,16 @@ from portal_shapes import INGESTION_TASK_STATES
 from cxgm_pipeline.monitor.frames.columns_epoch import epoch_to_utc
 from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
-from cxgm_pipeline.schemas import CollectionRollup, DatasetRollup, ErrorSignatures, empty_frame, validate
+from cxgm_pipeline.schemas import (
+    CollectionRollup,
+    DatasetRollup,
+    EnrichedJobs,
+    ErrorSignatures,
+    SfnExecutions,
+    StepOutputs,
+    empty_frame,
+    validate,
+)
 from cxgm_pipeline.vocabulary import (
     DATASET_STEPS,
     INGESTION_STEPS,
@@ -43,7 +54,6 @@ _ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
 _DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
 _STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 EXAMPLES = 5
-_STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 
 
 def version_index(executions: pd.DataFrame) -> dict[str, str | None]:
@@ -126,7 +136,7 @@ def attempt_jobs(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
     return jobs[~ingestion | jobs["dataset_version_id"].isin(set(version_index(executions)))]
 
 
-# the job fields `_dataset_row` reads (a record of every column of 10,000 jobs was half of the rollup's time)
+# the job fields a dataset's row reads (a record of every column of 10,000 jobs was half of the rollup's time)
 _ROW_INPUTS = ["resolved_dataset_id", "step", "status", "stopped_at", "created_at", "started_at", "duration_s",
                "attempts", "error_category", "error_signature"]
 
@@ -137,12 +147,23 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
     """One dataset from its jobs (plain records, oldest first, times in epoch microseconds or None): ~10 us a
     dataset, not a pandas query each. Its started_at/finished_at are epoch microseconds too."""
     row = _jobs_row(dataset_id, jobs, info, collection_job, ended, aborted, now_us, execution_status)
+    return _with_verdict(_with_execution_failure(row, execution_status, execution_failure), verdict)
+
+
+def _with_execution_failure(row: dict, execution_status: str | None, execution_failure: tuple | None) -> dict:
+    """A dataset its ingestion execution alone failed, with the cause its history gave (`execution_failure`:
+    (error, the state it failed in)), where its jobs only said the execution ended badly."""
     if row["state"] == DatasetState.FAILED.value and row["error_signature"] == f"ingestion execution {execution_status}" \
             and execution_failure and execution_failure[0]:
         error, state = execution_failure
         category = ErrorCategory.TIMEOUT if error == "States.Timeout" else ErrorCategory.UNKNOWN
         row.update(error_category=category.value, failing_step=INGESTION_STATE_STEPS.get(state),
                    error_signature=f"{_EXECUTION_SIGNATURE}{execution_status}: {error}" + (f" in {state}" if state else ""))
+    return row
+
+
+def _with_verdict(row: dict, verdict: dict | None) -> dict:
+    """The row with production's verdict from its cleanup step (None: it gave none)."""
     row.update(production_verdict=None, production_message=None)
     if verdict is not None:
         row.update(production_verdict=verdict["verdict"], production_message=verdict["message"])
@@ -183,58 +204,126 @@ def _jobs_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: dic
         row["state"] = DatasetState.SKIPPED.value
         return row
     if not jobs:
-        row["state"] = DatasetState.NOT_STARTED.value
-        if collection_job is not None and collection_job["status"] == JobStatus.FAILED.value:
-            row.update(failing_step=Step.COLLECTION_MIGRATION.value, error_category=none_if_missing(collection_job["error_category"]),
-                       error_signature=none_if_missing(collection_job["error_signature"]))
+        row.update(_not_started(collection_job))
         return row
-    latest = {j["step"]: j for j in jobs}  # a step's outcome is its latest job (Step Functions retries a step)
-    failed = [j for j in latest.values() if j["status"] == JobStatus.FAILED.value]
     active = [j for j in jobs if j["status"] in _ACTIVE]
     row["last_step"] = jobs[-1]["step"]
     if active:
         row["current_step"] = active[-1]["step"]
+    row.update(_job_state(jobs, active, ended, aborted, now_us, execution_status))
+    row.update(_step_durations(jobs))
+    row.update(_timing(jobs, row["state"], active, now_us))
+    row["retries"] = _retries(jobs)
+    return row
+
+
+def _not_started(collection_job: dict | None) -> dict:
+    """A dataset with no job: not started, and where its collection's migration failed, that step and cause."""
+    if collection_job is not None and collection_job["status"] == JobStatus.FAILED.value:
+        return {"state": DatasetState.NOT_STARTED.value, "failing_step": Step.COLLECTION_MIGRATION.value,
+                "error_category": none_if_missing(collection_job["error_category"]),
+                "error_signature": none_if_missing(collection_job["error_signature"])}
+    return {"state": DatasetState.NOT_STARTED.value}
+
+
+def _job_state(jobs: list[dict], active: list[dict], ended: bool, aborted: bool, now_us: int,
+               execution_status: str | None) -> dict:
+    """The state of a dataset with jobs (oldest first; `active`: those still queued or running) and, failed,
+    where and why."""
+    latest = {j["step"]: j for j in jobs}  # a step's outcome is its latest job (Step Functions retries a step)
+    failed = [j for j in latest.values() if j["status"] == JobStatus.FAILED.value]
     if failed:
         # the first to stop: in the ingestion's Parallel state a failed validation stops its sibling
         # two stopped at one moment (an abort or a failed execution stops both Parallel branches): the machine's order
         f = min(failed, key=lambda j: (j["stopped_at"] if j["stopped_at"] is not None else now_us, j["created_at"],
                                        _STEP_ORDER.get(j["step"], len(_STEP_ORDER))))
-        row.update(state=DatasetState.FAILED.value, failing_step=f["step"], error_category=none_if_missing(f["error_category"]),
-                   error_signature=none_if_missing(f["error_signature"]))
-    elif execution_status in _EXECUTION_ENDED_BADLY:
-        row.update(state=DatasetState.FAILED.value, error_category=_EXECUTION_ENDED_BADLY[execution_status].value,
-                   error_signature=f"ingestion execution {execution_status}")
-    elif active:
+        return {"state": DatasetState.FAILED.value, "failing_step": f["step"],
+                "error_category": none_if_missing(f["error_category"]),
+                "error_signature": none_if_missing(f["error_signature"])}
+    if execution_status in _EXECUTION_ENDED_BADLY:
+        return {"state": DatasetState.FAILED.value, "error_category": _EXECUTION_ENDED_BADLY[execution_status].value,
+                "error_signature": f"ingestion execution {execution_status}"}
+    if active:
         started = any(j["started_at"] is not None for j in jobs)
-        row["state"] = (DatasetState.RUNNING if started else DatasetState.PENDING).value
-    elif latest.get(Step.CXG.value, {}).get("status") == JobStatus.SUCCEEDED.value:
-        row["state"] = DatasetState.SUCCEEDED.value
-    elif ended:
+        return {"state": (DatasetState.RUNNING if started else DatasetState.PENDING).value}
+    if latest.get(Step.CXG.value, {}).get("status") == JobStatus.SUCCEEDED.value:
+        return {"state": DatasetState.SUCCEEDED.value}
+    if ended:
         # stopped between two steps: the attempt ended under it
-        row.update(state=DatasetState.FAILED.value,
-                   error_category=(ErrorCategory.CANCELLED if aborted else ErrorCategory.UNKNOWN).value)
-    else:
-        row["state"] = DatasetState.RUNNING.value
-    steps_seen: dict[str, int] = {}
+        return {"state": DatasetState.FAILED.value,
+                "error_category": (ErrorCategory.CANCELLED if aborted else ErrorCategory.UNKNOWN).value}
+    return {"state": DatasetState.RUNNING.value}
+
+
+def _step_durations(jobs: list[dict]) -> dict:
+    """{`<step>_s`: the seconds its jobs ran, retries summed} of the dataset steps that have a duration."""
+    durations: dict[str, float] = {}
     for j in jobs:
-        steps_seen[j["step"]] = steps_seen.get(j["step"], 0) + 1
         duration = none_if_missing(j["duration_s"])
         if duration is not None and j["step"] in _DATASET_STEP_NAMES:
             column = f"{j['step']}_s"
-            row[column] = (row[column] or 0.0) + float(duration)
-    row["started_at"] = min(j["created_at"] for j in jobs)
-    if row["state"] in (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value) and not active:
+            durations[column] = durations.get(column, 0.0) + float(duration)
+    return durations
+
+
+def _timing(jobs: list[dict], state: str, active: list[dict], now_us: int) -> dict:
+    """started_at (its first job's creation), finished_at (its last stop, once it ended and nothing runs) and
+    total_duration_s (up to `now_us` while it has not finished)."""
+    started = min(j["created_at"] for j in jobs)
+    finished = None
+    if state in (DatasetState.SUCCEEDED.value, DatasetState.FAILED.value) and not active:
         stops = [j["stopped_at"] for j in jobs if j["stopped_at"] is not None]
-        row["finished_at"] = max(stops) if stops else None
-    end = row["finished_at"] if row["finished_at"] is not None else now_us
-    row["total_duration_s"] = max(0.0, (end - row["started_at"]) / 1e6)
-    row["retries"] = sum(max(int(j["attempts"]) - 1, 0) for j in jobs) + sum(n - 1 for n in steps_seen.values())
-    return row
+        finished = max(stops) if stops else None
+    end = finished if finished is not None else now_us
+    return {"started_at": started, "finished_at": finished, "total_duration_s": max(0.0, (end - started) / 1e6)}
 
 
-def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.DataFrame,
-                   outputs: pd.DataFrame, ended: bool, aborted: bool = False,
-                   now: datetime | None = None) -> pd.DataFrame:
+def _retries(jobs: list[dict]) -> int:
+    """Batch's retries of each job, plus Step Functions' of each step (a step with several jobs)."""
+    per_step = Counter(j["step"] for j in jobs)
+    return sum(max(int(j["attempts"]) - 1, 0) for j in jobs) + sum(n - 1 for n in per_step.values())
+
+
+@dataclass(frozen=True)
+class _Branches:
+    """What tells a collection's versions gathered apart: {migration revision: version gathered} and {COLLECTION_ID:
+    the versions gathered}."""
+
+    revisions: dict[str, str]
+    gathered: dict[str, list[str]]
+
+    @classmethod
+    def of_outputs(cls, outputs: DataFrame[StepOutputs] | None) -> _Branches:
+        return cls(revision_index(outputs), gathered_versions(outputs))
+
+    def branch(self, collection_id, revision) -> str | None:
+        return branch_of(collection_id, revision, self.revisions, self.gathered)
+
+
+class _Datasets:
+    """The datasets found so far, keyed by (DATASET_ID, version gathered) in the order the sources name them, with
+    what they say of each; and each dataset's collection, from whichever source named it first."""
+
+    def __init__(self) -> None:
+        self.info: dict[tuple, dict] = {}
+        self.collection_of: dict[str, str] = {}
+
+    def note(self, dataset_id: str, collection_id, branch, dataset_version_id, how: str, revision=None, **extra) -> None:
+        collection_id = none_if_missing(collection_id) or self.collection_of.get(dataset_id)
+        if collection_id:
+            self.collection_of.setdefault(dataset_id, collection_id)
+        key = (dataset_id, none_if_missing(branch))
+        seen = self.info.setdefault(key, {"collection_id": None, "collection_version_id": key[1],
+                                          "dataset_version_id": None, "attribution": how, "migration_revision_id": None})
+        seen["collection_id"] = seen["collection_id"] or collection_id
+        seen["dataset_version_id"] = seen["dataset_version_id"] or none_if_missing(dataset_version_id)
+        seen["migration_revision_id"] = seen["migration_revision_id"] or none_if_missing(revision)
+        seen.update(extra)
+
+
+def dataset_rollup(stage: str, attempt: str, jobs: DataFrame[EnrichedJobs], executions: DataFrame[SfnExecutions],
+                   outputs: DataFrame[StepOutputs], ended: bool, aborted: bool = False,
+                   now: datetime | None = None) -> DataFrame[DatasetRollup]:
     """One row per dataset and collection version gathered that the attempt set out to migrate, skipped, or
     touched; none is dropped: a job of the attempt whose dataset no source names is a row
     `unattributed:<version>`."""
@@ -242,112 +331,160 @@ def dataset_rollup(stage: str, attempt: str, jobs: pd.DataFrame, executions: pd.
     now = now or (jobs["observed_at"].max() if not jobs.empty else None) or utcnow()
     if jobs.empty and (outputs.empty or not outputs["kind"].isin(["listed_dataset", "skipped_dataset"]).any()):
         return empty_frame(DatasetRollup)
-    jobs = attempt_jobs(jobs, executions)
-    jobs = jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions)) if not jobs.empty else \
-        jobs.assign(resolved_dataset_id=pd.Series(dtype=object))
+    jobs = _attributed_jobs(jobs, executions)
     # the jobs may be a snapshot from before the attempt ended: then it has not ended for them
     ended = ended and not jobs["status"].isin(_ACTIVE).any()
-    dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
-    gathered = gathered_versions(outputs)
-    revisions = revision_index(outputs)
-    # each new version's migration revision (its dataset_migration's COLLECTION_VERSION_ID): ingestion jobs'
-    # branch (cxg carries no collection version at all)
+    branches, datasets = _Branches.of_outputs(outputs), _Datasets()
+    _note_listed(datasets, outputs, branches)
+    dataset_jobs = _branched_dataset_jobs(jobs, executions, datasets, branches)
+    _note_dataset_jobs(datasets, dataset_jobs)
+    _note_skipped(datasets, outputs, jobs, branches)
+    rows = _rows(datasets.info, _jobs_by_dataset(dataset_jobs),
+                 _ingestions(executions, datasets.collection_of, branches), _collection_jobs(jobs, branches),
+                 _verdicts(outputs, jobs), ended, aborted, pd.Timestamp(now).value // 1000)
+    if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
+        return empty_frame(DatasetRollup)
+    return _rollup_frame(stage, attempt, rows)
+
+
+def _attributed_jobs(jobs: DataFrame[EnrichedJobs], executions: DataFrame[SfnExecutions]) -> pd.DataFrame:
+    """The attempt's own jobs, each with the DATASET_ID it works for (`resolved_dataset_id`)."""
+    jobs = attempt_jobs(jobs, executions)
+    return jobs.assign(resolved_dataset_id=resolve_dataset_ids(jobs, executions)) if not jobs.empty else \
+        jobs.assign(resolved_dataset_id=pd.Series(dtype=object))
+
+
+def _note_listed(datasets: _Datasets, outputs: DataFrame[StepOutputs], branches: _Branches) -> None:
+    """The datasets collection_migrate listed, each under the version gathered its migration revision belongs to."""
+    if outputs.empty:
+        return
+    for r in row_dicts(outputs[outputs["kind"] == "listed_dataset"]):
+        branch = r["collection_version_id"] or branches.branch(r["collection_id"], r.get("migration_revision_id"))
+        datasets.note(r["dataset_id"], r["collection_id"], branch, r["dataset_version_id"], "listed",
+                      r.get("migration_revision_id"))
+
+
+def _job_revisions(dataset_jobs: pd.DataFrame, executions: DataFrame[SfnExecutions]) -> pd.Series:
+    """Every dataset job's migration revision: its own COLLECTION_VERSION_ID (dataset_migration's), else its new
+    version's (ingestion jobs'; cxg carries no collection version at all), else whatever version it names."""
     revision_of_version = {}
     if not executions.empty:
+        # each new version's migration revision (its dataset_migration's COLLECTION_VERSION_ID)
         known = executions.dropna(subset=["new_dataset_version_id", "collection_version_id"])
         revision_of_version = dict(zip(known["new_dataset_version_id"], known["collection_version_id"]))
-    collection_of_dataset: dict[str, str] = {}
-    info: dict[tuple, dict] = {}
-
-    def note(dataset_id: str, collection_id, branch, dataset_version_id, how: str, revision=None, **extra) -> None:
-        collection_id = none_if_missing(collection_id) or collection_of_dataset.get(dataset_id)
-        if collection_id:
-            collection_of_dataset.setdefault(dataset_id, collection_id)
-        key = (dataset_id, none_if_missing(branch))
-        seen = info.setdefault(key, {"collection_id": None, "collection_version_id": key[1],
-                                     "dataset_version_id": None, "attribution": how, "migration_revision_id": None})
-        seen["collection_id"] = seen["collection_id"] or collection_id
-        seen["dataset_version_id"] = seen["dataset_version_id"] or none_if_missing(dataset_version_id)
-        seen["migration_revision_id"] = seen["migration_revision_id"] or none_if_missing(revision)
-        seen.update(extra)
-
-    if not outputs.empty:
-        for r in row_dicts(outputs[outputs["kind"] == "listed_dataset"]):
-            branch = r["collection_version_id"] or branch_of(r["collection_id"], r.get("migration_revision_id"),
-                                                             revisions, gathered)
-            note(r["dataset_id"], r["collection_id"], branch, r["dataset_version_id"], "listed",
-                 r.get("migration_revision_id"))
-    # every dataset job's revision: its own COLLECTION_VERSION_ID, else its new version's
-    job_revision = dataset_jobs["dataset_version_id"].map(revision_of_version)
+    revisions = dataset_jobs["dataset_version_id"].map(revision_of_version)
     if "collection_version_id" in dataset_jobs:
         own = dataset_jobs["collection_version_id"].where(dataset_jobs["step"] == Step.DATASET_MIGRATION.value)
-        job_revision = own.where(own.notna(), job_revision)
-        job_revision = job_revision.where(job_revision.notna(), dataset_jobs["collection_version_id"])
+        revisions = own.where(own.notna(), revisions)
+        revisions = revisions.where(revisions.notna(), dataset_jobs["collection_version_id"])
+    return revisions
+
+
+def _branched_dataset_jobs(jobs: pd.DataFrame, executions: DataFrame[SfnExecutions], datasets: _Datasets,
+                           branches: _Branches) -> pd.DataFrame:
+    """The jobs of a dataset step whose dataset is known, each with its migration `revision` and the version
+    gathered it works on (`branch`); a job naming no collection is its dataset's (learnt from any source)."""
+    dataset_jobs = jobs[jobs["resolved_dataset_id"].notna() & jobs["step"].isin([s.value for s in DATASET_STEPS])]
+    revisions = _job_revisions(dataset_jobs, executions)
     for d, c in zip(dataset_jobs["resolved_dataset_id"], dataset_jobs["collection_id"]):
         if none_if_missing(c):
-            collection_of_dataset.setdefault(d, c)
+            datasets.collection_of.setdefault(d, c)
     collection_ids = dataset_jobs["collection_id"].where(dataset_jobs["collection_id"].notna(),
                                                          dataset_jobs["resolved_dataset_id"].map(
-                                                             lambda d: collection_of_dataset.get(d)))
-    dataset_jobs = dataset_jobs.assign(
-        branch=[branch_of(c, r, revisions, gathered) for c, r in zip(collection_ids, job_revision)],
-        revision=job_revision)
+                                                             lambda d: datasets.collection_of.get(d)))
+    return dataset_jobs.assign(branch=[branches.branch(c, r) for c, r in zip(collection_ids, revisions)],
+                               revision=revisions)
+
+
+def _note_dataset_jobs(datasets: _Datasets, dataset_jobs: pd.DataFrame) -> None:
+    """The datasets the jobs name: dataset_migration's environment first, then every job's new version."""
     for r in row_dicts(dataset_jobs[dataset_jobs["step"] == Step.DATASET_MIGRATION.value]):
-        note(r["resolved_dataset_id"], r["collection_id"], r["branch"], r["dataset_version_id"], "job_env", r["revision"])
+        datasets.note(r["resolved_dataset_id"], r["collection_id"], r["branch"], r["dataset_version_id"], "job_env",
+                      r["revision"])
     for dataset_id, branch, revision in zip(dataset_jobs["resolved_dataset_id"], dataset_jobs["branch"],
                                             dataset_jobs["revision"]):
-        note(dataset_id, None, branch, None, "unattributed" if dataset_id.startswith(UNATTRIBUTED) else "version",
-             revision)
-    if not outputs.empty:
-        collection_of_version = {v: c for v, c in zip(jobs["collection_version_id"], jobs["collection_id"])
-                                 if none_if_missing(v) and none_if_missing(c)}
-        for r in row_dicts(outputs[outputs["kind"] == "skipped_dataset"]):
-            collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
-            note(r["dataset_id"], collection, branch_of(collection, r["collection_version_id"], revisions, gathered),
-                 r["dataset_version_id"], "listed", skipped=True)
-    new_versions, execution_status, execution_failure = {}, {}, {}
-    if not executions.empty:
-        # a redriven iteration starts another ingestion of the dataset: the latest one speaks for it
-        known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"]).sort_values("start_at", na_position="last")
-        read_failures = "failure_error" in known
-        for r in row_dicts(known):
-            key = (r["dataset_id"], branch_of(collection_of_dataset.get(r["dataset_id"]), r["collection_version_id"],
-                                              revisions, gathered))
-            new_versions[key] = r["new_dataset_version_id"]
-            if none_if_missing(r["status"]):
-                execution_status[key] = r["status"]
-            if read_failures and none_if_missing(r["failure_error"]):
-                execution_failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]))
-    collection_jobs = {
-        (r["collection_id"], branch_of(r["collection_id"], r["collection_version_id"], revisions, gathered)): r
-        for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))
-    }
-    verdicts = _verdicts(outputs, jobs)
+        datasets.note(dataset_id, None, branch, None, "unattributed" if dataset_id.startswith(UNATTRIBUTED) else "version",
+                      revision)
+
+
+def _note_skipped(datasets: _Datasets, outputs: DataFrame[StepOutputs], jobs: pd.DataFrame, branches: _Branches) -> None:
+    """The datasets the cleanup step skipped (already on the latest schema)."""
+    if outputs.empty:
+        return
+    collection_of_version = {v: c for v, c in zip(jobs["collection_version_id"], jobs["collection_id"])
+                             if none_if_missing(v) and none_if_missing(c)}
+    for r in row_dicts(outputs[outputs["kind"] == "skipped_dataset"]):
+        collection = r["collection_id"] or collection_of_version.get(r["collection_version_id"])
+        datasets.note(r["dataset_id"], collection, branches.branch(collection, r["collection_version_id"]),
+                      r["dataset_version_id"], "listed", skipped=True)
+
+
+@dataclass
+class _Ingestions:
+    """Per (DATASET_ID, version gathered), its latest ingestion's new version, status and, failed, (error, state)."""
+
+    new_versions: dict[tuple, str] = field(default_factory=dict)
+    status: dict[tuple, str] = field(default_factory=dict)
+    failure: dict[tuple, tuple] = field(default_factory=dict)
+
+
+def _ingestions(executions: DataFrame[SfnExecutions], collection_of: dict[str, str], branches: _Branches) -> _Ingestions:
+    found = _Ingestions()
+    if executions.empty:
+        return found
+    # a redriven iteration starts another ingestion of the dataset: the latest one speaks for it
+    known = executions.dropna(subset=["dataset_id", "new_dataset_version_id"]).sort_values("start_at", na_position="last")
+    read_failures = "failure_error" in known
+    for r in row_dicts(known):
+        key = (r["dataset_id"], branches.branch(collection_of.get(r["dataset_id"]), r["collection_version_id"]))
+        found.new_versions[key] = r["new_dataset_version_id"]
+        if none_if_missing(r["status"]):
+            found.status[key] = r["status"]
+        if read_failures and none_if_missing(r["failure_error"]):
+            found.failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]))
+    return found
+
+
+def _collection_jobs(jobs: pd.DataFrame, branches: _Branches) -> dict[tuple, dict]:
+    """{(COLLECTION_ID, version gathered): its latest collection_migration job}."""
+    return {(r["collection_id"], branches.branch(r["collection_id"], r["collection_version_id"])): r
+            for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))}
+
+
+def _jobs_by_dataset(dataset_jobs: pd.DataFrame) -> dict[tuple, list[dict]]:
+    """{(DATASET_ID, version gathered): its jobs as plain records, oldest first, times in epoch microseconds}."""
     grouped: dict[tuple, list[dict]] = {}
     for record in row_dicts(dataset_jobs.sort_values(["created_at", "job_id"])[[*_ROW_INPUTS, "branch"]], times="us"):
         grouped.setdefault((record["resolved_dataset_id"], none_if_missing(record["branch"])), []).append(record)
-    now_us = pd.Timestamp(now).value // 1000
+    return grouped
+
+
+def _rows(info: dict[tuple, dict], grouped: dict[tuple, list[dict]], ingestions: _Ingestions,
+          collection_jobs: dict[tuple, dict], verdicts: dict, ended: bool, aborted: bool, now_us: int) -> list[dict]:
+    """A row per dataset found; one the cleanup skipped is skipped only when no job of it ran."""
     rows = []
     for key, meta in info.items():
         dataset_id = key[0]
         skipped = bool(meta.pop("skipped", False)) and not grouped.get(key)
-        meta = {**meta, "new_dataset_version_id": new_versions.get(key), "skipped": skipped}
+        meta = {**meta, "new_dataset_version_id": ingestions.new_versions.get(key), "skipped": skipped}
         revision = meta.pop("migration_revision_id")
         row = _dataset_row(dataset_id, grouped.get(key, []), meta,
                            collection_jobs.get((meta.get("collection_id"), key[1])), ended, aborted, now_us,
-                           execution_status.get(key),
-                           _verdict_of(verdicts, dataset_id, revision),
-                           execution_failure.get(key))
+                           ingestions.status.get(key), _verdict_of(verdicts, dataset_id, revision),
+                           ingestions.failure.get(key))
         row.pop("skipped", None)
         row["migration_revision_id"] = None if skipped else revision
         rows.append(row)
-    if not rows:  # jobs, but none of a dataset yet (gather_collections, or an attempt that died there)
-        return empty_frame(DatasetRollup)
+    return rows
+
+
+def _rollup_frame(stage: str, attempt: str, rows: list[dict]) -> DataFrame[DatasetRollup]:
+    """The rows as the dataset_rollup frame: times as UTC, the attempt alone its own campaign until
+    monitor/attempts/campaigns.py reads the others."""
     df = pd.DataFrame(rows)
     df["started_at"], df["finished_at"] = epoch_to_utc(df["started_at"], "us"), epoch_to_utc(df["finished_at"], "us")
     df.insert(0, "attempt", attempt)
     df.insert(0, "stage", stage)
-    # the attempt alone is its own campaign until monitor/attempts/campaigns.py reads the others
     df = df.assign(campaign_state=df["state"], campaign_attempt=attempt, campaign=attempt)
     return validate(DatasetRollup, df.sort_values(["collection_version_id", "dataset_id"], na_position="last"))
 

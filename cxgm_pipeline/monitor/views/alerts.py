@@ -8,16 +8,21 @@ datasets to re-run), and once a day (AWS's day) while it runs, its progress and 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Literal
 
 import pandas as pd
 
-from cxgm_pipeline.monitor.views.deltas import signature_diff_lines
+from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
+from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
+from cxgm_pipeline.monitor.views.answer import attempt_answer
+from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
 from cxgm_pipeline.monitor.views.failures import by_category, fit_list, signatures_by_category
-from cxgm_pipeline.monitor.views.progress import observed_now
-from cxgm_pipeline.schemas import SentAlerts, empty_frame, validate
+from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
+from cxgm_pipeline.schemas import RerunManifest, SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 TOP = 5
@@ -33,9 +38,16 @@ class Alert:
     category: str | None = None  # a new signature's error category: a digest counts them by it
 
 
-def failure_rate(datasets: pd.DataFrame) -> float:
+def failure_counts(datasets: pd.DataFrame) -> tuple[int, int]:
+    """(failed, ran): the datasets that failed, and those that ran (neither never started nor skipped)."""
     ran = datasets[~datasets["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
-    return float((ran["state"] == DatasetState.FAILED.value).sum() / len(ran)) if len(ran) else 0.0
+    return int((ran["state"] == DatasetState.FAILED.value).sum()), len(ran)
+
+
+def failure_rate(datasets: pd.DataFrame) -> float:
+    """Failed datasets over those that ran; 0 when none ran."""
+    failed, ran = failure_counts(datasets)
+    return failed / ran if ran else 0.0
 
 
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
@@ -109,6 +121,76 @@ def portal_sentence(portal: pd.DataFrame | None) -> str | None:
 
 def _answer_first(alert: Alert, answer: str | None) -> Alert:
     return replace(alert, body=f"{answer}\n\n{alert.body}") if answer else alert
+
+
+STALE_AFTER_S = 24 * 3600  # an attempt that ended longer ago than this, first seen now, is history, not news
+
+
+def is_history(attempt, first_seen: bool, aws_now: Callable[[], datetime]) -> bool:
+    """Whether an attempt's alerts are taken as already announced, never sent: it is `first_seen` now (a new
+    deployment, a new cursor) and ended more than STALE_AFTER_S before, by AWS's clock (`aws_now`, asked only
+    then: the local clock may be hours off, or, against the emulator, days). No storm of stale alerts."""
+    return bool(first_seen and attempt.ended and (aws_now() - attempt.stop).total_seconds() > STALE_AFTER_S)
+
+
+def alert_frames_stored(attempt, store) -> bool:
+    """Whether the frames every alert reads (dataset_rollup, error_signatures) are stored for the attempt."""
+    return store.exists("dataset_rollup", attempt.stage, attempt.key) and \
+        store.exists("error_signatures", attempt.stage, attempt.key)
+
+
+def stored_rerun(attempt, store) -> pd.DataFrame:
+    """The stored re-run list (what the report and rerun.csv show), built from the rollup if not stored yet."""
+    if store.exists("rerun_manifest", attempt.stage, attempt.key):
+        return store.read("rerun_manifest", attempt.stage, attempt.key)
+    return rerun_manifest(store.read("dataset_rollup", attempt.stage, attempt.key), attempt.ended)
+
+
+def stored_alerts(attempt, attempts: list, store, announced: set[str], finished: bool, threshold: float) -> list[Alert]:
+    """`evaluate` over the attempt's stored frames (`alert_frames_stored` must hold), reading only what the alerts
+    due need: `finished` (it ended and its final refresh is stored) with "finished" not yet `announced` is the
+    finished alert, which alone reads the causes since its rehearsal (in `attempts`), the portal, the outcome and
+    the re-run list; the progress and the answer line go in it and in a running attempt's daily progress alert."""
+    name = str(attempt.ref)
+    datasets = store.read("dataset_rollup", attempt.stage, attempt.key)
+    signatures = store.read("error_signatures", attempt.stage, attempt.key)
+    closing = finished and "finished" not in announced
+    wanted = closing or (not attempt.ended and progress_due(datasets, announced))
+    progress = stored_progress(attempt, store, attempts, rollup=datasets) if wanted else None
+    causes = None
+    if closing and (rehearsal := rehearsal_of(attempt, attempts, store, "error_signatures")) is not None:
+        causes = signature_diff(str(rehearsal.ref), store.read("error_signatures", rehearsal.stage, rehearsal.key),
+                                name, signatures)
+    # read on every tick, the re-run list was a parquet read per attempt: only the finished alert lists it
+    rerun = stored_rerun(attempt, store) if closing else empty_frame(RerunManifest)
+    portal = (store.read("portal_state", attempt.stage, attempt.key)
+              if closing and store.exists("portal_state", attempt.stage, attempt.key) else None)
+    outcome = stored_outcome(attempt, store) if closing else None
+    answer = None
+    if wanted:
+        # its jobs say why it has no dataset, and when they were read: the moment every page names
+        jobs = store.read("enriched_jobs", attempt.stage, attempt.key) \
+            if store.exists("enriched_jobs", attempt.stage, attempt.key) else None
+        answer, _ = attempt_answer(attempt, datasets, jobs, progress)
+    return evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, announced, progress,
+                    causes=causes, portal=portal, outcome=outcome, answer=answer)
+
+
+Disposition = Literal["send", "hold", "record"]
+
+
+def disposition(new: list[Alert], history: bool, last_sent: float | None, now: float, interval: float) -> Disposition:
+    """What becomes of an attempt's `new` alerts this tick: "send" them as one digest; "hold" them, unannounced,
+    for the next digest (one per `interval` seconds, `digest_due`); or "record" them as announced without sending
+    (nothing new, or the attempt is history: `is_history`)."""
+    if not new or history:
+        return "record"
+    return "send" if digest_due(new, last_sent, now, interval) else "hold"
+
+
+def attempt_digest(label: str, new: list[Alert], partition_url: str, report_url: str) -> Alert:
+    """The one message of an attempt's tick, with where to look: its partition in the Dagster UI, its report."""
+    return with_links(digest(label, new), {"Dagster": partition_url, "Report": report_url})
 
 
 SENT_AT = "__digest_sent_at__"  # the cursor's entry of each attempt's last digest time (epoch seconds)

@@ -84,44 +84,6 @@ def test_older_ingestion_jobs_carry_version_ids_under_dataset_id():
     assert row["dataset_id"] == "d1" and row["step"] == "dataset_migration" and "secret" not in str(row)
 
 
-def _rollup(rows):
-    base = {c: None for c in ("stage", "attempt", "collection_id", "state")}
-    return pd.DataFrame([{**base, **r} for r in rows])
-
-
-def test_accounting_check_fails_on_missing_duplicated_and_unattributed_rows():
-    from cxgm_pipeline.assets.checks import accounting
-
-    outputs = pd.DataFrame([{"kind": "listed_dataset", "dataset_id": "d1"}, {"kind": "listed_dataset", "dataset_id": "d2"},
-                            {"kind": "skipped_dataset", "dataset_id": "d3"}])
-    good = _rollup([{"dataset_id": "d1"}, {"dataset_id": "d2"}, {"dataset_id": "d3"}])
-    assert not any(accounting(good, outputs).values())
-    bad = _rollup([{"dataset_id": "d1"}, {"dataset_id": "d1"}, {"dataset_id": f"unattributed:{NEW}"}])
-    found = accounting(bad, outputs)
-    assert found == {"missing": ["d2", "d3"], "duplicated": ["d1"], "unattributed": [f"unattributed:{NEW}"]}
-
-
-def test_views_disagree_only_on_ended_executions():
-    from cxgm_pipeline.assets.checks import view_mismatches
-
-    t = pd.Timestamp("2026-11-01 12:00", tz="UTC")
-    executions = pd.DataFrame([{"dataset_id": "d1", "status": "SUCCEEDED", "stop_at": t - pd.Timedelta(hours=1)},
-                               {"dataset_id": "d2", "status": "FAILED", "stop_at": t - pd.Timedelta(hours=1)},
-                               {"dataset_id": "d3", "status": "RUNNING", "stop_at": None},
-                               {"dataset_id": "d4", "status": "SUCCEEDED", "stop_at": t - pd.Timedelta(minutes=2)}])
-    agree = _rollup([{"dataset_id": "d1", "state": "succeeded"}, {"dataset_id": "d2", "state": "failed"},
-                     {"dataset_id": "d3", "state": "failed"}, {"dataset_id": "d4", "state": "succeeded"}])
-    mismatches, in_flight = view_mismatches(executions, agree, t)
-    assert mismatches.empty and in_flight == 0  # a running execution lags its failed job: not a mismatch
-    disagree = _rollup([{"dataset_id": "d1", "state": "failed"}, {"dataset_id": "d2", "state": "succeeded"},
-                        {"dataset_id": "d3", "state": "running"}, {"dataset_id": "d4", "state": "running"}])
-    mismatches, in_flight = view_mismatches(executions, disagree, t)
-    # d4 ended 2 minutes before the jobs were read: in flight, not a disagreement
-    assert set(mismatches["dataset_id"]) == {"d1", "d2"} and in_flight == 1
-    # with no observation time, every ended execution is judged
-    assert set(view_mismatches(executions, disagree)[0]["dataset_id"]) == {"d1", "d2", "d4"}
-
-
 def test_aws_giving_up_or_denying_is_one_actionable_line():
     import botocore.exceptions
     import pytest

@@ -1,5 +1,6 @@
 """The notifier over real protocols: SMTP to a local aiosmtpd server, Slack's Web API to a local HTTP server
-that checks the request Slack would get. Both configured from the environment, as in production."""
+that checks the request Slack would get, Amazon SNS to the emulator (which speaks SNS and SQS). SMTP and Slack are
+configured from the environment, as in production."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
 import pytest
 
-from cxgm_pipeline.definitions import notifier_from_env
 from cxgm_pipeline.monitor.views.alerts import Alert
+from cxgm_pipeline.resources.notifier import Notifier, notifier_from_env
 from tests.conftest import free_port
 
 ALERT = Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 3 failed",
@@ -53,6 +55,7 @@ def smtp_server():
     controller.stop()
 
 
+@pytest.mark.account  # a server of its own
 def test_smtp_delivers_the_alert(smtp_server, monkeypatch):
     port, inbox = smtp_server
     notifier = configured(monkeypatch, CXGM_NOTIFY="smtp", CXGM_SMTP_HOST="127.0.0.1", CXGM_SMTP_PORT=str(port),
@@ -105,6 +108,7 @@ def slack_stub():
     server.server_close()
 
 
+@pytest.mark.account  # a server of its own
 def test_slack_posts_the_alert_to_the_channel(slack_stub, monkeypatch):
     url, received = slack_stub
     configured(monkeypatch, CXGM_NOTIFY="slack", SLACK_TOKEN="xoxb-test", CXGM_SLACK_CHANNEL="#cxgm-test",
@@ -115,6 +119,7 @@ def test_slack_posts_the_alert_to_the_channel(slack_stub, monkeypatch):
     assert request["fields"]["text"] == f"*{ALERT.subject}*\n```{ALERT.body}```"
 
 
+@pytest.mark.account  # a server of its own
 def test_slack_refusal_fails_the_send(slack_stub, monkeypatch):
     from slack_sdk.errors import SlackApiError
 
@@ -123,3 +128,15 @@ def test_slack_refusal_fails_the_send(slack_stub, monkeypatch):
     with pytest.raises(SlackApiError, match="invalid_auth"):
         notifier.send(ALERT)
     assert len(received) == 1
+
+
+def test_sns_backend_publishes(emulator):
+    sns, sqs = boto3.client("sns", region_name="us-west-2"), boto3.client("sqs", region_name="us-west-2")
+    topic = sns.create_topic(Name="cxgm-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="cxgm-alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    Notifier(backend="sns", sns_topic_arn=topic, sns_region="us-west-2").send(
+        Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 3 failed", "To re-run (3): ..."))
+    message = json.loads(sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])
+    assert message["Subject"] == "[cxgm] prod/ATTEMPT_2 finished: 3 failed"

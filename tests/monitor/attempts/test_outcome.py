@@ -1,29 +1,15 @@
-"""child_failures and an attempt's outcome on small frames: the causes Step Functions writes, the step a failed state
-is charged to, a tolerance breach, and outcomes the execution's status hides."""
+"""An attempt's outcome from its frames, where its execution's status hides a failure."""
 
 from datetime import datetime, timezone
 
 import pandas as pd
+import pytest
 
 from cxgm_pipeline.monitor.attempts.listing import Attempt
-from cxgm_pipeline.monitor.frames.child_failures import _state_map, error_signature, failing_step
-from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome, tolerance_exceeded
+from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome, stored_outcome, tolerance_exceeded, with_outcome
 from cxgm_pipeline.vocabulary import AttemptOutcome, AttemptState
 
-RUNTIME = ("An error occurred while executing the state 'StepFunctionsStartExecution' (entered at the event id #7). "
-           "The JSONPath '$.result.manifest' specified for the field 'manifest.$' could not be found in the input "
-           "'{\"dataset_id\": \"d1\", \"result\": {\"uri\": \"s3://x\"}}'")
-
-
-def test_a_runtime_error_is_charged_to_the_answer_it_could_not_read():
-    assert failing_step("StepFunctionsStartExecution", "SpanDatasets") == "dataset_migration"
-    assert failing_step("CollectionCleanup", "SpanCollections") == "collection_cleanup"
-    assert failing_step("SpanDatasets", "SpanCollections") == "collection_migration"
-    assert failing_step(None, "SpanDatasets") == "dataset_migration"
-    signature = error_signature("States.Runtime", "StepFunctionsStartExecution", RUNTIME)
-    assert signature == ("States.Runtime in StepFunctionsStartExecution: The JSONPath '$.result.manifest' specified "
-                         "for the field 'manifest.$' could not be found in the input")
-    assert "d1" not in signature and "#7" not in signature  # alike failures group
+pytestmark = pytest.mark.unit
 
 
 def _runs(**values):
@@ -67,10 +53,27 @@ def test_an_outcome_is_not_the_execution_status():
     assert attempt_outcome(_attempt(AttemptState.FAILED), None, None) is AttemptOutcome.FAILED
 
 
-def test_the_map_state_of_a_run_or_child_is_the_last_label_of_its_arn():
-    base = "arn:aws:states:us-west-2:123456789012"
-    assert _state_map(f"{base}:mapRun:dp-dev-devstack-schema-migration-sfn/SpanCollections:0f1e") == "SpanCollections"
-    assert _state_map(f"{base}:execution:dp-dev-devstack-schema-migration-sfn/SpanDatasets:abc") == "SpanDatasets"
-    assert _state_map(f"{base}:mapRun:sm/SpanCollections:0f1e/SpanDatasets:99") == "SpanDatasets"
-    assert _state_map(f"{base}:execution:dp-dev-devstack-schema-migration-sfn:abc") is None
-    assert _state_map(None) is None
+def test_an_execution_that_ended_badly_is_its_own_outcome():
+    assert attempt_outcome(_attempt(AttemptState.ABORTED), None, None) == AttemptOutcome.ABORTED
+    assert attempt_outcome(_attempt(AttemptState.RUNNING), None, None) == AttemptOutcome.RUNNING
+    assert attempt_outcome(_attempt(AttemptState.SUCCEEDED), None, None) == AttemptOutcome.UNKNOWN, "frames not read"
+
+
+def test_a_retried_collection_migration_is_judged_by_its_latest_job():
+    retried = _jobs(("collection_migration", "FAILED"), ("collection_migration", "SUCCEEDED"))
+    done = pd.DataFrame({"state": ["succeeded", "skipped"]})
+    assert attempt_outcome(_attempt(AttemptState.SUCCEEDED), retried, done) == AttemptOutcome.SUCCEEDED
+
+
+def test_the_outcome_from_stored_frames_reads_what_is_there():
+    class Store:
+        frames = {("migration_jobs", "dev", "A"): _jobs(("gather_collections", "FAILED"))}
+
+        def exists(self, name, stage, key):
+            return (name, stage, key) in self.frames
+
+        def read(self, name, stage, key):
+            return self.frames[(name, stage, key)]
+
+    assert stored_outcome(_attempt(AttemptState.SUCCEEDED), Store()) == AttemptOutcome.FAILED_IN_GATHER.value
+    assert with_outcome(_attempt(AttemptState.SUCCEEDED), {}).outcome == AttemptOutcome.UNKNOWN.value

@@ -1,0 +1,53 @@
+"""The re-run manifest on a hand-made rollup: failed datasets, and once the attempt ended the never started."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.frames.rerun_manifest import COLUMNS, rerun_manifest, write_manifest
+
+pytestmark = pytest.mark.unit
+
+
+def _rollup(attempt, states):
+    return pd.DataFrame({"stage": "prod", "attempt": attempt, "dataset_id": [f"d{i}" for i in range(len(states))],
+                         "dataset_version_id": None, "collection_id": "c1", "collection_version_id": "v1",
+                         "state": states, "failing_step": [("cxg" if s == "failed" else None) for s in states],
+                         "error_category": None, "error_signature": None, "migration_revision_id": None})
+
+
+ROLLUP = _rollup("A", ["failed", "succeeded", "not_started", "skipped", "failed"])
+
+
+def test_a_running_attempt_lists_its_failed_datasets_only():
+    manifest = rerun_manifest(ROLLUP, ended=False)
+    assert list(manifest["dataset_id"]) == ["d0", "d4"] and list(manifest.columns) == [*COLUMNS, "campaign_attempt"]
+    assert set(manifest["campaign_attempt"]) == {"A"}
+
+
+def test_an_ended_attempt_lists_the_never_started_too_failed_first():
+    manifest = rerun_manifest(ROLLUP, ended=True)
+    assert list(zip(manifest["state"], manifest["dataset_id"])) == [("failed", "d0"), ("failed", "d4"),
+                                                                      ("not_started", "d2")]
+
+
+def test_a_campaigns_later_attempt_that_migrated_a_dataset_takes_it_off_the_list():
+    rerun = _rollup("B", ["skipped", "succeeded", "succeeded", "skipped", "failed"])
+    manifest = rerun_manifest(ROLLUP, ended=True, members=[("A", ROLLUP), ("B", rerun)])
+    # d2 never started here and the re-run migrated it; d0 failed here and the re-run skipped it; d4 failed in both
+    assert list(zip(manifest["dataset_id"], manifest["campaign_attempt"])) == [("d0", "A"), ("d4", "B")]
+    assert set(manifest["attempt"]) == {"A"}, "the list is still this attempt's"
+
+
+def test_no_dataset_is_an_empty_manifest():
+    assert rerun_manifest(ROLLUP.iloc[0:0], ended=True).empty
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_the_manifest_is_written_by_the_files_extension(tmp_path, suffix):
+    path = tmp_path / f"rerun.{suffix}"
+    write_manifest(rerun_manifest(ROLLUP, ended=True), path)
+    text = path.read_text()
+    ids = [r["dataset_id"] for r in json.loads(text)] if suffix == "json" else list(pd.read_csv(path)["dataset_id"])
+    assert ids == ["d0", "d4", "d2"]

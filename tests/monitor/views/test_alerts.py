@@ -1,0 +1,203 @@
+"""Alerts on small hand-made frames: which an attempt deserves and what it reads for them, when they go (sent,
+held for the next digest, or recorded as history), and how the Dagster UI shows them inline (subject, links, then
+the body, under 1,000 characters)."""
+
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.attempts.listing import Attempt
+from cxgm_pipeline.monitor.views.alerts import (
+    STALE_AFTER_S,
+    Alert,
+    alert_frames_stored,
+    alert_markdown,
+    alerts_table_markdown,
+    attempt_digest,
+    digest,
+    disposition,
+    evaluate,
+    failure_counts,
+    failure_rate,
+    is_history,
+    stored_alerts,
+    stored_rerun,
+    with_links,
+)
+from cxgm_pipeline.vocabulary import AttemptState
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_latest_alert_shows_its_body_and_links_inline():
+    rerun = [f"  dataset-{i:04}  collection c{i}  cxg  out_of_memory" for i in range(80)]
+    body = "\n".join(["succeeded - 49 of 49 (100%) ended - 8 failed", "", "Failed by category: validation 5",
+                      "To re-run (80):", *rerun])
+    alert = with_links(Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 8 failed", body),
+                       {"Dagster": "http://ui/assets/x?a=1&b=2", "Report": "http://reports/prod/A/index.html"})
+    text = alert_markdown(alert.subject, alert.body, pd.Timestamp("2026-12-01 10:00", tz="UTC"),
+                          {"partition": "http://ui/assets/x?a=1&b=2", "report": "http://reports/prod/A/index.html"})
+    assert len(text) < 1000
+    assert text.startswith("**\\[cxgm\\] prod/ATTEMPT\\_2 finished: 8 failed** (2026-12-01 10:00 UTC)")
+    assert "[partition](http://ui/assets/x?a=1&b=2)" in text and "[report](http://reports/prod/A/index.html)" in text
+    assert "- succeeded - 49 of 49 (100%) ended - 8 failed\n" in text and "Failed by category: validation 5" in text
+    assert "more lines" in text and "Dagster: http" not in text  # the links once, as links
+    assert "```" not in text  # a code block's long lines would widen the pane
+
+
+def test_a_digest_counts_new_causes_by_category_and_the_table_fits():
+    alerts = [Alert("new_signature", f"signature:s{i}", f"[cxgm] p/A: new error ({c})", f"1 job(s) in cxg: s{i}", c)
+              for i, c in enumerate(["out_of_memory"] * 5 + ["validation"] * 2)]
+    d = digest("prod/A", alerts)
+    assert d.subject == "[cxgm] prod/A: 7 alerts (new signature): new out_of_memory 5, validation 2"
+    assert d.body.startswith("New causes by category: out_of_memory 5, validation 2")
+    frame = pd.DataFrame([{"stage": "prod", "attempt": "A", "kind": "digest", "subject": f"[cxgm] subject {i}",
+                           "partition_url": "http://ui/p", "report_url": "http://r/index.html",
+                           "sent_at": pd.Timestamp("2026-12-01", tz="UTC") + pd.Timedelta(minutes=i)}
+                          for i in range(40)])
+    table = alerts_table_markdown(frame)
+    assert len(table) < 1000 and "older: the alerts frame" in table
+    assert table.splitlines()[0].startswith("- 12-01 00:39 UTC prod/A: \\[cxgm\\] subject 39 · [partition](")
+
+
+# --- what the alerts sensor decides, on small hand-made frames -------------------------------------------------
+
+T0 = pd.Timestamp("2026-12-01 00:00", tz="UTC")
+
+
+def _attempt(stage="prod", key="A", ended=True, hours=10):
+    return Attempt(stage, key, key, (f"{key}-exec",), (f"arn:{key}",), T0.to_pydatetime(),
+                   (T0 + pd.Timedelta(hours=hours)).to_pydatetime() if ended else None,
+                   AttemptState.SUCCEEDED if ended else AttemptState.RUNNING)
+
+
+class Store:
+    """A frame store of hand-made frames that records what was read."""
+
+    def __init__(self, frames: dict):
+        self.frames, self.reads = frames, []
+
+    def exists(self, name, stage=None, key=None):
+        return (name, stage, key) in self.frames
+
+    def read(self, name, stage=None, key=None):
+        self.reads.append(name)
+        return self.frames[(name, stage, key)]
+
+
+def _datasets(states):
+    started = [T0 + pd.Timedelta(hours=i) for i in range(len(states))]
+    return pd.DataFrame({"stage": "prod", "attempt": "A", "dataset_id": [f"d{i}" for i in range(len(states))],
+                         "collection_id": "c1", "collection_version_id": "v1", "state": states,
+                         "failing_step": [("cxg" if s == "failed" else None) for s in states],
+                         "error_category": [("out_of_memory" if s == "failed" else None) for s in states],
+                         "error_signature": [("out_of_memory: cxg" if s == "failed" else None) for s in states],
+                         "started_at": started, "finished_at": [t + pd.Timedelta(minutes=30) for t in started],
+                         "total_duration_s": 1800.0, "retries": 0, "new_dataset_version_id": None})
+
+
+SIGNATURES = pd.DataFrame({"error_signature": ["out_of_memory: cxg"], "error_category": ["out_of_memory"],
+                           "step": ["cxg"], "jobs": [2], "datasets": [2]})
+
+
+def _store(states, **more):
+    frames = {("dataset_rollup", "prod", "A"): _datasets(states), ("error_signatures", "prod", "A"): SIGNATURES}
+    frames.update({(name, "prod", "A"): frame for name, frame in more.items()})
+    return Store(frames)
+
+
+def test_the_failure_rate_counts_only_the_datasets_that_ran():
+    datasets = pd.DataFrame({"state": ["failed", "succeeded", "running", "not_started", "skipped"]})
+    assert failure_counts(datasets) == (1, 3)
+    assert failure_rate(datasets) == pytest.approx(1 / 3)
+    assert failure_rate(pd.DataFrame({"state": ["not_started", "skipped"]})) == 0.0
+
+
+def test_an_attempt_first_seen_a_day_after_it_ended_is_history():
+    attempt = _attempt(hours=10)
+    stop = T0 + pd.Timedelta(hours=10)
+    long_after = lambda: (stop + pd.Timedelta(seconds=STALE_AFTER_S + 1)).to_pydatetime()  # noqa: E731
+    assert is_history(attempt, True, long_after)
+    assert not is_history(attempt, False, long_after), "seen before: its news is announced as it comes"
+    assert not is_history(attempt, True, lambda: (stop + pd.Timedelta(hours=1)).to_pydatetime())
+
+    def never():
+        raise AssertionError("AWS's clock is asked only of an ended attempt first seen")
+
+    assert not is_history(_attempt(ended=False), True, never)
+    assert not is_history(attempt, False, never)
+
+
+def test_new_alerts_are_sent_held_or_recorded():
+    cause = [Alert("new_signature", "signature:s", "s", "b")]
+    finished = [*cause, Alert("finished", "finished", "f", "b")]
+    assert disposition([], False, None, 1000.0, 600) == "record"
+    assert disposition(cause, True, None, 1000.0, 600) == "record", "history: recorded, never sent"
+    assert disposition(cause, False, None, 1000.0, 600) == "send", "no digest yet"
+    assert disposition(cause, False, 900.0, 1000.0, 600) == "hold", "the last digest went 100 s ago"
+    assert disposition(cause, False, 400.0, 1000.0, 600) == "send"
+    assert disposition(finished, False, 900.0, 1000.0, 600) == "send", "the finish goes at once"
+
+
+def test_an_attempts_digest_carries_its_links():
+    new = [Alert("new_signature", "signature:a", "[cxgm] prod/A: new error (x)", "1 job(s)", "x"),
+           Alert("failure_rate", "failure_rate", "[cxgm] prod/A: failure rate 50.0% > 10%", "1 datasets failed so far.")]
+    message = attempt_digest("prod/A", new, "http://ui/p", "http://r/index.html")
+    assert message.key == "failure_rate,signature:a"  # the failure rate first, new causes last
+    assert message.body.endswith("\n\nDagster: http://ui/p\nReport: http://r/index.html")
+
+
+def test_which_frames_need_to_be_stored_before_any_alert():
+    assert alert_frames_stored(_attempt(), _store(["failed"]))
+    store = _store(["failed"])
+    del store.frames[("error_signatures", "prod", "A")]
+    assert not alert_frames_stored(_attempt(), store)
+
+
+def test_an_ended_attempt_not_yet_finished_reads_only_its_rollup_and_signatures():
+    store = _store(["failed", "failed", "succeeded"])
+    new = stored_alerts(_attempt(), [_attempt()], store, set(), finished=False, threshold=0.1)
+    assert [a.kind for a in new] == ["new_signature", "failure_rate"]
+    assert new[1].subject == "[cxgm] prod/A: failure rate 66.7% > 10%"
+    assert sorted(store.reads) == ["dataset_rollup", "error_signatures"], "no re-run list, portal or jobs read"
+    assert stored_alerts(_attempt(), [_attempt()], store, {a.key for a in new}, False, 0.1) == []
+
+
+def test_the_finished_alert_leads_with_the_answer_and_lists_the_stored_rerun_list():
+    rerun = pd.DataFrame({"dataset_id": ["d9"], "collection_id": ["c9"], "failing_step": ["cxg"],
+                          "error_category": ["out_of_memory"]})
+    store = _store(["failed", "succeeded", "succeeded"], rerun_manifest=rerun)
+    announced = {"signature:out_of_memory: cxg", "failure_rate"}
+    [done] = stored_alerts(_attempt(), [_attempt()], store, announced, finished=True, threshold=0.1)
+    assert done.kind == "finished" and done.subject == "[cxgm] prod/A finished: 1 failed"
+    assert done.body.splitlines()[0].startswith("succeeded - 3 of 3 (100%) ended - 1 failed")
+    assert "To re-run (1):\n  d9  collection c9  cxg  out_of_memory" in done.body, "the stored list, not the rollup's"
+    assert "Progress: " in done.body
+    assert "rerun_manifest" in store.reads and "portal_state" not in store.reads
+
+
+def test_without_a_stored_rerun_list_the_finished_alert_builds_it_from_the_rollup():
+    store = _store(["failed", "succeeded", "not_started"])
+    assert sorted(stored_rerun(_attempt(), store)["dataset_id"]) == ["d0", "d2"]  # ended: the never started too
+
+
+def test_evaluate_announces_each_thing_once():
+    datasets = pd.DataFrame({"dataset_id": ["a", "b", "c"], "state": ["failed", "succeeded", "running"]})
+    signatures = pd.DataFrame({"error_signature": ["timeout: x"], "error_category": ["timeout"], "step": ["cxg"], "jobs": [1]})
+    rerun = pd.DataFrame({"dataset_id": ["a"], "collection_id": ["c1"], "failing_step": ["cxg"], "error_category": ["timeout"]})
+    first = evaluate("prod", "A", datasets, signatures, rerun, finished=False, threshold=0.1, announced=set())
+    assert [a.kind for a in first] == ["new_signature", "failure_rate"]
+    seen = {a.key for a in first}
+    assert evaluate("prod", "A", datasets, signatures, rerun, False, 0.1, seen) == []
+    done = evaluate("prod", "A", datasets, signatures, rerun, True, 0.1, seen)
+    assert [a.kind for a in done] == ["finished"] and "a  collection c1  cxg  timeout" in done[0].body
+
+
+def test_the_finished_alert_says_a_succeeded_execution_failed_as_an_attempt():
+    datasets = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["succeeded", "succeeded"]})
+    empty = pd.DataFrame(columns=["error_signature", "error_category", "step", "jobs"])
+    rerun = pd.DataFrame(columns=["dataset_id", "collection_id", "failing_step", "error_category"])
+    [done] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="tolerance_exceeded")
+    assert done.subject == "[cxgm] prod/A finished: 0 failed (tolerance exceeded)"
+    assert done.body.startswith("Outcome: tolerance_exceeded")
+    [plain] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="succeeded")
+    assert plain.subject == "[cxgm] prod/A finished: 0 failed"

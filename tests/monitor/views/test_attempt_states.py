@@ -1,0 +1,40 @@
+"""Every attempt's state and dataset counts, on hand-made attempts and rollups."""
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from cxgm_pipeline.monitor.attempts.listing import Attempt
+from cxgm_pipeline.monitor.views.attempt_states import attempt_states
+from cxgm_pipeline.vocabulary import AttemptState
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+def _attempt(stage, key, hours, state=AttemptState.SUCCEEDED, outcome=None):
+    return Attempt(stage, key, key, (f"{key}-1", f"{key}-2"), (), T0 + timedelta(hours=hours),
+                   T0 + timedelta(hours=hours + 1), state, outcome=outcome)
+
+
+def test_counts_come_from_the_rollup_and_states_from_aws():
+    attempts = [_attempt("prod", "B", 5), _attempt("dev", "A", 0, outcome="succeeded"),
+                _attempt("prod", "A", 1, AttemptState.ABORTED)]
+    rollup = pd.DataFrame({"state": ["failed", "succeeded", "succeeded", "skipped"], "campaign": "A"})
+    frame = attempt_states(attempts, {("prod", "A"): rollup}, {("prod", "A"): "aborted"})
+    assert list(zip(frame["stage"], frame["attempt"])) == [("dev", "A"), ("prod", "A"), ("prod", "B")]
+    row = frame.set_index(["stage", "attempt"]).loc[("prod", "A")]
+    assert (row["state"], row["datasets"], row["failed"], row["succeeded"], row["skipped"], row["not_started"]) == (
+        "aborted", 4, 1, 2, 1, 0)
+    assert row["rolled_up"] and row["campaign"] == "A" and row["outcome"] == "aborted"
+    assert row["executions"] == "A-1,A-2"
+    unrolled = frame.set_index(["stage", "attempt"]).loc[("prod", "B")]
+    assert not unrolled["rolled_up"] and unrolled["datasets"] == 0 and unrolled["campaign"] is None
+    assert frame.set_index(["stage", "attempt"]).loc[("dev", "A"), "outcome"] == "succeeded", "the attempt's own"
+
+
+def test_no_attempt_is_an_empty_frame_with_its_columns():
+    frame = attempt_states([], {})
+    assert frame.empty and {"stage", "attempt", "state", "datasets"} <= set(frame.columns)

@@ -1,0 +1,114 @@
+"""The alerts sensor over a materialized chain: one digest per attempt and tick, each thing announced once, history
+not paged, digests paced, and the finished alert's re-run list the report's."""
+
+import json
+import re
+
+import pandas as pd
+
+from tests.conftest import migration, observable
+from tests.dagster_chain import announce, tick_alerts
+
+
+def _rerun_table(html_text: str) -> list[str]:
+    """The dataset ids of the HTML report's re-run table."""
+    section = html_text.split("<h2>Datasets to re-run</h2>", 1)[1].split("<h2>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", section)[1:]
+    return [re.search(r"<td>(.*?)</td>", row).group(1) for row in rows]
+
+
+def test_report_rerun_table_lists_the_manifest_and_the_alert_lists_it_too(chain, truth, monkeypatch):
+    """The issue's 78 vs 95: the report listed failed datasets only (and the first 50), the manifest and the
+    alert also the never-started ones of an ended attempt. Now all three are the rerun_manifest frame (the small
+    scenario has no never-started dataset: tests/monitor/report/test_document.py covers those and long lists)."""
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    requests = {r.tags["cxgm/attempt"]: r for r in tick_alerts(chain).run_requests}
+    checked = 0
+    for m in truth["migrations"]:
+        folder = chain["data"] / "reports" / m["stage"] / m["attempt_key"]
+        manifest = pd.read_csv(folder / "rerun.csv")["dataset_id"].tolist()
+        assert _rerun_table((folder / "index.html").read_text()) == manifest
+        body = requests[f"{m['stage']}:{m['attempt_key']}"].run_config["ops"]["announce"]["config"]["alerts"][0]["body"]
+        listed = body.split("To re-run (", 1)[1].split("\n\n", 1)[0].splitlines()[1:] if "To re-run (" in body else []
+        assert [line.split()[0] for line in listed] == manifest
+        never_started = {d["dataset_id"] for d in observable(m) if d["state"] == "not_started"}
+        assert never_started <= set(manifest)
+        checked += bool(manifest)
+    assert checked
+
+
+def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
+    import logging
+
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)  # every emulated attempt is news here
+    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
+    first = tick_alerts(chain)
+    assert len(first.run_requests) == len(truth["migrations"])  # one digest per attempt and tick
+    assert not [r for r in caplog.records if r.name == "cxgm.alerts"], "the sensor decides; a run sends"
+    assert all(run.success for run in announce(chain, first))
+    lines = [line for r in caplog.records if r.name == "cxgm.alerts" for line in r.getMessage().splitlines()]
+    subjects = [line.strip() for line in lines if line.strip().startswith("[cxgm]") and "alerts (" not in line]
+    signatures = sum(len(chain["store"].read("error_signatures", m["stage"], m["attempt_key"])) for m in truth["migrations"])
+    assert sum("new error" in s for s in subjects) == signatures
+    assert sum("finished" in s for s in subjects) == len(truth["migrations"])
+    ran = [m for m in truth["migrations"] if observable(m)]
+    assert sum("failure rate" in s for s in subjects) == len(ran)  # the small scenario fails >10%
+    assert sum("failed in gather_collections" in s for s in subjects) == len(truth["migrations"]) - len(ran)
+    finished = next(r.getMessage() for r in caplog.records if "prod/ATTEMPT_2 finished" in r.getMessage())
+    prod_failed = [d["dataset_id"] for d in observable(migration(truth, "prod")) if d["state"] == "failed"]
+    assert all(d in finished for d in prod_failed)
+    assert "Progress:" in finished and "Gone since dev:ATTEMPT_2" in finished and "New in prod:ATTEMPT_2" in finished
+    again = tick_alerts(chain, first.cursor)
+    assert not again.run_requests
+
+
+def test_alerts_skip_attempts_that_ended_long_before_the_sensor_saw_them(chain, truth):
+    """A new deployment must not page anyone about the dev rehearsal that ended four days ago."""
+    result = tick_alerts(chain)
+    assert [r.tags["cxgm/attempt"] for r in result.run_requests] == ["prod:ATTEMPT_2"]
+    assert set(json.loads(result.cursor)) >= {f"{m['stage']}:{m['attempt_key']}" for m in truth["migrations"]}
+
+
+def test_a_sensor_preview_sends_nothing(chain, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="cxgm.alerts")
+    assert tick_alerts(chain).run_requests
+    assert not [r for r in caplog.records if r.name == "cxgm.alerts"]
+
+
+def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
+    """A run's first minutes find a new cause at every refresh: new causes found within CXGM_DIGEST_SECONDS of
+    the attempt's last digest are held (unannounced) and go in the next one; the finished alert goes at once."""
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
+    import cxgm_pipeline.sensors.migration_alerts as sensor_module
+    from cxgm_pipeline.monitor.views.alerts import SENT_AT
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    monkeypatch.setenv("CXGM_DIGEST_SECONDS", "600")
+    clock = [1_000_000.0]
+    monkeypatch.setattr(sensor_module, "wall_clock", lambda: clock[0])
+    first = json.loads(tick_alerts(chain).cursor)
+    name = "prod:ATTEMPT_2"
+    assert first[SENT_AT][name] == clock[0]
+    # as if the last digest had announced everything but one new cause and the finish was not reached yet
+    signatures = chain["store"].read("error_signatures", "prod", "ATTEMPT_2")
+    held_key = f"signature:{signatures.iloc[0]['error_signature']}"
+    cursor = {**first, name: [k for k in first[name] if k != held_key]}
+    clock[0] += 60
+    held = tick_alerts(chain, json.dumps(cursor))
+    assert name not in {r.tags["cxgm/attempt"] for r in held.run_requests}, "a digest a minute after the last"
+    assert held_key not in json.loads(held.cursor)[name], "held, not lost"
+    clock[0] += 600
+    due = tick_alerts(chain, held.cursor)
+    body = next(r for r in due.run_requests if r.tags["cxgm/attempt"] == name).run_config["ops"]["announce"][
+        "config"]["alerts"][0]["body"]
+    assert signatures.iloc[0]["error_signature"] in body
+    # the finish goes at once, whatever the interval
+    cursor = {**first, name: [k for k in first[name] if k != "finished"], SENT_AT: {name: clock[0]}}
+    finished = tick_alerts(chain, json.dumps(cursor))
+    assert name in {r.tags["cxgm/attempt"] for r in finished.run_requests}
