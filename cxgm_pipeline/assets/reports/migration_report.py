@@ -53,7 +53,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     folder = store.report_dir(stage, attempt)
     # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
     figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
-                                   rerun_files=False)
+                                   published=False)
     # the answer first: the UI lists metadata in this order, and a person reads the first line
     meta = {"answer": MetadataValue.md(f"**{answer}**"),
             "health": breakable(health.reason) or "no failure"}

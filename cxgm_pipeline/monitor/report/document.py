@@ -404,17 +404,19 @@ def signature_diff_section(causes: pd.DataFrame, limit: int = 50) -> str:
 
 
 def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str, str] | None = None,
-                         rerun_files: bool = True) -> dict[str, bytes]:
-    """The attempt's report (index.md, index.html, PNGs) and its re-run list (rerun.csv, rerun.json) in
-    `folder`, as the asset, `cxgm report` and `cxgm export` write it; returns the figures. `rerun_files=False`:
-    the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
-    from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
+                         published: bool = True) -> dict[str, bytes]:
+    """The attempt's report (index.md, index.html, PNGs) and the files its frames publish beside it (the re-run
+    list as rerun.csv, rerun.json: `FrameSpec.publishes`) in `folder`, as the asset, `cxgm report` and `cxgm export`
+    write it; returns the figures. `published=False`: those files are already there (in Dagster, each frame's
+    asset writes them to the same folder)."""
+    from cxgm_pipeline.monitor.chain import CHAIN, publish
 
     figures, narrow = attempt_figure_pairs(r) if not r.placeholder else ({}, {})
     write_narrow_copies(folder, narrow)  # not in the report: the UI shows them, each a link to its full size
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")
-    for name in ("rerun.csv", "rerun.json") if rerun_files else ():
-        write_manifest(r.frame("rerun_manifest"), folder / name)
+    for spec in CHAIN if published else ():
+        if spec.publishes:
+            publish(spec, r.frame(spec.name), folder)
     return figures
