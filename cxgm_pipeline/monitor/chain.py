@@ -338,7 +338,7 @@ CHAIN: tuple[FrameSpec, ...] = (
     FrameSpec(Frame.migration_jobs, "MigrationJobs", (), build_migration_jobs, "aws", summarize_migration_jobs,
               reads_aws=True, incremental=True),
     FrameSpec(Frame.enriched_jobs, "EnrichedJobs", (Frame.migration_jobs,), build_enriched_jobs, "rollups",
-              summarize_enriched_jobs, incremental=True,
+              summarize_enriched_jobs, reads_aws=True, incremental=True,
               view=View("jobs", ("job_name", "status", "duration_s", "attempts", "dataset_version_id", "error_category",
                                  "error_signature"), status="status", step="step", statuses=JobStatus)),
     FrameSpec(Frame.output_records, "OutputRecords", (), build_output_records, "aws", summarize_output_records,
