@@ -7,14 +7,13 @@ from cxgm_pipeline.cli.common import (
     END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, err, guarded, load_frames, show_table, write_frame)
 from cxgm_pipeline.monitor.chain import CHAIN, Frame, View
 
-
 # each frame's view, as its FrameSpec declares it (monitor/chain.py), by the name `describe` takes
 VIEWS: dict[str, tuple[str, View]] = {spec.view.what: (spec.name, spec.view) for spec in CHAIN if spec.view}
 
 
 def _choices() -> list[str]:
-    """The views in the chain's order, and `dataset` (one dataset across attempts: no frame of its own) where it
-    has always been offered, after `errors`."""
+    """The views in the chain's order, with `dataset` (one dataset across attempts: no frame of its own) after
+    `errors`: the order users of `--help` and of the choices error know."""
     names = list(VIEWS)
     names.insert(names.index("errors") + 1 if "errors" in names else len(names), "dataset")
     return names
