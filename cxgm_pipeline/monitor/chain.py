@@ -6,7 +6,7 @@ and notebooks' `MonitorSession`, `cxgm describe` and the bundle's frame list are
 tests/monitor/test_chain_declaration.py fails when one of them, or the README's table of frames, lags.
 
 Adding a frame (README, "Adding a frame"): its module in `monitor/frames/`, its model in `schemas/frames.py`, and
-here a `Frame` member, a `build_<frame>` function and one `FrameSpec` entry.
+here a `Frame` name, a `build_<frame>` function and one `FrameSpec` entry.
 
 This module loads neither pandas nor boto3 (`cxgm --help` reads the views declared here): each builder imports
 its frame's module when it is called."""
@@ -122,7 +122,7 @@ class FrameSpec:
     model: str  # its pandera DataFrameModel's name in schemas/frames.py (`model_class`)
     inputs: tuple[str, ...]
     build: Callable[[Build], pd.DataFrame]
-    group: str  # Dagster asset group: "aws" (read from AWS) or "rollups" (computed)
+    group: str  # Dagster asset group: "aws" (read from AWS alone) or "rollups" (computed from other frames)
     # what its asset's metadata says about the frame it built
     summary: Callable[[pd.DataFrame, Build], dict] = rows
     # its builder reads AWS: its asset's kinds say so
