@@ -2,6 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.partitions import migration_partitions
 
 # Run lanes (deploy/dagster.*.yaml limits the history lane): an ended attempt's first run may read execution
@@ -9,7 +10,7 @@ from cxgm_pipeline.partitions import migration_partitions
 LIVE_RUN_TAGS = {"cxgm/lane": "live", "dagster/priority": "10"}  # a running attempt: dequeued first
 HISTORY_RUN_TAGS = {"cxgm/lane": "history"}  # an ended attempt's runs
 
-ATTEMPT_CHAIN = AssetSelection.groups("aws", "rollups") | AssetSelection.assets("migration_report", "rerun_manifest")
+ATTEMPT_CHAIN = AssetSelection.groups("aws", "rollups") | AssetSelection.assets("migration_report", Frame.rerun_manifest)
 
 refresh_attempt_job = define_asset_job(
     "refresh_attempt", selection=ATTEMPT_CHAIN, partitions_def=migration_partitions,
@@ -21,8 +22,8 @@ overview_job = define_asset_job("attempts_overview", selection=AssetSelection.as
 compare_job = define_asset_job("compare_dev_prod", selection=AssetSelection.assets("duration_deltas"),
                                description="Latest dev attempt vs latest prod attempt (configurable).")
 campaign_view_job = define_asset_job(
-    "campaign_view", selection=AssetSelection.assets("dataset_rollup", "collection_rollup", "error_signatures",
-                                                     "rerun_manifest", "migration_report"),
+    "campaign_view", selection=AssetSelection.assets(Frame.dataset_rollup, Frame.collection_rollup, Frame.error_signatures,
+                                                     Frame.rerun_manifest, "migration_report"),
     partitions_def=migration_partitions,
     description="Re-build one (stage, attempt)'s rollups from its stored frames when another attempt of its campaign "
                 "changed (sensors/campaign_views.py): no AWS fetch.",

@@ -20,30 +20,24 @@ from cxgm_pipeline.assets.partition_context import attempt_metadata, listed_atte
 from cxgm_pipeline.monitor.report import links
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import Attempt
-from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, FrameSpec, Markdown, stored_previous
+from cxgm_pipeline.monitor.chain import CHAIN, SPECS, Apis, Build, Frame, FrameSpec, Markdown, publish, stored_previous
 from cxgm_pipeline.monitor.aws.clients import FetchStats
 from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
-from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 from cxgm_pipeline.partitions import migration_partitions
 
 AWS_RESOURCES = {"batch", "logs", "sfn", "artifacts"}
 
 
-def _publish_rerun_files(context: AssetExecutionContext, b: Build, frame: pd.DataFrame) -> dict:
-    """The re-run list also as CSV and JSON beside the report, for people and scripts."""
+def _published(context: AssetExecutionContext, spec: FrameSpec, frame: pd.DataFrame) -> dict:
+    """The files the frame is also written to beside the report (`FrameSpec.publishes`), the first linked."""
     stage, key = partition(context)
     folder = context.resources.store.report_dir(stage, key)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("rerun.csv", "rerun.json"):
-        write_manifest(frame, folder / name)
-    served = links.report_file(AttemptRef(stage, key), "rerun.csv")
+    publish(spec, frame, folder)
+    first = spec.publishes[0]
+    served = links.report_file(AttemptRef(stage, key), first)
     # a named link where a server has the file: a whole path or URL is wider than the UI's pane at 1,280 px
-    return {"csv": MetadataValue.md(f"[rerun.csv]({served})") if served else MetadataValue.path(str(folder / "rerun.csv"))}
-
-
-PUBLISH = {"rerun_manifest": _publish_rerun_files}
-# Frames that read the attempt's campaign (monitor/attempts/campaigns.py).
-CAMPAIGN_FRAMES = {"dataset_rollup", "rerun_manifest"}
+    link = MetadataValue.md(f"[{first}]({served})") if served else MetadataValue.path(str(folder / first))
+    return {first.rsplit(".", 1)[-1]: link}
 
 
 def stored_campaign(context: AssetExecutionContext, r, stats: FetchStats) -> CampaignSource:
@@ -51,8 +45,8 @@ def stored_campaign(context: AssetExecutionContext, r, stats: FetchStats) -> Cam
     no evidence; when it materializes, sensors/campaign_views.py refreshes this one's view."""
 
     def rollup_of(attempt: Attempt) -> pd.DataFrame | None:
-        exists = r.store.exists("dataset_rollup", attempt.stage, attempt.key)
-        return r.store.read("dataset_rollup", attempt.stage, attempt.key) if exists else None
+        exists = r.store.exists(Frame.dataset_rollup, attempt.stage, attempt.key)
+        return r.store.read(Frame.dataset_rollup, attempt.stage, attempt.key) if exists else None
 
     return CampaignSource(lambda stage: listed_attempts(context, r.sfn, stage, stats), rollup_of)
 
@@ -71,9 +65,9 @@ def _refuse_concurrent_run(context: AssetExecutionContext) -> None:
 
 def chain_asset(spec: FrameSpec) -> AssetsDefinition:
     @asset(name=spec.name, partitions_def=migration_partitions, group_name=spec.group, description=spec.doc,
-           dagster_type=pandera_schema_to_dagster_type(spec.model), ins={i: AssetIn(i) for i in spec.inputs},
+           dagster_type=pandera_schema_to_dagster_type(spec.model_class), ins={i: AssetIn(i) for i in spec.inputs},
            required_resource_keys=AWS_RESOURCES | {"store"},
-           kinds={"aws", "pandas"} if spec.group == "aws" else {"pandas"})
+           kinds={"aws", "pandas"} if spec.reads_aws else {"pandas"})
     def _asset(context: AssetExecutionContext, **frames: pd.DataFrame) -> pd.DataFrame:
         if not spec.inputs:
             _refuse_concurrent_run(context)
@@ -83,7 +77,7 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         previous = stored_previous(r.store, stage, attempt.key, (spec.name,), r.sfn.aws_now(stage)) \
             if attempt is not None else {}
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous,
-                  campaign=stored_campaign(context, r, stats) if spec.name in CAMPAIGN_FRAMES else None)
+                  campaign=stored_campaign(context, r, stats) if spec.campaign else None)
         current = SPECS[spec.name]  # looked up at run time: the declaration is the one truth
         frame = current.build(b)
         summary = {k: MetadataValue.md(v) if isinstance(v, Markdown) else v
@@ -91,8 +85,8 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         # a frame's answer line leads: the UI lists metadata in this order
         meta = {**({"answer": summary.pop("answer")} if "answer" in summary else {}),
                 **attempt_metadata(attempt, stats), **summary}
-        if spec.name in PUBLISH:
-            meta.update(PUBLISH[spec.name](context, b, frame))
+        if spec.publishes:
+            meta.update(_published(context, spec, frame))
         if meta.get("why_empty"):
             context.log.info(f"{stage}/{attempt.key if attempt else '-'}: {meta['why_empty'].replace(chr(0x200b), '')}")
         context.add_output_metadata(meta)

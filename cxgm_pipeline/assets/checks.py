@@ -10,6 +10,7 @@ from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.report.document import markdown_table
 from cxgm_pipeline.monitor.views.alerts import failure_counts, failure_rate
 from cxgm_pipeline.monitor.views.answer import attempt_answer
@@ -26,8 +27,8 @@ def _listing(values) -> MetadataValue:
     return MetadataValue.text(", ".join(map(str, values[:LISTED])) + (f" … (+{len(values) - LISTED})" if len(values) > LISTED else ""))
 
 
-@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False,
-             additional_ins={"step_outputs": AssetIn("step_outputs")})
+@asset_check(asset=CHAIN_ASSETS[Frame.dataset_rollup], partitions_def=migration_partitions, blocking=False,
+             additional_ins={Frame.step_outputs: AssetIn(Frame.step_outputs)})
 def every_dataset_accounted_once(dataset_rollup: pd.DataFrame, step_outputs: pd.DataFrame) -> AssetCheckResult:
     """Every dataset a step named has exactly one row, and every row names its dataset (no `unattributed:`)."""
     found = accounting(dataset_rollup, step_outputs)
@@ -38,14 +39,14 @@ def every_dataset_accounted_once(dataset_rollup: pd.DataFrame, step_outputs: pd.
     )
 
 
-@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
+@asset_check(asset=CHAIN_ASSETS[Frame.dataset_rollup], partitions_def=migration_partitions, blocking=False)
 def succeeded_have_new_version(dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """A dataset that succeeded must have the new dataset version its migration created."""
     succeeded, lacking = succeeded_without_new_version(dataset_rollup)
     return AssetCheckResult(passed=lacking.empty, metadata={"succeeded": succeeded, "without_new_version": _listing(lacking)})
 
 
-@asset_check(asset=CHAIN_ASSETS["dataset_rollup"], partitions_def=migration_partitions, blocking=False)
+@asset_check(asset=CHAIN_ASSETS[Frame.dataset_rollup], partitions_def=migration_partitions, blocking=False)
 def failure_rate_below_threshold(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame) -> AssetCheckResult:
     """Failed datasets stay under $CXGM_MAX_FAILURE_RATE (default 10%) of those that ran."""
     threshold = max_failure_rate()
@@ -75,10 +76,10 @@ def _placeholder(dataset_rollup: pd.DataFrame, context: AssetCheckExecutionConte
 
 # A multi-asset check only to be allowed to yield nothing: a placeholder's result is then Skipped (yellow in the
 # check's partition grid), neither Passed (a clean rehearsal) nor Failed (nothing went wrong).
-@multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=CHAIN_ASSETS["dataset_rollup"].key,
-                                         additional_deps=["enriched_jobs"], partitions_def=migration_partitions)],
-                   can_subset=True, ins={"dataset_rollup": AssetIn("dataset_rollup"),
-                                         "enriched_jobs": AssetIn("enriched_jobs")},
+@multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=CHAIN_ASSETS[Frame.dataset_rollup].key,
+                                         additional_deps=[Frame.enriched_jobs], partitions_def=migration_partitions)],
+                   can_subset=True, ins={Frame.dataset_rollup: AssetIn(Frame.dataset_rollup),
+                                         Frame.enriched_jobs: AssetIn(Frame.enriched_jobs)},
                    required_resource_keys={"sfn", "store"})
 def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame,
                        enriched_jobs: pd.DataFrame):
@@ -100,8 +101,8 @@ def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.D
                            metadata={"partition": where, "answer": answer, "health": health.level})
 
 
-@asset_check(asset=CHAIN_ASSETS["sfn_executions"], partitions_def=migration_partitions, blocking=False,
-             additional_ins={"dataset_rollup": AssetIn("dataset_rollup"), "migration_jobs": AssetIn("migration_jobs")})
+@asset_check(asset=CHAIN_ASSETS[Frame.sfn_executions], partitions_def=migration_partitions, blocking=False,
+             additional_ins={Frame.dataset_rollup: AssetIn(Frame.dataset_rollup), Frame.migration_jobs: AssetIn(Frame.migration_jobs)})
 def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: pd.DataFrame,
                                   migration_jobs: pd.DataFrame) -> AssetCheckResult:
     """Ended ingestion executions and their datasets' Batch jobs tell the same story; mismatches are listed,
@@ -113,7 +114,7 @@ def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: 
         "list": MetadataValue.md(markdown_table(mismatches, list(mismatches.columns), 50))})
 
 
-@asset_check(asset=CHAIN_ASSETS["migration_jobs"], partitions_def=migration_partitions, blocking=False)
+@asset_check(asset=CHAIN_ASSETS[Frame.migration_jobs], partitions_def=migration_partitions, blocking=False)
 def aws_access(context: AssetCheckExecutionContext, sfn: StepFunctionsResource) -> AssetCheckResult:
     """`cxgm doctor` for the partition's stage: credentials, clock, every configured name and every read-only
     action cxgm uses. An attempt with no job may be a queue that does not exist: this says so."""

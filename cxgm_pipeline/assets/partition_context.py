@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetExecutionContext, Failure
 
 from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
 
@@ -59,7 +60,7 @@ def resolve_attempt(context: AssetExecutionContext, sfn: StepFunctionsResource,
 
 def _had_jobs(store, stage: str, key: str) -> bool:
     try:
-        return store.exists("migration_jobs", stage, key) and not store.read("migration_jobs", stage, key).empty
+        return store.exists(Frame.migration_jobs, stage, key) and not store.read(Frame.migration_jobs, stage, key).empty
     except Exception:  # an unreadable old frame is no evidence either way
         return False
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import ENV, FRAME_SUFFIXES, check_output, console, guarded, progress, show_table, write_frame
+from cxgm_pipeline.monitor.chain import Frame
 
 COUNTS = ["datasets", "succeeded", "failed", "running", "pending", "not_started", "skipped"]
 PROGRESS = ["done", "failed", "running", "remaining", "skipped", "rate/h", "ETA"]
@@ -30,17 +31,17 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         for a in found:
             jobs = None
             if fetch:
-                frames = session.frames(env, a.key, wanted=("dataset_rollup", "enriched_jobs", "child_failures")).frames
-                rollups[(a.stage, a.key)], jobs = frames["dataset_rollup"], frames["enriched_jobs"]
+                frames = session.frames(env, a.key, wanted=(Frame.dataset_rollup, Frame.enriched_jobs, Frame.child_failures)).frames
+                rollups[(a.stage, a.key)], jobs = frames[Frame.dataset_rollup], frames[Frame.enriched_jobs]
                 outcomes[(a.stage, a.key)] = with_outcome(a, frames).outcome
-            elif session.store.exists("dataset_rollup", a.stage, a.key):
-                rollups[(a.stage, a.key)] = session.store.read("dataset_rollup", a.stage, a.key)
-                if session.store.exists("migration_jobs", a.stage, a.key):
+            elif session.store.exists(Frame.dataset_rollup, a.stage, a.key):
+                rollups[(a.stage, a.key)] = session.store.read(Frame.dataset_rollup, a.stage, a.key)
+                if session.store.exists(Frame.migration_jobs, a.stage, a.key):
                     outcomes[(a.stage, a.key)] = stored_outcome(a, session.store)
             rollup = rollups.get((a.stage, a.key))
             if rollup is not None and rollup.empty:  # no dataset: its jobs say why
-                if jobs is None and session.store.exists("enriched_jobs", a.stage, a.key):
-                    jobs = session.store.read("enriched_jobs", a.stage, a.key)
+                if jobs is None and session.store.exists(Frame.enriched_jobs, a.stage, a.key):
+                    jobs = session.store.read(Frame.enriched_jobs, a.stage, a.key)
                 if jobs is not None:
                     notes[a.key] = attempt_summary(a, jobs, rollup)
         rehearsals = rehearsal_candidates(session.sfn, env, not all(a.ended for a in found), stats=session.stats)

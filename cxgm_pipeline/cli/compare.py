@@ -3,6 +3,7 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import UsageError, check_output, err, guarded, load_frames, show_table, write_frame
+from cxgm_pipeline.monitor.chain import Frame
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -25,7 +26,7 @@ def _campaign_view(loaded):
     from cxgm_pipeline.monitor.attempts.campaigns import campaign_view
     from cxgm_pipeline.monitor.session import MonitorSession
 
-    rollup = loaded.frames["dataset_rollup"]
+    rollup = loaded.frames[Frame.dataset_rollup]
     if loaded.attempt is None:  # an imported bundle: its own rollup is all there is
         return rollup
     members = MonitorSession().campaign(loaded.stage, loaded.attempt, rollup)
@@ -49,12 +50,12 @@ def compare(
     if out:
         check_output(out, (".png", ".csv", ".parquet", ".json"))
     (bs, bt), (os_, ot) = _split(base), _split(other)
-    wanted = ("dataset_rollup", "error_signatures")
+    wanted = (Frame.dataset_rollup, Frame.error_signatures)
     loaded_left = load_frames(bs, bt, None, None, refresh, wanted=wanted)
     loaded_right = load_frames(os_, ot, None, None, refresh, wanted=wanted)
     left, right = loaded_left.frames, loaded_right.frames
     deltas = duration_deltas(f"{bs}:{bt}", _campaign_view(loaded_left), f"{os_}:{ot}", _campaign_view(loaded_right))
-    causes = signature_diff(f"{bs}:{bt}", left["error_signatures"], f"{os_}:{ot}", right["error_signatures"])
+    causes = signature_diff(f"{bs}:{bt}", left[Frame.error_signatures], f"{os_}:{ot}", right[Frame.error_signatures])
     ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
     ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)
     if out and out.suffix.lower() == ".png":

@@ -7,8 +7,9 @@ from pathlib import Path
 from rich.markup import escape
 
 from cxgm_pipeline.cli.common import UsageError, check_output, console, load_frames, show_table, write_frame, FRAME_SUFFIXES
+from cxgm_pipeline.monitor.chain import Frame
 
-FRAMES = ("dataset_rollup", "enriched_jobs", "sfn_executions")
+FRAMES = (Frame.dataset_rollup, Frame.enriched_jobs, Frame.sfn_executions)
 HOW_TO_FIND = ("find dataset ids with `cxgm describe datasets --env STAGE --tag ATTEMPT` (add --status failed) or "
                "`cxgm rerun`; the 8-character prefix the tables show is enough")
 
@@ -20,8 +21,8 @@ def _stored(env: str | None) -> list[tuple[str, str, dict]]:
     from cxgm_pipeline.monitor.store.frames import FrameStore
 
     store = FrameStore()
-    return [(stage, key, {"dataset_rollup": store.read("dataset_rollup", stage, key)})
-            for stage in ([env] if env else get_config().stage_names) for key in store.attempts("dataset_rollup", stage)]
+    return [(stage, key, {Frame.dataset_rollup: store.read(Frame.dataset_rollup, stage, key)})
+            for stage in ([env] if env else get_config().stage_names) for key in store.attempts(Frame.dataset_rollup, stage)]
 
 
 def _with_frames(dataset_id: str, searched: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
@@ -32,7 +33,7 @@ def _with_frames(dataset_id: str, searched: list[tuple[str, str, dict]]) -> list
     store = FrameStore()
     out = []
     for stage, key, frames in searched:
-        rollup = frames["dataset_rollup"]
+        rollup = frames[Frame.dataset_rollup]
         if not rollup.empty and (rollup["dataset_id"] == dataset_id).any():
             more = [n for n in FRAMES if n not in frames and store.exists(n, stage, key)]
             frames = {**frames, **{n: store.read(n, stage, key) for n in more}}
@@ -44,7 +45,7 @@ def _resolve_id(dataset_id: str, searched: list[tuple[str, str, dict]]) -> str:
     """The full DATASET_ID, from itself or a unique prefix of one; a clear error otherwise."""
     known = set()
     for _, _, frames in searched:
-        rollup = frames.get("dataset_rollup")
+        rollup = frames.get(Frame.dataset_rollup)
         if rollup is not None and not rollup.empty:
             known.update(rollup["dataset_id"])
     if dataset_id in known:

@@ -5,42 +5,27 @@ import typer
 
 from cxgm_pipeline.cli.common import (
     END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, err, guarded, load_frames, show_table, write_frame)
+from cxgm_pipeline.monitor.chain import CHAIN, Frame, View
+
+# each frame's view, as its FrameSpec declares it (monitor/chain.py), by the name `describe` takes
+VIEWS: dict[str, tuple[str, View]] = {spec.view.what: (spec.name, spec.view) for spec in CHAIN if spec.view}
 
 
-class What(str, Enum):
-    jobs = "jobs"
-    executions = "executions"
-    datasets = "datasets"
-    collections = "collections"
-    errors = "errors"
-    dataset = "dataset"
-    portal = "portal"
+def _choices() -> list[str]:
+    """The views in the chain's order, with `dataset` (one dataset across attempts: no frame of its own) after
+    `errors`: the order users of `--help` and of the choices error know."""
+    names = list(VIEWS)
+    names.insert(names.index("errors") + 1 if "errors" in names else len(names), "dataset")
+    return names
 
 
-# frame, status column, step column, columns shown in the terminal
-VIEWS = {
-    What.jobs: ("enriched_jobs", "status", "step",
-                ["job_name", "status", "duration_s", "attempts", "dataset_version_id", "error_category", "error_signature"]),
-    What.executions: ("sfn_executions", "status", None,
-                      ["execution_name", "status", "duration_s", "dataset_id", "new_dataset_version_id", "attribution"]),
-    What.datasets: ("dataset_rollup", "state", "failing_step",
-                    ["dataset_id", "collection_id", "collection_version_id", "state", "current_step", "failing_step",
-                     "error_category", "retries", "campaign_state", "campaign_attempt"]),
-    What.collections: ("collection_rollup", None, None,
-                       ["collection_id", "collection_migration_status", "datasets", "succeeded", "failed", "running",
-                        "not_started", "skipped", "can_publish"]),
-    What.errors: ("error_signatures", None, "step",
-                  ["jobs", "datasets", "step", "error_category", "error_signature", "examples", "error_evidence"]),
-    What.portal: ("portal_state", "portal_verdict", None,
-                  ["dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version", "portal_current",
-                   "revision_published", "portal_why"]),
-}
+What = Enum("What", [(name, name) for name in _choices()], type=str)
 
 
 @guarded
 def describe(
     ctx: typer.Context,
-    what: What = typer.Argument(..., help="jobs | executions | datasets | collections | errors | portal | dataset ID"),
+    what: What = typer.Argument(..., help=" | ".join(VIEWS) + " | dataset ID"),
     dataset_id: str | None = typer.Argument(None, metavar="[ID]", help="With `dataset`: the DATASET_ID to follow"),
     env: str = ENV, tag: str | None = TAG, start: str | None = START, end: str | None = END,
     status: str | None = typer.Option(None, help="Keep rows with this status (jobs: FAILED…, datasets: failed…)"),
@@ -63,14 +48,14 @@ def describe(
         return describe_dataset(dataset_id, env if tag or _given(ctx, "env") else None, tag, refresh, out)
     if dataset_id:
         raise ValueError(f"{dataset_id!r}: only `describe dataset` takes an ID")
-    name, status_column, step_column, shown = VIEWS[what]
+    name, view = VIEWS[what.value]
     if out:
         check_output(out, FRAME_SUFFIXES)
     # the jobs too: an empty view says why from them (failed in gather_collections...), stored or fetched alike
-    loaded = load_frames(env, tag, start, end, refresh, wanted=tuple(dict.fromkeys((name, "enriched_jobs"))))
+    loaded = load_frames(env, tag, start, end, refresh, wanted=tuple(dict.fromkeys((name, Frame.enriched_jobs))))
     frame = loaded.frames[name]
-    if name != "enriched_jobs" and frame.empty and loaded.attempt is not None:
-        jobs = loaded.frames.get("enriched_jobs")
+    if name != Frame.enriched_jobs and frame.empty and loaded.attempt is not None:
+        jobs = loaded.frames.get(Frame.enriched_jobs)
         if jobs is not None:
             from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
 
@@ -78,21 +63,21 @@ def describe(
             if why:
                 err.print(f"{env}/{loaded.key}: {why}")
     if status:
-        if status_column is None:
+        if view.status is None:
             raise ValueError(f"--status does not apply to {what.value}")
-        known = _known_statuses(what)
+        known = [e.value for e in view.statuses] if view.statuses else sorted(set(frame[view.status].dropna().astype(str)))
         if status.lower() not in {k.lower() for k in known}:
             raise ValueError(f"--status {status!r}: expected one of {', '.join(known)}")
-        frame = frame[frame[status_column].astype(str).str.lower() == status.lower()]
+        frame = frame[frame[view.status].astype(str).str.lower() == status.lower()]
     if step:
-        if step_column is None:
+        if view.step is None:
             raise ValueError(f"--step does not apply to {what.value}")
         from cxgm_pipeline.vocabulary import Step
 
-        known = sorted({s.value for s in Step} | set(frame[step_column].dropna().astype(str)))
+        known = sorted({s.value for s in Step} | set(frame[view.step].dropna().astype(str)))
         if step not in known:
             raise ValueError(f"--step {step!r}: expected one of {', '.join(known)}")
-        frame = frame[frame[step_column] == step]
+        frame = frame[frame[view.step] == step]
     frame = _failures_first(what, frame)
     if out:
         write_frame(frame, out)
@@ -102,7 +87,7 @@ def describe(
 
         categories, frame = signatures_by_category(frame)
         show_table(categories, f"causes by category of {env}/{tag or 'window'}", list(categories.columns))
-    show_table(frame, f"{what.value} of {env}/{tag or 'window'}", shown)
+    show_table(frame, f"{what.value} of {env}/{tag or 'window'}", list(view.columns))
 
 
 def _failures_first(what: What, frame):
@@ -126,10 +111,3 @@ def _given(ctx: typer.Context, name: str) -> bool:
     from click.core import ParameterSource
 
     return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-
-
-def _known_statuses(what: What) -> list[str]:
-    from cxgm_pipeline.vocabulary import DatasetState, ExecutionStatus, JobStatus
-
-    enum = {What.jobs: JobStatus, What.executions: ExecutionStatus, What.datasets: DatasetState}[what]
-    return [e.value for e in enum]

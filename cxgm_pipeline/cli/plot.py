@@ -4,6 +4,7 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import END, ENV, REFRESH, START, TAG, check_output, err, guarded, load_frames
+from cxgm_pipeline.monitor.chain import Frame
 
 
 class Subject(str, Enum):
@@ -30,7 +31,7 @@ def plot(
     from cxgm_pipeline.monitor.report import plots
 
     check_output(out, (".png",))
-    name = "enriched_jobs" if subject is Subject.jobs else "dataset_rollup"
+    name = Frame.enriched_jobs if subject is Subject.jobs else Frame.dataset_rollup
     result = load_frames(env, tag, start, end, refresh, wanted=(name,))
     frame = result.frames[name]
     title = f"{subject.value} of {env}/{result.key}"

@@ -3,6 +3,7 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import END, ENV, REFRESH, START, TAG, check_output, err, guarded, load_frames
+from cxgm_pipeline.monitor.chain import Frame
 
 
 @guarded
@@ -19,7 +20,7 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
     progress = _progress(result)
     answer = None
     if result.attempt is not None:
-        answer, _ = attempt_answer(result.attempt, result.frames["dataset_rollup"], result.frames["enriched_jobs"],
+        answer, _ = attempt_answer(result.attempt, result.frames[Frame.dataset_rollup], result.frames[Frame.enriched_jobs],
                                    progress)
     write_attempt_report(out, AttemptReport(AttemptRef(env, result.key), result.frames, progress, answer))
     err.print(f"wrote {out / 'index.html'}, {out / 'index.md'}, the plots and {out / 'rerun.csv'}")
@@ -36,8 +37,8 @@ def _progress(result):
         return None
     candidates = rehearsal_candidates(StepFunctions(), result.stage, not result.attempt.ended)
     f = result.frames
-    return stored_progress(result.attempt, FrameStore(), candidates, rollup=f["dataset_rollup"],
-                           now=observed_now(f["enriched_jobs"], f["dataset_rollup"]))
+    return stored_progress(result.attempt, FrameStore(), candidates, rollup=f[Frame.dataset_rollup],
+                           now=observed_now(f[Frame.enriched_jobs], f[Frame.dataset_rollup]))
 
 
 @guarded
@@ -47,6 +48,6 @@ def rerun(env: str = ENV, tag: str | None = TAG, start: str | None = START, end:
     from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
 
     check_output(out, (".csv", ".json"))
-    manifest = load_frames(env, tag, start, end, refresh, wanted=("rerun_manifest",)).frames["rerun_manifest"]
+    manifest = load_frames(env, tag, start, end, refresh, wanted=(Frame.rerun_manifest,)).frames[Frame.rerun_manifest]
     write_manifest(manifest, out)
     err.print(f"wrote {len(manifest)} datasets to {out}")

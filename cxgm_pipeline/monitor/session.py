@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
-from cxgm_pipeline.monitor.chain import EARLY, FRAMES, SPECS, Apis, Build, stored_previous
+from cxgm_pipeline.monitor.chain import FRAMES, SPECS, Apis, Build, Frame, stored_previous
 from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts, window_attempt
 from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
@@ -91,9 +91,9 @@ class MonitorSession:
     def _final(self, attempt: Attempt) -> bool:
         """Its stored frames saw it ended: its jobs were observed (AWS's clock) after its end, so a refresh has
         nothing left to read (a redrive moves the end, and makes them stale again)."""
-        if not attempt.ended or not self.store.exists("migration_jobs", attempt.stage, attempt.key):
+        if not attempt.ended or not self.store.exists(Frame.migration_jobs, attempt.stage, attempt.key):
             return False
-        observed = self.store.read("migration_jobs", attempt.stage, attempt.key)["observed_at"]
+        observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key)["observed_at"]
         # and not after AWS's now: frames of a later moment (a clock set back) are no one's present
         return not observed.empty and pd.Timestamp(attempt.stop) < observed.max() <= pd.Timestamp(
             self.sfn.aws_now(attempt.stage))
@@ -126,10 +126,11 @@ class MonitorSession:
         """An attempt's campaign: the stage's attempts, and each other attempt's rollup as stored when fresh, else
         fetched (alone: a neighbour's own campaign is not looked up)."""
         def rollup_of(attempt: Attempt) -> pd.DataFrame | None:
-            if self._fresh(attempt.stage, attempt, ("dataset_rollup",)):
-                return self.store.read("dataset_rollup", attempt.stage, attempt.key)
+            if self._fresh(attempt.stage, attempt, (Frame.dataset_rollup,)):
+                return self.store.read(Frame.dataset_rollup, attempt.stage, attempt.key)
             previous = stored_previous(self.store, attempt.stage, attempt.key, now=self.sfn.aws_now(attempt.stage))
-            return self.fetch(attempt.stage, attempt, ("dataset_rollup",), previous, campaign=False)["dataset_rollup"]
+            return self.fetch(attempt.stage, attempt, (Frame.dataset_rollup,), previous,
+                              campaign=False)[Frame.dataset_rollup]
 
         return CampaignSource(self._attempts, rollup_of)
 
@@ -145,20 +146,20 @@ class MonitorSession:
         index = next((i for i, a in enumerate(found) if a.key == attempt.key), None)
         alone = index is None or not ((index > 0 and may_continue(found[index - 1], attempt))
                                       or (index + 1 < len(found) and may_continue(attempt, found[index + 1])))
-        if alone or not {"dataset_rollup", "rerun_manifest"} & set(frames):
+        if alone or not {Frame.dataset_rollup, Frame.rerun_manifest} & set(frames):
             return frames
-        rollup = frames.get("dataset_rollup")
+        rollup = frames.get(Frame.dataset_rollup)
         if rollup is None:
-            rollup = self.store.read("dataset_rollup", attempt.stage, attempt.key)
+            rollup = self.store.read(Frame.dataset_rollup, attempt.stage, attempt.key)
         if rollup.empty or "campaign" not in rollup.columns:
             return frames
         members = self.campaign_source().members(attempt, rollup)
         keyed = [(a.key, r) for a, r in members]
         out = dict(frames)
-        if "dataset_rollup" in out:
-            out["dataset_rollup"] = validate(DatasetRollup, with_campaign(rollup, attempt.key, keyed))
-        if "rerun_manifest" in out:
-            out["rerun_manifest"] = rerun_manifest(rollup, ended=members[-1][0].ended, members=keyed)
+        if Frame.dataset_rollup in out:
+            out[Frame.dataset_rollup] = validate(DatasetRollup, with_campaign(rollup, attempt.key, keyed))
+        if Frame.rerun_manifest in out:
+            out[Frame.rerun_manifest] = rerun_manifest(rollup, ended=members[-1][0].ended, members=keyed)
         return out
 
     def campaign(self, stage: str, attempt: Attempt, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -197,9 +198,9 @@ class MonitorSession:
         # start, side by side; enriched_jobs and step_outputs together once the jobs are known
         with ThreadPoolExecutor(max_workers=4) as pool:
             if attempt is not None:
-                for frame, (listing, start) in EARLY.items():
-                    if frame in needed:
-                        build.early[listing] = pool.submit(start, build)
+                for name in needed:
+                    if SPECS[name].early is not None:
+                        build.early[name] = pool.submit(SPECS[name].early, build)
             running: dict = {}
             while len(build.frames) < len(needed):
                 for n in needed:

@@ -19,9 +19,10 @@ from cxgm_pipeline.config import sensor_seconds
 from cxgm_pipeline.jobs import campaign_view_job
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.campaigns import views_to_refresh
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.partitions import partition_key
 
-ROLLUP = AssetKey("dataset_rollup")
+ROLLUP = AssetKey(Frame.dataset_rollup)
 BATCH = 200  # materializations read per tick; the cursor goes on from the last
 
 

@@ -23,10 +23,11 @@ from dagster import (
 from cxgm_pipeline.config import get_config, refresh_seconds, sensor_seconds
 from cxgm_pipeline.jobs import LIVE_RUN_TAGS, refresh_attempt_job
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 
-DONE_ASSET = AssetKey("dataset_rollup")  # the partition is fresh when its rollup is
+DONE_ASSET = AssetKey(Frame.dataset_rollup)  # the partition is fresh when its rollup is
 # Dagster's IN_PROGRESS_RUN_STATUSES leaves out queued runs; a queued refresh is a refresh under way.
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]

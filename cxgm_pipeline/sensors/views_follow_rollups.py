@@ -22,8 +22,9 @@ from dagster import (
 
 from cxgm_pipeline.config import sensor_seconds
 from cxgm_pipeline.jobs import compare_job, overview_job
+from cxgm_pipeline.monitor.chain import Frame
 
-ROLLUP = AssetKey("dataset_rollup")
+ROLLUP = AssetKey(Frame.dataset_rollup)
 AS_OF = "rollups_as_of"  # a view's metadata: the storage id of the newest rollup when it read them
 VIEW_JOBS = {"attempt_states": overview_job, "duration_deltas": compare_job}
 VIEWS = tuple(VIEW_JOBS)

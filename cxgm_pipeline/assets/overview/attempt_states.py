@@ -3,6 +3,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from cxgm_pipeline.config import get_config
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.views.attempt_states import attempt_states as build_attempt_states
 from cxgm_pipeline.monitor.views.attempt_states import latest_markdown, outcomes_markdown
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
@@ -17,16 +18,16 @@ from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
 
 # It reads every stored dataset_rollup partition itself (an unpartitioned view over all of them): the lineage
 # is declared with `deps`, so the UI shows it downstream of dataset_rollup, and it refreshes after any of them.
-@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=["dataset_rollup"])
+@asset(dagster_type=pandera_schema_to_dagster_type(AttemptStates), kinds={"pandas"}, deps=[Frame.dataset_rollup])
 def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, store: FrameStoreResource) -> pd.DataFrame:
     """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
     dataset counts from its latest rollup."""
     as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
     attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
-    rollups = {(a.stage, a.key): store.read("dataset_rollup", a.stage, a.key)
-               for a in attempts if store.exists("dataset_rollup", a.stage, a.key)}
+    rollups = {(a.stage, a.key): store.read(Frame.dataset_rollup, a.stage, a.key)
+               for a in attempts if store.exists(Frame.dataset_rollup, a.stage, a.key)}
     outcomes = {(a.stage, a.key): stored_outcome(a, store) for a in attempts
-                if store.exists("migration_jobs", a.stage, a.key)}
+                if store.exists(Frame.migration_jobs, a.stage, a.key)}
     states = build_attempt_states(attempts, rollups, outcomes)
     stages = get_config().stage_names
     # the pane shows what fits it at 1,280 px (lists that wrap, inline); the table of every attempt, wider than

@@ -10,6 +10,7 @@ from pydantic import Field
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import list_attempts
 from cxgm_pipeline.monitor.attempts.campaigns import campaign_view, stored_members
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.views.deltas import duration_deltas as build_duration_deltas
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor.report import links
@@ -39,7 +40,7 @@ def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsRe
     if not ref.is_latest:
         return ref
     stage = ref.stage
-    stored = set(store.attempts("dataset_rollup", stage))
+    stored = set(store.attempts(Frame.dataset_rollup, stage))
     for candidate in reversed(list_attempts(stage, sfn)):
         if candidate.key in stored:
             return candidate.ref
@@ -56,7 +57,7 @@ def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctions
     return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
 
 
-@asset(deps=[AssetDep("dataset_rollup"), AssetDep("error_signatures")],
+@asset(deps=[AssetDep(Frame.dataset_rollup), AssetDep(Frame.error_signatures)],
        dagster_type=pandera_schema_to_dagster_type(DurationDeltas), kinds={"pandas", "matplotlib"})
 def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
                     sfn: StepFunctionsResource) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.report import links
 from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
 from cxgm_pipeline.monitor.views.failures import failures_markdown, rerun_markdown, top_failed_markdown
@@ -47,13 +48,13 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
     answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress)
-    r = AttemptReport(ref, {"enriched_jobs": enriched_jobs, "dataset_rollup": dataset_rollup,
-                            "error_signatures": error_signatures, "rerun_manifest": rerun_manifest,
-                            "sfn_executions": sfn_executions, "portal_state": portal_state}, progress, answer)
+    r = AttemptReport(ref, {Frame.enriched_jobs: enriched_jobs, Frame.dataset_rollup: dataset_rollup,
+                            Frame.error_signatures: error_signatures, Frame.rerun_manifest: rerun_manifest,
+                            Frame.sfn_executions: sfn_executions, Frame.portal_state: portal_state}, progress, answer)
     folder = store.report_dir(stage, attempt)
     # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
     figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
-                                   rerun_files=False)
+                                   published=False)
     # the answer first: the UI lists metadata in this order, and a person reads the first line
     meta = {"answer": MetadataValue.md(f"**{answer}**"),
             "health": breakable(health.reason) or "no failure"}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts.listing import Attempt
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.vocabulary import AttemptState, DatasetState
 
 # execution outcomes after which production starts the migration again
@@ -165,13 +166,13 @@ def fingerprint(members: list[tuple[str, pd.DataFrame | None]]) -> str:
 def stored_members(store, stage: str, key: str) -> list[tuple[str, pd.DataFrame]]:
     """The campaign of a stored rollup, from the frame store alone: the stored rollups of the stage that name the
     same campaign (oldest first, by their first dataset start; a campaign's key is its first attempt's)."""
-    own = store.read("dataset_rollup", stage, key)
+    own = store.read(Frame.dataset_rollup, stage, key)
     campaign = own["campaign"].iloc[0] if "campaign" in own.columns and not own.empty else key
     members = [(key, own)]
-    for other in store.attempts("dataset_rollup", stage):
+    for other in store.attempts(Frame.dataset_rollup, stage):
         if other == key:
             continue
-        rollup = store.read("dataset_rollup", stage, other)
+        rollup = store.read(Frame.dataset_rollup, stage, other)
         if "campaign" in rollup.columns and not rollup.empty and rollup["campaign"].iloc[0] == campaign:
             members.append((other, rollup))
     def order(member: tuple[str, pd.DataFrame]):

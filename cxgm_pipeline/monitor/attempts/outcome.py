@@ -9,6 +9,7 @@ import dataclasses
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts.listing import Attempt
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.vocabulary import (
     AttemptOutcome,
     AttemptState,
@@ -62,14 +63,14 @@ def attempt_outcome(attempt: Attempt, jobs: pd.DataFrame | None, rollup: pd.Data
 
 def with_outcome(attempt: Attempt, frames: dict[str, pd.DataFrame]) -> Attempt:
     """The attempt with its outcome, from whichever of its frames are at hand."""
-    jobs = frames.get("enriched_jobs", frames.get("migration_jobs"))
-    outcome = attempt_outcome(attempt, jobs, frames.get("dataset_rollup"), frames.get("child_failures"))
+    jobs = frames.get(Frame.enriched_jobs, frames.get(Frame.migration_jobs))
+    outcome = attempt_outcome(attempt, jobs, frames.get(Frame.dataset_rollup), frames.get(Frame.child_failures))
     return dataclasses.replace(attempt, outcome=outcome.value)
 
 
 def stored_outcome(attempt: Attempt, store) -> str:
     """The outcome from the attempt's stored frames (a frame store: `exists`/`read`)."""
     frames = {name: store.read(name, attempt.stage, attempt.key)
-              for name in ("migration_jobs", "dataset_rollup", "child_failures")
+              for name in (Frame.migration_jobs, Frame.dataset_rollup, Frame.child_failures)
               if store.exists(name, attempt.stage, attempt.key)}
     return with_outcome(attempt, frames).outcome

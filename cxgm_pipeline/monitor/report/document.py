@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from matplotlib.figure import Figure
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.store.frames import StorePath
 
 from cxgm_pipeline.monitor.report import plots
@@ -50,12 +51,12 @@ class AttemptReport:
 
 def key_numbers(r: AttemptReport) -> dict[str, int]:
     """The numbers a person looks for first; also the UI's numeric metadata (plotted over refreshes)."""
-    datasets, jobs = r.frame("dataset_rollup"), r.frame("enriched_jobs")
+    datasets, jobs = r.frame(Frame.dataset_rollup), r.frame(Frame.enriched_jobs)
     states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
     return {
         "datasets": len(datasets),
         **{f"datasets_{s.value}": int(states.get(s.value, 0)) for s in DatasetState},
-        "to_rerun": len(r.frame("rerun_manifest")),
+        "to_rerun": len(r.frame(Frame.rerun_manifest)),
         "jobs": len(jobs),
         "jobs_failed": int((jobs["status"] == JobStatus.FAILED.value).sum()) if not jobs.empty else 0,
     }
@@ -87,9 +88,9 @@ def progress_figure(r: AttemptReport) -> Figure | None:
 
 FigureMaker = Callable[[AttemptReport], Figure | None]
 FIGURES: list[tuple[str, FigureMaker]] = [
-    ("dataset_states.png", lambda r: plots.plot_dataset_status_counts(r.frame("dataset_rollup"))),
-    ("job_status_counts.png", lambda r: plots.plot_job_status_counts(r.frame("enriched_jobs"))),
-    ("job_durations.png", lambda r: plots.plot_job_durations(r.frame("enriched_jobs"))),
+    ("dataset_states.png", lambda r: plots.plot_dataset_status_counts(r.frame(Frame.dataset_rollup))),
+    ("job_status_counts.png", lambda r: plots.plot_job_status_counts(r.frame(Frame.enriched_jobs))),
+    ("job_durations.png", lambda r: plots.plot_job_durations(r.frame(Frame.enriched_jobs))),
     ("progress.png", progress_figure),
 ]
 
@@ -168,7 +169,7 @@ def markdown_table(df: pd.DataFrame, columns: list[str], limit: int | None = Non
 def _signatures(r: AttemptReport) -> str:
     from cxgm_pipeline.monitor.views.failures import signatures_by_category
 
-    _, ordered = signatures_by_category(r.frame("error_signatures"))  # under their category, the biggest first
+    _, ordered = signatures_by_category(r.frame(Frame.error_signatures))  # under their category, the biggest first
     return ("One row per cause, under its category (the biggest first). `examples`: what the signature's "
             "{placeholders} stood for; `error_evidence`: the classifier rule that decided the category and the line "
             "it matched.\n\n"
@@ -182,7 +183,7 @@ def _by_category(r: AttemptReport) -> str:
     first, whatever the number of its signatures."""
     from cxgm_pipeline.monitor.views.failures import by_category, by_category_and_step
 
-    datasets = r.frame("dataset_rollup")
+    datasets = r.frame(Frame.dataset_rollup)
     cats = by_category(datasets)
     if cats.empty:
         return "_none_\n"
@@ -193,11 +194,11 @@ def _by_category(r: AttemptReport) -> str:
 def _rerun_split(r: AttemptReport) -> str:
     from cxgm_pipeline.monitor.views.failures import rerun_markdown
 
-    return rerun_markdown(r.frame("rerun_manifest"), limit=10**6) + "\n"
+    return rerun_markdown(r.frame(Frame.rerun_manifest), limit=10**6) + "\n"
 
 
 def _rerun(r: AttemptReport) -> str:
-    manifest = r.frame("rerun_manifest")
+    manifest = r.frame(Frame.rerun_manifest)
     return (f"{len(manifest)} datasets, as in rerun.csv: failed ones, and once the attempt ended those it never "
             f"started.\n\n" + markdown_table(manifest, RERUN_COLUMNS))
 
@@ -221,8 +222,8 @@ def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
     one of them in full."""
     from cxgm_pipeline.monitor.views.drilldown import failed_datasets
 
-    datasets = r.frame("dataset_rollup")
-    table = failed_datasets(datasets, r.frame("enriched_jobs"), r.frame("sfn_executions"), top)
+    datasets = r.frame(Frame.dataset_rollup)
+    table = failed_datasets(datasets, r.frame(Frame.enriched_jobs), r.frame(Frame.sfn_executions), top)
     if table.empty:
         return "_none_\n"
     n = int((datasets["state"] == DatasetState.FAILED.value).sum())
@@ -243,7 +244,7 @@ def _portal(r: AttemptReport) -> str:
     the new schema (all of them are in the portal_state frame: `cxgm describe portal`)."""
     from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
 
-    frame = r.frames.get("portal_state")
+    frame = r.frames.get(Frame.portal_state)
     if frame is None or frame.empty:
         return "_not read_ (no dataset, or no portal_state frame)\n"
     counts = frame["portal_verdict"].value_counts()
@@ -276,7 +277,7 @@ def _first_line(message) -> str | None:
 
 def _verdicts(r: AttemptReport) -> str:
     """What production's own cleanup step said of the datasets it did not migrate, beside what cxgm concluded."""
-    datasets = r.frame("dataset_rollup")
+    datasets = r.frame(Frame.dataset_rollup)
     if datasets.empty or "production_verdict" not in datasets or datasets["production_verdict"].isna().all():
         return "_production's cleanup step flagged no dataset (or its records are not read yet)_\n"
     flagged = datasets[datasets["production_verdict"].notna()]
@@ -404,17 +405,19 @@ def signature_diff_section(causes: pd.DataFrame, limit: int = 50) -> str:
 
 
 def write_attempt_report(folder: StorePath, r: AttemptReport, links: Mapping[str, str] | None = None,
-                         rerun_files: bool = True) -> dict[str, bytes]:
-    """The attempt's report (index.md, index.html, PNGs) and its re-run list (rerun.csv, rerun.json) in
-    `folder`, as the asset, `cxgm report` and `cxgm export` write it; returns the figures. `rerun_files=False`:
-    the re-run list is already there (in Dagster, the rerun_manifest asset writes it to the same folder)."""
-    from cxgm_pipeline.monitor.frames.rerun_manifest import write_manifest
+                         published: bool = True) -> dict[str, bytes]:
+    """The attempt's report (index.md, index.html, PNGs) and the files its frames publish beside it (the re-run
+    list as rerun.csv, rerun.json: `FrameSpec.publishes`) in `folder`, as the asset, `cxgm report` and `cxgm export`
+    write it; returns the figures. `published=False`: those files are already there (in Dagster, each frame's
+    asset writes them to the same folder)."""
+    from cxgm_pipeline.monitor.chain import CHAIN, publish
 
     figures, narrow = attempt_figure_pairs(r) if not r.placeholder else ({}, {})
     write_narrow_copies(folder, narrow)  # not in the report: the UI shows them, each a link to its full size
     links = {"re-run list (CSV)": "rerun.csv", "(JSON)": "rerun.json", **(links or {})}
     write_report(folder, lambda images: attempt_markdown(r, images, links), figures,
                  f"cxgm {r.ref.stage} {r.ref.key}")
-    for name in ("rerun.csv", "rerun.json") if rerun_files else ():
-        write_manifest(r.frame("rerun_manifest"), folder / name)
+    for spec in CHAIN if published else ():
+        if spec.publishes:
+            publish(spec, r.frame(spec.name), folder)
     return figures

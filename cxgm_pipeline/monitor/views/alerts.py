@@ -16,6 +16,7 @@ from typing import Literal
 import pandas as pd
 
 from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.views.answer import attempt_answer
@@ -135,15 +136,15 @@ def is_history(attempt, first_seen: bool, aws_now: Callable[[], datetime]) -> bo
 
 def alert_frames_stored(attempt, store) -> bool:
     """Whether the frames every alert reads (dataset_rollup, error_signatures) are stored for the attempt."""
-    return store.exists("dataset_rollup", attempt.stage, attempt.key) and \
-        store.exists("error_signatures", attempt.stage, attempt.key)
+    return store.exists(Frame.dataset_rollup, attempt.stage, attempt.key) and \
+        store.exists(Frame.error_signatures, attempt.stage, attempt.key)
 
 
 def stored_rerun(attempt, store) -> pd.DataFrame:
     """The stored re-run list (what the report and rerun.csv show), built from the rollup if not stored yet."""
-    if store.exists("rerun_manifest", attempt.stage, attempt.key):
-        return store.read("rerun_manifest", attempt.stage, attempt.key)
-    return rerun_manifest(store.read("dataset_rollup", attempt.stage, attempt.key), attempt.ended)
+    if store.exists(Frame.rerun_manifest, attempt.stage, attempt.key):
+        return store.read(Frame.rerun_manifest, attempt.stage, attempt.key)
+    return rerun_manifest(store.read(Frame.dataset_rollup, attempt.stage, attempt.key), attempt.ended)
 
 
 def stored_alerts(attempt, attempts: list, store, announced: set[str], finished: bool, threshold: float) -> list[Alert]:
@@ -152,25 +153,25 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
     finished alert, which alone reads the causes since its rehearsal (in `attempts`), the portal, the outcome and
     the re-run list; the progress and the answer line go in it and in a running attempt's daily progress alert."""
     name = str(attempt.ref)
-    datasets = store.read("dataset_rollup", attempt.stage, attempt.key)
-    signatures = store.read("error_signatures", attempt.stage, attempt.key)
+    datasets = store.read(Frame.dataset_rollup, attempt.stage, attempt.key)
+    signatures = store.read(Frame.error_signatures, attempt.stage, attempt.key)
     closing = finished and "finished" not in announced
     wanted = closing or (not attempt.ended and progress_due(datasets, announced))
     progress = stored_progress(attempt, store, attempts, rollup=datasets) if wanted else None
     causes = None
-    if closing and (rehearsal := rehearsal_of(attempt, attempts, store, "error_signatures")) is not None:
-        causes = signature_diff(str(rehearsal.ref), store.read("error_signatures", rehearsal.stage, rehearsal.key),
+    if closing and (rehearsal := rehearsal_of(attempt, attempts, store, Frame.error_signatures)) is not None:
+        causes = signature_diff(str(rehearsal.ref), store.read(Frame.error_signatures, rehearsal.stage, rehearsal.key),
                                 name, signatures)
     # read on every tick, the re-run list was a parquet read per attempt: only the finished alert lists it
     rerun = stored_rerun(attempt, store) if closing else empty_frame(RerunManifest)
-    portal = (store.read("portal_state", attempt.stage, attempt.key)
-              if closing and store.exists("portal_state", attempt.stage, attempt.key) else None)
+    portal = (store.read(Frame.portal_state, attempt.stage, attempt.key)
+              if closing and store.exists(Frame.portal_state, attempt.stage, attempt.key) else None)
     outcome = stored_outcome(attempt, store) if closing else None
     answer = None
     if wanted:
         # its jobs say why it has no dataset, and when they were read: the moment every page names
-        jobs = store.read("enriched_jobs", attempt.stage, attempt.key) \
-            if store.exists("enriched_jobs", attempt.stage, attempt.key) else None
+        jobs = store.read(Frame.enriched_jobs, attempt.stage, attempt.key) \
+            if store.exists(Frame.enriched_jobs, attempt.stage, attempt.key) else None
         answer, _ = attempt_answer(attempt, datasets, jobs, progress)
     return evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, announced, progress,
                     causes=causes, portal=portal, outcome=outcome, answer=answer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.schemas import DurationDeltas, empty_frame, validate
@@ -135,8 +136,8 @@ def stored_signature_diff(base: str, other: str, store) -> pd.DataFrame:
 
     def read(spec: str) -> pd.DataFrame:
         ref = AttemptRef.parse(spec)
-        exists = store.exists("error_signatures", ref.stage, ref.key)
-        return store.read("error_signatures", ref.stage, ref.key) if exists else pd.DataFrame()
+        exists = store.exists(Frame.error_signatures, ref.stage, ref.key)
+        return store.read(Frame.error_signatures, ref.stage, ref.key) if exists else pd.DataFrame()
 
     return signature_diff(base, read(base), other, read(other))
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.monitor.frames.rollups import attempt_jobs, resolve_dataset_ids
 from cxgm_pipeline.vocabulary import DatasetState, JobStatus
@@ -80,13 +81,13 @@ def dataset_in_attempt(dataset_id: str, stage: str, attempt: str, frames: dict[s
 def dataset_branches(dataset_id: str, stage: str, attempt: str, frames: dict[str, pd.DataFrame]) -> list[DatasetInAttempt]:
     """The dataset in one attempt, once per collection version gathered (two when a curator's open revision made
     its collection gathered twice), each with the jobs and ingestion of its own migration revision."""
-    rollup = frames.get("dataset_rollup")
+    rollup = frames.get(Frame.dataset_rollup)
     if rollup is None or rollup.empty or dataset_id not in set(rollup["dataset_id"]):
         return []
     rows = rollup[rollup["dataset_id"] == dataset_id].to_dict("records")
-    executions = frames.get("sfn_executions")
+    executions = frames.get(Frame.sfn_executions)
     executions = executions if executions is not None else pd.DataFrame()
-    jobs, runs = dataset_jobs(dataset_id, frames.get("enriched_jobs"), executions), dataset_executions(dataset_id, executions)
+    jobs, runs = dataset_jobs(dataset_id, frames.get(Frame.enriched_jobs), executions), dataset_executions(dataset_id, executions)
     if len(rows) == 1:
         return [DatasetInAttempt(stage, attempt, rows[0], jobs, runs)]
     revision_of_version = {} if executions.empty else dict(zip(executions["new_dataset_version_id"],

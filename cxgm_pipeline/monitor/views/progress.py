@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.vocabulary import ACTIVE_DATASET_STATES, DatasetState
 
@@ -293,7 +294,7 @@ def rehearsal_curve(rehearsal: Rehearsal, points: int = CURVE_POINTS) -> pd.Data
 
 
 def rehearsal_of(attempt: "Attempt", candidates: "list[Attempt]", store: "FrameStoreOps",
-                 frame: str = "dataset_rollup") -> "Attempt | None":
+                 frame: str = Frame.dataset_rollup) -> "Attempt | None":
     """The attempt that rehearsed `attempt`: the same key in another stage, started before it, ended, with `frame`
     stored (the first such in `candidates`' order, e.g. dev before staging)."""
     for other in candidates:
@@ -308,7 +309,7 @@ def find_rehearsal(attempt: "Attempt", candidates: "list[Attempt]", store: "Fram
     other = rehearsal_of(attempt, candidates, store)
     if other is None:
         return None
-    return Rehearsal(str(other.ref), store.read("dataset_rollup", other.stage, other.key), pd.Timestamp(other.start),
+    return Rehearsal(str(other.ref), store.read(Frame.dataset_rollup, other.stage, other.key), pd.Timestamp(other.start),
                      pd.Timestamp(other.stop))
 
 
@@ -317,11 +318,11 @@ def stored_progress(attempt: "Attempt", store: "FrameStoreOps", candidates: "lis
     """The progress of an attempt from its stored frames (None: no dataset yet); `rollup` given: that one
     instead of the stored one (a fresh fetch)."""
     if rollup is None:
-        if not store.exists("dataset_rollup", attempt.stage, attempt.key):
+        if not store.exists(Frame.dataset_rollup, attempt.stage, attempt.key):
             return None
-        rollup = store.read("dataset_rollup", attempt.stage, attempt.key)
-    collections = (store.read("collection_rollup", attempt.stage, attempt.key)
-                   if store.exists("collection_rollup", attempt.stage, attempt.key) else None)
+        rollup = store.read(Frame.dataset_rollup, attempt.stage, attempt.key)
+    collections = (store.read(Frame.collection_rollup, attempt.stage, attempt.key)
+                   if store.exists(Frame.collection_rollup, attempt.stage, attempt.key) else None)
     rehearsal = None if attempt.ended else find_rehearsal(attempt, list(candidates), store)
     return attempt_progress(attempt.stage, attempt.key, rollup, now, pd.Timestamp(attempt.start), attempt.ended,
                             rehearsal, collections)
