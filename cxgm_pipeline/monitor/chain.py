@@ -257,7 +257,10 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
         out["why_empty"] = breakable(why)
     # the ETA needs the rehearsal, which migration_report reads: this line points there instead
     answer, health = attempt_answer(b.attempt, frame, b.frames[Frame.enriched_jobs], with_eta=False)
-    return {"answer": answer, "health": breakable(health.reason) or "no failure", **out}
+    from cxgm_pipeline.monitor.report.links import health_grid
+
+    return {"answer": answer, "health": breakable(health.reason) or "no failure",
+            "health_of_every_attempt": Markdown(f"[attempt_is_healthy, Partitions tab]({health_grid()})"), **out}
 
 
 def _campaign_summary(frame: pd.DataFrame, b: Build) -> dict:

@@ -32,6 +32,12 @@ def partition_page(ref: AttemptRef, asset: str = REPORT_ASSET) -> str:
     return f"{ui_url()}/assets/{quote(asset)}?" + urlencode({"view": "partitions", "partition": ref.partition_key})
 
 
+def health_grid(asset: str = "dataset_rollup", check: str = "attempt_is_healthy") -> str:
+    """The check's page in the Dagster UI: its Partitions tab is the one grid that colours each attempt by its
+    health (an asset's own grid says only whether its frames were written)."""
+    return f"{ui_url()}/assets/{quote(asset)}?" + urlencode({"view": "checks", "checkDetail": check})
+
+
 def served(*parts: str) -> str | None:
     """The served URL of `reports/<parts...>`, or None when no server is configured."""
     base = reports_url()
