@@ -23,7 +23,7 @@ from cxgm_pipeline.monitor.frames.enriched_jobs import enrich_jobs
 from cxgm_pipeline.monitor.frames.sfn_executions import fetch_sfn_executions, list_ingestion_executions
 from cxgm_pipeline.monitor.frames.migration_jobs import fetch_migration_jobs
 from cxgm_pipeline.monitor.attempts.outcome import tolerance_exceeded
-from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs, sweep_output_records
+from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs, hold_unread, outputs_summary, sweep_output_records
 from cxgm_pipeline.monitor.frames.portal_state import portal_state, portal_summary
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED, collection_rollup, error_signatures
@@ -96,6 +96,7 @@ def _rollup(b: Build) -> pd.DataFrame:
     rollup = roll_up_attempt(b.stage, b.attempt, b.frames["enriched_jobs"], b.frames["sfn_executions"],
                              b.frames["step_outputs"], stopped=tolerance_exceeded(b.frames["child_failures"]))
     rollup = apply_child_failures(rollup, b.frames["child_failures"], b.frames["step_outputs"])
+    rollup = hold_unread(rollup, b.frames["step_outputs"])
     return validate(DatasetRollup, with_campaign(rollup, b.attempt.key, b.campaign_members(rollup)))
 def _rerun(b: Build) -> pd.DataFrame:
     rollup = b.frames["dataset_rollup"]
@@ -171,7 +172,7 @@ CHAIN: tuple[FrameSpec, ...] = (
               lambda b: collect_outputs(b.stage, b.attempt, b.frames["migration_jobs"], b.frames["output_records"],
                                         b.aws.logs, b.aws.sfn,
                                         b.aws.artifacts, b.stats, b.previous.get("step_outputs")),
-              "aws", lambda f, b: {**_counts(f, "kind", ""), **_counts(f, "source", "from_")}, incremental=True),
+              "aws", outputs_summary, incremental=True),
     FrameSpec("sfn_executions", SfnExecutions, ("step_outputs", "migration_jobs"),
               lambda b: fetch_sfn_executions(b.stage, b.attempt, b.frames["step_outputs"], b.aws.sfn, b.stats,
                                              listed=b.prefetched("ingestion_executions"),
