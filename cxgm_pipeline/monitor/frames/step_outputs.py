@@ -512,9 +512,18 @@ def history_progress(outputs: pd.DataFrame) -> tuple[int, int]:
     not read yet; once every history that could hold one was read, an answer not found there no longer counts."""
     if outputs.empty:
         return 0, 0
-    read = int(outputs["source"].isin(["history", "map_run"]).sum() - outputs["kind"].isin(_BOOKKEEPING).sum())
+    answers = outputs[outputs["source"].isin(["history", "map_run"]) & ~outputs["kind"].isin(_BOOKKEEPING)]
+    read = int(answers["job_id"].nunique())
     waiting = int(((outputs["kind"] == "answer_missing") & (outputs["source"] == "not_read")).sum())
     return read, read + waiting
+
+
+def answers_not_read(store, stage: str, key: str) -> int:
+    """How many answers the partition's stored step_outputs has left for the history fallback to read."""
+    if not store.exists("step_outputs", stage, key):
+        return 0
+    read, of = history_progress(store.read("step_outputs", stage, key))
+    return of - read
 
 
 def outputs_summary(frame: pd.DataFrame, _build=None) -> dict:
