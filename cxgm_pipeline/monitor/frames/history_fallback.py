@@ -172,6 +172,7 @@ class Histories:
                                              "started_at": attempt.start.timestamp()})
             self.executions[arn]["execution_status"] = status
         self.parents = list(attempt.execution_arns)
+        self.no_runs: set[str] = set()
         self.touched = False  # a call made: the rows are worth keeping even when no answer came of it
 
     # --- listing ---------------------------------------------------------------------------------------------
@@ -194,11 +195,16 @@ class Histories:
         arns = set(arns)
         return [r for r in self.runs.values() if r["parent_arn"] in arns]
 
+    def _runs_listed(self, arn: str) -> bool:
+        return arn in self.no_runs or bool(self.runs_of([arn]))
+
     def list_runs(self, executions: list[str]) -> None:
         """ListMapRuns of the executions whose runs are not known. A run, once known, stays (each Map state of a
         machine starts one per execution; a redrive keeps it)."""
         wanted = [a for a in dict.fromkeys(executions) if not self.runs_of([a])]
         for arn, runs in self._batch(wanted, lambda a: self.sfn.map_runs(self.stage, a, self.stats)):
+            if not runs:
+                self.no_runs.add(arn)  # for this build: a child that started none yet may start one later
             for run in runs:
                 self.runs.setdefault(run["mapRunArn"], {
                     "execution_arn": run["mapRunArn"], "parent_arn": arn, "execution_status": None, "read_status": None,
@@ -314,13 +320,17 @@ class Histories:
         self.list_children(top_runs, max(t.anchor for t in level))
         datasets = [t for t in level if t.step == Step.DATASET_MIGRATION.value]
         parents_of = {t.job_id: self._collection_children(t, top_runs, widen.get(t.job_id, 0)) for t in datasets}
-        self.list_runs([a for arns, _ in parents_of.values() for a in arns])
+        # a slice of the collection children a round: reads start before every listing is made
+        unlisted = list(dict.fromkeys(a for arns, _ in parents_of.values() for a in arns if not self._runs_listed(a)))
+        self.list_runs(unlisted[:_CHUNK])
         inner = {r["execution_arn"]: r for arns, _ in parents_of.values() for r in self.runs_of(arns)}
         if inner:
             self.list_children(list(inner.values()), max(t.anchor for t in datasets))
         complete = self.budget.room() != 0  # every listing asked for was made
-        widened = False
+        widened = bool(unlisted)  # the next round lists the next slice
         for t in level:
+            if t.job_id in parents_of and not all(self._runs_listed(a) for a in parents_of[t.job_id][0]):
+                continue  # its collection child's Map Runs are in a later slice
             runs = self.runs_of(parents_of[t.job_id][0]) if t.job_id in parents_of else top_runs
             options = [c for c in self.candidates(runs, t.anchor, t.owners) if self._worth_reading(c)]
             if options:
