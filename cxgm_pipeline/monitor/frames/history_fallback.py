@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,6 +174,12 @@ class Histories:
             self.executions[arn]["execution_status"] = status
         self.parents = list(attempt.execution_arns)
         self.no_runs: set[str] = set()
+        # indexes: runs by the execution that started them, children by run, executions by their first job (a build
+        # looks up hundreds of targets among thousands of children, round after round)
+        self._runs_by_parent: dict[str, list[dict]] = {}
+        self._children: dict[str, list[dict]] = {}
+        self._by_job: dict[str, dict] = {}
+        self._reindex()
         self.touched = False  # a call made: the rows are worth keeping even when no answer came of it
 
     # --- listing ---------------------------------------------------------------------------------------------
@@ -191,9 +198,20 @@ class Histories:
             out.extend(zip(chunk, self.sfn.pool_map(fn, chunk)))
         return out
 
+    def _reindex(self) -> None:
+        self._runs_by_parent, self._children, self._by_job = {}, {}, {}
+        for r in self.runs.values():
+            self._runs_by_parent.setdefault(r["parent_arn"], []).append(r)
+        for c in self.executions.values():
+            if c["parent_arn"]:
+                self._children.setdefault(c["parent_arn"], []).append(c)
+            if c["job_id"]:
+                self._by_job[c["job_id"]] = c
+        for children in self._children.values():
+            children.sort(key=lambda c: c.get("started_at") or 0.0)
+
     def runs_of(self, arns) -> list[dict]:
-        arns = set(arns)
-        return [r for r in self.runs.values() if r["parent_arn"] in arns]
+        return [r for a in dict.fromkeys(arns) for r in self._runs_by_parent.get(a, [])]
 
     def _runs_listed(self, arn: str) -> bool:
         return arn in self.no_runs or bool(self.runs_of([arn]))
@@ -210,6 +228,7 @@ class Histories:
                     "execution_arn": run["mapRunArn"], "parent_arn": arn, "execution_status": None, "read_status": None,
                     "job_id": None, "read_at": None, "started_at": _epoch(run.get("startDate")),
                     "stopped_at": _epoch(run.get("stopDate"))})
+        self._reindex()
 
     def list_children(self, runs: list[dict], since: float) -> None:
         """The children of each run, unless its listing is known complete: listed after the run closed, or after
@@ -218,8 +237,7 @@ class Histories:
         stale = [r for r in runs if not _closed(r["read_status"]) and (r["read_at"] or 0) < since]
         if not stale:
             return
-        known = {r["execution_arn"]: sum(1 for c in self.executions.values() if c["parent_arn"] == r["execution_arn"])
-                 for r in stale}
+        known = {r["execution_arn"]: len(self._children.get(r["execution_arn"], [])) for r in stale}
         relist = [r for r in stale if r["read_at"] is None]
         described = self._batch([r for r in stale if r["read_at"] is not None],
                                 lambda r: self.sfn.describe_map_runs(self.stage, [r["execution_arn"]], self.stats)[0])
@@ -244,6 +262,7 @@ class Histories:
             # closed with every child closed: listed for good (a child a redrive re-opens re-opens its run too)
             done = all(_closed(c.get("status")) for c in children)
             run["read_status"] = run["execution_status"] = "ENDED" if done and run["stopped_at"] else "RUNNING"
+        self._reindex()
 
     # --- reading ---------------------------------------------------------------------------------------------
     def _worth_reading(self, row: dict) -> bool:
@@ -258,17 +277,21 @@ class Histories:
         for row, events in done:
             row["read_at"], row["read_status"] = now, row["execution_status"]
             row["job_id"] = row["job_id"] or first_job_id(events)
+            if row["job_id"]:
+                self._by_job[row["job_id"]] = row
             self.on_history(events, source)
         return len(done)
 
     def candidates(self, runs: list[dict], anchor: float, owners: frozenset[str] = frozenset()) -> list[dict]:
         """The children of these runs that may hold the answer of a job first created at `anchor`: started shortly
         before it, not known to be another job's (a child is its first job's), closest first."""
-        ids = {r["execution_arn"] for r in runs}
-        out = [c for c in self.executions.values()
-               if c["parent_arn"] in ids and c.get("started_at") is not None
-               and anchor - _CHILD_LEAD_S <= c["started_at"] <= anchor + _AFTER_S
-               and (c["job_id"] is None or c["job_id"] in owners)]
+        out = []
+        for run in runs:
+            children = self._children.get(run["execution_arn"], [])
+            starts = [c.get("started_at") or 0.0 for c in children]
+            lo, hi = bisect_left(starts, anchor - _CHILD_LEAD_S), bisect_right(starts, anchor + _AFTER_S)
+            out.extend(c for c in children[lo:hi] if c.get("started_at") is not None
+                       and (c["job_id"] is None or c["job_id"] in owners))
         return sorted(out, key=lambda c: (abs(anchor - c["started_at"]), c["execution_arn"]))
 
     # --- the search ------------------------------------------------------------------------------------------
@@ -305,8 +328,8 @@ class Histories:
         the closer ones held nothing. Returns (them, whether more are left)."""
         ranked: list[str] = []
         for anchor, owners in t.collections:
-            exact = [c for c in self.executions.values() if c["job_id"] in owners and c["parent_arn"] in
-                     {r["execution_arn"] for r in top_runs}]
+            tops = {r["execution_arn"] for r in top_runs}
+            exact = [c for j in owners if (c := self._by_job.get(j)) is not None and c["parent_arn"] in tops]
             ranked.extend(c["execution_arn"] for c in exact or self.candidates(top_runs, anchor, owners))
         ranked = list(dict.fromkeys(ranked))
         return ranked[: 1 + widen], len(ranked) > 1 + widen

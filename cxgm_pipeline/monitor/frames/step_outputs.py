@@ -557,7 +557,8 @@ def hold_unread(rollup: pd.DataFrame, outputs: pd.DataFrame) -> pd.DataFrame:
     keys = set(zip(waiting["dataset_id"], waiting["collection_version_id"]))
     rows_of = rollup["dataset_id"].value_counts()
     revision = rollup["migration_revision_id"] if "migration_revision_id" in rollup else rollup["collection_version_id"]
-    held = pd.Series([d in set(waiting["dataset_id"]) and (rows_of[d] == 1 or (d, r) in keys or (d, c) in keys)
+    ids = set(waiting["dataset_id"])
+    held = pd.Series([d in ids and (rows_of[d] == 1 or (d, r) in keys or (d, c) in keys)
                       for d, r, c in zip(rollup["dataset_id"], revision, rollup["collection_version_id"])],
                      index=rollup.index, dtype=bool)
     held &= ~rollup["state"].isin(["skipped"])
