@@ -34,6 +34,7 @@ def main() -> None:
     m = next(m for m in emu.truth["migrations"] if any(j["logs_expired"] for j in m["jobs"]))
     env = {**os.environ, **emu.env()}
     env.pop("CXGM_AWS_RATES", None)  # paced at AWS's quotas, as in the demo
+    env.setdefault("CXGM_PORTAL_RATE", "20")  # `make demo`'s rate for its local portal
     os.environ.update(env)
     data = tempfile.mkdtemp(prefix="cxgm-history-bench-")
     from cxgm_pipeline.monitor.frames.step_outputs import history_progress
@@ -51,7 +52,7 @@ def main() -> None:
         after = emu.control()["calls"]
         calls = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
         read, of = history_progress(FrameStore(data).read("step_outputs", m["stage"], m["attempt_key"]))
-        top = ", ".join(f"{a} {n}" for a, n in sorted(calls.items(), key=lambda x: -x[1])[:5])
+        top = ", ".join(f"{a} {n}" for a, n in sorted(calls.items(), key=lambda x: -x[1]))
         print(f"| {run} | {wall:.1f} | {sum(calls.values())} | {top} | {read} of {of} |", flush=True)
         if read == of:
             break
