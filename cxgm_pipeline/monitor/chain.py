@@ -196,7 +196,9 @@ def build_step_outputs(b: Build) -> pd.DataFrame:
 
 
 def summarize_step_outputs(frame: pd.DataFrame, b: Build) -> dict:
-    return {**_counts(frame, "kind", ""), **_counts(frame, "source", "from_")}
+    from cxgm_pipeline.monitor.frames.step_outputs import outputs_summary
+
+    return outputs_summary(frame, b)
 
 
 def list_ingestion_executions_early(b: Build) -> list[dict] | None:
@@ -234,6 +236,7 @@ def build_dataset_rollup(b: Build) -> pd.DataFrame:
     from cxgm_pipeline.monitor.attempts.outcome import tolerance_exceeded
     from cxgm_pipeline.monitor.frames.attempt_rollup import roll_up_attempt
     from cxgm_pipeline.monitor.frames.child_failures import apply_child_failures
+    from cxgm_pipeline.monitor.frames.step_outputs import hold_unread
     from cxgm_pipeline.schemas.frames import DatasetRollup, empty_frame, validate
 
     if b.attempt is None:
@@ -242,6 +245,7 @@ def build_dataset_rollup(b: Build) -> pd.DataFrame:
     rollup = roll_up_attempt(b.stage, b.attempt, b.frames[Frame.enriched_jobs], b.frames[Frame.sfn_executions],
                              b.frames[Frame.step_outputs], stopped=tolerance_exceeded(failures))
     rollup = apply_child_failures(rollup, failures, b.frames[Frame.step_outputs])
+    rollup = hold_unread(rollup, b.frames[Frame.step_outputs])
     return validate(DatasetRollup, with_campaign(rollup, b.attempt.key, b.campaign_members(rollup)))
 
 

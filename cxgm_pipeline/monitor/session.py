@@ -20,6 +20,7 @@ from cxgm_pipeline.monitor.chain import FRAMES, SPECS, Apis, Build, Frame, store
 from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts, window_attempt
 from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
+from cxgm_pipeline.monitor.frames.step_outputs import answers_not_read
 from cxgm_pipeline.monitor.store.frames import FrameStore, FrameStoreOps
 
 # The chain (frames, inputs, builders) is declared once, in monitor/chain.py.
@@ -93,6 +94,8 @@ class MonitorSession:
         nothing left to read (a redrive moves the end, and makes them stale again)."""
         if not attempt.ended or not self.store.exists(Frame.migration_jobs, attempt.stage, attempt.key):
             return False
+        if answers_not_read(self.store, attempt.stage, attempt.key):
+            return False  # the history fallback has answers left to read: a refresh reads on
         observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key)["observed_at"]
         # and not after AWS's now: frames of a later moment (a clock set back) are no one's present
         return not observed.empty and pd.Timestamp(attempt.stop) < observed.max() <= pd.Timestamp(

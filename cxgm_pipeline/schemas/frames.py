@@ -26,8 +26,11 @@ from cxgm_pipeline.vocabulary import (
     ProductionVerdict,
 )
 
-OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict", "migration_revision"]
-OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env"]
+OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict", "migration_revision",
+                "answer_missing", "execution", "map_run"]
+# not_read: no history looked at yet for it (the build's budget ran out); not_found: every history that could hold it
+# was read after its execution closed, without it
+OUTPUT_SOURCES = ["log", "history", "map_run", "s3", "job_env", "not_read", "not_found"]
 # Canonical steps. Job frames keep a job name cxgm does not know as its step (an older machine's
 # `download-validate`, say) rather than fail on it, so only the dataset views are held to this list.
 STEPS = [s.value for s in Step]
@@ -136,11 +139,14 @@ class OutputRecords(_Partitioned):
 class StepOutputs(_Partitioned):
     """What the migration's steps answered (their SendTaskSuccess output, read from the `output` log records,
     the execution histories or the S3 artifacts), one row per fact: a dataset's new version, a gathered
-    collection, a dataset a collection set out to migrate, a dataset skipped as already current."""
+    collection, a dataset a collection set out to migrate, a dataset skipped as already current; and an answer
+    still missing (`answer_missing`), with the executions and Map Runs whose histories were read for it."""
 
     kind: Series[Text] = pa.Field(isin=OUTPUT_KINDS, description="dataset_version | collection | listed_dataset | "
-                                                                 "skipped_dataset | migration_revision")
-    source: Series[Text] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, job_env")
+                                                                 "skipped_dataset | verdict | migration_revision | "
+                                                                 "answer_missing | execution | map_run")
+    source: Series[Text] = pa.Field(isin=OUTPUT_SOURCES, description="where it was read: log, history, map_run, s3, "
+                                                                     "job_env; answer_missing: not_read, not_found")
     job_id: Series[Text] = pa.Field(nullable=True, description="the Batch job whose answer this is")
     collection_id: Series[Text] = pa.Field(nullable=True, description="COLLECTION_ID (stable across versions)")
     collection_version_id: Series[Text] = pa.Field(nullable=True, description="as gathered (the published version)")
@@ -157,6 +163,18 @@ class StepOutputs(_Partitioned):
         nullable=True, description="the collection version collection_migrate migrated into (its answer's "
                                    "collection_version_id: a new auto revision of a published version, else the version "
                                    "itself): on migration_revision, listed_dataset and dataset_version rows")
+    # kinds execution and map_run: what the history fallback has read, so a refresh reads again only what is open
+    execution_arn: Series[Text] = pa.Field(
+        nullable=True, description="kind execution: a migration execution or a Map Run's child; kind map_run: the run")
+    parent_arn: Series[Text] = pa.Field(
+        nullable=True, description="kind execution: the Map Run it is an item of; kind map_run: the execution that started it")
+    execution_status: Series[Text] = pa.Field(nullable=True, description="kinds execution and map_run: status as last listed")
+    started_at: Series[UtcTime] = pa.Field(nullable=True, description="kinds execution and map_run: start (UTC)")
+    stopped_at: Series[UtcTime] = pa.Field(nullable=True, description="kinds execution and map_run: stop (UTC)")
+    read_at: Series[UtcTime] = pa.Field(
+        nullable=True, description="kind execution: when its history was read; kind map_run: when its children were listed")
+    read_status: Series[Text] = pa.Field(
+        nullable=True, description="its status then: a history read after its execution closed is never read again")
 
 
 class SfnExecutions(_Partitioned):

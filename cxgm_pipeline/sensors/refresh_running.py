@@ -1,7 +1,7 @@
 """While an attempt runs, re-materialize its partition every CXGM_REFRESH_SECONDS (default 15 min); one
-final refresh once it has ended; then nothing more, until a redrive re-opens it (RedriveExecution: same ARN, RUNNING
-again, redriveCount + 1): then refreshed while it runs again and once more when it ends. Never two overlapping runs
-of one partition."""
+final refresh once it has ended; at once again while a run left answers for the history fallback to read; then
+nothing more, until a redrive re-opens it (RedriveExecution: same ARN, RUNNING again, redriveCount + 1): then
+refreshed while it runs again and once more when it ends. Never two overlapping runs of one partition."""
 
 import json
 import time
@@ -21,13 +21,15 @@ from dagster import (
 )
 
 from cxgm_pipeline.config import get_config, refresh_seconds, sensor_seconds
-from cxgm_pipeline.jobs import LIVE_RUN_TAGS, refresh_attempt_job
+from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, refresh_attempt_job
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 
 DONE_ASSET = AssetKey(Frame.dataset_rollup)  # the partition is fresh when its rollup is
+# its metadata `answers_not_read`: answers a run's history budget left for the next run (step_outputs.outputs_summary)
+ANSWERS_ASSET = AssetKey(Frame.step_outputs)
 # Dagster's IN_PROGRESS_RUN_STATUSES leaves out queued runs; a queued refresh is a refresh under way.
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -46,6 +48,17 @@ def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float
         return False
     run = instance.get_run_record_by_id(records[0].run_id)
     return run is not None and (run.start_time or 0) > ts
+
+
+def answers_left(instance: DagsterInstance, key: MultiPartitionKey) -> tuple[int, int | None]:
+    """(answers the partition's latest step_outputs left unread, that materialization's id): a run reads execution
+    histories within a budget, so an attempt whose logs expired is useful at once and filled by the runs after."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=ANSWERS_ASSET, asset_partitions=[str(key)]),
+                                              limit=1).records
+    if not records:
+        return 0, None
+    value = records[0].asset_materialization.metadata.get("answers_not_read")
+    return (int(value.value) if value is not None else 0), records[0].storage_id
 
 
 def final_name(name: str, redrive_count: int) -> str:
@@ -67,8 +80,15 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
         # a redriven execution keeps its ARN, so its attempt's key: it ends anew under another name here
         ended_as = final_name(name, attempt.redrive_count)
         # the discovery sensor makes a partition's first run; never two runs of one partition at once
-        if attempt.key not in known or ended_as in final or not has_runs(context.instance, key) \
-                or has_runs(context.instance, key, UNFINISHED):
+        if attempt.key not in known or not has_runs(context.instance, key) or has_runs(context.instance, key, UNFINISHED):
+            continue
+        left, materialization = answers_left(context.instance, key)
+        if left:  # read on at once, an ended attempt in the history lane: it never holds a running one's slot
+            runs.append(RunRequest(run_key=f"histories:{name}:{materialization}", partition_key=key,
+                                   tags={"cxgm/reason": f"reading histories, {left} left",
+                                         **(HISTORY_RUN_TAGS if attempt.ended else LIVE_RUN_TAGS)}))
+            continue
+        if ended_as in final:
             continue
         if attempt.ended:
             final.add(ended_as)

@@ -139,3 +139,34 @@ def test_a_redrive_reopens_an_ended_attempt_under_the_same_key(clock, truth, mon
     assert len({r.run_key for r in [*failed.run_requests, *ended.run_requests] if str(r.partition_key) == cell}) == 2
     wall[0] += 5000
     assert reasons(tick(refresh_running_sensor, instance, ended.cursor)) == []
+
+
+def test_a_run_that_left_answers_unread_is_followed_by_another_in_its_lane(clock, truth, monkeypatch):
+    """The history fallback's budget leaves answers for the next run: the partition is asked for again at once
+    (an ended attempt in the history lane), until none is left; then the usual cadence (here: nothing more)."""
+    from dagster import AssetKey, AssetMaterialization, MultiPartitionKey
+
+    m = next(m for m in truth["migrations"] if any(j["logs_expired"] for j in m["jobs"]))
+    cell = MultiPartitionKey({"stage": m["stage"], "attempt": m["attempt_key"]})
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, [m["attempt_key"]])
+    instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.SUCCESS,
+                                tags={"dagster/partition": str(cell)}))
+
+    def materialized(left: int) -> None:
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey("step_outputs"), partition=str(cell),
+                                                                 metadata={"answers_not_read": left}))
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey("dataset_rollup"), partition=str(cell)))
+
+    def mine(result) -> list:
+        return [r for r in result.run_requests if str(r.partition_key) == str(cell)]
+
+    materialized(12)
+    first = tick(refresh_running_sensor, instance, None)
+    [request] = mine(first)
+    assert request.tags["cxgm/reason"] == "reading histories, 12 left" and request.tags["cxgm/lane"] == "history"
+    # no new materialization since: the same run key, which Dagster runs once
+    assert [r.run_key for r in mine(tick(refresh_running_sensor, instance, first.cursor))] == [request.run_key]
+    materialized(0)
+    done = tick(refresh_running_sensor, instance, first.cursor)
+    assert all(not r.tags["cxgm/reason"].startswith("reading histories") for r in mine(done))

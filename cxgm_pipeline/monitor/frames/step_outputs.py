@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 
 import pandas as pd
+from pandera.typing import DataFrame
 
 from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.frames.columns_epoch import epoch_to_utc
@@ -26,7 +27,8 @@ from cxgm_pipeline.monitor.classify.logparse import AWSLOGS_PART_BYTES, reassemb
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.monitor.aws.clients import RELIST_MARGIN, ArtifactsApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.aws.redaction import redact
-from cxgm_pipeline.schemas import OutputRecords, StepOutputs, empty_frame, validate
+from cxgm_pipeline.monitor.frames.history_fallback import HistoryBudget, Histories, targets_of
+from cxgm_pipeline.schemas import MigrationJobs, OutputRecords, StepOutputs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, ProductionVerdict, Step
 from portal_shapes import (
     DATASET_RESPONSE_NEW_VERSION,
@@ -262,124 +264,160 @@ def _task_answers(events: list[dict], found: _Collected, source: str) -> None:
         found.answer(job_id, output, source)
 
 
-def _from_history(stage: str, attempt: Attempt, sfn: StepFunctionsApi, found: _Collected, missing: set[str],
-                  stats) -> None:
-    """INLINE: the migration executions' own histories. DISTRIBUTED: the Map Runs' child executions, read only
-    when the logs left answers missing."""
-    histories = sfn.histories(stage, list(attempt.execution_arns), stats)
-    for events in histories.values():
-        _task_answers(events, found, "history")
-    missing -= set(found.answers)
-    if not missing:
-        return
-    runs = [run for arn in attempt.execution_arns for run in sfn.map_runs(stage, arn, stats)]
-    level = 0
-    while runs and level < 2 and missing:
-        children = [c["executionArn"] for run in runs for c in sfn.map_run_executions(stage, run["mapRunArn"], stats)]
-        for events in sfn.histories(stage, children, stats).values():
-            _task_answers(events, found, "map_run")
-        missing -= set(found.answers)
-        runs = [run for arn in children for run in sfn.map_runs(stage, arn, stats)] if missing else []
-        level += 1
-
-
 def _from_s3(stage: str, key: str, artifacts: ArtifactsApi, stats) -> list | None:
     doc = artifacts.get_json(stage, key, stats)
     return doc if isinstance(doc, list) else None
 
 
-def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, records: pd.DataFrame, logs: LogsApi,
-                    sfn: StepFunctionsApi, artifacts: ArtifactsApi,
-                    stats: FetchStats | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
-    still unanswered. `previous`: this partition's last frame; a job whose answer it holds is not read again."""
-    if attempt is None or jobs.empty:
-        return empty_frame(StepOutputs)
-    kept = pd.DataFrame()
-    answered: set[str] = set()
-    if previous is not None and not previous.empty and (previous["attempt"] == attempt.key).all():
-        kept = previous[(previous["source"] != "job_env") & previous["job_id"].notna()]
-        answered = set(kept["job_id"])
-    by_id = {r["job_id"]: r for r in row_dicts(jobs, times="drop")}
-    pending = [r for r in by_id.values() if r["job_id"] not in answered]
-    found = _Collected()
+# --- what the last frame holds --------------------------------------------------------------------------------
+_BOOKKEEPING = {"execution", "map_run"}
+
+
+def _previous_parts(previous: pd.DataFrame | None, attempt: Attempt) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the answers read before, the executions and Map Runs the history fallback listed and read). A missing
+    answer's row is not kept: it is looked for again."""
+    if previous is None or previous.empty or not (previous["attempt"] == attempt.key).all():
+        return pd.DataFrame(), pd.DataFrame()
+    kinds = previous["kind"]
+    answers = previous[~kinds.isin(_BOOKKEEPING | {"answer_missing"}) & (previous["source"] != "job_env")
+                       & previous["job_id"].notna()]
+    return answers, previous[kinds.isin(_BOOKKEEPING)]
+
+
+# --- one builder per answering source ------------------------------------------------------------------------
+def _answers_from_logs(stage: str, attempt: Attempt, by_id: dict[str, dict], pending: list[dict],
+                       records: DataFrame[OutputRecords], logs: LogsApi, found: _Collected, stats) -> None:
+    """The swept records' answers, skips and verdicts; then, while the attempt runs, the streams of the jobs that
+    answered after the sweep passed them (a job that ended between the sweep and its description), by name."""
     _from_logs(stage, pending, records, logs, found, stats)
     by_stream = {(r["log_group"], r["log_stream"]): r for r in by_id.values() if none_if_missing(r["log_stream"])}
     for group, stream, message in zip(records["log_group"], records["log_stream"], records["message"]):
         if (job := by_stream.get((group, stream))) is not None and job["step"] in _CLEANUP | {Step.REPORT.value}:
             _read_verdicts(found, job, message)
-    wanted = {r["job_id"] for r in pending if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
-    missing = wanted - set(found.answers)
-    if missing and not attempt.window_only:
-        _from_history(stage, attempt, sfn, found, missing, stats)
-    rows = []
+    if attempt.ended:
+        return  # its records were all swept: what is missing has expired, and the histories tell it
+    late = [j for j in pending if j["job_id"] in _wanted(pending) - set(found.answers) and none_if_missing(j["log_stream"])]
+    by_group: dict[str, list[str]] = {}
+    for job in late:
+        by_group.setdefault(job["log_group"], []).append(job["log_stream"])
+    for group, streams in by_group.items():
+        for event in logs.filter_streams(stage, group, streams, OUTPUT_RECORDS_PATTERN, stats):
+            if (job := by_stream.get((group, event.get("logStreamName")))) is not None:
+                _read_record(found, job, event.get("message"))
 
-    def row(kind: str, source: str, job: dict | None, **values) -> None:
-        rows.append({"stage": stage, "attempt": attempt.key, "kind": kind, "source": source,
+
+def _wanted(jobs: list[dict]) -> set[str]:
+    """The jobs that answered something worth reading: the answering steps that succeeded."""
+    return {r["job_id"] for r in jobs if r["step"] in _ANSWERING and r["status"] == JobStatus.SUCCEEDED.value}
+
+
+def _answers_from_histories(stage: str, attempt: Attempt, jobs: DataFrame[MigrationJobs], missing: set[str],
+                            sfn: StepFunctionsApi, found: _Collected, known: pd.DataFrame, budget: HistoryBudget,
+                            stats) -> tuple[set[str], set[str], list[dict]]:
+    """The missing answers from the histories that can hold them (history_fallback.py). Returns (not read yet,
+    not found, the executions' and Map Runs' rows to keep)."""
+    histories = Histories(stage, attempt, sfn, budget, stats, known, lambda events, source: _task_answers(events, found, source))
+    if not missing:
+        return set(), set(), histories.rows(stage, attempt.key)
+    not_read, not_found = histories.find(targets_of(jobs, missing), lambda: set(found.answers))
+    return not_read, not_found, histories.rows(stage, attempt.key)
+
+
+def _s3_lists(stage: str, by_id: dict[str, dict], found: _Collected, artifacts: ArtifactsApi, stats) -> dict:
+    """DISTRIBUTED answers name S3 item lists: read them all at once, unless the report step already succeeded
+    (it deletes schema_migration/{execution}/, so nothing is left to read)."""
+    if any(r["step"] == Step.REPORT.value and r["status"] == JobStatus.SUCCEEDED.value for r in by_id.values()):
+        return {}
+    keys = sorted({r[RESPONSE_KEY_NAME] for r, _ in found.answers.values()
+                   if isinstance(r, dict) and isinstance(r.get(RESPONSE_KEY_NAME), str)})
+    return dict(zip(keys, artifacts.pool_map(lambda k: _from_s3(stage, k, artifacts, stats), keys)))
+
+
+# --- rows ----------------------------------------------------------------------------------------------------
+class _Rows(list):
+    def __init__(self, stage: str, attempt: str):
+        super().__init__()
+        self.stage, self.attempt = stage, attempt
+
+    def add(self, kind: str, source: str, job: dict | None, **values) -> None:
+        self.append({"stage": self.stage, "attempt": self.attempt, "kind": kind, "source": source,
                      "job_id": job["job_id"] if job else None, "collection_id": None, "collection_version_id": None,
                      "dataset_id": None, "dataset_version_id": None, "new_dataset_version_id": None, "sfn_name": None,
                      "verdict": None, "verdict_message": None, "migration_revision_id": None, **values})
 
-    # DISTRIBUTED answers name S3 item lists: read them all at once, unless the report step already succeeded
-    # (it deletes schema_migration/{execution}/, so nothing is left to read)
-    reported = any(r["step"] == Step.REPORT.value and r["status"] == JobStatus.SUCCEEDED.value for r in by_id.values())
-    keys = [] if reported else sorted({r[RESPONSE_KEY_NAME] for r, _ in found.answers.values()
-                                       if isinstance(r, dict) and isinstance(r.get(RESPONSE_KEY_NAME), str)})
-    s3_items = dict(zip(keys, artifacts.pool_map(lambda k: _from_s3(stage, k, artifacts, stats), keys)))
+
+def _job_ids(job: dict) -> dict:
+    return {"collection_id": none_if_missing(job["collection_id"]),
+            "collection_version_id": none_if_missing(job["collection_version_id"]),
+            "dataset_id": none_if_missing(job["dataset_id"]), "dataset_version_id": none_if_missing(job["dataset_version_id"])}
+
+
+def _answer_rows(found: _Collected, by_id: dict[str, dict], s3_items: dict, rows: _Rows) -> None:
+    """Each answer's rows: a dataset's new version, a collection's revision; the lists they name go to `found`."""
     for job_id, (response, source) in found.answers.items():
         job = by_id.get(job_id)
         if job is None:
             continue
         if job["step"] == Step.DATASET_MIGRATION.value and isinstance(response, dict):
-            row("dataset_version", source, job, collection_id=none_if_missing(job["collection_id"]),
-                collection_version_id=none_if_missing(job["collection_version_id"]),
-                dataset_id=none_if_missing(job["dataset_id"]), dataset_version_id=none_if_missing(job["dataset_version_id"]),
-                new_dataset_version_id=response.get(DATASET_RESPONSE_NEW_VERSION),
-                sfn_name=response.get(DATASET_RESPONSE_SFN_NAME),
-                migration_revision_id=none_if_missing(job["collection_version_id"]))
+            rows.add("dataset_version", source, job, **_job_ids(job),
+                     new_dataset_version_id=response.get(DATASET_RESPONSE_NEW_VERSION),
+                     sfn_name=response.get(DATASET_RESPONSE_SFN_NAME),
+                     migration_revision_id=none_if_missing(job["collection_version_id"]))
         elif job["step"] == Step.GATHER_COLLECTIONS.value:
             items, item_source = response, source
             if isinstance(response, dict) and response.get(RESPONSE_KEY_NAME):  # DISTRIBUTED: the list is in S3
                 items, item_source = s3_items.get(response[RESPONSE_KEY_NAME]), "s3"
-            for item in items if isinstance(items, list) else []:
-                if isinstance(item, dict) and item.get("collection_id"):
-                    found.gathered.append((item, item_source, job_id))
+            found.gathered.extend((item, item_source, job_id) for item in (items if isinstance(items, list) else [])
+                                  if isinstance(item, dict) and item.get("collection_id"))
         elif job["step"] == Step.COLLECTION_MIGRATION.value and isinstance(response, dict):
-            # the version gathered -> the revision it was migrated into (collection_migrate @ 001730b8: a new auto
-            # revision of a published version, the version itself otherwise)
-            if isinstance(response.get("collection_version_id"), str):
-                row("migration_revision", source, job, collection_id=none_if_missing(job["collection_id"]),
-                    collection_version_id=none_if_missing(job["collection_version_id"]),
-                    migration_revision_id=response["collection_version_id"])
-            items, item_source = response.get("datasets"), source
-            if response.get(RESPONSE_KEY_NAME):
-                items, item_source = s3_items.get(response[RESPONSE_KEY_NAME]), "s3"
-            for item in items if isinstance(items, list) else []:
-                if isinstance(item, dict) and item.get("dataset_id"):
-                    found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"]),
-                                          "_revision": item.get("collection_version_id") or response.get("collection_version_id")},
-                                         item_source, job_id))
-    # a collection is gathered once per version: a curator's open revision and its published version are two
-    # (gather_collections @ 001730b8 skips a published version only for an auto revision)
-    seen_collections = set(zip(kept.loc[kept["kind"] == "collection", "collection_id"],
-                               kept.loc[kept["kind"] == "collection", "collection_version_id"])) if not kept.empty else set()
+            _collection_answer(job, response, source, s3_items, found, rows)
+
+
+def _collection_answer(job: dict, response: dict, source: str, s3_items: dict, found: _Collected, rows: _Rows) -> None:
+    # the version gathered -> the revision it was migrated into (collection_migrate @ 001730b8: a new auto revision
+    # of a published version, the version itself otherwise)
+    if isinstance(response.get("collection_version_id"), str):
+        rows.add("migration_revision", source, job, collection_id=none_if_missing(job["collection_id"]),
+                 collection_version_id=none_if_missing(job["collection_version_id"]),
+                 migration_revision_id=response["collection_version_id"])
+    items, item_source = response.get("datasets"), source
+    if response.get(RESPONSE_KEY_NAME):
+        items, item_source = s3_items.get(response[RESPONSE_KEY_NAME]), "s3"
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("dataset_id"):
+            found.listed.append(({**item, "_collection_version_id": none_if_missing(job["collection_version_id"]),
+                                  "_revision": item.get("collection_version_id") or response.get("collection_version_id")},
+                                 item_source, job["job_id"]))
+
+
+def _collection_rows(found: _Collected, by_id: dict[str, dict], kept: pd.DataFrame, rows: _Rows) -> None:
+    """A collection is gathered once per version: a curator's open revision and its published version are two
+    (gather_collections @ 001730b8 skips a published version only for an auto revision). A collection migrated is a
+    collection gathered, whatever the sources kept."""
+    seen = set(zip(kept.loc[kept["kind"] == "collection", "collection_id"],
+                   kept.loc[kept["kind"] == "collection", "collection_version_id"])) if not kept.empty else set()
     for item, source, job_id in found.gathered:
-        if (item["collection_id"], item.get("collection_version_id")) not in seen_collections:
-            seen_collections.add((item["collection_id"], item.get("collection_version_id")))
-            row("collection", source, by_id.get(job_id), collection_id=item["collection_id"],
-                collection_version_id=item.get("collection_version_id"))
-    for r in by_id.values():  # a collection migrated is a collection gathered, whatever the sources kept
+        if (item["collection_id"], item.get("collection_version_id")) not in seen:
+            seen.add((item["collection_id"], item.get("collection_version_id")))
+            rows.add("collection", source, by_id.get(job_id), collection_id=item["collection_id"],
+                     collection_version_id=item.get("collection_version_id"))
+    for r in by_id.values():
         key = (none_if_missing(r["collection_id"]), none_if_missing(r["collection_version_id"]))
-        if r["step"] == Step.COLLECTION_MIGRATION.value and key[0] and key not in seen_collections:
-            seen_collections.add(key)
-            row("collection", "job_env", r, collection_id=r["collection_id"],
-                collection_version_id=none_if_missing(r["collection_version_id"]))
+        if r["step"] == Step.COLLECTION_MIGRATION.value and key[0] and key not in seen:
+            seen.add(key)
+            rows.add("collection", "job_env", r, collection_id=r["collection_id"], collection_version_id=key[1])
+
+
+def _listed_rows(found: _Collected, by_id: dict[str, dict], rows: _Rows) -> None:
     for item, source, job_id in found.listed:
-        row("listed_dataset", source, by_id.get(job_id), collection_id=item.get("collection_id"),
-            collection_version_id=item.get("_collection_version_id"), dataset_id=item["dataset_id"],
-            dataset_version_id=item.get("dataset_version_id"), migration_revision_id=item.get("_revision"))
-    # a cleanup job knows only the collection's version it cleans: for a published collection, the private
-    # revision collection_migrate made (its answer's collection_version_id)
+        rows.add("listed_dataset", source, by_id.get(job_id), collection_id=item.get("collection_id"),
+                 collection_version_id=item.get("_collection_version_id"), dataset_id=item["dataset_id"],
+                 dataset_version_id=item.get("dataset_version_id"), migration_revision_id=item.get("_revision"))
+
+
+def _skipped_rows(found: _Collected, by_id: dict[str, dict], kept: pd.DataFrame, rows: _Rows) -> None:
+    """A cleanup job knows only the collection's version it cleans: for a published collection, the private
+    revision collection_migrate made (its answer's collection_version_id)."""
     collection_of_revision = {}
     for job_id, (response, _) in found.answers.items():
         job = by_id.get(job_id)
@@ -392,27 +430,142 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: pd.DataFrame, rec
                                        if k not in collection_of_revision})
     for job_id, record in found.skipped:
         job = by_id[job_id]
-        collection = none_if_missing(job["collection_id"]) or collection_of_revision.get(none_if_missing(job["collection_version_id"]))
-        row("skipped_dataset", "log", job, collection_id=collection,
-            collection_version_id=none_if_missing(job["collection_version_id"]), dataset_id=record["dataset_id"],
-            dataset_version_id=record.get("dataset_version_id"))
-    _downloaded_lists(found, by_id, row, kept)
+        collection = none_if_missing(job["collection_id"]) or \
+            collection_of_revision.get(none_if_missing(job["collection_version_id"]))
+        rows.add("skipped_dataset", "log", job, collection_id=collection,
+                 collection_version_id=none_if_missing(job["collection_version_id"]), dataset_id=record["dataset_id"],
+                 dataset_version_id=record.get("dataset_version_id"))
+
+
+def _verdict_rows(found: _Collected, by_id: dict[str, dict], rows: _Rows) -> None:
     for job_id, record in found.verdicts:
         job = by_id[job_id]
-        row("verdict", "log", job, collection_id=none_if_missing(record.get("collection_id")) or none_if_missing(job["collection_id"]),
-            collection_version_id=record.get("collection_version_id") or none_if_missing(job["collection_version_id"]),
-            dataset_id=record["dataset_id"], dataset_version_id=record.get("dataset_version_id"),
-            verdict=(ProductionVerdict.ROLLED_BACK if record[VERDICT_ROLLBACK_FIELD] else ProductionVerdict.NOT_LATEST_SCHEMA).value,
-            verdict_message=None if record.get("message") is None else str(record["message"]))
-    if not rows and kept.empty:
+        rows.add("verdict", "log", job,
+                 collection_id=none_if_missing(record.get("collection_id")) or none_if_missing(job["collection_id"]),
+                 collection_version_id=record.get("collection_version_id") or none_if_missing(job["collection_version_id"]),
+                 dataset_id=record["dataset_id"], dataset_version_id=record.get("dataset_version_id"),
+                 verdict=(ProductionVerdict.ROLLED_BACK if record[VERDICT_ROLLBACK_FIELD]
+                          else ProductionVerdict.NOT_LATEST_SCHEMA).value,
+                 verdict_message=None if record.get("message") is None else str(record["message"]))
+
+
+def _missing_rows(not_read: set[str], not_found: set[str], by_id: dict[str, dict], rows: _Rows) -> None:
+    """The answers still missing, said so: a rollup holds their datasets as not read yet instead of guessing."""
+    for source, ids in (("not_read", not_read), ("not_found", not_found)):
+        for job_id in sorted(ids):
+            rows.add("answer_missing", source, by_id[job_id], **_job_ids(by_id[job_id]))
+
+
+# --- the assembler -------------------------------------------------------------------------------------------
+def collect_outputs(stage: str, attempt: Attempt | None, jobs: DataFrame[MigrationJobs],
+                    records: DataFrame[OutputRecords], logs: LogsApi, sfn: StepFunctionsApi, artifacts: ArtifactsApi,
+                    stats: FetchStats | None = None, previous: pd.DataFrame | None = None,
+                    budget: HistoryBudget | None = None) -> DataFrame[StepOutputs]:
+    """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
+    still unanswered. `previous`: this partition's last frame; a job whose answer it holds is not read again, nor
+    a history it read after its execution closed. `budget`: what the history fallback may spend in this build
+    (default: HistoryBudget.from_env()); what it leaves is marked `answer_missing` / `not_read`."""
+    if attempt is None or jobs.empty:
         return empty_frame(StepOutputs)
-    df = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True) if not kept.empty else pd.DataFrame(rows)
+    kept, known = _previous_parts(previous, attempt)
+    answered = set(kept["job_id"]) if not kept.empty else set()
+    by_id = {r["job_id"]: r for r in row_dicts(jobs, times="drop")}
+    pending = [r for r in by_id.values() if r["job_id"] not in answered]
+    found = _Collected()
+    _answers_from_logs(stage, attempt, by_id, pending, records, logs, found, stats)
+    missing = _wanted(pending) - set(found.answers)
+    not_read, not_found, bookkeeping = set(), set(), []
+    if not attempt.window_only and (missing or not known.empty):
+        not_read, not_found, bookkeeping = _answers_from_histories(
+            stage, attempt, jobs, missing, sfn, found, known, budget or HistoryBudget.from_env(), stats)
+    rows = _Rows(stage, attempt.key)
+    _answer_rows(found, by_id, _s3_lists(stage, by_id, found, artifacts, stats), rows)
+    _collection_rows(found, by_id, kept, rows)
+    _listed_rows(found, by_id, rows)
+    _skipped_rows(found, by_id, kept, rows)
+    _downloaded_lists(found, by_id, rows.add, kept)
+    _verdict_rows(found, by_id, rows)
+    _missing_rows(not_read, not_found, by_id, rows)
+    return _assemble(kept, rows, bookkeeping)
+
+
+def _assemble(kept: pd.DataFrame, rows: list[dict], bookkeeping: list[dict]) -> DataFrame[StepOutputs]:
+    frames = [f for f in (kept, pd.DataFrame(rows), pd.DataFrame(bookkeeping)) if not f.empty]
+    if not frames:
+        return empty_frame(StepOutputs)
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     for column in StepOutputs.to_schema().columns:  # a frame stored before a column was added
         if column not in df:
             df[column] = None
-    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "collection_version_id", "dataset_id"])
+    df = df.drop_duplicates(subset=["kind", "job_id", "collection_id", "collection_version_id", "dataset_id",
+                                    "execution_arn"])
     # one verdict per dataset and revision, whichever record told it (the error record, the cleanup's answer, the
     # report): the first read, a cleanup's before the report's
     verdicts = df["kind"] == "verdict"
     df = df[~verdicts | ~df.duplicated(subset=["kind", "dataset_id", "collection_version_id"])]
-    return validate(StepOutputs, df.sort_values(["kind", "collection_id", "dataset_id"], na_position="last"))
+    return validate(StepOutputs, df.sort_values(["kind", "collection_id", "dataset_id", "execution_arn"],
+                                                na_position="last"))
+
+
+def history_progress(outputs: pd.DataFrame) -> tuple[int, int]:
+    """(answers read from histories, answers the logs lacked): "reading histories, N of M" while N < M counts those
+    not read yet; once every history that could hold one was read, an answer not found there no longer counts."""
+    if outputs.empty:
+        return 0, 0
+    answers = outputs[outputs["source"].isin(["history", "map_run"]) & ~outputs["kind"].isin(_BOOKKEEPING)]
+    read = int(answers["job_id"].nunique())
+    waiting = int(((outputs["kind"] == "answer_missing") & (outputs["source"] == "not_read")).sum())
+    return read, read + waiting
+
+
+def answers_not_read(store, stage: str, key: str) -> int:
+    """How many answers the partition's stored step_outputs has left for the history fallback to read."""
+    if not store.exists("step_outputs", stage, key):
+        return 0
+    read, of = history_progress(store.read("step_outputs", stage, key))
+    return of - read
+
+
+def outputs_summary(frame: pd.DataFrame, _build=None) -> dict:
+    """The asset's metadata: rows by kind and source, and how far the history fallback is."""
+    counts = {}
+    if not frame.empty:
+        answers = frame[~frame["kind"].isin(_BOOKKEEPING)]
+        counts = {**{str(k): int(v) for k, v in answers["kind"].value_counts().items()},
+                  **{f"from_{k}": int(v) for k, v in answers["source"].value_counts().items()}}
+    read, of = history_progress(frame)
+    if of > read:
+        counts["histories"] = f"reading histories, {read} of {of}"
+    counts["answers_not_read"] = of - read
+    return counts
+
+
+NOT_READ_YET = "answer not read yet (reading histories)"
+
+
+def hold_unread(rollup: pd.DataFrame, outputs: pd.DataFrame) -> pd.DataFrame:
+    """Datasets whose dataset_migration answer is not read yet: without their new version, their ingestion is not
+    theirs yet, so the jobs alone would call them failed (stopped between two steps) or running when neither is
+    known. They are `pending`, saying why, until a later build reads the history that holds the answer."""
+    if rollup.empty or outputs.empty:
+        return rollup
+    waiting = outputs[(outputs["kind"] == "answer_missing") & (outputs["source"] == "not_read")
+                      & outputs["dataset_id"].notna()]
+    if waiting.empty:
+        return rollup
+    # the job's COLLECTION_VERSION_ID is the revision it migrated into; a dataset gathered once is one row anyway
+    keys = set(zip(waiting["dataset_id"], waiting["collection_version_id"]))
+    rows_of = rollup["dataset_id"].value_counts()
+    revision = rollup["migration_revision_id"] if "migration_revision_id" in rollup else rollup["collection_version_id"]
+    ids = set(waiting["dataset_id"])
+    held = pd.Series([d in ids and (rows_of[d] == 1 or (d, r) in keys or (d, c) in keys)
+                      for d, r, c in zip(rollup["dataset_id"], revision, rollup["collection_version_id"])],
+                     index=rollup.index, dtype=bool)
+    held &= ~rollup["state"].isin(["skipped"])
+    if not held.any():
+        return rollup
+    out = rollup.copy()
+    out.loc[held, ["current_step", "failing_step", "error_category", "finished_at"]] = None
+    out.loc[held, "state"] = "pending"
+    out.loc[held, "error_signature"] = NOT_READ_YET
+    return out

@@ -117,3 +117,128 @@ def test_older_ingestion_machines_validation_counts_as_validate_anndata():
     assert step_of("download", "download") is None and step_of("seurat", "seurat") is None
     assert step_of("Collection_cleanup", "collection_cleanup") == "collection_cleanup"
     assert step_of("collection_publish", None) == "collection_publish"  # SM-A/B spell it lower-case
+
+
+# --- the history fallback, against the emulator over HTTP -------------------------------------------------------
+
+def _api_calls(monkeypatch):
+    """AWS calls by operation, as botocore makes them."""
+    from collections import Counter
+
+    import botocore.client
+
+    calls: Counter = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        calls[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def test_one_missing_answer_on_a_distributed_refresh_costs_a_handful_of_calls(emulator, truth, clock, tmp_path,
+                                                                                monkeypatch):
+    """A dataset_migration that answered after the sweep passed, its stream unreadable too: the refresh finds its
+    answer in its own child's history, at most 10 calls more than the same refresh without the gap; once its
+    answer is kept, no history is read again."""
+    from cxgm_pipeline.monitor.aws.clients import FetchStats, LogsApi
+    from cxgm_pipeline.monitor.frames.history_fallback import HistoryBudget
+    from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs
+    from cxgm_pipeline.monitor.session import MonitorSession
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+    from tests.conftest import migration
+
+    prod = migration(truth, "prod", live=True)
+    session = MonitorSession(store=FrameStore(str(tmp_path)))
+    ends = sorted(j["stopped_at"] for j in prod["jobs"] if j["step"] == "dataset_migration"
+                  and j["status"] == "SUCCEEDED")
+    clock.set(ends[len(ends) // 2] - 1)
+    before = session.frames("prod", prod["attempt_key"], refresh=True).frames
+    clock.set(ends[len(ends) // 2] + 60)
+    attempt = session.resolve("prod", prod["attempt_key"])
+    now = session.fetch("prod", attempt, ("migration_jobs", "output_records"), before)
+    jobs, records = now["migration_jobs"], now["output_records"]
+    answered = set(before["step_outputs"]["job_id"].dropna())
+    fresh = jobs[(jobs["step"] == "dataset_migration") & (jobs["status"] == "SUCCEEDED") & ~jobs["job_id"].isin(answered)
+                 & jobs["log_stream"].isin(set(records["log_stream"]))]
+    assert not fresh.empty, "the window holds datasets that answered since the last refresh"
+    gap = fresh.iloc[0]
+    hidden = records[records["log_stream"] != gap["log_stream"]]
+    read_streams = LogsApi.filter_streams
+
+    def expired(self, stage, group, streams, *args, **kwargs):  # its stream is gone too: only the history is left
+        return [e for e in read_streams(self, stage, group, streams, *args, **kwargs)
+                if e.get("logStreamName") != gap["log_stream"]]
+
+    monkeypatch.setattr(LogsApi, "filter_streams", expired)
+    calls = _api_calls(monkeypatch)
+
+    def refresh(recs):
+        stats = FetchStats()
+        calls.clear()
+        out = collect_outputs("prod", attempt, jobs, recs, session.logs, session.sfn, session.artifacts, stats,
+                              before["step_outputs"], HistoryBudget())
+        return out, stats.calls, dict(calls)
+
+    _, plain, _ = refresh(records)
+    outputs, with_gap, by_api = refresh(hidden)
+    row = outputs[(outputs["kind"] == "dataset_version") & (outputs["job_id"] == gap["job_id"])]
+    truth_new = {d["dataset_id"]: d["new_dataset_version_id"] for d in prod["datasets"]}
+    assert list(row["source"]) == ["map_run"] and list(row["new_dataset_version_id"]) == [truth_new[gap["dataset_id"]]]
+    assert with_gap - plain <= 10, (plain, with_gap, by_api)
+    # the next refresh keeps the answer read: no history again, even with the record still missing
+    _, again, by_api = refresh_from(outputs, hidden, attempt, jobs, session, calls)
+    assert "GetExecutionHistory" not in by_api and again <= plain, by_api
+
+
+def refresh_from(previous, records, attempt, jobs, session, calls):
+    from cxgm_pipeline.monitor.aws.clients import FetchStats
+    from cxgm_pipeline.monitor.frames.history_fallback import HistoryBudget
+    from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs
+
+    stats = FetchStats()
+    calls.clear()
+    out = collect_outputs(attempt.stage, attempt, jobs, records, session.logs, session.sfn, session.artifacts, stats,
+                          previous, HistoryBudget())
+    return out, stats.calls, dict(calls)
+
+
+def test_an_attempt_whose_logs_expired_is_useful_at_once_and_filled_build_by_build(emulator, truth, tmp_path,
+                                                                                   monkeypatch):
+    """A budget of a few calls a build: the first build already rolls up every dataset from the jobs, holds those
+    whose answer is not read yet as pending (never failed or succeeded on a guess) and says "reading histories,
+    N of M"; later builds read on from what is kept, and end with every row as the truth has it; then a build
+    reads no history at all."""
+    from cxgm_pipeline.monitor.frames.step_outputs import NOT_READ_YET, history_progress, outputs_summary
+    from cxgm_pipeline.monitor.session import MonitorSession
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+
+    m = next(m for m in truth["migrations"] if any(j["logs_expired"] for j in m["jobs"]))
+    truth_rows = {d["dataset_id"]: d for d in m["datasets"]}
+    monkeypatch.setenv("CXGM_HISTORY_CALLS", "8")
+    session = MonitorSession(store=FrameStore(str(tmp_path)))
+    progress = []
+    for _ in range(40):
+        frames = session.frames(m["stage"], m["attempt_key"], refresh=True).frames
+        outputs, rollup = frames["step_outputs"], frames["dataset_rollup"]
+        read, of = history_progress(outputs)
+        progress.append((read, of))
+        held = rollup[rollup["error_signature"] == NOT_READ_YET]
+        assert (held["state"] == "pending").all()
+        for row in rollup[rollup["error_signature"] != NOT_READ_YET].itertuples():
+            if row.dataset_id in truth_rows and not row.dataset_id.startswith("unattributed:"):
+                assert row.state == truth_rows[row.dataset_id]["state"], row
+        if read == of:
+            break
+        assert outputs_summary(outputs)["histories"] == f"reading histories, {read} of {of}"
+    assert progress[0][0] < progress[0][1], progress  # the first build left some for later
+    assert progress[-1][0] == progress[-1][1] > 0, progress
+    assert [r for r, _ in progress] == sorted(r for r, _ in progress)
+    got = dict(zip(rollup["dataset_id"], rollup["new_dataset_version_id"]))
+    assert all(got.get(d) == t["new_dataset_version_id"] for d, t in truth_rows.items() if t["new_dataset_version_id"])
+    assert not rollup["dataset_id"].str.startswith("unattributed:").any()
+    calls = _api_calls(monkeypatch)
+    session.frames(m["stage"], m["attempt_key"], refresh=True)
+    assert "GetExecutionHistory" not in calls, dict(calls)
