@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import os
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def main() -> None:
         bound = max([max(0.0, (n - AWS_DEFAULT_QUOTAS[a][1]) / AWS_DEFAULT_QUOTAS[a][0])
                      for a, n in calls.items() if a in AWS_DEFAULT_QUOTAS] or [0.0]) if args.quotas else 0.0
         row = {"label": label, "wall": wall, "calls": sum(calls.values()), "throttled": thr, "bound": bound,
-               "by_api": calls, "rss_mb": out.get("rss_mb")}
+               "by_api": calls, "rss_mb": out.get("rss_mb"), "portal_s": out.get("portal_s")}
         rows.append(row)
         return row
 
@@ -94,8 +95,11 @@ def main() -> None:
                       args.attempt, "--refresh", "--out", str(work / "datasets.parquet")], {**env, "CXGM_DATA": data})
 
     def dagster(data: str) -> dict:
-        return child([sys.executable, __file__, "--dagster-run", data, "--stage", args.stage, "--attempt",
-                      args.attempt], env)
+        out = child([sys.executable, __file__, "--dagster-run", data, "--stage", args.stage, "--attempt",
+                     args.attempt], env)
+        line = next((x for x in out["stdout"].splitlines() if x.startswith("STEPS ")), "STEPS {}")
+        out["portal_s"] = json.loads(line[len("STEPS "):]).get("portal_state", 0.0)
+        return out
 
     prod = next(m for m in emu.truth["migrations"] if m["live"])
     if not args.skip_old:
@@ -133,6 +137,9 @@ def main() -> None:
          f"{first['wall']:.1f} s vs bound {first['bound']:.1f} s"),
         ("one Dagster run <= 2x the CLI's first fetch", run["wall"] <= 2 * first["wall"],
          f"{run['wall']:.1f} s vs {first['wall']:.1f} s"),
+        ("the same, less portal_state (the public Curation API, paced at $CXGM_PORTAL_RATE)",
+         run["wall"] - (run["portal_s"] or 0) <= 2 * first["wall"],
+         f"{run['wall'] - (run['portal_s'] or 0):.1f} s vs {first['wall']:.1f} s (portal_state {run['portal_s'] or 0:.1f} s)"),
         ("peak RSS < 1 GB (CLI), < 1.5 GB (Dagster run)",
          max(first["rss_mb"], cli_half["rss_mb"], cli_refresh["rss_mb"]) < 1024
          and max(run["rss_mb"], dagster_half["rss_mb"], dagster_refresh["rss_mb"]) < 1536,
@@ -142,6 +149,9 @@ def main() -> None:
          f"{cli_refresh['calls']} of {first['calls']}"),
         ("refresh at 1% <= 5% of a first fetch's calls (Dagster)", dagster_refresh["calls"] <= 0.05 * run["calls"],
          f"{dagster_refresh['calls']} of {run['calls']}"),
+        ("the same against the running attempt's own first fetch (CLI, Dagster)",
+         cli_refresh["calls"] <= 0.05 * cli_half["calls"] and dagster_refresh["calls"] <= 0.05 * dagster_half["calls"],
+         f"{cli_refresh['calls']} of {cli_half['calls']}, {dagster_refresh['calls']} of {dagster_half['calls']}"),
         ("--refresh of an ended attempt with stored frames <= 5 calls", ended["calls"] <= 5, f"{ended['calls']}"),
     ]
     print("\n| target | met | measured |\n|---|---|---|")
@@ -178,6 +188,11 @@ def dagster_run(stage: str, attempt: str, data: str) -> None:
                          resources=build_resources("local", data), instance=instance, raise_on_error=False)
     if not result.success:
         raise SystemExit("the Dagster run failed")
+    # the steps' own seconds, for the parent to say where the run's time went (the portal's paced reads are
+    # politeness to a public API, not AWS's quotas)
+    steps = {s.step_key: round(s.end_time - s.start_time, 1)
+             for s in instance.get_run_step_stats(result.run_id) if s.end_time and s.start_time}
+    print("STEPS " + json.dumps(steps))
 
 
 def old_helpers(stage: str, prod) -> int:
