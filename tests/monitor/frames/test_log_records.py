@@ -101,6 +101,21 @@ class _NoHistory:
     def map_runs(self, stage, arn, stats=None):
         return []
 
+    def map_run_executions(self, stage, arn, stats=None, status=None):
+        return []
+
+    def describe_map_runs(self, stage, arns, stats=None):
+        return []
+
+    def history(self, stage, arn, stats=None):
+        return []
+
+    def pool_map(self, fn, items):
+        return [fn(i) for i in items]
+
+    def aws_now(self, stage):
+        return datetime.now(timezone.utc)
+
 
 def _attempt() -> Attempt:
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
