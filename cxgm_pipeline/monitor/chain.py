@@ -264,7 +264,7 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     from cxgm_pipeline.monitor.report.links import health_grid
 
     return {"answer": answer, "health": breakable(health.reason) or "no failure",
-            "health_of_every_attempt": Markdown(f"[attempt_is_healthy, Partitions tab]({health_grid()})"), **out}
+            "health_grid": Markdown(f"[every attempt]({health_grid()})"), **out}
 
 
 def _campaign_summary(frame: pd.DataFrame, b: Build) -> dict:

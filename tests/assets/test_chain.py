@@ -230,7 +230,7 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         rollup_meta = result.asset_materializations_for_node("dataset_rollup")[0].metadata
         assert list(report)[0] == "answer" and list(rollup_meta)[0] == "answer"
         # the one grid that colours attempts by health is a check's: the partition's page links it
-        assert "view=checks&checkDetail=attempt_is_healthy" in rollup_meta["health_of_every_attempt"].value
+        assert "view=checks&checkDetail=attempt_is_healthy" in rollup_meta["health_grid"].value
         answer = report["answer"].value.strip("*")
         listed = [d for d in observable(m) if d["state"] != "skipped"]
         failed = sum(d["state"] == "failed" for d in listed)
