@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetExecutionContext, Failure
 
-from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts
+from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts, store_tags, stored_tags
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
@@ -26,7 +26,12 @@ def listed_attempts(context: AssetExecutionContext, sfn: StepFunctionsResource, 
     if cache_key not in _LISTED:
         if len(_LISTED) > 256:
             _LISTED.clear()
-        _LISTED[cache_key] = list_attempts(stage, sfn, stats)
+        store = getattr(context.resources, "store", None)
+        tags = stored_tags(store, stage) if store is not None else None
+        known = len(tags or {})
+        _LISTED[cache_key] = list_attempts(stage, sfn, stats, tags)
+        if store is not None:
+            store_tags(store, stage, tags, known)
     return _LISTED[cache_key]
 
 

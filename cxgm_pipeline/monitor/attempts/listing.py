@@ -9,6 +9,7 @@ its tag, or, untagged, those created inside its execution window.
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -88,15 +89,30 @@ def _tag_of(description: dict) -> str | None:
     return str(tag) if tag else None
 
 
-def list_attempts(stage: str, sfn: StepFunctionsApi, stats: FetchStats | None = None) -> list[Attempt]:
-    """Every attempt of `stage`, oldest first, with start, end and state."""
+def _descriptions(stage: str, executions: list[dict], sfn: StepFunctionsApi, stats: FetchStats | None,
+                  tags: MutableMapping[str, str | None] | None) -> list[dict]:
+    """Each listed execution with its tag. ListExecutions says all an attempt needs but the input, which never
+    changes (a redrive re-runs it): an execution whose tag `tags` holds is not described again; the others are,
+    and their tags are added to it."""
+    if tags is None:
+        return [{**d, "tag": _tag_of(d)} for d in sfn.describe_executions(stage, [e["executionArn"] for e in executions], stats)]
+    unknown = [e["executionArn"] for e in executions if e["executionArn"] not in tags]
+    for d in sfn.describe_executions(stage, unknown, stats):
+        tags[d["executionArn"]] = _tag_of(d)
+    return [{**e, "tag": tags[e["executionArn"]]} for e in executions if e["executionArn"] in tags]
+
+
+def list_attempts(stage: str, sfn: StepFunctionsApi, stats: FetchStats | None = None,
+                  tags: MutableMapping[str, str | None] | None = None) -> list[Attempt]:
+    """Every attempt of `stage`, oldest first, with start, end and state. `tags`: the executions' tags as known
+    (by ARN; see `stored_tags`), so that only new executions are described."""
     cfg = sfn.stage_config(stage)
     executions = sfn.list_executions(stage, cfg.migration_sfn, stats)
-    descriptions = sfn.describe_executions(stage, [e["executionArn"] for e in executions], stats)
+    descriptions = _descriptions(stage, executions, sfn, stats, tags)
     groups: dict[str, list[dict]] = {}
     tags: dict[str, str | None] = {}
     for d in descriptions:
-        tag = _tag_of(d)
+        tag = d["tag"]
         key = attempt_key_for(tag, d["startDate"])
         groups.setdefault(key, []).append(d)
         tags[key] = tag
@@ -161,3 +177,25 @@ def window_attempt(stage: str, start: datetime, end: datetime) -> Attempt:
     state = AttemptState.SUCCEEDED if end <= utcnow() else AttemptState.RUNNING
     return Attempt(stage=stage, key=key, tag=None, execution_names=(), execution_arns=(), start=start,
                    stop=end if end <= utcnow() else None, state=state)
+
+
+TAGS_FRAME = "execution_tags"  # per stage in the frame store, beside the attempts' frames
+
+
+def stored_tags(store, stage: str) -> dict[str, str | None]:
+    """The stage's executions' tags as the store keeps them (empty when it has none, or an unreadable file)."""
+    try:
+        if not store.exists(TAGS_FRAME, stage):
+            return {}
+        frame = store.read(TAGS_FRAME, stage)
+        return {a: (t if isinstance(t, str) else None) for a, t in zip(frame["execution_arn"], frame["tag"])}
+    except Exception:  # a cache: whatever is wrong with it costs only the descriptions it would have saved
+        return {}
+
+
+def store_tags(store, stage: str, tags: dict[str, str | None], known: int) -> None:
+    """Writes the tags when the listing added any (`known`: how many there were before)."""
+    if len(tags) > known:
+        import pandas as pd
+
+        store.write(pd.DataFrame({"execution_arn": list(tags), "tag": list(tags.values())}), TAGS_FRAME, stage)

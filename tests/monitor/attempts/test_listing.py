@@ -54,3 +54,44 @@ def test_a_window_attempt_takes_every_job_inside_it():
     assert not _attempt().window_only and not _attempt(execution_names=(), tag="T").window_only
     with pytest.raises(ValueError, match="empty window"):
         window_attempt("dev", end, START)
+
+
+class _Sfn:
+    """Two executions of one tagged attempt, the second a re-start; counts the descriptions asked for."""
+
+    def __init__(self):
+        self.described: list[str] = []
+        self.items = [
+            {"executionArn": f"arn:{n}", "name": n, "status": status, "startDate": START + timedelta(hours=h),
+             "stopDate": stop, "redriveCount": 0}
+            for n, status, h, stop in (("e1", "FAILED", 0, START + timedelta(minutes=30)), ("e2", "RUNNING", 1, None))]
+
+    def stage_config(self, stage):
+        class Cfg:
+            migration_sfn = "schema-migration"
+        return Cfg()
+
+    def list_executions(self, stage, machine, stats=None):
+        return list(reversed(self.items))
+
+    def describe_executions(self, stage, arns, stats=None):
+        self.described.extend(arns)
+        return [{**i, "input": '{"migration_attempt": "ATTEMPT_2"}'} for i in self.items if i["executionArn"] in arns]
+
+
+def test_an_execution_whose_tag_is_known_is_not_described_again(tmp_path):
+    from cxgm_pipeline.monitor.attempts.listing import list_attempts, store_tags, stored_tags
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+
+    store, sfn = FrameStore(str(tmp_path)), _Sfn()
+    first = list_attempts("prod", sfn, tags=(tags := stored_tags(store, "prod")))
+    store_tags(store, "prod", tags, 0)
+    assert sorted(sfn.described) == ["arn:e1", "arn:e2"]
+    # a third execution appears: only it is described; the attempts are the same as without the cache
+    sfn.items.append({**sfn.items[1], "executionArn": "arn:e3", "name": "e3", "startDate": START + timedelta(hours=2)})
+    sfn.described.clear()
+    cached = list_attempts("prod", sfn, tags=stored_tags(store, "prod"))
+    assert sfn.described == ["arn:e3"]
+    sfn.described.clear()
+    assert cached == list_attempts("prod", sfn) and len(sfn.described) == 3
+    assert [a.execution_names for a in first] == [("e1", "e2")] and first[0].state == AttemptState.RUNNING
