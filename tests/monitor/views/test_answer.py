@@ -109,3 +109,12 @@ def test_running_line_has_the_eta_and_its_range():
     assert re.search(r"ETA (\d\d-\d\d )?\d\d:\d\d UTC \((\d\d-\d\d )?\d\d:\d\d-(\d\d-\d\d )?\d\d:\d\d\)", line), line
     assert line.endswith("data from 2026-11-25 12:04 UTC")
     assert "ETA on migration_report" in answer_line("running", rollup, None, with_eta=False)
+
+
+def test_without_a_progress_the_total_counts_the_datasets_not_listed_yet():
+    """dataset_rollup's line (no progress, so no ETA) counts of migration_report's total, the datasets not listed
+    yet included: both pages say "35 of ~1,624 (2%)", never one of them "35 of ~129 (27%)"."""
+    rollup = empty_frame(DatasetRollup).reindex(range(4)).assign(
+        dataset_id=["a", "b", "c", "d"], state=["succeeded", "failed", "running", "skipped"])
+    line = answer_line("running", rollup, None, with_eta=False, unlisted=97)
+    assert line.startswith("running - 2 of ~100 (2%) ended - 1 failed - ETA on migration_report"), line
