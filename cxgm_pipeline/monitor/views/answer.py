@@ -70,10 +70,13 @@ def _short(why: str) -> str:
     return f"{where} ({category})" if category and " " not in category else where
 
 
-def _at(t: pd.Timestamp, now: pd.Timestamp | None) -> str:
-    """HH:MM when on `now`'s day, else MM-DD HH:MM."""
-    t = pd.Timestamp(t)
-    return f"{t:%H:%M}" if now is not None and t.date() == pd.Timestamp(now).date() else f"{t:%m-%d %H:%M}"
+def _eta(likely: pd.Timestamp, low: pd.Timestamp, high: pd.Timestamp, now: pd.Timestamp | None) -> str:
+    """`ETA 20:51 UTC (15:17-21:37)` when all three fall on `now`'s day; else each with its date and the range
+    joined by "to": a hyphen between `20:37` and `12-06 11:31` reads as one garbled time."""
+    ends = [pd.Timestamp(t) for t in (likely, low, high)]
+    if now is not None and all(t.date() == pd.Timestamp(now).date() for t in ends):
+        return f"ETA {ends[0]:%H:%M} UTC ({ends[1]:%H:%M}-{ends[2]:%H:%M})"
+    return f"ETA {ends[0]:%m-%d %H:%M} UTC ({ends[1]:%m-%d %H:%M} to {ends[2]:%m-%d %H:%M})"
 
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
@@ -112,7 +115,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
             parts.append("ETA on migration_report")
         elif progress is not None and progress.eta is not None:
             e = progress.eta
-            parts.append(f"ETA {_at(e.likely, now)} UTC ({_at(e.low, now)}-{_at(e.high, now)})")
+            parts.append(_eta(e.likely, e.low, e.high, now))
         elif progress is not None:
             parts.append(f"no ETA: {progress.why_no_eta}")
     if now is not None:
