@@ -379,7 +379,7 @@ CHAIN: tuple[FrameSpec, ...] = (
               (Frame.dataset_rollup, Frame.enriched_jobs, Frame.step_outputs, Frame.child_failures),
               build_collection_rollup, "rollups", summarize_collection_rollup,
               view=View("collections", ("collection_id", "collection_migration_status", "datasets", "succeeded", "failed",
-                                        "running", "not_started", "skipped", "can_publish"))),
+                                        "running", "pending", "not_started", "skipped", "can_publish"))),
     FrameSpec(Frame.error_signatures, "ErrorSignatures", (Frame.enriched_jobs, Frame.sfn_executions, Frame.dataset_rollup),
               build_error_signatures, "rollups", summarize_error_signatures,
               view=View("errors", ("jobs", "datasets", "step", "error_category", "error_signature", "examples",
