@@ -7,6 +7,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from cxgm_pipeline.config import get_config, sensor_seconds
 from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, overview_job, refresh_attempt_job
+from cxgm_pipeline.sensors.refresh_running import PLACEHOLDER_REASON
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
@@ -45,7 +46,7 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
                 runs.append(RunRequest(run_key=f"empty:{ref}", job_name=refresh_attempt_job.name,
                                        partition_key=partition_key(ref),
                                        # after the cells with data in the queue: they only make health complete
-                                       tags={"cxgm/reason": "not run in this stage", **HISTORY_RUN_TAGS,
+                                       tags={"cxgm/reason": PLACEHOLDER_REASON, **HISTORY_RUN_TAGS,
                                              "dagster/priority": "-1"}))
     fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
     if states and fingerprint != cursor.get("states"):

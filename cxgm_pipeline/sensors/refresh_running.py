@@ -40,6 +40,20 @@ def has_runs(instance: DagsterInstance, key: MultiPartitionKey, statuses: list[D
     return bool(runs)
 
 
+# the discovery sensor's reason for a cell the attempt had not run in (yet): attempt_discovery.py
+PLACEHOLDER_REASON = "not run in this stage"
+
+
+def refresh_under_way(instance: DagsterInstance, key: MultiPartitionKey) -> bool:
+    """A run of the partition is queued or under way. A placeholder still queued is not one: requested before the
+    attempt started in this stage (make demo: ATTEMPT_2|prod, when dev's ATTEMPT_2 is found 90 s before prod
+    starts), it waits at priority -1 behind every ended attempt's first run: counted, it would hold back the live
+    migration's refreshes all that time. Whenever it does run, it reads the attempt as any refresh does."""
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=UNFINISHED), limit=10)
+    return any(not (r.status == DagsterRunStatus.QUEUED and r.tags.get("cxgm/reason") == PLACEHOLDER_REASON)
+               for r in runs)
+
+
 def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float) -> bool:
     """Whether the partition's latest rollup came from a run that *started* after `ts` (so saw the end)."""
     records = instance.fetch_materializations(AssetRecordsFilter(asset_key=DONE_ASSET, asset_partitions=[str(key)]),
@@ -80,7 +94,7 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
         # a redriven execution keeps its ARN, so its attempt's key: it ends anew under another name here
         ended_as = final_name(name, attempt.redrive_count)
         # the discovery sensor makes a partition's first run; never two runs of one partition at once
-        if attempt.key not in known or not has_runs(context.instance, key) or has_runs(context.instance, key, UNFINISHED):
+        if attempt.key not in known or not has_runs(context.instance, key) or refresh_under_way(context.instance, key):
             continue
         left, materialization = answers_left(context.instance, key)
         if left:  # read on at once, an ended attempt in the history lane: it never holds a running one's slot

@@ -170,3 +170,33 @@ def test_a_run_that_left_answers_unread_is_followed_by_another_in_its_lane(clock
     materialized(0)
     done = tick(refresh_running_sensor, instance, first.cursor)
     assert all(not r.tags["cxgm/reason"].startswith("reading histories") for r in mine(done))
+
+
+def _origin():
+    """A queued run must name where its job comes from (DagsterRun checks it)."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    location = InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="cxgm_pipeline.definitions"))
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), "refresh_attempt")
+
+
+def test_a_queued_placeholder_does_not_hold_back_the_refresh_of_the_attempt_that_started_since(clock, truth, monkeypatch):
+    """dev's ATTEMPT_2 is found before prod's starts: ATTEMPT_2|prod is queued as a placeholder at priority -1,
+    behind every ended attempt's first run. Once prod runs, its refreshes go ahead of that placeholder; a
+    placeholder already started (the partition's one run at a time) still holds them back."""
+    prod = migration(truth, "prod", live=True)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, sorted({m["attempt_key"] for m in truth["migrations"]}))
+    monkeypatch.setattr(refresh_running.time, "time", lambda: 1_000_000.0)
+    clock.set(prod["start"] + 1800)
+    done = instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(),
+                                       status=DagsterRunStatus.SUCCESS, tags={"dagster/partition": "ATTEMPT_2|prod"}))
+    placeholder = instance.add_run(DagsterRun(
+        job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.QUEUED,
+        remote_job_origin=_origin(), tags={"dagster/partition": "ATTEMPT_2|prod", "cxgm/reason": "not run in this stage"}))
+    assert done and cells(tick(refresh_running_sensor, instance, None), "refresh") == {"ATTEMPT_2|prod"}
+    instance.delete_run(placeholder.run_id)
+    instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
+                                tags={"dagster/partition": "ATTEMPT_2|prod", "cxgm/reason": "not run in this stage"}))
+    assert cells(tick(refresh_running_sensor, instance, None), "refresh") == set()

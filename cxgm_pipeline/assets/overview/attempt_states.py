@@ -33,7 +33,7 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     # the pane shows what fits it at 1,280 px (lists that wrap, inline); the table of every attempt, wider than
     # the pane and longer than the UI renders inline, is the HTML report's
     columns = ["stage", "attempt", "campaign", "state", "outcome", "redrives", "datasets", "succeeded", "failed",
-               "running", "not_started", "skipped"]
+               "running", "pending", "not_started", "skipped"]
     folder = store.root() / "reports" / "overview"
     write_report(folder, lambda _: "\n".join([
         "# Every attempt of every stage", "",

@@ -226,7 +226,9 @@ def daily_progress(where: str, progress, finished: bool, announced: set[str]) ->
         return None
     eta = f", ETA {progress.eta.likely:%Y-%m-%d %H:%M} UTC" if progress.eta else ""
     body = progress.line() + (f"\nETA from: {progress.eta.basis}" if progress.eta else "")
-    return Alert("progress", key, f"[cxgm] {where}: {progress.done + progress.failed} of {progress.total} ended{eta}", body)
+    # of the expected total, as the answer line counts it: "35 of 129" beside its "35 of ~1,624" contradicts it
+    ended = f"{progress.done + progress.failed:,} of ~{progress.total + progress.unlisted:,} ended"
+    return Alert("progress", key, f"[cxgm] {where}: {ended}{eta}", body)
 
 
 def digest(where: str, alerts: list[Alert]) -> Alert:

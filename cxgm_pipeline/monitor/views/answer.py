@@ -70,19 +70,23 @@ def _short(why: str) -> str:
     return f"{where} ({category})" if category and " " not in category else where
 
 
-def _at(t: pd.Timestamp, now: pd.Timestamp | None) -> str:
-    """HH:MM when on `now`'s day, else MM-DD HH:MM."""
-    t = pd.Timestamp(t)
-    return f"{t:%H:%M}" if now is not None and t.date() == pd.Timestamp(now).date() else f"{t:%m-%d %H:%M}"
+def _eta(likely: pd.Timestamp, low: pd.Timestamp, high: pd.Timestamp, now: pd.Timestamp | None) -> str:
+    """`ETA 20:51 UTC (15:17-21:37)` when all three fall on `now`'s day; else each with its date and the range
+    joined by "to": a hyphen between `20:37` and `12-06 11:31` reads as one garbled time."""
+    ends = [pd.Timestamp(t) for t in (likely, low, high)]
+    if now is not None and all(t.date() == pd.Timestamp(now).date() for t in ends):
+        return f"ETA {ends[0]:%H:%M} UTC ({ends[1]:%H:%M}-{ends[2]:%H:%M})"
+    return f"ETA {ends[0]:%m-%d %H:%M} UTC ({ends[1]:%m-%d %H:%M} to {ends[2]:%m-%d %H:%M})"
 
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
-                with_eta: bool = True, now: pd.Timestamp | None = None) -> str:
+                with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
     `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
     AWS's time the frames were read (`progress.observed_now` of the jobs and the rollup; default: the
-    progress's, else the rollup's alone, a lower bound)."""
+    progress's, else the rollup's alone, a lower bound); `unlisted`: without `progress`, its estimate of the
+    datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives."""
     given_now = now
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
@@ -102,7 +106,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
         listed = rollup[rollup["state"] != DatasetState.SKIPPED.value]
         failed = int((listed["state"] == DatasetState.FAILED.value).sum())
         ended_n = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
-        total, unlisted, now = len(listed), 0, given_now if given_now is not None else observed_now(rollup)
+        total, now = len(listed) + unlisted, given_now if given_now is not None else observed_now(rollup)
     approx = "~" if unlisted or state == "running" else ""
     pct = f" ({ended_n / total:.0%})" if total else ""
     parts = [head, f"{ended_n:,} of {approx}{total:,}{pct} ended", f"{failed:,} failed"]
@@ -111,7 +115,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
             parts.append("ETA on migration_report")
         elif progress is not None and progress.eta is not None:
             e = progress.eta
-            parts.append(f"ETA {_at(e.likely, now)} UTC ({_at(e.low, now)}-{_at(e.high, now)})")
+            parts.append(_eta(e.likely, e.low, e.high, now))
         elif progress is not None:
             parts.append(f"no ETA: {progress.why_no_eta}")
     if now is not None:
@@ -120,7 +124,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
 
 def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
-                   with_eta: bool = True) -> tuple[str, Health]:
+                   with_eta: bool = True, unlisted: int = 0) -> tuple[str, Health]:
     """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
     why it has no dataset, its enriched_jobs."""
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
@@ -133,7 +137,7 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
         why = attempt_summary(attempt, jobs, rollup)
         now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
     state = attempt.state.value
-    return answer_line(state, rollup, progress, why, with_eta, now), \
+    return answer_line(state, rollup, progress, why, with_eta, now, unlisted), \
         attempt_health(state, rollup, why, getattr(attempt, "outcome", None))
 
 

@@ -151,7 +151,7 @@ def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE
         return "No failed dataset."
     n = len(_failed(rollup))
     items = [f"{md_cell_plain(r.dataset_id)}: **{_md(r.error_category)}** in {_md(r.failing_step)}: "
-             f"{_md(md_cell_plain(r.cause))}"
+             f"{_md(_short_ids(r.cause))}"  # escaped once: twice shows `out\_of\_memory` in the pane
              for r in table.itertuples()]
     return fit_list(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", items, limit)
 
@@ -162,7 +162,12 @@ def md_cell_plain(text: object) -> str:
     whole."""
     from cxgm_pipeline.monitor.report.document import md_cell
 
-    return md_cell(re.sub(r"\b([0-9a-f]{8})-[0-9a-f-]{27}\b", r"\1…", str(text)))
+    return md_cell(_short_ids(text))
+
+
+def _short_ids(text: object) -> str:
+    """Each UUID in `text` cut to its first 8 characters (not escaped: md_cell_plain or _md does that)."""
+    return re.sub(r"\b([0-9a-f]{8})-[0-9a-f-]{27}\b", r"\1…", str(text))
 
 
 def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:

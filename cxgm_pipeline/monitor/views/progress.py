@@ -90,7 +90,8 @@ class Progress:
 
     def line(self) -> str:
         """One line for a terminal or an alert."""
-        head = (f"{self.done} done, {self.failed} failed, {self.running} running, {self.remaining} remaining"
+        # `running` counts the pending too: said so, or "91 running" contradicts the summary's "87 running · 4 pending"
+        head = (f"{self.done} done, {self.failed} failed, {self.running} running or pending, {self.remaining} remaining"
                 + (f" (+~{self.unlisted} not listed yet)" if self.unlisted else "") + f" of {self.total}")
         if self.ended:
             return head + "; ended"

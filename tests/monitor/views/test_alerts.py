@@ -201,3 +201,20 @@ def test_the_finished_alert_says_a_succeeded_execution_failed_as_an_attempt():
     assert done.body.startswith("Outcome: tolerance_exceeded")
     [plain] = evaluate("prod", "A", datasets, empty, rerun, True, 0.1, set(), outcome="succeeded")
     assert plain.subject == "[cxgm] prod/A finished: 0 failed"
+
+
+def test_the_progress_alert_counts_of_the_expected_total_as_its_answer_line_does():
+    import dataclasses
+
+    from cxgm_pipeline.monitor.views.alerts import daily_progress
+    from cxgm_pipeline.monitor.views.progress import attempt_progress
+
+    now = pd.Timestamp("2026-11-25 12:04", tz="UTC")
+    rollup = pd.DataFrame({"dataset_id": ["a", "b", "c"], "state": ["succeeded", "failed", "running"],
+                           "started_at": [now - pd.Timedelta(hours=2)] * 3,
+                           "finished_at": [now - pd.Timedelta(hours=1)] * 2 + [pd.NaT],
+                           "total_duration_s": [3600.0, 3600.0, None]})
+    progress = dataclasses.replace(attempt_progress("prod", "A", rollup, now=now, start=now - pd.Timedelta(hours=3)),
+                                   unlisted=97)
+    alert = daily_progress("prod/A", progress, finished=False, announced=set())
+    assert alert.subject.startswith("[cxgm] prod/A: 2 of ~100 ended"), alert.subject

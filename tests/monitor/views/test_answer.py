@@ -91,6 +91,17 @@ def test_a_placeholder_says_so():
     assert health.healthy and "placeholder" in health.reason  # the metadata's health says so, not "no failure"
 
 
+def test_an_eta_range_across_midnight_dates_each_end():
+    """A range with one end on another day: both ends dated, joined by "to" (`20:37-12-06 11:31` misreads)."""
+    from cxgm_pipeline.monitor.views.answer import _eta
+
+    now = pd.Timestamp("2026-12-05 13:52", tz="UTC")
+    same = _eta(now + pd.Timedelta(hours=8), now + pd.Timedelta(hours=6), now + pd.Timedelta(hours=10), now)
+    assert same == "ETA 21:52 UTC (19:52-23:52)"
+    across = _eta(now + pd.Timedelta(hours=17), now + pd.Timedelta(hours=6.75), now + pd.Timedelta(hours=21.65), now)
+    assert across == "ETA 12-06 06:52 UTC (12-05 20:37 to 12-06 11:31)"
+
+
 def test_running_line_has_the_eta_and_its_range():
     now = pd.Timestamp("2026-11-25 12:04", tz="UTC")
     rollup = empty_frame(DatasetRollup).reindex(range(40))
@@ -106,6 +117,16 @@ def test_running_line_has_the_eta_and_its_range():
     progress = attempt_progress("prod", "A", rollup, now=now, start=now - pd.Timedelta(hours=3))
     line = answer_line("running", rollup, progress)
     assert line.startswith("running - 30 of ~40 (75%) ended - 5 failed - ETA "), line
-    assert re.search(r"ETA (\d\d-\d\d )?\d\d:\d\d UTC \((\d\d-\d\d )?\d\d:\d\d-(\d\d-\d\d )?\d\d:\d\d\)", line), line
+    assert re.search(r"ETA \d\d:\d\d UTC \(\d\d:\d\d-\d\d:\d\d\)|"
+                     r"ETA \d\d-\d\d \d\d:\d\d UTC \(\d\d-\d\d \d\d:\d\d to \d\d-\d\d \d\d:\d\d\)", line), line
     assert line.endswith("data from 2026-11-25 12:04 UTC")
     assert "ETA on migration_report" in answer_line("running", rollup, None, with_eta=False)
+
+
+def test_without_a_progress_the_total_counts_the_datasets_not_listed_yet():
+    """dataset_rollup's line (no progress, so no ETA) counts of migration_report's total, the datasets not listed
+    yet included: both pages say "35 of ~1,624 (2%)", never one of them "35 of ~129 (27%)"."""
+    rollup = empty_frame(DatasetRollup).reindex(range(4)).assign(
+        dataset_id=["a", "b", "c", "d"], state=["succeeded", "failed", "running", "skipped"])
+    line = answer_line("running", rollup, None, with_eta=False, unlisted=97)
+    assert line.startswith("running - 2 of ~100 (2%) ended - 1 failed - ETA on migration_report"), line

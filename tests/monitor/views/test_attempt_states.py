@@ -38,3 +38,15 @@ def test_counts_come_from_the_rollup_and_states_from_aws():
 def test_no_attempt_is_an_empty_frame_with_its_columns():
     frame = attempt_states([], {})
     assert frame.empty and {"stage", "attempt", "state", "datasets"} <= set(frame.columns)
+
+
+def test_a_running_attempt_says_its_datasets_are_those_listed_so_far_and_its_state_once():
+    from cxgm_pipeline.monitor.views.attempt_states import latest_markdown
+
+    attempts = [_attempt("prod", "A", 1, AttemptState.RUNNING, outcome="running"),
+                _attempt("dev", "A", 0, outcome="finished_with_failures")]
+    rollup = pd.DataFrame({"state": ["failed", "succeeded", "running"], "campaign": "A"})
+    frame = attempt_states(attempts, {("prod", "A"): rollup, ("dev", "A"): rollup})
+    md = latest_markdown(frame, ["dev", "prod"])
+    assert "**prod** A (1 attempt): execution running; 3 listed so far, 1 failed" in md, md
+    assert "**dev** A (1 attempt): execution succeeded, finished with failures; 3 datasets, 1 failed" in md, md

@@ -47,3 +47,15 @@ def test_a_dataset_on_one_side_only():
     assert outcome.to_dict() == {"a": "only_in_base", "b": "only_in_other"}
     failed = deltas[deltas["dataset_id"] == "b"].iloc[0]
     assert failed["other_cause"] == "cxg: out_of_memory" and pd.isna(failed["base_cause"])
+
+
+def test_outcome_changes_list_the_fixes_before_the_datasets_one_side_has_not_listed():
+    """While prod runs, most datasets are only in dev so far: the two fixes come before them, not after."""
+    from cxgm_pipeline.monitor.views.deltas import outcome_changes_markdown
+
+    changes = pd.DataFrame({
+        "dataset_id": ["a-only", "b-only", "c-fixed", "d-broke"],
+        "outcome_change": ["only_in_base", "only_in_base", "failed_to_succeeded", "succeeded_to_failed"],
+        "base_cause": [None, None, "cxg: out_of_memory", None], "other_cause": [None, None, None, "cxg: storage"]})
+    md = outcome_changes_markdown(changes)
+    assert md.index("d-broke") < md.index("c-fixed") < md.index("a-only"), md

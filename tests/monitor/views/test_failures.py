@@ -92,3 +92,15 @@ def test_long_tables_are_cut_to_fit_and_say_so():
     assert empty_frame(RerunManifest).pipe(rerun_markdown) == "Nothing to re-run."
     assert failures_markdown(empty_frame(DatasetRollup)) == "No failed dataset."
     assert isinstance(by_category(rollup), pd.DataFrame)
+
+
+def test_a_top_failed_cause_is_escaped_once():
+    """Escaped twice, the pane would show `out\\_of\\_memory` and `&amp;amp;`, backslashes and all."""
+    from cxgm_pipeline.monitor.views.failures import top_failed_markdown
+
+    rollup = pd.DataFrame({"dataset_id": ["0b20fea6-1111-2222-3333-444455556666"], "state": ["failed"],
+                           "failing_step": ["cxg"], "error_category": ["out_of_memory"],
+                           "error_signature": ["out_of_memory: numpy.core._exceptions & more"]})
+    md = top_failed_markdown(rollup)
+    assert "\\\\" not in md and "&amp;amp;" not in md, md
+    assert "0b20fea6…" in md

@@ -55,7 +55,7 @@ def test_a_running_attempts_progress_counts_and_estimates_its_end():
     assert progress.total == 5 and progress.now == NOW
     assert progress.rate_per_h == pytest.approx(1 / 3), "one ended in the last three hours (after 2 h, up to 5 h)"
     assert progress.eta is not None and progress.eta.low <= progress.eta.likely <= progress.eta.high
-    assert progress.line().startswith("2 done, 1 failed, 1 running, 1 remaining of 5; 0.3 ended/h over the last 3 h; ETA ")
+    assert progress.line().startswith("2 done, 1 failed, 1 running or pending, 1 remaining of 5; 0.3 ended/h over the last 3 h; ETA ")
 
 
 def test_an_ended_attempt_has_no_eta_and_no_dataset_no_progress():
