@@ -134,7 +134,8 @@ def _at_scale(name: str, factor: int) -> ScenarioSpec:
     """The default corpus times `factor`, for benchmarks at 10x the corpus: its rates, a dev rehearsal and the live
     prod run (the smaller attempts add nothing to measure), the queue's span growing with the corpus."""
     base = SCENARIOS["default"]
-    rehearsal, prod = base.migrations[3], base.migrations[4]
+    prod = next(m for m in base.migrations if m.live)
+    rehearsal = next(m for m in base.migrations if m.stage == "dev" and m.tag == prod.tag)
     return ScenarioSpec(
         name=name, n_collections=base.n_collections * factor, n_datasets=base.n_datasets * factor,
         data_fault_rates=base.data_fault_rates, infra_fault_rates=base.infra_fault_rates, retry_rate=base.retry_rate,
