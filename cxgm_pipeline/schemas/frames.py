@@ -267,6 +267,9 @@ class _DatasetStateCounts(_Frame):
 
 
 class CollectionRollup(_DatasetStateCounts, _Partitioned):
+    """One row per collection and version gathered: its datasets by state, its collection_migration outcome and
+    whether production would publish its revision (`can_publish`)."""
+
     class Config:
         unique = ["collection_id", "collection_version_id"]
 
@@ -284,6 +287,9 @@ class CollectionRollup(_DatasetStateCounts, _Partitioned):
 
 
 class ErrorSignatures(_Partitioned):
+    """One row per cause of failure: the jobs and datasets it hit, its category and step, examples and evidence,
+    so that 300 failures with one cause read as one line."""
+
     error_signature: Series[Text] = pa.Field(description="the cause, normalised so alike failures group")
     error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), description="why it failed (classifier's category)")

@@ -45,6 +45,8 @@ def test_one_dagster_asset_per_frame_as_declared():
         assert node.kinds == ({"aws", "pandas"} if spec.reads_aws else {"pandas"}), spec.name
         assert node.group_name == spec.group, spec.name
         assert node.description == spec.doc, spec.name
+        # the catalog shows the model's own docstring: one it lacks reads as the bare frame name
+        assert spec.model_class.__dict__.get("__doc__"), f"{spec.model} has no docstring of its own"
         assert node.is_partitioned, spec.name
 
 
