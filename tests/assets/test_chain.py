@@ -236,7 +236,7 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         failed = sum(d["state"] == "failed" for d in listed)
         ended = sum(d["state"] in ("succeeded", "failed") for d in listed)  # never started: not ended
         if listed:
-            assert f" of {len(listed):,} ({ended / len(listed):.0%}) ended - {failed:,} failed - data from " in answer, answer
+            assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - data from " in answer, answer
             assert rollup_meta["answer"].value.split(" - data")[0] == answer.split(" - data")[0]
         else:
             assert "no dataset" in answer and "failed in gather_collections" in answer, answer

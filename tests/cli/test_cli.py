@@ -56,7 +56,7 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
             listed = [d for d in observable(m) if d["state"] != "skipped"]
             failed = sum(d["state"] == "failed" for d in listed)
             ended = sum(d["state"] in ("succeeded", "failed") for d in listed)  # never started: not ended
-            assert f" of {len(listed):,} ({ended / len(listed):.0%}) ended - {failed:,} failed - " \
+            assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - " \
                 in frame.loc[m["attempt_key"], "answer"]
     assert gather_failed, "the default scenario has an attempt whose gather_collections failed"
     shown = cli("attempts", "--env", "dev", "--fetch").output

@@ -108,7 +108,8 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
         ended_n = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
         total, now = len(listed) + unlisted, given_now if given_now is not None else observed_now(rollup)
     approx = "~" if unlisted or state == "running" else ""
-    pct = f" ({ended_n / total:.0%})" if total else ""
+    # rounded down: "100%" only once every dataset has ended, never while a few are left
+    pct = f" ({100 * ended_n // total}%)" if total else ""
     parts = [head, f"{ended_n:,} of {approx}{total:,}{pct} ended", f"{failed:,} failed"]
     if state == "running":
         if not with_eta:

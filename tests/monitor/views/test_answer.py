@@ -130,3 +130,14 @@ def test_without_a_progress_the_total_counts_the_datasets_not_listed_yet():
         dataset_id=["a", "b", "c", "d"], state=["succeeded", "failed", "running", "skipped"])
     line = answer_line("running", rollup, None, with_eta=False, unlisted=97)
     assert line.startswith("running - 2 of ~100 (2%) ended - 1 failed - ETA on migration_report"), line
+
+
+@pytest.mark.unit
+def test_the_percentage_reaches_100_only_when_every_dataset_has_ended():
+    """1,950 of 1,954 read "(100%)" while four were still running: the share is rounded down."""
+    states = ["succeeded"] * 199 + ["running"]
+    rollup = empty_frame(DatasetRollup).reindex(range(len(states))).assign(
+        dataset_id=[f"d{i}" for i in range(len(states))], state=states)
+    assert "199 of ~200 (99%) ended" in answer_line("running", rollup, None, with_eta=False)
+    done = rollup.assign(state="succeeded")
+    assert "200 of 200 (100%) ended" in answer_line("succeeded", done, None, with_eta=False)
