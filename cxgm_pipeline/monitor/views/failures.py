@@ -179,8 +179,9 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     totals = table.groupby("action")["datasets"].sum()
     head = (f"**{int(totals.get(RERUN_AS_IS, 0)):,} re-run as is** · **{int(totals.get(FIX_FIRST, 0)):,} fix first** "
             f"(of {len(manifest):,}; all in rerun.csv)\n\n")
-    items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets} ({_md(r.how)}): {md_cell_plain(r.first)}"
-             for r in table.itertuples()]
+    # the action says "as is" already: only advice beyond it is worth its parenthesis
+    items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets}"
+             f"{'' if r.how == 'as is' else f' ({_md(r.how)})'}: {md_cell_plain(r.first)}" for r in table.itertuples()]
     return fit_list(head, items, limit)
 
 

@@ -75,6 +75,7 @@ def test_rerun_split_infrastructure_as_is_validation_and_application_fix_first(e
         assert len(text) < INLINE_LIMIT and f"**{as_is:,} re-run as is**" in text
         if "out_of_memory" in set(split["error_category"]):
             assert "with more memory" in text
+        assert "(as is)" not in text, "the action says it already"
     assert rerun_action("validation") == FIX_FIRST and rerun_action("host_terminated") == RERUN_AS_IS
     assert rerun_action(None, "not_started") == RERUN_AS_IS
 
