@@ -55,6 +55,9 @@ demo: $(STAMP)
 	  EMU=$$!; $(PY) -m http.server $(REPORTS_PORT) --bind 127.0.0.1 --directory .cxgm/data/reports >/dev/null 2>&1 & \
 	  WEB=$$!; trap 'kill $$EMU $$WEB 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/cxgm-emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
+	  echo "export CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60}" >> .cxgm/emulator.env && \
+	  echo "cxgm: prod's attempt, its answer first: http://127.0.0.1:$(UI_PORT)/assets/migration_report?view=partitions&partition=ATTEMPT_2%7Cprod" && \
+	  echo "cxgm: the command line in another shell: source .cxgm/emulator.env; .venv/bin/cxgm attempts" && \
 	  . ./.cxgm/emulator.env && CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60} CXGM_PORTAL_RATE=$${CXGM_PORTAL_RATE:-20} \
 	  CXGM_REPORTS_URL=http://127.0.0.1:$(REPORTS_PORT) CXGM_UI_URL=http://127.0.0.1:$(UI_PORT) \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
