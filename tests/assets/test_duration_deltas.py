@@ -18,7 +18,7 @@ def test_duration_deltas_wait_for_a_stage_with_no_rollup(emulator, tmp_path):
                          instance=DagsterInstance.ephemeral())
     assert result.success
     meta = result.asset_materializations_for_node("duration_deltas")[0].metadata
-    assert "no materialized dataset_rollup for any attempt of 'dev'" in meta["waiting"].value
+    assert "no materialized dataset_rollup for any attempt of 'prod' yet" in meta["waiting"].value
     assert FrameStoreResource(base_path=str(tmp_path / "data")).read("duration_deltas").empty
 
 
@@ -47,3 +47,18 @@ def test_duration_deltas_compare_latest_dev_with_latest_prod(chain, truth):
     index = next((chain["data"] / "reports" / "compare").glob("*/index.md")).read_text()
     cells = {c.strip() for line in index.splitlines() if line.startswith("|") for c in line.split("|")}
     assert "succeeded\\_to\\_failed" in cells and not {"nan", "NaN", "None", "NaT"} & cells
+
+
+def test_dev_latest_is_the_other_sides_rehearsal_when_it_is_rolled_up(chain):
+    """prod's ATTEMPT_2 is compared with dev's ATTEMPT_2, not with whatever dev ran last (a smoke test, EDGES)."""
+    from cxgm_pipeline.assets.reports.duration_deltas import resolve_partition
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+
+    store, sfn = chain["store"], StepFunctionsResource()
+    stored = set(store.attempts("dataset_rollup", "dev"))
+    assert "ATTEMPT_2" in stored and len(stored) > 1
+    assert resolve_partition("dev:latest", store, sfn, like="ATTEMPT_2").key == "ATTEMPT_2"
+    latest = resolve_partition("dev:latest", store, sfn)
+    assert resolve_partition("dev:latest", store, sfn, like="NOT_ROLLED_UP").key == latest.key
+    others = stored - {"ATTEMPT_2"}
+    assert resolve_partition("dev:latest", store, sfn, like=min(others)).key == min(others)

@@ -25,7 +25,8 @@ from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
 
 
 class CompareConfig(Config):
-    base: str = Field(default="dev:latest", description="STAGE:ATTEMPT, or STAGE:latest")
+    base: str = Field(default="dev:latest", description="STAGE:ATTEMPT, or STAGE:latest (the attempt keyed as the other "
+                                                         "side's when it is rolled up: its rehearsal)")
     other: str = Field(default="prod:latest", description="STAGE:ATTEMPT, or STAGE:latest")
     top: int = Field(default=50, description="Datasets shown in the delta plots")
 
@@ -34,24 +35,31 @@ class NothingToCompare(ValueError):
     """A side named `STAGE:latest` has no rolled-up attempt yet (prod before its first refresh, say)."""
 
 
-def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> AttemptRef:
-    """'dev:ATTEMPT_2' as is; 'dev:latest' = the most recent attempt of dev with a materialized rollup."""
+def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsResource,
+                      like: str | None = None) -> AttemptRef:
+    """'dev:ATTEMPT_2' as is; 'dev:latest' = the attempt keyed `like` (the other side's: prod's ATTEMPT_2 is
+    rehearsed as dev's ATTEMPT_2) when its rollup is materialized, else the most recent attempt of dev that has
+    one (dev's latest may be an unrelated smoke test)."""
     ref = AttemptRef.parse(spec)
     if not ref.is_latest:
         return ref
     stage = ref.stage
     stored = set(store.attempts(Frame.dataset_rollup, stage))
+    if like is not None and like in stored:
+        return AttemptRef(stage, like)
     for candidate in reversed(list_attempts(stage, sfn)):
         if candidate.key in stored:
             return candidate.ref
-    raise NothingToCompare(f"no materialized dataset_rollup for any attempt of {stage!r}; materialize one first "
+    raise NothingToCompare(f"no materialized dataset_rollup for any attempt of {stage!r} yet; the discovery sensor "
+                           f"materializes each attempt it finds, and this comparison follows "
                            f"(stored: {', '.join(sorted(stored)) or 'none'})")
 
 
 def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame]:
     """(base label, other label, deltas) of two stored rollups, each in its campaign's view (a re-run and the
     execution it continues are one side: each dataset as the attempt that decided it left it)."""
-    b, o = resolve_partition(base, store, sfn), resolve_partition(other, store, sfn)
+    o = resolve_partition(other, store, sfn)
+    b = resolve_partition(base, store, sfn, like=o.key)
     base_df = validate(DatasetRollup, campaign_view(stored_members(store, b.stage, b.key)))
     other_df = validate(DatasetRollup, campaign_view(stored_members(store, o.stage, o.key)))
     return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
