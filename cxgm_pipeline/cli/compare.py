@@ -54,8 +54,12 @@ def compare(
     loaded_left = load_frames(bs, bt, None, None, refresh, wanted=wanted)
     loaded_right = load_frames(os_, ot, None, None, refresh, wanted=wanted)
     left, right = loaded_left.frames, loaded_right.frames
-    deltas = duration_deltas(f"{bs}:{bt}", _campaign_view(loaded_left), f"{os_}:{ot}", _campaign_view(loaded_right))
-    causes = signature_diff(f"{bs}:{bt}", left[Frame.error_signatures], f"{os_}:{ot}", right[Frame.error_signatures])
+    # a running other side has not reached every dataset and cause yet: what it lacks is not gone
+    running = loaded_right.attempt is not None and not loaded_right.attempt.ended
+    deltas = duration_deltas(f"{bs}:{bt}", _campaign_view(loaded_left), f"{os_}:{ot}", _campaign_view(loaded_right),
+                             running)
+    causes = signature_diff(f"{bs}:{bt}", left[Frame.error_signatures], f"{os_}:{ot}", right[Frame.error_signatures],
+                            running)
     ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
     ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)
     if out and out.suffix.lower() == ".png":

@@ -310,7 +310,7 @@ class ErrorSignatures(_Partitioned):
 
 
 OUTCOME_CHANGES = ["same", "succeeded_to_failed", "failed_to_succeeded", "only_in_base", "only_in_other", "other_change",
-                   "pending"]
+                   "pending", "not_reached"]
 
 
 class DurationDeltas(_Frame):

@@ -14,7 +14,7 @@ from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.views.deltas import duration_deltas as build_duration_deltas
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor.report import links
-from cxgm_pipeline.monitor.views.deltas import (causes_diff_markdown, outcome_changes, outcome_changes_markdown,
+from cxgm_pipeline.monitor.views.deltas import (SIGNATURE_CHANGES, causes_diff_markdown, outcome_changes, outcome_changes_markdown,
                                                  stored_signature_diff)
 from cxgm_pipeline.monitor.report.document import (UI_PREFIX, delta_figures, markdown_table, signature_diff_section,
                                                    write_narrow_copies, write_report)
@@ -55,14 +55,22 @@ def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsRe
                            f"(stored: {', '.join(sorted(stored)) or 'none'})")
 
 
-def compare(base: str, other: str, store: FrameStoreResource, sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame]:
-    """(base label, other label, deltas) of two stored rollups, each in its campaign's view (a re-run and the
-    execution it continues are one side: each dataset as the attempt that decided it left it)."""
+def compare(base: str, other: str, store: FrameStoreResource,
+            sfn: StepFunctionsResource) -> tuple[str, str, pd.DataFrame, bool]:
+    """(base label, other label, deltas, whether the other still runs) of two stored rollups, each in its
+    campaign's view (a re-run and the execution it continues are one side: each dataset as the attempt that
+    decided it left it)."""
     o = resolve_partition(other, store, sfn)
     b = resolve_partition(base, store, sfn, like=o.key)
     base_df = validate(DatasetRollup, campaign_view(stored_members(store, b.stage, b.key)))
     other_df = validate(DatasetRollup, campaign_view(stored_members(store, o.stage, o.key)))
-    return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df)
+    running = other_running(o, sfn)
+    return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df, running), running
+
+
+def other_running(ref: AttemptRef, sfn: StepFunctionsResource) -> bool:
+    """Whether AWS still runs the attempt (what it lacks may be ahead of it); unknown to AWS counts as ended."""
+    return any(a.key == ref.key and not a.ended for a in list_attempts(ref.stage, sfn))
 
 
 @asset(deps=[AssetDep(Frame.dataset_rollup), AssetDep(Frame.error_signatures)],
@@ -72,7 +80,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""
     as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
     try:
-        base, other, deltas = compare(config.base, config.other, store, sfn)
+        base, other, deltas, running = compare(config.base, config.other, store, sfn)
     except NothingToCompare as waiting:
         # views_follow_rollups runs this as soon as any rollup exists: before the other stage has one, the run
         # says what it waits for (an empty comparison), instead of failing
@@ -81,7 +89,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
                                      AS_OF: as_of})
         return empty_frame(DurationDeltas)
     changes = outcome_changes(deltas)
-    causes = stored_signature_diff(base, other, store)
+    causes = stored_signature_diff(base, other, store, running)
     figures, narrow = delta_figures(deltas, config.top)
     name = f"{base.replace(':', '_')}__{other.replace(':', '_')}"
     folder = store.root() / "reports" / "compare" / name
@@ -102,7 +110,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     # every value narrow enough for the pane at 1,280 px and short enough to render inline: lists that wrap,
     # plots in their narrow copies; the full tables are the HTML report's
     meta = {"base": base, "other": other, AS_OF: as_of, **{f"outcome_{k}": int(v) for k, v in counts.items()},
-            **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in ("new", "vanished", "both")},
+            **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in SIGNATURE_CHANGES},
             "causes_diff": MetadataValue.md(causes_diff_markdown(causes)),
             "outcome_changes": MetadataValue.md(outcome_changes_markdown(changes)),
             **report_and_plots(folder, {n: figures[n] for n in narrow}, lambda file: links.served("compare", name, file),

@@ -399,7 +399,8 @@ def signature_diff_section(causes: pd.DataFrame, limit: int = 50) -> str:
         return "## Causes of failure: new, vanished, in both\n\n_no failure on either side_\n"
     counts = causes["change"].value_counts()
     head = (f"{counts.get('new', 0)} new in {causes['other'].iloc[0]}, {counts.get('vanished', 0)} gone since "
-            f"{causes['base'].iloc[0]}, {counts.get('both', 0)} in both.")
+            f"{causes['base'].iloc[0]}, {counts.get('both', 0)} in both"
+            + (f", {counts['not_seen_yet']} not seen yet (the attempt runs)." if counts.get("not_seen_yet") else "."))
     return "\n".join(["## Causes of failure: new, vanished, in both", "", head, "",
                       markdown_table(causes, SIGNATURE_DIFF_COLUMNS, limit)])
 

@@ -41,7 +41,7 @@ STEP_ORDER = [Step.GATHER_COLLECTIONS, Step.COLLECTION_MIGRATION, Step.DATASET_M
               Step.REPORT]
 WIDTH_IN, DPI = 8.5, 80  # 680 px: the width of a metadata value in the Dagster UI's partition view
 OUTCOME_COLORS = {"succeeded_to_failed": "#c62828", "failed_to_succeeded": "#2e7d32", "other_change": "#f9a825",
-                  "only_in_base": "#9e9e9e", "only_in_other": "#1565c0"}
+                  "only_in_base": "#9e9e9e", "only_in_other": "#1565c0", "not_reached": "#cfd8dc"}
 _DURATION_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"), (4 * 3600, "4 h"),
                    (86400, "1 d"), (7 * 86400, "1 wk")]
 

@@ -14,11 +14,12 @@ _STEP_COLUMNS = {f"{s.value}_s": s.value for s in DATASET_STEPS}
 _IN_FLIGHT = {s.value for s in UNFINISHED_DATASET_STATES}
 
 
-def _outcome(base: str | None, other: str | None) -> str:
+def _outcome(base: str | None, other: str | None, other_running: bool = False) -> str:
     if base is None or pd.isna(base):
         return "only_in_other"
     if other is None or pd.isna(other):
-        return "only_in_base"
+        # a running attempt has not listed every dataset yet: absent is not reached, not left out
+        return "not_reached" if other_running else "only_in_base"
     if base == other:
         return "same"
     if base in _IN_FLIGHT or other in _IN_FLIGHT:
@@ -45,8 +46,10 @@ def _long(rollup: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame) -> pd.DataFrame:
-    """`other` minus `base` for each dataset and step (positive: slower in `other`)."""
+def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame,
+                    other_running: bool = False) -> pd.DataFrame:
+    """`other` minus `base` for each dataset and step (positive: slower in `other`); `other_running`: the other
+    attempt has not ended, so a dataset it lacks is `not_reached` yet."""
     if base.empty and other.empty:
         return empty_frame(DurationDeltas)
     # a dataset gathered twice in one attempt is compared by one of its branches, never their sum
@@ -66,7 +69,7 @@ def duration_deltas(base_label: str, base: pd.DataFrame, other_label: str, other
         "base_cause": merged["cause_base"],
         "other_cause": merged["cause_other"],
     })
-    out["outcome_change"] = [_outcome(b, o) for b, o in zip(out["base_state"], out["other_state"])]
+    out["outcome_change"] = [_outcome(b, o, other_running) for b, o in zip(out["base_state"], out["other_state"])]
     return validate(DurationDeltas, out.sort_values(["step", "dataset_id"]))
 
 
@@ -75,17 +78,19 @@ def outcome_changes(deltas: pd.DataFrame) -> pd.DataFrame:
     either side has none yet: mid-run, prod's not-started datasets are not changes)."""
     if deltas.empty:
         return deltas
-    changed = deltas[~deltas["outcome_change"].isin(["same", "pending"])]
+    changed = deltas[~deltas["outcome_change"].isin(["same", "pending", "not_reached"])]
     return changed.drop_duplicates("dataset_id")[["dataset_id", "collection_id", "base_state", "other_state",
                                                   "outcome_change", "base_cause", "other_cause"]]
 
 
-SIGNATURE_CHANGES = ("new", "vanished", "both")
+SIGNATURE_CHANGES = ("new", "vanished", "both", "not_seen_yet")
 
 
-def signature_diff(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame) -> pd.DataFrame:
+def signature_diff(base_label: str, base: pd.DataFrame, other_label: str, other: pd.DataFrame,
+                   other_running: bool = False) -> pd.DataFrame:
     """The causes of failure on each side (error_signatures frames): new in `other`, vanished from it, or in
-    both, with jobs and datasets on each side. One row per (signature, category), its steps joined."""
+    both, with jobs and datasets on each side. One row per (signature, category), its steps joined. While
+    `other` runs, a cause of `base` it has not met is `not_seen_yet`: it may be ahead of it, not gone."""
     columns = ["base", "other", "change", "error_signature", "error_category", "steps",
                "base_jobs", "base_datasets", "other_jobs", "other_datasets"]
 
@@ -102,7 +107,8 @@ def signature_diff(base_label: str, base: pd.DataFrame, other_label: str, other:
     in_base, in_other = merged["jobs_base"].notna(), merged["jobs_other"].notna()
     out = pd.DataFrame({
         "base": base_label, "other": other_label,
-        "change": ["both" if b and o else "new" if o else "vanished" for b, o in zip(in_base, in_other)],
+        "change": ["both" if b and o else "new" if o else "not_seen_yet" if other_running else "vanished"
+                   for b, o in zip(in_base, in_other)],
         "error_signature": merged["error_signature"], "error_category": merged["error_category"],
         "steps": merged["steps_other"].fillna(merged["steps_base"]),
         **{f"{side}_{n}": merged[f"{n}_{side}"].fillna(0).astype(int) for side in ("base", "other") for n in ("jobs", "datasets")},
@@ -129,7 +135,7 @@ def signature_diff_lines(diff: pd.DataFrame, limit: int = 5) -> list[str]:
     return lines
 
 
-def stored_signature_diff(base: str, other: str, store) -> pd.DataFrame:
+def stored_signature_diff(base: str, other: str, store, other_running: bool = False) -> pd.DataFrame:
     """`signature_diff` of two attempts (`stage:key`) from their stored error_signatures (a FrameStoreOps); a side
     not materialized counts as no failure."""
     from cxgm_pipeline.monitor.attempts.ref import AttemptRef
@@ -139,7 +145,7 @@ def stored_signature_diff(base: str, other: str, store) -> pd.DataFrame:
         exists = store.exists(Frame.error_signatures, ref.stage, ref.key)
         return store.read(Frame.error_signatures, ref.stage, ref.key) if exists else pd.DataFrame()
 
-    return signature_diff(base, read(base), other, read(other))
+    return signature_diff(base, read(base), other, read(other), other_running)
 
 
 _ARROW = {"succeeded_to_failed": "succeeded → failed", "failed_to_succeeded": "failed → succeeded",
@@ -177,9 +183,10 @@ def causes_diff_markdown(causes: pd.DataFrame) -> str:
     if causes.empty:
         return "No failure on either side."
     counts = causes["change"].value_counts()
+    not_yet = f" · {counts['not_seen_yet']} not seen yet (it runs)" if counts.get("not_seen_yet") else ""
     head = (f"**{counts.get('new', 0)} new** in {causes['other'].iloc[0]} · **{counts.get('vanished', 0)} gone** "
-            f"since {causes['base'].iloc[0]} · {counts.get('both', 0)} in both (datasets: base → other)\n\n")
+            f"since {causes['base'].iloc[0]} · {counts.get('both', 0)} in both{not_yet} (datasets: base → other)\n\n")
     items = [f"{r['change']}: **{_md(r['error_category'])}** in {_md(r['steps'])}, {r['base_datasets']} → "
              f"{r['other_datasets']}: {_md(_short(r['error_signature'], 40))}"
-             for r in causes[causes["change"] != "both"].to_dict("records")]
+             for r in causes[causes["change"].isin(["new", "vanished"])].to_dict("records")]
     return fit_list(head, items)

@@ -59,3 +59,22 @@ def test_outcome_changes_list_the_fixes_before_the_datasets_one_side_has_not_lis
         "base_cause": [None, None, "cxg: out_of_memory", None], "other_cause": [None, None, None, "cxg: storage"]})
     md = outcome_changes_markdown(changes)
     assert md.index("d-broke") < md.index("c-fixed") < md.index("a-only"), md
+
+
+def test_while_the_other_side_runs_what_it_lacks_is_not_reached_yet_not_gone():
+    """Mid-run, prod has not listed most of dev's datasets nor met most of dev's causes: they are not changes."""
+    from cxgm_pipeline.monitor.views.deltas import causes_diff_markdown, outcome_changes, signature_diff
+
+    base, other = _rollup({"a": "succeeded", "b": "failed"}), _rollup({"b": "failed"})
+    running = duration_deltas("dev", base, "prod", other, other_running=True)
+    assert running.drop_duplicates("dataset_id").set_index("dataset_id")["outcome_change"]["a"] == "not_reached"
+    assert outcome_changes(running).empty
+    ended = duration_deltas("dev", base, "prod", other)
+    assert list(outcome_changes(ended)["dataset_id"]) == ["a"]
+    dev = pd.DataFrame({"error_signature": ["x", "y"], "error_category": ["storage", "timeout"], "step": ["cxg"] * 2,
+                        "jobs": [2, 1], "datasets": [2, 1]})
+    prod = dev.iloc[:1]
+    assert set(signature_diff("dev", dev, "prod", prod, other_running=True)["change"]) == {"both", "not_seen_yet"}
+    assert set(signature_diff("dev", dev, "prod", prod)["change"]) == {"both", "vanished"}
+    text = causes_diff_markdown(signature_diff("dev", dev, "prod", prod, other_running=True))
+    assert "**0 gone**" in text and "1 not seen yet" in text
