@@ -15,6 +15,7 @@ from cxgm_pipeline.monitor.report.document import markdown_table
 from cxgm_pipeline.monitor.views.alerts import failure_counts, failure_rate
 from cxgm_pipeline.monitor.views.answer import attempt_answer
 from cxgm_pipeline.monitor.views.checks import accounting, succeeded_without_new_version, view_mismatches
+from cxgm_pipeline.monitor.views.progress import unlisted_while_running
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
@@ -77,12 +78,15 @@ def _placeholder(dataset_rollup: pd.DataFrame, context: AssetCheckExecutionConte
 # A multi-asset check only to be allowed to yield nothing: a placeholder's result is then Skipped (yellow in the
 # check's partition grid), neither Passed (a clean rehearsal) nor Failed (nothing went wrong).
 @multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=CHAIN_ASSETS[Frame.dataset_rollup].key,
-                                         additional_deps=[Frame.enriched_jobs], partitions_def=migration_partitions)],
+                                         additional_deps=[Frame.enriched_jobs, Frame.step_outputs, Frame.child_failures],
+                                         partitions_def=migration_partitions)],
                    can_subset=True, ins={Frame.dataset_rollup: AssetIn(Frame.dataset_rollup),
-                                         Frame.enriched_jobs: AssetIn(Frame.enriched_jobs)},
+                                         Frame.enriched_jobs: AssetIn(Frame.enriched_jobs),
+                                         Frame.step_outputs: AssetIn(Frame.step_outputs),
+                                         Frame.child_failures: AssetIn(Frame.child_failures)},
                    required_resource_keys={"sfn", "store"})
 def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.DataFrame,
-                       enriched_jobs: pd.DataFrame):
+                       enriched_jobs: pd.DataFrame, step_outputs: pd.DataFrame, child_failures: pd.DataFrame):
     """The attempt did not end badly: ERROR when it died in gather_collections (even if its execution
     SUCCEEDED), was aborted or its execution failed; WARN when datasets failed; no result for a placeholder
     (not run in this stage). Its partition grid (Checks > attempt_is_healthy > Partitions) shows each
@@ -94,7 +98,8 @@ def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.D
         return
     # what it achieved, from its stored frames (a SUCCEEDED execution may be a failure)
     attempt = dataclasses.replace(attempt, outcome=stored_outcome(attempt, context.resources.store))
-    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False)
+    unlisted = unlisted_while_running(attempt, dataset_rollup, enriched_jobs, step_outputs, child_failures)
+    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False, unlisted=unlisted)
     severity = AssetCheckSeverity.ERROR if health.level == "error" else AssetCheckSeverity.WARN
     yield AssetCheckResult(check_name="attempt_is_healthy", passed=health.healthy, severity=severity,
                            description=f"{where}: {health.reason or 'healthy'}",

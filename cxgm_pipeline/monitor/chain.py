@@ -262,14 +262,10 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     # the ETA needs the rehearsal, which migration_report reads: this line points there instead; its total is
     # migration_report's (with the datasets of collections not listed yet), or "35 of ~129 (27%)" here would
     # contradict "35 of ~1,624 (2%)" there
-    unlisted = 0
-    if b.attempt is not None and not b.attempt.ended and not frame.empty:
-        from cxgm_pipeline.monitor.frames.rollups import collection_rollup
-        from cxgm_pipeline.monitor.views.progress import unlisted_datasets
+    from cxgm_pipeline.monitor.views.progress import unlisted_while_running
 
-        collections = collection_rollup(frame, b.frames[Frame.enriched_jobs], b.frames[Frame.step_outputs],
-                                        b.frames[Frame.child_failures])
-        unlisted = unlisted_datasets(collections, frame)
+    unlisted = unlisted_while_running(b.attempt, frame, b.frames[Frame.enriched_jobs], b.frames[Frame.step_outputs],
+                                      b.frames[Frame.child_failures])
     answer, health = attempt_answer(b.attempt, frame, b.frames[Frame.enriched_jobs], with_eta=False,
                                     unlisted=unlisted)
     from cxgm_pipeline.monitor.report.links import health_grid

@@ -258,6 +258,17 @@ def unlisted_datasets(collections: pd.DataFrame | None, rollup: pd.DataFrame) ->
     return int(round(pending.sum() * listed["datasets"].mean()))
 
 
+def unlisted_while_running(attempt, rollup: pd.DataFrame, enriched_jobs: pd.DataFrame, step_outputs: pd.DataFrame,
+                           child_failures: pd.DataFrame) -> int:
+    """`unlisted_datasets` of a running attempt from its frames (0 once it ended: what it listed is all): every
+    page's total counts them, or one page's "35 of ~129 (27%)" contradicts another's "35 of ~1,624 (2%)"."""
+    if attempt is None or attempt.ended or rollup.empty:
+        return 0
+    from cxgm_pipeline.monitor.frames.rollups import collection_rollup
+
+    return unlisted_datasets(collection_rollup(rollup, enriched_jobs, step_outputs, child_failures), rollup)
+
+
 def attempt_progress(stage: str, attempt: str, rollup: pd.DataFrame, now: pd.Timestamp | None = None,
                      start: pd.Timestamp | None = None, ended: bool = False, rehearsal: Rehearsal | None = None,
                      collections: pd.DataFrame | None = None) -> Progress | None:
