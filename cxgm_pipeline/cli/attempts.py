@@ -85,7 +85,8 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
         rollup = rollups.get((stage, key))
         p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
         eta = p.eta if p is not None else None
-        columns["answer"].append(answer_line(by_key[(stage, key)].state.value, rollup, p, notes.get(key))
+        attempt = by_key[(stage, key)]
+        columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop)
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start

@@ -80,13 +80,15 @@ def _eta(likely: pd.Timestamp, low: pd.Timestamp, high: pd.Timestamp, now: pd.Ti
 
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
-                with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0) -> str:
+                with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0,
+                ended_at: pd.Timestamp | None = None) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
     `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
     AWS's time the frames were read (`progress.observed_now` of the jobs and the rollup; default: the
     progress's, else the rollup's alone, a lower bound); `unlisted`: without `progress`, its estimate of the
-    datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives."""
+    datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives;
+    `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it."""
     given_now = now
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
@@ -120,7 +122,11 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
         elif progress is not None:
             parts.append(f"no ETA: {progress.why_no_eta}")
     if now is not None:
-        parts.append(f"data from {pd.Timestamp(now):%Y-%m-%d %H:%M} UTC")
+        data = f"data from {pd.Timestamp(now):%Y-%m-%d %H:%M} UTC"
+        if ended_at is not None and pd.Timestamp(now) < pd.Timestamp(ended_at):
+            # the state is AWS's present, the counts an older moment: say so rather than mix the two silently
+            data += f", before its end at {pd.Timestamp(ended_at):%Y-%m-%d %H:%M} UTC: --refresh reads the rest"
+        parts.append(data)
     return SEP.join(parts)
 
 

@@ -141,3 +141,13 @@ def test_the_percentage_reaches_100_only_when_every_dataset_has_ended():
     assert "199 of ~200 (99%) ended" in answer_line("running", rollup, None, with_eta=False)
     done = rollup.assign(state="succeeded")
     assert "200 of 200 (100%) ended" in answer_line("succeeded", done, None, with_eta=False)
+
+
+@pytest.mark.unit
+def test_stored_counts_older_than_the_end_say_so():
+    """`cxgm attempts` joins AWS's present state with stored counts: counts from before the end are marked."""
+    rollup = empty_frame(DatasetRollup).reindex(range(2)).assign(dataset_id=["a", "b"], state=["succeeded", "running"])
+    now = pd.Timestamp("2026-12-06 06:32", tz="UTC")
+    line = answer_line("succeeded", rollup, None, now=now, ended_at=pd.Timestamp("2026-12-06 06:38", tz="UTC"))
+    assert line.endswith("data from 2026-12-06 06:32 UTC, before its end at 2026-12-06 06:38 UTC: --refresh reads the rest")
+    assert answer_line("succeeded", rollup, None, now=now, ended_at=now - pd.Timedelta(minutes=1)).endswith("06:32 UTC")
