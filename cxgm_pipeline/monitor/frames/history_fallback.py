@@ -303,7 +303,8 @@ class Histories:
         widen: dict[str, int] = {}
         self.list_runs(self.parents)
         for _ in range(50):
-            pending = {k: t for k, t in pending.items() if k not in answered() and k not in exhausted}
+            done = answered()  # once a round: a set of every answer, not one per target
+            pending = {k: t for k, t in pending.items() if k not in done and k not in exhausted}
             if not pending or self.budget.room() == 0:
                 break
             reads: dict[str, list[str]] = {"history": [], "map_run": []}
@@ -319,8 +320,9 @@ class Histories:
             read = sum(self.read(arns, source) for source, arns in reads.items() if arns)
             if not read and not widened:
                 break
-        pending = {k: t for k, t in pending.items() if k not in answered() and k not in exhausted}
-        return set(pending), exhausted - answered()
+        done = answered()
+        pending = {k: t for k, t in pending.items() if k not in done and k not in exhausted}
+        return set(pending), exhausted - done
 
     def _collection_children(self, t: Target, top_runs: list[dict], widen: int) -> tuple[list[str], bool]:
         """The SpanCollections children a dataset target's answer may be under: the one its collection's job is

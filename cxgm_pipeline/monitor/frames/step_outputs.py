@@ -296,7 +296,8 @@ def _answers_from_logs(stage: str, attempt: Attempt, by_id: dict[str, dict], pen
             _read_verdicts(found, job, message)
     if attempt.ended:
         return  # its records were all swept: what is missing has expired, and the histories tell it
-    late = [j for j in pending if j["job_id"] in _wanted(pending) - set(found.answers) and none_if_missing(j["log_stream"])]
+    unanswered = _wanted(pending) - set(found.answers)  # once: per job it made this quadratic in the jobs
+    late = [j for j in pending if j["job_id"] in unanswered and none_if_missing(j["log_stream"])]
     by_group: dict[str, list[str]] = {}
     for job in late:
         by_group.setdefault(job["log_group"], []).append(job["log_stream"])
