@@ -52,7 +52,7 @@ def test_the_line_counts_what_the_truth_says(attempts):
         ended = sum(d["state"] in ("succeeded", "failed") for d in datasets)
         failed = sum(d["state"] == "failed" for d in datasets)
         assert (_n(got["ended"]), _n(got["total"]), _n(got["failed"])) == (ended, len(datasets), failed), line
-        assert int(got["pct"]) == round(100 * ended / len(datasets))
+        assert int(got["pct"]) == 100 * ended // len(datasets)  # rounded down: 100% only once all ended
         # the same line without the progress (the rollup's metadata) says the same numbers
         assert answer_line(attempt.state.value, rollup, None, why).split(" - data")[0] == line.split(" - data")[0]
     assert seen_with_datasets >= 2
