@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetExecutionContext, Failure
 
-from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts, store_tags, stored_tags
+from cxgm_pipeline.monitor.attempts.listing import Attempt, AttemptNotFound, list_attempts, list_attempts_stored
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.resources.aws import FetchStats, StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import stage_and_attempt
@@ -27,11 +27,8 @@ def listed_attempts(context: AssetExecutionContext, sfn: StepFunctionsResource, 
         if len(_LISTED) > 256:
             _LISTED.clear()
         store = getattr(context.resources, "store", None)
-        tags = stored_tags(store, stage) if store is not None else None
-        known = len(tags or {})
-        _LISTED[cache_key] = list_attempts(stage, sfn, stats, tags)
-        if store is not None:
-            store_tags(store, stage, tags, known)
+        _LISTED[cache_key] = list_attempts(stage, sfn, stats) if store is None else \
+            list_attempts_stored(stage, sfn, store, stats)
     return _LISTED[cache_key]
 
 

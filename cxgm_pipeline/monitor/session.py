@@ -18,7 +18,7 @@ import pandas as pd
 from cxgm_pipeline.config import ConfigError, get_config, refresh_seconds
 from cxgm_pipeline.monitor.chain import FRAMES, SPECS, Apis, Build, Frame, stored_previous
 from cxgm_pipeline.monitor.attempts.listing import (
-    Attempt, AttemptNotFound, list_attempts, store_tags, stored_tags, window_attempt)
+    Attempt, AttemptNotFound, list_attempts_stored, window_attempt)
 from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frames.step_outputs import answers_not_read
@@ -51,10 +51,7 @@ class MonitorSession:
     # --- attempts --------------------------------------------------------------------------------------
     def attempts(self, stage: str) -> list[Attempt]:
         get_config().stage(stage)  # unknown stage: ConfigError naming the configured ones
-        tags = stored_tags(self.store, stage)
-        known = len(tags)
-        self._listed[stage] = list_attempts(stage, self.sfn, self.stats, tags)
-        store_tags(self.store, stage, tags, known)
+        self._listed[stage] = list_attempts_stored(stage, self.sfn, self.store, self.stats)
         return self._listed[stage]
 
     def _attempts(self, stage: str) -> list[Attempt]:

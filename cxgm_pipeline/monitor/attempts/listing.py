@@ -93,9 +93,8 @@ def _descriptions(stage: str, executions: list[dict], sfn: StepFunctionsApi, sta
                   tags: MutableMapping[str, str | None] | None) -> list[dict]:
     """Each listed execution with its tag. ListExecutions says all an attempt needs but the input, which never
     changes (a redrive re-runs it): an execution whose tag `tags` holds is not described again; the others are,
-    and their tags are added to it."""
-    if tags is None:
-        return [{**d, "tag": _tag_of(d)} for d in sfn.describe_executions(stage, [e["executionArn"] for e in executions], stats)]
+    and their tags are added to it (None: every execution is described)."""
+    tags = {} if tags is None else tags
     unknown = [e["executionArn"] for e in executions if e["executionArn"] not in tags]
     for d in sfn.describe_executions(stage, unknown, stats):
         tags[d["executionArn"]] = _tag_of(d)
@@ -199,3 +198,12 @@ def store_tags(store, stage: str, tags: dict[str, str | None], known: int) -> No
         import pandas as pd
 
         store.write(pd.DataFrame({"execution_arn": list(tags), "tag": list(tags.values())}), TAGS_FRAME, stage)
+
+
+def list_attempts_stored(stage: str, sfn: StepFunctionsApi, store, stats: FetchStats | None = None) -> list[Attempt]:
+    """`list_attempts` with the stage's tags as `store` keeps them, and those it learnt kept there in turn."""
+    tags = stored_tags(store, stage)
+    known = len(tags)
+    attempts = list_attempts(stage, sfn, stats, tags)
+    store_tags(store, stage, tags, known)
+    return attempts
