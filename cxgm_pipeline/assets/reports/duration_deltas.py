@@ -8,7 +8,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from pydantic import Field
 
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
-from cxgm_pipeline.monitor.attempts.listing import list_attempts
+from cxgm_pipeline.monitor.attempts.listing import list_attempts_stored
 from cxgm_pipeline.monitor.attempts.campaigns import campaign_view, stored_members
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.views.deltas import duration_deltas as build_duration_deltas
@@ -47,7 +47,7 @@ def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsRe
     stored = set(store.attempts(Frame.dataset_rollup, stage))
     if like is not None and like in stored:
         return AttemptRef(stage, like)
-    for candidate in reversed(list_attempts(stage, sfn)):
+    for candidate in reversed(list_attempts_stored(stage, sfn, store)):
         if candidate.key in stored:
             return candidate.ref
     raise NothingToCompare(f"no materialized dataset_rollup for any attempt of {stage!r} yet; the discovery sensor "
@@ -64,13 +64,13 @@ def compare(base: str, other: str, store: FrameStoreResource,
     b = resolve_partition(base, store, sfn, like=o.key)
     base_df = validate(DatasetRollup, campaign_view(stored_members(store, b.stage, b.key)))
     other_df = validate(DatasetRollup, campaign_view(stored_members(store, o.stage, o.key)))
-    running = other_running(o, sfn)
+    running = other_running(o, store, sfn)
     return str(b), str(o), build_duration_deltas(str(b), base_df, str(o), other_df, running), running
 
 
-def other_running(ref: AttemptRef, sfn: StepFunctionsResource) -> bool:
+def other_running(ref: AttemptRef, store: FrameStoreResource, sfn: StepFunctionsResource) -> bool:
     """Whether AWS still runs the attempt (what it lacks may be ahead of it); unknown to AWS counts as ended."""
-    return any(a.key == ref.key and not a.ended for a in list_attempts(ref.stage, sfn))
+    return any(a.key == ref.key and not a.ended for a in list_attempts_stored(ref.stage, sfn, store))
 
 
 @asset(deps=[AssetDep(Frame.dataset_rollup), AssetDep(Frame.error_signatures)],
