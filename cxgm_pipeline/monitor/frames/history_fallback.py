@@ -16,12 +16,9 @@ running is listed again only when DescribeMapRun's item counts say it has childr
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -29,6 +26,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.aws.clients import FetchStats, StepFunctionsApi
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
+from cxgm_pipeline.monitor.frames.budget import Budget
 from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.vocabulary import Step
 
@@ -45,41 +43,15 @@ def _closed(status: str | None) -> bool:
     return bool(status) and status.split("#")[0] in _CLOSED
 
 
-@dataclass
-class HistoryBudget:
-    """How much one build may spend on the history fallback (listings and histories): calls, seconds, or both (None:
-    no limit). What is left over is marked `not_read` and read by the next build, so a slow source never holds back
-    what the jobs and logs already tell."""
-
-    calls: int | None = None
-    seconds: float | None = None
-    spent: int = 0
-    _start: float = field(default_factory=time.monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @classmethod
-    def from_env(cls) -> HistoryBudget:
-        """CXGM_HISTORY_SECONDS (default 20; 0: no limit) and CXGM_HISTORY_CALLS (default none)."""
-        seconds = os.environ.get(SECONDS_VAR, "").strip()
-        calls = os.environ.get(CALLS_VAR, "").strip()
-        limit = float(seconds) if seconds else DEFAULT_SECONDS
-        return cls(calls=int(calls) if calls else None, seconds=limit if limit > 0 else None)
-
-    def room(self) -> int | None:
-        """Calls still allowed (None: any number); 0 once the time is up."""
-        if self.seconds is not None and time.monotonic() - self._start >= self.seconds:
-            return 0
-        return None if self.calls is None else max(0, self.calls - self.spent)
-
-    def add(self, calls: int = 0, items: int = 0) -> None:
-        with self._lock:
-            self.spent += calls
+def history_budget() -> Budget:
+    """CXGM_HISTORY_SECONDS (default 20; 0: no limit) and CXGM_HISTORY_CALLS (default none)."""
+    return Budget.from_env(SECONDS_VAR, CALLS_VAR, DEFAULT_SECONDS)
 
 
 class _Counting:
     """The FetchStats the fallback's calls go through: each counted for the budget and for the caller's stats."""
 
-    def __init__(self, budget: HistoryBudget, outer: FetchStats | None):
+    def __init__(self, budget: Budget, outer: FetchStats | None):
         self.budget, self.outer = budget, outer
 
     def add(self, calls: int = 0, items: int = 0) -> None:
@@ -154,7 +126,7 @@ def first_job_id(events: list[dict]) -> str | None:
 class Histories:
     """The attempt's executions and Map Runs as known (from the last frame) and as read in this build."""
 
-    def __init__(self, stage: str, attempt: Attempt, sfn: StepFunctionsApi, budget: HistoryBudget,
+    def __init__(self, stage: str, attempt: Attempt, sfn: StepFunctionsApi, budget: Budget,
                  stats: FetchStats | None, known: pd.DataFrame | None, on_history: Callable[[list[dict], str], None]):
         self.stage, self.attempt, self.sfn, self.budget = stage, attempt, sfn, budget
         self.stats = _Counting(budget, stats)

@@ -27,7 +27,8 @@ from cxgm_pipeline.monitor.classify.logparse import AWSLOGS_PART_BYTES, reassemb
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.monitor.aws.clients import RELIST_MARGIN, ArtifactsApi, FetchStats, LogsApi, StepFunctionsApi
 from cxgm_pipeline.monitor.aws.redaction import redact
-from cxgm_pipeline.monitor.frames.history_fallback import HistoryBudget, Histories, targets_of
+from cxgm_pipeline.monitor.frames.budget import Budget
+from cxgm_pipeline.monitor.frames.history_fallback import Histories, history_budget, targets_of
 from cxgm_pipeline.schemas import MigrationJobs, OutputRecords, StepOutputs, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus, ProductionVerdict, Step
 from portal_shapes import (
@@ -313,7 +314,7 @@ def _wanted(jobs: list[dict]) -> set[str]:
 
 
 def _answers_from_histories(stage: str, attempt: Attempt, jobs: DataFrame[MigrationJobs], missing: set[str],
-                            sfn: StepFunctionsApi, found: _Collected, known: pd.DataFrame, budget: HistoryBudget,
+                            sfn: StepFunctionsApi, found: _Collected, known: pd.DataFrame, budget: Budget,
                             stats) -> tuple[set[str], set[str], list[dict]]:
     """The missing answers from the histories that can hold them (history_fallback.py). Returns (not read yet,
     not found, the executions' and Map Runs' rows to keep)."""
@@ -461,11 +462,11 @@ def _missing_rows(not_read: set[str], not_found: set[str], by_id: dict[str, dict
 def collect_outputs(stage: str, attempt: Attempt | None, jobs: DataFrame[MigrationJobs],
                     records: DataFrame[OutputRecords], logs: LogsApi, sfn: StepFunctionsApi, artifacts: ArtifactsApi,
                     stats: FetchStats | None = None, previous: pd.DataFrame | None = None,
-                    budget: HistoryBudget | None = None) -> DataFrame[StepOutputs]:
+                    budget: Budget | None = None) -> DataFrame[StepOutputs]:
     """The StepOutputs frame of an attempt: one sweep of the logs, then the histories and S3 only for what is
     still unanswered. `previous`: this partition's last frame; a job whose answer it holds is not read again, nor
     a history it read after its execution closed. `budget`: what the history fallback may spend in this build
-    (default: HistoryBudget.from_env()); what it leaves is marked `answer_missing` / `not_read`."""
+    (default: history_budget()); what it leaves is marked `answer_missing` / `not_read`."""
     if attempt is None or jobs.empty:
         return empty_frame(StepOutputs)
     kept, known = _previous_parts(previous, attempt)
@@ -478,7 +479,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: DataFrame[Migrati
     not_read, not_found, bookkeeping = set(), set(), []
     if not attempt.window_only and (missing or not known.empty):
         not_read, not_found, bookkeeping = _answers_from_histories(
-            stage, attempt, jobs, missing, sfn, found, known, budget or HistoryBudget.from_env(), stats)
+            stage, attempt, jobs, missing, sfn, found, known, budget or history_budget(), stats)
     rows = _Rows(stage, attempt.key)
     _answer_rows(found, by_id, _s3_lists(stage, by_id, found, artifacts, stats), rows)
     _collection_rows(found, by_id, kept, rows)

@@ -144,7 +144,7 @@ def test_one_missing_answer_on_a_distributed_refresh_costs_a_handful_of_calls(em
     answer in its own child's history, at most 10 calls more than the same refresh without the gap; once its
     answer is kept, no history is read again."""
     from cxgm_pipeline.monitor.aws.clients import FetchStats, LogsApi
-    from cxgm_pipeline.monitor.frames.history_fallback import HistoryBudget
+    from cxgm_pipeline.monitor.frames.budget import Budget
     from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs
     from cxgm_pipeline.monitor.session import MonitorSession
     from cxgm_pipeline.monitor.store.frames import FrameStore
@@ -179,7 +179,7 @@ def test_one_missing_answer_on_a_distributed_refresh_costs_a_handful_of_calls(em
         stats = FetchStats()
         calls.clear()
         out = collect_outputs("prod", attempt, jobs, recs, session.logs, session.sfn, session.artifacts, stats,
-                              before["step_outputs"], HistoryBudget())
+                              before["step_outputs"], Budget())
         return out, stats.calls, dict(calls)
 
     _, plain, _ = refresh(records)
@@ -195,13 +195,13 @@ def test_one_missing_answer_on_a_distributed_refresh_costs_a_handful_of_calls(em
 
 def refresh_from(previous, records, attempt, jobs, session, calls):
     from cxgm_pipeline.monitor.aws.clients import FetchStats
-    from cxgm_pipeline.monitor.frames.history_fallback import HistoryBudget
+    from cxgm_pipeline.monitor.frames.budget import Budget
     from cxgm_pipeline.monitor.frames.step_outputs import collect_outputs
 
     stats = FetchStats()
     calls.clear()
     out = collect_outputs(attempt.stage, attempt, jobs, records, session.logs, session.sfn, session.artifacts, stats,
-                          previous, HistoryBudget())
+                          previous, Budget())
     return out, stats.calls, dict(calls)
 
 
