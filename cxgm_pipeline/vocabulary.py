@@ -147,6 +147,7 @@ class PortalVerdict(StrEnum):
     PORTAL_UNREACHABLE = "portal_unreachable"  # no answer (network, 5xx, timeout): nothing known
     NOT_CONFIGURED = "not_configured"  # the stage has no portal_url: the portal is not read
     NOT_CHECKED = "not_checked"  # no collection known for the row (an unattributed ingestion)
+    NOT_READ_YET = "not_read_yet"  # the build's time for the portal ran out first: the next build reads it
 
 
 class ProductionVerdict(StrEnum):

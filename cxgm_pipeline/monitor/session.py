@@ -21,6 +21,7 @@ from cxgm_pipeline.monitor.attempts.listing import (
     Attempt, AttemptNotFound, list_attempts_stored, window_attempt)
 from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
+from cxgm_pipeline.monitor.frames.portal_state import collections_not_read
 from cxgm_pipeline.monitor.frames.step_outputs import answers_not_read
 from cxgm_pipeline.monitor.store.frames import FrameStore, FrameStoreOps
 
@@ -90,13 +91,16 @@ class MonitorSession:
             return oldest > attempt.stop.timestamp()
         return time.time() - oldest < refresh_seconds()
 
-    def _final(self, attempt: Attempt) -> bool:
+    def _final(self, attempt: Attempt, wanted: tuple[str, ...]) -> bool:
         """Its stored frames saw it ended: its jobs were observed (AWS's clock) after its end, so a refresh has
         nothing left to read (a redrive moves the end, and makes them stale again)."""
         if not attempt.ended or not self.store.exists(Frame.migration_jobs, attempt.stage, attempt.key):
             return False
         if answers_not_read(self.store, attempt.stage, attempt.key):
             return False  # the history fallback has answers left to read: a refresh reads on
+        if Frame.portal_state in wanted and self.store.exists(Frame.portal_state, attempt.stage, attempt.key) and \
+                collections_not_read(self.store.read(Frame.portal_state, attempt.stage, attempt.key)):
+            return False  # so has the portal
         observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key)["observed_at"]
         # and not after AWS's now: frames of a later moment (a clock set back) are no one's present
         return not observed.empty and pd.Timestamp(attempt.stop) < observed.max() <= pd.Timestamp(
@@ -113,7 +117,7 @@ class MonitorSession:
             return AttemptFrames(stage, None, tag, {n: source.read(n, stage, tag) for n in FRAMES
                                                     if source.exists(n, stage, tag)}, "imported")
         attempt = self.resolve(stage, tag, start, end)
-        if not attempt.window_only and self._fresh(stage, attempt, wanted) and (not refresh or self._final(attempt)):
+        if not attempt.window_only and self._fresh(stage, attempt, wanted) and (not refresh or self._final(attempt, wanted)):
             stored = {n: self.store.read(n, stage, attempt.key) for n in wanted}
             return AttemptFrames(stage, attempt, attempt.key, self._campaign_now(attempt, stored), "stored")
         if attempt.window_only:  # an ad-hoc window is no partition: nothing stored to start from or to keep

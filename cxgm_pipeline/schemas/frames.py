@@ -455,3 +455,5 @@ class PortalState(_Partitioned):
                                                                  "its revision holds)")
     portal_http_status: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="HTTP status of the portal's answer")
     portal_read_at: Series[UtcTime] = pa.Field(nullable=True, description="when the portal was read (UTC)")
+    portal_read_after_end: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True, description="read once the attempt had ended: final, not read again; empty when not read")

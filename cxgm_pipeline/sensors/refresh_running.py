@@ -1,5 +1,6 @@
 """While an attempt runs, re-materialize its partition every CXGM_REFRESH_SECONDS (default 15 min); one
-final refresh once it has ended; at once again while a run left answers for the history fallback to read; then
+final refresh once it has ended; at once again while a run left work for the next (answers for the history
+fallback, collections for the portal: each run spends a budget on those slow sources); then
 nothing more, until a redrive re-opens it (RedriveExecution: same ARN, RUNNING again, redriveCount + 1): then
 refreshed while it runs again and once more when it ends. Never two overlapping runs of one partition."""
 
@@ -28,8 +29,10 @@ from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 
 DONE_ASSET = AssetKey(Frame.dataset_rollup)  # the partition is fresh when its rollup is
-# its metadata `answers_not_read`: answers a run's history budget left for the next run (step_outputs.outputs_summary)
-ANSWERS_ASSET = AssetKey(Frame.step_outputs)
+# what a run's budgets left for the next run, as the assets' metadata count it: answers for the history fallback
+# (step_outputs.outputs_summary), collections for the portal (portal_state.portal_summary)
+WORK_LEFT = ((AssetKey(Frame.step_outputs), "answers_not_read", "reading histories, {} left"),
+             (AssetKey(Frame.portal_state), "collections_not_read", "reading the portal, {} collections left"))
 # Dagster's IN_PROGRESS_RUN_STATUSES leaves out queued runs; a queued refresh is a refresh under way.
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -64,15 +67,16 @@ def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float
     return run is not None and (run.start_time or 0) > ts
 
 
-def answers_left(instance: DagsterInstance, key: MultiPartitionKey) -> tuple[int, int | None]:
-    """(answers the partition's latest step_outputs left unread, that materialization's id): a run reads execution
-    histories within a budget, so an attempt whose logs expired is useful at once and filled by the runs after."""
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=ANSWERS_ASSET, asset_partitions=[str(key)]),
-                                              limit=1).records
-    if not records:
-        return 0, None
-    value = records[0].asset_materialization.metadata.get("answers_not_read")
-    return (int(value.value) if value is not None else 0), records[0].storage_id
+def work_left(instance: DagsterInstance, key: MultiPartitionKey) -> tuple[str | None, int | None]:
+    """(what the partition's latest run left for the next, that materialization's id), or (None, None): a run reads
+    histories and the portal within a budget, so an attempt is useful at once and filled by the runs after."""
+    for asset, count, reason in WORK_LEFT:
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=asset, asset_partitions=[str(key)]),
+                                                  limit=1).records
+        value = records[0].asset_materialization.metadata.get(count) if records else None
+        if value is not None and int(value.value):
+            return reason.format(int(value.value)), records[0].storage_id
+    return None, None
 
 
 def final_name(name: str, redrive_count: int) -> str:
@@ -96,10 +100,10 @@ def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsR
         # the discovery sensor makes a partition's first run; never two runs of one partition at once
         if attempt.key not in known or not has_runs(context.instance, key) or refresh_under_way(context.instance, key):
             continue
-        left, materialization = answers_left(context.instance, key)
+        left, materialization = work_left(context.instance, key)
         if left:  # read on at once, an ended attempt in the history lane: it never holds a running one's slot
-            runs.append(RunRequest(run_key=f"histories:{name}:{materialization}", partition_key=key,
-                                   tags={"cxgm/reason": f"reading histories, {left} left",
+            runs.append(RunRequest(run_key=f"read-on:{name}:{materialization}", partition_key=key,
+                                   tags={"cxgm/reason": left,
                                          **(HISTORY_RUN_TAGS if attempt.ended else LIVE_RUN_TAGS)}))
             continue
         if ended_as in final:

@@ -3,6 +3,8 @@ the live prod migration."""
 
 import json
 
+import pytest
+
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
@@ -141,8 +143,11 @@ def test_a_redrive_reopens_an_ended_attempt_under_the_same_key(clock, truth, mon
     assert reasons(tick(refresh_running_sensor, instance, ended.cursor)) == []
 
 
-def test_a_run_that_left_answers_unread_is_followed_by_another_in_its_lane(clock, truth, monkeypatch):
-    """The history fallback's budget leaves answers for the next run: the partition is asked for again at once
+@pytest.mark.parametrize("asset,count,reason", [("step_outputs", "answers_not_read", "reading histories, 12 left"),
+                                                ("portal_state", "collections_not_read",
+                                                 "reading the portal, 12 collections left")])
+def test_a_run_that_left_work_is_followed_by_another_in_its_lane(clock, truth, asset, count, reason):
+    """A budget (the history fallback's, the portal's) leaves work for the next run: the partition is asked for again at once
     (an ended attempt in the history lane), until none is left; then the usual cadence (here: nothing more)."""
     from dagster import AssetKey, AssetMaterialization, MultiPartitionKey
 
@@ -154,8 +159,8 @@ def test_a_run_that_left_answers_unread_is_followed_by_another_in_its_lane(clock
                                 tags={"dagster/partition": str(cell)}))
 
     def materialized(left: int) -> None:
-        instance.report_runless_asset_event(AssetMaterialization(AssetKey("step_outputs"), partition=str(cell),
-                                                                 metadata={"answers_not_read": left}))
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey(asset), partition=str(cell),
+                                                                 metadata={count: left}))
         instance.report_runless_asset_event(AssetMaterialization(AssetKey("dataset_rollup"), partition=str(cell)))
 
     def mine(result) -> list:
@@ -164,12 +169,12 @@ def test_a_run_that_left_answers_unread_is_followed_by_another_in_its_lane(clock
     materialized(12)
     first = tick(refresh_running_sensor, instance, None)
     [request] = mine(first)
-    assert request.tags["cxgm/reason"] == "reading histories, 12 left" and request.tags["cxgm/lane"] == "history"
+    assert request.tags["cxgm/reason"] == reason and request.tags["cxgm/lane"] == "history"
     # no new materialization since: the same run key, which Dagster runs once
     assert [r.run_key for r in mine(tick(refresh_running_sensor, instance, first.cursor))] == [request.run_key]
     materialized(0)
     done = tick(refresh_running_sensor, instance, first.cursor)
-    assert all(not r.tags["cxgm/reason"].startswith("reading histories") for r in mine(done))
+    assert all(not r.tags["cxgm/reason"].startswith("reading") for r in mine(done))
 
 
 def _origin():

@@ -18,6 +18,11 @@ it answers the collection version the portal serves (`collection_version_id`, `v
 unpublished version only, `processing_status`; `revising_in` is null for a caller who is not the owner, so the
 open revision itself is not visible: a revision is published when the portal serves it. 404: no such
 collection; 403: not a UUID (or a published version asked by version id); 410: tombstoned.
+
+A build spends at most `CXGM_PORTAL_SECONDS` (default 20) on the portal: at the public pace, a corpus with hundreds of
+never-published collections would otherwise hold the run for minutes. The collections left are `not_read_yet`, read
+first by the next build (the refresh sensor asks for one at once, as for the history fallback); an answer read once
+the attempt had ended is final and not read again.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import IO, Iterator
@@ -39,6 +44,7 @@ from typing import IO, Iterator
 import pandas as pd
 
 from cxgm_pipeline.config import ConfigError
+from cxgm_pipeline.monitor.frames.budget import Budget
 from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.schemas import PortalState, empty_frame, validate
@@ -59,6 +65,14 @@ GIVE_UP_AFTER = 3
 USER_AGENT = "cxgm (CELLxGENE schema-migration monitor; read-only)"
 SUCCESS = PROCESSING_SUCCESS
 NO_COLLECTION = "no collection"  # a row no collection is known for: nothing to ask the portal
+NOT_READ = "not read"  # a collection the build's budget left for the next build
+SECONDS_VAR, CALLS_VAR = "CXGM_PORTAL_SECONDS", "CXGM_PORTAL_CALLS"
+DEFAULT_SECONDS = 20.0
+
+
+def portal_budget() -> Budget:
+    """CXGM_PORTAL_SECONDS (default 20; 0: no limit) and CXGM_PORTAL_CALLS (requests; default none)."""
+    return Budget.from_env(SECONDS_VAR, CALLS_VAR, DEFAULT_SECONDS)
 
 
 def portal_rate() -> float | None:
@@ -101,6 +115,7 @@ class PortalAnswer:
     body: dict | None
     error: str | None
     read_at: datetime
+    after_end: bool = False  # read once the attempt had ended: final
 
 
 @dataclass(frozen=True)
@@ -323,12 +338,16 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
     out = {"revision_version_id": revision, "portal_collection_version_id": None, "portal_visibility": None,
            "revision_published": None, "portal_dataset_version_id": None, "portal_schema_version": None,
            "portal_processing_status": None, "portal_current": None, "portal_why": None, "portal_http_status": None,
-           "portal_read_at": None}
+           "portal_read_at": None, "portal_read_after_end": None}
     if answer is None:
         return {**out, "portal_verdict": V.NOT_CONFIGURED.value, "portal_why": "no portal_url for this stage"}
     if answer == NO_COLLECTION:
         return {**out, "portal_verdict": V.NOT_CHECKED.value, "portal_why": "no collection known for this row"}
-    out.update(portal_http_status=answer.status, portal_read_at=answer.read_at)
+    if answer == NOT_READ:
+        return {**out, "portal_verdict": V.NOT_READ_YET.value,
+                "portal_why": "not read yet: this run's time for the portal ran out; the next run reads it first"}
+    out.update(portal_http_status=answer.status, portal_read_at=answer.read_at,
+               portal_read_after_end=answer.after_end)
     if answer.body is None:
         if answer.status in (403, 404, 410):
             what = {403: "refused (403: not a collection id it serves)", 404: "not found (404)",
@@ -374,10 +393,11 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
 
 def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFrame, portal_url: str, ended: bool,
                  previous: pd.DataFrame | None = None, client: PortalClient | None = None,
-                 migration_jobs: pd.DataFrame | None = None) -> pd.DataFrame:
+                 migration_jobs: pd.DataFrame | None = None, budget: Budget | None = None) -> pd.DataFrame:
     """One row per dataset of `dataset_rollup`: what the portal serves and the verdict. A collection is read once;
     with `previous` (this partition's last frame) only collections whose datasets changed state since, or that
-    were not answered, are read again, until the attempt has ended (then all once more)."""
+    were not answered, are read again; once the attempt has ended, every collection once more, then never again.
+    Within `budget` (default: portal_budget()): collections never answered first, the rest `not_read_yet`."""
     if dataset_rollup.empty or attempt_key is None:
         return empty_frame(PortalState)
     # the portal serves one version of a dataset: of a collection gathered twice, the branch that made a new version
@@ -392,17 +412,25 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
     answers: dict[str, PortalAnswer | None] = {}
     if portal_url:
         client = client or PortalClient(portal_url, portal_rate())
+        budget = budget or portal_budget()
         answers.update(_unchanged(previous, rows, ended))
-        to_read = [cid for cid in sorted(by_collection) if cid not in answers]
+        answered_before = _answered(previous)
+        to_read = sorted((cid for cid in by_collection if cid not in answers), key=lambda c: (c in answered_before, c))
         if len(to_read) >= INDEX_FROM:
             index, read_at = client.datasets_index({r["dataset_id"] for cid in to_read for r in by_collection[cid]})
+            budget.add(1)
             for cid in to_read if index is not None else ():
                 answer = index_answer(cid, by_collection[cid], index, read_at)
                 if answer is not None:
-                    answers[cid] = answer
+                    answers[cid] = replace(answer, after_end=ended)
         for cid in to_read:
-            if cid not in answers:
-                answers[cid] = client.collection(cid)
+            if cid in answers:
+                continue
+            if budget.room() == 0:
+                answers[cid] = NOT_READ
+                continue
+            answers[cid] = replace(client.collection(cid), after_end=ended)
+            budget.add(1)
     out = []
     for r in rows:
         cid = none_if_missing(r.get("collection_id"))
@@ -437,18 +465,32 @@ def index_answer(collection_id: str, rows: list[dict], index: dict[str, IndexedD
     return PortalAnswer(200, body, None, read_at)
 
 
+# verdicts that are no answer: their collection is read again
+_NO_ANSWER = {V.PORTAL_UNREACHABLE.value, V.NOT_CONFIGURED.value, V.NOT_CHECKED.value, V.NOT_READ_YET.value}
+
+
+def _answered(previous: pd.DataFrame | None) -> set[str]:
+    """Collections the portal answered for in the last frame (whatever the answer)."""
+    if previous is None or previous.empty or "portal_verdict" not in previous.columns:
+        return set()
+    return set(previous.loc[~previous["portal_verdict"].isin(_NO_ANSWER), "collection_id"].dropna())
+
+
 def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> dict[str, PortalAnswer]:
-    """Collections whose last answer still stands: read and answered last time, none of their datasets changed
-    state since, and the attempt still running (once it has ended, everything is read once more)."""
-    if previous is None or previous.empty or ended or "portal_verdict" not in previous.columns:
+    """Collections whose last answer still stands: answered last time and none of their datasets changed state
+    since; once the attempt has ended, only answers read after its end (so everything is read once more after it)."""
+    if previous is None or previous.empty or "portal_verdict" not in previous.columns:
         return {}
     before = {r["dataset_id"]: r for r in row_dicts(previous)}
-    stale = {V.PORTAL_UNREACHABLE.value, V.NOT_CONFIGURED.value, V.NOT_CHECKED.value}
     changed: set[str] = set()
     for r in rows:
         old = before.get(r["dataset_id"])
-        if old is None or old["state"] != r["state"] or old["portal_verdict"] in stale:
+        if old is None or old["state"] != r["state"] or old["portal_verdict"] in _NO_ANSWER:
             changed.add(r.get("collection_id"))
+    final = previous.get("portal_read_after_end")
+    if ended:  # a frame from before this column: nothing read after the end
+        after = final.fillna(False).astype(bool) if final is not None else pd.Series(False, index=previous.index)
+        changed.update(previous.loc[~after, "collection_id"].dropna())
     kept: dict[str, PortalAnswer] = {}
     for cid, group in previous.groupby("collection_id"):
         if cid in changed:
@@ -457,7 +499,7 @@ def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> 
         if first["portal_verdict"] == V.MISSING_FROM_PORTAL.value and group["portal_collection_version_id"].isna().all():
             status = none_if_missing(first["portal_http_status"])
             kept[cid] = PortalAnswer(int(status) if status is not None else 404, None, None,
-                                     first["portal_read_at"].to_pydatetime())
+                                     first["portal_read_at"].to_pydatetime(), ended)
             continue
         datasets = [{"dataset_id": g["dataset_id"], "dataset_version_id": none_if_missing(g["portal_dataset_version_id"]),
                      "schema_version": none_if_missing(g["portal_schema_version"]),
@@ -468,7 +510,7 @@ def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> 
                 "visibility": none_if_missing(first["portal_visibility"]), "datasets": datasets}
         status = none_if_missing(first["portal_http_status"])
         kept[cid] = PortalAnswer(int(status) if status is not None else 200, body, None,
-                                 first["portal_read_at"].to_pydatetime())
+                                 first["portal_read_at"].to_pydatetime(), ended)
     return kept
 
 
@@ -477,8 +519,20 @@ def portal_summary(frame: pd.DataFrame) -> dict:
     if frame.empty:
         return {"datasets": 0}
     counts = frame["portal_verdict"].value_counts()
-    return {"datasets": len(frame), **{f"portal_{k}": int(v) for k, v in counts.items()},
-            "old_schema_served": old_schema_served(frame)}
+    out = {"datasets": len(frame), **{f"portal_{k}": int(v) for k, v in counts.items()},
+           "old_schema_served": old_schema_served(frame)}
+    left, of = collections_not_read(frame), int(frame["collection_id"].nunique())
+    if left:
+        out["portal"] = f"reading the portal, {of - left:,} of {of:,} collections"
+    out["collections_not_read"] = left
+    return out
+
+
+def collections_not_read(frame: pd.DataFrame) -> int:
+    """Collections a build's portal budget left for the next build."""
+    if frame.empty:
+        return 0
+    return int(frame.loc[frame["portal_verdict"] == V.NOT_READ_YET.value, "collection_id"].nunique())
 
 
 def portal_markdown(frame: pd.DataFrame) -> str:

@@ -17,8 +17,10 @@ import pytest
 
 from cxgm_pipeline.monitor.views.alerts import evaluate
 from cxgm_pipeline.monitor.aws.clients import FetchStats
-from cxgm_pipeline.monitor.frames.portal_state import (IndexedDataset, PortalClient, index_answer, index_entry,
-                                                       iter_json_array, old_schema_served, portal_state)
+from cxgm_pipeline.monitor.frames.budget import Budget
+from cxgm_pipeline.monitor.frames.portal_state import (INDEX_FROM, IndexedDataset, PortalClient, collections_not_read, index_answer,
+                                                       index_entry, iter_json_array, old_schema_served, portal_state,
+                                                       portal_summary)
 from cxgm_pipeline.monitor.report.document import AttemptReport
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.session import MonitorSession
@@ -166,6 +168,41 @@ def test_reads_are_paced_and_kept_between_refreshes(emulator, truth):
     final = PortalClient(base, rate=None)
     portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, previous=first, client=final)
     assert final.requests == 1 + fallback  # once ended, everything is read once more
+
+
+def test_a_budget_leaves_collections_for_the_next_build(emulator, truth):
+    """Collections past the build's budget are `not_read_yet`, counted in the metadata; the next build reads them
+    (answers read once the attempt had ended are final), and the frame is then the one a build without a budget
+    makes; a build after that reads nothing."""
+    base = emulator.env()["CXGM_PORTAL_URL"].format(stage="prod")
+    rollup = fetch("prod", "ATTEMPT_2")["dataset_rollup"]
+    fallback = len(not_in_index(base, rollup))
+    assert fallback >= 2
+    client = PortalClient(base, rate=None)
+    first = portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, client=client, budget=Budget(calls=1 + 1))
+    assert client.requests == 1 + 1  # the index, then one collection
+    left = fallback - 1
+    assert collections_not_read(first) == left
+    unread = first["portal_verdict"] == "not_read_yet"
+    assert first.loc[unread, "portal_why"].str.startswith("not read yet").all()
+    assert first.loc[unread, "portal_read_after_end"].isna().all() and first.loc[~unread, "portal_read_after_end"].all()
+    of = first["collection_id"].nunique()
+    summary = portal_summary(first)
+    assert summary["portal"] == f"reading the portal, {of - left:,} of {of:,} collections"
+    assert summary["collections_not_read"] == left
+
+    again = PortalClient(base, rate=None)
+    second = portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, previous=first, client=again,
+                          budget=Budget())
+    assert again.requests == (1 if left >= INDEX_FROM else 0) + left  # only what was left
+    assert collections_not_read(second) == 0 and "portal" not in portal_summary(second)
+    whole = portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, client=PortalClient(base, rate=None),
+                         budget=Budget())
+    pd.testing.assert_frame_equal(second.drop(columns=["portal_read_at"]), whole.drop(columns=["portal_read_at"]))
+
+    last = PortalClient(base, rate=None)
+    portal_state("prod", "ATTEMPT_2", rollup, base, ended=True, previous=second, client=last, budget=Budget())
+    assert last.requests == 0
 
 
 def test_the_index_answers_as_each_collection_would(emulator, truth, no_index):
