@@ -18,7 +18,7 @@ from cxgm_pipeline.monitor.views.checks import accounting, succeeded_without_new
 from cxgm_pipeline.monitor.views.progress import unlisted_while_running
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
-from cxgm_pipeline.resources.frame_store import stage_and_attempt
+from cxgm_pipeline.resources.frame_store import FrameStoreResource, stage_and_attempt
 
 LISTED = 20
 
@@ -120,17 +120,19 @@ def job_and_execution_views_agree(sfn_executions: pd.DataFrame, dataset_rollup: 
 
 
 @asset_check(asset=CHAIN_ASSETS[Frame.migration_jobs], partitions_def=migration_partitions, blocking=False)
-def aws_access(context: AssetCheckExecutionContext, sfn: StepFunctionsResource) -> AssetCheckResult:
+def aws_access(context: AssetCheckExecutionContext, sfn: StepFunctionsResource,
+               store: FrameStoreResource) -> AssetCheckResult:
     """`cxgm doctor` for the partition's stage: credentials, clock, every configured name and every read-only
-    action cxgm uses. An attempt with no job may be a queue that does not exist: this says so."""
-    from cxgm_pipeline.monitor.aws.doctor import diagnose
+    action cxgm uses. An attempt with no job may be a queue that does not exist: this says so. A passing diagnosis
+    stands for an hour ($CXGM_ACCESS_RECHECK_SECONDS), not re-made by every refresh."""
+    from cxgm_pipeline.monitor.aws.doctor import diagnose_remembered
 
     stage, _ = stage_and_attempt(context.partition_key)
-    found = diagnose(stage, sfn.config_path)
+    found, checked_at = diagnose_remembered(stage, store, sfn.config_path)
     lines = [f"| {c.status} | {c.what} | {c.detail} | {c.fix} |".replace("\n", " ") for c in found.checks if c.status != "OK"]
     table = "| status | what | found | fix |\n|---|---|---|---|\n" + "\n".join(lines) if lines else "_all OK_"
     return AssetCheckResult(passed=found.ok, metadata={
-        "checks": len(found.checks), "failed": len(found.failed),
+        "checks": len(found.checks), "failed": len(found.failed), "checked_at": f"{checked_at:%Y-%m-%d %H:%M} UTC",
         "warned": sum(c.status == "WARN" for c in found.checks), "problems": MetadataValue.md(table)})
 
 

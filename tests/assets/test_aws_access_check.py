@@ -9,6 +9,7 @@ from dagster import DagsterInstance, MultiPartitionKey, materialize
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.checks import aws_access
 from cxgm_pipeline.definitions import build_resources
+from cxgm_pipeline.monitor.store.frames import FrameStore
 from cxgm_pipeline.partitions import ATTEMPTS
 
 
@@ -28,7 +29,9 @@ def test_passes_on_the_healthy_emulator(emulator, tmp_path):
 
 
 def test_fails_on_a_wrong_log_group_and_says_which_key_to_fix(emulator, tmp_path, monkeypatch):
-    """The jobs are listed all the same (they need no log group): the check is what says the name is wrong."""
+    """The jobs are listed all the same (they need no log group): the check is what says the name is wrong, even
+    right after a passing diagnosis (made for the configuration before), and on every run until it is fixed."""
+    assert run_check(tmp_path)["passed"]
     base = Path(os.environ["CXGM_CONFIG"]).read_text()
     config = tmp_path / "stages.toml"
     config.write_text(base.replace('ingestion_log_group = "/dp/{stage}/{stack}/upload"',
@@ -38,6 +41,21 @@ def test_fails_on_a_wrong_log_group_and_says_which_key_to_fix(emulator, tmp_path
     assert not found["passed"] and found["failed"] == 1
     assert "log group /dp/prod/prodstack/ingestion" in found["problems"]
     assert "`ingestion_log_group`" in found["problems"]
+    failing = FrameStore(str(tmp_path / "data")).read("aws_access", "prod")["checked_at"].max()
+    assert not run_check(tmp_path)["passed"]
+    assert FrameStore(str(tmp_path / "data")).read("aws_access", "prod")["checked_at"].max() > failing
+
+
+def test_a_passing_diagnosis_stands_for_an_hour(emulator, tmp_path, monkeypatch):
+    """~17 calls: not made again by every refresh of a running attempt."""
+    store = FrameStore(str(tmp_path / "data"))
+    first = run_check(tmp_path)
+    made = store.read("aws_access", "prod")["checked_at"].max()
+    again = run_check(tmp_path)
+    assert again == first and store.read("aws_access", "prod")["checked_at"].max() == made
+    monkeypatch.setenv("CXGM_ACCESS_RECHECK_SECONDS", "0")
+    assert run_check(tmp_path)["passed"]
+    assert store.read("aws_access", "prod")["checked_at"].max() > made
 
 
 def test_a_wrong_queue_fails_the_jobs_with_the_fix(emulator, tmp_path, monkeypatch):

@@ -8,16 +8,20 @@ up, so "not found" means allowed and AccessDenied means the action is missing fr
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import botocore.exceptions
+import pandas as pd
 
 from cxgm_pipeline.config import ConfigError, StageConfig, config_at
+from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.monitor.aws.clients import (
     Artifacts,
     AwsAccessError,
@@ -408,3 +412,46 @@ def _is_aws(endpoint: str) -> bool:
 def diagnose(stage: str, config_path: str | None = None) -> Diagnosis:
     """Runs every check for `stage`; never raises for AWS's answers (each becomes a line)."""
     return Doctor(stage, config_path).run()
+
+
+def _fingerprint(stage: str, config_path: str | None) -> str | None:
+    """What a diagnosis depends on besides AWS itself: the stage's configuration and the endpoint (None: no valid
+    configuration, so nothing to reuse)."""
+    try:
+        config = config_at(config_path).stage(stage)
+    except ConfigError:
+        return None
+    return hashlib.sha256(f"{config!r}|{os.environ.get('AWS_ENDPOINT_URL', '')}".encode()).hexdigest()[:16]
+
+
+ACCESS_FRAME = "aws_access"  # per stage in the frame store: the last diagnosis that passed, and when
+RECHECK_VAR, DEFAULT_RECHECK_S = "CXGM_ACCESS_RECHECK_SECONDS", 3600.0
+
+
+def diagnose_remembered(stage: str, store, config_path: str | None = None,
+                        now: datetime | None = None) -> tuple[Diagnosis, datetime]:
+    """(the stage's diagnosis, when it was made): a passing one is kept in `store` and reused for
+    $CXGM_ACCESS_RECHECK_SECONDS (default an hour). The doctor makes ~17 calls; run after every refresh of a running
+    attempt it would cost more than the refresh. A failing one is never reused: once fixed, the next run says so; nor
+    one made for another configuration of the stage (names, profile, endpoint)."""
+    now = now or datetime.now(timezone.utc)
+    made_for = _fingerprint(stage, config_path)
+    raw = os.environ.get(RECHECK_VAR, "").strip()
+    try:
+        max_age = float(raw) if raw else DEFAULT_RECHECK_S
+    except ValueError:
+        raise ConfigError(f"{RECHECK_VAR}={raw!r} is not a number of seconds") from None
+    if store.exists(ACCESS_FRAME, stage):
+        kept = store.read(ACCESS_FRAME, stage)
+        at = kept["checked_at"].max() if not kept.empty else None
+        same = made_for is not None and "made_for" in kept and (kept["made_for"] == made_for).all()
+        if same and at is not None and (kept["status"] != FAIL).all() and \
+                (now - at.to_pydatetime()).total_seconds() < max_age:
+            return Diagnosis(stage, [Check(r["what"], r["status"], r["detail"], r["fix"]) for r in row_dicts(kept)]), \
+                at.to_pydatetime()
+    found = diagnose(stage, config_path)
+    rows = pd.DataFrame([{**asdict(c), "checked_at": now, "made_for": made_for} for c in found.checks],
+                        columns=["what", "status", "detail", "fix", "checked_at", "made_for"])
+    rows["checked_at"] = pd.to_datetime(rows["checked_at"], utc=True)
+    store.write(rows, ACCESS_FRAME, stage)
+    return found, now
