@@ -127,7 +127,7 @@ def main() -> None:
     print("| phase | seconds | AWS calls | throttled | quota lower bound (s) | wall / bound | peak RSS (MB) | calls by API |\n"
           "|---|---|---|---|---|---|---|---|")
     for r in rows:
-        top = ", ".join(f"{a} {n}" for a, n in sorted(r["by_api"].items(), key=lambda x: -x[1])[:4])
+        top = ", ".join(f"{a} {n}" for a, n in sorted(r["by_api"].items(), key=lambda x: -x[1]))
         ratio = f"{r['wall'] / r['bound']:.2f}" if r["bound"] else "-"
         print(f"| {r['label']} | {r['wall']:.1f} | {r['calls']} | {r['throttled']} | {r['bound']:.1f} | {ratio} | "
               f"{r['rss_mb'] if r['rss_mb'] is not None else '-'} | {top} |")
