@@ -44,7 +44,8 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
                     jobs = session.store.read(Frame.enriched_jobs, a.stage, a.key)
                 if jobs is not None:
                     notes[a.key] = attempt_summary(a, jobs, rollup)
-        rehearsals = rehearsal_candidates(session.sfn, env, not all(a.ended for a in found), stats=session.stats)
+        rehearsals = rehearsal_candidates(session.sfn, env, not all(a.ended for a in found), stats=session.stats,
+                                          store=session.store)
     if not found:
         console.print(f"no migration has run in {env}")
         return

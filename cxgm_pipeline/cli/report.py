@@ -35,9 +35,10 @@ def _progress(result):
 
     if result.attempt is None:  # an imported bundle: no AWS to ask when it started
         return None
-    candidates = rehearsal_candidates(StepFunctions(), result.stage, not result.attempt.ended)
+    store = FrameStore()
+    candidates = rehearsal_candidates(StepFunctions(), result.stage, not result.attempt.ended, store=store)
     f = result.frames
-    return stored_progress(result.attempt, FrameStore(), candidates, rollup=f[Frame.dataset_rollup],
+    return stored_progress(result.attempt, store, candidates, rollup=f[Frame.dataset_rollup],
                            now=observed_now(f[Frame.enriched_jobs], f[Frame.dataset_rollup]))
 
 

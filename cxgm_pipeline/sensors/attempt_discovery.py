@@ -12,10 +12,12 @@ from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
 
 
 @sensor(jobs=[refresh_attempt_job, overview_job], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
-def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
+def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource,
+                             store: FrameStoreResource) -> SensorResult:
     """Idempotent: run keys and the cursor (cells already requested) survive restarts. Also refreshes the
     attempts overview whenever an attempt appears or changes state."""
     cursor = json.loads(context.cursor) if context.cursor else {"requested": []}
@@ -23,7 +25,7 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
     states = []
     known = set(context.instance.get_dynamic_partitions(ATTEMPTS))
     new_keys, runs = [], []
-    attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
+    attempts = list_all_attempts(sfn, get_config().stage_names, context.log, store=store)
     for attempt in attempts:
         if attempt.key not in known and attempt.key not in new_keys:
             new_keys.append(attempt.key)

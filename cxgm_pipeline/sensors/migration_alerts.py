@@ -45,7 +45,7 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
     now, interval = wall_clock(), digest_seconds()
     threshold = max_failure_rate()
     requests = []
-    attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
+    attempts = list_all_attempts(sfn, get_config().stage_names, context.log, store=store)
     for attempt in attempts:
         if not alert_frames_stored(attempt, store):
             continue

@@ -27,6 +27,7 @@ from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.partitions import ATTEMPTS, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
 
 DONE_ASSET = AssetKey(Frame.dataset_rollup)  # the partition is fresh when its rollup is
 # what a run's budgets left for the next run, as the assets' metadata count it: answers for the history fallback
@@ -87,13 +88,14 @@ def final_name(name: str, redrive_count: int) -> str:
 
 
 @sensor(job=refresh_attempt_job, minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
-def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource) -> SensorResult:
+def refresh_running_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource,
+                           store: FrameStoreResource) -> SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {"final": [], "last": {}}
     final, last = set(cursor["final"]), dict(cursor["last"])
     known = set(context.instance.get_dynamic_partitions(ATTEMPTS))
     interval, now = refresh_seconds(), time.time()
     runs = []
-    for attempt in list_all_attempts(sfn, get_config().stage_names, context.log):
+    for attempt in list_all_attempts(sfn, get_config().stage_names, context.log, store=store):
         name, key = str(attempt.ref), partition_key(attempt.ref)
         # a redriven execution keeps its ARN, so its attempt's key: it ends anew under another name here
         ended_as = final_name(name, attempt.redrive_count)

@@ -4,6 +4,7 @@ from dagster import DagsterInstance, build_schedule_context
 
 from cxgm_pipeline.partitions import ATTEMPTS
 from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.sensors.schedules import daily_comparison, daily_running_refresh
 from tests.conftest import migration
 
@@ -18,7 +19,8 @@ def test_daily_refresh_targets_running_attempts_only(clock, truth, tmp_path):
     when = datetime(2026, 11, 20, 6, tzinfo=timezone.utc)
     prod = migration(truth, "prod", live=True)
     with build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                resources={"sfn": StepFunctionsResource()}) as context:
+                                resources={"sfn": StepFunctionsResource(),
+                                           "store": FrameStoreResource(base_path=str(tmp_path / "data"))}) as context:
         clock.set(prod["start"] + 3600)
         requests = daily_running_refresh(context)
         assert [str(r.partition_key) for r in requests] == ["ATTEMPT_2|prod"]

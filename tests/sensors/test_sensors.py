@@ -2,6 +2,7 @@
 the live prod migration."""
 
 import json
+import tempfile
 
 import pytest
 
@@ -12,6 +13,7 @@ from dagster._core.utils import make_new_run_id
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.partitions import ATTEMPTS
 from cxgm_pipeline.resources.aws import StepFunctionsResource
+from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.sensors import refresh_running
 from cxgm_pipeline.sensors.attempt_discovery import attempt_discovery_sensor
 from cxgm_pipeline.sensors.refresh_running import refresh_running_sensor
@@ -19,7 +21,10 @@ from tests.conftest import migration
 
 
 def tick(sensor, instance, cursor):
-    result = sensor(build_sensor_context(instance=instance, cursor=cursor, resources={"sfn": StepFunctionsResource()}))
+    # a store of its own each tick: the stage's tag cache starts empty, as on a fresh deployment
+    store = FrameStoreResource(base_path=tempfile.mkdtemp(prefix="cxgm-sensor-"))
+    result = sensor(build_sensor_context(instance=instance, cursor=cursor,
+                                         resources={"sfn": StepFunctionsResource(), "store": store}))
     for request in result.dynamic_partitions_requests or []:  # a sensor context does not apply them itself
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result

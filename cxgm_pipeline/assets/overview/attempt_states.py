@@ -23,7 +23,7 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
     """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
     dataset counts from its latest rollup."""
     as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
-    attempts = list_all_attempts(sfn, get_config().stage_names, context.log)
+    attempts = list_all_attempts(sfn, get_config().stage_names, context.log, store=store)
     rollups = {(a.stage, a.key): store.read(Frame.dataset_rollup, a.stage, a.key)
                for a in attempts if store.exists(Frame.dataset_rollup, a.stage, a.key)}
     outcomes = {(a.stage, a.key): stored_outcome(a, store) for a in attempts

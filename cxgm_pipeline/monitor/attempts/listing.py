@@ -143,13 +143,15 @@ def find_attempt(stage: str, key: str, sfn: StepFunctionsApi, stats: FetchStats 
     raise AttemptNotFound(stage, key, [a.key for a in attempts])
 
 
-def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None,
-                      stats: FetchStats | None = None) -> list[Attempt]:
-    """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others."""
+def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None, stats: FetchStats | None = None,
+                      store=None) -> list[Attempt]:
+    """Attempts of every stage; a stage AWS refuses is logged and skipped, not fatal to the others. With `store`,
+    through each stage's tag cache: the sensors list every stage every tick."""
     found = []
     for stage in stages:
         try:
-            found.extend(list_attempts(stage, sfn, stats))
+            found.extend(list_attempts(stage, sfn, stats) if store is None else
+                         list_attempts_stored(stage, sfn, store, stats))
         except AwsAccessError as exc:
             if log is not None:
                 log.warning(str(exc))
@@ -157,14 +159,14 @@ def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None,
 
 
 def rehearsal_candidates(sfn: StepFunctionsApi, stage: str, running: bool, log=None,
-                         stats: FetchStats | None = None) -> list[Attempt]:
+                         stats: FetchStats | None = None, store=None) -> list[Attempt]:
     """Attempts of the other stages that may have rehearsed a running attempt of `stage` (for its ETA); none
     looked up when nothing runs. A stage AWS refuses gives no rehearsal; the rest still count."""
     from cxgm_pipeline.config import get_config
 
     if not running:
         return []
-    return list_all_attempts(sfn, [s for s in get_config().stage_names if s != stage], log, stats)
+    return list_all_attempts(sfn, [s for s in get_config().stage_names if s != stage], log, stats, store)
 
 
 def window_attempt(stage: str, start: datetime, end: datetime) -> Attempt:

@@ -95,3 +95,16 @@ def test_an_execution_whose_tag_is_known_is_not_described_again(tmp_path):
     sfn.described.clear()
     assert cached == list_attempts("prod", sfn) and len(sfn.described) == 3
     assert [a.execution_names for a in first] == [("e1", "e2")] and first[0].state == AttemptState.RUNNING
+
+
+def test_every_stage_listed_with_a_store_goes_through_its_tag_cache(tmp_path):
+    """The sensors and the report's rehearsal lookup list every stage, every tick and every run: with the store,
+    a stage's executions are described once."""
+    from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+
+    store, sfn = FrameStore(str(tmp_path)), _Sfn()
+    first = list_all_attempts(sfn, ["dev", "prod"], store=store)
+    assert len(sfn.described) == 4  # two executions in each stage
+    sfn.described.clear()
+    assert list_all_attempts(sfn, ["dev", "prod"], store=store) == first and sfn.described == []
