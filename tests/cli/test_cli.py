@@ -160,9 +160,7 @@ def test_errors_and_report_show_the_evidence(cli, tmp_path, monkeypatch):
     listed = [r for r in rows if "{term_id}" in r["error_signature"] or "{instance}" in r["error_signature"]]
     assert listed and all(r["examples"] for r in listed)
     assert all("<" not in r["error_signature"] for r in rows)
-    from cxgm_pipeline.cli import common
-
-    monkeypatch.setattr(common.console, "width", 600)  # a terminal wide enough that no cell folds
+    monkeypatch.delenv("COLUMNS")  # captured output with no width asked for: no cell folds
     shown = cli("describe", "errors", "--env", "prod", "--tag", "ATTEMPT_2").output
     assert "error_evidence" in shown and classified[0]["error_evidence"].split(": ")[0] in shown
     folder = tmp_path / "report"
