@@ -19,6 +19,7 @@ from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far
 from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
 from cxgm_pipeline.monitor.views.failures import by_category, fit_list, signatures_by_category
@@ -57,7 +58,9 @@ class Alert:
 
 
 def failure_counts(datasets: pd.DataFrame) -> tuple[int, int]:
-    """(failed, ran): the datasets that failed, and those that ran (neither never started nor skipped)."""
+    """(failed, ran): the datasets that failed, and those that ran (neither never started nor skipped), each once
+    (a dataset gathered twice is a rollup row per branch)."""
+    datasets = one_row_per_dataset(datasets)
     ran = datasets[~datasets["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
     return int((ran["state"] == DatasetState.FAILED.value).sum()), len(ran)
 
@@ -92,10 +95,9 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     if rate > threshold and "failure_rate" not in announced:
         crossed = f"failure rate {rate:.1%} > {threshold:.0%}"
         alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: {crossed}",
-                            f"{int((datasets['state'] == DatasetState.FAILED.value).sum())} datasets failed so far.",
-                            gist=crossed))
+                            f"{failure_counts(datasets)[0]} datasets failed so far.", gist=crossed))
     if finished and "finished" not in announced:
-        counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
+        counts = one_row_per_dataset(datasets)["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures_by_category(signatures)[1].head(TOP)  # under their category, the biggest first
         lines = [*([f"Outcome: {outcome}"] if outcome else []),
                  "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 SEP = " - "
@@ -44,7 +45,8 @@ def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: st
     passed its SpanCollections tolerance (production's Catch goes on to report) is an error, not a success."""
     if state is None or why_empty == "not run in this stage":
         return Health("ok", PLACEHOLDER_HEALTH)
-    failed = int((rollup["state"] == DatasetState.FAILED.value).sum()) if rollup is not None and not rollup.empty else 0
+    failed = int((one_row_per_dataset(rollup)["state"] == DatasetState.FAILED.value).sum()) \
+        if rollup is not None and not rollup.empty else 0
     if why_empty and why_empty.startswith("failed in "):
         return Health("error", why_empty)
     if outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
@@ -103,7 +105,8 @@ def eta_phrase(progress) -> str | None:
 
 
 def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlisted: int = 0) -> HowFar:
-    """The counts of `answer_line` (its arguments alike): from `progress` when given, else from `rollup`."""
+    """The counts of `answer_line` (its arguments alike): from `progress` when given, else from `rollup`, a
+    dataset gathered twice (a row per branch) once, in the state of the branch the published corpus moves with."""
     if progress is not None:
         ended, failed = progress.done + progress.failed, progress.failed
         total, unlisted = progress.total + progress.unlisted, progress.unlisted
@@ -111,7 +114,8 @@ def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlis
         ended = failed = 0
         total = unlisted
     else:
-        listed = rollup[rollup["state"] != DatasetState.SKIPPED.value]
+        datasets = one_row_per_dataset(rollup)
+        listed = datasets[datasets["state"] != DatasetState.SKIPPED.value]
         failed = int((listed["state"] == DatasetState.FAILED.value).sum())
         ended = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
         total = len(listed) + unlisted

@@ -176,10 +176,11 @@ def _store(states, **more):
 
 
 def test_the_failure_rate_counts_only_the_datasets_that_ran():
-    datasets = pd.DataFrame({"state": ["failed", "succeeded", "running", "not_started", "skipped"]})
+    datasets = pd.DataFrame({"dataset_id": list("abcde"), "state": ["failed", "succeeded", "running", "not_started",
+                                                                     "skipped"]})
     assert failure_counts(datasets) == (1, 3)
     assert failure_rate(datasets) == pytest.approx(1 / 3)
-    assert failure_rate(pd.DataFrame({"state": ["not_started", "skipped"]})) == 0.0
+    assert failure_rate(pd.DataFrame({"dataset_id": ["a", "b"], "state": ["not_started", "skipped"]})) == 0.0
 
 
 def test_an_attempt_first_seen_a_day_after_it_ended_is_history():
