@@ -76,6 +76,6 @@ def merge_job_logs(jobs: pd.DataFrame) -> pd.DataFrame:
 
 def report_datasets(enriched_jobs: pd.DataFrame, executions: pd.DataFrame, tag: str | None = None,
                     start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-    """One row per dataset with its state, failing step and cause."""
+    """One row per dataset and collection version gathered, with its state, failing step and cause."""
     outputs = describe_step_outputs(tag, start, end, jobs=enriched_jobs)
     return roll_up_attempt(_STATE["stage"], _attempt(tag, start, end), enriched_jobs, executions, outputs)

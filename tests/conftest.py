@@ -6,7 +6,8 @@
   -> (env, truth)` that starts an emulator of that variant in its own process (moto's backends are
   process-wide, so only one emulator can run in a process), once per session and variant, and stops it at
   the session's end. `env`: the emulator's exports (AWS_ENDPOINT_URL, keys, CXGM_CONFIG, CXGM_TRUTH).
-- `migration(truth, stage, key=None, live=None)`, `observable(m)`: helpers over a truth document.
+- `migration(truth, stage, key=None, live=None)`, `observable(m)`, `once_each(datasets)`: helpers over a truth
+  document.
 
 Tests talk to them over HTTP on 127.0.0.1, exactly as cxgm talks to AWS, and compare with their truth file.
 """
@@ -101,6 +102,18 @@ def migration(truth: dict, stage: str, key: str | None = None, live: bool | None
 def observable(m: dict) -> list[dict]:
     """A migration's datasets that something in AWS names (truth `observable`): what a monitor can know of."""
     return [d for d in m["datasets"] if d.get("observable", True)]
+
+
+def once_each(datasets: list[dict]) -> list[dict]:
+    """Truth datasets (a row per collection version gathered) once each, as cxgm counts datasets: of one gathered
+    twice, the published version's branch (migrated into a new revision, not in place), else its first row."""
+    kept: dict[str, dict] = {}
+    for d in datasets:
+        in_place = d.get("migration_revision_id") is not None and d["migration_revision_id"] == d["collection_version_id"]
+        first = kept.get(d["dataset_id"])
+        if first is None or (first["_in_place"] and not in_place):
+            kept[d["dataset_id"]] = {**d, "_in_place": in_place}
+    return [{k: v for k, v in d.items() if k != "_in_place"} for d in kept.values()]
 
 
 # --- emulators in their own process ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -26,7 +26,36 @@ if TYPE_CHECKING:  # imported when a command runs, not for `--help`
 
 # The chain's code (pandas, pandera, boto3) is imported when a command runs, not for `--help`.
 
-console = Console()
+PIPED_WIDTH = 10_000  # wider than any row: a table piped or redirected is as wide as its values
+RULE_WIDTH = 100  # a rule is a heading: it need not span PIPED_WIDTH
+
+
+class _Stdout(Console):
+    """On a terminal, its width; piped or redirected (`| less`, `> file`), $COLUMNS if set, else no limit: values
+    stay whole on their row, for grep and for a reader of the file. Rich would take the width of whichever of
+    stdin and stderr is a terminal (or 80), folding ids and causes in a pipe's output."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._width = kwargs.get("width")  # $COLUMNS is read when printing, not frozen at import
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._width is not None:
+            return size
+        columns = self._environ.get("COLUMNS", "")
+        return ConsoleDimensions(int(columns) if columns.isdigit() else PIPED_WIDTH, size.height)
+
+    def rule(self, title="", **kwargs) -> None:
+        if self.is_terminal:
+            return super().rule(title, **kwargs)
+        from rich.rule import Rule
+
+        self.print(Rule(title, **kwargs), width=min(self.width, max(RULE_WIDTH, len(str(title)) + 8)))
+
+
+console = _Stdout()
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: paths can be copied
 
 ENV = typer.Option(None, "--env", "-e", help="Stage: dev, staging, prod or rdev (see stages.toml). Default: the "
@@ -192,8 +221,9 @@ def write_frame(df: "pd.DataFrame", path: Path) -> None:
 ID_CHARS = 8
 
 
-def _cell(column: str, value) -> str:
-    """Terminal rendering: ids shortened, times to the minute, seconds rounded; files keep full values."""
+def _cell(column: str, value, short_ids: bool = True) -> str:
+    """Table rendering: times to the minute, seconds rounded, ids shortened on a terminal (a pipe keeps them
+    whole, for grep); files keep full values."""
     import pandas as pd
 
     if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
@@ -203,7 +233,7 @@ def _cell(column: str, value) -> str:
     if isinstance(value, float):
         return f"{value:,.0f}" if column.endswith("_s") else f"{value:g}"
     text = str(value)
-    if column.endswith("_id") and len(text) > ID_CHARS:
+    if short_ids and column.endswith("_id") and len(text) > ID_CHARS:
         return text[:ID_CHARS]
     return escape(text)  # "uns[suspension_type_colors]" is data, not rich markup
 
@@ -214,9 +244,10 @@ def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None,
         return
     shown = df[[c for c in columns if c in df.columns]] if columns else df  # frames an older cxgm stored lack new ones
     more = f", first {limit}" if len(df) > limit else ""
-    table = Table(title=f"{title} ({len(df)} rows{more}; ids shortened, --out for full values)")
+    short = console.is_terminal
+    table = Table(title=f"{title} ({len(df)} rows{more}{'; ids shortened, --out for full values' if short else ''})")
     for column in shown.columns:
         table.add_column(str(column), overflow="fold")
     for row in shown.head(limit).itertuples(index=False):
-        table.add_row(*[_cell(c, v) for c, v in zip(shown.columns, row)])
+        table.add_row(*[_cell(c, v, short) for c, v in zip(shown.columns, row)])
     console.print(table)

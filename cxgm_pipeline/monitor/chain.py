@@ -251,10 +251,12 @@ def build_dataset_rollup(b: Build) -> pd.DataFrame:
 
 def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
-    from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED
+    from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED, one_row_per_dataset
     from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
 
-    out = {"datasets": len(frame), **_counts(frame, "state", "datasets_"), **_campaign_summary(frame, b),
+    datasets = one_row_per_dataset(frame)  # a dataset gathered twice is a row per branch: counted once
+    out = {"datasets": len(datasets), **_counts(datasets, "state", "datasets_"), "rows": len(frame),
+           **_campaign_summary(frame, b),
            "unattributed": int(frame["dataset_id"].str.startswith(UNATTRIBUTED).sum()) if not frame.empty else 0}
     why = attempt_summary(b.attempt, b.frames[Frame.enriched_jobs], frame)
     if why:

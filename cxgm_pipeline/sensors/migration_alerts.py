@@ -9,7 +9,6 @@ and to its report."""
 import hashlib
 import json
 import time
-from dataclasses import asdict
 
 from dagster import (
     DefaultSensorStatus,
@@ -64,8 +63,7 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
                      "report_url": links.report_file(attempt.ref) or str(store.report_dir(attempt.stage, attempt.key) / "index.html")}
             message = attempt_digest(attempt.ref.label, new, **where)
             run_key = "alerts:" + hashlib.sha1(f"{name}|{message.key}".encode()).hexdigest()[:16]
-            fields = {k: v for k, v in asdict(message).items() if k != "category"}
-            config = {"stage": attempt.stage, "attempt": attempt.key, **fields, **where}
+            config = {"stage": attempt.stage, "attempt": attempt.key, **message.message(), **where}
             requests.append(RunRequest(run_key=run_key, job_name=announce_alerts.name, tags={"cxgm/attempt": name},
                                        run_config={"ops": {"announce": {"config": {"alerts": [config]}}}}))
     cursor = json.dumps({**announced, SENT_AT: sent_at})

@@ -6,7 +6,8 @@ import re
 
 import pandas as pd
 
-from tests.conftest import migration, observable
+from cxgm_pipeline.monitor.views.alerts import SUBJECT_CHARS
+from tests.conftest import migration, observable, once_each
 from tests.dagster_chain import announce, tick_alerts
 
 
@@ -50,8 +51,15 @@ def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
     assert len(first.run_requests) == len(truth["migrations"])  # one digest per attempt and tick
     assert not [r for r in caplog.records if r.name == "cxgm.alerts"], "the sensor decides; a run sends"
     assert all(run.success for run in announce(chain, first))
-    lines = [line for r in caplog.records if r.name == "cxgm.alerts" for line in r.getMessage().splitlines()]
-    subjects = [line.strip() for line in lines if line.strip().startswith("[cxgm]") and "alerts (" not in line]
+    messages = [r.getMessage().splitlines() for r in caplog.records if r.name == "cxgm.alerts"]
+    # a digest's subject, then each alert's subject as a line of its body
+    subjects = [line.strip() for m in messages for line in m[1:] if line.strip().startswith("[cxgm]")]
+    heads = {m[0].split(":")[0].split()[1]: m[0] for m in messages}
+    assert all(len(h) <= SUBJECT_CHARS for h in heads.values()), heads
+    prod = migration(truth, "prod")
+    failed = sum(d["state"] == "failed" for d in once_each(observable(prod)))
+    assert heads[f"prod/{prod['attempt_key']}"].startswith(f"[cxgm] prod/{prod['attempt_key']} finished"), heads
+    assert f", {failed:,} failed;" in heads[f"prod/{prod['attempt_key']}"], heads
     signatures = sum(len(chain["store"].read("error_signatures", m["stage"], m["attempt_key"])) for m in truth["migrations"])
     assert sum("new error" in s for s in subjects) == signatures
     assert sum("finished" in s for s in subjects) == len(truth["migrations"])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 from cxgm_pipeline.monitor.chain import Frame
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.monitor.store.frames import StorePath
 
 from cxgm_pipeline.monitor.report import plots
@@ -50,8 +51,10 @@ class AttemptReport:
 
 
 def key_numbers(r: AttemptReport) -> dict[str, int]:
-    """The numbers a person looks for first; also the UI's numeric metadata (plotted over refreshes)."""
-    datasets, jobs = r.frame(Frame.dataset_rollup), r.frame(Frame.enriched_jobs)
+    """The numbers a person looks for first; also the UI's numeric metadata (plotted over refreshes). Datasets
+    once each (a dataset gathered twice is a rollup row per branch); `to_rerun`: the re-run list's rows, one per
+    dataset and branch to run again."""
+    datasets, jobs = one_row_per_dataset(r.frame(Frame.dataset_rollup)), r.frame(Frame.enriched_jobs)
     states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
     return {
         "datasets": len(datasets),
@@ -88,7 +91,7 @@ def progress_figure(r: AttemptReport) -> Figure | None:
 
 FigureMaker = Callable[[AttemptReport], Figure | None]
 FIGURES: list[tuple[str, FigureMaker]] = [
-    ("dataset_states.png", lambda r: plots.plot_dataset_status_counts(r.frame(Frame.dataset_rollup))),
+    ("dataset_states.png", lambda r: plots.plot_dataset_status_counts(one_row_per_dataset(r.frame(Frame.dataset_rollup)))),
     ("job_status_counts.png", lambda r: plots.plot_job_status_counts(r.frame(Frame.enriched_jobs))),
     ("job_durations.png", lambda r: plots.plot_job_durations(r.frame(Frame.enriched_jobs))),
     ("progress.png", progress_figure),
@@ -222,7 +225,7 @@ def _failed_in_detail(r: AttemptReport, top: int = FAILED_SHOWN) -> str:
     one of them in full."""
     from cxgm_pipeline.monitor.views.drilldown import failed_datasets
 
-    datasets = r.frame(Frame.dataset_rollup)
+    datasets = one_row_per_dataset(r.frame(Frame.dataset_rollup))  # "3 of 2 failed datasets" never
     table = failed_datasets(datasets, r.frame(Frame.enriched_jobs), r.frame(Frame.sfn_executions), top)
     if table.empty:
         return "_none_\n"

@@ -19,7 +19,8 @@ from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
-from cxgm_pipeline.monitor.views.answer import attempt_answer
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
+from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far
 from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
 from cxgm_pipeline.monitor.views.failures import by_category, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
@@ -28,6 +29,17 @@ from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 TOP = 5
 KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
+SUBJECT_CHARS = 120  # a digest's subject fits a line of a mail list or a chat
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an attempt stands when its alerts are evaluated: what its digest's subject says first."""
+
+    how_far: HowFar | None  # None: no dataset yet
+    eta: str | None = None  # while it runs, as its answer line says it
+    outcome: str | None = None  # a finished attempt's outcome that makes it a failure, in words
+    old_schema: int | None = None  # datasets the portal still serves on the old schema (finished, portal read)
 
 
 @dataclass(frozen=True)
@@ -37,10 +49,18 @@ class Alert:
     subject: str
     body: str
     category: str | None = None  # a new signature's error category: a digest counts them by it
+    gist: str | None = None  # what it adds to a digest's subject: "validation in cxg", "failure rate 12.3% > 10%"
+    standing: Standing | None = None  # its attempt's, for the digest's subject
+
+    def message(self) -> dict[str, str]:
+        """What is sent and recorded: the rest only builds the digest."""
+        return {"kind": self.kind, "key": self.key, "subject": self.subject, "body": self.body}
 
 
 def failure_counts(datasets: pd.DataFrame) -> tuple[int, int]:
-    """(failed, ran): the datasets that failed, and those that ran (neither never started nor skipped)."""
+    """(failed, ran): the datasets that failed, and those that ran (neither never started nor skipped), each once
+    (a dataset gathered twice is a rollup row per branch)."""
+    datasets = one_row_per_dataset(datasets)
     ran = datasets[~datasets["state"].isin([DatasetState.NOT_STARTED.value, DatasetState.SKIPPED.value])]
     return int((ran["state"] == DatasetState.FAILED.value).sum()), len(ran)
 
@@ -54,11 +74,12 @@ def failure_rate(datasets: pd.DataFrame) -> float:
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
              causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None,
-             outcome: str | None = None, answer: str | None = None) -> list[Alert]:
+             outcome: str | None = None, answer: str | None = None, state: str | None = None) -> list[Alert]:
     """`progress`: the attempt's `monitor.progress.Progress`; `causes`: `deltas.signature_diff` against its
     rehearsal (the same key in another stage); `portal`: its portal_state frame (what the portal serves);
     `outcome`: its AttemptOutcome (the finished alert says it: a SUCCEEDED execution may be a failed attempt);
-    `answer`: its `monitor.answer` line, the first line of the progress and finished alerts."""
+    `answer`: its `monitor.answer` line, the first line of the progress and finished alerts; `state`: its
+    AttemptState value (None: running until `finished`), for the counts its digest's subject gives."""
     where = f"{stage}/{attempt}"
     alerts = []
     daily = daily_progress(where, progress, finished, announced)
@@ -69,13 +90,14 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         if key not in announced:
             alerts.append(Alert("new_signature", key, f"[cxgm] {where}: new error ({row['error_category']})",
                                 f"{row['jobs']} job(s) in {row['step']}: {row['error_signature']}",
-                                row["error_category"]))
+                                row["error_category"], gist=f"{row['error_category']} in {row['step']}"))
     rate = failure_rate(datasets) if not datasets.empty else 0.0
     if rate > threshold and "failure_rate" not in announced:
-        alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: failure rate {rate:.1%} > {threshold:.0%}",
-                            f"{int((datasets['state'] == DatasetState.FAILED.value).sum())} datasets failed so far."))
+        crossed = f"failure rate {rate:.1%} > {threshold:.0%}"
+        alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: {crossed}",
+                            f"{failure_counts(datasets)[0]} datasets failed so far.", gist=crossed))
     if finished and "finished" not in announced:
-        counts = datasets["state"].value_counts().to_dict() if not datasets.empty else {}
+        counts = one_row_per_dataset(datasets)["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures_by_category(signatures)[1].head(TOP)  # under their category, the biggest first
         lines = [*([f"Outcome: {outcome}"] if outcome else []),
                  "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
@@ -105,7 +127,14 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
             subject = f"[cxgm] {where} finished without migrating any dataset" + (
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
         alerts.append(_answer_first(Alert("finished", "finished", subject, "\n".join(lines)), answer))
-    return alerts
+    if not alerts:
+        return alerts
+    bad = outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value)
+    standing = Standing(
+        how_far(state or ("succeeded" if finished else "running"), datasets, progress) if not datasets.empty else None,
+        eta_phrase(progress), outcome.replace("_", " ") if finished and bad else None,
+        old_schema_served(portal) if finished and portal is not None and portal_checked(portal) else None)
+    return [replace(a, standing=standing) for a in alerts]
 
 
 def portal_sentence(portal: pd.DataFrame | None) -> str | None:
@@ -173,8 +202,15 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
         jobs = store.read(Frame.enriched_jobs, attempt.stage, attempt.key) \
             if store.exists(Frame.enriched_jobs, attempt.stage, attempt.key) else None
         answer, _ = attempt_answer(attempt, datasets, jobs, progress)
-    return evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, announced, progress,
-                    causes=causes, portal=portal, outcome=outcome, answer=answer)
+    new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, announced, progress,
+                   causes=causes, portal=portal, outcome=outcome, answer=answer, state=attempt.state.value)
+    if new and progress is None and not attempt.ended and not datasets.empty:
+        # the digest says how far of the expected total, the datasets not listed yet included, and when it should
+        # end, as the answer line does: "35 of 129" beside its "35 of ~1,624" would contradict it
+        progress = stored_progress(attempt, store, attempts, rollup=datasets)
+        new = [replace(a, standing=replace(a.standing, how_far=how_far(attempt.state.value, datasets, progress),
+                                           eta=eta_phrase(progress))) for a in new]
+    return new
 
 
 Disposition = Literal["send", "hold", "record"]
@@ -232,18 +268,77 @@ def daily_progress(where: str, progress, finished: bool, announced: set[str]) ->
 
 
 def digest(where: str, alerts: list[Alert]) -> Alert:
-    """One message per attempt and tick, whatever happened: each alert's subject is a line of its own."""
+    """One message per attempt and tick, whatever happened: its subject says how far the attempt is and what is
+    new (`digest_subject`); in the body, each alert's subject is a line of its own."""
+    subject = digest_subject(where, alerts)
     if len(alerts) == 1:
-        return alerts[0]
-    kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in alerts}))
+        return replace(alerts[0], subject=subject)
     new = Counter(a.category or "unknown" for a in alerts if a.kind == "new_signature")
     head = ("New causes by category: " + ", ".join(f"{c} {n}" for c, n in new.most_common()) + "\n\n") if new else ""
     alerts = sorted(alerts, key=lambda a: (a.kind == "new_signature", -new.get(a.category or "unknown", 0)))
     body = head + "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
-    what = f"{len(alerts)} alerts ({kinds})"
-    if new:
-        what += ": new " + ", ".join(f"{c} {n}" for c, n in new.most_common(3))
-    return Alert("digest", ",".join(a.key for a in alerts), f"[cxgm] {where}: {what}", body)
+    return Alert("digest", ",".join(a.key for a in alerts), subject, body)
+
+
+def digest_subject(where: str, alerts: list[Alert], limit: int = SUBJECT_CHARS) -> str:
+    """What a mail list or a chat shows of a digest, the most important first, each part kept only if it fits
+    `limit`: whether the attempt finished (and failed as an attempt), how far it is (datasets ended of the
+    expected total, failed), the failure rate crossing the threshold, the portal's old-schema datasets of a
+    finished attempt, the new causes by category, the ETA of a running one. An attempt that died before any
+    dataset is its finished alert's subject (where it died, and why)."""
+    finished = next((a for a in alerts if a.kind == "finished"), None)
+    standing = next((a.standing for a in alerts if a.standing is not None), None)
+    if finished is not None and (standing is None or standing.how_far is None):
+        return _cut(finished.subject, limit)
+    head = f"[cxgm] {where}" + (" finished" if finished else "")
+    if finished is not None and standing.outcome:
+        head += f" ({standing.outcome})"
+    parts: list[list[str]] = []  # each part: its wordings, the fullest first
+    if standing is not None:
+        far = standing.how_far
+        # "finished: 2,035 of 2,035 ended" says it twice
+        every = finished is not None and far is not None and not far.approx and far.ended == far.total
+        parts.append([f"{far.ended:,} ended" if every else far.text()] if far else ["no dataset yet"])
+        if far:
+            parts[-1][0] += f", {far.failed:,} failed"
+    parts += [[a.gist, a.gist.split(" > ")[0]] for a in alerts if a.kind == "failure_rate" and a.gist]
+    if finished is not None and standing.old_schema:
+        parts.append([f"{standing.old_schema:,} still on the old schema in the portal", f"{standing.old_schema:,} on "
+                      "the old schema"])
+    parts.append(_new_causes([a for a in alerts if a.kind == "new_signature"]))
+    if finished is None and standing is not None and standing.eta:
+        parts.append([standing.eta, standing.eta.split(" (")[0]])
+    subject = head
+    for wordings in parts:
+        sep = ": " if subject == head else "; "
+        fitting = next((w for w in wordings if len(subject) + len(sep) + len(w) <= limit), None)
+        if fitting is not None:
+            subject += sep + fitting
+    if subject == head:  # alerts that carry nothing for a subject (made by hand): say what they are
+        kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in alerts}))
+        subject = f"{head}: {len(alerts)} alert{'s' if len(alerts) != 1 else ''} ({kinds})"
+    return _cut(subject, limit)
+
+
+def _new_causes(new: list[Alert]) -> list[str]:
+    """The wordings of the new causes, the fullest first: one cause with its step; several by category, as many
+    categories as fit."""
+    if not new:
+        return []
+    if len(new) == 1:
+        only = new[0]
+        return [f"new cause: {w}" for w in (only.gist, only.category or "unknown") if w]
+    counts = Counter(a.category or "unknown" for a in new).most_common()
+    wordings = []
+    for shown in range(len(counts), 0, -1):
+        rest = sum(n for _, n in counts[shown:])
+        wordings.append("new causes: " + ", ".join(f"{c} {n}" for c, n in counts[:shown])
+                        + (f", {rest} more" if rest else ""))
+    return [*wordings, f"{len(new)} new causes"]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def with_links(alert: Alert, links: dict[str, str]) -> Alert:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
 
 SEP = " - "
@@ -44,7 +45,8 @@ def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: st
     passed its SpanCollections tolerance (production's Catch goes on to report) is an error, not a success."""
     if state is None or why_empty == "not run in this stage":
         return Health("ok", PLACEHOLDER_HEALTH)
-    failed = int((rollup["state"] == DatasetState.FAILED.value).sum()) if rollup is not None and not rollup.empty else 0
+    failed = int((one_row_per_dataset(rollup)["state"] == DatasetState.FAILED.value).sum()) \
+        if rollup is not None and not rollup.empty else 0
     if why_empty and why_empty.startswith("failed in "):
         return Health("error", why_empty)
     if outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
@@ -79,6 +81,47 @@ def _eta(likely: pd.Timestamp, low: pd.Timestamp, high: pd.Timestamp, now: pd.Ti
     return f"ETA {ends[0]:%m-%d %H:%M} UTC ({ends[1]:%m-%d %H:%M} to {ends[2]:%m-%d %H:%M})"
 
 
+@dataclass(frozen=True)
+class HowFar:
+    """How far an attempt is, as every page counts it: datasets ended (succeeded or failed) of the expected total
+    (`approx`: an estimate, while it runs or some are not listed yet), and failed."""
+
+    ended: int
+    total: int
+    failed: int
+    approx: bool
+
+    def text(self, pct: bool = False) -> str:
+        """`1,545 of ~2,035 ended`; `pct`: with the share, rounded down so that 100% means every one ended."""
+        share = f" ({100 * self.ended // self.total}%)" if pct and self.total else ""
+        return f"{self.ended:,} of {'~' if self.approx else ''}{self.total:,}{share} ended"
+
+
+def eta_phrase(progress) -> str | None:
+    """`ETA 20:51 UTC (15:17-21:37)` of a running attempt's `Progress`, as its answer line says it; None without one."""
+    if progress is None or progress.ended or progress.eta is None:
+        return None
+    return _eta(progress.eta.likely, progress.eta.low, progress.eta.high, progress.now)
+
+
+def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlisted: int = 0) -> HowFar:
+    """The counts of `answer_line` (its arguments alike): from `progress` when given, else from `rollup`, a
+    dataset gathered twice (a row per branch) once, in the state of the branch the published corpus moves with."""
+    if progress is not None:
+        ended, failed = progress.done + progress.failed, progress.failed
+        total, unlisted = progress.total + progress.unlisted, progress.unlisted
+    elif rollup is None or rollup.empty:
+        ended = failed = 0
+        total = unlisted
+    else:
+        datasets = one_row_per_dataset(rollup)
+        listed = datasets[datasets["state"] != DatasetState.SKIPPED.value]
+        failed = int((listed["state"] == DatasetState.FAILED.value).sum())
+        ended = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
+        total = len(listed) + unlisted
+    return HowFar(ended, total, failed, bool(unlisted) or state == "running")
+
+
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
                 with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0,
                 ended_at: pd.Timestamp | None = None) -> str:
@@ -89,7 +132,6 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     progress's, else the rollup's alone, a lower bound); `unlisted`: without `progress`, its estimate of the
     datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives;
     `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it."""
-    given_now = now
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
     health = attempt_health(state, rollup, why_empty)
@@ -99,20 +141,14 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     if progress is None and (rollup is None or rollup.empty):
         said = health.level == "error" and why_empty and why_empty.startswith("failed in ")
         return SEP.join([head, "no dataset migrated" if said or not why_empty else f"no dataset: {why_empty}"])
-    if progress is not None:
-        ended_n, failed = progress.done + progress.failed, progress.failed
-        total, unlisted, now = progress.total + progress.unlisted, progress.unlisted, given_now if given_now is not None else progress.now
-    else:
+    if now is None and progress is not None:
+        now = progress.now
+    elif now is None:
         from cxgm_pipeline.monitor.views.progress import observed_now
 
-        listed = rollup[rollup["state"] != DatasetState.SKIPPED.value]
-        failed = int((listed["state"] == DatasetState.FAILED.value).sum())
-        ended_n = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
-        total, now = len(listed) + unlisted, given_now if given_now is not None else observed_now(rollup)
-    approx = "~" if unlisted or state == "running" else ""
-    # rounded down: "100%" only once every dataset has ended, never while a few are left
-    pct = f" ({100 * ended_n // total}%)" if total else ""
-    parts = [head, f"{ended_n:,} of {approx}{total:,}{pct} ended", f"{failed:,} failed"]
+        now = observed_now(rollup)
+    counts = how_far(state, rollup, progress, unlisted)
+    parts = [head, counts.text(pct=True), f"{counts.failed:,} failed"]
     if state == "running":
         if not with_eta:
             parts.append("ETA on migration_report")

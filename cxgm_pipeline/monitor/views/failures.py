@@ -26,9 +26,14 @@ def _short(text: object, width: int = CAUSE_WIDTH) -> str:
 
 
 def _failed(rollup: pd.DataFrame) -> pd.DataFrame:
+    """The failed datasets, each once: a dataset gathered twice (a rollup row per branch) in the state of the
+    branch the published corpus moves with, as the answer line counts it."""
+    from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
+
     if rollup is None or rollup.empty:
         return rollup.iloc[0:0] if rollup is not None else pd.DataFrame(
             columns=["dataset_id", "failing_step", "error_category", "error_signature"])
+    rollup = one_row_per_dataset(rollup)
     failed = rollup[rollup["state"] == DatasetState.FAILED.value]
     failed = failed.assign(**{c: None for c in ("failing_step", "error_category", "error_signature")
                               if c not in failed.columns})  # a frame an older cxgm stored

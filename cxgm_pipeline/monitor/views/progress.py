@@ -278,10 +278,13 @@ def attempt_progress(stage: str, attempt: str, rollup: pd.DataFrame, now: pd.Tim
     now = pd.Timestamp(now) if now is not None else observed_now(rollup)
     if rollup.empty or now is None:
         return None
-    counts = rollup["state"].value_counts()
+    # counted and plotted as datasets: one row each (a dataset gathered twice has a row per branch); the ETA waits
+    # for every branch's jobs
+    datasets = one_row_per_dataset(rollup)
+    counts = datasets["state"].value_counts()
     first = rollup["started_at"].min()
     start = pd.Timestamp(start) if start is not None else (first if not pd.isna(first) else now)
-    rate, _, _ = _rate(_ended_at(rollup, now).dropna(), now, start)
+    rate, _, _ = _rate(_ended_at(datasets, now).dropna(), now, start)
     unlisted = 0 if ended else unlisted_datasets(collections, rollup)
     eta, why = (None, "ended") if ended else estimate_end(rollup, now, start, rehearsal, unlisted)
     return Progress(
@@ -290,12 +293,12 @@ def attempt_progress(stage: str, attempt: str, rollup: pd.DataFrame, now: pd.Tim
         running=int(counts.get(DatasetState.RUNNING.value, 0) + counts.get(DatasetState.PENDING.value, 0)),
         remaining=int(counts.get(DatasetState.NOT_STARTED.value, 0)), unlisted=unlisted,
         skipped=int(counts.get(DatasetState.SKIPPED.value, 0)), rate_per_h=rate,
-        curve=progress_curve(rollup, now, start), eta=eta, why_no_eta=why, rehearsal=rehearsal)
+        curve=progress_curve(datasets, now, start), eta=eta, why_no_eta=why, rehearsal=rehearsal)
 
 
 def rehearsal_curve(rehearsal: Rehearsal, points: int = CURVE_POINTS) -> pd.DataFrame:
     """The rehearsal's share of datasets ended against hours since its start: how its tail went."""
-    r = rehearsal.rollup
+    r = one_row_per_dataset(rehearsal.rollup)
     ended = r.loc[r["state"].isin(ENDED), "finished_at"].dropna().sort_values()
     listed = int((r["state"] != DatasetState.SKIPPED.value).sum())
     if ended.empty or not listed:

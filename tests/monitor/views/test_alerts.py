@@ -8,12 +8,15 @@ import pytest
 from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.views.alerts import (
     STALE_AFTER_S,
+    SUBJECT_CHARS,
     Alert,
+    Standing,
     alert_frames_stored,
     alert_markdown,
     alerts_table_markdown,
     attempt_digest,
     digest,
+    digest_subject,
     disposition,
     evaluate,
     failure_counts,
@@ -23,6 +26,7 @@ from cxgm_pipeline.monitor.views.alerts import (
     stored_rerun,
     with_links,
 )
+from cxgm_pipeline.monitor.views.answer import HowFar
 from cxgm_pipeline.vocabulary import AttemptState
 
 pytestmark = pytest.mark.unit
@@ -48,7 +52,7 @@ def test_a_digest_counts_new_causes_by_category_and_the_table_fits():
     alerts = [Alert("new_signature", f"signature:s{i}", f"[cxgm] p/A: new error ({c})", f"1 job(s) in cxg: s{i}", c)
               for i, c in enumerate(["out_of_memory"] * 5 + ["validation"] * 2)]
     d = digest("prod/A", alerts)
-    assert d.subject == "[cxgm] prod/A: 7 alerts (new signature): new out_of_memory 5, validation 2"
+    assert d.subject == "[cxgm] prod/A: new causes: out_of_memory 5, validation 2"
     assert d.body.startswith("New causes by category: out_of_memory 5, validation 2")
     frame = pd.DataFrame([{"stage": "prod", "attempt": "A", "kind": "digest", "subject": f"[cxgm] subject {i}",
                            "partition_url": "http://ui/p", "report_url": "http://r/index.html",
@@ -57,6 +61,72 @@ def test_a_digest_counts_new_causes_by_category_and_the_table_fits():
     table = alerts_table_markdown(frame)
     assert len(table) < 1000 and "older: the alerts frame" in table
     assert table.splitlines()[0].startswith("- 12-01 00:39 UTC prod/A: \\[cxgm\\] subject 39 · [partition](")
+
+
+# --- a digest's subject: how far the attempt is and what is new, the most important first --------------------
+
+RUNNING = Standing(HowFar(1545, 2035, 23, approx=True), eta="ETA 20:51 UTC (15:17-21:37)")
+
+
+def _causes(categories, standing=RUNNING, step="cxg"):
+    return [Alert("new_signature", f"signature:{i}", f"[cxgm] prod/ATTEMPT_2: new error ({c})", f"1 job(s) in {step}: s{i}",
+                  c, gist=f"{c} in {step}", standing=standing) for i, c in enumerate(categories)]
+
+
+def _rate(standing=RUNNING):
+    return Alert("failure_rate", "failure_rate", "[cxgm] prod/ATTEMPT_2: failure rate 12.3% > 10%", "23 datasets failed so far.",
+                 gist="failure rate 12.3% > 10%", standing=standing)
+
+
+def test_a_running_attempts_digest_says_how_far_it_is_and_what_is_new():
+    subject = digest("prod/ATTEMPT_2", _causes(["out_of_memory"] * 3 + ["validation"] * 2)).subject
+    assert subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; new causes: out_of_memory 3, "
+                       "validation 2; ETA 20:51 UTC"), "the ETA last, without its range: what room is left"
+    # one new cause: its category and step
+    one = digest("prod/ATTEMPT_2", _causes(["validation"], step="validate_anndata"))
+    assert one.subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; new cause: validation in "
+                           "validate_anndata; ETA 20:51 UTC")
+    assert one.body == "1 job(s) in validate_anndata: s0", "a single alert's body is its own"
+    # the threshold crossed comes before the causes, which shrink to what fits
+    crossed = digest("prod/ATTEMPT_2", [*_causes(["out_of_memory", "validation", "timeout", "storage", "storage"]), _rate()])
+    assert crossed.subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; failure rate 12.3% > 10%; new "
+                               "causes: storage 2, 3 more")
+    progress = Alert("progress", "progress:2026-11-25", "[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, ETA 2026-11-25 "
+                     "20:51 UTC", "b", standing=RUNNING)
+    assert digest("prod/ATTEMPT_2", [progress]).subject == \
+        "[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; ETA 20:51 UTC (15:17-21:37)"
+
+
+def test_a_finished_attempts_digest_leads_with_its_end():
+    ended = Standing(HowFar(1992, 1992, 83, approx=False), outcome="tolerance exceeded", old_schema=12)
+    finished = Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 83 failed (tolerance exceeded)", "b",
+                     standing=ended)
+    assert digest("prod/ATTEMPT_2", [finished]).subject == \
+        "[cxgm] prod/ATTEMPT_2 finished (tolerance exceeded): 1,992 ended, 83 failed; 12 still on the old schema in the portal"
+    both = digest("prod/ATTEMPT_2", [*_causes(["validation"] * 2, ended), _rate(ended), finished]).subject
+    assert both == "[cxgm] prod/ATTEMPT_2 finished (tolerance exceeded): 1,992 ended, 83 failed; failure rate 12.3% > 10%; 2 new causes"
+    aborted = Standing(HowFar(1865, 1985, 95, approx=False))
+    assert digest("dev/A", [Alert("finished", "finished", "s", "b", standing=aborted)]).subject == \
+        "[cxgm] dev/A finished: 1,865 of 1,985 ended, 95 failed", "not every dataset ended: of how many"
+
+
+def test_an_attempt_that_died_before_any_dataset_says_where_and_why():
+    died = Alert("finished", "finished", "[cxgm] dev/untagged-20261117T0008 finished without migrating any dataset: failed "
+                 "in gather_collections (sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to "
+                 "server at corpora-dev timed out)", "b", standing=Standing(None))
+    subject = digest("dev/untagged-20261117T0008", [*_causes(["application"], Standing(None), "gather_collections"),
+                                                     died]).subject
+    assert len(subject) == SUBJECT_CHARS and subject.endswith("…")
+    assert subject.startswith("[cxgm] dev/untagged-20261117T0008 finished without migrating any dataset: failed in "
+                              "gather_collections (sqlalchemy")
+
+
+def test_every_subject_fits_and_keeps_the_most_important_first():
+    where = "staging/untagged-20261120T0008-with-a-long-key"
+    many = [*_causes([f"category_{i}" for i in range(12)]), _rate()]
+    subject = digest_subject(where, many)
+    assert len(subject) <= SUBJECT_CHARS
+    assert subject.startswith(f"[cxgm] {where}: 1,545 of ~2,035 ended, 23 failed; failure rate 12.3%"), subject
 
 
 # --- what the alerts sensor decides, on small hand-made frames -------------------------------------------------
@@ -106,10 +176,11 @@ def _store(states, **more):
 
 
 def test_the_failure_rate_counts_only_the_datasets_that_ran():
-    datasets = pd.DataFrame({"state": ["failed", "succeeded", "running", "not_started", "skipped"]})
+    datasets = pd.DataFrame({"dataset_id": list("abcde"), "state": ["failed", "succeeded", "running", "not_started",
+                                                                     "skipped"]})
     assert failure_counts(datasets) == (1, 3)
     assert failure_rate(datasets) == pytest.approx(1 / 3)
-    assert failure_rate(pd.DataFrame({"state": ["not_started", "skipped"]})) == 0.0
+    assert failure_rate(pd.DataFrame({"dataset_id": ["a", "b"], "state": ["not_started", "skipped"]})) == 0.0
 
 
 def test_an_attempt_first_seen_a_day_after_it_ended_is_history():
@@ -159,7 +230,27 @@ def test_an_ended_attempt_not_yet_finished_reads_only_its_rollup_and_signatures(
     assert [a.kind for a in new] == ["new_signature", "failure_rate"]
     assert new[1].subject == "[cxgm] prod/A: failure rate 66.7% > 10%"
     assert sorted(store.reads) == ["dataset_rollup", "error_signatures"], "no re-run list, portal or jobs read"
+    assert digest("prod/A", new).subject == \
+        "[cxgm] prod/A: 3 of 3 ended, 2 failed; failure rate 66.7% > 10%; new cause: out_of_memory in cxg"
     assert stored_alerts(_attempt(), [_attempt()], store, {a.key for a in new}, False, 0.1) == []
+
+
+def test_a_running_attempts_digest_counts_of_the_expected_total():
+    """"2 of ~9 ended", the datasets of collections not listed yet included, as its answer line counts them: the
+    rollup alone would say "2 of 3"."""
+    from cxgm_pipeline.monitor.views.alerts import progress_key
+    from cxgm_pipeline.monitor.views.answer import answer_line
+    from cxgm_pipeline.monitor.views.progress import observed_now, stored_progress
+
+    collections = pd.DataFrame({"collection_id": ["c1", "c2", "c3"], "datasets": [3, 0, 0],
+                                "collection_migration_status": ["SUCCEEDED", None, "RUNNING"]})
+    store = _store(["failed", "succeeded", "running"], collection_rollup=collections)
+    attempt, rollup = _attempt(ended=False), store.frames[("dataset_rollup", "prod", "A")]
+    announced = {progress_key(observed_now(rollup))}  # today's progress alert went: no progress read for it
+    new = stored_alerts(attempt, [attempt], store, announced, finished=False, threshold=0.5)
+    assert [a.kind for a in new] == ["new_signature"]
+    assert digest("prod/A", new).subject.startswith("[cxgm] prod/A: 2 of ~9 ended, 1 failed; new cause: out_of_memory in cxg")
+    assert "2 of ~9 (22%) ended - 1 failed" in answer_line("running", rollup, stored_progress(attempt, store, [], rollup))
 
 
 def test_the_finished_alert_leads_with_the_answer_and_lists_the_stored_rerun_list():

@@ -22,7 +22,8 @@ def _attempt(stage, key, hours, state=AttemptState.SUCCEEDED, outcome=None):
 def test_counts_come_from_the_rollup_and_states_from_aws():
     attempts = [_attempt("prod", "B", 5), _attempt("dev", "A", 0, outcome="succeeded"),
                 _attempt("prod", "A", 1, AttemptState.ABORTED)]
-    rollup = pd.DataFrame({"state": ["failed", "succeeded", "succeeded", "skipped"], "campaign": "A"})
+    rollup = pd.DataFrame({"dataset_id": list("abcd"), "state": ["failed", "succeeded", "succeeded", "skipped"],
+                           "campaign": "A"})
     frame = attempt_states(attempts, {("prod", "A"): rollup}, {("prod", "A"): "aborted"})
     assert list(zip(frame["stage"], frame["attempt"])) == [("dev", "A"), ("prod", "A"), ("prod", "B")]
     row = frame.set_index(["stage", "attempt"]).loc[("prod", "A")]
@@ -45,7 +46,7 @@ def test_a_running_attempt_says_its_datasets_are_those_listed_so_far_and_its_sta
 
     attempts = [_attempt("prod", "A", 1, AttemptState.RUNNING, outcome="running"),
                 _attempt("dev", "A", 0, outcome="finished_with_failures")]
-    rollup = pd.DataFrame({"state": ["failed", "succeeded", "running"], "campaign": "A"})
+    rollup = pd.DataFrame({"dataset_id": list("abc"), "state": ["failed", "succeeded", "running"], "campaign": "A"})
     frame = attempt_states(attempts, {("prod", "A"): rollup, ("dev", "A"): rollup})
     md = latest_markdown(frame, ["dev", "prod"])
     assert "**prod** A (1 attempt): execution running; 3 listed so far, 1 failed" in md, md

@@ -11,7 +11,8 @@ from cxgm_pipeline.monitor.views.failures import (
     rerun_markdown, rerun_split, top_failed, top_failed_markdown)
 from cxgm_pipeline.monitor.session import MonitorSession
 from cxgm_pipeline.schemas import DatasetRollup, RerunManifest, empty_frame
-from tests.conftest import observable
+from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
+from tests.conftest import observable, once_each
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def ended(emulator, truth):
 
 def test_categories_and_steps_count_the_truths_failed_datasets(ended):
     for m, rollup, _ in ended:
-        failed = [d for d in observable(m) if d["state"] == "failed"]
+        failed = [d for d in once_each(observable(m)) if d["state"] == "failed"]
         expected = Counter(d["error_category"] or "unknown" for d in failed)
         got = by_category(rollup)
         assert dict(zip(got["error_category"], got["datasets"])) == dict(expected)
@@ -49,11 +50,12 @@ def test_the_biggest_category_heads_the_page_whatever_its_signatures(ended):
         text = failures_markdown(rollup)
         assert len(text) < INLINE_LIMIT, "the UI inlines Markdown under 1,000 characters only"
         biggest = by_category(rollup).iloc[0]
-        assert text.startswith(f"**{int((rollup['state'] == 'failed').sum()):,} failed datasets**: "
+        once = one_row_per_dataset(rollup)  # a dataset gathered twice is one failed dataset, or none
+        assert text.startswith(f"**{int((once['state'] == 'failed').sum()):,} failed datasets**: "
                                f"{biggest['error_category']} {biggest['datasets']}")
         top = top_failed(rollup, 10)
         assert top["error_category"].iloc[0] == biggest["error_category"]
-        shown = top.head(rollup.loc[rollup["state"] == "failed", "error_category"].fillna("unknown").nunique())
+        shown = top.head(once.loc[once["state"] == "failed", "error_category"].fillna("unknown").nunique())
         assert shown["error_category"].is_unique  # one per category first
         assert len(top_failed_markdown(rollup)) < INLINE_LIMIT
 
