@@ -293,7 +293,9 @@ class BatchApi(StageAwsApi):
         """DescribeJobs (100 ids a call) of `also` and of every job ListJobs finds in the window, except those in
         `skip` and those whose summary `unchanged` accepts. Returns (convert(each batch of descriptions), joined;
         the ids listed and found unchanged). Each ListJobs page's batches are described, and `convert`ed in the
-        pool's threads, while the next page is listed: DescribeJobs' quota, not the listing, bounds the time.
+        pool's threads, while the next page is listed: DescribeJobs' quota, not the listing, bounds the time. Ids
+        wait until 100 are gathered (the rest once the listing ends): a refresh's few changed jobs per page are
+        described in as few calls as they fill, not one part-filled call a page.
         `first_page`: a small first page lets a long listing start describing after one quick call. `queue` None:
         describe `also` only."""
         client = self.client(stage)
@@ -306,12 +308,15 @@ class BatchApi(StageAwsApi):
 
         queued = set(skip)
         same: set[str] = set()
-        futures = []
+        futures, waiting = [], []
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            def submit(ids: list[str]) -> None:
+            def submit(ids: list[str], last: bool = False) -> None:
                 ids = [i for i in dict.fromkeys(ids) if i not in queued]
                 queued.update(ids)
-                futures.extend(pool.submit(one, ids[i : i + 100]) for i in range(0, len(ids), 100))
+                waiting.extend(ids)
+                while len(waiting) >= 100 or (last and waiting):
+                    futures.append(pool.submit(one, waiting[:100]))
+                    del waiting[:100]
 
             submit(also)
             if queue is not None:
@@ -322,6 +327,7 @@ class BatchApi(StageAwsApi):
                         same |= kept
                         queued |= kept
                     submit([j["jobId"] for j in summaries])
+            submit([], last=True)
             return [row for f in futures for row in f.result()], same
 
 
