@@ -160,7 +160,14 @@ def fetch_child_failures(stage: str, attempt: Attempt | None, jobs: pd.DataFrame
             for c in sfn.describe_executions(stage, new, stats):
                 rows[c["executionArn"]] = _failure_row(stage, attempt.key, "child", c, d["mapRunArn"], _item(c.get("input")))
 
-    top = [run for arn in attempt.execution_arns for run in sfn.map_runs(stage, arn, stats)]
+    def top_runs(arn: str) -> list[dict]:
+        """The Map Runs the execution started: as the last frame knows them once it knows one (production's machine
+        starts one at its top, SpanCollections), listed again after a redrive."""
+        known = [{"mapRunArn": r["map_run_arn"]} for r in rows.values()
+                 if r["kind"] == "map_run" and r["execution_arn"] == arn]
+        return known if known and not attempt.redrive_count else sfn.map_runs(stage, arn, stats)
+
+    top = [run for arn in attempt.execution_arns for run in top_runs(arn)]
     read_runs(top)
     suspects = _suspects(jobs, executions)
     explained = {(r["dataset_id"], r["collection_version_id"]) for r in rows.values() if r["kind"] != "map_run"}
