@@ -145,13 +145,15 @@ def main() -> None:
          and max(run["rss_mb"], dagster_half["rss_mb"], dagster_refresh["rss_mb"]) < 1536,
          f"CLI {max(first['rss_mb'], cli_half['rss_mb'], cli_refresh['rss_mb'])} MB, Dagster "
          f"{max(run['rss_mb'], dagster_half['rss_mb'], dagster_refresh['rss_mb'])} MB"),
-        ("refresh at 1% <= 5% of a first fetch's calls (CLI)", cli_refresh["calls"] <= 0.05 * first["calls"],
-         f"{cli_refresh['calls']} of {first['calls']}"),
-        ("refresh at 1% <= 5% of a first fetch's calls (Dagster)", dagster_refresh["calls"] <= 0.05 * run["calls"],
-         f"{dagster_refresh['calls']} of {run['calls']}"),
-        ("the same against the running attempt's own first fetch (CLI, Dagster)",
-         cli_refresh["calls"] <= 0.05 * cli_half["calls"] and dagster_refresh["calls"] <= 0.05 * dagster_half["calls"],
-         f"{cli_refresh['calls']} of {cli_half['calls']}, {dagster_refresh['calls']} of {dagster_half['calls']}"),
+        # the refresh's own attempt, read the same way: the ended attempt's first fetch reads no S3 item list (its
+        # report step deleted them), which a running attempt's answered collections each cost
+        ("refresh at 1% <= 5% of the same attempt's first fetch (CLI)", cli_refresh["calls"] <= 0.05 * cli_half["calls"],
+         f"{cli_refresh['calls']} of {cli_half['calls']}"),
+        ("refresh at 1% <= 5% of the same attempt's first fetch (Dagster)",
+         dagster_refresh["calls"] <= 0.05 * dagster_half["calls"], f"{dagster_refresh['calls']} of {dagster_half['calls']}"),
+        ("the same against the ended attempt's first fetch (CLI, Dagster)",
+         cli_refresh["calls"] <= 0.05 * first["calls"] and dagster_refresh["calls"] <= 0.05 * run["calls"],
+         f"{cli_refresh['calls']} of {first['calls']}, {dagster_refresh['calls']} of {run['calls']}"),
         ("--refresh of an ended attempt with stored frames <= 5 calls", ended["calls"] <= 5, f"{ended['calls']}"),
     ]
     print("\n| target | met | measured |\n|---|---|---|")
