@@ -45,7 +45,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
                 if jobs is not None:
                     notes[a.key] = attempt_summary(a, jobs, rollup)
         rehearsals = rehearsal_candidates(session.sfn, env, not all(a.ended for a in found), stats=session.stats,
-                                          store=session.store)
+                                          store=session.store, keys={a.key for a in found if not a.ended})
     if not found:
         console.print(f"no migration has run in {env}")
         return

@@ -36,7 +36,8 @@ def _progress(result):
     if result.attempt is None:  # an imported bundle: no AWS to ask when it started
         return None
     store = FrameStore()
-    candidates = rehearsal_candidates(StepFunctions(), result.stage, not result.attempt.ended, store=store)
+    candidates = rehearsal_candidates(StepFunctions(), result.stage, not result.attempt.ended, store=store,
+                                      keys={result.attempt.key})
     f = result.frames
     return stored_progress(result.attempt, store, candidates, rollup=f[Frame.dataset_rollup],
                            now=observed_now(f[Frame.enriched_jobs], f[Frame.dataset_rollup]))

@@ -44,7 +44,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     _, _, found = resolve_attempt(context, sfn)
     progress = None
     if found is not None:  # a running attempt's ETA reads its rehearsal: the same key in another stage
-        candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log, store=store)
+        candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log, store=store, keys={attempt})
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
     answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress)

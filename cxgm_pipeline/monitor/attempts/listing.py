@@ -159,14 +159,20 @@ def list_all_attempts(sfn: StepFunctionsApi, stages: list[str], log=None, stats:
 
 
 def rehearsal_candidates(sfn: StepFunctionsApi, stage: str, running: bool, log=None,
-                         stats: FetchStats | None = None, store=None) -> list[Attempt]:
+                         stats: FetchStats | None = None, store=None, keys: set[str] | None = None) -> list[Attempt]:
     """Attempts of the other stages that may have rehearsed a running attempt of `stage` (for its ETA); none
-    looked up when nothing runs. A stage AWS refuses gives no rehearsal; the rest still count."""
+    looked up when nothing runs. A stage AWS refuses gives no rehearsal; the rest still count. With `store` and the
+    running attempts' `keys`, only stages holding a rollup of one of those keys are listed: a rehearsal is read from
+    the store, so another stage's listing without one is a call for nothing, every refresh."""
     from cxgm_pipeline.config import get_config
+    from cxgm_pipeline.monitor.chain import Frame
 
     if not running:
         return []
-    return list_all_attempts(sfn, [s for s in get_config().stage_names if s != stage], log, stats, store)
+    stages = [s for s in get_config().stage_names if s != stage]
+    if store is not None and keys is not None:
+        stages = [s for s in stages if any(store.exists(Frame.dataset_rollup, s, k) for k in keys)]
+    return list_all_attempts(sfn, stages, log, stats, store)
 
 
 def window_attempt(stage: str, start: datetime, end: datetime) -> Attempt:

@@ -108,3 +108,20 @@ def test_every_stage_listed_with_a_store_goes_through_its_tag_cache(tmp_path):
     assert len(sfn.described) == 4  # two executions in each stage
     sfn.described.clear()
     assert list_all_attempts(sfn, ["dev", "prod"], store=store) == first and sfn.described == []
+
+
+def test_rehearsals_are_looked_up_only_in_stages_holding_that_key(tmp_path, monkeypatch):
+    """A rehearsal is read from the store: a stage with no rollup of the running attempt's key is not listed."""
+    import pandas as pd
+
+    from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+
+    store, sfn = FrameStore(str(tmp_path)), _Sfn()
+    listed: list[str] = []
+    real = sfn.list_executions
+    sfn.list_executions = lambda stage, machine, stats=None: listed.append(stage) or real(stage, machine, stats)
+    assert rehearsal_candidates(sfn, "prod", True, store=store, keys={"ATTEMPT_2"}) == [] and listed == []
+    store.write(pd.DataFrame({"dataset_id": ["d1"]}), "dataset_rollup", "dev", "ATTEMPT_2")
+    found = rehearsal_candidates(sfn, "prod", True, store=store, keys={"ATTEMPT_2"})
+    assert listed == ["dev"] and [a.key for a in found] == ["ATTEMPT_2"]
