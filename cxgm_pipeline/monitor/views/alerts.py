@@ -95,7 +95,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     if rate > threshold and "failure_rate" not in announced:
         crossed = f"failure rate {rate:.1%} > {threshold:.0%}"
         alerts.append(Alert("failure_rate", "failure_rate", f"[cxgm] {where}: {crossed}",
-                            f"{failure_counts(datasets)[0]} datasets failed so far.", gist=crossed))
+                            f"{(n := failure_counts(datasets)[0]):,} dataset{'s' if n != 1 else ''} failed so far.",
+                            gist=crossed))
     if finished and "finished" not in announced:
         counts = one_row_per_dataset(datasets)["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures_by_category(signatures)[1].head(TOP)  # under their category, the biggest first

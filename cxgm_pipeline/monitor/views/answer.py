@@ -47,15 +47,16 @@ def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: st
         return Health("ok", PLACEHOLDER_HEALTH)
     failed = int((one_row_per_dataset(rollup)["state"] == DatasetState.FAILED.value).sum()) \
         if rollup is not None and not rollup.empty else 0
+    n_failed = f"{failed:,} dataset{'s' if failed != 1 else ''} failed"
     if why_empty and why_empty.startswith("failed in "):
         return Health("error", why_empty)
     if outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
         return Health("error", "its SpanCollections Map Run passed its failure tolerance (the execution went on to "
-                               "report)" + (f", {failed:,} datasets failed" if failed else ""))
+                               "report)" + (f", {n_failed}" if failed else ""))
     if state in ("failed", "timed_out"):
-        return Health("error", f"the execution {state.replace('_', ' ')}" + (f", {failed:,} datasets failed" if failed else ""))
+        return Health("error", f"the execution {state.replace('_', ' ')}" + (f", {n_failed}" if failed else ""))
     if state == "aborted":
-        return Health("error", "aborted" + (f" with {failed:,} datasets failed" if failed else ""))
+        return Health("error", "aborted" + (f" with {n_failed}" if failed else ""))
     if failed:
         verb = "ended" if state != "running" else "running"
         return Health("warn", f"{verb} with {failed:,} failed dataset{'s' if failed != 1 else ''}")

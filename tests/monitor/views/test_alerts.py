@@ -211,7 +211,7 @@ def test_new_alerts_are_sent_held_or_recorded():
 
 def test_an_attempts_digest_carries_its_links():
     new = [Alert("new_signature", "signature:a", "[cxgm] prod/A: new error (x)", "1 job(s)", "x"),
-           Alert("failure_rate", "failure_rate", "[cxgm] prod/A: failure rate 50.0% > 10%", "1 datasets failed so far.")]
+           Alert("failure_rate", "failure_rate", "[cxgm] prod/A: failure rate 50.0% > 10%", "1 dataset failed so far.")]
     message = attempt_digest("prod/A", new, "http://ui/p", "http://r/index.html")
     assert message.key == "failure_rate,signature:a"  # the failure rate first, new causes last
     assert message.body.endswith("\n\nDagster: http://ui/p\nReport: http://r/index.html")

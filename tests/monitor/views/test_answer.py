@@ -71,7 +71,7 @@ def test_a_gather_death_an_abort_and_failed_datasets_are_not_healthy(attempts):
         elif m["status"] == "ABORTED":
             assert health.level == "error" and health.reason.startswith("aborted")
             if failed:
-                assert f"{failed:,} datasets failed" in health.reason
+                assert f"{failed:,} dataset{'s' if failed != 1 else ''} failed" in health.reason
         elif m["status"] == "FAILED":  # staging's history-quota stop: the execution failed
             assert health.level == "error" and health.reason.startswith("the execution failed")
         elif failed:

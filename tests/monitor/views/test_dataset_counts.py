@@ -48,7 +48,7 @@ def test_a_dataset_gathered_twice_is_counted_once_in_its_published_branchs_state
     assert len(rollup) == 5 and rollup["dataset_id"].nunique() == 4
     # the answer line, the health, the progress: three listed datasets (d4 skipped), two succeeded, one failed
     assert "3 of 3 (100%) ended - 1 failed" in answer_line("aborted", rollup), answer_line("aborted", rollup)
-    assert attempt_health("aborted", rollup).reason == "aborted with 1 datasets failed"
+    assert attempt_health("aborted", rollup).reason == "aborted with 1 dataset failed"
     p = attempt_progress("dev", "A", rollup, now=T0 + pd.Timedelta(hours=9), start=T0, ended=True)
     assert (p.done, p.failed, p.running, p.remaining, p.skipped, p.total) == (2, 1, 0, 0, 1, 3)
     assert p.curve.iloc[-1][["done", "failed", "running", "remaining"]].tolist() == [2, 1, 0, 0]
