@@ -134,21 +134,19 @@ def _may_be_part(message: str) -> bool:
 
 def _whole_records(stage: str, group: str, events: list[dict], logs: LogsApi, stats) -> list[dict]:
     """The swept events with every record Docker split rejoined. The pattern matches only the parts holding its
-    terms (the first part holds `message`; a cleanup error's `rollback` is in its last), so the stream of a
-    swept event that does not parse is read again, unfiltered, at that event's timestamp only: a call per split
-    record, none when nothing is split."""
+    terms (the first part holds `message`; a cleanup error's `rollback` is in its last), so the streams of the
+    swept events that do not parse are read again, unfiltered, 100 streams a call over the span of those events
+    (a step's stream holds a few lines), and only the events at their timestamps kept: a call or a few for all
+    the split records, none when nothing is split."""
     broken = {(e["logStreamName"], e["timestamp"]) for e in events if _may_be_part(e.get("message") or "")}
     if not broken:
         return events
-    by_stream: dict[str, list[int]] = {}
-    for stream, ts in broken:
-        by_stream.setdefault(stream, []).append(ts)
+    streams, stamps = sorted({s for s, _ in broken}), [ts for _, ts in broken]
     parts: dict[tuple[str, int], list[dict]] = {}
-    for stream, stamps in by_stream.items():
-        for ts in sorted(set(stamps)):
-            for e in logs.filter_streams(stage, group, [stream], "", stats, window_ms=(ts, ts + 1)):
-                if e.get("timestamp") == ts:
-                    parts.setdefault((stream, ts), []).append(e)
+    for e in logs.filter_streams(stage, group, streams, "", stats, window_ms=(min(stamps), max(stamps) + 1)):
+        key = (e.get("logStreamName"), e.get("timestamp"))
+        if key in broken:  # each stream's events come in its order: a record's parts stay in theirs
+            parts.setdefault(key, []).append(e)
     rejoined = {key: reassemble(found) for key, found in parts.items()}
     out = [e for e in events if (e["logStreamName"], e["timestamp"]) not in rejoined]
     for found in rejoined.values():

@@ -308,6 +308,21 @@ def test_the_report_shows_production_verdicts_beside_cxgm_s_conclusion():
     assert f"{ERRORS[0]} (+{len(ERRORS) - 1} lines)".replace("_", "\\_") in text.replace("\\'", "'")
 
 
+def test_split_records_of_many_streams_are_read_back_in_one_call():
+    """Two answers split in two streams an hour apart: one unfiltered read of both streams over that span, the
+    streams' other events in it (a log line of another time) left out, both records whole."""
+    answer = {"collection_version_id": "REV", "execution_id": "e1",
+              "datasets": [{"dataset_id": f"D{i}", "dataset_version_id": f"V{i}" * 40} for i in range(400)]}
+    first, second = _record("INFO", "output", response=answer), _record("INFO", "output", response={**answer, "x": 1})
+    assert len(first) > AWSLOGS_PART_BYTES
+    events = [*_parts(first, "a", T0, 10), *_parts(second, "b", T0 + 3_600_000, 20),
+              {"logStreamName": "a", "timestamp": T0 + 60_000, "eventId": "99", "message": "Starting collection_migrate"}]
+    logs = _Logs(events)
+    records = sweep_output_records("dev", _attempt(), logs)
+    assert logs.calls[1:] == [("streams", ("a", "b"), (T0, T0 + 3_600_001))]
+    assert sorted(json.loads(m)["response"].get("x", 0) for m in records["message"]) == [0, 1]
+
+
 def test_a_refresh_rejoins_the_parts_a_stored_frame_kept_as_they_came():
     line = _record("INFO", "output", response={"collection_version_id": "REV", "datasets": [
         {"dataset_id": f"D{i}", "dataset_version_id": f"old-{i}"} for i in range(300)]})
