@@ -472,15 +472,21 @@ class StepFunctionsApi(StageAwsApi):
         return self.pool_map(one, arns)
 
     def _all_pages(self, stage: str, operation: str, key: str, stats: FetchStats | None, **kwargs) -> list[dict]:
-        """Every item of a paginated Step Functions listing."""
+        """Every item of a paginated Step Functions listing; none for an execution Step Functions no longer keeps
+        (90 days after it closed: an attempt's Batch jobs can outlive a child's history), as for one that holds none."""
         client = self.client(stage)
 
         def fetch() -> list[dict]:
             out = []
-            for page in client.get_paginator(operation).paginate(**kwargs):
-                out.extend(page[key])
+            try:
+                for page in client.get_paginator(operation).paginate(**kwargs):
+                    out.extend(page[key])
+                    if stats:
+                        stats.add(calls=1, items=len(page[key]))
+            except client.exceptions.ExecutionDoesNotExist:
                 if stats:
-                    stats.add(calls=1, items=len(page[key]))
+                    stats.add(calls=1)
+                return []
             return out
 
         return self.call(stage, fetch)

@@ -47,3 +47,13 @@ def test_a_misnamed_ingestion_state_machine_is_an_error_not_empty_executions(emu
     result = CliRunner().invoke(app, ["describe", "datasets", "--env", "dev", "--tag", "ATTEMPT_2", "--refresh"])
     assert result.exit_code == 1, result.output
     assert "renamed-sfn" in result.output and "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_a_history_past_retention_reads_as_empty_not_a_traceback(emulator):
+    """Step Functions forgets an execution 90 days after it closed: its history and Map Runs are none left."""
+    from cxgm_pipeline.monitor.aws.clients import StepFunctions
+
+    gone = "arn:aws:states:us-west-2:123456789012:execution:dp-prod-prodstack-schema-migration-sfn:expired"
+    sfn = StepFunctions()
+    assert sfn.history("prod", gone) == [] and sfn.map_runs("prod", gone) == []
+    assert sfn.histories("prod", [gone]) == {gone: []}
