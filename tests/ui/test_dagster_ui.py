@@ -172,11 +172,13 @@ def _loaded_images(page, fragment: str) -> list[int]:
 
 
 def test_partition_page_shows_numbers_plots_and_a_report_link_that_opens(ui, browser):
+    from cxgm_pipeline.monitor.report.plots import DPI, UI_WIDTH_IN
+
     page = _page(browser, f"{ui['url']}/assets/migration_report?view=partitions&partition=ATTEMPT_2%7Cprod")
     page.get_by_text("to re-run.").first.wait_for()  # the key numbers, rendered inline
     for plot in ("dataset_states.png", "job_status_counts.png", "job_durations.png"):
-        widths = _loaded_images(page, plot)
-        assert widths and all(w > 300 for w in widths), f"{plot} not rendered: {widths}"
+        widths = _loaded_images(page, plot)  # the narrow copy (0: broken)
+        assert widths and all(w == round(UI_WIDTH_IN * DPI) for w in widths), f"{plot} not rendered: {widths}"
     assert page.get_by_text("[Show Markdown]").count() == 0, "nothing of the report hides behind a click"
     page.screenshot(path=str(ARTIFACTS / "dagster_partition_page.png"), full_page=True)
 
