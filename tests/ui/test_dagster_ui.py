@@ -249,6 +249,62 @@ def test_at_1280_px_the_answer_is_above_the_fold_and_nothing_scrolls_sideways(ui
     page.close()
 
 
+# What of the metadata pane reaches past its visible right edge: the pane scrolling sideways, or any element
+# of it (a table, a cell, an image) ending right of the pane's box. Strict to half a pixel: a table 1 px wider
+# than the pane scrolls, and a text cut off by a few pixels reads as a different number.
+CUT_OFF = """() => {
+  const pane = document.querySelector('[class*=MetadataScrollContainer]');
+  const right = pane.getBoundingClientRect().left + pane.clientWidth;
+  const out = [];
+  if (pane.scrollWidth > pane.clientWidth) out.push(`the pane scrolls sideways: ${pane.scrollWidth} > ${pane.clientWidth} px`);
+  for (const el of pane.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > right + 0.5)
+      out.push(`${el.tagName} ${(el.getAttribute('src') || el.innerText || '').trim().slice(0, 40)}: ends at `
+               + `${box.right.toFixed(1)} px, the pane at ${right.toFixed(1)}`);
+  }
+  return out;
+}"""
+# Where the answer's text is drawn (its glyphs' boxes, not its cell's), and the pane's visible part.
+ANSWER_TEXT = """() => {
+  const pane = document.querySelector('[class*=MetadataScrollContainer]');
+  const row = [...pane.querySelectorAll('tr')].find(r => r.children[0].innerText.trim() === 'answer');
+  const cell = row.children[row.children.length - 1];
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const boxes = [...range.getClientRects()].filter(b => b.width > 0);
+  const left = pane.getBoundingClientRect().left;
+  return {text: cell.innerText.trim(), left: Math.min(...boxes.map(b => b.left)),
+          right: Math.max(...boxes.map(b => b.right)), bottom: Math.max(...boxes.map(b => b.bottom)),
+          pane: [left, left + pane.clientWidth]};
+}"""
+
+
+@pytest.mark.parametrize("asset", ["migration_report", "dataset_rollup"])
+def test_the_overview_tab_shows_the_answer_whole_at_1280_px(ui, browser, asset):
+    """Catalog > asset > Overview, where a person lands without the partition link: its latest materialization's
+    metadata (prod ATTEMPT_2, materialized last) in a pane narrower than the partition view's, beside a
+    Timestamp column. Nothing of it reaches past the pane, and the answer line is drawn whole, above the fold."""
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=overview", **NARROW)
+    n = ui["prod"]
+    page.get_by_text(f"of {n['listed']:,} (100%) ended - {n['failed']:,} failed - data from").first.wait_for()
+    if asset == "migration_report":
+        _loaded_images(page, "ui_dataset_states.png")
+    page.wait_for_function("() => [...document.querySelectorAll('[class*=MetadataScrollContainer] img')]"
+                           ".every(i => i.complete)")
+    page.screenshot(path=str(ARTIFACTS / f"dagster_overview_{asset}_1280.png"))
+    assert page.evaluate(CUT_OFF) == [], f"something of {asset}'s Overview metadata is cut off at 1,280 px"
+    answer = page.evaluate(ANSWER_TEXT)
+    assert "ended" in answer["text"], answer
+    left, right = answer["pane"]
+    assert left <= answer["left"] and answer["right"] <= right + 0.5, f"the answer line is cut off: {answer}"
+    assert answer["bottom"] <= NARROW["height"], f"the answer line is below the fold: {answer}"
+    if asset == "migration_report":  # the plots as the pane shows them
+        page.locator('img[src*="ui_job_status_counts.png"]').first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"dagster_overview_{asset}_plots_1280.png"))
+    page.close()
+
+
 def test_an_attempt_that_died_in_gather_is_not_shown_as_healthy(ui, browser):
     """Its execution SUCCEEDED, but its page says it failed in gather_collections, and its health check failed
     with ERROR severity."""
