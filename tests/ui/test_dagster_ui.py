@@ -382,6 +382,7 @@ def test_the_views_over_all_attempts_fit_at_1280_px(ui, browser, asset):
     page = _page(browser, f"{ui['url']}/assets/{asset}?view=events", **NARROW)
     page.locator('[class*=MetadataScrollContainer]').first.wait_for()
     page.get_by_text("report", exact=True).first.wait_for()
+    page.get_by_text(" UTC (dataset_rollup ").first.wait_for()  # rollups_as_of: when, not a storage id
     if asset == "duration_deltas":
         _loaded_images(page, "ui_delta_cxg.png")
     else:
