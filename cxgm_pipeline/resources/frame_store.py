@@ -8,6 +8,7 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 from pydantic import Field
 
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+from cxgm_pipeline.monitor.views.answer import breakable
 from cxgm_pipeline.monitor.store.frames import DEFAULT_BASE, FrameStoreOps, default_base  # noqa: F401
 
 
@@ -39,10 +40,11 @@ class ParquetIOManager(ConfigurableIOManager):
             return
         asset, stage, attempt = self._where(context)
         path = str(self.store.write(obj, asset, stage, attempt))
-        # the store and the path in it apart: a whole path is one unbreakable word, wider than the UI's pane
+        # the store and the path in it apart, each breakable after its slashes: a path is one word, and
+        # "dataset_rollup/prod/ATTEMPT_2.parquet" alone widened the Overview tab's table past its pane at 1,280 px
         base = str(self.store.base_path).rstrip("/")
         inside = path[len(base) + 1:] if path.startswith(base + "/") else path
-        context.add_output_metadata({"rows": len(obj), "path": inside, "store": base})
+        context.add_output_metadata({"rows": len(obj), "path": breakable(inside), "store": breakable(base)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         asset, stage, attempt = self._where(context)

@@ -1,6 +1,9 @@
 """attempt_states and duration_deltas run again whenever a rollup newer than the one they read exists, including
 one that landed while they ran."""
 
+import re
+from datetime import datetime, timezone
+
 from dagster import (
     AssetMaterialization,
     DagsterInstance,
@@ -12,7 +15,14 @@ from dagster import (
 from dagster._core.utils import make_new_run_id
 
 from cxgm_pipeline.partitions import ATTEMPTS
-from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, VIEWS, newest_rollup, views_follow_rollups_sensor
+from cxgm_pipeline.sensors.views_follow_rollups import (
+    AS_OF,
+    AS_OF_SHOWN,
+    VIEWS,
+    newest_rollup,
+    rollups_read,
+    views_follow_rollups_sensor,
+)
 
 
 def tick(instance: DagsterInstance) -> set[str]:
@@ -63,3 +73,21 @@ def test_a_view_run_under_way_holds_the_next_back():
     instance.add_run(DagsterRun(job_name="attempts_overview", run_id=make_new_run_id(),
                                 status=DagsterRunStatus.STARTED))
     assert tick(instance) == {"duration_deltas"}
+
+
+def test_a_view_says_when_the_rollup_it_read_up_to_was_materialized():
+    """A storage id alone tells a person nothing: beside it, the UTC time and partition of that rollup; the
+    metadata a view writes is what the sensor compares."""
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, ["ATTEMPT_2"])
+    assert rollups_read(instance) == {AS_OF_SHOWN: "no dataset_rollup materialized yet", AS_OF: 0}
+    rollup(instance, "prod", "ATTEMPT_2")
+    read = rollups_read(instance)
+    assert read[AS_OF] == newest_rollup(instance) > 0
+    shown = re.fullmatch(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC \(dataset_rollup ATTEMPT_2\|prod\)", read[AS_OF_SHOWN])
+    assert shown, read[AS_OF_SHOWN]
+    at = datetime.strptime(shown.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - at).total_seconds()) < 60
+    for view in VIEWS:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=view, metadata=read))
+    assert tick(instance) == set()

@@ -172,11 +172,13 @@ def _loaded_images(page, fragment: str) -> list[int]:
 
 
 def test_partition_page_shows_numbers_plots_and_a_report_link_that_opens(ui, browser):
+    from cxgm_pipeline.monitor.report.plots import DPI, UI_WIDTH_IN
+
     page = _page(browser, f"{ui['url']}/assets/migration_report?view=partitions&partition=ATTEMPT_2%7Cprod")
     page.get_by_text("to re-run.").first.wait_for()  # the key numbers, rendered inline
     for plot in ("dataset_states.png", "job_status_counts.png", "job_durations.png"):
-        widths = _loaded_images(page, plot)
-        assert widths and all(w > 300 for w in widths), f"{plot} not rendered: {widths}"
+        widths = _loaded_images(page, plot)  # the narrow copy (0: broken)
+        assert widths and all(w == round(UI_WIDTH_IN * DPI) for w in widths), f"{plot} not rendered: {widths}"
     assert page.get_by_text("[Show Markdown]").count() == 0, "nothing of the report hides behind a click"
     page.screenshot(path=str(ARTIFACTS / "dagster_partition_page.png"), full_page=True)
 
@@ -244,6 +246,62 @@ def test_at_1280_px_the_answer_is_above_the_fold_and_nothing_scrolls_sideways(ui
     assert page.get_by_text("[Show Markdown]").count() == 0, "nothing hides behind a click"
     failures.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "dagster_partition_1280_failures.png"))
+    page.close()
+
+
+# What of the metadata pane reaches past its visible right edge: the pane scrolling sideways, or any element
+# of it (a table, a cell, an image) ending right of the pane's box. Strict to half a pixel: a table 1 px wider
+# than the pane scrolls, and a text cut off by a few pixels reads as a different number.
+CUT_OFF = """() => {
+  const pane = document.querySelector('[class*=MetadataScrollContainer]');
+  const right = pane.getBoundingClientRect().left + pane.clientWidth;
+  const out = [];
+  if (pane.scrollWidth > pane.clientWidth) out.push(`the pane scrolls sideways: ${pane.scrollWidth} > ${pane.clientWidth} px`);
+  for (const el of pane.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > right + 0.5)
+      out.push(`${el.tagName} ${(el.getAttribute('src') || el.innerText || '').trim().slice(0, 40)}: ends at `
+               + `${box.right.toFixed(1)} px, the pane at ${right.toFixed(1)}`);
+  }
+  return out;
+}"""
+# Where the answer's text is drawn (its glyphs' boxes, not its cell's), and the pane's visible part.
+ANSWER_TEXT = """() => {
+  const pane = document.querySelector('[class*=MetadataScrollContainer]');
+  const row = [...pane.querySelectorAll('tr')].find(r => r.children[0].innerText.trim() === 'answer');
+  const cell = row.children[row.children.length - 1];
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const boxes = [...range.getClientRects()].filter(b => b.width > 0);
+  const left = pane.getBoundingClientRect().left;
+  return {text: cell.innerText.trim(), left: Math.min(...boxes.map(b => b.left)),
+          right: Math.max(...boxes.map(b => b.right)), bottom: Math.max(...boxes.map(b => b.bottom)),
+          pane: [left, left + pane.clientWidth]};
+}"""
+
+
+@pytest.mark.parametrize("asset", ["migration_report", "dataset_rollup"])
+def test_the_overview_tab_shows_the_answer_whole_at_1280_px(ui, browser, asset):
+    """Catalog > asset > Overview, where a person lands without the partition link: its latest materialization's
+    metadata (prod ATTEMPT_2, materialized last) in a pane narrower than the partition view's, beside a
+    Timestamp column. Nothing of it reaches past the pane, and the answer line is drawn whole, above the fold."""
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=overview", **NARROW)
+    n = ui["prod"]
+    page.get_by_text(f"of {n['listed']:,} (100%) ended - {n['failed']:,} failed - data from").first.wait_for()
+    if asset == "migration_report":
+        _loaded_images(page, "ui_dataset_states.png")
+    page.wait_for_function("() => [...document.querySelectorAll('[class*=MetadataScrollContainer] img')]"
+                           ".every(i => i.complete)")
+    page.screenshot(path=str(ARTIFACTS / f"dagster_overview_{asset}_1280.png"))
+    assert page.evaluate(CUT_OFF) == [], f"something of {asset}'s Overview metadata is cut off at 1,280 px"
+    answer = page.evaluate(ANSWER_TEXT)
+    assert "ended" in answer["text"], answer
+    left, right = answer["pane"]
+    assert left <= answer["left"] and answer["right"] <= right + 0.5, f"the answer line is cut off: {answer}"
+    assert answer["bottom"] <= NARROW["height"], f"the answer line is below the fold: {answer}"
+    if asset == "migration_report":  # the plots as the pane shows them
+        page.locator('img[src*="ui_job_status_counts.png"]').first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"dagster_overview_{asset}_plots_1280.png"))
     page.close()
 
 
@@ -324,6 +382,7 @@ def test_the_views_over_all_attempts_fit_at_1280_px(ui, browser, asset):
     page = _page(browser, f"{ui['url']}/assets/{asset}?view=events", **NARROW)
     page.locator('[class*=MetadataScrollContainer]').first.wait_for()
     page.get_by_text("report", exact=True).first.wait_for()
+    page.get_by_text(" UTC (dataset_rollup ").first.wait_for()  # rollups_as_of: when, not a storage id
     if asset == "duration_deltas":
         _loaded_images(page, "ui_delta_cxg.png")
     else:

@@ -13,7 +13,7 @@ from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import AttemptStates
-from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
+from cxgm_pipeline.sensors.views_follow_rollups import rollups_read
 
 
 # It reads every stored dataset_rollup partition itself (an unpartitioned view over all of them): the lineage
@@ -22,7 +22,7 @@ from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
 def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, store: FrameStoreResource) -> pd.DataFrame:
     """Every attempt of every stage: discovered / running / succeeded / failed / aborted / timed_out, with
     dataset counts from its latest rollup."""
-    as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
+    as_of = rollups_read(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
     attempts = list_all_attempts(sfn, get_config().stage_names, context.log, store=store)
     rollups = {(a.stage, a.key): store.read(Frame.dataset_rollup, a.stage, a.key)
                for a in attempts if store.exists(Frame.dataset_rollup, a.stage, a.key)}
@@ -41,9 +41,10 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
         "have died in gather_collections).", "", markdown_table(states, columns)]), {}, "cxgm attempts")
     html = links.served("overview", "index.html")
     context.add_output_metadata({
-        "attempts": len(states), AS_OF: as_of,
+        "attempts": len(states),
         "latest": MetadataValue.md(latest_markdown(states, stages)),
         "outcomes": MetadataValue.md(outcomes_markdown(states, stages)),
         "report": MetadataValue.md(f"[every attempt, as a table]({html})") if html
-        else MetadataValue.path(str(folder / "index.html"))})
+        else MetadataValue.path(str(folder / "index.html")),
+        **as_of})  # what it was read from, after what it says: the UI lists metadata in this order
     return states

@@ -21,7 +21,7 @@ from cxgm_pipeline.monitor.report.document import (UI_PREFIX, delta_figures, mar
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
 from cxgm_pipeline.schemas import DatasetRollup, DurationDeltas, empty_frame, validate
-from cxgm_pipeline.sensors.views_follow_rollups import AS_OF, newest_rollup
+from cxgm_pipeline.sensors.views_follow_rollups import rollups_read
 
 
 class CompareConfig(Config):
@@ -78,7 +78,7 @@ def other_running(ref: AttemptRef, store: FrameStoreResource, sfn: StepFunctions
 def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store: FrameStoreResource,
                     sfn: StepFunctionsResource) -> pd.DataFrame:
     """Per dataset and step: duration in each of two partitions and the delta; datasets whose outcome differs."""
-    as_of = newest_rollup(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
+    as_of = rollups_read(context.instance)  # before reading: a rollup landing meanwhile makes this run stale
     try:
         base, other, deltas, running = compare(config.base, config.other, store, sfn)
     except NothingToCompare as waiting:
@@ -86,7 +86,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
         # says what it waits for (an empty comparison), instead of failing
         context.log.info(f"nothing to compare yet: {waiting}")
         context.add_output_metadata({"base": config.base, "other": config.other, "waiting": str(waiting),
-                                     AS_OF: as_of})
+                                     **as_of})
         return empty_frame(DurationDeltas)
     changes = outcome_changes(deltas)
     causes = stored_signature_diff(base, other, store, running)
@@ -109,11 +109,12 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     cause_counts = causes["change"].value_counts().to_dict() if not causes.empty else {}
     # every value narrow enough for the pane at 1,280 px and short enough to render inline: lists that wrap,
     # plots in their narrow copies; the full tables are the HTML report's
-    meta = {"base": base, "other": other, AS_OF: as_of, **{f"outcome_{k}": int(v) for k, v in counts.items()},
+    meta = {"base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
             **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in SIGNATURE_CHANGES},
             "causes_diff": MetadataValue.md(causes_diff_markdown(causes)),
             "outcome_changes": MetadataValue.md(outcome_changes_markdown(changes)),
             **report_and_plots(folder, {n: figures[n] for n in narrow}, lambda file: links.served("compare", name, file),
-                               UI_PREFIX)}
+                               UI_PREFIX),
+            **as_of}  # what it was read from, after what it says
     context.add_output_metadata(meta)
     return deltas

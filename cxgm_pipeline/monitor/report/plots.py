@@ -269,17 +269,145 @@ def plot_job_duration_differences(deltas: pd.DataFrame, step: str = "cxg", top: 
     return fig
 
 
-# A metadata value of the Dagster UI's partition view at 1,280 px: a 574 px pane less its key column leaves
-# ~340 px, and an image wider than that widens the whole table (the answer line scrolls out of sight)
-UI_WIDTH_IN = 3.9  # 312 px at DPI
+# A metadata value of the Dagster UI at 1,280 px, in the narrower of its two panes: an asset's Overview tab (a
+# 672 px table with a Timestamp column of ~146-160 px and a key column as wide as the longest key, 210 px for
+# migration_report's) leaves ~280 px, the partition view ~340. An image wider than that widens the whole table,
+# and the answer line, its first row, is cut off at the right.
+UI_WIDTH_IN = 3.4  # 272 px at DPI
+_MARGIN_PX = 6  # at DPI: what a wrapped line or a legend leaves free at the figure's edges
+
+
+def _px(fig: Figure, inches: float) -> float:
+    """`inches` in the pixels the figure measures its text in (its own dpi, not DPI)."""
+    return inches * fig.dpi
+
+
+def _wrapped(fig: Figure, text: str, fontsize: float, width_px: float) -> str:
+    """`text` broken between words into lines no wider than `width_px` (a word wider than that, on its own)."""
+    renderer = fig.canvas.get_renderer()
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            trial = f"{line} {word}" if line else word
+            probe = fig.text(0, 0, trial, fontsize=fontsize)
+            fits = probe.get_window_extent(renderer).width <= width_px
+            probe.remove()
+            if fits or not line:
+                line = trial
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _fitting_legend(place, handles, labels, title: str, width_px: float, **kwargs):
+    """A legend of as many columns as fit `width_px` (one at least): a row of long labels runs off the figure."""
+    renderer = place.figure.canvas.get_renderer()
+    for ncol in range(len(handles), 0, -1):
+        legend = place.legend(handles, labels, title=title or None, ncol=ncol, frameon=False, fontsize=8,
+                              title_fontsize=8, **kwargs)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= width_px:
+            return legend
+        legend.remove()
+    return None
+
+
+def _narrow_layout(fig: Figure, axes: list) -> None:
+    """Lay the figure out again for UI_WIDTH_IN: what was placed for the full width (a title centred over the
+    plot, a legend in a row under it or beside it, a date axis ticked every hour) runs off a narrow figure or
+    overlaps, so titles start at the figure's left and wrap, legends take the columns that fit, labels wrap."""
+    from matplotlib import dates as mdates
+
+    width_px = _px(fig, UI_WIDTH_IN) - 2 * _px(fig, _MARGIN_PX / DPI)
+    single = len(axes) == 1
+    legends = []
+    titles = {}  # a stacked panel's title, over its plot's left edge: (text, font size, pad in points)
+    for ax in axes:
+        title, size = ax.get_title(), ax.title.get_fontsize()
+        ax.set_title("")
+        if title and single:  # the plot starts right of its row labels: its title from the figure's left
+            fig.suptitle(_wrapped(fig, title, size, width_px), x=_MARGIN_PX / DPI / UI_WIDTH_IN, ha="left",
+                         fontsize=size)
+        elif title:
+            titles[ax] = (title, size, plt.rcParams["axes.titlepad"])
+        if single and ax.get_yticklabels() and ax.yaxis.get_ticklabels()[0].get_fontsize() > 8:
+            ax.tick_params(axis="y", labelsize=8)  # row names as long as a step's: the bars keep some width
+        if isinstance(ax.xaxis.get_major_locator(), mdates.AutoDateLocator):
+            locator = mdates.AutoDateLocator(maxticks=4)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.tick_params(axis="x", rotation=0)
+        legend = ax.get_legend()
+        if legend is None or legend.get_bbox_to_anchor().bounds == ax.bbox.bounds:
+            continue  # none, or inside the plot: it stays where it was put
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend_title = legend.get_title().get_text()
+        legend.remove()
+        if single:  # under everything, from the figure's left
+            legends.append(_fitting_legend(fig, handles, labels, legend_title, width_px, loc="lower left",
+                                           bbox_to_anchor=(_MARGIN_PX / DPI / UI_WIDTH_IN, 0), alignment="left"))
+        else:  # a stacked panel's own legend: between its title and its plot
+            placed = _fitting_legend(ax, handles, labels, legend_title, width_px * 0.85, loc="lower left",
+                                     bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
+            if ax in titles:
+                height_pt = placed.get_window_extent(fig.canvas.get_renderer()).height * 72 / fig.dpi
+                titles[ax] = (*titles[ax][:2], height_pt + 4)
+    renderer = fig.canvas.get_renderer()
+    for ax, (title, size, pad) in titles.items():  # wrapped again once the plot's left edge is known
+        ax.set_title(_wrapped(fig, title, size, width_px * 0.85), loc="left", fontsize=size, pad=pad)
+    bottom = max((lg.get_window_extent(renderer).height for lg in legends if lg is not None), default=0)
+    if bottom:  # the figure grows by the legend's height, the plot keeps its own
+        fig.set_size_inches(UI_WIDTH_IN, fig.get_size_inches()[1] + bottom / fig.dpi)
+    rect = (0, (bottom + _px(fig, _MARGIN_PX / DPI)) / _px(fig, fig.get_size_inches()[1]) if bottom else 0, 1, 1)
+    fig.tight_layout(rect=rect)
+    for ax in axes:  # a title or x label where the laid-out plot has it: wrapped to the room it has there
+        box = ax.get_window_extent(renderer)
+        if ax in titles:  # from the plot's left edge, right of its y label
+            title, size, pad = titles[ax]
+            room = fig.bbox.width - box.x0 - _px(fig, _MARGIN_PX / DPI)
+            ax.set_title(_wrapped(fig, title, size, room), loc="left", fontsize=size, pad=pad)
+        label = ax.get_xlabel()
+        if label:  # centred under a plot that may start right of the figure's centre
+            room = 2 * min(box.x0 + box.width / 2, fig.bbox.width - box.x0 - box.width / 2) - 2 * _px(
+                fig, _MARGIN_PX / DPI)
+            ax.set_xlabel(_wrapped(fig, label.replace("\n", " "), ax.xaxis.label.get_fontsize(), room))
+        _thin_fixed_ticks(ax)
+    fig.tight_layout(rect=rect)
+
+
+def _thin_fixed_ticks(ax) -> None:
+    """Every other tick of a fixed x axis (the duration axis: 1 min, 10 min, 1 h, ...) while its labels run into
+    each other on the narrower plot."""
+    from matplotlib.ticker import FixedLocator
+
+    renderer = ax.figure.canvas.get_renderer()
+    while isinstance(ax.xaxis.get_major_locator(), FixedLocator):
+        lo, hi = sorted(ax.get_xlim())
+        ticks = [(t, label.get_text()) for t, label in zip(ax.get_xticks(), ax.get_xticklabels()) if lo <= t <= hi]
+        boxes = sorted((label.get_window_extent(renderer) for label in ax.get_xticklabels()
+                        if label.get_text() and lo <= label.get_position()[0] <= hi), key=lambda b: b.x0)
+        if len(ticks) < 3 or all(a.x1 + 4 <= b.x0 for a, b in zip(boxes, boxes[1:])):
+            return
+        kept = ticks[::2]
+        ax.set_xticks([t for t, _ in kept], [label for _, label in kept])
 
 
 def png_pair(fig: Figure) -> tuple[bytes, bytes]:
-    """(the figure as drawn, the same figure laid out again UI_WIDTH_IN wide, its text the same size); panels
-    side by side go one under the other."""
+    """(the figure as drawn, the same figure laid out again UI_WIDTH_IN wide: `narrow`)."""
     full = io.BytesIO()
     fig.savefig(full, format="png", dpi=DPI)
-    width, height = fig.get_size_inches()
+    narrow_copy = io.BytesIO()
+    narrow(fig).savefig(narrow_copy, format="png", dpi=DPI)
+    plt.close(fig)
+    return full.getvalue(), narrow_copy.getvalue()
+
+
+def narrow(fig: Figure) -> Figure:
+    """The figure laid out again UI_WIDTH_IN wide, its text the same size: panels side by side go one under the
+    other, titles and labels wrap, legends take the columns that fit."""
+    height = fig.get_size_inches()[1]
     axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
     if len(axes) > 1 and len({ax.get_subplotspec().rowspan.start for ax in axes}) == 1:
         grid = fig.add_gridspec(len(axes), 1)
@@ -287,13 +415,11 @@ def png_pair(fig: Figure) -> tuple[bytes, bytes]:
             ax.set_subplotspec(grid[i])
         height *= len(axes)
     fig.set_size_inches(UI_WIDTH_IN, max(height, 2.2))
-    fig.tight_layout()
+    fig.set_dpi(DPI)  # laid out at the dpi it is drawn at: small text is wider there than at 100 dpi scaled down
+    _narrow_layout(fig, axes)
     if len(axes) == 1 and axes[0].texts:  # count labels beyond a bar's end: room for them on the right
         fig.subplots_adjust(right=fig.subplotpars.right - 0.12)
-    narrow = io.BytesIO()
-    fig.savefig(narrow, format="png", dpi=DPI)
-    plt.close(fig)
-    return full.getvalue(), narrow.getvalue()
+    return fig
 
 
 def png_bytes(fig: Figure) -> bytes:

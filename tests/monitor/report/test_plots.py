@@ -27,3 +27,33 @@ def test_the_narrow_copy_fits_the_ui_column():
     width = struct.unpack(">I", narrow[16:20])[0]
     assert width == round(plots.UI_WIDTH_IN * plots.DPI) and width <= 320
     assert struct.unpack(">I", full[16:20])[0] > width
+
+
+def _jobs() -> pd.DataFrame:
+    steps = ["gather_collections", "collection_migration", "dataset_migration", "validate_anndata", "cxg"]
+    rows = [(step, "SUCCEEDED", 60.0 * (i + 1) * (j + 1)) for i, step in enumerate(steps) for j in range(6)]
+    rows += [("validate_anndata", "FAILED", 30.0), ("cxg", "FAILED", 4 * 3600.0)]
+    return pd.DataFrame(rows, columns=["step", "status", "duration_s"])
+
+
+def test_the_narrow_copy_keeps_every_title_label_and_legend_inside():
+    """A title centred over a plot that starts right of its row names, or a legend in one row, ran off the
+    narrow copy ('Job duration by step and stat', 'FAIL'): nothing is drawn at its left or right edge."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    curve = pd.DataFrame({"at": pd.date_range("2026-12-06 01:00", periods=30, freq="15min", tz="UTC"),
+                          "done": range(0, 60, 2), "failed": [i // 6 for i in range(30)],
+                          "running": [max(0, 10 - i // 3) for i in range(30)],
+                          "remaining": [max(0, 70 - 2 * i) for i in range(30)]})
+    rehearsal = pd.DataFrame({"hours": [0.0, 2.0, 5.0, 8.0], "share_ended": [0.0, 0.4, 0.9, 1.0]})
+    figures = {"durations": plots.plot_job_durations(_jobs()), "counts": plots.plot_job_status_counts(_jobs()),
+               "progress": plots.plot_progress(curve, rehearsal, (6.0, 7.0, 8.5), title="prod/ATTEMPT_2: datasets "
+                                               "over time", rehearsal_label="staging/ATTEMPT_2")}
+    for name, fig in figures.items():
+        pixels = np.asarray(Image.open(io.BytesIO(png_pair(fig)[1])).convert("L"))
+        assert pixels.shape[1] == round(plots.UI_WIDTH_IN * plots.DPI)
+        edges = np.concatenate([pixels[:, :2], pixels[:, -2:]], axis=1)
+        assert edges.min() > 240, f"{name}: something is drawn at the narrow copy's edge, cut off there"
