@@ -391,6 +391,14 @@ def test_the_views_over_all_attempts_fit_at_1280_px(ui, browser, asset):
     assert page.get_by_text("[Show Markdown]").count() == 0, "nothing hides behind a click"
     assert page.evaluate(OVERFLOWING) == [], f"something of {asset}'s metadata scrolls sideways at 1,280 px"
     page.close()
+    # its Overview tab: the same metadata in a narrower pane, beside a Timestamp column
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=overview", **NARROW)
+    page.get_by_text(" UTC (dataset_rollup ").first.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('[class*=MetadataScrollContainer] img')]"
+                           ".every(i => i.complete)")
+    page.screenshot(path=str(ARTIFACTS / f"dagster_overview_{asset}_1280.png"))
+    assert page.evaluate(CUT_OFF) == [], f"something of {asset}'s Overview metadata is cut off at 1,280 px"
+    page.close()
 
 
 @pytest.mark.parametrize("report", ["prod/ATTEMPT_2", "staging/ATTEMPT_2", "compare/dev_ATTEMPT_2__prod_ATTEMPT_2",

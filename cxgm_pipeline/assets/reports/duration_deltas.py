@@ -109,7 +109,8 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     cause_counts = causes["change"].value_counts().to_dict() if not causes.empty else {}
     # every value narrow enough for the pane at 1,280 px and short enough to render inline: lists that wrap,
     # plots in their narrow copies; the full tables are the HTML report's
-    meta = {"base": base, "other": other, **{f"outcome_{k}": int(v) for k, v in counts.items()},
+    # the outcome names alone as keys: the longest key sets the key column's width (Overview's pane is 672 px)
+    meta = {"base": base, "other": other, **{str(k): int(v) for k, v in counts.items()},
             **{f"causes_{k}": int(cause_counts.get(k, 0)) for k in SIGNATURE_CHANGES},
             "causes_diff": MetadataValue.md(causes_diff_markdown(causes)),
             "outcome_changes": MetadataValue.md(outcome_changes_markdown(changes)),

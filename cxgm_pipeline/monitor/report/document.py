@@ -118,8 +118,9 @@ def attempt_figure_pairs(r: AttemptReport) -> tuple[dict[str, bytes], dict[str, 
 def delta_figures(deltas: pd.DataFrame, top: int = 50) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(the comparison's plots as the report shows them, their narrow copies for the UI by the same names)."""
     made = {"outcome_changes.png": plots.plot_outcome_changes(deltas),
-            **{f"delta_{step}.png": plots.plot_job_duration_differences(deltas, step, top)
-               for step in ("cxg", "validate_anndata")}}
+            # short names: each becomes a metadata key, and the longest key sets the key column's width
+            **{f"delta_{name}.png": plots.plot_job_duration_differences(deltas, step, top)
+               for name, step in (("cxg", "cxg"), ("validate", "validate_anndata"))}}
     full, narrow = {}, {}
     for name, figure in made.items():
         full[name], narrow[name] = plots.png_pair(figure)
