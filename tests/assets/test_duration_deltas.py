@@ -62,3 +62,19 @@ def test_dev_latest_is_the_other_sides_rehearsal_when_it_is_rolled_up(chain):
     assert resolve_partition("dev:latest", store, sfn, like="NOT_ROLLED_UP").key == latest.key
     others = stored - {"ATTEMPT_2"}
     assert resolve_partition("dev:latest", store, sfn, like=min(others)).key == min(others)
+
+
+def test_dev_latest_waits_for_the_rehearsal_rather_than_compare_another_attempt(chain, tmp_path):
+    """Before dev's ATTEMPT_2 is rolled up, prod's ATTEMPT_2 is compared with nothing (the run says what it waits
+    for), not with the smoke test or the aborted attempt that were rolled up first."""
+    import pytest
+
+    from cxgm_pipeline.assets.reports.duration_deltas import NothingToCompare, resolve_partition
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+    from cxgm_pipeline.resources.aws import StepFunctionsResource
+
+    early = FrameStore(str(tmp_path))
+    for key in set(chain["store"].attempts("dataset_rollup", "dev")) - {"ATTEMPT_2"}:
+        early.write(chain["store"].read("dataset_rollup", "dev", key), "dataset_rollup", "dev", key)
+    with pytest.raises(NothingToCompare, match="dev:ATTEMPT_2 .* is not rolled up yet"):
+        resolve_partition("dev:latest", early, StepFunctionsResource(), like="ATTEMPT_2")

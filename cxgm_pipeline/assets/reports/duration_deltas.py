@@ -38,8 +38,9 @@ class NothingToCompare(ValueError):
 def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsResource,
                       like: str | None = None) -> AttemptRef:
     """'dev:ATTEMPT_2' as is; 'dev:latest' = the attempt keyed `like` (the other side's: prod's ATTEMPT_2 is
-    rehearsed as dev's ATTEMPT_2) when its rollup is materialized, else the most recent attempt of dev that has
-    one (dev's latest may be an unrelated smoke test)."""
+    rehearsed as dev's ATTEMPT_2) once its rollup is materialized (until then there is nothing to compare: another
+    attempt of dev, a smoke test or an aborted one, would be compared in its place); with no such attempt in dev,
+    the most recent attempt of dev that has one."""
     ref = AttemptRef.parse(spec)
     if not ref.is_latest:
         return ref
@@ -47,7 +48,11 @@ def resolve_partition(spec: str, store: FrameStoreResource, sfn: StepFunctionsRe
     stored = set(store.attempts(Frame.dataset_rollup, stage))
     if like is not None and like in stored:
         return AttemptRef(stage, like)
-    for candidate in reversed(list_attempts_stored(stage, sfn, store)):
+    listed = list_attempts_stored(stage, sfn, store)
+    if like is not None and any(a.key == like for a in listed):
+        raise NothingToCompare(f"{stage}:{like} (the rehearsal of the same key) is not rolled up yet; the discovery "
+                               f"sensor materializes it, and this comparison follows")
+    for candidate in reversed(listed):
         if candidate.key in stored:
             return candidate.ref
     raise NothingToCompare(f"no materialized dataset_rollup for any attempt of {stage!r} yet; the discovery sensor "
