@@ -81,14 +81,15 @@ RUNNING_LOOKBACK_DAYS = 60  # a running migration started within this many days 
 
 
 def running_stage() -> str:
-    """The stage of the newest migration running now, said on stderr; a UsageError when none runs. A default
-    of `dev` showed dev silently to someone asking about a prod attempt of the same key."""
+    """The stage of the newest migration running now (else of the newest that ran, within the lookback), said on
+    stderr; a UsageError when none ran. A silent default of `dev` showed dev to someone asking about a prod
+    attempt of the same key."""
     import time
 
     from cxgm_pipeline.config import get_config
     from cxgm_pipeline.monitor.aws.clients import AwsAccessError, StepFunctions
 
-    sfn, newest = StepFunctions(), None
+    sfn, running, newest = StepFunctions(), None, None
     stages = get_config().stage_names
     for stage in stages:
         try:
@@ -97,13 +98,21 @@ def running_stage() -> str:
         except (AwsAccessError, ConfigError):  # a stage this machine cannot read runs nothing it could show
             continue
         for ex in executions:
-            if ex["status"] == "RUNNING" and (newest is None or ex["startDate"] > newest[1]):
+            if newest is None or ex["startDate"] > newest[1]:
                 newest = (stage, ex["startDate"], ex["name"])
+            if ex["status"] == "RUNNING" and (running is None or ex["startDate"] > running[1]):
+                running = (stage, ex["startDate"], ex["name"])
+    if running is not None:
+        stage, start, name = running
+        err.print(f"--env not given: {stage}, where the newest running migration is ({name}, started "
+                  f"{start:%Y-%m-%d %H:%M} UTC)")
+        return stage
     if newest is None:
-        raise UsageError(f"--env not given and no migration runs now: name a stage with --env ({', '.join(stages)})")
+        raise UsageError(f"--env not given and no migration ran in the last {RUNNING_LOOKBACK_DAYS} days: name a "
+                         f"stage with --env ({', '.join(stages)})")
     stage, start, name = newest
-    err.print(f"--env not given: {stage}, where the newest running migration is ({name}, started "
-              f"{start:%Y-%m-%d %H:%M} UTC)")
+    err.print(f"--env not given and none runs now: {stage}, where the newest migration ran ({name}, started "
+              f"{start:%Y-%m-%d %H:%M} UTC); --env names another")
     return stage
 
 

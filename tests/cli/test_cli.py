@@ -258,9 +258,15 @@ def test_datasets_list_failures_first_and_errors_roll_up_by_category(cli, truth,
 
 def test_without_env_the_running_stage_is_used_and_said(cli, truth, clock):
     """`--env` defaulted to dev: `describe dataset X --tag ATTEMPT_2` silently showed dev. Now it defaults to the
-    stage of the newest running migration and says so; when none runs it asks for one."""
-    refused = cli("attempts", code=2).output
-    assert "--env not given and no migration runs now" in refused
+    stage of the newest running migration and says so; when none runs, of the newest that ran, said too."""
+    import re
+
+    ended = cli("attempts").output
+    said = re.search(r"--env not given and none runs now: (\w+), where the newest migration ran \((\S+),", ended)
+    assert said, ended
+    stage, name = said.groups()
+    started = {m["execution_name"]: m for m in truth["migrations"] if m.get("execution_name")}
+    assert started[name]["stage"] == stage and f"attempts in {stage}" in ended.replace("\n", " ")
     live = next(m for m in truth["migrations"] if m["live"])
     clock.set(live["start"] + (live["stop"] - live["start"]) / 2)
     shown = cli("attempts").output
