@@ -149,6 +149,9 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
         now = observed_now(rollup)
     counts = how_far(state, rollup, progress, unlisted)
+    if state == "succeeded" and counts.failed:
+        # the execution succeeded; the migration did not, for these datasets: the line leads with the result
+        head = "finished with failures"
     parts = [head, counts.text(pct=True), f"{counts.failed:,} failed"]
     if state == "running":
         if not with_eta:

@@ -260,7 +260,7 @@ def test_the_finished_alert_leads_with_the_answer_and_lists_the_stored_rerun_lis
     announced = {"signature:out_of_memory: cxg", "failure_rate"}
     [done] = stored_alerts(_attempt(), [_attempt()], store, announced, finished=True, threshold=0.1)
     assert done.kind == "finished" and done.subject == "[cxgm] prod/A finished: 1 failed"
-    assert done.body.splitlines()[0].startswith("succeeded - 3 of 3 (100%) ended - 1 failed")
+    assert done.body.splitlines()[0].startswith("finished with failures - 3 of 3 (100%) ended - 1 failed")
     assert "To re-run (1):\n  d9  collection c9  cxg  out_of_memory" in done.body, "the stored list, not the rollup's"
     assert "Progress: " in done.body
     assert "rerun_manifest" in store.reads and "portal_state" not in store.reads

@@ -53,6 +53,8 @@ def test_the_line_counts_what_the_truth_says(attempts):
         failed = sum(d["state"] == "failed" for d in datasets)
         assert (_n(got["ended"]), _n(got["total"]), _n(got["failed"])) == (ended, len(datasets), failed), line
         assert int(got["pct"]) == 100 * ended // len(datasets)  # rounded down: 100% only once all ended
+        if attempt.state.value == "succeeded":  # the execution's status, unless datasets failed: then the result
+            assert line.startswith("finished with failures - " if failed else "succeeded - "), line
         # the same line without the progress (the rollup's metadata) says the same numbers
         assert answer_line(attempt.state.value, rollup, None, why).split(" - data")[0] == line.split(" - data")[0]
     assert seen_with_datasets >= 2
