@@ -258,3 +258,22 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
     index = (chain["data"] / "reports" / "staging" / "ATTEMPT_2" / "index.md").read_text()
     assert "a placeholder" in index.splitlines()[2] and "staging never ran ATTEMPT_2" in index
     assert "## " not in index and "![" not in index
+
+
+def test_prods_page_says_how_it_differs_from_its_rehearsal(chain, truth):
+    """Question d from the page a person lands on: each side's failed datasets, and where the comparison is."""
+    prod = next(m for m in truth["migrations"] if m["stage"] == "prod")
+    dev = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == prod["attempt_key"])
+
+    def failed(m) -> tuple[int, int]:
+        listed = [d for d in once_each(observable(m)) if d["state"] != "skipped"]
+        return sum(d["state"] == "failed" for d in listed), len(listed)
+
+    report = chain["results"][("prod", prod["attempt_key"])].asset_materializations_for_node("migration_report")[0]
+    line = report.metadata["rehearsal"].value
+    (f, n), (g, o) = failed(prod), failed(dev)
+    assert line.startswith(f"prod:{prod['attempt_key']}: **{f:,} failed** of {n:,}"), line
+    assert f"its rehearsal dev:{prod['attempt_key']}: {g:,} failed of {o:,}" in line
+    assert "/assets/duration_deltas)" in line
+    dev_report = chain["results"][("dev", prod["attempt_key"])].asset_materializations_for_node("migration_report")[0]
+    assert "rehearsal" not in dev_report.metadata  # dev rehearses; nothing before it

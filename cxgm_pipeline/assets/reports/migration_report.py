@@ -7,7 +7,9 @@ from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
+from cxgm_pipeline.monitor.views.deltas import rehearsal_markdown, rehearsal_of_key
 from cxgm_pipeline.monitor.views.failures import failures_markdown, rerun_markdown, top_failed_markdown
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
@@ -63,6 +65,15 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         meta.update({"failures": MetadataValue.md(failures_markdown(dataset_rollup)),
                      "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
                      "rerun": MetadataValue.md(rerun_markdown(rerun_manifest))})
+    rehearsal = rehearsal_of_key(stage, attempt, get_config().stage_names, store)
+    if rehearsal is not None and not r.placeholder:  # how prod differs from dev, from the page a person lands on
+        base, other = f"{rehearsal}:{attempt}", f"{stage}:{attempt}"
+        name = f"{base.replace(':', '_')}__{other.replace(':', '_')}"  # duration_deltas' folder for this pair
+        compared = (store.root() / "reports" / "compare" / name / "index.html").exists()
+        meta["rehearsal"] = MetadataValue.md(rehearsal_markdown(
+            other, dataset_rollup, base, store.read(Frame.dataset_rollup, rehearsal, attempt),
+            found is not None and not found.ended, f"{links.ui_url()}/assets/duration_deltas",
+            links.served("compare", name, "index.html") if compared else None))
     meta.update(report_metadata(r, figures, folder))
     if progress is not None:
         meta["progress"] = progress.line()

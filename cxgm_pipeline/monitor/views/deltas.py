@@ -190,3 +190,25 @@ def causes_diff_markdown(causes: pd.DataFrame) -> str:
              f"{r['other_datasets']}: {_md(_short(r['error_signature'], 40))}"
              for r in causes[causes["change"].isin(["new", "vanished"])].to_dict("records")]
     return fit_list(head, items)
+
+
+def rehearsal_of_key(stage: str, key: str, stages: list[str], store) -> str | None:
+    """The stage that rehearsed `stage`'s attempt `key`: the same key rolled up in a stage before it in the
+    configured order (dev before staging before prod); None when none is stored."""
+    earlier = stages[: stages.index(stage)] if stage in stages else []
+    return next((s for s in earlier if store.exists(Frame.dataset_rollup, s, key)), None)
+
+
+def rehearsal_markdown(this: str, rollup: pd.DataFrame, rehearsal: str, rehearsed: pd.DataFrame, running: bool,
+                       comparison: str, report: str | None = None) -> str:
+    """How an attempt differs from its rehearsal, in one line for its page: each side's failed datasets, and
+    where the comparison is (the duration_deltas asset's page, its HTML report)."""
+    def counted(frame: pd.DataFrame) -> tuple[int, int]:
+        one = one_row_per_dataset(frame) if not frame.empty else frame
+        listed = one[one["state"] != DatasetState.SKIPPED.value] if not one.empty else one
+        return int((listed["state"] == DatasetState.FAILED.value).sum()) if not listed.empty else 0, len(listed)
+
+    (failed, n), (was, of) = counted(rollup), counted(rehearsed)
+    so_far = " so far" if running else ""
+    where = f"[outcome changes and durations]({comparison})" + (f" · [comparison report]({report})" if report else "")
+    return f"{this}: **{failed:,} failed** of {n:,}{so_far}; its rehearsal {rehearsal}: {was:,} failed of {of:,}. {where}"
