@@ -97,7 +97,7 @@ class MonitorSession:
             return False
         if answers_not_read(self.store, attempt.stage, attempt.key):
             return False  # the history fallback has answers left to read: a refresh reads on
-        observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key)["observed_at"]
+        observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key, columns=["observed_at"])["observed_at"]
         # and not after AWS's now: frames of a later moment (a clock set back) are no one's present
         return not observed.empty and pd.Timestamp(attempt.stop) < observed.max() <= pd.Timestamp(
             self.sfn.aws_now(attempt.stage))

@@ -539,7 +539,7 @@ def answers_not_read(store, stage: str, key: str) -> int:
     """How many answers the partition's stored step_outputs has left for the history fallback to read."""
     if not store.exists("step_outputs", stage, key):
         return 0
-    read, of = history_progress(store.read("step_outputs", stage, key))
+    read, of = history_progress(store.read("step_outputs", stage, key, columns=["kind", "source", "job_id"]))
     return of - read
 
 

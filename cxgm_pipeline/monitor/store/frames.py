@@ -68,14 +68,16 @@ class FrameStoreOps:
             raise
         return path
 
-    def read(self, asset: str, stage: str | None = None, attempt: str | None = None) -> pd.DataFrame:
+    def read(self, asset: str, stage: str | None = None, attempt: str | None = None,
+             columns: list[str] | None = None) -> pd.DataFrame:
+        """`columns`: only these (all when None): a check of one column need not build the whole frame."""
         path = self.path(asset, stage, attempt)
         try:
             data = path.read_bytes()  # one GetObject on S3, no HeadObject before it
         except FileNotFoundError:
             where = f"{stage}/{attempt}" if stage else "(unpartitioned)"
             raise FileNotFoundError(f"{asset} {where} has not been materialized: no {path}") from None
-        return pd.read_parquet(io.BytesIO(data))
+        return pd.read_parquet(io.BytesIO(data), columns=columns)
 
     def exists(self, asset: str, stage: str | None = None, attempt: str | None = None) -> bool:
         return self.path(asset, stage, attempt).exists()
