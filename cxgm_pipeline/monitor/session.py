@@ -22,6 +22,7 @@ from cxgm_pipeline.monitor.attempts.listing import (
 from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frames.step_outputs import answers_not_read
+from cxgm_pipeline.monitor.memory import release_freed_memory
 from cxgm_pipeline.monitor.store.frames import FrameStore, FrameStoreOps
 
 # The chain (frames, inputs, builders) is declared once, in monitor/chain.py.
@@ -182,6 +183,7 @@ class MonitorSession:
             spec = SPECS[name]
             try:
                 build.frames[name] = spec.build(build)
+                release_freed_memory()  # what the build freed, before the next one (monitor/memory.py)
             except (AwsAccessError, ConfigError):
                 raise
             except Exception as exc:  # an AWS answer of a shape cxgm does not know: say where, not a traceback
