@@ -23,6 +23,7 @@ from cxgm_pipeline.monitor.attempts.campaigns import CampaignSource
 from cxgm_pipeline.monitor.aws.clients import Artifacts, AwsAccessError, Batch, FetchStats, Logs, StepFunctions
 from cxgm_pipeline.monitor.frames.portal_state import collections_not_read
 from cxgm_pipeline.monitor.frames.step_outputs import answers_not_read
+from cxgm_pipeline.monitor.memory import release_freed_memory
 from cxgm_pipeline.monitor.store.frames import FrameStore, FrameStoreOps
 
 # The chain (frames, inputs, builders) is declared once, in monitor/chain.py.
@@ -99,9 +100,10 @@ class MonitorSession:
         if answers_not_read(self.store, attempt.stage, attempt.key):
             return False  # the history fallback has answers left to read: a refresh reads on
         if Frame.portal_state in wanted and self.store.exists(Frame.portal_state, attempt.stage, attempt.key) and \
-                collections_not_read(self.store.read(Frame.portal_state, attempt.stage, attempt.key)):
+                collections_not_read(self.store.read(Frame.portal_state, attempt.stage, attempt.key,
+                                                     columns=["collection_id", "portal_verdict"])):
             return False  # so has the portal
-        observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key)["observed_at"]
+        observed = self.store.read(Frame.migration_jobs, attempt.stage, attempt.key, columns=["observed_at"])["observed_at"]
         # and not after AWS's now: frames of a later moment (a clock set back) are no one's present
         return not observed.empty and pd.Timestamp(attempt.stop) < observed.max() <= pd.Timestamp(
             self.sfn.aws_now(attempt.stage))
@@ -186,6 +188,7 @@ class MonitorSession:
             spec = SPECS[name]
             try:
                 build.frames[name] = spec.build(build)
+                release_freed_memory()  # what the build freed, before the next one (monitor/memory.py)
             except (AwsAccessError, ConfigError):
                 raise
             except Exception as exc:  # an AWS answer of a shape cxgm does not know: say where, not a traceback

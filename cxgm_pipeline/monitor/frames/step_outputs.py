@@ -468,8 +468,24 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: DataFrame[Migrati
     if attempt is None or jobs.empty:
         return empty_frame(StepOutputs)
     kept, known = _previous_parts(previous, attempt)
+    # what the answers were read into (a record per job, the parsed log records) is gone before the frame is built
+    rows, bookkeeping = _read_answers(stage, attempt, jobs, records, logs, sfn, artifacts, stats, kept, known, budget)
+    return _assemble(kept, rows, bookkeeping)
+
+
+# the job fields the answers are read by: a record of every column of 100,000 jobs was a quarter of what this
+# build held at its peak
+_JOB_FIELDS = ["job_id", "step", "status", "log_group", "log_stream", "collection_id", "collection_version_id",
+               "dataset_id", "dataset_version_id"]
+
+
+def _read_answers(stage: str, attempt: Attempt, jobs: DataFrame[MigrationJobs], records: DataFrame[OutputRecords],
+                  logs: LogsApi, sfn: StepFunctionsApi, artifacts: ArtifactsApi, stats, kept: pd.DataFrame,
+                  known: pd.DataFrame, budget: Budget | None) -> tuple[_Rows, list[dict]]:
+    """The rows of what the logs, the histories and S3 answered (and of what is still missing), and the history
+    fallback's bookkeeping rows."""
     answered = set(kept["job_id"]) if not kept.empty else set()
-    by_id = {r["job_id"]: r for r in row_dicts(jobs, times="drop")}
+    by_id = {r["job_id"]: r for r in row_dicts(jobs[_JOB_FIELDS], times="drop")}
     pending = [r for r in by_id.values() if r["job_id"] not in answered]
     found = _Collected()
     _answers_from_logs(stage, attempt, by_id, pending, records, logs, found, stats)
@@ -486,7 +502,7 @@ def collect_outputs(stage: str, attempt: Attempt | None, jobs: DataFrame[Migrati
     _downloaded_lists(found, by_id, rows.add, kept)
     _verdict_rows(found, by_id, rows)
     _missing_rows(not_read, not_found, by_id, rows)
-    return _assemble(kept, rows, bookkeeping)
+    return rows, bookkeeping
 
 
 def _assemble(kept: pd.DataFrame, rows: list[dict], bookkeeping: list[dict]) -> DataFrame[StepOutputs]:
@@ -522,7 +538,7 @@ def answers_not_read(store, stage: str, key: str) -> int:
     """How many answers the partition's stored step_outputs has left for the history fallback to read."""
     if not store.exists("step_outputs", stage, key):
         return 0
-    read, of = history_progress(store.read("step_outputs", stage, key))
+    read, of = history_progress(store.read("step_outputs", stage, key, columns=["kind", "source", "job_id"]))
     return of - read
 
 

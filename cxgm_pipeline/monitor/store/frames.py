@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxgm_pipeline.monitor.memory import release_freed_memory
 from cxgm_pipeline.monitor.store.s3path import SCHEME, S3Path
 
 StorePath = Path | S3Path
@@ -51,6 +52,12 @@ class FrameStoreOps:
         """Atomic: a reader sees the old file or the new one, never a part (local: temp file, fsync, rename;
         S3: one PutObject of the whole file is atomic already)."""
         path = self.path(asset, stage, attempt)
+        try:
+            return self._write(df, path)
+        finally:
+            release_freed_memory()  # what Arrow used for the file, before the next write (monitor/memory.py)
+
+    def _write(self, df: pd.DataFrame, path: StorePath) -> StorePath:
         if isinstance(path, S3Path):
             path.write_bytes(df.to_parquet(index=False))  # serialized first: a failure sends nothing
             return path
@@ -68,14 +75,16 @@ class FrameStoreOps:
             raise
         return path
 
-    def read(self, asset: str, stage: str | None = None, attempt: str | None = None) -> pd.DataFrame:
+    def read(self, asset: str, stage: str | None = None, attempt: str | None = None,
+             columns: list[str] | None = None) -> pd.DataFrame:
+        """`columns`: only these (all when None): a check of one column need not build the whole frame."""
         path = self.path(asset, stage, attempt)
         try:
             data = path.read_bytes()  # one GetObject on S3, no HeadObject before it
         except FileNotFoundError:
             where = f"{stage}/{attempt}" if stage else "(unpartitioned)"
             raise FileNotFoundError(f"{asset} {where} has not been materialized: no {path}") from None
-        return pd.read_parquet(io.BytesIO(data))
+        return pd.read_parquet(io.BytesIO(data), columns=columns)
 
     def exists(self, asset: str, stage: str | None = None, attempt: str | None = None) -> bool:
         return self.path(asset, stage, attempt).exists()

@@ -9,8 +9,10 @@ import pytest
 from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.frames.migration_jobs import (
     RELIST_MARGIN,
+    ROW_COLUMNS,
     _summary_state,
     belongs_to,
+    job_record,
     job_row,
     relist_from,
     timed,
@@ -60,6 +62,17 @@ def test_ingestion_jobs_of_the_older_machine_carry_version_ids_under_the_old_nam
     assert row["queue"] == "schema_migration-prod" and row["step"] == "cxg"
 
 
+def test_a_jobs_record_holds_its_rows_columns_in_order_and_shares_repeated_strings():
+    shared: dict[str, str] = {}
+    # two answers parse one value into two objects
+    one, two = (job_row(_job("cxg", {"STEP_NAME": "cxg", "DATASET_VERSION_ID": "".join(["v", "2"])}), "prod",
+                        ATTEMPT.key) for _ in range(2))
+    version = ROW_COLUMNS.index("dataset_version_id")
+    assert tuple(one) == ROW_COLUMNS and one["dataset_version_id"] is not two["dataset_version_id"]
+    first, second = job_record(one, shared), job_record(two, shared)
+    assert first == tuple(one.values()) == second and first[version] is second[version]
+
+
 def test_a_running_job_is_timed_to_awss_clock():
     t = pd.Timestamp("2026-12-01 12:00", tz="UTC")
     jobs = pd.DataFrame({"started_at": [t - pd.Timedelta(minutes=10), t - pd.Timedelta(minutes=5), pd.NaT],
@@ -103,9 +116,8 @@ def test_job_times_convert_whatever_memory_numpy_hands_out(monkeypatch):
         return out
 
     monkeypatch.setattr(np, "empty", dirty_empty)
-    rows = [{"created_at": 1_700_000_000_123, "started_at": None, "stopped_at": None},
-            {"created_at": 1_700_000_000_000, "started_at": 1_700_000_060_000, "stopped_at": None}]
-    df = rows_frame(rows)
+    rows = [(1_700_000_000_123, None, None), (1_700_000_000_000, 1_700_000_060_000, None)]
+    df = rows_frame(rows, ("created_at", "started_at", "stopped_at"))
     assert str(df["created_at"].dtype) == "datetime64[ns, UTC]"
     assert df["created_at"].tolist() == [pd.Timestamp("2023-11-14 22:13:20.123", tz="UTC"),
                                         pd.Timestamp("2023-11-14 22:13:20", tz="UTC")]
