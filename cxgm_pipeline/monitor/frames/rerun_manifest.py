@@ -1,14 +1,37 @@
-"""The re-run manifest: exactly the datasets an engineer must run again, with what they need to do so."""
+"""The re-run manifest: exactly the datasets an engineer must run again, with what they need to do so (as is, or
+fix first, and how)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from cxgm_pipeline.schemas import RerunManifest, empty_frame, validate
-from cxgm_pipeline.vocabulary import DatasetState
+from cxgm_pipeline.vocabulary import ERROR_KIND, DatasetState, ErrorCategory, ErrorKind, RerunAs
 
 COLUMNS = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_id", "collection_version_id", "state",
-           "failing_step", "error_category", "error_signature", "migration_revision_id"]
+           "failing_step", "error_category", "error_signature", "rerun_as", "rerun_hint", "migration_revision_id"]
+# what to do with an infrastructure failure before running it again, where "as is" is not quite it
+ADVICE = {ErrorCategory.OUT_OF_MEMORY.value: "with more memory", ErrorCategory.TIMEOUT.value: "with a longer timeout"}
+FIX_HINT = "fix the data or code"
+
+
+def rerun_as(category: object, state: object = DatasetState.FAILED.value) -> tuple[str, str | None]:
+    """(rerun_as, rerun_hint) of one dataset: the one decision behind the manifest's columns and the report's
+    "re-run as is" / "fix first". As is: infrastructure failures and datasets never started; fix first: validation,
+    application and unknown causes (nothing says running it again would help). The hint: the advice beyond "as
+    is" (more memory, a longer timeout), None when there is none."""
+    if state == DatasetState.NOT_STARTED.value:
+        return RerunAs.AS_IS.value, ADVICE.get(category)
+    kind = ERROR_KIND.get(ErrorCategory(category)) if category in set(ErrorCategory) else ErrorKind.UNKNOWN
+    if kind is ErrorKind.INFRASTRUCTURE:
+        return RerunAs.AS_IS.value, ADVICE.get(category)
+    return RerunAs.FIX_FIRST.value, FIX_HINT
+
+
+def with_rerun_as(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (a manifest, or its rows) with `rerun_as` and `rerun_hint` decided by `rerun_as`."""
+    decided = [rerun_as(c, s) for c, s in zip(frame["error_category"], frame["state"])]
+    return frame.assign(rerun_as=[a for a, _ in decided], rerun_hint=[h for _, h in decided])
 
 
 def rerun_manifest(datasets: pd.DataFrame, ended: bool, members: list[tuple[str, pd.DataFrame]] | None = None) -> pd.DataFrame:
@@ -27,7 +50,7 @@ def rerun_manifest(datasets: pd.DataFrame, ended: bool, members: list[tuple[str,
     else:
         decided = datasets.assign(campaign_attempt=datasets["attempt"])
     states = [DatasetState.FAILED.value] + ([DatasetState.NOT_STARTED.value] if ended else [])
-    picked = decided[decided["state"].isin(states)]
+    picked = with_rerun_as(decided[decided["state"].isin(states)])
     return validate(RerunManifest, picked.reindex(columns=COLUMNS + ["campaign_attempt"]).sort_values(
         ["state", "collection_id", "dataset_id", "collection_version_id"]))
 

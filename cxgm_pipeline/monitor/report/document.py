@@ -26,7 +26,8 @@ from cxgm_pipeline.monitor.views.answer import PLACEHOLDER
 from cxgm_pipeline.vocabulary import DatasetState, JobStatus
 
 TOP_SIGNATURES = 10
-RERUN_COLUMNS = ["dataset_id", "collection_id", "collection_version_id", "state", "failing_step", "error_category"]
+RERUN_COLUMNS = ["dataset_id", "collection_id", "collection_version_id", "state", "failing_step", "error_category",
+                 "rerun_as"]
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def test_rerun_split_infrastructure_as_is_validation_and_application_fix_first(e
                                             "container_image", "resource_init", "cancelled") for d in failed)
         as_is += sum(d["state"] == "not_started" for d in observable(m))
         assert split.loc[split["action"] == RERUN_AS_IS, "datasets"].sum() == as_is
+        assert (manifest["rerun_as"] == "as_is").sum() == as_is, "rerun.csv splits it as the page does"
         fix = split[split["action"] == FIX_FIRST]
         assert set(fix["error_category"]) <= {"validation", "application", "unknown"}
         text = rerun_markdown(manifest)
