@@ -366,7 +366,8 @@ class RerunManifest(_Partitioned):
                                            "(validation, application, unknown): the report's split")
     rerun_hint: Series[Text] = pa.Field(
         nullable=True, description="what to do before or while re-running it, as the report says it (e.g. 'with more "
-                                   "memory', 'fix the data or code'); empty: re-run as is")
+                                   "memory', 'fix the data or code', or what production's cleanup step did to a "
+                                   "dataset whose jobs all succeeded); empty: re-run as is")
     campaign_attempt: Series[Text] = pa.Field(
         description="the attempt of the campaign whose outcome this is (its failing step and cause)")
     migration_revision_id: Series[Text] = pa.Field(
