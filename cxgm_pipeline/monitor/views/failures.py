@@ -13,7 +13,9 @@ import pandas as pd
 from cxgm_pipeline.vocabulary import DatasetState, ErrorCategory, RerunAs
 
 INLINE_LIMIT = 1000  # dagster-webserver inlines a Markdown value shorter than this
-CAUSE_WIDTH = 48  # characters of a cause in a narrow table
+# characters of a cause before it is cut: the pane's lists wrap (337 px at 1,280 px holds ~40), so a cause may
+# take a few lines; its long words get break points (breakable), never a sideways scroll
+CAUSE_WIDTH = 100
 RERUN_AS_IS = "re-run as is"
 FIX_FIRST = "fix first"
 ACTION = {RerunAs.AS_IS.value: RERUN_AS_IS, RerunAs.FIX_FIRST.value: FIX_FIRST}  # the manifest's rerun_as, as read
@@ -68,7 +70,7 @@ def by_category_and_step(rollup: pd.DataFrame) -> pd.DataFrame:
     for (category, step), group in failed.groupby(["error_category", "failing_step"]):
         first = group.sort_values("dataset_id").iloc[0]
         rows.append({"error_category": category, "step": step, "datasets": len(group),
-                     "example": f"{first['dataset_id']}: {_short(first['error_signature'], 40)}"})
+                     "example": f"{first['dataset_id']}: {_short(first['error_signature'])}"})
     return pd.DataFrame(rows, columns=columns).sort_values(["datasets", "error_category", "step"],
                                                            ascending=[False, True, True])
 
@@ -145,7 +147,7 @@ def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     cats = by_category(rollup)
     head = (f"**{n:,} failed datasets**: " + ", ".join(f"{c} {d}" for c, d in zip(cats["error_category"],
                                                                                   cats["datasets"])) + "\n\n")
-    items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {md_cell_plain(r.example)}"
+    items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {_md(_short_ids(r.example))}"
              for r in table.itertuples()]
     return fit_list(head, items, limit)
 
