@@ -193,6 +193,17 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     return fit_list(head, items, limit)
 
 
+def failure_count(row: dict) -> str:
+    """How many failures a cause (an error_signatures row) counts, as read: `3 jobs`; for a cause no failed job
+    carries (production's cleanup step failed its datasets, or Step Functions did) `46 datasets`, as its `jobs` 0
+    would read as no failure at all."""
+    jobs, datasets = row.get("jobs"), row.get("datasets")  # an alert's rows may lack datasets
+    jobs = 0 if pd.isna(jobs) else int(jobs)
+    if jobs or pd.isna(datasets) or not datasets:
+        return f"{jobs:,} job{'' if jobs == 1 else 's'}"
+    return f"{int(datasets):,} dataset{'' if datasets == 1 else 's'}"
+
+
 def signatures_by_category(signatures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per category: signatures, jobs, datasets; the signatures ordered under their category, the biggest
     category first): `describe errors` and the alerts show a cause's category before its fine signatures."""
