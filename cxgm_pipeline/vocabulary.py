@@ -71,6 +71,13 @@ ERROR_KIND = {
 }
 
 
+class RerunAs(StrEnum):
+    """How a dataset of the re-run list is run again: the report's "re-run as is" and "fix first"."""
+
+    AS_IS = "as_is"  # infrastructure, or never started: running it again may be all it takes
+    FIX_FIRST = "fix_first"  # validation, application, unknown: nothing says running it again would help
+
+
 class DatasetState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"

@@ -24,6 +24,7 @@ from cxgm_pipeline.vocabulary import (
     LogStatus,
     PortalVerdict,
     ProductionVerdict,
+    RerunAs,
 )
 
 OUTPUT_KINDS = ["dataset_version", "collection", "listed_dataset", "skipped_dataset", "verdict", "migration_revision",
@@ -344,7 +345,8 @@ def validate(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
 
 class RerunManifest(_Partitioned):
     """What to re-run: failed datasets, and those a finished attempt never started (a dataset of a collection
-    gathered twice once per version gathered)."""
+    gathered twice once per version gathered), each with how (`rerun_as`, `rerun_hint`): the report's split, so
+    rerun.csv can be filtered by it."""
 
     class Config:
         unique = ["dataset_id", "collection_version_id"]
@@ -359,6 +361,13 @@ class RerunManifest(_Partitioned):
     error_category: Series[Text] = pa.Field(
         isin=_values(ErrorCategory), nullable=True, description="why it failed (classifier's category)")
     error_signature: Series[Text] = pa.Field(nullable=True, description="the cause, normalised so alike failures group")
+    rerun_as: Series[Text] = pa.Field(
+        isin=_values(RerunAs), description="as_is (infrastructure, never started: run it again) or fix_first "
+                                           "(validation, application, unknown): the report's split")
+    rerun_hint: Series[Text] = pa.Field(
+        nullable=True, description="what to do before or while re-running it, as the report says it (e.g. 'with more "
+                                   "memory', 'fix the data or code', or what production's cleanup step did to a "
+                                   "dataset whose jobs all succeeded); empty: re-run as is")
     campaign_attempt: Series[Text] = pa.Field(
         description="the attempt of the campaign whose outcome this is (its failing step and cause)")
     migration_revision_id: Series[Text] = pa.Field(

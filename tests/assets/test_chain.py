@@ -143,6 +143,10 @@ def test_rerun_manifest_is_the_truths_failed_datasets(chain, truth, stage):
         assert got == expected
         csv = pd.read_csv(chain["data"] / "reports" / stage / m["attempt_key"] / "rerun.csv")
         assert set(csv["dataset_id"]) == {e[0] for e in expected}
+        # the page's split ("N re-run as is · M fix first"), row by row
+        assert set(csv["rerun_as"]) <= {"as_is", "fix_first"}
+        assert set(csv.loc[csv["rerun_as"] == "fix_first", "dataset_id"]) == {
+            e[0] for e in expected if e[1] == "failed" and e[3] in ("validation", "application", "unknown", None)}
 
 
 def test_attempt_states_at_a_glance(chain, truth):

@@ -26,7 +26,8 @@ from cxgm_pipeline.monitor.views.answer import PLACEHOLDER
 from cxgm_pipeline.vocabulary import DatasetState, JobStatus
 
 TOP_SIGNATURES = 10
-RERUN_COLUMNS = ["dataset_id", "collection_id", "collection_version_id", "state", "failing_step", "error_category"]
+RERUN_COLUMNS = ["dataset_id", "collection_id", "collection_version_id", "state", "failing_step", "error_category",
+                 "rerun_as"]
 
 
 @dataclass(frozen=True)
@@ -171,15 +172,16 @@ def markdown_table(df: pd.DataFrame, columns: list[str], limit: int | None = Non
 
 
 def _signatures(r: AttemptReport) -> str:
-    from cxgm_pipeline.monitor.views.failures import signatures_by_category
+    from cxgm_pipeline.monitor.views.failures import failure_count, signatures_by_category
 
     _, ordered = signatures_by_category(r.frame(Frame.error_signatures))  # under their category, the biggest first
-    return ("One row per cause, under its category (the biggest first). `examples`: what the signature's "
-            "{placeholders} stood for; `error_evidence`: the classifier rule that decided the category and the line "
-            "it matched.\n\n"
-            + markdown_table(ordered, ["jobs", "datasets", "step", "error_category",
-                                                            "error_signature", "examples", "error_evidence"],
-                             TOP_SIGNATURES))
+    ordered = ordered.assign(failed=[failure_count(row) for row in ordered.to_dict("records")])
+    return ("One row per cause, under its category (the biggest first). `failed`: the jobs it failed, or its "
+            "datasets where no job failed (production's cleanup step, or Step Functions, failed them); `examples`: "
+            "what the signature's {placeholders} stood for; `error_evidence`: the classifier rule that decided the "
+            "category and the line it matched.\n\n"
+            + markdown_table(ordered, ["failed", "datasets", "step", "error_category", "error_signature", "examples",
+                                       "error_evidence"], TOP_SIGNATURES))
 
 
 def _by_category(r: AttemptReport) -> str:

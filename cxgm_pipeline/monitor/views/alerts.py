@@ -22,7 +22,7 @@ from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far
 from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
-from cxgm_pipeline.monitor.views.failures import by_category, fit_list, signatures_by_category
+from cxgm_pipeline.monitor.views.failures import by_category, failure_count, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
 from cxgm_pipeline.schemas import RerunManifest, SentAlerts, empty_frame, validate
 from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
@@ -89,7 +89,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         key = f"signature:{row['error_signature']}"
         if key not in announced:
             alerts.append(Alert("new_signature", key, f"[cxgm] {where}: new error ({row['error_category']})",
-                                f"{row['jobs']} job(s) in {row['step']}: {row['error_signature']}",
+                                f"{failure_count(row)} in {row['step']}: {row['error_signature']}",
                                 row["error_category"], gist=f"{row['error_category']} in {row['step']}"))
     rate = failure_rate(datasets) if not datasets.empty else 0.0
     if rate > threshold and "failure_rate" not in announced:
@@ -107,7 +107,9 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
             lines += ["Failed by category: " + ", ".join(f"{c} {n}" for c, n in zip(categories["error_category"],
                                                                                    categories["datasets"]))]
         lines += ["", "Top errors:"]
-        lines += [f"  {r['jobs']:>4}  {r['step']:<18} {r['error_signature']}" for r in top.to_dict("records")] or ["  none"]
+        # a cause no failed job carries counts its datasets: "0" would read as no failure
+        lines += [f"  {failure_count(r):>12}  {r['step']:<18} {r['error_signature']}"
+                  for r in top.to_dict("records")] or ["  none"]
         if progress is not None:
             lines += ["", f"Progress: {progress.line()}"]
         if causes is not None:

@@ -10,14 +10,15 @@ import re
 
 import pandas as pd
 
-from cxgm_pipeline.vocabulary import ERROR_KIND, DatasetState, ErrorCategory, ErrorKind
+from cxgm_pipeline.vocabulary import DatasetState, ErrorCategory, RerunAs
 
 INLINE_LIMIT = 1000  # dagster-webserver inlines a Markdown value shorter than this
-CAUSE_WIDTH = 48  # characters of a cause in a narrow table
+# characters of a cause before it is cut: the pane's lists wrap (337 px at 1,280 px holds ~40), so a cause may
+# take a few lines; its long words get break points (breakable), never a sideways scroll
+CAUSE_WIDTH = 100
 RERUN_AS_IS = "re-run as is"
 FIX_FIRST = "fix first"
-# what to do with an infrastructure failure before running it again, where "as is" is not quite it
-ADVICE = {ErrorCategory.OUT_OF_MEMORY.value: "with more memory", ErrorCategory.TIMEOUT.value: "with a longer timeout"}
+ACTION = {RerunAs.AS_IS.value: RERUN_AS_IS, RerunAs.FIX_FIRST.value: FIX_FIRST}  # the manifest's rerun_as, as read
 
 
 def _short(text: object, width: int = CAUSE_WIDTH) -> str:
@@ -69,34 +70,35 @@ def by_category_and_step(rollup: pd.DataFrame) -> pd.DataFrame:
     for (category, step), group in failed.groupby(["error_category", "failing_step"]):
         first = group.sort_values("dataset_id").iloc[0]
         rows.append({"error_category": category, "step": step, "datasets": len(group),
-                     "example": f"{first['dataset_id']}: {_short(first['error_signature'], 40)}"})
+                     "example": f"{first['dataset_id']}: {_short(first['error_signature'])}"})
     return pd.DataFrame(rows, columns=columns).sort_values(["datasets", "error_category", "step"],
                                                            ascending=[False, True, True])
 
 
 def rerun_action(category: object, state: object = DatasetState.FAILED.value) -> str:
-    """`re-run as is` for infrastructure failures and datasets never started, `fix first` for validation,
-    application and unknown causes (nothing says running it again would help)."""
-    if state == DatasetState.NOT_STARTED.value:
-        return RERUN_AS_IS
-    kind = ERROR_KIND.get(ErrorCategory(category)) if category in set(ErrorCategory) else ErrorKind.UNKNOWN
-    return RERUN_AS_IS if kind is ErrorKind.INFRASTRUCTURE else FIX_FIRST
+    """`re-run as is` or `fix first`, as the manifest's `rerun_as` decides it (frames/rerun_manifest.py)."""
+    from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_as
+
+    return ACTION[rerun_as(category, state)[0]]
 
 
 def rerun_split(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The re-run list by action and category: action, error_category, datasets, how (the advice), first
-    datasets."""
+    """The re-run list by action, category and hint (the manifest's `rerun_as`, `rerun_hint`): action,
+    error_category, datasets, how (the hint, None: as is), first datasets."""
+    from cxgm_pipeline.monitor.frames.rerun_manifest import with_rerun_as
+
     columns = ["action", "error_category", "datasets", "how", "first"]
     if manifest is None or manifest.empty:
         return pd.DataFrame(columns=columns)
+    if "rerun_as" not in manifest.columns:  # a manifest an older cxgm stored
+        manifest = with_rerun_as(manifest)
     m = manifest.assign(error_category=manifest["error_category"].fillna(
-        manifest["state"].map({DatasetState.NOT_STARTED.value: "never started"})).fillna(ErrorCategory.UNKNOWN.value))
-    m = m.assign(action=[rerun_action(c, s) for c, s in zip(manifest["error_category"], manifest["state"])])
+        manifest["state"].map({DatasetState.NOT_STARTED.value: "never started"})).fillna(ErrorCategory.UNKNOWN.value),
+        action=manifest["rerun_as"].map(ACTION), how=manifest["rerun_hint"].fillna(""))
     rows = []
-    for (action, category), group in m.groupby(["action", "error_category"]):
+    for (action, category, how), group in m.groupby(["action", "error_category", "how"]):
         ids = sorted(group["dataset_id"])
-        rows.append({"action": action, "error_category": category, "datasets": len(group),
-                     "how": ADVICE.get(category, "as is" if action == RERUN_AS_IS else "fix the data or code"),
+        rows.append({"action": action, "error_category": category, "datasets": len(group), "how": how or None,
                      "first": ", ".join(ids[:2]) + (f" +{len(ids) - 2}" if len(ids) > 2 else "")})
     out = pd.DataFrame(rows, columns=columns)
     out["order"] = (out["action"] != RERUN_AS_IS).astype(int)
@@ -145,7 +147,7 @@ def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     cats = by_category(rollup)
     head = (f"**{n:,} failed datasets**: " + ", ".join(f"{c} {d}" for c, d in zip(cats["error_category"],
                                                                                   cats["datasets"])) + "\n\n")
-    items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {md_cell_plain(r.example)}"
+    items = [f"**{_md(r.error_category)}** in {_md(r.step)}: {r.datasets}, e.g. {_md(_short_ids(r.example))}"
              for r in table.itertuples()]
     return fit_list(head, items, limit)
 
@@ -177,7 +179,8 @@ def _short_ids(text: object) -> str:
 
 def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     """The re-run list split: `re-run as is` (infrastructure, never started) and `fix first` (validation,
-    application, unknown), by category, under `limit` characters."""
+    application, unknown), by category and hint, under `limit` characters: the manifest's `rerun_as` and
+    `rerun_hint`, which rerun.csv carries."""
     table = rerun_split(manifest)
     if table.empty:
         return "Nothing to re-run."
@@ -186,8 +189,19 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
             f"(of {len(manifest):,}; all in rerun.csv)\n\n")
     # the action says "as is" already: only advice beyond it is worth its parenthesis
     items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets}"
-             f"{'' if r.how == 'as is' else f' ({_md(r.how)})'}: {md_cell_plain(r.first)}" for r in table.itertuples()]
+             f"{f' ({_md(r.how)})' if r.how else ''}: {md_cell_plain(r.first)}" for r in table.itertuples()]
     return fit_list(head, items, limit)
+
+
+def failure_count(row: dict) -> str:
+    """How many failures a cause (an error_signatures row) counts, as read: `3 jobs`; for a cause no failed job
+    carries (production's cleanup step failed its datasets, or Step Functions did) `46 datasets`, as its `jobs` 0
+    would read as no failure at all."""
+    jobs, datasets = row.get("jobs"), row.get("datasets")  # an alert's rows may lack datasets
+    jobs = 0 if pd.isna(jobs) else int(jobs)
+    if jobs or pd.isna(datasets) or not datasets:
+        return f"{jobs:,} job{'' if jobs == 1 else 's'}"
+    return f"{int(datasets):,} dataset{'' if datasets == 1 else 's'}"
 
 
 def signatures_by_category(signatures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -51,3 +51,32 @@ def test_the_manifest_is_written_by_the_files_extension(tmp_path, suffix):
     text = path.read_text()
     ids = [r["dataset_id"] for r in json.loads(text)] if suffix == "json" else list(pd.read_csv(path)["dataset_id"])
     assert ids == ["d0", "d4", "d2"]
+
+
+def test_each_dataset_says_how_to_re_run_it_as_the_report_splits_it(tmp_path):
+    """rerun.csv carries the split the report shows ("N re-run as is · M fix first"): one decision for both."""
+    from cxgm_pipeline.monitor.views.failures import rerun_markdown
+
+    rollup = ROLLUP.assign(error_category=["out_of_memory", None, None, None, "validation"])
+    manifest = rerun_manifest(rollup, ended=True)
+    assert list(zip(manifest["dataset_id"], manifest["rerun_as"], manifest["rerun_hint"])) == [
+        ("d0", "as_is", "with more memory"), ("d4", "fix_first", "fix the data or code"), ("d2", "as_is", None)]
+    assert "**2 re-run as is** · **1 fix first**" in rerun_markdown(manifest)
+    write_manifest(manifest, tmp_path / "rerun.csv")
+    assert list(pd.read_csv(tmp_path / "rerun.csv")["rerun_as"]) == ["as_is", "fix_first", "as_is"]
+
+
+def test_a_dataset_the_cleanup_step_rolled_back_says_what_to_look_at():
+    """Every job of it succeeded: "fix the data or code" gives no clue; the cleanup's verdict and its record do."""
+    from cxgm_pipeline.monitor.views.failures import rerun_markdown
+
+    rollup = ROLLUP.assign(failing_step=["collection_cleanup", None, None, None, "cxg"],
+                           error_category=["application", None, None, None, "application"],
+                           production_verdict=["rolled_back", None, None, None, "rolled_back"])
+    manifest = rerun_manifest(rollup, ended=False).set_index("dataset_id")
+    assert manifest.loc["d0", "rerun_as"] == "fix_first"
+    assert manifest.loc["d0", "rerun_hint"] == ("the cleanup step rolled it back: processing_status not SUCCESS; see "
+                                                "cxgm describe dataset ID")
+    assert manifest.loc["d4", "rerun_hint"] == "fix the data or code", "a job failed it first: its cause decides"
+    text = rerun_markdown(manifest.reset_index())
+    assert "rolled it back" in text and "fix the data or code" in text, text

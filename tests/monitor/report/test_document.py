@@ -47,7 +47,7 @@ def test_error_section_shows_evidence_and_keeps_every_character_as_text(tmp_path
                                 "error_signature": SIGNATURE, "examples": "EFO:0009310, EFO:0009899",
                                 "error_evidence": EVIDENCE}])
     markdown = attempt_markdown(_report(_rollup(["succeeded"]), signatures), {})
-    row = next(line for line in markdown.splitlines() if line.startswith("| 3 "))
+    row = next(line for line in markdown.splitlines() if line.startswith("| 3 jobs "))
     assert "<class" not in row and "&lt;class" in row  # an HTML tag in Markdown would vanish
     assert row.count("|") - row.count("\\|") == 8  # 7 cells: the evidence's own pipe is escaped
     assert "error_evidence" in markdown and "EFO:0009310, EFO:0009899" in row
@@ -88,3 +88,13 @@ def test_every_link_of_a_generated_report_opens(tmp_path, monkeypatch):
             assert parse_qs(url.query).get("partition") == [ref.partition_key], href
         else:
             assert (tmp_path / url.path).exists(), href
+
+
+def test_a_cause_no_failed_job_carries_reads_as_its_datasets_in_the_top_errors():
+    """Production's cleanup step failed them, every job succeeded: `0` jobs would read as no failure."""
+    signatures = pd.DataFrame([{"jobs": 0, "datasets": 46, "step": "collection_cleanup", "error_category": "application",
+                                "error_signature": "application: rolled back by the cleanup step",
+                                "examples": None, "error_evidence": "production's cleanup records: rolled_back"}])
+    markdown = attempt_markdown(_report(_rollup(["succeeded"]), signatures), {})
+    assert "| 46 datasets | 46 | collection\\_cleanup |" in markdown
+    assert "| 0 |" not in markdown

@@ -309,3 +309,19 @@ def test_the_progress_alert_counts_of_the_expected_total_as_its_answer_line_does
                                    unlisted=97)
     alert = daily_progress("prod/A", progress, finished=False, announced=set())
     assert alert.subject.startswith("[cxgm] prod/A: 2 of ~100 ended"), alert.subject
+
+
+def test_a_cause_no_failed_job_carries_counts_its_datasets_not_0_jobs():
+    """Production's cleanup step failed 46 datasets whose jobs all succeeded: "0" would read as no failure."""
+    datasets = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["failed", "failed"]})
+    signatures = pd.DataFrame({"error_signature": ["application: rolled back by the cleanup step", "timeout: x"],
+                               "error_category": ["application", "timeout"],
+                               "step": ["collection_cleanup", "cxg"], "jobs": [0, 1], "datasets": [46, 1]})
+    rerun = pd.DataFrame(columns=["dataset_id", "collection_id", "failing_step", "error_category"])
+    alerts = evaluate("prod", "A", datasets, signatures, rerun, True, 0.99, set())
+    new = [a.body for a in alerts if a.kind == "new_signature"]
+    assert new == ["46 datasets in collection_cleanup: application: rolled back by the cleanup step",
+                   "1 job in cxg: timeout: x"]
+    [done] = [a for a in alerts if a.kind == "finished"]
+    assert "   46 datasets  collection_cleanup " in done.body and "         1 job  cxg " in done.body, done.body
+    assert " 0 " not in done.body

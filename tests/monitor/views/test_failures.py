@@ -71,6 +71,7 @@ def test_rerun_split_infrastructure_as_is_validation_and_application_fix_first(e
                                             "container_image", "resource_init", "cancelled") for d in failed)
         as_is += sum(d["state"] == "not_started" for d in observable(m))
         assert split.loc[split["action"] == RERUN_AS_IS, "datasets"].sum() == as_is
+        assert (manifest["rerun_as"] == "as_is").sum() == as_is, "rerun.csv splits it as the page does"
         fix = split[split["action"] == FIX_FIRST]
         assert set(fix["error_category"]) <= {"validation", "application", "unknown"}
         text = rerun_markdown(manifest)
@@ -107,3 +108,17 @@ def test_a_top_failed_cause_is_escaped_once():
     md = top_failed_markdown(rollup)
     assert "\\\\" not in md and "&amp;amp;" not in md, md
     assert "0b20fea6…" in md
+
+
+def test_a_cause_is_shown_whole_up_to_100_characters_its_long_words_breakable():
+    """The pane's lists wrap: a cause cut at 40 characters said little; a long word breaks, never scrolls."""
+    cause = "application: TypeError: Can't implicitly convert non-string objects to strings in add_labels.py"
+    path = "storage: OSError: No space left on device: '/mnt/scratch/migration/dataset/raw.h5ad'"
+    rollup = pd.DataFrame({"dataset_id": ["0b20fea6-1111-2222-3333-444455556666", "1c20fea6-1111-2222-3333-444455556666"],
+                           "state": "failed", "failing_step": ["add_labels", "cxg"],
+                           "error_category": ["application", "storage"], "error_signature": [cause, path]})
+    for text in (failures_markdown(rollup), top_failed_markdown(rollup)):
+        assert "convert non-string objects to strings in add" in text and "…:" in text and "…\n" not in text, text
+        assert "scratch/\u200b" in text, "a path longer than the pane gets break points"
+    long = rollup.assign(error_signature="x " * 80)
+    assert "…" in top_failed(long)["cause"].iloc[0], "past 100 characters a cause is still cut"
