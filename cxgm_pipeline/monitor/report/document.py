@@ -69,7 +69,9 @@ def key_numbers(r: AttemptReport) -> dict[str, int]:
 def key_numbers_markdown(r: AttemptReport) -> str:
     n = key_numbers(r)
     states = " · ".join(f"**{n[f'datasets_{s.value}']:,}** {s.value.replace('_', ' ')}" for s in DatasetState)
-    return (f"**{n['datasets']:,} datasets**: {states}. **{n['to_rerun']:,} to re-run.** "
+    # while it runs, the rows are the datasets listed so far: the answer line's total adds those not listed yet
+    so_far = " listed so far" if r.progress is not None and not r.progress.ended else ""
+    return (f"**{n['datasets']:,} datasets{so_far}**: {states}. **{n['to_rerun']:,} to re-run.** "
             f"{n['jobs']:,} Batch jobs, {n['jobs_failed']:,} failed.")
 
 
