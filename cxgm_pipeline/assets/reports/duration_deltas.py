@@ -96,7 +96,7 @@ def duration_deltas(context: AssetExecutionContext, config: CompareConfig, store
     changes = outcome_changes(deltas)
     causes = stored_signature_diff(base, other, store, running)
     figures, narrow = delta_figures(deltas, config.top)
-    name = f"{base.replace(':', '_')}__{other.replace(':', '_')}"
+    name = links.comparison_name(base, other)
     folder = store.root() / "reports" / "compare" / name
 
     def markdown(images: dict[str, str]) -> str:

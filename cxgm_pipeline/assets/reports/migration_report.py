@@ -68,7 +68,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     rehearsal = rehearsal_of_key(stage, attempt, get_config().stage_names, store)
     if rehearsal is not None and not r.placeholder:  # how prod differs from dev, from the page a person lands on
         base, other = f"{rehearsal}:{attempt}", f"{stage}:{attempt}"
-        name = f"{base.replace(':', '_')}__{other.replace(':', '_')}"  # duration_deltas' folder for this pair
+        name = links.comparison_name(base, other)
         compared = (store.root() / "reports" / "compare" / name / "index.html").exists()
         meta["rehearsal"] = MetadataValue.md(rehearsal_markdown(
             other, dataset_rollup, base, store.read(Frame.dataset_rollup, rehearsal, attempt),

@@ -47,3 +47,9 @@ def served(*parts: str) -> str | None:
 def report_file(ref: AttemptRef, name: str = "index.html") -> str | None:
     """The served URL of a file of the partition's report folder (`reports/<stage>/<attempt>/<name>`)."""
     return served(ref.stage, ref.key, name)
+
+
+def comparison_name(base: str, other: str) -> str:
+    """The folder of a comparison's report under `reports/compare/` (`dev:ATTEMPT_2`, `prod:ATTEMPT_2` ->
+    `dev_ATTEMPT_2__prod_ATTEMPT_2`): duration_deltas writes it, an attempt's page links it."""
+    return f"{base.replace(':', '_')}__{other.replace(':', '_')}"
