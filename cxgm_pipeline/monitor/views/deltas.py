@@ -203,12 +203,10 @@ def rehearsal_markdown(this: str, rollup: pd.DataFrame, rehearsal: str, rehearse
                        comparison: str, report: str | None = None) -> str:
     """How an attempt differs from its rehearsal, in one line for its page: each side's failed datasets, and
     where the comparison is (the duration_deltas asset's page, its HTML report)."""
-    def counted(frame: pd.DataFrame) -> tuple[int, int]:
-        one = one_row_per_dataset(frame) if not frame.empty else frame
-        listed = one[one["state"] != DatasetState.SKIPPED.value] if not one.empty else one
-        return int((listed["state"] == DatasetState.FAILED.value).sum()) if not listed.empty else 0, len(listed)
+    from cxgm_pipeline.monitor.views.answer import how_far  # the answer line's counts: each dataset once, skipped out
 
-    (failed, n), (was, of) = counted(rollup), counted(rehearsed)
+    here, there = how_far(None, rollup), how_far(None, rehearsed)
+    (failed, n), (was, of) = (here.failed, here.total), (there.failed, there.total)
     so_far = " so far" if running else ""
     where = f"[outcome changes and durations]({comparison})" + (f" · [comparison report]({report})" if report else "")
     return f"{this}: **{failed:,} failed** of {n:,}{so_far}; its rehearsal {rehearsal}: {was:,} failed of {of:,}. {where}"
