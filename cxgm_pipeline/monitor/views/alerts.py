@@ -266,8 +266,7 @@ def daily_progress(where: str, progress, finished: bool, announced: set[str]) ->
     eta = f", ETA {progress.eta.likely:%Y-%m-%d %H:%M} UTC" if progress.eta else ""
     body = progress.line() + (f"\nETA from: {progress.eta.basis}" if progress.eta else "")
     # of the expected total, as the answer line counts it: "35 of 129" beside its "35 of ~1,624" contradicts it
-    ended = f"{progress.done + progress.failed:,} of ~{progress.total + progress.unlisted:,} ended"
-    return Alert("progress", key, f"[cxgm] {where}: {ended}{eta}", body)
+    return Alert("progress", key, f"[cxgm] {where}: {how_far('running', None, progress).text()}{eta}", body)
 
 
 def digest(where: str, alerts: list[Alert]) -> Alert:
