@@ -208,10 +208,38 @@ def store_tags(store, stage: str, tags: dict[str, str | None], known: int) -> No
         store.write(pd.DataFrame({"execution_arn": list(tags), "tag": list(tags.values())}), TAGS_FRAME, stage)
 
 
+ACCOUNT_FRAME = "aws_account"  # per stage: the account id of the credentials that listed it, under their key
+
+
+def recall_account(store, stage: str, sfn: StepFunctionsApi) -> str | None:
+    """Gives `sfn` the account the store keeps for `stage` (its machines' ARNs are made from it, which saves the
+    GetCallerIdentity of every command); `sfn` uses it only for the same endpoint and credentials. Returns its key."""
+    try:
+        if not store.exists(ACCOUNT_FRAME, stage):
+            return None
+        frame = store.read(ACCOUNT_FRAME, stage)
+        key, account = str(frame["account_key"].iloc[0]), str(frame["account"].iloc[0])
+    except Exception:  # a cache: whatever is wrong with it costs one call
+        return None
+    sfn.remember_account(key, account)
+    return key
+
+
+def keep_account(store, stage: str, sfn: StepFunctionsApi, kept_key: str | None) -> None:
+    """Writes the stage's account when the store keeps none, or one of other credentials."""
+    known = sfn.known_account(stage)
+    if known is not None and known[0] != kept_key:
+        import pandas as pd
+
+        store.write(pd.DataFrame({"account_key": [known[0]], "account": [known[1]]}), ACCOUNT_FRAME, stage)
+
+
 def list_attempts_stored(stage: str, sfn: StepFunctionsApi, store, stats: FetchStats | None = None) -> list[Attempt]:
-    """`list_attempts` with the stage's tags as `store` keeps them, and those it learnt kept there in turn."""
+    """`list_attempts` with the stage's tags and account as `store` keeps them, and what it learnt kept there."""
     tags = stored_tags(store, stage)
     known = len(tags)
+    kept_key = recall_account(store, stage, sfn)
     attempts = list_attempts(stage, sfn, stats, tags)
     store_tags(store, stage, tags, known)
+    keep_account(store, stage, sfn, kept_key)
     return attempts

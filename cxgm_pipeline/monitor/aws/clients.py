@@ -9,6 +9,7 @@ the bulk operations cxgm needs: paginators, 100-id batches, a bounded pool of co
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -33,7 +34,7 @@ _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 # boto3 sessions by credentials: a session loads endpoints and models once for all the clients made from it
 _SESSIONS: dict[tuple, boto3.session.Session] = {}
-_ACCOUNTS: dict[int, str] = {}  # id(STS client) -> its credentials' account id
+_ACCOUNTS: dict[str, str] = {}  # StageAwsApi.account_key -> the account id of those credentials
 # AWS's listings are eventually consistent (ListJobs, ListExecutions; FilterLogEvents may find an event minutes
 # after its timestamp): a refresh lists again from this far before what it must re-read
 RELIST_MARGIN = timedelta(minutes=15)
@@ -193,13 +194,7 @@ class StageAwsApi:
         with _CLIENTS_LOCK:
             if key not in _CLIENTS:
                 try:
-                    credentials = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
-                    # a session resolves credentials once: the AWS_ variables it read are part of its key
-                    made_with = (profile, region, *credentials,
-                                 *sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
-                    if made_with not in _SESSIONS:
-                        _SESSIONS[made_with] = _new_session(profile, region, *credentials)
-                    client = _SESSIONS[made_with].client(
+                    client = self._session(profile, region).client(
                         service, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
                         config=Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts},
                                       max_pool_connections=self.max_pool_connections, **timeouts))
@@ -211,6 +206,32 @@ class StageAwsApi:
                 except botocore.exceptions.BotoCoreError as exc:
                     raise access_hint(cfg, exc) from None
             return _CLIENTS[key]
+
+    def _session(self, profile: str | None, region: str) -> boto3.session.Session:
+        """The boto3 session of these credentials (the caller holds _CLIENTS_LOCK)."""
+        credentials = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
+        # a session resolves credentials once: the AWS_ variables it read are part of its key
+        made_with = (profile, region, *credentials,
+                     *sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+        if made_with not in _SESSIONS:
+            _SESSIONS[made_with] = _new_session(profile, region, *credentials)
+        return _SESSIONS[made_with]
+
+    def account_key(self, stage: str) -> str:
+        """What the stage's account id depends on: the STS endpoint, the region and the credentials' access key
+        (an access key belongs to one account), hashed. An account kept under this key (`remember_account`) is
+        right wherever the key matches, so a store reused with other credentials or another endpoint asks again."""
+        sts = self.client(stage, "sts")
+        cfg = self.stage_config(stage)
+        try:
+            with _CLIENTS_LOCK:
+                session = self._session(self.profile_name or cfg.profile, self.region_name or cfg.region)
+            credentials = session.get_credentials()
+            access_key = credentials.get_frozen_credentials().access_key if credentials is not None else ""
+        except botocore.exceptions.BotoCoreError as exc:
+            raise access_hint(cfg, exc) from None
+        made_of = f"{sts.meta.endpoint_url}|{sts.meta.region_name}|{access_key}"
+        return hashlib.sha256(made_of.encode()).hexdigest()[:16]
 
     def aws_now(self, stage: str) -> datetime:
         """AWS's time as of its last answer to this stage's client (the local clock only before any answer)."""
@@ -420,15 +441,26 @@ class StepFunctionsApi(StageAwsApi):
     SERVICE: ClassVar[str] = "stepfunctions"
 
     def state_machine_arn(self, stage: str, name: str, stats: FetchStats | None = None) -> str:
-        """The machine's ARN, made from its name, the region and the account (one GetCallerIdentity per process and
-        credentials): listing the account's machines cost a call per 100 of them, at ListStateMachines' 2/s."""
+        """The machine's ARN, made from its name, the region and the account: GetCallerIdentity once per
+        credentials, unless the account is known (`remember_account`). Listing the account's machines would cost a
+        call per 100 of them, at ListStateMachines' 2/s."""
         client = self.client(stage)
-        sts = self.client(stage, "sts")
-        if id(sts) not in _ACCOUNTS:
-            _ACCOUNTS[id(sts)] = self.call(stage, lambda: sts.get_caller_identity()["Account"])
+        key = self.account_key(stage)
+        if key not in _ACCOUNTS:
+            sts = self.client(stage, "sts")
+            _ACCOUNTS[key] = self.call(stage, lambda: sts.get_caller_identity()["Account"])
             if stats:
                 stats.add(calls=1)
-        return f"arn:{client.meta.partition}:states:{client.meta.region_name}:{_ACCOUNTS[id(sts)]}:stateMachine:{name}"
+        return f"arn:{client.meta.partition}:states:{client.meta.region_name}:{_ACCOUNTS[key]}:stateMachine:{name}"
+
+    def known_account(self, stage: str) -> tuple[str, str] | None:
+        """(account_key, account id) of the stage's credentials, once asked (None before)."""
+        key = self.account_key(stage)
+        return (key, _ACCOUNTS[key]) if key in _ACCOUNTS else None
+
+    def remember_account(self, key: str, account: str) -> None:
+        """An account id kept from an earlier process (the frame store), under the key it was asked with."""
+        _ACCOUNTS.setdefault(key, account)
 
     def list_executions(self, stage: str, state_machine: str, stats: FetchStats | None = None,
                         stop_before: float | None = None, none_if_missing: bool = False) -> list[dict] | None:

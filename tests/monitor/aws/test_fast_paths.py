@@ -113,3 +113,31 @@ def test_aws_times_are_parsed_in_utc(emulator, truth):
     plain = _plain("stepfunctions", cfg.region).list_state_machines()["stateMachines"]
     assert ours and all(m["creationDate"].tzinfo is timezone.utc for m in ours)
     assert [m["creationDate"] for m in ours] == [m["creationDate"] for m in plain]
+
+
+def test_the_account_is_kept_with_the_stage_for_the_same_endpoint_and_credentials(emulator, tmp_path, monkeypatch):
+    """Every command made a GetCallerIdentity for the machines' ARNs: the store keeps the account, used again only
+    under the same endpoint, region and access key (a store reused against another account asks again)."""
+    from cxgm_pipeline.monitor.attempts.listing import ACCOUNT_FRAME, list_attempts_stored
+    from cxgm_pipeline.monitor.aws import clients
+    from cxgm_pipeline.monitor.aws.clients import StepFunctions
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+
+    store, asked, sfn = FrameStore(str(tmp_path)), [], StepFunctions()
+    sfn.client("prod", "sts").meta.events.register("before-call.sts.GetCallerIdentity", lambda **_: asked.append(1))
+
+    def listing() -> list:
+        monkeypatch.setattr(clients, "_ACCOUNTS", {})  # a new process
+        return [(a.key, a.execution_arns) for a in list_attempts_stored("prod", sfn, store)]
+
+    first = listing()
+    assert first and len(asked) == 1 and store.exists(ACCOUNT_FRAME, "prod")
+    assert listing() == first and len(asked) == 1  # the next command: the account from the store
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ANOTHERKEY")  # other credentials: asked again, then kept for them
+    assert listing() == first and len(asked) == 2
+    assert listing() == first and len(asked) == 2
+    kept = store.read(ACCOUNT_FRAME, "prod")
+    store.write(kept.assign(account="000000000000"), ACCOUNT_FRAME, "prod")  # a wrong account under another key
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "THIRDKEY")
+    assert listing() == first and len(asked) == 3
+
