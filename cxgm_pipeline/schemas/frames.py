@@ -404,6 +404,8 @@ class ChildFailures(_Partitioned):
     dataset_id: Series[Text] = pa.Field(nullable=True, description="DATASET_ID the failed execution's input names")
     dataset_version_id: Series[Text] = pa.Field(nullable=True, description="its DATASET_VERSION_ID (before the migration)")
     stopped_at: Series[UtcTime] = pa.Field(nullable=True, description="when the execution or Map Run stopped (UTC)")
+    read_at: Series[UtcTime] = pa.Field(nullable=True, description="map_run: when DescribeMapRun was read (AWS's "
+                                                                    "clock, UTC)")
 
 
 class SentAlerts(_Partitioned):

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from cxgm_pipeline.config import refresh_seconds
 from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.aws.clients import FetchStats, StepFunctionsApi
 from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
@@ -97,17 +98,17 @@ def _failure_row(stage: str, attempt: str, kind: str, d: dict, map_run_arn: str 
             "failing_step": failing_step(state, _state_map(map_run_arn)),
             "collection_id": item.get("collection_id"), "collection_version_id": item.get("collection_version_id"),
             "dataset_id": item.get("dataset_id"), "dataset_version_id": item.get("dataset_version_id"),
-            "stopped_at": d.get("stopDate")}
+            "stopped_at": d.get("stopDate"), "read_at": None}
 
 
-def _map_run_row(stage: str, attempt: str, d: dict) -> dict:
+def _map_run_row(stage: str, attempt: str, d: dict, read_at) -> dict:
     counts = d.get("itemCounts") or {}
     return {"stage": stage, "attempt": attempt, "kind": "map_run", "execution_arn": d.get("executionArn"),
             "map_run_arn": d["mapRunArn"], "state_name": _state_map(d["mapRunArn"]), "status": d.get("status"),
             "items_failed": counts.get("failed"), "items_total": counts.get("total"),
             "tolerated_failure_percentage": d.get("toleratedFailurePercentage"), "error": None, "cause": None,
             "failed_state": None, "failing_step": None, "collection_id": None, "collection_version_id": None,
-            "dataset_id": None, "dataset_version_id": None, "stopped_at": d.get("stopDate")}
+            "dataset_id": None, "dataset_version_id": None, "stopped_at": d.get("stopDate"), "read_at": read_at}
 
 
 def _suspects(jobs: pd.DataFrame, executions: pd.DataFrame) -> pd.DataFrame:
@@ -145,13 +146,26 @@ def fetch_child_failures(stage: str, attempt: Attempt | None, jobs: pd.DataFrame
                 rows[d["executionArn"]] = _failure_row(stage, attempt.key, "execution", d, None,
                                                        _item(match["input"]) if match else {})
 
-    def read_runs(runs: list[dict]) -> None:
-        """DescribeMapRun of the runs not known to have ended, then their failed children not read yet."""
-        fresh = [r["mapRunArn"] for r in runs
-                 if r["mapRunArn"] not in rows or rows[r["mapRunArn"]]["status"] == "RUNNING"]
+    now = sfn.aws_now(stage)
+
+    def due(arn: str, hold: bool) -> bool:
+        """A run not known, or known running: read again, the top one (`hold`) once per refresh interval while the
+        attempt runs, as the running jobs' logs are. Its children fail where no Batch job did (rare): a refresh a
+        minute would pay a call for each, at 2,000 datasets a tenth of the refresh's calls."""
+        if arn not in rows:
+            return True
+        if rows[arn]["status"] != "RUNNING":
+            return False
+        read_at = rows[arn].get("read_at")
+        return not hold or attempt.ended or read_at is None or pd.isna(read_at) or \
+            (now - read_at).total_seconds() >= refresh_seconds()
+
+    def read_runs(runs: list[dict], hold: bool = False) -> None:
+        """DescribeMapRun of the runs not known to have ended (`due`), then their failed children not read yet."""
+        fresh = [r["mapRunArn"] for r in runs if due(r["mapRunArn"], hold)]
         for d in sfn.describe_map_runs(stage, fresh, stats):
             before = rows.get(d["mapRunArn"])
-            rows[d["mapRunArn"]] = _map_run_row(stage, attempt.key, d)
+            rows[d["mapRunArn"]] = _map_run_row(stage, attempt.key, d, now)
             failed = (d.get("itemCounts") or {}).get("failed") or 0
             if not failed or (before is not None and before["items_failed"] == failed):
                 continue
@@ -168,7 +182,7 @@ def fetch_child_failures(stage: str, attempt: Attempt | None, jobs: pd.DataFrame
         return known if known and not attempt.redrive_count else sfn.map_runs(stage, arn, stats)
 
     top = [run for arn in attempt.execution_arns for run in top_runs(arn)]
-    read_runs(top)
+    read_runs(top, hold=True)
     suspects = _suspects(jobs, executions)
     explained = {(r["dataset_id"], r["collection_version_id"]) for r in rows.values() if r["kind"] != "map_run"}
     if not suspects.empty:

@@ -141,3 +141,45 @@ def test_the_account_is_kept_with_the_stage_for_the_same_endpoint_and_credential
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "THIRDKEY")
     assert listing() == first and len(asked) == 3
 
+
+def test_a_refresh_reads_the_running_top_map_run_once_per_interval(clock, truth, monkeypatch):
+    """DescribeMapRun of the running SpanCollections run, like the running jobs' logs: read again once the refresh
+    interval has passed since, and whenever the attempt has ended (its final counts)."""
+    import botocore.client
+
+    prod = migration(truth, "prod", live=True)
+    assert prod["map_mode"] == "distributed"
+    middle = prod["start"] + (prod["stop"] - prod["start"]) / 2
+    clock.set(middle - 300)
+    session = MonitorSession(stats=FetchStats())
+    attempt = session.resolve("prod", prod["attempt_key"])
+    first = session.fetch("prod", attempt, ("child_failures",))
+    top = first["child_failures"].query("kind == 'map_run' and state_name == 'SpanCollections'")
+    assert len(top) == 1 and top["status"].iloc[0] == "RUNNING" and top["read_at"].notna().all()
+    described: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        if operation_name == "DescribeMapRun":
+            described.append(api_params["mapRunArn"])
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    clock.set(middle + 300)
+
+    def top_run(frames):
+        return frames["child_failures"].set_index("map_run_arn").loc[top["map_run_arn"].iloc[0]]
+
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", str(24 * 3600))
+    held = session.fetch("prod", attempt, ("child_failures",), previous=first)
+    assert described == [] and top_run(held)["read_at"] == top["read_at"].iloc[0]
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", "1")
+    due = session.fetch("prod", attempt, ("child_failures",), previous=first)
+    assert described == list(top["map_run_arn"]) and top_run(due)["read_at"] > top["read_at"].iloc[0]
+    described.clear()
+    monkeypatch.setenv("CXGM_REFRESH_SECONDS", str(24 * 3600))
+    clock.set(prod["stop"] + 60)
+    ended = MonitorSession(stats=FetchStats()).resolve("prod", prod["attempt_key"])
+    assert ended.ended
+    final = session.fetch("prod", ended, ("child_failures",), previous=first)
+    assert top["map_run_arn"].iloc[0] in described and top_run(final)["status"] != "RUNNING"
