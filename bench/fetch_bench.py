@@ -134,9 +134,16 @@ def main() -> None:
         ratio = f"{r['wall'] / r['bound']:.2f}" if r["bound"] else "-"
         print(f"| {r['label']} | {r['wall']:.1f} | {r['calls']} | {r['throttled']} | {r['bound']:.1f} | {ratio} | "
               f"{r['rss_mb'] if r['rss_mb'] is not None else '-'} | {top} |")
+    # issue 24 sets the wall and memory targets at 10,000 and 20,000 datasets; at 2,000 a command's start (imports,
+    # ~2 s) weighs against a 3 s bound, and only the refresh's targets are set
+    at_scale = len(prod["datasets"]) >= 10_000
+
+    def scaled(met: bool) -> bool | None:
+        return met if at_scale else None
+
     checks = [
         ("first fetch <= 2x its quota lower bound",
-         not args.quotas or first["wall"] <= 2 * max(first["bound"], 0.1),
+         scaled(not args.quotas or first["wall"] <= 2 * max(first["bound"], 0.1)),
          f"{first['wall']:.1f} s vs bound {first['bound']:.1f} s"),
         ("--refresh of an ended attempt with stored frames <= 5 calls", ended["calls"] <= 5, f"{ended['calls']}"),
     ]
@@ -144,10 +151,10 @@ def main() -> None:
         checks.append(("peak RSS < 1 GB (CLI)", first["rss_mb"] < 1024, f"CLI {first['rss_mb']} MB"))
     else:
         checks += [
-            ("one Dagster run <= 2x the CLI's first fetch", run["wall"] <= 2 * first["wall"],
+            ("one Dagster run <= 2x the CLI's first fetch", scaled(run["wall"] <= 2 * first["wall"]),
              f"{run['wall']:.1f} s vs {first['wall']:.1f} s"),
             ("the same, less portal_state (the public Curation API, paced at $CXGM_PORTAL_RATE)",
-             run["wall"] - (run["portal_s"] or 0) <= 2 * first["wall"],
+             scaled(run["wall"] - (run["portal_s"] or 0) <= 2 * first["wall"]),
              f"{run['wall'] - (run['portal_s'] or 0):.1f} s vs {first['wall']:.1f} s (portal_state {run['portal_s'] or 0:.1f} s)"),
             ("peak RSS < 1 GB (CLI), < 1.5 GB (Dagster run)",
              max(first["rss_mb"], cli_half["rss_mb"], cli_refresh["rss_mb"]) < 1024
@@ -166,7 +173,8 @@ def main() -> None:
         ]
     print("\n| target | met | measured |\n|---|---|---|")
     for label, met, measured in checks:
-        print(f"| {label} | {'yes' if met else 'NO'} | {measured} |")
+        shown = "- (set at 10,000+ datasets)" if met is None else "yes" if met else "NO"
+        print(f"| {label} | {shown} | {measured} |")
 
 
 def child(command: list[str], env: dict[str, str]) -> dict:

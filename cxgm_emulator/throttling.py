@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,7 +57,14 @@ def action_of(environ: dict) -> str:
     if path.startswith("/v1/"):  # Batch: /v1/describejobs
         name = path[4:].strip("/")
         return {"describejobs": "DescribeJobs", "listjobs": "ListJobs"}.get(name, name)
-    return {"GET": "GetObject", "PUT": "PutObject"}.get(environ.get("REQUEST_METHOD", ""), "")
+    method = environ.get("REQUEST_METHOD", "")
+    # the signature's credential scope names the service: `Credential=KEY/DATE/REGION/SERVICE/aws4_request`
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    service = scope[1] if scope else ""
+    if service in ("", "s3") and method in ("GET", "PUT"):
+        return {"GET": "GetObject", "PUT": "PutObject"}[method]
+    # a query-protocol call (STS) names its action in the form body, which is not read here
+    return f"{service or 'unsigned'} {method}".strip()
 
 
 class InjectionMiddleware:

@@ -157,3 +157,22 @@ def test_filter_log_events_or_pattern_over_http(emulator, truth):
     events = [e for p in logs.get_paginator("filter_log_events").paginate(
         logGroupName=group, filterPattern='?"output" ?"skipping dataset"') for e in p["events"]]
     assert events and all('"output"' in e["message"] or "skipping dataset" in e["message"] for e in events)
+
+
+@pytest.mark.parametrize("environ,action", [
+    ({"HTTP_X_AMZ_TARGET": "AWSStepFunctions.ListExecutions", "REQUEST_METHOD": "POST"}, "ListExecutions"),
+    ({"PATH_INFO": "/v1/describejobs", "REQUEST_METHOD": "POST"}, "DescribeJobs"),
+    ({"PATH_INFO": "/bucket/key", "REQUEST_METHOD": "GET",
+      "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=K/20261206/us-west-2/s3/aws4_request, SignedHeaders=host"},
+     "GetObject"),
+    ({"PATH_INFO": "/", "REQUEST_METHOD": "POST",
+      "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=K/20261206/us-west-2/sts/aws4_request, SignedHeaders=host"},
+     "sts POST"),
+    ({"PATH_INFO": "/bucket", "REQUEST_METHOD": "HEAD",
+      "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=K/20261206/us-west-2/s3/aws4_request, SignedHeaders=host"},
+     "s3 HEAD")])
+def test_every_call_is_counted_under_a_name(environ, action):
+    """The benchmark's calls by API: a query-protocol call (STS) names its service rather than nothing."""
+    from cxgm_emulator.throttling import action_of
+
+    assert action_of(environ) == action
