@@ -169,7 +169,8 @@ def _rate(times: pd.Series, now: pd.Timestamp, start: pd.Timestamp) -> tuple[flo
 def _ratios(rollup: pd.DataFrame, rehearsal: Rehearsal | None) -> tuple[tuple[float, float, float], str]:
     """How much slower this stage runs the datasets both ran to success: 10th, 50th, 90th percentile."""
     if rehearsal is None or rehearsal.rollup.empty:
-        return ASSUMED_RATIO, "no rehearsal: durations assumed within 2x"
+        # a rehearsal that ran but is not rolled up yet is not looked for (only stored rollups are): say both
+        return ASSUMED_RATIO, "no rehearsal rolled up yet (same key, another stage): durations assumed 0.5-2x"
     cols = ["dataset_id", "total_duration_s"]
     ok = DatasetState.SUCCEEDED.value
     rollup, rehearsed = one_row_per_dataset(rollup), one_row_per_dataset(rehearsal.rollup)  # a dataset gathered twice: one
