@@ -49,7 +49,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log, store=store, keys={attempt})
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
-    answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress)
+    answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress, portal=portal_state)
     r = AttemptReport(ref, {Frame.enriched_jobs: enriched_jobs, Frame.dataset_rollup: dataset_rollup,
                             Frame.error_signatures: error_signatures, Frame.rerun_manifest: rerun_manifest,
                             Frame.sfn_executions: sfn_executions, Frame.portal_state: portal_state}, progress, answer)

@@ -125,14 +125,15 @@ def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlis
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
                 with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0,
-                ended_at: pd.Timestamp | None = None) -> str:
+                ended_at: pd.Timestamp | None = None, old_schema: int | None = None) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
     `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
     AWS's time the frames were read (`progress.observed_now` of the jobs and the rollup; default: the
     progress's, else the rollup's alone, a lower bound); `unlisted`: without `progress`, its estimate of the
     datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives;
-    `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it."""
+    `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it; `old_schema`: of an
+    ended attempt, the datasets the portal still serves on the old schema (None: the portal not read)."""
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
     health = attempt_health(state, rollup, why_empty)
@@ -161,6 +162,8 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
             parts.append(_eta(e.likely, e.low, e.high, now))
         elif progress is not None:
             parts.append(f"no ETA: {progress.why_no_eta}")
+    elif old_schema:  # what a finished migration leaves undone is what the portal still serves
+        parts.append(f"{old_schema:,} still on the old schema in the portal")
     if now is not None:
         data = f"data from {pd.Timestamp(now):%Y-%m-%d %H:%M} UTC"
         if ended_at is not None and pd.Timestamp(now) < pd.Timestamp(ended_at):
@@ -171,10 +174,13 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
 
 def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
-                   with_eta: bool = True, unlisted: int = 0) -> tuple[str, Health]:
+                   with_eta: bool = True, unlisted: int = 0,
+                   portal: pd.DataFrame | None = None) -> tuple[str, Health]:
     """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
-    why it has no dataset, its enriched_jobs."""
+    why it has no dataset, its enriched_jobs; `portal`: its portal_state, for what an ended one left on the old
+    schema."""
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
+    from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
     from cxgm_pipeline.monitor.views.progress import observed_now
 
     if attempt is None:
@@ -184,7 +190,8 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
         why = attempt_summary(attempt, jobs, rollup)
         now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
     state = attempt.state.value
-    return answer_line(state, rollup, progress, why, with_eta, now, unlisted), \
+    old_schema = old_schema_served(portal) if portal is not None and portal_checked(portal) else None
+    return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema), \
         attempt_health(state, rollup, why, getattr(attempt, "outcome", None))
 
 

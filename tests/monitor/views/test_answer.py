@@ -153,3 +153,14 @@ def test_stored_counts_older_than_the_end_say_so():
     line = answer_line("succeeded", rollup, None, now=now, ended_at=pd.Timestamp("2026-12-06 06:38", tz="UTC"))
     assert line.endswith("data from 2026-12-06 06:32 UTC, before its end at 2026-12-06 06:38 UTC: --refresh reads the rest")
     assert answer_line("succeeded", rollup, None, now=now, ended_at=now - pd.Timedelta(minutes=1)).endswith("06:32 UTC")
+
+
+@pytest.mark.unit
+def test_an_ended_attempt_says_what_the_portal_still_serves_on_the_old_schema():
+    """At 100% the question left is what the portal serves: the count leads, not only its own section."""
+    rollup = empty_frame(DatasetRollup).reindex(range(2)).assign(dataset_id=["a", "b"], state=["succeeded", "failed"])
+    now = pd.Timestamp("2026-12-06 06:32", tz="UTC")
+    line = answer_line("succeeded", rollup, None, now=now, old_schema=546)
+    assert " - 546 still on the old schema in the portal - data from" in line
+    assert "old schema" not in answer_line("succeeded", rollup, None, now=now, old_schema=0)
+    assert "old schema" not in answer_line("running", rollup, None, with_eta=False, now=now, old_schema=546)
