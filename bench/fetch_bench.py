@@ -141,8 +141,11 @@ def main() -> None:
     def scaled(met: bool) -> bool | None:
         return met if at_scale else None
 
+    def share(part: dict, whole: dict) -> str:
+        return f"{part['calls']} of {whole['calls']} ({100 * part['calls'] / max(whole['calls'], 1):.1f}%)"
+
     checks = [
-        ("first fetch <= 2x its quota lower bound",
+        ("first fetch <= 2x its quota lower bound" + ("" if at_scale else " (set at 10,000+ datasets)"),
          scaled(not args.quotas or first["wall"] <= 2 * max(first["bound"], 0.1)),
          f"{first['wall']:.1f} s vs bound {first['bound']:.1f} s"),
         ("--refresh of an ended attempt with stored frames <= 5 calls", ended["calls"] <= 5, f"{ended['calls']}"),
@@ -151,7 +154,8 @@ def main() -> None:
         checks.append(("peak RSS < 1 GB (CLI)", first["rss_mb"] < 1024, f"CLI {first['rss_mb']} MB"))
     else:
         checks += [
-            ("one Dagster run <= 2x the CLI's first fetch", scaled(run["wall"] <= 2 * first["wall"]),
+            ("one Dagster run <= 2x the CLI's first fetch" + ("" if at_scale else " (set at 10,000+ datasets)"),
+             scaled(run["wall"] <= 2 * first["wall"]),
              f"{run['wall']:.1f} s vs {first['wall']:.1f} s"),
             ("the same, less portal_state (the public Curation API, paced at $CXGM_PORTAL_RATE)",
              scaled(run["wall"] - (run["portal_s"] or 0) <= 2 * first["wall"]),
@@ -164,16 +168,16 @@ def main() -> None:
             # the refresh's own attempt, read the same way: the ended attempt's first fetch reads no S3 item list (its
             # report step deleted them), which a running attempt's answered collections each cost
             ("refresh at 1% <= 5% of the same attempt's first fetch (CLI)", cli_refresh["calls"] <= 0.05 * cli_half["calls"],
-             f"{cli_refresh['calls']} of {cli_half['calls']}"),
+             share(cli_refresh, cli_half)),
             ("refresh at 1% <= 5% of the same attempt's first fetch (Dagster)",
-             dagster_refresh["calls"] <= 0.05 * dagster_half["calls"], f"{dagster_refresh['calls']} of {dagster_half['calls']}"),
-            ("the same against the ended attempt's first fetch (CLI, Dagster)",
-             cli_refresh["calls"] <= 0.05 * first["calls"] and dagster_refresh["calls"] <= 0.05 * run["calls"],
-             f"{cli_refresh['calls']} of {first['calls']}, {dagster_refresh['calls']} of {run['calls']}"),
+             dagster_refresh["calls"] <= 0.05 * dagster_half["calls"], share(dagster_refresh, dagster_half)),
+            ("for reference, not a target: against the ended attempt's first fetch (CLI, Dagster), which reads no S3 "
+             "item list", None,
+             f"{share(cli_refresh, first)}, {share(dagster_refresh, run)}"),
         ]
     print("\n| target | met | measured |\n|---|---|---|")
     for label, met, measured in checks:
-        shown = "- (set at 10,000+ datasets)" if met is None else "yes" if met else "NO"
+        shown = "-" if met is None else "yes" if met else "NO"
         print(f"| {label} | {shown} | {measured} |")
 
 
