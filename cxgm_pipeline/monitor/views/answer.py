@@ -102,7 +102,8 @@ def eta_phrase(progress) -> str | None:
     """`ETA 20:51 UTC (15:17-21:37)` of a running attempt's `Progress`, as its answer line says it; None without one."""
     if progress is None or progress.ended or progress.eta is None:
         return None
-    return _eta(progress.eta.likely, progress.eta.low, progress.eta.high, progress.now)
+    return _eta(progress.eta.likely, progress.eta.low, progress.eta.high, progress.now) + (
+        ", rough" if progress.eta.rough else "")
 
 
 def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlisted: int = 0) -> HowFar:
@@ -159,7 +160,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
             parts.append("ETA on migration_report")
         elif progress is not None and progress.eta is not None:
             e = progress.eta
-            parts.append(_eta(e.likely, e.low, e.high, now))
+            parts.append(_eta(e.likely, e.low, e.high, now) + (", rough: no rehearsal to scale from" if e.rough else ""))
         elif progress is not None:
             parts.append(f"no ETA: {progress.why_no_eta}")
     elif old_schema:  # what a finished migration leaves undone is what the portal still serves

@@ -57,13 +57,16 @@ class Eta:
     likely: pd.Timestamp
     high: pd.Timestamp
     basis: str  # what the estimate stands on, in a line
+    # no rehearsal to scale from: early on, the datasets ended so far are the quick ones, so the range is rough
+    rough: bool = False
 
     def text(self, now: pd.Timestamp) -> str:
         def rel(t: pd.Timestamp) -> str:
             return _hours(max((t - now).total_seconds(), 0.0) / 3600)
 
         return (f"ETA {self.likely:%Y-%m-%d %H:%M} UTC (in {rel(self.likely)}; range {self.low:%m-%d %H:%M} to "
-                f"{self.high:%m-%d %H:%M}, {rel(self.low)} to {rel(self.high)})")
+                f"{self.high:%m-%d %H:%M}, {rel(self.low)} to {rel(self.high)})"
+                + ("; rough: no rehearsal to scale from" if self.rough else ""))
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,8 @@ def estimate_end(rollup: pd.DataFrame, now: pd.Timestamp, start: pd.Timestamp, r
         if not pd.isna(last) and rehearsal.stop > last:
             closing = rehearsal.stop - last  # cleanup and report after the last dataset
     low, likely, high = (max(ends[k]) + closing for k in ("low", "likely", "high"))
-    return Eta(min(low, likely), likely, max(high, likely), "; ".join(basis)), None
+    return Eta(min(low, likely), likely, max(high, likely), "; ".join(basis),
+               rough=rehearsal is None or rehearsal.rollup.empty), None
 
 
 def unlisted_datasets(collections: pd.DataFrame | None, rollup: pd.DataFrame) -> int:

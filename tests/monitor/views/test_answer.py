@@ -123,6 +123,8 @@ def test_running_line_has_the_eta_and_its_range():
                      r"ETA \d\d-\d\d \d\d:\d\d UTC \(\d\d-\d\d \d\d:\d\d to \d\d-\d\d \d\d:\d\d\)", line), line
     assert line.endswith("data from 2026-11-25 12:04 UTC")
     assert "ETA on migration_report" in answer_line("running", rollup, None, with_eta=False)
+    # no rehearsal: the datasets ended so far are the quick ones, and the line says its ETA is rough
+    assert progress.eta.rough and ", rough: no rehearsal to scale from - data from" in line, line
 
 
 def test_without_a_progress_the_total_counts_the_datasets_not_listed_yet():
