@@ -276,7 +276,9 @@ def digest(where: str, alerts: list[Alert]) -> Alert:
     if len(alerts) == 1:
         return replace(alerts[0], subject=subject)
     new = Counter(a.category or "unknown" for a in alerts if a.kind == "new_signature")
-    head = ("New causes by category: " + ", ".join(f"{c} {n}" for c, n in new.most_common()) + "\n\n") if new else ""
+    # "first seen" (since the last digest), not "new": the finished alert's "New in prod" is against the rehearsal
+    head = ("Causes first seen, by category (causes, not datasets): "
+            + ", ".join(f"{c} {n}" for c, n in new.most_common()) + "\n\n") if new else ""
     alerts = sorted(alerts, key=lambda a: (a.kind == "new_signature", -new.get(a.category or "unknown", 0)))
     body = head + "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
     return Alert("digest", ",".join(a.key for a in alerts), subject, body)
@@ -323,20 +325,20 @@ def digest_subject(where: str, alerts: list[Alert], limit: int = SUBJECT_CHARS) 
 
 
 def _new_causes(new: list[Alert]) -> list[str]:
-    """The wordings of the new causes, the fullest first: one cause with its step; several by category, as many
-    categories as fit."""
+    """The wordings of the causes first seen since the last digest, the fullest first: one cause with its step;
+    several counted by category, as many categories as fit."""
     if not new:
         return []
     if len(new) == 1:
         only = new[0]
-        return [f"new cause: {w}" for w in (only.gist, only.category or "unknown") if w]
+        return [f"cause first seen: {w}" for w in (only.gist, only.category or "unknown") if w]
     counts = Counter(a.category or "unknown" for a in new).most_common()
     wordings = []
     for shown in range(len(counts), 0, -1):
         rest = sum(n for _, n in counts[shown:])
-        wordings.append("new causes: " + ", ".join(f"{c} {n}" for c, n in counts[:shown])
+        wordings.append("causes first seen: " + ", ".join(f"{c} {n}" for c, n in counts[:shown])
                         + (f", {rest} more" if rest else ""))
-    return [*wordings, f"{len(new)} new causes"]
+    return [*wordings, f"{len(new)} causes first seen", f"+{len(new)} causes"]
 
 
 def _cut(text: str, limit: int) -> str:

@@ -52,8 +52,8 @@ def test_a_digest_counts_new_causes_by_category_and_the_table_fits():
     alerts = [Alert("new_signature", f"signature:s{i}", f"[cxgm] p/A: new error ({c})", f"1 job(s) in cxg: s{i}", c)
               for i, c in enumerate(["out_of_memory"] * 5 + ["validation"] * 2)]
     d = digest("prod/A", alerts)
-    assert d.subject == "[cxgm] prod/A: new causes: out_of_memory 5, validation 2"
-    assert d.body.startswith("New causes by category: out_of_memory 5, validation 2")
+    assert d.subject == "[cxgm] prod/A: causes first seen: out_of_memory 5, validation 2"
+    assert d.body.startswith("Causes first seen, by category (causes, not datasets): out_of_memory 5, validation 2")
     frame = pd.DataFrame([{"stage": "prod", "attempt": "A", "kind": "digest", "subject": f"[cxgm] subject {i}",
                            "partition_url": "http://ui/p", "report_url": "http://r/index.html",
                            "sent_at": pd.Timestamp("2026-12-01", tz="UTC") + pd.Timedelta(minutes=i)}
@@ -80,17 +80,17 @@ def _rate(standing=RUNNING):
 
 def test_a_running_attempts_digest_says_how_far_it_is_and_what_is_new():
     subject = digest("prod/ATTEMPT_2", _causes(["out_of_memory"] * 3 + ["validation"] * 2)).subject
-    assert subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; new causes: out_of_memory 3, "
+    assert subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; causes first seen: out_of_memory 3, "
                        "validation 2; ETA 20:51 UTC"), "the ETA last, without its range: what room is left"
     # one new cause: its category and step
     one = digest("prod/ATTEMPT_2", _causes(["validation"], step="validate_anndata"))
-    assert one.subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; new cause: validation in "
+    assert one.subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; cause first seen: validation in "
                            "validate_anndata; ETA 20:51 UTC")
     assert one.body == "1 job(s) in validate_anndata: s0", "a single alert's body is its own"
     # the threshold crossed comes before the causes, which shrink to what fits
     crossed = digest("prod/ATTEMPT_2", [*_causes(["out_of_memory", "validation", "timeout", "storage", "storage"]), _rate()])
-    assert crossed.subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; failure rate 12.3% > 10%; new "
-                               "causes: storage 2, 3 more")
+    assert crossed.subject == ("[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, 23 failed; failure rate 12.3% > 10%; causes "
+                               "first seen: storage 2, 3 more")
     progress = Alert("progress", "progress:2026-11-25", "[cxgm] prod/ATTEMPT_2: 1,545 of ~2,035 ended, ETA 2026-11-25 "
                      "20:51 UTC", "b", standing=RUNNING)
     assert digest("prod/ATTEMPT_2", [progress]).subject == \
@@ -104,7 +104,7 @@ def test_a_finished_attempts_digest_leads_with_its_end():
     assert digest("prod/ATTEMPT_2", [finished]).subject == \
         "[cxgm] prod/ATTEMPT_2 finished (tolerance exceeded): 1,992 ended, 83 failed; 12 still on the old schema in the portal"
     both = digest("prod/ATTEMPT_2", [*_causes(["validation"] * 2, ended), _rate(ended), finished]).subject
-    assert both == "[cxgm] prod/ATTEMPT_2 finished (tolerance exceeded): 1,992 ended, 83 failed; failure rate 12.3% > 10%; 2 new causes"
+    assert both == "[cxgm] prod/ATTEMPT_2 finished (tolerance exceeded): 1,992 ended, 83 failed; failure rate 12.3% > 10%; +2 causes"
     aborted = Standing(HowFar(1865, 1985, 95, approx=False))
     assert digest("dev/A", [Alert("finished", "finished", "s", "b", standing=aborted)]).subject == \
         "[cxgm] dev/A finished: 1,865 of 1,985 ended, 95 failed", "not every dataset ended: of how many"
@@ -231,7 +231,7 @@ def test_an_ended_attempt_not_yet_finished_reads_only_its_rollup_and_signatures(
     assert new[1].subject == "[cxgm] prod/A: failure rate 66.7% > 10%"
     assert sorted(store.reads) == ["dataset_rollup", "error_signatures"], "no re-run list, portal or jobs read"
     assert digest("prod/A", new).subject == \
-        "[cxgm] prod/A: 3 of 3 ended, 2 failed; failure rate 66.7% > 10%; new cause: out_of_memory in cxg"
+        "[cxgm] prod/A: 3 of 3 ended, 2 failed; failure rate 66.7% > 10%; cause first seen: out_of_memory in cxg"
     assert stored_alerts(_attempt(), [_attempt()], store, {a.key for a in new}, False, 0.1) == []
 
 
@@ -249,7 +249,7 @@ def test_a_running_attempts_digest_counts_of_the_expected_total():
     announced = {progress_key(observed_now(rollup))}  # today's progress alert went: no progress read for it
     new = stored_alerts(attempt, [attempt], store, announced, finished=False, threshold=0.5)
     assert [a.kind for a in new] == ["new_signature"]
-    assert digest("prod/A", new).subject.startswith("[cxgm] prod/A: 2 of ~9 ended, 1 failed; new cause: out_of_memory in cxg")
+    assert digest("prod/A", new).subject.startswith("[cxgm] prod/A: 2 of ~9 ended, 1 failed; cause first seen: out_of_memory in cxg")
     assert "2 of ~9 (22%) ended - 1 failed" in answer_line("running", rollup, stored_progress(attempt, store, [], rollup))
 
 
