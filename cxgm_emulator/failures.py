@@ -303,9 +303,21 @@ VARIANTS: dict[C, tuple] = {
                   _throttled("SlowDown", ["PutObject", "UploadPart", "CompleteMultipartUpload"],
                              "Please reduce your request rate."), _pull_rate_limit),
     C.APPLICATION: (_exception, _seurat, _step_name),
-    C.CANCELLED: (_cancelled("Terminated by Step Functions: the execution was aborted by the operator"),
-                  _cancelled("Task killed by the user"), _cancelled("Terminating job.")),
+    # an operator's stop; a stop by Step Functions itself has its own wording (`stopped_by_step_functions`)
+    C.CANCELLED: (_cancelled("Task killed by the user"), _cancelled("Task stopped by user"),
+                  _cancelled("Terminating job.")),
 }
+
+
+def stopped_by_step_functions(step: Step, stage: str, rng: random.Random) -> FailureLook:
+    """A .sync Batch task whose state Step Functions stopped (an abort, a failed Map Run, a Parallel's other branch
+    failing): it terminates the job with this reason (stackoverflow.com/questions/45596276, an AWS user's job)."""
+    # one draw, as an operator's stop takes (its wording of three): the scenarios' later draws stay as they were
+    own = random.Random(f"{stage}/{step}/{rng.choice((0, 1, 2))}/{rng.getstate()[1][-1]}")
+    arn = (f"arn:aws:states:us-west-2:123456789012:execution:dp-{stage}-{stage}stack-sfn:"
+           f"{_hex(own, 8)}-{_hex(own, 4)}-{_hex(own, 4)}-{_hex(own, 4)}-{_hex(own, 12)}")
+    return _cancelled(f"The Task state in AWS Step Functions execution [{arn}] which was managing this resource "
+                      f"was aborted")(step, stage, rng, "")
 
 
 def look(category: C, step: Step, stage: str, rng: random.Random, variant: int | None = None) -> FailureLook:

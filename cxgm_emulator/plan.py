@@ -1141,10 +1141,11 @@ class _MigrationBuilder:
                     j.attempts = [a for a in j.attempts if a.stop <= failed.stop]
                     if current.start is not None and current.start < cut:
                         current.stop, current.truncated = cut, True
-                        current.look = failures.look(C.CANCELLED, j.step, stage.name, rng)
+                        current.look = failures.stopped_by_step_functions(j.step, stage.name, rng)
                         j.attempts.append(current)
                     else:
-                        j.attempts.append(AttemptPlan(None, cut, failures.look(C.CANCELLED, j.step, stage.name, rng), None, "", ""))
+                        j.attempts.append(AttemptPlan(None, cut, failures.stopped_by_step_functions(j.step, stage.name, rng),
+                                                      None, "", ""))
                     j.category = C.CANCELLED
         t = max(j.stop for j in branch_jobs) + 2
         if failed is None:
@@ -1192,7 +1193,7 @@ class _MigrationBuilder:
 
 def _cancel(job: JobPlan, at: float, stage: str, rng: random.Random) -> None:
     """A job Step Functions stops at `at` (an abort, a failed Map Run): its attempt in progress is terminated."""
-    look = failures.look(C.CANCELLED, job.step, stage, rng)
+    look = failures.stopped_by_step_functions(job.step, stage, rng)
     done = [a for a in job.attempts if a.stop <= at]
     current = next((a for a in job.attempts if a.stop > at), None)
     if current is not None and current.start is not None and current.start <= at:

@@ -55,6 +55,29 @@ def test_failed_jobs_show_their_cause(emulator, truth):
         assert len(job["attempts"]) == t["attempts"]
 
 
+def test_jobs_step_functions_stopped_say_so_in_its_words(emulator, truth):
+    """An abort, a failed Map Run or a Parallel's failed branch: Step Functions terminates the .sync task's job
+    with its own reason (stackoverflow.com/questions/45596276), never an operator's wording in a run nobody
+    stopped."""
+    from cxgm_pipeline.monitor.classify.classifier import diagnose
+
+    stopped = re.compile(r"^The Task state in AWS Step Functions execution \[arn:aws:states:[^\]]+\] which was "
+                         r"managing this resource was aborted$")
+    seen = 0
+    for stage in ("dev", "prod"):
+        jobs = {j["jobId"]: j for j in all_jobs(emulator, f"schema_migration-{stage}")}
+        for m in truth["migrations"]:
+            if m["stage"] != stage:
+                continue
+            for t in m["jobs"]:
+                if t["error_category"] == Fault.CANCELLED and t["job_id"] in jobs:
+                    reason = jobs[t["job_id"]]["statusReason"]
+                    assert stopped.match(reason), reason
+                    assert diagnose(reason, None, None).category == "cancelled"
+                    seen += 1
+    assert seen
+
+
 def test_logs_mix_json_and_runtime_lines(emulator, truth):
     logs = client("logs", emulator)
     jobs = [j for j in all_jobs(emulator, "schema_migration-dev")
