@@ -237,11 +237,13 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         assert list(report)[0] == "answer" and list(rollup_meta)[0] == "answer"
         # the one grid that colours attempts by health is a check's: the partition's page links it
         assert "view=checks&checkDetail=attempt_is_healthy" in rollup_meta["health_grid"].value
-        answer = report["answer"].value.strip("*")
+        answer = full = report["answer"].value.strip("*")
         listed = [d for d in once_each(observable(m)) if d["state"] != "skipped"]
         failed = sum(d["state"] == "failed" for d in listed)
         ended = sum(d["state"] in ("succeeded", "failed") for d in listed)  # never started: not ended
         if listed:
+            # the report adds what the portal still serves on the old schema (portal_state is read after the rollup)
+            answer = re.sub(r" - [\d,]+ still on the old schema in the portal", "", answer)
             assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - data from " in answer, answer
             assert rollup_meta["answer"].value.split(" - data")[0] == answer.split(" - data")[0]
         else:
@@ -250,7 +252,7 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
             assert len(report[name].value) < 1000, (name, "the UI renders Markdown inline only under 1,000 characters")
         assert report["failures"].value.startswith(f"**{failed:,} failed datasets**") if failed else True
         index = (chain["data"] / "reports" / m["stage"] / m["attempt_key"] / "index.md").read_text()
-        assert index.splitlines()[2] == f"**{answer}**"
+        assert index.splitlines()[2] == f"**{full}**"
         assert "## Failures by cause" in index and "## What to re-run, and how" in index
     # a placeholder says so on every page: both assets' answer and health, the report; no zeros, plots or
     # "nothing to re-run" that read as an attempt that ran clean
