@@ -6,6 +6,8 @@ biggest cause). Compact Markdown for Dagster's metadata pane, which renders a Ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 
 import pandas as pd
@@ -127,15 +129,18 @@ def _md(text: object) -> str:
     return md_cell(breakable(str(text)))
 
 
-def fit_list(head: str, items: list[str], limit: int = INLINE_LIMIT, rest: str = "more in the HTML report") -> str:
+def fit_list(head: str | Callable[[int], str], items: list[str], limit: int = INLINE_LIMIT,
+             rest: str = "more in the HTML report") -> str:
     """`head` and as many list items as fit in `limit` characters, saying how many are left out (and where they
-    are: `rest`). Lists, not tables: a list wraps to the pane's width, a table is as wide as its longest cells."""
+    are: `rest`); `head` may be made of the number of items shown, so that it counts what the list shows. Lists,
+    not tables: a list wraps to the pane's width, a table is as wide as its longest cells."""
+    head_of = head if callable(head) else (lambda _: head)
     for n in range(len(items), -1, -1):
         more = f"\n_+{len(items) - n} {rest}_" if n < len(items) else ""
-        text = head + "".join(f"- {item}\n" for item in items[:n]) + more
+        text = head_of(n) + "".join(f"- {item}\n" for item in items[:n]) + more
         if len(text) < limit:
             return text
-    return head[: limit - 1]
+    return head_of(0)[: limit - 1]
 
 
 def failures_markdown(rollup: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
@@ -160,7 +165,7 @@ def top_failed_markdown(rollup: pd.DataFrame, top: int = 10, limit: int = INLINE
     items = [f"{md_cell_plain(r.dataset_id)}: **{_md(r.error_category)}** in {_md(r.failing_step)}: "
              f"{_md(_short_ids(r.cause))}"  # escaped once: twice shows `out\_of\_memory` in the pane
              for r in table.itertuples()]
-    return fit_list(f"{len(table)} of {n:,} failed datasets, one per category first:\n\n", items, limit)
+    return fit_list(lambda shown: f"{shown} of {n:,} failed datasets, one per category first:\n\n", items, limit)
 
 
 def md_cell_plain(text: object) -> str:

@@ -96,6 +96,9 @@ def test_long_tables_are_cut_to_fit_and_say_so():
     assert empty_frame(RerunManifest).pipe(rerun_markdown) == "Nothing to re-run."
     assert failures_markdown(empty_frame(DatasetRollup)) == "No failed dataset."
     assert isinstance(by_category(rollup), pd.DataFrame)
+    top = top_failed_markdown(rollup)  # its heading counts the lines it shows, the rest said to be elsewhere
+    shown = top.count("\n- ")
+    assert top.startswith(f"{shown} of 120 failed datasets") and f"_+{10 - shown} more in the HTML report_" in top
 
 
 def test_a_top_failed_cause_is_escaped_once():
