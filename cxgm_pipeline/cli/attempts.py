@@ -50,7 +50,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         console.print(f"no migration has run in {env}")
         return
     frame = attempt_states(found, rollups, outcomes).astype({c: object for c in COUNTS})
-    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes)
+    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes, outcomes)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     frame["note"] = frame["attempt"].map(notes)
     if out:
@@ -72,9 +72,10 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
             console.print(f"campaign {campaign}: {' -> '.join(keys)} (one outcome per dataset: campaign_state)")
 
 
-def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None):
+def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None,
+                   outcomes: dict | None = None):
     """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
-    line (monitor.answer)."""
+    line (monitor.answer), with each attempt's outcome (`outcomes` by (stage, key))."""
     from cxgm_pipeline.monitor.views.answer import answer_line
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
@@ -87,7 +88,8 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
         p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
         eta = p.eta if p is not None else None
         attempt = by_key[(stage, key)]
-        columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop)
+        columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
+                                             outcome=(outcomes or {}).get((stage, key)))
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start

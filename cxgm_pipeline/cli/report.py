@@ -21,7 +21,8 @@ def report(env: str = ENV, tag: str | None = TAG, start: str | None = START, end
     answer = None
     if result.attempt is not None:
         answer, _ = attempt_answer(result.attempt, result.frames[Frame.dataset_rollup], result.frames[Frame.enriched_jobs],
-                                   progress, portal=result.frames.get(Frame.portal_state))
+                                   progress, portal=result.frames.get(Frame.portal_state),
+                                   child_failures=result.frames.get(Frame.child_failures))
     write_attempt_report(out, AttemptReport(AttemptRef(env, result.key), result.frames, progress, answer))
     err.print(f"wrote {out / 'index.html'}, {out / 'index.md'}, the plots and {out / 'rerun.csv'}")
 

@@ -269,7 +269,7 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     unlisted = unlisted_while_running(b.attempt, frame, b.frames[Frame.enriched_jobs], b.frames[Frame.step_outputs],
                                       b.frames[Frame.child_failures])
     answer, health = attempt_answer(b.attempt, frame, b.frames[Frame.enriched_jobs], with_eta=False,
-                                    unlisted=unlisted)
+                                    unlisted=unlisted, child_failures=b.frames[Frame.child_failures])
     from cxgm_pipeline.monitor.report.links import health_grid
 
     return {"answer": answer, "health": breakable(health.reason) or "no failure",

@@ -49,7 +49,10 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log, store=store, keys={attempt})
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup))
-    answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress, portal=portal_state)
+    failures = store.read(Frame.child_failures, stage, attempt) if store.exists(Frame.child_failures, stage, attempt) \
+        else None  # the outcome's (a Map Run past its tolerance), as the health check reads it
+    answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress, portal=portal_state,
+                                    child_failures=failures)
     r = AttemptReport(ref, {Frame.enriched_jobs: enriched_jobs, Frame.dataset_rollup: dataset_rollup,
                             Frame.error_signatures: error_signatures, Frame.rerun_manifest: rerun_manifest,
                             Frame.sfn_executions: sfn_executions, Frame.portal_state: portal_state}, progress, answer)

@@ -204,7 +204,8 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
         # its jobs say why it has no dataset, and when they were read: the moment every page names
         jobs = store.read(Frame.enriched_jobs, attempt.stage, attempt.key) \
             if store.exists(Frame.enriched_jobs, attempt.stage, attempt.key) else None
-        answer, _ = attempt_answer(attempt, datasets, jobs, progress, portal=portal)
+        answer, _ = attempt_answer(replace(attempt, outcome=outcome) if outcome else attempt, datasets, jobs, progress,
+                                   portal=portal)
     new = evaluate(attempt.stage, attempt.key, datasets, signatures, rerun, finished, threshold, announced, progress,
                    causes=causes, portal=portal, outcome=outcome, answer=answer, state=attempt.state.value)
     if new and progress is None and not attempt.ended and not datasets.empty:

@@ -126,7 +126,8 @@ def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlis
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
                 with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0,
-                ended_at: pd.Timestamp | None = None, old_schema: int | None = None) -> str:
+                ended_at: pd.Timestamp | None = None, old_schema: int | None = None,
+                outcome: str | None = None) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
     `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
@@ -134,7 +135,8 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     progress's, else the rollup's alone, a lower bound); `unlisted`: without `progress`, its estimate of the
     datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives;
     `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it; `old_schema`: of an
-    ended attempt, the datasets the portal still serves on the old schema (None: the portal not read)."""
+    ended attempt, the datasets the portal still serves on the old schema (None: the portal not read); `outcome`:
+    its `AttemptOutcome` value when known, which leads when its SUCCEEDED execution hides a failed attempt."""
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
     health = attempt_health(state, rollup, why_empty)
@@ -151,7 +153,10 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
         now = observed_now(rollup)
     counts = how_far(state, rollup, progress, unlisted)
-    if state == "succeeded" and counts.failed:
+    if state == "succeeded" and outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
+        # production's Catch sent the failed Map Run to `report`: the check and attempt_states say the same
+        head = "succeeded execution, but the attempt exceeded its failure tolerance"
+    elif state == "succeeded" and counts.failed:
         # the execution succeeded; the migration did not, for these datasets: the line leads with the result
         head = "finished with failures"
     parts = [head, counts.text(pct=True), f"{counts.failed:,} failed"]
@@ -175,11 +180,12 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
 
 def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
-                   with_eta: bool = True, unlisted: int = 0,
-                   portal: pd.DataFrame | None = None) -> tuple[str, Health]:
+                   with_eta: bool = True, unlisted: int = 0, portal: pd.DataFrame | None = None,
+                   child_failures: pd.DataFrame | None = None) -> tuple[str, Health]:
     """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
     why it has no dataset, its enriched_jobs; `portal`: its portal_state, for what an ended one left on the old
-    schema."""
+    schema; `child_failures`: for its outcome (a Map Run past its tolerance), unless the attempt carries it."""
+    from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
     from cxgm_pipeline.monitor.views.progress import observed_now
@@ -192,8 +198,11 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
         now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
     state = attempt.state.value
     old_schema = old_schema_served(portal) if portal is not None and portal_checked(portal) else None
-    return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema), \
-        attempt_health(state, rollup, why, getattr(attempt, "outcome", None))
+    outcome = getattr(attempt, "outcome", None)
+    if outcome is None and jobs is not None:  # the same rule as attempt_states' and the health check's
+        outcome = attempt_outcome(attempt, jobs, rollup, child_failures).value
+    return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema,
+                       outcome=outcome), attempt_health(state, rollup, why, outcome)
 
 
 _LONG_WORD = re.compile(r"\S{25,}")

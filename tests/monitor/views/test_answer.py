@@ -166,3 +166,15 @@ def test_an_ended_attempt_says_what_the_portal_still_serves_on_the_old_schema():
     assert " - 546 still on the old schema in the portal - data from" in line
     assert "old schema" not in answer_line("succeeded", rollup, None, now=now, old_schema=0)
     assert "old schema" not in answer_line("running", rollup, None, with_eta=False, now=now, old_schema=546)
+
+
+@pytest.mark.unit
+def test_a_map_run_past_its_tolerance_leads_the_line_not_finished_with_failures():
+    """DIES: production's Catch sent the failed SpanCollections run to `report`, so the execution SUCCEEDED; the
+    line says what the health check and attempt_states say, not "finished with failures"."""
+    rollup = empty_frame(DatasetRollup).reindex(range(2)).assign(dataset_id=["a", "b"], state=["succeeded", "failed"])
+    now = pd.Timestamp("2026-12-06 06:32", tz="UTC")
+    line = answer_line("succeeded", rollup, None, now=now, outcome="tolerance_exceeded")
+    assert line.startswith("succeeded execution, but the attempt exceeded its failure tolerance - 2 of 2 (100%)")
+    assert answer_line("succeeded", rollup, None, now=now, outcome="finished_with_failures").startswith(
+        "finished with failures - ")
