@@ -351,10 +351,13 @@ def _inline(text: str) -> str:
 
 
 def _html(markdown: str) -> str:
-    """The report's small Markdown subset (headings, paragraphs, tables, images, bold, links) as HTML."""
-    out, table = [], []
+    """The report's small Markdown subset (headings, paragraphs, lists, tables, images, bold, links) as HTML."""
+    out, table, items = [], [], []
 
     def flush() -> None:
+        if items:
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
         if table:
             rows = [[html.escape(_cell_text(c)) for c in _UNESCAPED_PIPE.split(line.strip()[1:-1])] for line in table
                     if not set(line.replace("|", "").strip()) <= {"-"}]
@@ -365,7 +368,14 @@ def _html(markdown: str) -> str:
 
     for line in markdown.splitlines():
         if line.startswith("|"):
+            if items:
+                flush()
             table.append(line)
+            continue
+        if line.startswith("- "):  # the re-run split and the lists the Dagster pane shows too
+            if table:
+                flush()
+            items.append(line[2:])
             continue
         flush()
         if line.startswith("!["):

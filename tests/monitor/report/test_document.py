@@ -98,3 +98,10 @@ def test_a_cause_no_failed_job_carries_reads_as_its_datasets_in_the_top_errors()
     markdown = attempt_markdown(_report(_rollup(["succeeded"]), signatures), {})
     assert "| 46 datasets | 46 | collection\\_cleanup |" in markdown
     assert "| 0 |" not in markdown
+
+
+def test_lists_render_as_lists_in_order_with_tables():
+    """The re-run split is a Markdown list: the HTML report showed its lines with a literal "- "."""
+    page = _html("head\n\n- one **a**\n- two\n| x |\n|---|\n| 1 |\n- three\n\ntail")
+    assert "- " not in page
+    assert page.index("<li>one <b>a</b></li><li>two</li>") < page.index("<table>") < page.index("<li>three</li>")
