@@ -187,7 +187,7 @@ def causes_diff_markdown(causes: pd.DataFrame) -> str:
     head = (f"**{counts.get('new', 0)} new** in {causes['other'].iloc[0]} · **{counts.get('vanished', 0)} gone** "
             f"since {causes['base'].iloc[0]} · {counts.get('both', 0)} in both{not_yet} (datasets: base → other)\n\n")
     items = [f"{r['change']}: **{_md(r['error_category'])}** in {_md(r['steps'])}, {r['base_datasets']} → "
-             f"{r['other_datasets']}: {_md(_short(r['error_signature'], 40))}"
+             f"{r['other_datasets']}: {_md(_short(r['error_signature']))}"
              for r in causes[causes["change"].isin(["new", "vanished"])].to_dict("records")]
     return fit_list(head, items)
 
