@@ -89,7 +89,8 @@ def progress_figure(r: AttemptReport) -> Figure | None:
         eta = tuple((t - start).total_seconds() / 3600 for t in (p.eta.low, p.eta.likely, p.eta.high))
     reh = rehearsal_curve(p.rehearsal) if p.rehearsal is not None else None
     return plots.plot_progress(p.curve, reh, eta, start, f"{p.stage}/{p.attempt}: datasets over time",
-                               p.rehearsal.label if p.rehearsal is not None else "rehearsal")
+                               p.rehearsal.label if p.rehearsal is not None else "rehearsal",
+                               expected_total=p.total + p.unlisted)
 
 
 FigureMaker = Callable[[AttemptReport], Figure | None]

@@ -430,10 +430,12 @@ def png_bytes(fig: Figure) -> bytes:
 
 
 def plot_progress(curve: pd.DataFrame, rehearsal: pd.DataFrame | None = None, eta_hours: tuple[float, float, float] | None = None,
-                  start=None, title: str = "Progress", rehearsal_label: str = "rehearsal") -> Figure:
+                  start=None, title: str = "Progress", rehearsal_label: str = "rehearsal",
+                  expected_total: int | None = None) -> Figure:
     """Left: done / failed / running / remaining over time (log scale, so a handful of failures among thousands
     shows). Right: share of datasets ended against hours since the start, beside the rehearsal's curve, with the
-    ETA range shaded. `eta_hours`: (low, likely, high) hours since the start."""
+    ETA range shaded. `eta_hours`: (low, likely, high) hours since the start; `expected_total`: the answer line's
+    total (with the datasets not listed yet), so that the share is the line's percentage."""
     if curve.empty:
         return _empty(title)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
@@ -446,11 +448,12 @@ def plot_progress(curve: pd.DataFrame, rehearsal: pd.DataFrame | None = None, et
     left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     left.tick_params(axis="x", rotation=30)
     start = pd.Timestamp(start) if start is not None else curve["at"].iloc[0]
-    total = int(curve[["done", "failed", "running", "remaining"]].iloc[-1].sum())
+    total = expected_total or int(curve[["done", "failed", "running", "remaining"]].iloc[-1].sum())
     hours = (curve["at"] - start).dt.total_seconds() / 3600
     if total:
         right.plot(hours, (curve["done"] + curve["failed"]) / total, color=STATUS_COLORS["running"], label="this attempt")
-    if rehearsal is not None and not rehearsal.empty:
+    compared = rehearsal is not None and not rehearsal.empty
+    if compared:
         right.plot(rehearsal["hours"], rehearsal["share_ended"], color="#757575", linestyle="--", label=rehearsal_label)
     if eta_hours is not None:
         low, likely, high = eta_hours
@@ -459,7 +462,7 @@ def plot_progress(curve: pd.DataFrame, rehearsal: pd.DataFrame | None = None, et
     right.set_ylim(0, 1.05)
     right.set_xlabel("hours since start")
     right.set_ylabel("share of datasets ended")
-    right.set_title("Completion against the rehearsal")
+    right.set_title(f"Completion against {rehearsal_label}" if compared else "Completion (no rehearsal to compare)")
     right.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig

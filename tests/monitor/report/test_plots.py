@@ -57,3 +57,18 @@ def test_the_narrow_copy_keeps_every_title_label_and_legend_inside():
         assert pixels.shape[1] == round(plots.UI_WIDTH_IN * plots.DPI)
         edges = np.concatenate([pixels[:, :2], pixels[:, -2:]], axis=1)
         assert edges.min() > 240, f"{name}: something is drawn at the narrow copy's edge, cut off there"
+
+
+def test_the_completion_share_is_of_the_expected_total_and_says_what_it_compares():
+    """The plot read 0.73 while the answer line said 31%: its share was of the datasets listed so far."""
+    curve = pd.DataFrame({"at": pd.date_range("2026-12-06 01:00", periods=3, freq="1h", tz="UTC"),
+                          "done": [0, 200, 550], "failed": [0, 10, 48], "running": [5, 50, 100],
+                          "remaining": [800, 550, 120]})
+    fig = plots.plot_progress(curve, None, None, expected_total=1916)
+    right = fig.axes[1]
+    [line] = [ln for ln in right.get_lines() if ln.get_label() == "this attempt"]
+    assert abs(line.get_ydata()[-1] - 598 / 1916) < 1e-9
+    assert right.get_title() == "Completion (no rehearsal to compare)"
+    rehearsal = pd.DataFrame({"hours": [0.0, 2.0], "share_ended": [0.0, 1.0]})
+    assert plots.plot_progress(curve, rehearsal, None, rehearsal_label="dev:ATTEMPT_2").axes[1].get_title() == \
+        "Completion against dev:ATTEMPT_2"
