@@ -21,23 +21,29 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     from cxgm_pipeline.monitor.session import MonitorSession
     from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
     from cxgm_pipeline.monitor.attempts.outcome import stored_outcome, with_outcome
+    from cxgm_pipeline.monitor.views.progress import observed_now
 
     if out:
         check_output(out, FRAME_SUFFIXES)
     with progress(f"listing attempts of {env}") as stats:
         session = MonitorSession(stats=stats)
         found = session.attempts(env)
-        rollups, notes, outcomes = {}, {}, {}
+        rollups, notes, outcomes, observed = {}, {}, {}, {}
         for a in found:
             jobs = None
             if fetch:
                 frames = session.frames(env, a.key, wanted=(Frame.dataset_rollup, Frame.enriched_jobs, Frame.child_failures)).frames
                 rollups[(a.stage, a.key)], jobs = frames[Frame.dataset_rollup], frames[Frame.enriched_jobs]
                 outcomes[(a.stage, a.key)] = with_outcome(a, frames).outcome
+                observed[(a.stage, a.key)] = observed_now(jobs)
             elif session.store.exists(Frame.dataset_rollup, a.stage, a.key):
                 rollups[(a.stage, a.key)] = session.store.read(Frame.dataset_rollup, a.stage, a.key)
                 if session.store.exists(Frame.migration_jobs, a.stage, a.key):
                     outcomes[(a.stage, a.key)] = stored_outcome(a, session.store)
+                    # when the jobs were read (AWS's clock), as every page says it: the rollup's own newest time is
+                    # only a lower bound, which read as "before its end" for an attempt read after it
+                    observed[(a.stage, a.key)] = observed_now(
+                        session.store.read(Frame.migration_jobs, a.stage, a.key, columns=["observed_at"]))
             rollup = rollups.get((a.stage, a.key))
             if rollup is not None and rollup.empty:  # no dataset: its jobs say why
                 if jobs is None and session.store.exists(Frame.enriched_jobs, a.stage, a.key):
@@ -50,7 +56,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
         console.print(f"no migration has run in {env}")
         return
     frame = attempt_states(found, rollups, outcomes).astype({c: object for c in COUNTS})
-    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes, outcomes)
+    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes, outcomes, observed)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     frame["note"] = frame["attempt"].map(notes)
     if out:
@@ -73,9 +79,10 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
 
 
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None,
-                   outcomes: dict | None = None):
+                   outcomes: dict | None = None, observed: dict | None = None):
     """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
-    line (monitor.answer), with each attempt's outcome (`outcomes` by (stage, key))."""
+    line (monitor.answer), with each attempt's outcome and when its jobs were read (`outcomes`, `observed` by
+    (stage, key))."""
     from cxgm_pipeline.monitor.views.answer import answer_line
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
@@ -89,7 +96,8 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
         eta = p.eta if p is not None else None
         attempt = by_key[(stage, key)]
         columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
-                                             outcome=(outcomes or {}).get((stage, key)))
+                                             outcome=(outcomes or {}).get((stage, key)),
+                                             now=(observed or {}).get((stage, key)))
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start
