@@ -249,13 +249,22 @@ def build_dataset_rollup(b: Build) -> pd.DataFrame:
     return validate(DatasetRollup, with_campaign(rollup, b.attempt.key, b.campaign_members(rollup)))
 
 
+OBSERVED_AT = "observed_at_epoch"  # dataset_rollup's metadata: when its jobs were read, AWS's clock
+
+
 def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED, one_row_per_dataset
     from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
 
+    from cxgm_pipeline.monitor.views.progress import observed_now
+
     datasets = one_row_per_dataset(frame)  # a dataset gathered twice is a row per branch: counted once
+    observed = observed_now(b.frames[Frame.enriched_jobs])
     out = {"datasets": len(datasets), **_counts(datasets, "state", "datasets_"), "rows": len(frame),
+           # AWS's clock when the jobs were read (epoch s): whether the rollup saw the attempt's end, compared with
+           # the end in the same clock (sensors/refresh_running.py), never with a run's local start time
+           **({OBSERVED_AT: float(observed.timestamp())} if observed is not None else {}),
            **_campaign_summary(frame, b),
            "unattributed": int(frame["dataset_id"].str.startswith(UNATTRIBUTED).sum()) if not frame.empty else 0}
     why = attempt_summary(b.attempt, b.frames[Frame.enriched_jobs], frame)

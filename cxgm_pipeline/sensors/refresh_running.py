@@ -59,11 +59,17 @@ def refresh_under_way(instance: DagsterInstance, key: MultiPartitionKey) -> bool
 
 
 def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float) -> bool:
-    """Whether the partition's latest rollup came from a run that *started* after `ts` (so saw the end)."""
+    """Whether the partition's latest rollup read its jobs after `ts` (AWS's clock, as the attempt's end is): so
+    saw the end. A rollup without that metadata (an older cxgm's): whether its run started after `ts`."""
+    from cxgm_pipeline.monitor.chain import OBSERVED_AT
+
     records = instance.fetch_materializations(AssetRecordsFilter(asset_key=DONE_ASSET, asset_partitions=[str(key)]),
                                               limit=1).records
     if not records:
         return False
+    observed = records[0].asset_materialization.metadata.get(OBSERVED_AT)
+    if observed is not None:
+        return float(observed.value) > ts
     run = instance.get_run_record_by_id(records[0].run_id)
     return run is not None and (run.start_time or 0) > ts
 

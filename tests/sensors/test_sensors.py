@@ -210,3 +210,20 @@ def test_a_queued_placeholder_does_not_hold_back_the_refresh_of_the_attempt_that
     instance.add_run(DagsterRun(job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
                                 tags={"dagster/partition": "ATTEMPT_2|prod", "cxgm/reason": "not run in this stage"}))
     assert cells(tick(refresh_running_sensor, instance, None), "refresh") == set()
+
+
+def test_a_rollup_saw_the_end_when_its_jobs_were_read_after_it_by_awss_clock():
+    """The end is AWS's time; a run's start is this machine's. Against the demo's emulated clock (behind the wall),
+    a run started after the end by the wall read AWS before it, and no final refresh followed."""
+    from dagster import AssetMaterialization, MultiPartitionKey
+
+    from cxgm_pipeline.monitor.chain import OBSERVED_AT
+    from cxgm_pipeline.sensors.refresh_running import DONE_ASSET, refreshed_since
+
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, ["A"])
+    key = MultiPartitionKey({"stage": "prod", "attempt": "A"})
+    assert not refreshed_since(instance, key, 100.0)
+    instance.report_runless_asset_event(AssetMaterialization(DONE_ASSET, partition=str(key),
+                                                             metadata={OBSERVED_AT: 1_000.0}))
+    assert refreshed_since(instance, key, 999.0) and not refreshed_since(instance, key, 1_001.0)
