@@ -79,7 +79,13 @@ def _placeholder(dataset_rollup: pd.DataFrame, context: AssetCheckExecutionConte
 # check's partition grid), neither Passed (a clean rehearsal) nor Failed (nothing went wrong).
 @multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=CHAIN_ASSETS[Frame.dataset_rollup].key,
                                          additional_deps=[Frame.enriched_jobs, Frame.step_outputs, Frame.child_failures],
-                                         partitions_def=migration_partitions)],
+                                         partitions_def=migration_partitions,
+                                         # the check's own page (the rollup's health_grid link) shows this first
+                                         description="Each attempt's health: red (ERROR) when it died in "
+                                                     "gather_collections, passed its Map Run's tolerance, was "
+                                                     "aborted or its execution failed; red (WARN) when datasets "
+                                                     "failed; skipped for a stage it never ran in. Its Partitions "
+                                                     "tab colours every attempt.")],
                    can_subset=True, ins={Frame.dataset_rollup: AssetIn(Frame.dataset_rollup),
                                          Frame.enriched_jobs: AssetIn(Frame.enriched_jobs),
                                          Frame.step_outputs: AssetIn(Frame.step_outputs),
