@@ -25,7 +25,7 @@ from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_li
 from cxgm_pipeline.monitor.views.failures import by_category, failure_count, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
 from cxgm_pipeline.schemas import RerunManifest, SentAlerts, empty_frame, validate
-from cxgm_pipeline.vocabulary import AttemptOutcome, DatasetState
+from cxgm_pipeline.vocabulary import DATASET_STEPS, AttemptOutcome, DatasetState
 
 TOP = 5
 KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
@@ -71,6 +71,25 @@ def failure_rate(datasets: pd.DataFrame) -> float:
     return failed / ran if ran else 0.0
 
 
+DATASET_STEP_NAMES = frozenset(s.value for s in DATASET_STEPS)
+
+
+def _decisive_signatures(datasets: pd.DataFrame) -> set[str] | None:
+    """The causes that failed a dataset (its rollup's error_signature); None when the rollup does not say."""
+    if "error_signature" not in datasets.columns:
+        return None
+    failed = datasets[datasets["state"] == DatasetState.FAILED.value]
+    return set(failed["error_signature"].dropna())
+
+
+def _worth_announcing(signature: dict, decisive: set[str] | None) -> bool:
+    """A cause a page lists: a collection-level step's, or one that failed a dataset. A dataset step's job that
+    failed and was retried to success, or that Step Functions stopped because its Parallel sibling failed
+    (`cancelled`), is in error_signatures and `describe errors`, but an alert on it names a cause no page shows
+    among the failures; it is announced if it comes to fail a dataset."""
+    return decisive is None or signature["step"] not in DATASET_STEP_NAMES or signature["error_signature"] in decisive
+
+
 def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.DataFrame, rerun: pd.DataFrame,
              finished: bool, threshold: float, announced: set[str], progress=None,
              causes: pd.DataFrame | None = None, portal: pd.DataFrame | None = None,
@@ -85,9 +104,10 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     daily = daily_progress(where, progress, finished, announced)
     if daily is not None:
         alerts.append(_answer_first(daily, answer))
+    decisive = _decisive_signatures(datasets)
     for row in signatures.to_dict("records"):
         key = f"signature:{row['error_signature']}"
-        if key not in announced:
+        if key not in announced and _worth_announcing(row, decisive):
             alerts.append(Alert("new_signature", key, f"[cxgm] {where}: new error ({row['error_category']})",
                                 f"{failure_count(row)} in {row['step']}: {row['error_signature']}",
                                 row["error_category"], gist=f"{row['error_category']} in {row['step']}"))

@@ -325,3 +325,21 @@ def test_a_cause_no_failed_job_carries_counts_its_datasets_not_0_jobs():
     [done] = [a for a in alerts if a.kind == "finished"]
     assert "   46 datasets  collection_cleanup " in done.body and "         1 job  cxg " in done.body, done.body
     assert " 0 " not in done.body
+
+
+def test_a_cause_that_failed_no_dataset_is_not_announced_until_it_does():
+    """prod's digest said "cancelled 2": the Parallel's other branch, stopped by Step Functions when validation
+    failed. Its dataset failed of validation; the page lists no cancelled failure. A collection step's cause has
+    no dataset row and is announced as before."""
+    datasets = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["failed", "running"],
+                             "error_signature": ["validation: bad term", None]})
+    signatures = pd.DataFrame({
+        "error_signature": ["validation: bad term", "cancelled: stopped", "out_of_memory: Killed", "application: x"],
+        "error_category": ["validation", "cancelled", "out_of_memory", "application"],
+        "step": ["validate_anndata", "validate_atac", "cxg", "collection_migration"], "jobs": [1, 1, 1, 1]})
+    rerun = pd.DataFrame(columns=["dataset_id", "collection_id", "failing_step", "error_category"])
+    new = [a.key for a in evaluate("prod", "A", datasets, signatures, rerun, False, 0.99, set())]
+    assert new == ["signature:validation: bad term", "signature:application: x"]
+    later = datasets.assign(state="failed", error_signature=["validation: bad term", "out_of_memory: Killed"])
+    assert [a.key for a in evaluate("prod", "A", later, signatures, rerun, False, 0.99, {*new, "failure_rate"})] == \
+        ["signature:out_of_memory: Killed"]
