@@ -9,6 +9,7 @@ from cxgm_pipeline.partitions import migration_partitions
 # histories at 5 calls/s for minutes, and must never hold every run slot while a running attempt waits to refresh.
 LIVE_RUN_TAGS = {"cxgm/lane": "live", "dagster/priority": "10"}  # a running attempt: dequeued first
 HISTORY_RUN_TAGS = {"cxgm/lane": "history"}  # an ended attempt's runs
+PLACEHOLDER_RUN_TAGS = {"cxgm/lane": "placeholder", "dagster/priority": "-1"}  # a stage the attempt never ran in
 
 ATTEMPT_CHAIN = AssetSelection.groups("aws", "rollups") | AssetSelection.assets("migration_report", Frame.rerun_manifest)
 

@@ -6,7 +6,7 @@ import json
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from cxgm_pipeline.config import get_config, sensor_seconds
-from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, overview_job, refresh_attempt_job
+from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, PLACEHOLDER_RUN_TAGS, overview_job, refresh_attempt_job
 from cxgm_pipeline.sensors.refresh_running import PLACEHOLDER_REASON
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
@@ -47,9 +47,10 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
                 emptied.add(str(ref))
                 runs.append(RunRequest(run_key=f"empty:{ref}", job_name=refresh_attempt_job.name,
                                        partition_key=partition_key(ref),
-                                       # after the cells with data in the queue: they only make health complete
-                                       tags={"cxgm/reason": PLACEHOLDER_REASON, **HISTORY_RUN_TAGS,
-                                             "dagster/priority": "-1"}))
+                                       # after the cells with data in the queue: they only make health complete;
+                                       # outside the history lane, whose one slot ended attempts' slow first
+                                       # runs need: a placeholder reads nothing of AWS but the stage's listing
+                                       tags={"cxgm/reason": PLACEHOLDER_REASON, **PLACEHOLDER_RUN_TAGS}))
     fingerprint = hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()[:16]
     if states and fingerprint != cursor.get("states"):
         runs.append(RunRequest(run_key=f"overview:{fingerprint}", job_name=overview_job.name))

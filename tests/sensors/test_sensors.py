@@ -58,7 +58,12 @@ def test_discovery_adds_each_attempt_once(clock, truth):
     live = tick(attempt_discovery_sensor, instance, again.cursor)
     assert cells(live, "discovered") == {"ATTEMPT_2|prod"}  # the key is shared with dev: no new partition, a new cell
     # ended attempts' first runs (slow history reads) in their own lane; the running one's ahead of them
-    assert {r.tags["cxgm/lane"] for r in first.run_requests if r.partition_key} == {"history"}
+    lanes = {str(r.partition_key): r.tags["cxgm/lane"] for r in first.run_requests if r.partition_key}
+    assert {c for c, lane in lanes.items() if lane == "history"} == cells(first, "discovered")
+    # placeholders read no history: not in that lane's one slot, behind everything else
+    assert {c for c, lane in lanes.items() if lane == "placeholder"} == cells(first, "not run in this stage")
+    assert {r.tags["dagster/priority"] for r in first.run_requests
+            if r.partition_key and r.tags["cxgm/lane"] == "placeholder"} == {"-1"}
     assert [r.tags["cxgm/lane"] for r in live.run_requests if r.partition_key] == ["live"]
     assert live.dynamic_partitions_requests == []
     assert len(overview_runs(live)) == 1  # a new attempt: the overview is refreshed
