@@ -339,7 +339,7 @@ def build_portal_state(b: Build) -> pd.DataFrame:
         return empty_frame(PortalState)
     return portal_state(b.stage, b.attempt.key, b.frames[Frame.dataset_rollup], b.aws.sfn.stage_config(b.stage).portal,
                         ended=b.attempt.ended, previous=b.previous.get(Frame.portal_state),
-                        migration_jobs=b.frames[Frame.migration_jobs])
+                        migration_jobs=b.frames[Frame.migration_jobs], collections=b.frames[Frame.collection_rollup])
 
 
 def summarize_portal_state(frame: pd.DataFrame, b: Build) -> dict:
@@ -384,8 +384,8 @@ CHAIN: tuple[FrameSpec, ...] = (
                                    "error_evidence"), step="step")),
     FrameSpec(Frame.rerun_manifest, "RerunManifest", (Frame.dataset_rollup,), build_rerun_manifest, "rollups",
               summarize_rerun_manifest, campaign=True, publishes=("rerun.csv", "rerun.json")),
-    FrameSpec(Frame.portal_state, "PortalState", (Frame.dataset_rollup, Frame.migration_jobs), build_portal_state,
-              "rollups", summarize_portal_state, incremental=True,
+    FrameSpec(Frame.portal_state, "PortalState", (Frame.dataset_rollup, Frame.migration_jobs, Frame.collection_rollup),
+              build_portal_state, "rollups", summarize_portal_state, incremental=True,
               view=View("portal", ("dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version",
                                    "portal_current", "revision_published", "portal_why"),
                         status="portal_verdict", statuses=PortalVerdict)),
