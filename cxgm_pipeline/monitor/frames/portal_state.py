@@ -662,3 +662,27 @@ def portal_checked(frame: pd.DataFrame) -> bool:
     unknown = {V.NOT_CONFIGURED.value, V.PORTAL_UNREACHABLE.value, V.NOT_CHECKED.value}
     return bool((~frame["portal_verdict"].isin(unknown)).any())
 
+
+def portal_listed(portal: pd.DataFrame | None, rollup: pd.DataFrame, collections: pd.DataFrame | None) -> pd.DataFrame:
+    """The datasets of `portal` (portal_state) no row of `rollup` (dataset_rollup) has, of a collection whose
+    collection_migration failed, as dataset_rollup rows: not started, failing_step collection_migration and the
+    collection job's cause (rollups._not_started, the rule a known dataset of such a collection follows), so the
+    re-run list and the counts take them as they take any dataset the attempt never started."""
+    failed = failed_collections(collections)
+    columns = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_id", "collection_version_id", "state",
+               "failing_step", "error_category", "error_signature", "migration_revision_id", "campaign_state",
+               "campaign_attempt"]
+    if portal is None or portal.empty or not failed:
+        return pd.DataFrame(columns=columns)
+    known = set(rollup["dataset_id"]) if not rollup.empty else set()
+    picked = portal[portal["collection_id"].isin(list(failed)) & ~portal["dataset_id"].isin(known)
+                    & (portal["state"] == DatasetState.NOT_STARTED.value)]
+    rows = [{"stage": r["stage"], "attempt": r["attempt"], "dataset_id": r["dataset_id"],
+             "dataset_version_id": r["dataset_version_id"], "collection_id": r["collection_id"],
+             "collection_version_id": failed[r["collection_id"]].collection_version_id,
+             "state": DatasetState.NOT_STARTED.value, "failing_step": "collection_migration",
+             "error_category": failed[r["collection_id"]].error_category,
+             "error_signature": failed[r["collection_id"]].error_signature, "migration_revision_id": None,
+             "campaign_state": DatasetState.NOT_STARTED.value, "campaign_attempt": r["attempt"]}
+            for r in row_dicts(picked)]
+    return pd.DataFrame(rows, columns=columns)

@@ -208,7 +208,8 @@ def _rerun_split(r: AttemptReport) -> str:
 def _rerun(r: AttemptReport) -> str:
     manifest = r.frame(Frame.rerun_manifest)
     return (f"{len(manifest)} datasets, as in rerun.csv: failed ones, and once the attempt ended those it never "
-            f"started.\n\n" + markdown_table(manifest, RERUN_COLUMNS))
+            f"started (those of a collection whose collection_migration failed before listing them, as the portal "
+            f"lists them, with that step and cause).\n\n" + markdown_table(manifest, RERUN_COLUMNS))
 
 
 def _progress(r: AttemptReport) -> str:
