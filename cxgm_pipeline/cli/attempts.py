@@ -75,7 +75,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None):
     """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
     line (monitor.answer)."""
-    from cxgm_pipeline.monitor.views.answer import answer_line
+    from cxgm_pipeline.monitor.views.answer import answer_line, failed_collections
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
     notes = notes or {}
@@ -87,7 +87,14 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
         p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
         eta = p.eta if p is not None else None
         attempt = by_key[(stage, key)]
-        columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop)
+        # collections whose migration failed before listing their datasets, and those the portal lists of them
+        stored = {f: store.read(f, stage, key) if store.exists(f, stage, key) else None
+                  for f in (Frame.collection_rollup, Frame.portal_state)}
+        collections = failed_collections(rollup=rollup, portal=stored[Frame.portal_state],
+                                         collections=stored[Frame.collection_rollup]) \
+            if rollup is not None and stored[Frame.collection_rollup] is not None else None
+        columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
+                                             collections=collections)
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start

@@ -240,12 +240,24 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         # the one grid that colours attempts by health is a check's: the partition's page links it
         assert "view=checks&checkDetail=attempt_is_healthy" in rollup_meta["health_grid"].value
         answer = report["answer"].value.strip("*")
-        listed = [d for d in once_each(observable(m)) if d["state"] != "skipped"]
+        # the datasets of a collection whose collection_migration failed are named by the portal alone (its listing
+        # of the collection): migration_report counts them, never started; dataset_rollup's metadata, built before
+        # the portal is read, says how many collections and leaves their count to migration_report
+        lost = {c["collection_id"] for c in m["collections"] if c["migration_status"] == "FAILED"}
+        listed = [d for d in once_each([d for d in m["datasets"] if d["observable"] or d["collection_id"] in lost])
+                  if d["state"] != "skipped"]
         failed = sum(d["state"] == "failed" for d in listed)
         ended = sum(d["state"] in ("succeeded", "failed") for d in listed)  # never started: not ended
         if listed:
-            assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - data from " in answer, answer
-            assert rollup_meta["answer"].value.split(" - data")[0] == answer.split(" - data")[0]
+            # an earlier attempt's lost datasets are served as later attempts left them (skipped once migrated)
+            if m["portal_final"] or not lost:
+                assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - " in answer, answer
+            assert rollup_meta["answer"].value.split(" ended - ")[0].split(" - ")[0] == answer.split(" - ")[0]
+            assert f" - {failed:,} failed" in rollup_meta["answer"].value
+            if lost:
+                n = len(lost)
+                assert f"{n} collection{'s' if n > 1 else ''} failed before listing" in answer, answer
+                assert "(how many: on migration_report)" in rollup_meta["answer"].value
         else:
             assert "no dataset" in answer and "failed in gather_collections" in answer, answer
         for name in ("failures", "top_failed", "rerun"):

@@ -457,6 +457,19 @@ def _collection_jobs(jobs: pd.DataFrame, branches: _Branches) -> dict[tuple, dic
             for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))}
 
 
+def failed_collection_migrations(jobs: pd.DataFrame | None, collections: pd.DataFrame | None = None) -> set[tuple]:
+    """(COLLECTION_ID, version gathered) of each collection whose latest collection_migration job failed, as
+    collection_rollup's `collection_migration_status` says it: from `collections` (that frame) when given, else
+    from the jobs (each job's COLLECTION_VERSION_ID is the version gathered)."""
+    if collections is not None and not collections.empty:
+        bad = collections[collections["collection_migration_status"] == JobStatus.FAILED.value]
+        return set(zip(bad["collection_id"], bad["collection_version_id"].map(none_if_missing)))
+    if jobs is None or jobs.empty:
+        return set()
+    latest = _collection_jobs(jobs, _Branches({}, {}))
+    return {k for k, j in latest.items() if none_if_missing(k[0]) and j["status"] == JobStatus.FAILED.value}
+
+
 def _jobs_by_dataset(dataset_jobs: pd.DataFrame) -> dict[tuple, list[dict]]:
     """{(DATASET_ID, version gathered): its jobs as plain records, oldest first, times in epoch microseconds}."""
     grouped: dict[tuple, list[dict]] = {}
