@@ -83,7 +83,7 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
     """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
     line (monitor.answer), with each attempt's outcome and when its jobs were read (`outcomes`, `observed` by
     (stage, key))."""
-    from cxgm_pipeline.monitor.views.answer import answer_line
+    from cxgm_pipeline.monitor.views.answer import answer_line, failed_collections
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
     notes = notes or {}
@@ -95,9 +95,15 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
         p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
         eta = p.eta if p is not None else None
         attempt = by_key[(stage, key)]
+        # collections whose migration failed before listing their datasets, and those the portal lists of them
+        stored = {f: store.read(f, stage, key) if store.exists(f, stage, key) else None
+                  for f in (Frame.collection_rollup, Frame.portal_state)}
+        collections = failed_collections(rollup=rollup, portal=stored[Frame.portal_state],
+                                         collections=stored[Frame.collection_rollup]) \
+            if rollup is not None and stored[Frame.collection_rollup] is not None else None
         columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
                                              outcome=(outcomes or {}).get((stage, key)),
-                                             now=(observed or {}).get((stage, key)))
+                                             now=(observed or {}).get((stage, key)), collections=collections)
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start

@@ -324,14 +324,22 @@ def summarize_error_signatures(frame: pd.DataFrame, b: Build) -> dict:
 
 
 def build_rerun_manifest(b: Build) -> pd.DataFrame:
+    """After portal_state, so that one list holds every dataset to re-run: the datasets of a collection whose
+    collection_migration failed are named by the portal alone (collection_migrate names a collection's datasets in
+    the answer it never gave), and portal_state, which counts them on the old schema, is their one source
+    (`portal_listed`); in the list they follow its one rule, as any dataset the attempt never started, with their
+    collection's step and cause (`rerun_as`). No cycle: portal_state reads dataset_rollup and collection_rollup,
+    never this list."""
+    from cxgm_pipeline.monitor.frames.portal_state import portal_listed
     from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 
     rollup = b.frames[Frame.dataset_rollup]
+    listed = portal_listed(b.frames[Frame.portal_state], rollup, b.frames[Frame.collection_rollup])
     if b.campaign is None or b.attempt is None:
-        return rerun_manifest(rollup, ended=bool(b.attempt and b.attempt.ended))
+        return rerun_manifest(rollup, ended=bool(b.attempt and b.attempt.ended), listed=listed)
     members = b.campaign.members(b.attempt, rollup)
     # the campaign is over when its latest attempt is: an earlier one's end says nothing of the re-run's
-    return rerun_manifest(rollup, ended=members[-1][0].ended, members=[(a.key, r) for a, r in members])
+    return rerun_manifest(rollup, ended=members[-1][0].ended, members=[(a.key, r) for a, r in members], listed=listed)
 
 
 def summarize_rerun_manifest(frame: pd.DataFrame, b: Build) -> dict:
@@ -348,7 +356,7 @@ def build_portal_state(b: Build) -> pd.DataFrame:
         return empty_frame(PortalState)
     return portal_state(b.stage, b.attempt.key, b.frames[Frame.dataset_rollup], b.aws.sfn.stage_config(b.stage).portal,
                         ended=b.attempt.ended, previous=b.previous.get(Frame.portal_state),
-                        migration_jobs=b.frames[Frame.migration_jobs])
+                        migration_jobs=b.frames[Frame.migration_jobs], collections=b.frames[Frame.collection_rollup])
 
 
 def summarize_portal_state(frame: pd.DataFrame, b: Build) -> dict:
@@ -391,13 +399,14 @@ CHAIN: tuple[FrameSpec, ...] = (
               build_error_signatures, "rollups", summarize_error_signatures,
               view=View("errors", ("jobs", "datasets", "step", "error_category", "error_signature", "examples",
                                    "error_evidence"), step="step")),
-    FrameSpec(Frame.rerun_manifest, "RerunManifest", (Frame.dataset_rollup,), build_rerun_manifest, "rollups",
-              summarize_rerun_manifest, campaign=True, publishes=("rerun.csv", "rerun.json")),
-    FrameSpec(Frame.portal_state, "PortalState", (Frame.dataset_rollup, Frame.migration_jobs), build_portal_state,
-              "rollups", summarize_portal_state, incremental=True,
+    FrameSpec(Frame.portal_state, "PortalState", (Frame.dataset_rollup, Frame.migration_jobs, Frame.collection_rollup),
+              build_portal_state, "rollups", summarize_portal_state, incremental=True,
               view=View("portal", ("dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version",
                                    "portal_current", "revision_published", "portal_why"),
                         status="portal_verdict", statuses=PortalVerdict)),
+    FrameSpec(Frame.rerun_manifest, "RerunManifest", (Frame.dataset_rollup, Frame.collection_rollup, Frame.portal_state),
+              build_rerun_manifest, "rollups", summarize_rerun_manifest, campaign=True,
+              publishes=("rerun.csv", "rerun.json")),
 )
 SPECS = {spec.name: spec for spec in CHAIN}
 FRAMES = tuple(SPECS)

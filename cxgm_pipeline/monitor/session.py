@@ -169,7 +169,13 @@ class MonitorSession:
         if Frame.dataset_rollup in out:
             out[Frame.dataset_rollup] = validate(DatasetRollup, with_campaign(rollup, attempt.key, keyed))
         if Frame.rerun_manifest in out:
-            out[Frame.rerun_manifest] = rerun_manifest(rollup, ended=members[-1][0].ended, members=keyed)
+            from cxgm_pipeline.monitor.frames.portal_state import portal_listed
+
+            portal, collections = (frames.get(f) if f in frames else self.store.read(f, attempt.stage, attempt.key)
+                                   if self.store.exists(f, attempt.stage, attempt.key) else None
+                                   for f in (Frame.portal_state, Frame.collection_rollup))
+            out[Frame.rerun_manifest] = rerun_manifest(rollup, ended=members[-1][0].ended, members=keyed,
+                                                       listed=portal_listed(portal, rollup, collections))
         return out
 
     def campaign(self, stage: str, attempt: Attempt, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -278,6 +278,11 @@ class CollectionRollup(_DatasetStateCounts, _Partitioned):
     collection_version_id: Series[Text] = pa.Field(nullable=True, description="the version gathered (before migration)")
     collection_migration_status: Series[Text] = pa.Field(
         nullable=True, description="latest collection_migration job's status")
+    collection_migration_error_category: Series[Text] = pa.Field(
+        isin=_values(ErrorCategory), nullable=True,
+        description="why its latest collection_migration job failed (classifier's category); empty unless it failed")
+    collection_migration_error_signature: Series[Text] = pa.Field(
+        nullable=True, description="that job's cause, normalised as error_signatures groups it; empty unless it failed")
     can_publish: Series[bool] = pa.Field(
         description="production would publish its migration revision: an auto revision of a published collection, "
                     "its collection_migration and every dataset it set out to migrate succeeded, and the cleanup "

@@ -11,7 +11,7 @@ from functools import partial
 import pandas as pd
 
 from tests.cli.running import run as run_cli
-from tests.conftest import observable, set_clock
+from tests.conftest import named_by_the_portal, observable, set_clock
 
 run = partial(run_cli, columns=200)
 
@@ -48,7 +48,8 @@ def test_the_re_run_list_is_the_campaigns(account, tmp_path):
         code, output = run(env, "rerun", "--env", "staging", "--tag", m["attempt_key"], "--refresh", "--out", str(out))
         assert code == 0, output
         got = pd.DataFrame(json.loads(out.read_text()), columns=["dataset_id", "state", "campaign_attempt"])
-        expected = {d["dataset_id"]: (d["campaign_state"], d["campaign_attempt"]) for d in observable(m)
+        expected = {d["dataset_id"]: (d["campaign_state"], d["campaign_attempt"])
+                    for d in observable(m) + named_by_the_portal(truth, m)
                     if d["campaign_state"] in ("failed", "not_started")}
         assert {d: (s, a) for d, s, a in got.itertuples(index=False)} == expected
 
@@ -166,4 +167,5 @@ def test_stored_frames_of_an_ended_attempt_show_the_campaign_as_it_stands(accoun
                        "--out", str(out))
     assert code == 0 and "stored" in output, output
     assert {r["dataset_id"] for r in json.loads(out.read_text())} == \
-        {d["dataset_id"] for d in observable(first) if d["campaign_state"] in ("failed", "not_started")}
+        {d["dataset_id"] for d in observable(first) + named_by_the_portal(truth, first)
+         if d["campaign_state"] in ("failed", "not_started")}

@@ -239,15 +239,17 @@ class PortalClient:
                 return self._failed(f"{url}: {reason}", None)
         return self._failed(f"HTTP 429 from {url} twice", 429)
 
-    def datasets_index(self, wanted: set[str]) -> tuple[dict[str, IndexedDataset] | None, datetime]:
-        """The datasets index's items for the datasets in `wanted`, read as they stream in: ({dataset_id: entry},
-        read_at), or (None, read_at) when the index did not answer (absent from an older deployment, refused, or
-        broken off; `index_error` says why): its collections are then read one by one. A failure to connect counts
-        toward giving up on the portal, as a collection's would."""
-        found, self.index_error = self._index(wanted)
+    def datasets_index(self, wanted: set[str], collections: frozenset[str] = frozenset()
+                       ) -> tuple[dict[str, IndexedDataset] | None, datetime]:
+        """The datasets index's items for the datasets in `wanted` and every dataset of `collections`, read as they
+        stream in: ({dataset_id: entry}, read_at), or (None, read_at) when the index did not answer (absent from an
+        older deployment, refused, or broken off; `index_error` says why): its collections are then read one by
+        one. A failure to connect counts toward giving up on the portal, as a collection's would."""
+        found, self.index_error = self._index(wanted, collections)
         return found, datetime.now(timezone.utc)
 
-    def _index(self, wanted: set[str]) -> tuple[dict[str, IndexedDataset] | None, str | None]:
+    def _index(self, wanted: set[str], collections: frozenset[str] = frozenset()
+               ) -> tuple[dict[str, IndexedDataset] | None, str | None]:
         if self._gave_up:
             return None, self._gave_up
         url = self.base + CURATION_DATASETS_INDEX_PATH
@@ -259,7 +261,8 @@ class PortalClient:
                 with urllib.request.urlopen(request, timeout=max(self.timeout, INDEX_TIMEOUT_S)) as response:
                     found = {}
                     for item in iter_json_array(response):
-                        if isinstance(item, dict) and item.get("dataset_id") in wanted:
+                        if isinstance(item, dict) and (item.get("dataset_id") in wanted
+                                                       or item.get("collection_id") in collections):
                             found[item["dataset_id"]] = index_entry(item)
                     self._failures_in_a_row = 0
                     return found, None
@@ -383,6 +386,9 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
             return {**out, "portal_verdict": V.MIGRATED_NOT_PUBLISHED.value,
                     "portal_why": _not_published_why(rows, revision, ended)}
         why = f"not migrated: {_cause(row)}"
+        if row.get("listed_by_portal"):
+            why = (f"not migrated: its collection's collection_migration failed ({row.get('error_category') or 'unknown'})"
+                   f" before listing its datasets; named by the portal alone")
         if new is not None and state == DatasetState.FAILED.value and not public:
             why += "; rolled back to its previous version"
         return {**out, "portal_verdict": V.PUBLISHED_ON_OLD_SCHEMA.value, "portal_why": why}
@@ -393,34 +399,41 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
 
 def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFrame, portal_url: str, ended: bool,
                  previous: pd.DataFrame | None = None, client: PortalClient | None = None,
-                 migration_jobs: pd.DataFrame | None = None, budget: Budget | None = None) -> pd.DataFrame:
-    """One row per dataset of `dataset_rollup`: what the portal serves and the verdict. A collection is read once;
-    with `previous` (this partition's last frame) only collections whose datasets changed state since, or that
-    were not answered, are read again; once the attempt has ended, every collection once more, then never again.
-    Within `budget` (default: portal_budget()): collections never answered first, the rest `not_read_yet`."""
-    if dataset_rollup.empty or attempt_key is None:
+                 migration_jobs: pd.DataFrame | None = None, budget: Budget | None = None,
+                 collections: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per dataset of `dataset_rollup`, and per dataset the portal lists of a collection whose
+    collection_migration failed (`collections`: the collection_rollup; `failed_collections`): what the portal
+    serves and the verdict. A collection is read once; with `previous` (this partition's last frame) only
+    collections whose datasets changed state since, or that were not answered, are read again; once the attempt
+    has ended, every collection once more, then never again. Within `budget` (default: portal_budget()):
+    collections never answered first, the rest `not_read_yet`."""
+    failed = failed_collections(collections)
+    if (dataset_rollup.empty and not failed) or attempt_key is None:
         return empty_frame(PortalState)
     # the portal serves one version of a dataset: of a collection gathered twice, the branch that made a new version
     # speaks for it (the last gathered, when both did)
     one = dataset_rollup.assign(_made=dataset_rollup["new_dataset_version_id"].notna()).sort_values("_made", kind="stable")
-    rows = row_dicts(one.drop_duplicates("dataset_id", keep="last").drop(columns="_made"))
+    rows = row_dicts(one.drop_duplicates("dataset_id", keep="last").drop(columns="_made")) if not one.empty else []
     revisions = migration_revisions(migration_jobs)
     by_collection: dict[str, list[dict]] = {}
     for r in rows:
         if none_if_missing(r.get("collection_id")):
             by_collection.setdefault(r["collection_id"], []).append(r)
+    for cid in failed:  # read even when no dataset of it is known: the portal's listing is all that names them
+        by_collection.setdefault(cid, [])
     answers: dict[str, PortalAnswer | None] = {}
     if portal_url:
         client = client or PortalClient(portal_url, portal_rate())
         budget = budget or portal_budget()
-        answers.update(_unchanged(previous, rows, ended))
+        answers.update(_unchanged(previous, rows, ended, failed))
         answered_before = _answered(previous)
         to_read = sorted((cid for cid in by_collection if cid not in answers), key=lambda c: (c in answered_before, c))
         if len(to_read) >= INDEX_FROM:
-            index, read_at = client.datasets_index({r["dataset_id"] for cid in to_read for r in by_collection[cid]})
+            index, read_at = client.datasets_index({r["dataset_id"] for cid in to_read for r in by_collection[cid]},
+                                                   frozenset(c for c in to_read if c in failed))
             budget.add(1)
             for cid in to_read if index is not None else ():
-                answer = index_answer(cid, by_collection[cid], index, read_at)
+                answer = index_answer(cid, by_collection[cid], index, read_at, whole=cid in failed)
                 if answer is not None:
                     answers[cid] = replace(answer, after_end=ended)
         for cid in to_read:
@@ -440,12 +453,90 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
         out.append({"stage": stage, "attempt": attempt_key, "dataset_id": r["dataset_id"], "collection_id": cid,
                     "state": r["state"], "dataset_version_id": none_if_missing(r.get("dataset_version_id")),
                     "new_dataset_version_id": none_if_missing(r.get("new_dataset_version_id")), **verdict})
+    current = current_schemas(out, [answers.get(cid) for cid in failed])
+    known = {r["dataset_id"] for r in rows}
+    for cid, cause in failed.items():
+        for r in listed_by_portal(cid, cause, answers.get(cid), known, current):
+            known.add(r["dataset_id"])
+            out.append({"stage": stage, "attempt": attempt_key, "dataset_id": r["dataset_id"], "collection_id": cid,
+                        "state": r["state"], "dataset_version_id": r["dataset_version_id"],
+                        "new_dataset_version_id": None, **dataset_verdict(r, answers[cid], [], None, ended)})
     frame = pd.DataFrame(out, columns=list(PortalState.to_schema().columns))
     return validate(PortalState, frame)
 
 
+def _version(text: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in str(text).split("."))
+
+
+def current_schemas(rows: list[dict], answers: list) -> set[str]:
+    """The schema versions the migration's target is known by: those served of a dataset migrated and live or
+    already current, and the newest one the portal serves when it serves more than one (a later migration's datasets
+    are served on it: an earlier attempt's rows are then `other_version_served`). No cxgm-side constant: the target
+    is the schema package inside production's container."""
+    known = {r["portal_schema_version"] for r in rows if r["portal_schema_version"]
+             and r["portal_verdict"] in (V.MIGRATED_AND_LIVE.value, V.ALREADY_CURRENT.value)}
+    served = {r["portal_schema_version"] for r in rows if r["portal_schema_version"]}
+    served |= {d.get("schema_version") for a in answers if isinstance(a, PortalAnswer) and a.body
+               for d in a.body.get("datasets") or [] if d.get("schema_version")}
+    if len(served) > 1:
+        known.add(max(served, key=_version))
+    return known
+
+
+@dataclass(frozen=True)
+class CollectionFailure:
+    """A collection whose latest collection_migration job failed: collection_migrate names a collection's datasets
+    in its answer, so no source in AWS names them; the portal's listing of the collection does."""
+
+    collection_id: str
+    collection_version_id: str | None  # the version gathered
+    error_category: str | None
+    error_signature: str | None
+
+    def cause(self) -> str:
+        return f"collection_migration failed ({self.error_category or 'unknown'})"
+
+
+def failed_collections(collections: pd.DataFrame | None) -> dict[str, CollectionFailure]:
+    """{COLLECTION_ID: its failure} of the collection_rollup's collections whose collection_migration failed."""
+    if collections is None or collections.empty or "collection_migration_error_category" not in collections:
+        return {}
+    bad = collections[collections["collection_migration_status"] == "FAILED"]
+    return {r["collection_id"]: CollectionFailure(r["collection_id"], none_if_missing(r["collection_version_id"]),
+                                                  none_if_missing(r["collection_migration_error_category"]),
+                                                  none_if_missing(r["collection_migration_error_signature"]))
+            for r in row_dicts(bad)}
+
+
+def listed_by_portal(collection_id: str, failure: CollectionFailure, answer, known: set[str],
+                     current: set[str]) -> list[dict]:
+    """The datasets the portal's `answer` lists of a collection whose collection_migration failed, that no source in
+    AWS named (not in `known`), as rows a verdict is given for: not started, with the collection's step and cause
+    (as dataset_rollup gives a known dataset of that collection, rollups._not_started), or skipped when the portal
+    serves it on a schema version a migrated dataset is served on (`current`: collection_migrate drops those). A
+    dataset the portal gives a processing_status other than SUCCESS is left out: collection_migrate drops it too,
+    never migrated, never failed (production-shapes: schema_migration.py collection_migrate)."""
+    if not isinstance(answer, PortalAnswer) or answer.body is None:
+        return []
+    out = []
+    for served in answer.body.get("datasets") or []:
+        dataset_id = served.get("dataset_id") or served.get("id")
+        if not dataset_id or dataset_id in known or served.get("processing_status") not in (None, SUCCESS):
+            continue
+        skipped = served.get("schema_version") in current
+        out.append({"dataset_id": dataset_id, "collection_id": collection_id,
+                    "dataset_version_id": served.get("dataset_version_id"), "new_dataset_version_id": None,
+                    "state": (DatasetState.SKIPPED if skipped else DatasetState.NOT_STARTED).value,
+                    "failing_step": None if skipped else "collection_migration",
+                    "error_category": None if skipped else failure.error_category,
+                    "error_signature": None if skipped else failure.error_signature,
+                    "listed_by_portal": True})
+    return out
+
+
 def index_answer(collection_id: str, rows: list[dict], index: dict[str, IndexedDataset],
-                 read_at: datetime) -> PortalAnswer | None:
+                 read_at: datetime, whole: bool = False) -> PortalAnswer | None:
     """The collection's answer as its GET would give it, from the datasets index; None when the index cannot tell
     (a dataset of the attempt missing from it, or listed under another collection): its GET tells why.
 
@@ -455,6 +546,12 @@ def index_answer(collection_id: str, rows: list[dict], index: dict[str, IndexedD
     published in, so a later revision that replaced no dataset of the collection is not seen."""
     entries = [index.get(r["dataset_id"]) for r in rows]
     if any(e is None or e.collection_id != collection_id for e in entries):
+        return None
+    if whole:  # a collection whose migration failed: every dataset the index lists of it (`listed_by_portal`)
+        named = {r["dataset_id"] for r in rows}
+        more = [(d, e) for d, e in index.items() if e.collection_id == collection_id and d not in named]
+        rows, entries = [*rows, *({"dataset_id": d} for d, _ in more)], [*entries, *(e for _, e in more)]
+    if not entries:
         return None
     latest = max(entries, key=lambda e: (e.published is not None, e.published or 0.0))
     datasets = [{"dataset_id": r["dataset_id"], "dataset_version_id": e.dataset_version_id,
@@ -476,9 +573,12 @@ def _answered(previous: pd.DataFrame | None) -> set[str]:
     return set(previous.loc[~previous["portal_verdict"].isin(_NO_ANSWER), "collection_id"].dropna())
 
 
-def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> dict[str, PortalAnswer]:
+def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool,
+               failed: dict | None = None) -> dict[str, PortalAnswer]:
     """Collections whose last answer still stands: answered last time and none of their datasets changed state
-    since; once the attempt has ended, only answers read after its end (so everything is read once more after it)."""
+    since; once the attempt has ended, only answers read after its end (so everything is read once more after it).
+    A collection whose migration failed (`failed`) is read again until the last frame holds a dataset of it the
+    portal alone named (its migration may have failed after that read)."""
     if previous is None or previous.empty or "portal_verdict" not in previous.columns:
         return {}
     before = {r["dataset_id"]: r for r in row_dicts(previous)}
@@ -487,6 +587,10 @@ def _unchanged(previous: pd.DataFrame | None, rows: list[dict], ended: bool) -> 
         old = before.get(r["dataset_id"])
         if old is None or old["state"] != r["state"] or old["portal_verdict"] in _NO_ANSWER:
             changed.add(r.get("collection_id"))
+    named = {r["dataset_id"] for r in rows}
+    for cid in failed or ():
+        if not (previous["collection_id"].eq(cid) & ~previous["dataset_id"].isin(named)).any():
+            changed.add(cid)
     final = previous.get("portal_read_after_end")
     if ended:  # a frame from before this column: nothing read after the end
         after = final.fillna(False).astype(bool) if final is not None else pd.Series(False, index=previous.index)
@@ -557,3 +661,28 @@ def portal_checked(frame: pd.DataFrame) -> bool:
         return False
     unknown = {V.NOT_CONFIGURED.value, V.PORTAL_UNREACHABLE.value, V.NOT_CHECKED.value}
     return bool((~frame["portal_verdict"].isin(unknown)).any())
+
+
+def portal_listed(portal: pd.DataFrame | None, rollup: pd.DataFrame, collections: pd.DataFrame | None) -> pd.DataFrame:
+    """The datasets of `portal` (portal_state) no row of `rollup` (dataset_rollup) has, of a collection whose
+    collection_migration failed, as dataset_rollup rows: not started, failing_step collection_migration and the
+    collection job's cause (rollups._not_started, the rule a known dataset of such a collection follows), so the
+    re-run list and the counts take them as they take any dataset the attempt never started."""
+    failed = failed_collections(collections)
+    columns = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_id", "collection_version_id", "state",
+               "failing_step", "error_category", "error_signature", "migration_revision_id", "campaign_state",
+               "campaign_attempt"]
+    if portal is None or portal.empty or not failed:
+        return pd.DataFrame(columns=columns)
+    known = set(rollup["dataset_id"]) if not rollup.empty else set()
+    picked = portal[portal["collection_id"].isin(list(failed)) & ~portal["dataset_id"].isin(known)
+                    & (portal["state"] == DatasetState.NOT_STARTED.value)]
+    rows = [{"stage": r["stage"], "attempt": r["attempt"], "dataset_id": r["dataset_id"],
+             "dataset_version_id": r["dataset_version_id"], "collection_id": r["collection_id"],
+             "collection_version_id": failed[r["collection_id"]].collection_version_id,
+             "state": DatasetState.NOT_STARTED.value, "failing_step": "collection_migration",
+             "error_category": failed[r["collection_id"]].error_category,
+             "error_signature": failed[r["collection_id"]].error_signature, "migration_revision_id": None,
+             "campaign_state": DatasetState.NOT_STARTED.value, "campaign_attempt": r["attempt"]}
+            for r in row_dicts(picked)]
+    return pd.DataFrame(rows, columns=columns)

@@ -26,12 +26,14 @@ CLEANUP_STEPS = (Step.COLLECTION_CLEANUP.value, Step.COLLECTION_PUBLISH.value)  
 def rerun_as(category: object, state: object = DatasetState.FAILED.value,
              verdict: object = None) -> tuple[str, str | None]:
     """(rerun_as, rerun_hint) of one dataset: the one decision behind the manifest's columns and the report's
-    "re-run as is" / "fix first". As is: infrastructure failures and datasets never started; fix first: validation,
-    application and unknown causes (nothing says running it again would help). The hint: the advice beyond "as
-    is" (more memory, a longer timeout), None when there is none; for a dataset production's cleanup `verdict`
-    alone failed, what the cleanup did and where its error record is ("fix the data or code" gives no clue)."""
-    if state == DatasetState.NOT_STARTED.value:
-        return RerunAs.AS_IS.value, ADVICE.get(category)
+    "re-run as is" / "fix first". As is: infrastructure failures and datasets never started for no cause of their
+    own; fix first: validation, application and unknown causes (nothing says running it again would help), also
+    of a dataset never started because its collection's collection_migration failed (its category is that job's:
+    re-run as is, it would fail there again). The hint: the advice beyond "as is" (more memory, a longer timeout),
+    None when there is none; for a dataset production's cleanup `verdict` alone failed, what the cleanup did and
+    where its error record is ("fix the data or code" gives no clue)."""
+    if state == DatasetState.NOT_STARTED.value and (category is None or pd.isna(category)):
+        return RerunAs.AS_IS.value, None
     kind = ERROR_KIND.get(ErrorCategory(category)) if category in set(ErrorCategory) else ErrorKind.UNKNOWN
     if kind is ErrorKind.INFRASTRUCTURE:
         return RerunAs.AS_IS.value, ADVICE.get(category)
@@ -49,21 +51,34 @@ def with_rerun_as(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(rerun_as=[a for a, _ in decided], rerun_hint=[h for _, h in decided])
 
 
-def rerun_manifest(datasets: pd.DataFrame, ended: bool, members: list[tuple[str, pd.DataFrame]] | None = None) -> pd.DataFrame:
+def rerun_manifest(datasets: pd.DataFrame, ended: bool, members: list[tuple[str, pd.DataFrame]] | None = None,
+                   listed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed datasets; once the attempt has ended, also those it never started. With its campaign's `members`
     ((key, rollup), oldest first; monitor/attempts/campaigns.py): the campaign's view of this attempt's datasets, so a
     dataset a later re-run migrated is not listed, and one a re-run skipped because this attempt migrated it is
-    not either; failing step and cause are those of the attempt that decided (`campaign_attempt`)."""
-    if datasets.empty:
+    not either; failing step and cause are those of the attempt that decided (`campaign_attempt`). `listed`: rows
+    shaped as `datasets`' of datasets no source in AWS names, the portal's listing of a collection whose
+    collection_migration failed (portal_state.portal_listed): never started, listed as such unless an attempt of
+    the campaign decided them (then the campaign's latest attempt, which did not migrate them either, is theirs)."""
+    if listed is not None and not listed.empty:
+        listed = listed[~listed["dataset_id"].isin(set(datasets["dataset_id"]))] if not datasets.empty else listed
+    if datasets.empty and (listed is None or listed.empty):
         return empty_frame(RerunManifest)
     if members and len(members) > 1:
         from cxgm_pipeline.monitor.attempts.campaigns import campaign_view
 
-        decided = campaign_view(members, set(datasets["dataset_id"]))
-        decided = decided.assign(campaign_attempt=decided["attempt"], stage=datasets["stage"].iloc[0],
-                                 attempt=datasets["attempt"].iloc[0])
+        own = datasets if not datasets.empty else listed
+        wanted = set(datasets["dataset_id"]) | (set(listed["dataset_id"]) if listed is not None else set())
+        decided = campaign_view(members, wanted)
+        decided = decided.assign(campaign_attempt=decided["attempt"], stage=own["stage"].iloc[0],
+                                 attempt=own["attempt"].iloc[0])
     else:
         decided = datasets.assign(campaign_attempt=datasets["attempt"])
+    if listed is not None and not listed.empty:
+        left = listed[~listed["dataset_id"].isin(set(decided["dataset_id"]))]
+        if members and len(members) > 1:  # no attempt of the campaign named them: its latest did not migrate them
+            left = left.assign(campaign_attempt=members[-1][0], campaign_state=left["state"])
+        decided = pd.concat([decided, left], ignore_index=True)
     states = [DatasetState.FAILED.value] + ([DatasetState.NOT_STARTED.value] if ended else [])
     picked = with_rerun_as(decided[decided["state"].isin(states)])
     return validate(RerunManifest, picked.reindex(columns=COLUMNS + ["campaign_attempt"]).sort_values(

@@ -457,6 +457,19 @@ def _collection_jobs(jobs: pd.DataFrame, branches: _Branches) -> dict[tuple, dic
             for r in row_dicts(jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at"))}
 
 
+def failed_collection_migrations(jobs: pd.DataFrame | None, collections: pd.DataFrame | None = None) -> set[tuple]:
+    """(COLLECTION_ID, version gathered) of each collection whose latest collection_migration job failed, as
+    collection_rollup's `collection_migration_status` says it: from `collections` (that frame) when given, else
+    from the jobs (each job's COLLECTION_VERSION_ID is the version gathered)."""
+    if collections is not None and not collections.empty:
+        bad = collections[collections["collection_migration_status"] == JobStatus.FAILED.value]
+        return set(zip(bad["collection_id"], bad["collection_version_id"].map(none_if_missing)))
+    if jobs is None or jobs.empty:
+        return set()
+    latest = _collection_jobs(jobs, _Branches({}, {}))
+    return {k for k, j in latest.items() if none_if_missing(k[0]) and j["status"] == JobStatus.FAILED.value}
+
+
 def _jobs_by_dataset(dataset_jobs: pd.DataFrame) -> dict[tuple, list[dict]]:
     """{(DATASET_ID, version gathered): its jobs as plain records, oldest first, times in epoch microseconds}."""
     grouped: dict[tuple, list[dict]] = {}
@@ -536,13 +549,10 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
     for cid, versions in gathered_versions(outputs).items():
         ids.update(dict.fromkeys((cid, v) for v in versions))
     revisions, gathered = revision_index(outputs), gathered_versions(outputs)
-    coll_jobs = jobs[jobs["step"] == Step.COLLECTION_MIGRATION.value].sort_values("created_at") if not jobs.empty else jobs
-    status = {}
-    for r in row_dicts(coll_jobs) if not coll_jobs.empty else []:
-        if none_if_missing(r["collection_id"]):
-            key = (r["collection_id"], branch_of(r["collection_id"], r["collection_version_id"], revisions, gathered))
-            status[key] = r["status"]
-            ids.setdefault(key, None)
+    latest = {key: job for key, job in _collection_jobs(jobs, _Branches(revisions, gathered)).items()
+              if none_if_missing(key[0])} if not jobs.empty else {}
+    status = {key: job["status"] for key, job in latest.items()}
+    ids.update(dict.fromkeys(k for k in latest if k not in ids))
     known = datasets.dropna(subset=["collection_id"]) if not datasets.empty else datasets
     versions_of: dict[str, set] = {}
     for cid, cvid in ids:
@@ -586,8 +596,16 @@ def collection_rollup(datasets: pd.DataFrame, jobs: pd.DataFrame, outputs: pd.Da
                      "datasets": total, **per_state, "collection_migration_status": status.get(key),
                      "can_publish": status.get(key) == JobStatus.SUCCEEDED.value and key not in died
                      and revision is not None and revision != cvid and not flagged[key]
-                     and per_state[DatasetState.SUCCEEDED.value] == migrating, "execution_error": died.get(key)})
+                     and per_state[DatasetState.SUCCEEDED.value] == migrating, "execution_error": died.get(key),
+                     **_collection_cause(latest.get(key))})
     return validate(CollectionRollup, pd.DataFrame(rows).sort_values(["collection_id", "collection_version_id"]))
+
+
+def _collection_cause(job: dict | None) -> dict:
+    """The collection_migration cause columns of a collection row: its latest job's, when that job failed."""
+    failed = _not_started(job) if job is not None else {}
+    return {"collection_migration_error_category": failed.get("error_category"),
+            "collection_migration_error_signature": failed.get("error_signature")}
 
 
 def _distinct_values(column: pd.Series, limit: int = 10) -> str | None:

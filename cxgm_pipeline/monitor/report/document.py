@@ -54,12 +54,17 @@ class AttemptReport:
 def key_numbers(r: AttemptReport) -> dict[str, int]:
     """The numbers a person looks for first; also the UI's numeric metadata (plotted over refreshes). Datasets
     once each (a dataset gathered twice is a rollup row per branch); `to_rerun`: the re-run list's rows, one per
-    dataset and branch to run again."""
+    dataset and branch to run again. The datasets the portal alone names (of a collection whose collection_migration
+    failed before naming them: portal_state) count as never started, as on the answer line."""
+    from cxgm_pipeline.monitor.views.answer import named_by_the_portal
+
     datasets, jobs = one_row_per_dataset(r.frame(Frame.dataset_rollup)), r.frame(Frame.enriched_jobs)
     states = datasets["state"].value_counts() if not datasets.empty else pd.Series(dtype=int)
+    named = named_by_the_portal(r.frames.get(Frame.portal_state), datasets)
     return {
-        "datasets": len(datasets),
-        **{f"datasets_{s.value}": int(states.get(s.value, 0)) for s in DatasetState},
+        "datasets": len(datasets) + named,
+        **{f"datasets_{s.value}": int(states.get(s.value, 0)) + (named if s is DatasetState.NOT_STARTED else 0)
+           for s in DatasetState},
         "to_rerun": len(r.frame(Frame.rerun_manifest)),
         "jobs": len(jobs),
         "jobs_failed": int((jobs["status"] == JobStatus.FAILED.value).sum()) if not jobs.empty else 0,
@@ -209,7 +214,8 @@ def _rerun_split(r: AttemptReport) -> str:
 def _rerun(r: AttemptReport) -> str:
     manifest = r.frame(Frame.rerun_manifest)
     return (f"{len(manifest)} datasets, as in rerun.csv: failed ones, and once the attempt ended those it never "
-            f"started.\n\n" + markdown_table(manifest, RERUN_COLUMNS))
+            f"started (those of a collection whose collection_migration failed before listing them, as the portal "
+            f"lists them, with that step and cause).\n\n" + markdown_table(manifest, RERUN_COLUMNS))
 
 
 def _progress(r: AttemptReport) -> str:

@@ -20,7 +20,7 @@ from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
-from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far
+from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far, named_by_the_portal
 from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
 from cxgm_pipeline.monitor.views.failures import by_category, failure_count, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
@@ -154,7 +154,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         return alerts
     bad = outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value)
     standing = Standing(
-        how_far(state or ("succeeded" if finished else "running"), datasets, progress) if not datasets.empty else None,
+        how_far(state or ("succeeded" if finished else "running"), datasets, progress,
+                never_started=named_by_the_portal(portal, datasets)) if not datasets.empty else None,
         eta_phrase(progress), outcome.replace("_", " ") if finished and bad else None,
         old_schema_served(portal) if finished and portal is not None and portal_checked(portal) else None)
     return [replace(a, standing=standing) for a in alerts]

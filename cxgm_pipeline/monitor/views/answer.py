@@ -2,10 +2,14 @@
 the rollup's metadata, the alerts and `cxgm attempts`.
 
     running - 1,545 of ~2,035 (76%) ended - 23 failed - ETA 20:51 UTC (15:17-21:37) - data from 2026-11-25 12:04 UTC
+    finished with failures - 1,954 of 1,962 (99%) ended - 111 failed - 2 collections failed before listing their
+        datasets (8 datasets) - 554 still on the old schema in the portal - data from 2026-12-06 06:32 UTC
 
 The total is the expected one (listed datasets plus an estimate of those not listed yet, marked `~`), the
 percentage counts ended datasets (succeeded or failed), the ETA and the data's moment are AWS's time (the
-frames' `observed_at`), never this machine's. Dagster-free.
+frames' `observed_at`), never this machine's. A collection whose collection_migration failed never named its
+datasets (collection_migrate names them in the answer it did not give): the line says so, with the datasets the
+portal lists of it, counted in the total as never started (`FailedCollections`). Dagster-free.
 """
 
 from __future__ import annotations
@@ -25,6 +29,54 @@ PLACEHOLDER_HEALTH = "none to judge: a placeholder, the attempt never ran in thi
 
 
 @dataclass(frozen=True)
+class FailedCollections:
+    """Collections whose collection_migration failed before naming their datasets, and how many datasets the
+    portal lists of them (portal_state's rows no AWS source names; None: the portal was not read): one wording for
+    the answer line and the health, on every page."""
+
+    collections: int
+    datasets: int | None
+    unknown: str = "the portal not read"  # why `datasets` is None
+
+    def text(self) -> str:
+        n = self.collections
+        head = f"{n:,} collection{'s' if n != 1 else ''} failed before listing {'their' if n != 1 else 'its'} datasets"
+        if self.datasets is None:
+            return f"{head} (how many: {self.unknown})"
+        return f"{head} ({self.datasets:,} dataset{'s' if self.datasets != 1 else ''})"
+
+
+def failed_collections(jobs: pd.DataFrame | None = None, rollup: pd.DataFrame | None = None,
+                       portal: pd.DataFrame | None = None,
+                       collections: pd.DataFrame | None = None) -> FailedCollections | None:
+    """The attempt's collections whose latest collection_migration job failed (from its `collections`, the
+    collection_rollup, else its enriched `jobs`) and the datasets `portal` (portal_state) lists of them that no row
+    of `rollup` has; None when no collection failed so. Without `portal` (dataset_rollup's metadata is built before
+    the portal is read) the count is migration_report's."""
+    from cxgm_pipeline.monitor.frames.portal_state import portal_checked
+    from cxgm_pipeline.monitor.frames.rollups import failed_collection_migrations
+
+    failed = failed_collection_migrations(jobs, collections)
+    if not failed:
+        return None
+    if portal is None:
+        return FailedCollections(len(failed), None, "on migration_report")
+    if not portal_checked(portal):
+        return FailedCollections(len(failed), None)
+    return FailedCollections(len(failed), named_by_the_portal(portal, rollup))
+
+
+def named_by_the_portal(portal: pd.DataFrame | None, rollup: pd.DataFrame | None) -> int:
+    """Datasets of portal_state no row of the rollup has: those the portal lists of a collection whose
+    collection_migration failed before naming them (portal_state adds no other), never started."""
+    if portal is None or portal.empty:
+        return 0
+    known = set(rollup["dataset_id"]) if rollup is not None and not rollup.empty else set()
+    named = portal[~portal["dataset_id"].isin(known) & (portal["state"] == DatasetState.NOT_STARTED.value)]
+    return int(named["dataset_id"].nunique())
+
+
+@dataclass(frozen=True)
 class Health:
     """How an attempt stands, from its state and its rollup: `level` ok / warn / error, `reason` in words
     (empty when ok, but for a placeholder, which says it is one)."""
@@ -38,11 +90,23 @@ class Health:
 
 
 def attempt_health(state: str | None, rollup: pd.DataFrame | None, why_empty: str | None = None,
-                   outcome: str | None = None) -> Health:
+                   outcome: str | None = None, collections: FailedCollections | None = None) -> Health:
     """The one place an attempt's health is judged: its state (`AttemptState` value, None: never ran here),
     its outcome (`AttemptOutcome` value, when known: monitor/attempts/outcome.py), its rollup's failed datasets and, with
-    no dataset, why (`corpus.attempt_summary`). An execution that SUCCEEDED but died in gather_collections or
-    passed its SpanCollections tolerance (production's Catch goes on to report) is an error, not a success."""
+    no dataset, why (`corpus.attempt_summary`); `collections`: its collections that failed before listing their
+    datasets (`failed_collections`), said after the rest (a warning at least). An execution that SUCCEEDED but
+    died in gather_collections or passed its SpanCollections tolerance (production's Catch goes on to report) is an
+    error, not a success."""
+    health = _health(state, rollup, why_empty, outcome)
+    if collections is None or health.reason in (PLACEHOLDER_HEALTH,) or why_empty and why_empty.startswith("failed in "):
+        return health
+    if health.healthy:
+        verb = "ended" if state != "running" else "running"
+        return Health("warn", f"{verb} with {collections.text()}")
+    return Health(health.level, f"{health.reason}; {collections.text()}")
+
+
+def _health(state: str | None, rollup: pd.DataFrame | None, why_empty: str | None, outcome: str | None) -> Health:
     if state is None or why_empty == "not run in this stage":
         return Health("ok", PLACEHOLDER_HEALTH)
     failed = int((one_row_per_dataset(rollup)["state"] == DatasetState.FAILED.value).sum()) \
@@ -106,9 +170,12 @@ def eta_phrase(progress) -> str | None:
         ", rough" if progress.eta.rough else "")
 
 
-def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlisted: int = 0) -> HowFar:
+def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlisted: int = 0,
+            never_started: int = 0) -> HowFar:
     """The counts of `answer_line` (its arguments alike): from `progress` when given, else from `rollup`, a
-    dataset gathered twice (a row per branch) once, in the state of the branch the published corpus moves with."""
+    dataset gathered twice (a row per branch) once, in the state of the branch the published corpus moves with;
+    `never_started`: datasets the portal alone names, of collections whose migration failed
+    (`FailedCollections.datasets`), in the total (they will not start)."""
     if progress is not None:
         ended, failed = progress.done + progress.failed, progress.failed
         total, unlisted = progress.total + progress.unlisted, progress.unlisted
@@ -121,13 +188,13 @@ def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlis
         failed = int((listed["state"] == DatasetState.FAILED.value).sum())
         ended = int(listed["state"].isin([DatasetState.SUCCEEDED.value, DatasetState.FAILED.value]).sum())
         total = len(listed) + unlisted
-    return HowFar(ended, total, failed, bool(unlisted) or state == "running")
+    return HowFar(ended, total + never_started, failed, bool(unlisted) or state == "running")
 
 
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
                 with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0,
                 ended_at: pd.Timestamp | None = None, old_schema: int | None = None,
-                outcome: str | None = None) -> str:
+                outcome: str | None = None, collections: FailedCollections | None = None) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
     `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
@@ -136,7 +203,8 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     datasets not listed yet (`progress.unlisted_datasets`), so the total is the one migration_report gives;
     `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it; `old_schema`: of an
     ended attempt, the datasets the portal still serves on the old schema (None: the portal not read); `outcome`:
-    its `AttemptOutcome` value when known, which leads when its SUCCEEDED execution hides a failed attempt."""
+    its `AttemptOutcome` value when known, which leads when its SUCCEEDED execution hides a failed attempt;
+    `collections`: its collections that failed before listing their datasets (`failed_collections`)."""
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
     health = attempt_health(state, rollup, why_empty)
@@ -145,21 +213,24 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
         head = f"{head} execution, but the attempt {_short(why_empty)}"
     if progress is None and (rollup is None or rollup.empty):
         said = health.level == "error" and why_empty and why_empty.startswith("failed in ")
-        return SEP.join([head, "no dataset migrated" if said or not why_empty else f"no dataset: {why_empty}"])
+        return SEP.join([head, "no dataset migrated" if said or not why_empty else f"no dataset: {why_empty}",
+                         *([collections.text()] if collections else [])])
     if now is None and progress is not None:
         now = progress.now
     elif now is None:
         from cxgm_pipeline.monitor.views.progress import observed_now
 
         now = observed_now(rollup)
-    counts = how_far(state, rollup, progress, unlisted)
+    counts = how_far(state, rollup, progress, unlisted, collections.datasets or 0 if collections else 0)
     if state == "succeeded" and outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
         # production's Catch sent the failed Map Run to `report`: the check and attempt_states say the same
         head = "succeeded execution, but the attempt exceeded its failure tolerance"
-    elif state == "succeeded" and counts.failed:
+    elif state == "succeeded" and (counts.failed or collections):
         # the execution succeeded; the migration did not, for these datasets: the line leads with the result
         head = "finished with failures"
     parts = [head, counts.text(pct=True), f"{counts.failed:,} failed"]
+    if collections:
+        parts.append(collections.text())
     if state == "running":
         if not with_eta:
             parts.append("ETA on migration_report")
@@ -201,8 +272,10 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     outcome = getattr(attempt, "outcome", None)
     if outcome is None and jobs is not None:  # the same rule as attempt_states' and the health check's
         outcome = attempt_outcome(attempt, jobs, rollup, child_failures).value
+    collections = failed_collections(jobs, rollup, portal)
     return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema,
-                       outcome=outcome), attempt_health(state, rollup, why, outcome)
+                       outcome=outcome, collections=collections), \
+        attempt_health(state, rollup, why, outcome, collections)
 
 
 _LONG_WORD = re.compile(r"\S{25,}")

@@ -80,3 +80,37 @@ def test_a_dataset_the_cleanup_step_rolled_back_says_what_to_look_at():
     assert manifest.loc["d4", "rerun_hint"] == "fix the data or code", "a job failed it first: its cause decides"
     text = rerun_markdown(manifest.reset_index())
     assert "rolled it back" in text and "fix the data or code" in text, text
+
+
+def _listed(attempt, ids, category="application"):
+    """portal_state.portal_listed's rows: datasets the portal alone names, of a collection whose migration failed."""
+    return pd.DataFrame({"stage": "prod", "attempt": attempt, "dataset_id": ids, "dataset_version_id": "old",
+                         "collection_id": "c9", "collection_version_id": "v9", "state": "not_started",
+                         "failing_step": "collection_migration", "error_category": category,
+                         "error_signature": f"{category}: boom", "migration_revision_id": None,
+                         "campaign_state": "not_started", "campaign_attempt": attempt})
+
+
+def test_the_datasets_of_a_collection_that_failed_before_listing_them_are_re_run_once_it_ended():
+    listed = _listed("A", ["p1", "p2"])
+    assert list(rerun_manifest(ROLLUP, ended=False, listed=listed)["dataset_id"]) == ["d0", "d4"]
+    manifest = rerun_manifest(ROLLUP, ended=True, listed=listed).set_index("dataset_id")
+    assert list(manifest.index) == ["d0", "d4", "d2", "p1", "p2"]
+    p1 = manifest.loc["p1"]
+    assert (p1["state"], p1["failing_step"], p1["error_category"], p1["collection_id"], p1["campaign_attempt"]) \
+        == ("not_started", "collection_migration", "application", "c9", "A")
+    # its collection's cause decides, as for a failed dataset: application needs a fix, an infrastructure cause not
+    assert p1["rerun_as"] == "fix_first" and manifest.loc["d2", "rerun_as"] == "as_is"
+    assert set(rerun_manifest(ROLLUP, ended=True, listed=_listed("A", ["p1"], "host_terminated"))
+               .set_index("dataset_id").loc[["p1", "d2"], "rerun_as"]) == {"as_is"}
+    # with no dataset AWS names at all, the portal's are the list
+    assert list(rerun_manifest(ROLLUP.iloc[0:0], ended=True, listed=listed)["dataset_id"]) == ["p1", "p2"]
+
+
+def test_a_campaigns_re_run_that_migrated_a_portal_listed_dataset_takes_it_off_the_list():
+    rerun = pd.concat([_rollup("B", ["skipped", "succeeded", "succeeded", "skipped", "failed"]),
+                       _rollup("B", ["succeeded"]).assign(dataset_id="p1", collection_id="c9", collection_version_id="v9")],
+                      ignore_index=True)
+    manifest = rerun_manifest(ROLLUP, ended=True, members=[("A", ROLLUP), ("B", rerun)], listed=_listed("A", ["p1", "p2"]))
+    # p2: no attempt of the campaign named it; its latest did not migrate it either
+    assert list(zip(manifest["dataset_id"], manifest["campaign_attempt"])) == [("d0", "A"), ("d4", "B"), ("p2", "B")]

@@ -222,3 +222,23 @@ def test_one_row_per_dataset_keeps_the_published_versions_branch():
         ["d1", "pub"], ["d2", "pub"]]
     once = rollup.iloc[1:]
     assert one_row_per_dataset(once) is once, "no dataset gathered twice: the rollup as it is"
+
+
+def test_a_collection_says_why_its_collection_migration_failed():
+    """collection_rollup carries its latest collection_migration job's cause: the datasets such a collection never
+    named (the portal's listing names them) take it, as a known dataset of that collection does (_not_started)."""
+    from cxgm_pipeline.monitor.frames.rollups import collection_rollup
+    from cxgm_pipeline.schemas import DatasetRollup, empty_frame
+
+    jobs = pd.DataFrame({"stage": "prod", "attempt": "A", "step": "collection_migration",
+                         "status": ["FAILED", "FAILED", "FAILED", "SUCCEEDED"], "collection_id": ["c1", "c1", "c2", "c2"],
+                         "collection_version_id": ["v1", "v1", "v2", "v2"],
+                         "created_at": pd.to_datetime([1, 2, 3, 4], unit="s", utc=True),
+                         "error_category": ["out_of_memory", "application", "storage", None],
+                         "error_signature": ["oom", "application: boom", "storage: s3", None]})
+    rows = collection_rollup(empty_frame(DatasetRollup), jobs).set_index("collection_id")
+    assert rows.loc["c1", ["collection_migration_status", "collection_migration_error_category",
+                           "collection_migration_error_signature"]].tolist() == ["FAILED", "application", "application: boom"]
+    # c2's retry succeeded: no cause
+    assert rows.loc["c2", "collection_migration_status"] == "SUCCEEDED"
+    assert rows.loc["c2", ["collection_migration_error_category", "collection_migration_error_signature"]].isna().all()

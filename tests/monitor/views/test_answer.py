@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from cxgm_pipeline.monitor.views.answer import answer_line, attempt_health
+from cxgm_pipeline.monitor.views.answer import FailedCollections, Health, answer_line, attempt_health, failed_collections
 from cxgm_pipeline.monitor.aws.clients import FetchStats
 from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
 from cxgm_pipeline.monitor.views.progress import attempt_progress
@@ -178,3 +178,52 @@ def test_a_map_run_past_its_tolerance_leads_the_line_not_finished_with_failures(
     assert line.startswith("succeeded execution, but the attempt exceeded its failure tolerance - 2 of 2 (100%)")
     assert answer_line("succeeded", rollup, None, now=now, outcome="finished_with_failures").startswith(
         "finished with failures - ")
+
+
+def test_collections_that_failed_before_listing_their_datasets_have_one_wording():
+    assert FailedCollections(2, 8).text() == "2 collections failed before listing their datasets (8 datasets)"
+    assert FailedCollections(1, 1).text() == "1 collection failed before listing its datasets (1 dataset)"
+    assert FailedCollections(3, None).text() == ("3 collections failed before listing their datasets "
+                                                 "(how many: the portal not read)")
+
+
+@pytest.mark.unit
+def test_the_answer_line_and_the_health_say_which_collections_failed_before_listing_their_datasets():
+    """The demo's prod attempt read "1,954 of 1,954 (100%) ended - 111 failed": 8 datasets of two collections whose
+    collection_migration failed were in no count. The portal's datasets count in the total, never started; the
+    line says so after the failed datasets, and the health warns even when no dataset failed."""
+    rollup = empty_frame(DatasetRollup).reindex(range(3)).assign(
+        dataset_id=["a", "b", "c"], state=["succeeded", "failed", "skipped"])
+    now = pd.Timestamp("2026-12-06 06:32", tz="UTC")
+    failed = FailedCollections(2, 8)
+    line = answer_line("succeeded", rollup, None, now=now, old_schema=9, collections=failed)
+    assert line == ("finished with failures - 2 of 10 (20%) ended - 1 failed - 2 collections failed before listing "
+                    "their datasets (8 datasets) - 9 still on the old schema in the portal - data from "
+                    "2026-12-06 06:32 UTC")
+    clean = rollup.assign(state="succeeded")
+    assert answer_line("succeeded", clean, None, now=now, collections=failed).startswith(
+        "finished with failures - 3 of 11 (27%) ended - 0 failed - 2 collections failed")
+    assert attempt_health("succeeded", clean, None, None, failed) == Health("warn", f"ended with {failed.text()}")
+    health = attempt_health("succeeded", rollup, None, None, failed)
+    assert health.level == "warn" and health.reason == f"ended with 1 failed dataset; {failed.text()}"
+    assert attempt_health("succeeded", clean, None, None, None).healthy
+
+
+@pytest.mark.unit
+def test_failed_collections_are_read_from_the_collection_rollup_or_the_jobs():
+    collections = pd.DataFrame({"collection_id": ["c1", "c2", "c3"], "collection_version_id": ["v1", "v2", None],
+                                "collection_migration_status": ["FAILED", "SUCCEEDED", "FAILED"]})
+    rollup = empty_frame(DatasetRollup).reindex(range(1)).assign(dataset_id=["a"], state=["succeeded"])
+    portal = pd.DataFrame({"dataset_id": ["a", "x", "y"], "collection_id": ["c2", "c1", "c1"],
+                           "state": ["succeeded", "not_started", "not_started"],
+                           "portal_verdict": ["migrated_and_live", "published_on_old_schema", "published_on_old_schema"]})
+    assert failed_collections(rollup=rollup, portal=portal, collections=collections) == FailedCollections(2, 2)
+    assert failed_collections(rollup=rollup, collections=collections).text().endswith("(how many: on migration_report)")
+    unread = portal.assign(portal_verdict="portal_unreachable")
+    assert failed_collections(rollup=rollup, portal=unread, collections=collections) == FailedCollections(2, None)
+    jobs = pd.DataFrame({"step": ["collection_migration"] * 3, "status": ["FAILED", "SUCCEEDED", "FAILED"],
+                         "collection_id": ["c1", "c1", "c2"], "collection_version_id": ["v1", "v1", "v2"],
+                         "created_at": pd.to_datetime([1, 2, 3], unit="s", utc=True)})
+    # c1's retry succeeded: its latest job decides
+    assert failed_collections(jobs, rollup, portal) == FailedCollections(1, 2)
+    assert failed_collections(jobs.iloc[:2], rollup, portal) is None
