@@ -120,12 +120,13 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     if finished and "finished" not in announced:
         counts = one_row_per_dataset(datasets)["state"].value_counts().to_dict() if not datasets.empty else {}
         top = signatures_by_category(signatures)[1].head(TOP)  # under their category, the biggest first
-        lines = [*([f"Outcome: {outcome}"] if outcome else []),
-                 "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
         categories = by_category(datasets)
-        if not categories.empty:  # the biggest cause first, whatever the number of its signatures
-            lines += ["Failed by category: " + ", ".join(f"{c} {n}" for c, n in zip(categories["error_category"],
-                                                                                   categories["datasets"]))]
+        # why they failed, right under the answer line: a chat shows a digest's first lines
+        lines = ["Failed by category: " + ", ".join(f"{c} {n}" for c, n in zip(categories["error_category"],
+                                                                              categories["datasets"]))
+                 ] if not categories.empty else []  # the biggest cause first, whatever the number of its signatures
+        lines += [*([f"Outcome: {outcome}"] if outcome else []),
+                  "Datasets: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
         lines += ["", "Top errors:"]
         # a cause no failed job carries counts its datasets: "0" would read as no failure
         lines += [f"  {failure_count(r):>12}  {r['step']:<18} {r['error_signature']}"
@@ -298,11 +299,16 @@ def digest(where: str, alerts: list[Alert]) -> Alert:
     if len(alerts) == 1:
         return replace(alerts[0], subject=subject)
     new = Counter(a.category or "unknown" for a in alerts if a.kind == "new_signature")
+    # the finish first (a chat or the UI shows a digest's first lines), the new causes last, their sum before them;
     # "first seen" (since the last digest), not "new": the finished alert's "New in prod" is against the rehearsal
-    head = ("Causes first seen, by category (causes, not datasets): "
-            + ", ".join(f"{c} {n}" for c, n in new.most_common()) + "\n\n") if new else ""
-    alerts = sorted(alerts, key=lambda a: (a.kind == "new_signature", -new.get(a.category or "unknown", 0)))
-    body = head + "\n\n".join(f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts)
+    alerts = sorted(alerts, key=lambda a: (a.kind != "finished", a.kind == "new_signature",
+                                           -new.get(a.category or "unknown", 0)))
+    sections = [f"{a.subject}\n" + "\n".join(f"  {line}" for line in a.body.splitlines()) for a in alerts]
+    if new:
+        first = next(i for i, a in enumerate(alerts) if a.kind == "new_signature")
+        sections.insert(first, "Causes first seen, by category (causes, not datasets): "
+                        + ", ".join(f"{c} {n}" for c, n in new.most_common()))
+    body = "\n\n".join(sections)
     return Alert("digest", ",".join(a.key for a in alerts), subject, body)
 
 
