@@ -74,7 +74,7 @@ def chain_asset(spec: FrameSpec) -> AssetsDefinition:
         stats = FetchStats()
         r = context.resources
         stage, _, attempt = resolve_attempt(context, r.sfn, stats)
-        previous = stored_previous(r.store, stage, attempt.key, (spec.name,), r.sfn.aws_now(stage)) \
+        previous = stored_previous(r.store, stage, attempt.key, (spec.name, *spec.reads_last), r.sfn.aws_now(stage)) \
             if attempt is not None else {}
         b = Build(stage, attempt, frames, Apis(r.batch, r.logs, r.sfn, r.artifacts), stats, previous,
                   campaign=stored_campaign(context, r, stats) if spec.campaign else None)

@@ -140,6 +140,8 @@ class FrameSpec:
     publishes: tuple[str, ...] = ()
     # how `cxgm describe` shows it; None: it has no view of its own
     view: View | None = None
+    # later frames of the chain whose last stored state its summary reads (`b.previous`): what it is built before
+    reads_last: tuple[str, ...] = ()
 
     @property
     def model_class(self) -> type[pa.DataFrameModel]:
@@ -278,7 +280,8 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     unlisted = unlisted_while_running(b.attempt, frame, b.frames[Frame.enriched_jobs], b.frames[Frame.step_outputs],
                                       b.frames[Frame.child_failures])
     answer, health = attempt_answer(b.attempt, frame, b.frames[Frame.enriched_jobs], with_eta=False,
-                                    unlisted=unlisted, child_failures=b.frames[Frame.child_failures])
+                                    unlisted=unlisted, child_failures=b.frames[Frame.child_failures],
+                                    portal_before=b.previous.get(Frame.portal_state))
     from cxgm_pipeline.monitor.report.links import health_grid
 
     return {"answer": answer, "health": breakable(health.reason) or "no failure",
@@ -387,6 +390,8 @@ CHAIN: tuple[FrameSpec, ...] = (
     FrameSpec(Frame.dataset_rollup, "DatasetRollup",
               (Frame.enriched_jobs, Frame.sfn_executions, Frame.step_outputs, Frame.child_failures),
               build_dataset_rollup, "rollups", summarize_dataset_rollup, campaign=True,
+              # the datasets the portal alone names (collections that failed before naming them), for its answer
+              reads_last=(Frame.portal_state,),
               view=View("datasets", ("dataset_id", "collection_id", "collection_version_id", "state", "current_step",
                                      "failing_step", "error_category", "retries", "campaign_state", "campaign_attempt"),
                         status="state", step="failing_step", statuses=DatasetState)),

@@ -15,7 +15,7 @@ portal lists of it, counted in the total as never started (`FailedCollections`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -155,9 +155,14 @@ class HowFar:
     total: int
     failed: int
     approx: bool
+    # datasets exist beyond `total` that nothing read yet names (collections that failed before naming theirs,
+    # the portal not read): the total is a floor, and no share is given, as it would read 100% of a part
+    uncounted: bool = False
 
     def text(self, pct: bool = False) -> str:
         """`1,545 of ~2,035 ended`; `pct`: with the share, rounded down so that 100% means every one ended."""
+        if self.uncounted:
+            return f"{self.ended:,} of {self.total:,}+ ended"
         share = f" ({100 * self.ended // self.total}%)" if pct and self.total else ""
         return f"{self.ended:,} of {'~' if self.approx else ''}{self.total:,}{share} ended"
 
@@ -222,6 +227,8 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
         now = observed_now(rollup)
     counts = how_far(state, rollup, progress, unlisted, collections.datasets or 0 if collections else 0)
+    if collections is not None and collections.datasets is None:
+        counts = replace(counts, uncounted=True)
     if state == "succeeded" and outcome == AttemptOutcome.TOLERANCE_EXCEEDED.value:
         # production's Catch sent the failed Map Run to `report`: the check and attempt_states say the same
         head = "succeeded execution, but the attempt exceeded its failure tolerance"
@@ -252,10 +259,13 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 
 def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
                    with_eta: bool = True, unlisted: int = 0, portal: pd.DataFrame | None = None,
-                   child_failures: pd.DataFrame | None = None) -> tuple[str, Health]:
+                   child_failures: pd.DataFrame | None = None,
+                   portal_before: pd.DataFrame | None = None) -> tuple[str, Health]:
     """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
     why it has no dataset, its enriched_jobs; `portal`: its portal_state, for what an ended one left on the old
-    schema; `child_failures`: for its outcome (a Map Run past its tolerance), unless the attempt carries it."""
+    schema; `child_failures`: for its outcome (a Map Run past its tolerance), unless the attempt carries it;
+    `portal_before`: without `portal` (the rollup's metadata is built before the portal is read), the last run's
+    portal_state, for the datasets of collections that failed before naming them (they do not change)."""
     from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
@@ -272,7 +282,7 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     outcome = getattr(attempt, "outcome", None)
     if outcome is None and jobs is not None:  # the same rule as attempt_states' and the health check's
         outcome = attempt_outcome(attempt, jobs, rollup, child_failures).value
-    collections = failed_collections(jobs, rollup, portal)
+    collections = failed_collections(jobs, rollup, portal if portal is not None else portal_before)
     return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema,
                        outcome=outcome, collections=collections), \
         attempt_health(state, rollup, why, outcome, collections)

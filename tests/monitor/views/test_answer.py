@@ -227,3 +227,18 @@ def test_failed_collections_are_read_from_the_collection_rollup_or_the_jobs():
     # c1's retry succeeded: its latest job decides
     assert failed_collections(jobs, rollup, portal) == FailedCollections(1, 2)
     assert failed_collections(jobs.iloc[:2], rollup, portal) is None
+
+
+@pytest.mark.unit
+def test_a_total_missing_uncounted_datasets_is_a_floor_without_a_share():
+    """Before the portal is read, the datasets of collections that failed before naming them are not counted: the
+    line must not read 100% of the part it knows."""
+    from cxgm_pipeline.monitor.views.answer import FailedCollections
+
+    rollup = empty_frame(DatasetRollup).reindex(range(2)).assign(dataset_id=["a", "b"], state=["succeeded", "failed"])
+    now = pd.Timestamp("2026-12-06 06:32", tz="UTC")
+    line = answer_line("succeeded", rollup, None, now=now,
+                       collections=FailedCollections(2, None, "on migration_report"))
+    assert line.startswith("finished with failures - 2 of 2+ ended - 1 failed - 2 collections failed before listing "
+                           "their datasets (how many: on migration_report)"), line
+    assert "%" not in line
