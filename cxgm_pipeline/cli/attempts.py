@@ -55,7 +55,9 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     if not found:
         console.print(f"no migration has run in {env}")
         return
-    frame = attempt_states(found, rollups, outcomes).astype({c: object for c in COUNTS})
+    portals = {key: session.store.read(Frame.portal_state, *key) for key in rollups
+               if session.store.exists(Frame.portal_state, *key)}
+    frame = attempt_states(found, rollups, outcomes, portals).astype({c: object for c in COUNTS})
     frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes, outcomes, observed)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     frame["note"] = frame["attempt"].map(notes)

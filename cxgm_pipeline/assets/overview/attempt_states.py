@@ -28,7 +28,8 @@ def attempt_states(context: AssetExecutionContext, sfn: StepFunctionsResource, s
                for a in attempts if store.exists(Frame.dataset_rollup, a.stage, a.key)}
     outcomes = {(a.stage, a.key): stored_outcome(a, store) for a in attempts
                 if store.exists(Frame.migration_jobs, a.stage, a.key)}
-    states = build_attempt_states(attempts, rollups, outcomes)
+    portals = {key: store.read(Frame.portal_state, *key) for key in rollups if store.exists(Frame.portal_state, *key)}
+    states = build_attempt_states(attempts, rollups, outcomes, portals)
     stages = get_config().stage_names
     # the pane shows what fits it at 1,280 px (lists that wrap, inline); the table of every attempt, wider than
     # the pane and longer than the UI renders inline, is the HTML report's

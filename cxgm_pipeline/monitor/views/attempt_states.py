@@ -11,19 +11,26 @@ from cxgm_pipeline.vocabulary import DatasetState
 
 
 def attempt_states(attempts: list[Attempt], rollups: dict[tuple[str, str], pd.DataFrame],
-                   outcomes: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
+                   outcomes: dict[tuple[str, str], str] | None = None,
+                   portals: dict[tuple[str, str], pd.DataFrame] | None = None) -> pd.DataFrame:
     """`rollups`: (stage, attempt) -> stored dataset_rollup (missing: not rolled up yet, counts 0); `outcomes`:
-    (stage, attempt) -> its AttemptOutcome (missing: the Attempt's own, else unknown until its frames are read).
-    Datasets are counted once each: a dataset gathered twice is a rollup row per branch."""
+    (stage, attempt) -> its AttemptOutcome (missing: the Attempt's own, else unknown until its frames are read);
+    `portals`: (stage, attempt) -> stored portal_state, whose datasets of collections that failed before naming
+    them count as not started, as the answer line counts them. Datasets are counted once each: a dataset gathered
+    twice is a rollup row per branch."""
+    from cxgm_pipeline.monitor.views.answer import named_by_the_portal
+
     rows = []
     for a in attempts:
         rollup = rollups.get((a.stage, a.key))
         datasets = one_row_per_dataset(rollup) if rollup is not None else None
         counts = datasets["state"].value_counts() if datasets is not None else pd.Series(dtype=int)
+        lost = named_by_the_portal((portals or {}).get((a.stage, a.key)), rollup) if rollup is not None else 0
+        counts = counts.add(pd.Series({DatasetState.NOT_STARTED.value: lost}), fill_value=0)
         rows.append({
             "stage": a.stage, "attempt": a.key, "state": a.state.value, "start": a.start, "end": a.stop,
             "executions": ",".join(a.execution_names),
-            "datasets": int(len(datasets)) if datasets is not None else 0,
+            "datasets": int(len(datasets)) + lost if datasets is not None else 0,
             **{s.value: int(counts.get(s.value, 0)) for s in DatasetState},
             "rolled_up": rollup is not None,
             "campaign": (rollup["campaign"].iloc[0] if rollup is not None and "campaign" in rollup.columns

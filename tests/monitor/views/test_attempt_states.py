@@ -51,3 +51,14 @@ def test_a_running_attempt_says_its_datasets_are_those_listed_so_far_and_its_sta
     md = latest_markdown(frame, ["dev", "prod"])
     assert "**prod** A (1 attempt): execution running; 3 listed so far, 1 failed" in md, md
     assert "**dev** A (1 attempt): execution succeeded, finished with failures; 3 datasets, 1 failed" in md, md
+
+
+def test_the_datasets_the_portal_alone_names_count_as_never_started():
+    """A collection whose collection_migration failed before naming its datasets: the portal's listing names them,
+    and the overview counts them as the answer line does (not started), not only the datasets AWS names."""
+    rollup = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["failed", "succeeded"], "campaign": "A"})
+    portal = pd.DataFrame({"dataset_id": ["a", "b", "lost1", "lost2"],
+                           "state": ["failed", "succeeded", "not_started", "not_started"]})
+    frame = attempt_states([_attempt("prod", "A", 0)], {("prod", "A"): rollup}, None, {("prod", "A"): portal})
+    row = frame.iloc[0]
+    assert (row["datasets"], row["not_started"], row["failed"], row["succeeded"]) == (4, 2, 1, 1)
