@@ -130,3 +130,30 @@ def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
     cursor = {**first, name: [k for k in first[name] if k != "finished"], SENT_AT: {name: clock[0]}}
     finished = tick_alerts(chain, json.dumps(cursor))
     assert name in {r.tags["cxgm/attempt"] for r in finished.run_requests}
+
+
+def test_the_finished_alert_waits_for_what_the_last_run_left(chain, truth, monkeypatch):
+    """The portal is read within a budget per run: the finished alert sent after a run that left collections
+    unread said 557 on the old schema and 111 to re-run, where the page then said 554 and 119."""
+    from dagster import AssetMaterialization, MultiPartitionKey
+
+    import cxgm_pipeline.monitor.views.alerts as alerts_module
+
+    monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
+    key = str(MultiPartitionKey({"stage": "prod", "attempt": "ATTEMPT_2"}))
+
+    def portal_left(n: int) -> None:
+        chain["instance"].report_runless_asset_event(AssetMaterialization(
+            "portal_state", partition=key, metadata={"collections_not_read": n}))
+
+    def finished_sent() -> bool:
+        return any("prod/ATTEMPT_2 finished" in r.run_config["ops"]["announce"]["config"]["alerts"][0]["subject"]
+                   for r in tick_alerts(chain).run_requests if r.tags["cxgm/attempt"] == "prod:ATTEMPT_2")
+
+    try:
+        portal_left(3)
+        assert not finished_sent()
+        portal_left(0)
+        assert finished_sent()
+    finally:
+        portal_left(0)
