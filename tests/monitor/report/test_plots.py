@@ -68,7 +68,7 @@ def test_the_completion_share_is_of_the_expected_total_and_says_what_it_compares
     right = fig.axes[1]
     [line] = [ln for ln in right.get_lines() if ln.get_label() == "this attempt"]
     assert abs(line.get_ydata()[-1] - 598 / 1916) < 1e-9
-    assert right.get_title() == "Completion (no rehearsal to compare)"
+    assert right.get_title() == "Completion"
     rehearsal = pd.DataFrame({"hours": [0.0, 2.0], "share_ended": [0.0, 1.0]})
     assert plots.plot_progress(curve, rehearsal, None, rehearsal_label="dev:ATTEMPT_2").axes[1].get_title() == \
         "Completion against dev:ATTEMPT_2"
