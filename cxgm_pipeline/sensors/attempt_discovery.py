@@ -7,7 +7,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from cxgm_pipeline.config import get_config, sensor_seconds
 from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, PLACEHOLDER_RUN_TAGS, overview_job, refresh_attempt_job
-from cxgm_pipeline.sensors.refresh_running import PLACEHOLDER_REASON
+from cxgm_pipeline.sensors.refresh_running import PLACEHOLDER_REASON, cancel_queued_placeholders
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
@@ -33,6 +33,8 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
         states.append(f"{name}={attempt.fingerprint}")  # a redrive re-opens it: the overview follows
         if name not in requested:
             requested.add(name)
+            if name in emptied:  # it was a placeholder cell: the attempt has started here since
+                cancel_queued_placeholders(context.instance, partition_key(attempt.ref))
             runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,
                                    partition_key=partition_key(attempt.ref),
                                    tags={"cxgm/reason": "discovered",

@@ -52,10 +52,23 @@ def refresh_under_way(instance: DagsterInstance, key: MultiPartitionKey) -> bool
     """A run of the partition is queued or under way. A placeholder still queued is not one: requested before the
     attempt started in this stage (make demo: ATTEMPT_2|prod, when dev's ATTEMPT_2 is found 90 s before prod
     starts), it waits at priority -1 behind every ended attempt's first run: counted, it would hold back the live
-    migration's refreshes all that time. Whenever it does run, it reads the attempt as any refresh does."""
+    migration's refreshes all that time; the discovery of the attempt in its stage cancels it
+    (`cancel_queued_placeholders`)."""
     runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key)}, statuses=UNFINISHED), limit=10)
     return any(not (r.status == DagsterRunStatus.QUEUED and r.tags.get("cxgm/reason") == PLACEHOLDER_REASON)
                for r in runs)
+
+
+def cancel_queued_placeholders(instance: DagsterInstance, key: MultiPartitionKey) -> int:
+    """Cancels the partition's placeholder runs still queued, once the attempt runs in its stage: run after it
+    ended (make demo: ATTEMPT_2|prod, queued before prod started), one re-materialized prod's whole chain after its
+    final refresh. Returns how many."""
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": str(key), "cxgm/reason": PLACEHOLDER_REASON},
+                                                statuses=[DagsterRunStatus.QUEUED]))
+    for run in runs:
+        instance.report_run_canceled(run, message="cxgm: the attempt now runs in this stage; its refreshes replace "
+                                                  "this placeholder")
+    return len(runs)
 
 
 def refreshed_since(instance: DagsterInstance, key: MultiPartitionKey, ts: float) -> bool:

@@ -233,3 +233,23 @@ def test_a_rollup_saw_the_end_when_its_jobs_were_read_after_it_by_awss_clock():
                                                              metadata={OBSERVED_AT: 1_000.0}))
     # AWS's Date header has whole seconds: a read in the second of the end may have seen it
     assert refreshed_since(instance, key, 1_000.5) and not refreshed_since(instance, key, 1_001.0)
+
+
+def test_a_placeholder_still_queued_when_its_attempt_starts_is_cancelled(clock, truth):
+    """make demo: ATTEMPT_2|prod was queued as a placeholder before prod started; it ran after prod had ended and
+    re-materialized its chain, leaving the health grid's prod cell without a result. The discovery of prod's
+    attempt cancels it; a placeholder of another cell stays queued."""
+    prod = migration(truth, "prod", live=True)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ATTEMPTS, sorted({m["attempt_key"] for m in truth["migrations"]}))
+    clock.set(prod["start"] - 60)
+    before = tick(attempt_discovery_sensor, instance, None)
+    assert "prod:ATTEMPT_2" in json.loads(before.cursor)["emptied"]
+    queued = {cell: instance.add_run(DagsterRun(
+        job_name="refresh_attempt", run_id=make_new_run_id(), status=DagsterRunStatus.QUEUED,
+        remote_job_origin=_origin(), tags={"dagster/partition": cell, "cxgm/reason": "not run in this stage"})).run_id
+        for cell in ("ATTEMPT_2|prod", "ATTEMPT_2|staging")}
+    clock.set(prod["start"] + 600)
+    assert cells(tick(attempt_discovery_sensor, instance, before.cursor), "discovered") == {"ATTEMPT_2|prod"}
+    assert instance.get_run_by_id(queued["ATTEMPT_2|prod"]).status == DagsterRunStatus.CANCELED
+    assert instance.get_run_by_id(queued["ATTEMPT_2|staging"]).status == DagsterRunStatus.QUEUED
