@@ -48,7 +48,7 @@ from cxgm_pipeline.monitor.frames.budget import Budget
 from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.monitor.frames.columns_missing import none_if_missing
 from cxgm_pipeline.schemas import PortalState, empty_frame, validate
-from cxgm_pipeline.vocabulary import DatasetState, PortalVerdict as V
+from cxgm_pipeline.vocabulary import DatasetState, JobStatus, PortalVerdict as V
 from portal_shapes import CURATION_COLLECTION_PATH, CURATION_DATASETS_INDEX_PATH, PROCESSING_SUCCESS, VISIBILITY_PUBLIC
 
 RATE_ENV_VAR = "CXGM_PORTAL_RATE"
@@ -402,12 +402,12 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
                  migration_jobs: pd.DataFrame | None = None, budget: Budget | None = None,
                  collections: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per dataset of `dataset_rollup`, and per dataset the portal lists of a collection whose
-    collection_migration failed (`collections`: the collection_rollup; `failed_collections`): what the portal
+    collection_migration failed (`collections`: the collection_rollup; `collection_failures`): what the portal
     serves and the verdict. A collection is read once; with `previous` (this partition's last frame) only
     collections whose datasets changed state since, or that were not answered, are read again; once the attempt
     has ended, every collection once more, then never again. Within `budget` (default: portal_budget()):
     collections never answered first, the rest `not_read_yet`."""
-    failed = failed_collections(collections)
+    failed = collection_failures(collections)
     if (dataset_rollup.empty and not failed) or attempt_key is None:
         return empty_frame(PortalState)
     # the portal serves one version of a dataset: of a collection gathered twice, the branch that made a new version
@@ -498,11 +498,11 @@ class CollectionFailure:
         return f"collection_migration failed ({self.error_category or 'unknown'})"
 
 
-def failed_collections(collections: pd.DataFrame | None) -> dict[str, CollectionFailure]:
+def collection_failures(collections: pd.DataFrame | None) -> dict[str, CollectionFailure]:
     """{COLLECTION_ID: its failure} of the collection_rollup's collections whose collection_migration failed."""
     if collections is None or collections.empty or "collection_migration_error_category" not in collections:
         return {}
-    bad = collections[collections["collection_migration_status"] == "FAILED"]
+    bad = collections[collections["collection_migration_status"] == JobStatus.FAILED.value]
     return {r["collection_id"]: CollectionFailure(r["collection_id"], none_if_missing(r["collection_version_id"]),
                                                   none_if_missing(r["collection_migration_error_category"]),
                                                   none_if_missing(r["collection_migration_error_signature"]))
@@ -668,15 +668,14 @@ def portal_listed(portal: pd.DataFrame | None, rollup: pd.DataFrame, collections
     collection_migration failed, as dataset_rollup rows: not started, failing_step collection_migration and the
     collection job's cause (rollups._not_started, the rule a known dataset of such a collection follows), so the
     re-run list and the counts take them as they take any dataset the attempt never started."""
-    failed = failed_collections(collections)
+    failed = collection_failures(collections)
     columns = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_id", "collection_version_id", "state",
                "failing_step", "error_category", "error_signature", "migration_revision_id", "campaign_state",
                "campaign_attempt"]
     if portal is None or portal.empty or not failed:
         return pd.DataFrame(columns=columns)
-    known = set(rollup["dataset_id"]) if not rollup.empty else set()
-    picked = portal[portal["collection_id"].isin(list(failed)) & ~portal["dataset_id"].isin(known)
-                    & (portal["state"] == DatasetState.NOT_STARTED.value)]
+    picked = named_by_portal_alone(portal, rollup)
+    picked = picked[picked["collection_id"].isin(list(failed))]
     rows = [{"stage": r["stage"], "attempt": r["attempt"], "dataset_id": r["dataset_id"],
              "dataset_version_id": r["dataset_version_id"], "collection_id": r["collection_id"],
              "collection_version_id": failed[r["collection_id"]].collection_version_id,
@@ -686,3 +685,10 @@ def portal_listed(portal: pd.DataFrame | None, rollup: pd.DataFrame, collections
              "campaign_state": DatasetState.NOT_STARTED.value, "campaign_attempt": r["attempt"]}
             for r in row_dicts(picked)]
     return pd.DataFrame(rows, columns=columns)
+
+
+def named_by_portal_alone(portal: pd.DataFrame, rollup: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of `portal` (portal_state) no row of `rollup` (dataset_rollup) has, never started: the datasets it
+    lists of a collection whose collection_migration failed before naming them (portal_state adds no other)."""
+    known = set(rollup["dataset_id"]) if rollup is not None and not rollup.empty else set()
+    return portal[~portal["dataset_id"].isin(known) & (portal["state"] == DatasetState.NOT_STARTED.value)]

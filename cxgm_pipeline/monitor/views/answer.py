@@ -69,11 +69,11 @@ def failed_collections(jobs: pd.DataFrame | None = None, rollup: pd.DataFrame | 
 def named_by_the_portal(portal: pd.DataFrame | None, rollup: pd.DataFrame | None) -> int:
     """Datasets of portal_state no row of the rollup has: those the portal lists of a collection whose
     collection_migration failed before naming them (portal_state adds no other), never started."""
+    from cxgm_pipeline.monitor.frames.portal_state import named_by_portal_alone
+
     if portal is None or portal.empty:
         return 0
-    known = set(rollup["dataset_id"]) if rollup is not None and not rollup.empty else set()
-    named = portal[~portal["dataset_id"].isin(known) & (portal["state"] == DatasetState.NOT_STARTED.value)]
-    return int(named["dataset_id"].nunique())
+    return int(named_by_portal_alone(portal, rollup)["dataset_id"].nunique())
 
 
 @dataclass(frozen=True)
