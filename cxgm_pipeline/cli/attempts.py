@@ -58,7 +58,7 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
     portals = {key: session.store.read(Frame.portal_state, *key) for key in rollups
                if session.store.exists(Frame.portal_state, *key)}
     frame = attempt_states(found, rollups, outcomes, portals).astype({c: object for c in COUNTS})
-    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes, outcomes, observed)
+    frame = _with_progress(frame, found, rollups, session.store, rehearsals, notes, outcomes, observed, portals)
     frame.loc[~frame["rolled_up"], COUNTS] = None  # unknown, not zero
     frame["note"] = frame["attempt"].map(notes)
     if out:
@@ -81,10 +81,10 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
 
 
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None,
-                   outcomes: dict | None = None, observed: dict | None = None):
+                   outcomes: dict | None = None, observed: dict | None = None, portals: dict | None = None):
     """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
-    line (monitor.answer), with each attempt's outcome and when its jobs were read (`outcomes`, `observed` by
-    (stage, key))."""
+    line (monitor.answer), with each attempt's outcome, when its jobs were read and its stored portal_state
+    (`outcomes`, `observed`, `portals` by (stage, key))."""
     from cxgm_pipeline.monitor.views.answer import answer_line, failed_collections
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
@@ -98,11 +98,10 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
         eta = p.eta if p is not None else None
         attempt = by_key[(stage, key)]
         # collections whose migration failed before listing their datasets, and those the portal lists of them
-        stored = {f: store.read(f, stage, key) if store.exists(f, stage, key) else None
-                  for f in (Frame.collection_rollup, Frame.portal_state)}
-        collections = failed_collections(rollup=rollup, portal=stored[Frame.portal_state],
-                                         collections=stored[Frame.collection_rollup]) \
-            if rollup is not None and stored[Frame.collection_rollup] is not None else None
+        stored = store.read(Frame.collection_rollup, stage, key) if store.exists(Frame.collection_rollup, stage, key) \
+            else None
+        collections = failed_collections(rollup=rollup, portal=(portals or {}).get((stage, key)), collections=stored) \
+            if rollup is not None and stored is not None else None
         columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
                                              outcome=(outcomes or {}).get((stage, key)),
                                              now=(observed or {}).get((stage, key)), collections=collections)
