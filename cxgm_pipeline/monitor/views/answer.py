@@ -243,7 +243,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
             parts.append("ETA on migration_report")
         elif progress is not None and progress.eta is not None:
             e = progress.eta
-            parts.append(_eta(e.likely, e.low, e.high, now) + (", rough: no rehearsal to scale from" if e.rough else ""))
+            parts.append(_eta(e.likely, e.low, e.high, now) + (f", {e.caveat}" if e.rough else ""))
         elif progress is not None:
             parts.append(f"no ETA: {progress.why_no_eta}")
     elif old_schema:  # what a finished migration leaves undone is what the portal still serves

@@ -60,13 +60,18 @@ class Eta:
     # no rehearsal to scale from: early on, the datasets ended so far are the quick ones, so the range is rough
     rough: bool = False
 
+    @property
+    def caveat(self) -> str:
+        """What every page appends to a rough ETA ("" for another)."""
+        return "rough: no rehearsal to scale from" if self.rough else ""
+
     def text(self, now: pd.Timestamp) -> str:
         def rel(t: pd.Timestamp) -> str:
             return _hours(max((t - now).total_seconds(), 0.0) / 3600)
 
         return (f"ETA {self.likely:%Y-%m-%d %H:%M} UTC (in {rel(self.likely)}; range {self.low:%m-%d %H:%M} to "
                 f"{self.high:%m-%d %H:%M}, {rel(self.low)} to {rel(self.high)})"
-                + ("; rough: no rehearsal to scale from" if self.rough else ""))
+                + (f"; {self.caveat}" if self.rough else ""))
 
 
 @dataclass(frozen=True)
