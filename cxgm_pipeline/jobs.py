@@ -9,6 +9,10 @@ from cxgm_pipeline.partitions import migration_partitions
 # histories at 5 calls/s for minutes, and must never hold every run slot while a running attempt waits to refresh.
 LIVE_RUN_TAGS = {"cxgm/lane": "live", "dagster/priority": "10"}  # a running attempt: dequeued first
 HISTORY_RUN_TAGS = {"cxgm/lane": "history"}  # an ended attempt's runs
+# In the history lane, a stage's newest ended attempt first: it is the rehearsal a later stage's run is compared
+# with (its ETA scales from it), and the one a person opens first; the rehearsal of a running attempt before all.
+NEWEST_HISTORY_RUN_TAGS = {**HISTORY_RUN_TAGS, "dagster/priority": "1"}
+REHEARSAL_RUN_TAGS = {**HISTORY_RUN_TAGS, "dagster/priority": "5"}
 PLACEHOLDER_RUN_TAGS = {"cxgm/lane": "placeholder", "dagster/priority": "-1"}  # a stage the attempt never ran in
 
 ATTEMPT_CHAIN = AssetSelection.groups("aws", "rollups") | AssetSelection.assets("migration_report", Frame.rerun_manifest)

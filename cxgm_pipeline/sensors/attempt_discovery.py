@@ -6,13 +6,26 @@ import json
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from cxgm_pipeline.config import get_config, sensor_seconds
-from cxgm_pipeline.jobs import HISTORY_RUN_TAGS, LIVE_RUN_TAGS, PLACEHOLDER_RUN_TAGS, overview_job, refresh_attempt_job
+from cxgm_pipeline.jobs import (HISTORY_RUN_TAGS, LIVE_RUN_TAGS, NEWEST_HISTORY_RUN_TAGS, PLACEHOLDER_RUN_TAGS,
+                                REHEARSAL_RUN_TAGS, overview_job, refresh_attempt_job)
 from cxgm_pipeline.sensors.refresh_running import PLACEHOLDER_REASON, cancel_queued_placeholders
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
-from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
+from cxgm_pipeline.monitor.attempts.listing import Attempt, list_all_attempts
 from cxgm_pipeline.partitions import ATTEMPTS, attempt_partitions, partition_key
 from cxgm_pipeline.resources.aws import StepFunctionsResource
 from cxgm_pipeline.resources.frame_store import FrameStoreResource
+
+
+def first_run_tags(attempt: Attempt, attempts: list[Attempt]) -> dict[str, str]:
+    """The lane and priority of an attempt's first run: a running one's first; of the ended ones (one slot, some
+    read histories for minutes), the rehearsal of a running attempt (the same key, running in another stage),
+    then each stage's newest, then the rest."""
+    if not attempt.ended:
+        return LIVE_RUN_TAGS
+    if any(a.key == attempt.key and a.stage != attempt.stage and not a.ended for a in attempts):
+        return REHEARSAL_RUN_TAGS
+    newest = max((a for a in attempts if a.stage == attempt.stage), key=lambda a: a.start)
+    return NEWEST_HISTORY_RUN_TAGS if newest is attempt else HISTORY_RUN_TAGS
 
 
 @sensor(jobs=[refresh_attempt_job, overview_job], minimum_interval_seconds=sensor_seconds(), default_status=DefaultSensorStatus.RUNNING)
@@ -37,8 +50,7 @@ def attempt_discovery_sensor(context: SensorEvaluationContext, sfn: StepFunction
                 cancel_queued_placeholders(context.instance, partition_key(attempt.ref))
             runs.append(RunRequest(run_key=f"discover:{name}", job_name=refresh_attempt_job.name,
                                    partition_key=partition_key(attempt.ref),
-                                   tags={"cxgm/reason": "discovered",
-                                         **(HISTORY_RUN_TAGS if attempt.ended else LIVE_RUN_TAGS)}))
+                                   tags={"cxgm/reason": "discovered", **first_run_tags(attempt, attempts)}))
     # Attempt keys are shared by the stages: a cell whose stage never ran the attempt is materialized once, as
     # explicit empty frames, so that asset health counts what exists (it is discovered anew if it runs later).
     ran = {str(a.ref) for a in attempts}

@@ -64,6 +64,11 @@ def test_discovery_adds_each_attempt_once(clock, truth):
     assert {c for c, lane in lanes.items() if lane == "placeholder"} == cells(first, "not run in this stage")
     assert {r.tags["dagster/priority"] for r in first.run_requests
             if r.partition_key and r.tags["cxgm/lane"] == "placeholder"} == {"-1"}
+    # in the history lane, each stage's newest attempt first: dev's ATTEMPT_2 is the rehearsal prod compares with
+    newest = {f"{m['attempt_key']}|{m['stage']}" for m in earlier
+              if m["start"] == max(o["start"] for o in earlier if o["stage"] == m["stage"])}
+    assert {c for c, r in ((str(r.partition_key), r) for r in first.run_requests)
+            if r.tags.get("dagster/priority") == "1"} == newest and f"{prod['attempt_key']}|dev" in newest
     assert [r.tags["cxgm/lane"] for r in live.run_requests if r.partition_key] == ["live"]
     assert live.dynamic_partitions_requests == []
     assert len(overview_runs(live)) == 1  # a new attempt: the overview is refreshed
@@ -253,3 +258,26 @@ def test_a_placeholder_still_queued_when_its_attempt_starts_is_cancelled(clock, 
     assert cells(tick(attempt_discovery_sensor, instance, before.cursor), "discovered") == {"ATTEMPT_2|prod"}
     assert instance.get_run_by_id(queued["ATTEMPT_2|prod"]).status == DagsterRunStatus.CANCELED
     assert instance.get_run_by_id(queued["ATTEMPT_2|staging"]).status == DagsterRunStatus.QUEUED
+
+
+def test_the_rehearsal_of_a_running_attempt_is_read_before_other_ended_ones():
+    """Prod's page compares with dev's rehearsal: its first run goes ahead of every other ended attempt's."""
+    from datetime import datetime, timezone
+
+    from cxgm_pipeline.monitor.attempts.listing import Attempt
+    from cxgm_pipeline.sensors.attempt_discovery import first_run_tags
+    from cxgm_pipeline.vocabulary import AttemptState
+
+    def attempt(stage, key, day, state=AttemptState.SUCCEEDED):
+        start = datetime(2026, 12, day, tzinfo=timezone.utc)
+        return Attempt(stage=stage, key=key, tag=key, execution_names=(), execution_arns=(), start=start,
+                       stop=None if state is AttemptState.RUNNING else start, state=state)
+
+    rehearsal, older, newest = attempt("dev", "A", 1), attempt("dev", "OLD", 2), attempt("dev", "NEW", 3)
+    running = attempt("prod", "A", 4, AttemptState.RUNNING)
+    every = [rehearsal, older, newest, running]
+    assert first_run_tags(running, every)["dagster/priority"] == "10"
+    assert first_run_tags(rehearsal, every)["dagster/priority"] == "5"
+    assert first_run_tags(newest, every)["dagster/priority"] == "1"
+    assert "dagster/priority" not in first_run_tags(older, every)
+    assert {first_run_tags(a, every)["cxgm/lane"] for a in (rehearsal, older, newest)} == {"history"}
