@@ -98,7 +98,7 @@ def test_report_is_written_with_plots(chain):
     assert {"index.md", "index.html", "job_status_counts.png", "dataset_states.png", "rerun.csv"} <= {
         p.name for p in folder.iterdir()}
     text = (folder / "index.md").read_text()
-    numbers = re.search(r"datasets( listed so far)?\*\*", text).start()  # "listed so far" while it runs
+    numbers = re.search(r"datasets to migrate( listed so far)?\*\*", text).start()  # "listed so far" while it runs
     assert numbers < text.index("![dataset_states.png]") < text.index("## Datasets to re-run")
     index = text
     assert "## Progress" in index and "progress.png" in {p.name for p in folder.iterdir()}
@@ -288,8 +288,9 @@ def test_prods_page_says_how_it_differs_from_its_rehearsal(chain, truth):
     dev = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == prod["attempt_key"])
 
     def failed(m) -> tuple[int, int]:
+        """Failed of the answer line's total: listed (skipped out), and those only the portal names."""
         listed = [d for d in once_each(observable(m)) if d["state"] != "skipped"]
-        return sum(d["state"] == "failed" for d in listed), len(listed)
+        return sum(d["state"] == "failed" for d in listed), len(listed) + len(named_by_the_portal(truth, m))
 
     report = chain["results"][("prod", prod["attempt_key"])].asset_materializations_for_node("migration_report")[0]
     line = report.metadata["rehearsal"].value
@@ -299,3 +300,27 @@ def test_prods_page_says_how_it_differs_from_its_rehearsal(chain, truth):
     assert "/assets/duration_deltas)" in line
     dev_report = chain["results"][("dev", prod["attempt_key"])].asset_materializations_for_node("migration_report")[0]
     assert "rehearsal" not in dev_report.metadata  # dev rehearses; nothing before it
+    # the HTML report a person opens from the page says it too, under its own heading
+    index = (chain["data"] / "reports" / "prod" / prod["attempt_key"] / "index.md").read_text()
+    section = index[index.index("## How it differs from its rehearsal"):]
+    assert section.splitlines()[1] == line, section[:400]
+    # one total on the page: the summary's datasets to migrate and the progress line are the answer line's
+    answer = report.metadata["answer"].value
+    assert f" of {n:,} " in answer, answer
+    assert f"**{n:,} datasets to migrate**" in report.metadata["summary"].value
+    assert report.metadata["progress"].value.split("; ")[0].endswith(f" of {n:,}"), report.metadata["progress"].value
+
+
+def test_a_rehearsal_not_rolled_up_yet_is_said_to_exist(tmp_path):
+    """Before dev's rehearsal is rolled up, prod's page says it exists and what will appear, not nothing."""
+    from cxgm_pipeline.assets.reports.migration_report import rehearsal_line
+    from cxgm_pipeline.monitor.attempts.listing import store_tags
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+
+    store = FrameStore(str(tmp_path))
+    rollup = pd.DataFrame({"dataset_id": ["a"], "state": ["failed"]})
+    assert rehearsal_line("prod", "ATTEMPT_2", rollup, pd.DataFrame(), store, True) is None
+    store_tags(store, "dev", {"arn:dev:1": "ATTEMPT_2", "arn:dev:2": None}, 0)
+    line = rehearsal_line("prod", "ATTEMPT_2", rollup, pd.DataFrame(), store, True)
+    assert line is not None and "rehearsed in dev:ATTEMPT_2, not rolled up yet" in line, line
+    assert rehearsal_line("dev", "ATTEMPT_2", rollup, pd.DataFrame(), store, True) is None, "nothing before dev"

@@ -9,7 +9,8 @@ from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.report import links
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
-from cxgm_pipeline.monitor.views.deltas import rehearsal_markdown, rehearsal_of_key
+from cxgm_pipeline.monitor.views.deltas import (rehearsal_listed, rehearsal_markdown, rehearsal_of_key,
+                                                rehearsal_waiting_markdown)
 from cxgm_pipeline.monitor.views.failures import failures_markdown, rerun_markdown, top_failed_markdown
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
@@ -33,6 +34,26 @@ def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict
     return meta
 
 
+def rehearsal_line(stage: str, attempt: str, rollup: pd.DataFrame, portal: pd.DataFrame, store: FrameStoreResource,
+                   running: bool) -> str | None:
+    """How the attempt differs from its rehearsal (the same key in an earlier stage), with links to the
+    comparison; while the rehearsal is not rolled up, that it exists; None: no earlier stage ran the key."""
+    stages = get_config().stage_names
+    rehearsal = rehearsal_of_key(stage, attempt, stages, store)
+    if rehearsal is None:
+        waiting = rehearsal_listed(stage, attempt, stages, store)
+        return rehearsal_waiting_markdown(f"{stage}:{attempt}", f"{waiting}:{attempt}") if waiting else None
+    base, other = f"{rehearsal}:{attempt}", f"{stage}:{attempt}"
+    name = links.comparison_name(base, other)
+    compared = (store.root() / "reports" / "compare" / name / "index.html").exists()
+    rehearsal_portal = (store.read(Frame.portal_state, rehearsal, attempt)
+                        if store.exists(Frame.portal_state, rehearsal, attempt) else None)
+    return rehearsal_markdown(other, rollup, base, store.read(Frame.dataset_rollup, rehearsal, attempt), running,
+                              f"{links.ui_url()}/assets/duration_deltas",
+                              links.served("compare", name, "index.html") if compared else None,
+                              portal, rehearsal_portal)
+
+
 @asset(partitions_def=migration_partitions, kinds={"matplotlib", "markdown"})
 def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame, dataset_rollup: pd.DataFrame,
                      error_signatures: pd.DataFrame, rerun_manifest: pd.DataFrame, sfn_executions: pd.DataFrame,
@@ -48,14 +69,17 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     if found is not None:  # a running attempt's ETA reads its rehearsal: the same key in another stage
         candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log, store=store, keys={attempt})
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
-                                   now=observed_now(enriched_jobs, dataset_rollup))
+                                   now=observed_now(enriched_jobs, dataset_rollup), portal=portal_state)
     failures = store.read(Frame.child_failures, stage, attempt) if store.exists(Frame.child_failures, stage, attempt) \
         else None  # the outcome's (a Map Run past its tolerance), as the health check reads it
     answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress, portal=portal_state,
                                     child_failures=failures)
+    compared = None if found is None else rehearsal_line(stage, attempt, dataset_rollup, portal_state, store,
+                                                          not found.ended)
     r = AttemptReport(ref, {Frame.enriched_jobs: enriched_jobs, Frame.dataset_rollup: dataset_rollup,
                             Frame.error_signatures: error_signatures, Frame.rerun_manifest: rerun_manifest,
-                            Frame.sfn_executions: sfn_executions, Frame.portal_state: portal_state}, progress, answer)
+                            Frame.sfn_executions: sfn_executions, Frame.portal_state: portal_state}, progress, answer,
+                      compared)
     folder = store.report_dir(stage, attempt)
     # rerun.csv/json: the rerun_manifest asset (an input of this one) has written them into this folder
     figures = write_attempt_report(folder, r, {"this partition in Dagster": links.partition_page(ref)},
@@ -68,15 +92,8 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         meta.update({"failures": MetadataValue.md(failures_markdown(dataset_rollup)),
                      "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
                      "rerun": MetadataValue.md(rerun_markdown(rerun_manifest))})
-    rehearsal = rehearsal_of_key(stage, attempt, get_config().stage_names, store)
-    if rehearsal is not None and not r.placeholder:  # how prod differs from dev, from the page a person lands on
-        base, other = f"{rehearsal}:{attempt}", f"{stage}:{attempt}"
-        name = links.comparison_name(base, other)
-        compared = (store.root() / "reports" / "compare" / name / "index.html").exists()
-        meta["rehearsal"] = MetadataValue.md(rehearsal_markdown(
-            other, dataset_rollup, base, store.read(Frame.dataset_rollup, rehearsal, attempt),
-            found is not None and not found.ended, f"{links.ui_url()}/assets/duration_deltas",
-            links.served("compare", name, "index.html") if compared else None))
+    if compared is not None and not r.placeholder:  # how prod differs from dev, from the page a person lands on
+        meta["rehearsal"] = MetadataValue.md(compared)
     meta.update(report_metadata(r, figures, folder))
     if progress is not None:
         meta["progress"] = progress.line()

@@ -39,6 +39,8 @@ class AttemptReport:
     frames: Mapping[str, pd.DataFrame]
     progress: object | None = None  # a monitor.progress.Progress: counts over time and the ETA, when it has datasets
     answer: str | None = None  # monitor.answer's line: state, % ended, failed, ETA, the data's moment
+    # how it differs from its rehearsal (the same key in an earlier stage), with links: deltas.rehearsal_markdown
+    rehearsal: str | None = None
 
     @property
     def placeholder(self) -> bool:
@@ -72,11 +74,20 @@ def key_numbers(r: AttemptReport) -> dict[str, int]:
 
 
 def key_numbers_markdown(r: AttemptReport) -> str:
+    """The key numbers in a line whose total is the answer line's: the datasets to migrate (skipped ones, which
+    collection_migrate left alone, said apart), by state."""
     n = key_numbers(r)
-    states = " · ".join(f"**{n[f'datasets_{s.value}']:,}** {s.value.replace('_', ' ')}" for s in DatasetState)
-    # while it runs, the rows are the datasets listed so far: the answer line's total adds those not listed yet
-    so_far = " listed so far" if r.progress is not None and not r.progress.ended else ""
-    return (f"**{n['datasets']:,} datasets{so_far}**: {states}. **{n['to_rerun']:,} to re-run.** "
+    skipped = n[f"datasets_{DatasetState.SKIPPED.value}"]
+    states = " · ".join(f"**{n[f'datasets_{s.value}']:,}** {s.value.replace('_', ' ')}" for s in DatasetState
+                        if s is not DatasetState.SKIPPED)
+    to_migrate = n["datasets"] - skipped
+    head = f"**{to_migrate:,} datasets to migrate**"
+    p = r.progress
+    if p is not None and not p.ended:  # while it runs, the rows are the datasets listed so far
+        head = f"**{to_migrate:,} datasets to migrate listed so far**" + (
+            f" (~{to_migrate + p.unlisted:,} expected)" if p.unlisted else "")
+    left = f"; {skipped:,} skipped (already on the current schema)" if skipped else ""
+    return (f"{head}: {states}{left}. **{n['to_rerun']:,} to re-run.** "
             f"{n['jobs']:,} Batch jobs, {n['jobs_failed']:,} failed.")
 
 
@@ -306,9 +317,15 @@ def _verdicts(r: AttemptReport) -> str:
                                        "failing_step", "error_category"], VERDICTS_SHOWN))
 
 
+def _rehearsal(r: AttemptReport) -> str:
+    """How it differs from its rehearsal; the comparison's own report has every dataset and duration."""
+    return (r.rehearsal or f"No earlier stage ran {r.ref.key} (or none is rolled up): nothing to compare with.") + "\n"
+
+
 Section = Callable[[AttemptReport], str]
 SECTIONS: list[tuple[str, Section]] = [
     ("Progress", _progress),
+    ("How it differs from its rehearsal", _rehearsal),
     ("Failures by cause", _by_category),
     ("What to re-run, and how", _rerun_split),
     ("The portal's answer", _portal),

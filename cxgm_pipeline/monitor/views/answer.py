@@ -184,6 +184,8 @@ def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlis
     if progress is not None:
         ended, failed = progress.done + progress.failed, progress.failed
         total, unlisted = progress.total + progress.unlisted, progress.unlisted
+        # the progress read the same portal_state: its count, once
+        never_started = progress.never_listed or never_started
     elif rollup is None or rollup.empty:
         ended = failed = 0
         total = unlisted

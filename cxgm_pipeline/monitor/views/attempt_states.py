@@ -60,8 +60,11 @@ def latest_markdown(states: pd.DataFrame, stages: list[str]) -> str:
         r = of_stage.iloc[-1]
         # a running attempt's rollup holds the datasets listed so far, not its total (migration_report's answer
         # line estimates that): "130 datasets" beside "35 of ~1,624 ended" would read as a contradiction
-        listed = "listed so far" if r["state"] == "running" else "datasets"
-        counts = f"{r['datasets']:,} {listed}, {r['failed']:,} failed" if r["rolled_up"] else "not rolled up yet"
+        # of the datasets to migrate (skipped ones out), as the answer line counts them
+        listed = " listed so far" if r["state"] == "running" else ""
+        ended, total = r["succeeded"] + r["failed"], r["datasets"] - r["skipped"]
+        counts = (f"{ended:,} of {total:,}{listed} ended, {r['failed']:,} failed" if r["rolled_up"]
+                  else "not rolled up yet")
         # while it runs its outcome is its state: "execution running, running" says nothing twice
         outcome = _outcome_words(r["outcome"])
         said = f"execution {_md(r['state'])}" + (f", {_md(outcome)}" if outcome != r["state"] else "")

@@ -199,14 +199,32 @@ def rehearsal_of_key(stage: str, key: str, stages: list[str], store) -> str | No
     return next((s for s in earlier if store.exists(Frame.dataset_rollup, s, key)), None)
 
 
-def rehearsal_markdown(this: str, rollup: pd.DataFrame, rehearsal: str, rehearsed: pd.DataFrame, running: bool,
-                       comparison: str, report: str | None = None) -> str:
-    """How an attempt differs from its rehearsal, in one line for its page: each side's failed datasets, and
-    where the comparison is (the duration_deltas asset's page, its HTML report)."""
-    from cxgm_pipeline.monitor.views.answer import how_far  # the answer line's counts: each dataset once, skipped out
+def rehearsal_listed(stage: str, key: str, stages: list[str], store) -> str | None:
+    """An earlier stage whose executions (as the store keeps their tags) ran `key` but whose rollup of it is not
+    stored yet: the rehearsal exists, its comparison is not made yet. None: no such stage."""
+    from cxgm_pipeline.monitor.attempts.listing import stored_tags
 
-    here, there = how_far(None, rollup), how_far(None, rehearsed)
+    earlier = stages[: stages.index(stage)] if stage in stages else []
+    return next((s for s in earlier if key in stored_tags(store, s).values()), None)
+
+
+def rehearsal_markdown(this: str, rollup: pd.DataFrame, rehearsal: str, rehearsed: pd.DataFrame, running: bool,
+                       comparison: str, report: str | None = None, portal: pd.DataFrame | None = None,
+                       rehearsal_portal: pd.DataFrame | None = None) -> str:
+    """How an attempt differs from its rehearsal, in one line for its page: each side's failed datasets of its
+    total as its answer line counts it (`portal`, `rehearsal_portal`: each side's portal_state, for the datasets
+    only the portal names), and where the comparison is (the duration_deltas asset's page, its HTML report)."""
+    from cxgm_pipeline.monitor.views.answer import how_far, named_by_the_portal  # each dataset once, skipped out
+
+    here = how_far(None, rollup, never_started=named_by_the_portal(portal, rollup))
+    there = how_far(None, rehearsed, never_started=named_by_the_portal(rehearsal_portal, rehearsed))
     (failed, n), (was, of) = (here.failed, here.total), (there.failed, there.total)
     so_far = " so far" if running else ""
     where = f"[outcome changes and durations]({comparison})" + (f" · [comparison report]({report})" if report else "")
     return f"{this}: **{failed:,} failed** of {n:,}{so_far}; its rehearsal {rehearsal}: {was:,} failed of {of:,}. {where}"
+
+
+def rehearsal_waiting_markdown(this: str, rehearsal: str) -> str:
+    """The rehearsal line while the rehearsal ran but is not rolled up: its absence is not "no rehearsal"."""
+    return (f"{this} was rehearsed in {rehearsal}, not rolled up yet (its first run reads it from AWS): how they "
+            f"differ appears here once it is.")

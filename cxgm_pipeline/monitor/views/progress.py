@@ -91,16 +91,29 @@ class Progress:
     eta: Eta | None
     why_no_eta: str | None = None
     rehearsal: Rehearsal | None = None
+    # datasets the portal names of collections whose collection_migration failed before listing them: never
+    # started and never will (`answer.named_by_the_portal`); in the expected total, as on the answer line
+    never_listed: int = 0
 
     @property
     def total(self) -> int:
+        """The datasets listed, skipped ones out."""
         return self.done + self.failed + self.running + self.remaining
 
+    @property
+    def expected(self) -> int:
+        """The total every page gives: listed, plus the estimate of those not listed yet, plus those the portal
+        alone names (`answer.how_far`)."""
+        return self.total + self.unlisted + self.never_listed
+
     def line(self) -> str:
-        """One line for a terminal or an alert."""
+        """One line for a terminal or an alert; its total is the answer line's."""
         # `running` counts the pending too: said so, or "91 running" contradicts the summary's "87 running · 4 pending"
-        head = (f"{self.done} done, {self.failed} failed, {self.running} running or pending, {self.remaining} remaining"
-                + (f" (+~{self.unlisted} not listed yet)" if self.unlisted else "") + f" of {self.total}")
+        head = (f"{self.done:,} done, {self.failed:,} failed, {self.running:,} running or pending, "
+                f"{self.remaining:,} remaining"
+                + (f", ~{self.unlisted:,} not listed yet" if self.unlisted else "")
+                + (f", {self.never_listed:,} never listed (their collection failed)" if self.never_listed else "")
+                + f" of {'~' if self.unlisted else ''}{self.expected:,}")
         if self.ended:
             return head + "; ended"
         eta = self.eta.text(self.now) if self.eta else f"no ETA: {self.why_no_eta}"
@@ -281,10 +294,12 @@ def unlisted_while_running(attempt, rollup: pd.DataFrame, enriched_jobs: pd.Data
 
 def attempt_progress(stage: str, attempt: str, rollup: pd.DataFrame, now: pd.Timestamp | None = None,
                      start: pd.Timestamp | None = None, ended: bool = False, rehearsal: Rehearsal | None = None,
-                     collections: pd.DataFrame | None = None) -> Progress | None:
+                     collections: pd.DataFrame | None = None, portal: pd.DataFrame | None = None) -> Progress | None:
     """The progress view of one attempt (None while it has no dataset). `now`: AWS's time of the frames (None:
     their newest timestamp); `start`: the attempt's start; `collections`: its collection_rollup (estimates the
-    datasets not listed yet)."""
+    datasets not listed yet); `portal`: its portal_state (the datasets only the portal names)."""
+    from cxgm_pipeline.monitor.views.answer import named_by_the_portal
+
     now = pd.Timestamp(now) if now is not None else observed_now(rollup)
     if rollup.empty or now is None:
         return None
@@ -303,7 +318,8 @@ def attempt_progress(stage: str, attempt: str, rollup: pd.DataFrame, now: pd.Tim
         running=int(counts.get(DatasetState.RUNNING.value, 0) + counts.get(DatasetState.PENDING.value, 0)),
         remaining=int(counts.get(DatasetState.NOT_STARTED.value, 0)), unlisted=unlisted,
         skipped=int(counts.get(DatasetState.SKIPPED.value, 0)), rate_per_h=rate,
-        curve=progress_curve(datasets, now, start), eta=eta, why_no_eta=why, rehearsal=rehearsal)
+        curve=progress_curve(datasets, now, start), eta=eta, why_no_eta=why, rehearsal=rehearsal,
+        never_listed=named_by_the_portal(portal, rollup))
 
 
 def rehearsal_curve(rehearsal: Rehearsal, points: int = CURVE_POINTS) -> pd.DataFrame:
@@ -339,15 +355,18 @@ def find_rehearsal(attempt: "Attempt", candidates: "list[Attempt]", store: "Fram
 
 
 def stored_progress(attempt: "Attempt", store: "FrameStoreOps", candidates: "list[Attempt]" = (),
-                    rollup: pd.DataFrame | None = None, now: pd.Timestamp | None = None) -> Progress | None:
-    """The progress of an attempt from its stored frames (None: no dataset yet); `rollup` given: that one
-    instead of the stored one (a fresh fetch)."""
+                    rollup: pd.DataFrame | None = None, now: pd.Timestamp | None = None,
+                    portal: pd.DataFrame | None = None) -> Progress | None:
+    """The progress of an attempt from its stored frames (None: no dataset yet); `rollup`, `portal` given:
+    those instead of the stored ones (a fresh fetch)."""
     if rollup is None:
         if not store.exists(Frame.dataset_rollup, attempt.stage, attempt.key):
             return None
         rollup = store.read(Frame.dataset_rollup, attempt.stage, attempt.key)
     collections = (store.read(Frame.collection_rollup, attempt.stage, attempt.key)
                    if store.exists(Frame.collection_rollup, attempt.stage, attempt.key) else None)
+    if portal is None and store.exists(Frame.portal_state, attempt.stage, attempt.key):
+        portal = store.read(Frame.portal_state, attempt.stage, attempt.key)
     rehearsal = None if attempt.ended else find_rehearsal(attempt, list(candidates), store)
     return attempt_progress(attempt.stage, attempt.key, rollup, now, pd.Timestamp(attempt.start), attempt.ended,
-                            rehearsal, collections)
+                            rehearsal, collections, portal)

@@ -47,10 +47,13 @@ def test_a_running_attempt_says_its_datasets_are_those_listed_so_far_and_its_sta
     attempts = [_attempt("prod", "A", 1, AttemptState.RUNNING, outcome="running"),
                 _attempt("dev", "A", 0, outcome="finished_with_failures")]
     rollup = pd.DataFrame({"dataset_id": list("abc"), "state": ["failed", "succeeded", "running"], "campaign": "A"})
-    frame = attempt_states(attempts, {("prod", "A"): rollup, ("dev", "A"): rollup})
+    ended = pd.DataFrame({"dataset_id": list("abcd"), "state": ["failed", "succeeded", "not_started", "skipped"],
+                          "campaign": "A"})
+    frame = attempt_states(attempts, {("prod", "A"): rollup, ("dev", "A"): ended})
     md = latest_markdown(frame, ["dev", "prod"])
-    assert "**prod** A (1 attempt): execution running; 3 listed so far, 1 failed" in md, md
-    assert "**dev** A (1 attempt): execution succeeded, finished with failures; 3 datasets, 1 failed" in md, md
+    assert "**prod** A (1 attempt): execution running; 2 of 3 listed so far ended, 1 failed" in md, md
+    # the answer line's total: a skipped dataset is not one to migrate ("4 datasets" beside "2 of 3 ended")
+    assert "**dev** A (1 attempt): execution succeeded, finished with failures; 2 of 3 ended, 1 failed" in md, md
 
 
 def test_the_datasets_the_portal_alone_names_count_as_never_started():
