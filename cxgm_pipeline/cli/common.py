@@ -247,14 +247,23 @@ def _cell(column: str, value, short_ids: bool = True) -> str:
     return escape(text)  # "uns[suspension_type_colors]" is data, not rich markup
 
 
-def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None, limit: int = 50) -> None:
+ALL_ROWS = "--out FILE.csv"
+
+
+def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None, limit: int = 50,
+               all_rows: str | None = ALL_ROWS) -> None:
+    """`limit` rows of `df`; a longer frame says how many are shown and how to get them all (`all_rows`: the
+    command's option that does, None when none does): 50 rows with no word of the rest read as the whole list."""
     if df.empty:
         console.print(f"{title}: no rows")
         return
     shown = df[[c for c in columns if c in df.columns]] if columns else df  # frames an older cxgm stored lack new ones
-    more = f", first {limit}" if len(df) > limit else ""
+    if len(df) > limit:
+        count = f"{limit} of {len(df)} rows shown" + (f"; all: {all_rows}" if all_rows else "")
+    else:
+        count = f"{len(df)} rows"
     short = console.is_terminal
-    table = Table(title=f"{title} ({len(df)} rows{more}{'; ids shortened, --out for full values' if short else ''})")
+    table = Table(title=f"{title} ({count}{'; ids shortened, --out for full values' if short else ''})")
     for column in shown.columns:
         table.add_column(str(column), overflow="fold")
     for row in shown.head(limit).itertuples(index=False):
