@@ -80,17 +80,14 @@ def _spans_stages(kwargs: dict) -> bool:
 RUNNING_LOOKBACK_DAYS = 60  # a running migration started within this many days (they take days, not months)
 
 
-def running_stage() -> str:
-    """The stage of the newest migration running now (else of the newest that ran, within the lookback), said on
-    stderr; a UsageError when none ran. A silent default of `dev` showed dev to someone asking about a prod
-    attempt of the same key."""
+def newest_migrations(stages: list[str]) -> tuple[tuple | None, tuple | None]:
+    """(stage, start, execution name) of the newest migration running now and of the newest that ran within the
+    lookback, each None when there is none; a stage this machine cannot read is passed over."""
     import time
 
-    from cxgm_pipeline.config import get_config
     from cxgm_pipeline.monitor.aws.clients import AwsAccessError, StepFunctions
 
     sfn, running, newest = StepFunctions(), None, None
-    stages = get_config().stage_names
     for stage in stages:
         try:
             executions = sfn.list_executions(stage, sfn.stage_config(stage).migration_sfn,
@@ -102,6 +99,17 @@ def running_stage() -> str:
                 newest = (stage, ex["startDate"], ex["name"])
             if ex["status"] == "RUNNING" and (running is None or ex["startDate"] > running[1]):
                 running = (stage, ex["startDate"], ex["name"])
+    return running, newest
+
+
+def running_stage() -> str:
+    """The stage of the newest migration running now (else of the newest that ran, within the lookback), said on
+    stderr; a UsageError when none ran. A silent default of `dev` showed dev to someone asking about a prod
+    attempt of the same key."""
+    from cxgm_pipeline.config import get_config
+
+    stages = get_config().stage_names
+    running, newest = newest_migrations(stages)
     if running is not None:
         stage, start, name = running
         err.print(f"--env not given: {stage}, where the newest running migration is ({name}, started "
