@@ -47,7 +47,9 @@ prod-check: $(STAMP) postgres
 
 # The emulator and the report server (the reports folder over HTTP: a browser opens no file:// link from the
 # Dagster UI) run in the background; dagster dev in the foreground. Ctrl-C stops all three. The emulated portal is
-# local: read at 20 requests a second, not the 4 a public one gets.
+# local: read at 20 requests a second, not the 4 a public one gets. The emulated clock runs SPEED times faster:
+# a refresh every 60 s and a digest every 120 s at most (production: 900 and 600), or the eight-minute run shows
+# two digests in all; the env file carries them to a `cxgm` shell too.
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) .cxgm/data/reports && rm -f .cxgm/emulator.env
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -56,6 +58,7 @@ demo: $(STAMP)
 	  WEB=$$!; trap 'kill $$EMU $$WEB 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/cxgm-emulator wait --port $(PORT) --env-file .cxgm/emulator.env && \
 	  echo "export CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60}" >> .cxgm/emulator.env && \
+	  echo "export CXGM_DIGEST_SECONDS=$${CXGM_DIGEST_SECONDS:-120}" >> .cxgm/emulator.env && \
 	  echo "cxgm: prod's attempt, its answer first: http://127.0.0.1:$(UI_PORT)/assets/migration_report?view=partitions&partition=ATTEMPT_2%7Cprod" && \
 	  echo "cxgm: the command line in another shell: source .cxgm/emulator.env; .venv/bin/cxgm attempts" && \
 	  . ./.cxgm/emulator.env && CXGM_REFRESH_SECONDS=$${CXGM_REFRESH_SECONDS:-60} CXGM_PORTAL_RATE=$${CXGM_PORTAL_RATE:-20} \

@@ -80,17 +80,14 @@ def _spans_stages(kwargs: dict) -> bool:
 RUNNING_LOOKBACK_DAYS = 60  # a running migration started within this many days (they take days, not months)
 
 
-def running_stage() -> str:
-    """The stage of the newest migration running now (else of the newest that ran, within the lookback), said on
-    stderr; a UsageError when none ran. A silent default of `dev` showed dev to someone asking about a prod
-    attempt of the same key."""
+def newest_migrations(stages: list[str]) -> tuple[tuple | None, tuple | None]:
+    """(stage, start, execution name) of the newest migration running now and of the newest that ran within the
+    lookback, each None when there is none; a stage this machine cannot read is passed over."""
     import time
 
-    from cxgm_pipeline.config import get_config
     from cxgm_pipeline.monitor.aws.clients import AwsAccessError, StepFunctions
 
     sfn, running, newest = StepFunctions(), None, None
-    stages = get_config().stage_names
     for stage in stages:
         try:
             executions = sfn.list_executions(stage, sfn.stage_config(stage).migration_sfn,
@@ -102,6 +99,17 @@ def running_stage() -> str:
                 newest = (stage, ex["startDate"], ex["name"])
             if ex["status"] == "RUNNING" and (running is None or ex["startDate"] > running[1]):
                 running = (stage, ex["startDate"], ex["name"])
+    return running, newest
+
+
+def running_stage() -> str:
+    """The stage of the newest migration running now (else of the newest that ran, within the lookback), said on
+    stderr; a UsageError when none ran. A silent default of `dev` showed dev to someone asking about a prod
+    attempt of the same key."""
+    from cxgm_pipeline.config import get_config
+
+    stages = get_config().stage_names
+    running, newest = newest_migrations(stages)
     if running is not None:
         stage, start, name = running
         err.print(f"--env not given: {stage}, where the newest running migration is ({name}, started "
@@ -247,14 +255,23 @@ def _cell(column: str, value, short_ids: bool = True) -> str:
     return escape(text)  # "uns[suspension_type_colors]" is data, not rich markup
 
 
-def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None, limit: int = 50) -> None:
+ALL_ROWS = "--out FILE.csv"
+
+
+def show_table(df: "pd.DataFrame", title: str, columns: list[str] | None = None, limit: int = 50,
+               all_rows: str | None = ALL_ROWS) -> None:
+    """`limit` rows of `df`; a longer frame says how many are shown and how to get them all (`all_rows`: the
+    command's option that does, None when none does): 50 rows with no word of the rest read as the whole list."""
     if df.empty:
         console.print(f"{title}: no rows")
         return
     shown = df[[c for c in columns if c in df.columns]] if columns else df  # frames an older cxgm stored lack new ones
-    more = f", first {limit}" if len(df) > limit else ""
+    if len(df) > limit:
+        count = f"{limit} of {len(df)} rows shown" + (f"; all: {all_rows}" if all_rows else "")
+    else:
+        count = f"{len(df)} rows"
     short = console.is_terminal
-    table = Table(title=f"{title} ({len(df)} rows{more}{'; ids shortened, --out for full values' if short else ''})")
+    table = Table(title=f"{title} ({count}{'; ids shortened, --out for full values' if short else ''})")
     for column in shown.columns:
         table.add_column(str(column), overflow="fold")
     for row in shown.head(limit).itertuples(index=False):

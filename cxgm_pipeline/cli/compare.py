@@ -61,7 +61,7 @@ def compare(
     causes = signature_diff(f"{bs}:{bt}", left[Frame.error_signatures], f"{os_}:{ot}", right[Frame.error_signatures],
                             running)
     ranked = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()]
-    ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index).head(top)
+    ranked = ranked.reindex(ranked["delta_s"].abs().sort_values(ascending=False).index)
     if out and out.suffix.lower() == ".png":
         out.write_bytes(plots.png_bytes(plots.plot_job_duration_differences(deltas, step, top)))
         err.print(f"wrote {out}")
@@ -69,7 +69,10 @@ def compare(
         write_frame(deltas, out)
     else:
         show_table(ranked, f"{step}: largest differences, {os_}:{ot} minus {bs}:{bt}",
-                   ["dataset_id", "base_duration_s", "other_duration_s", "delta_s", "outcome_change"], top)
-    show_table(outcome_changes(deltas), "datasets whose outcome changed")
+                   ["dataset_id", "base_duration_s", "other_duration_s", "delta_s", "outcome_change"], top,
+                   f"--top {len(ranked)}, or --out FILE.csv (every step's)")
+    show_table(outcome_changes(deltas), "datasets whose outcome changed",
+               all_rows="--out FILE.csv (every delta, with its outcome_change)")
     show_table(causes, f"causes of failure: new in {os_}:{ot}, vanished since {bs}:{bt}, in both",
-               ["change", "steps", "error_category", "base_datasets", "other_datasets", "error_signature"], top)
+               ["change", "steps", "error_category", "base_datasets", "other_datasets", "error_signature"], top,
+               f"--top {len(causes)}")

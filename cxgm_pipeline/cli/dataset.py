@@ -6,7 +6,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from cxgm_pipeline.cli.common import UsageError, check_output, console, load_frames, show_table, write_frame, FRAME_SUFFIXES
+from cxgm_pipeline.cli.common import (
+    FRAME_SUFFIXES, UsageError, check_output, console, load_frames, newest_migrations, show_table, write_frame)
 from cxgm_pipeline.monitor.chain import Frame
 
 FRAMES = (Frame.dataset_rollup, Frame.enriched_jobs, Frame.sfn_executions)
@@ -84,11 +85,33 @@ def describe_dataset(dataset_id: str, env: str | None, tag: str | None, refresh:
                 for d in found]
         write_frame(pd.concat(jobs, ignore_index=True), out)
         return
+    found, order = _stage_first(found)
     attempts = len({(d.stage, d.attempt) for d in found})
     console.print(f"dataset {full}: in {attempts} of {len(searched)} attempt(s) searched"
-                  + (f", {len(found)} collection versions gathered" if len(found) > attempts else ""))
+                  + (f", {len(found)} collection versions gathered" if len(found) > attempts else "") + order)
     for d in found:
         _show(d)
+
+
+def _stage_first(found: list) -> tuple[list, str]:
+    """The blocks by stage, the one a person acts on first: the stage where the newest migration runs now, then
+    the rest from production backwards (the config's order reversed: prod, staging, dev); within a stage, as
+    stored. With the words saying that order (empty for one stage). Dev's rehearsal above prod's run buried the
+    answer asked for while prod runs."""
+    from cxgm_pipeline.config import get_config
+
+    stages = list(dict.fromkeys(d.stage for d in found))
+    if len(stages) < 2:
+        return found, ""
+    configured = get_config().stage_names
+    running, _ = newest_migrations(configured)
+    first = [running[0]] if running else []
+    order = first + [s for s in reversed(configured) if s not in first]
+    found = sorted(found, key=lambda d: order.index(d.stage) if d.stage in order else len(order))
+    shown = list(dict.fromkeys(d.stage for d in found))
+    why = (f"a migration runs there now ({running[2]}, started {running[1]:%Y-%m-%d %H:%M} UTC)" if running
+           and running[0] == shown[0] else "none of these stages runs a migration now: production backwards")
+    return found, f"; {shown[0]} first ({why}), then {', '.join(shown[1:])}"
 
 
 def _show(d) -> None:

@@ -137,6 +137,22 @@ def test_compare_outcome_changes_match_truth(cli, truth, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_cut_listing_says_how_many_it_shows_and_how_to_get_them_all(cli, tmp_path):
+    """`describe datasets` printed its first 50 rows with no word of how to get the rest."""
+    out = tmp_path / "edges.csv"
+    cli("describe", "datasets", "--env", "dev", "--tag", "EDGES", "--out", str(out))
+    total = len(pd.read_csv(out))
+    assert total > 50, "EDGES lists more datasets than a table shows"
+    shown = " ".join(cli("describe", "datasets", "--env", "dev", "--tag", "EDGES").output.split())
+    assert f"datasets of dev/EDGES (50 of {total} rows shown; all: --out FILE.csv)" in shown, shown[:400]
+    deltas = tmp_path / "deltas.csv"
+    cli("compare", "--base", "dev:ATTEMPT_2", "--other", "prod:ATTEMPT_2", "--out", str(deltas))
+    cxg = pd.read_csv(deltas).query("step == 'cxg'")["delta_s"].notna().sum()
+    assert cxg > 3
+    shown = " ".join(cli("compare", "--base", "dev:ATTEMPT_2", "--other", "prod:ATTEMPT_2", "--top", "3").output.split())
+    assert f"(3 of {cxg} rows shown; all: --top {cxg}, or --out FILE.csv (every step's))" in shown, shown[:600]
+
+
 def test_report_and_rerun(cli, truth, tmp_path):
     folder = tmp_path / "report"
     cli("report", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(folder))

@@ -19,6 +19,7 @@ from cxgm_emulator.truth import load_truth
 from tests.conftest import DEFAULT_VARIANT, set_clock, start_emulator_process
 
 runner = CliRunner()
+FRAMES_OF_A_DATASET = ("dataset_rollup", "enriched_jobs", "sfn_executions")
 LIVE_FRAMES = ("dataset_rollup", "collection_rollup", "error_signatures", "enriched_jobs", "sfn_executions")
 
 
@@ -220,6 +221,43 @@ def test_drill_down_follows_a_dataset_across_the_stored_attempts(default_account
     assert "in 2 of 2 attempt(s) searched" in output
     for m in (dev, prod):
         assert f"{m['stage']}/{m['attempt_key']}: {states[m['stage']][dataset]['state']}" in output
+
+
+def test_drill_down_puts_the_stage_a_person_acts_on_first(default_account, monkeypatch, tmp_path):
+    """Dev's rehearsal came before prod's run, in the config's order: the stage whose migration runs now comes
+    first, then the rest from production backwards, and the header says so."""
+    env, truth = default_account
+    env = {**env, "CXGM_DATA": str(tmp_path / "store")}
+    prod = _live(truth)
+    dev = next(m for m in truth["migrations"] if m["stage"] == "dev" and m["attempt_key"] == prod["attempt_key"])
+    staging = max((m for m in truth["migrations"] if m["stage"] == "staging"), key=lambda m: m["start"])
+    assert staging["stop"] < dev["start"], "staging's last attempt ended before dev's rehearsal"
+    listed = {}
+
+    def save(m):
+        attempt, frames = _fetch(env, monkeypatch, m["stage"], m["attempt_key"], FRAMES_OF_A_DATASET)
+        MonitorSession(stats=FetchStats()).save(AttemptFrames(m["stage"], attempt, attempt.key, frames))
+        listed[m["stage"]] = set(frames["dataset_rollup"]["dataset_id"])
+
+    set_clock(env, (dev["start"] + dev["stop"]) / 2)
+    try:
+        save(staging)
+        save(dev)
+        dataset = sorted(listed["dev"] & listed["staging"] & {d["dataset_id"] for d in prod["datasets"]})[0]
+        code, running = _run(env, "describe", "dataset", dataset)
+    finally:
+        set_clock(env, truth["end"] + 30)
+    assert code == 0, running
+    assert f"dev first (a migration runs there now ({dev['execution_name']}, started " in running, running[:600]
+    blocks = [f"{m['stage']}/{m['attempt_key']}: " for m in (dev, staging)]
+    assert running.index(blocks[0]) < running.index(blocks[1])
+    save(prod)
+    code, ended = _run(env, "describe", "dataset", dataset)
+    assert code == 0, ended
+    assert "prod first (none of these stages runs a migration now: production backwards), then staging, dev" in \
+        " ".join(ended.split()), ended[:600]
+    blocks = [ended.index(f"{m['stage']}/{m['attempt_key']}: ") for m in (prod, staging, dev)]
+    assert blocks == sorted(blocks), blocks
 
 
 def test_an_unknown_dataset_says_how_to_find_one(default_account):

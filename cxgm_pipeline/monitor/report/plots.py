@@ -151,9 +151,11 @@ def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "
     if data.empty:
         return _empty(title)
     seconds = data[y].astype(float).clip(lower=1.0)  # a log axis: a 0-second job is drawn at 1 s
-    groups = _ordered(data[x].astype(str).unique(), order or [])
-    hues = data[color].astype(str) if color else pd.Series("all", index=data.index)
+    groups = _ordered(df[x].astype(str).unique(), order or [])  # a group none of whose rows is timed says so
+    every_hue = df[color].astype(str) if color else pd.Series("all", index=df.index)
+    hues = every_hue[data.index]
     bulk = hues.value_counts().idxmax()
+    timed, rows = hues.value_counts(), every_hue.value_counts()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.45 * len(groups) + 1.4)))
     rng = np.random.default_rng(0)  # jitter, the same on every render
     keys = data[x].astype(str)
@@ -165,20 +167,22 @@ def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "
         for patch in boxes["boxes"]:
             patch.set_facecolor(STATUS_COLORS.get(bulk, "#90caf9"))
             patch.set_alpha(0.55)
-        ax.plot([], [], "s", color=STATUS_COLORS.get(bulk, "#90caf9"), alpha=0.55, label=f"{bulk} (box: 5-95%)")
+        ax.plot([], [], "s", color=STATUS_COLORS.get(bulk, "#90caf9"), alpha=0.55,
+                label=f"{bulk} ({_timed_of(timed[bulk], rows[bulk])}; box: 5-95%)")
         few = [(i, v) for i, vs in box_rows if len(vs) < 5 for v in vs]  # a box of one job is a line: show the job
         if few:
             ax.scatter([v for _, v in few], [i for i, _ in few], s=14, color=STATUS_COLORS.get(bulk, "#90caf9"), zorder=3)
-    for rank, hue in enumerate(reversed(_ordered(hues.unique(), STATUS_ORDER))):
+    for rank, hue in enumerate(reversed(_ordered(every_hue.unique(), STATUS_ORDER))):
         if hue == bulk:
             continue
         mask = hues == hue
         pos = np.array([groups.index(k) for k in keys[mask]]) + rng.uniform(-0.25, 0.25, int(mask.sum()))
         failed = hue.lower() == "failed"
         ax.scatter(seconds[mask], pos, s=22 if failed else 12, color=STATUS_COLORS.get(hue, "#6d4c41"),
-                   marker="x" if failed else "o", zorder=5 + rank, label=f"{hue} ({int(mask.sum()):,})")
-    counts = keys.value_counts()
-    ax.set_yticks(range(len(groups)), [f"{g} ({counts[g]:,})" for g in groups])
+                   marker="x" if failed else "o", zorder=5 + rank,
+                   label=f"{hue} ({_timed_of(timed.get(hue, 0), rows[hue])})")
+    counts, every = keys.value_counts(), df[x].astype(str).value_counts()
+    ax.set_yticks(range(len(groups)), [f"{g} ({_timed_of(counts.get(g, 0), every[g], short=True)})" for g in groups])
     ax.set_ylim(len(groups) - 0.5, -0.5)
     _duration_axis(ax, seconds.to_numpy())
     ax.grid(axis="x", color="#eeeeee", zorder=0)
@@ -186,6 +190,14 @@ def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "
     _legend_outside(ax, color)
     fig.tight_layout()
     return fig
+
+
+def _timed_of(timed: int, rows: int, short: bool = False) -> str:
+    """A count beside a duration plot: of the rows with a duration, and of all when some have none (a job that
+    failed before it started), so the count agrees with the report's and the status plot's."""
+    if timed == rows:
+        return f"{rows:,}"
+    return f"{timed:,} of {rows:,}" if short else f"{timed:,} timed of {rows:,}"
 
 
 def _jobs_by_step(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -245,12 +257,14 @@ def plot_outcome_changes(deltas: pd.DataFrame, title: str = "") -> Figure:
 
 def plot_job_duration_differences(deltas: pd.DataFrame, step: str = "cxg", top: int = 50, title: str = "") -> Figure:
     """The `top` datasets with the largest |delta| for `step` (minutes; positive = slower in `other`); a
-    dataset whose outcome changed is labelled with the change."""
+    dataset whose outcome changed is labelled with the change. The title counts what is drawn of the datasets
+    timed on both sides: "top 50" over 30 bars claimed datasets that are not there."""
     sub = deltas[(deltas["step"] == step) & deltas["delta_s"].notna()] if not deltas.empty else deltas
-    title = title or f"{step}: largest duration differences (top {top})"
     if sub.empty:
-        return _empty(title)
+        return _empty(title or f"{step}: largest duration differences (none timed on both sides)")
+    timed = len(sub)
     sub = sub.reindex(sub["delta_s"].abs().sort_values(ascending=False).index).head(top)
+    title = title or f"{step}: largest duration differences ({len(sub)} of {timed} datasets timed on both sides)"
     fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.22 * len(sub) + 1.5)))
     slower = sub["delta_s"] > 0
     labels = [f"{d[:8]}" + ("" if c == "same" else f" [{c.replace('_to_', ' to ')}]")

@@ -36,6 +36,33 @@ def _jobs() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "status", "duration_s"])
 
 
+def test_duration_counts_are_of_every_job_not_only_the_timed_ones():
+    """The durations plot said "FAILED (95)" beside the report's 113 failed jobs: a job that failed before it
+    started has no duration. Each count says how many are drawn of how many there are."""
+    untimed = [("cxg", "FAILED", None)] * 3 + [("cxg", "RUNNABLE", None)] * 2
+    jobs = pd.concat([_jobs(), pd.DataFrame(untimed, columns=["step", "status", "duration_s"]).astype({"duration_s": float})], ignore_index=True)
+    ax = plots.plot_job_durations(jobs).axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    failed, succeeded = (jobs["status"] == "FAILED").sum(), (jobs["status"] == "SUCCEEDED").sum()
+    assert f"FAILED ({failed - 3} timed of {failed})" in legend, legend
+    assert "queued (0 timed of 2)" in legend, legend  # counted though none is drawn
+    assert f"SUCCEEDED ({succeeded}; box: 5-95%)" in legend, legend  # all timed: one number
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cxg = (jobs["step"] == "cxg").sum()
+    assert f"cxg ({cxg - 5} of {cxg})" in rows and "validate_anndata (7)" in rows, rows
+
+
+def test_the_duration_differences_say_how_many_they_show_of_how_many():
+    """Titled "top 50" over fewer bars: the datasets timed on only one side have no difference to draw."""
+    deltas = pd.DataFrame({"dataset_id": [f"d{i:07d}" for i in range(6)], "step": "cxg", "base": "dev:A",
+                           "other": "prod:A", "delta_s": [60.0, -120.0, 30.0, None, 600.0, None],
+                           "outcome_change": "same"})
+    assert plots.plot_job_duration_differences(deltas, "cxg", 50).axes[0].get_title() == \
+        "cxg: largest duration differences (4 of 4 datasets timed on both sides)"
+    assert plots.plot_job_duration_differences(deltas, "cxg", 2).axes[0].get_title() == \
+        "cxg: largest duration differences (2 of 4 datasets timed on both sides)"
+
+
 def test_the_narrow_copy_keeps_every_title_label_and_legend_inside():
     """A title centred over a plot that starts right of its row names, or a legend in one row, ran off the
     narrow copy ('Job duration by step and stat', 'FAIL'): nothing is drawn at its left or right edge."""
