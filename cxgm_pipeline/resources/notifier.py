@@ -44,7 +44,7 @@ class Notifier(ConfigurableResource):
             import boto3
 
             boto3.client("sns", region_name=self.sns_region).publish(
-                TopicArn=self.sns_topic_arn, Subject=alert.subject[:100], Message=alert.body)
+                TopicArn=self.sns_topic_arn, Subject=sns_subject(alert.subject), Message=alert.body)
         else:
             self._smtp(alert)
 
@@ -94,3 +94,17 @@ def notifier_from_env() -> Notifier:
     if backend != "log":
         raise ValueError(f"CXGM_NOTIFY={backend!r}: expected log, slack, sns or smtp")
     return Notifier()
+
+
+SNS_SUBJECT_LIMIT = 100  # characters
+_ASCII_FOR = str.maketrans({"…": "...", "→": "->", "·": "-", "–": "-", "—": "-", "\u200b": ""})
+
+
+def sns_subject(subject: str) -> str:
+    """The subject SNS's Publish takes: ASCII on one line, at most 100 characters (its documented constraints),
+    cut with "..." so that a reader sees it was cut (the body has it whole)."""
+    import unicodedata
+
+    text = " ".join(subject.translate(_ASCII_FOR).split())
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return text if len(text) <= SNS_SUBJECT_LIMIT else text[: SNS_SUBJECT_LIMIT - 3] + "..."

@@ -140,3 +140,10 @@ def test_sns_backend_publishes(emulator):
         Alert("finished", "finished", "[cxgm] prod/ATTEMPT_2 finished: 3 failed", "To re-run (3): ..."))
     message = json.loads(sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])
     assert message["Subject"] == "[cxgm] prod/ATTEMPT_2 finished: 3 failed"
+    # SNS takes an ASCII subject of at most 100 characters: a longer one arrives cut, and says so
+    long = "[cxgm] prod/ATTEMPT_2: 1,954 of 1,962 ended · 111 failed → 554 still on the old schema in the portal…"
+    Notifier(backend="sns", sns_topic_arn=topic, sns_region="us-west-2").send(Alert("finished", "finished", long, "b"))
+    message = json.loads(sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])
+    assert message["Subject"] == ("[cxgm] prod/ATTEMPT_2: 1,954 of 1,962 ended - 111 failed -> 554 still on the old "
+                                  "schema in the po..."), message["Subject"]
+    assert len(message["Subject"]) == 100 and message["Subject"].isascii()
