@@ -162,7 +162,7 @@ def plot_duration(df: pd.DataFrame, x: str, color: str | None = None, y: str = "
     box_rows = [(i, seconds[(keys == g) & (hues == bulk)].to_numpy()) for i, g in enumerate(groups)]
     box_rows = [(i, s) for i, s in box_rows if len(s)]
     if box_rows:
-        boxes = ax.boxplot([s for _, s in box_rows], positions=[i for i, _ in box_rows], vert=False, widths=0.6,
+        boxes = ax.boxplot([s for _, s in box_rows], positions=[i for i, _ in box_rows], orientation="horizontal", widths=0.6,
                            patch_artist=True, showfliers=False, whis=(5, 95), zorder=2)
         for patch in boxes["boxes"]:
             patch.set_facecolor(STATUS_COLORS.get(bulk, "#90caf9"))
