@@ -161,7 +161,7 @@ def _with_execution_failure(row: dict, execution_status: str | None, execution_f
     (error, the state it failed in)), where its jobs only said the execution ended badly."""
     if row["state"] == DatasetState.FAILED.value and row["error_signature"] == f"ingestion execution {execution_status}" \
             and execution_failure and execution_failure[0]:
-        error, state = execution_failure
+        error, state = execution_failure[:2]
         category = ErrorCategory.TIMEOUT if error == "States.Timeout" else ErrorCategory.UNKNOWN
         row.update(error_category=category.value, failing_step=INGESTION_STATE_STEPS.get(state),
                    error_signature=f"{_EXECUTION_SIGNATURE}{execution_status}: {error}" + (f" in {state}" if state else ""))
@@ -427,7 +427,8 @@ def _note_skipped(datasets: _Datasets, outputs: DataFrame[StepOutputs], jobs: pd
 
 @dataclass
 class _Ingestions:
-    """Per (DATASET_ID, version gathered), its latest ingestion's new version, status and, failed, (error, state)."""
+    """Per (DATASET_ID, version gathered), its latest ingestion's new version, status and, failed, (error, state,
+    cause)."""
 
     new_versions: dict[tuple, str] = field(default_factory=dict)
     status: dict[tuple, str] = field(default_factory=dict)
@@ -447,7 +448,8 @@ def _ingestions(executions: DataFrame[SfnExecutions], collection_of: dict[str, s
         if none_if_missing(r["status"]):
             found.status[key] = r["status"]
         if read_failures and none_if_missing(r["failure_error"]):
-            found.failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]))
+            found.failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]),
+                                  none_if_missing(r.get("failure_cause")))
     return found
 
 

@@ -187,7 +187,7 @@ def test_the_latest_ingestion_of_a_dataset_speaks_for_it():
     found = _ingestions(executions, {"d1": "c2", "d2": "c2"}, _Branches.of_outputs(OUTPUTS))
     assert found.new_versions == {("d1", "only"): "n1b", ("d2", "only"): "n2"}
     assert found.status == {("d1", "only"): "SUCCEEDED"}
-    assert found.failure == {("d1", "only"): ("States.Timeout", "Cxg")}, "a redrive's success keeps the read cause"
+    assert found.failure == {("d1", "only"): ("States.Timeout", "Cxg", None)}, "a redrive's success keeps the read cause"
 
 
 # --- the datasets found, and their rows ---------------------------------------------------------------------------
