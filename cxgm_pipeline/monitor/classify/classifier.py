@@ -357,8 +357,10 @@ def job_description_reasons(cause: str | None) -> dict[str, str]:
 def diagnose_task_cause(cause: str | None, rules: tuple[Rule, ...] | None = None) -> Diagnosis | None:
     """Why a Batch task's job failed, from the task's cause alone, before the job's log is read: a platform's
     reason (memory, a lost host, an image, a time limit) or an exit code that says it (137, 143). None when the
-    cause says nothing a rule knows, as after "Essential container in task exited" with exit code 1: the
-    validator's findings and any other error end so, and only the job's log tells them apart."""
+    cause says nothing a rule knows, as after "Essential container in task exited" with exit code 1: production's
+    processing exits 1 for the validator's findings and for any other error it catches (single-cell-data-portal
+    backend/layers/processing/process.py @ 013ca0ff, `return 0 if rv else 1`), and only the job's log tells them
+    apart."""
     reasons = job_description_reasons(cause)
     code = reasons.get("exit_code")
     # as Batch's own description quotes it, the form the rules on exit codes read
