@@ -46,6 +46,9 @@ class ErrorCategory(StrEnum):
     CANCELLED = "cancelled"
     THROTTLED = "throttled"
     UNKNOWN = "unknown"
+    # provisional, never a rule's answer: an ingestion execution failed in a Batch task whose cause (the job's
+    # description) does not say why, and the job's log, which does, is not read yet
+    PENDING_LOGS = "pending_logs"
 
 
 class ErrorKind(StrEnum):
@@ -68,6 +71,7 @@ ERROR_KIND = {
     ErrorCategory.CANCELLED: ErrorKind.INFRASTRUCTURE,
     ErrorCategory.THROTTLED: ErrorKind.INFRASTRUCTURE,
     ErrorCategory.UNKNOWN: ErrorKind.UNKNOWN,
+    ErrorCategory.PENDING_LOGS: ErrorKind.UNKNOWN,
 }
 
 

@@ -202,6 +202,8 @@ class SfnExecutions(_Partitioned):
         nullable=True, description="a FAILED execution with no failed job of its own: the error its history ends "
                                    "on (States.Timeout: a task past its TimeoutSeconds)")
     failure_state: Series[Text] = pa.Field(nullable=True, description="the task state that error hit (e.g. AddLabels)")
+    failure_cause: Series[Text] = pa.Field(
+        nullable=True, description="that error's cause: a Batch task's is its job's description (reasons, exit code)")
     history_read: Series[bool] = pa.Field(
         description="its history was read for that error (once: a refresh keeps what was read)")
 

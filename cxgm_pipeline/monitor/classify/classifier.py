@@ -14,6 +14,7 @@ the operator what to do. Text no rule matches is `unknown`, and its evidence say
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -23,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from cxgm_pipeline.config import ConfigError
-from cxgm_pipeline.monitor.classify.logparse import ParsedLog
+from cxgm_pipeline.monitor.classify.logparse import ParsedLog, parse_text
 from cxgm_pipeline.vocabulary import ERROR_KIND, ErrorKind
 from cxgm_pipeline.vocabulary import ErrorCategory as C
 
@@ -31,7 +32,7 @@ RULES_ENV_VAR = "CXGM_CLASSIFIER_RULES"
 FIELDS = ("status_reason", "container_reason", "log")
 _KEYS = {"id", "category", "also", "field", "pattern", "exception", "example", "prefer", "source", "note"}
 _EXCEPTION_KEYS = {"name", "bases", "source", "note"}
-_CATEGORIES = [c.value for c in C if c is not C.UNKNOWN]
+_CATEGORIES = [c.value for c in C if c not in (C.UNKNOWN, C.PENDING_LOGS)]  # what a rule may answer
 EVIDENCE_MAX = 300
 SIGNATURE_MAX = 240
 NO_RULE = "no-rule-matched"  # the evidence's rule when none matched: the category is unknown
@@ -326,6 +327,46 @@ def quoted_reasons(text: str | None) -> dict[str, str]:
         if reasons:
             found[name] = "\n".join(reasons)
     return found
+
+
+def _field(data: dict, name: str):
+    """A field of a job's description as DescribeJobs spells it (statusReason) or as Step Functions quotes it
+    (StatusReason)."""
+    return data.get(name[0].upper() + name[1:], data.get(name))
+
+
+def job_description_reasons(cause: str | None) -> dict[str, str]:
+    """The job's reasons a failed Batch task's cause gives: Step Functions' `batch:submitJob.sync` fails with
+    States.TaskFailed and the job's description as the cause (DescribeJobs' JSON, keys capitalised), whose
+    statusReason, container reason and exit code `diagnose` reads as a job's own. A cause that is no JSON object
+    is read as `quoted_reasons` reads a log."""
+    try:
+        job = json.loads(cause or "")
+    except ValueError:
+        job = None
+    if not isinstance(job, dict):
+        return quoted_reasons(cause)
+    containers = [c for c in (_field(job, "container"), *(_field(a, "container") for a in _field(job, "attempts") or []
+                                                          if isinstance(a, dict))) if isinstance(c, dict)]
+    found = {"status_reason": _field(job, "statusReason"),
+             "container_reason": next((_field(c, "reason") for c in containers if _field(c, "reason")), None),
+             "exit_code": next((_field(c, "exitCode") for c in containers if _field(c, "exitCode") is not None), None)}
+    return {k: str(v) for k, v in found.items() if v is not None and str(v)}
+
+
+def diagnose_task_cause(cause: str | None, rules: tuple[Rule, ...] | None = None) -> Diagnosis | None:
+    """Why a Batch task's job failed, from the task's cause alone, before the job's log is read: a platform's
+    reason (memory, a lost host, an image, a time limit) or an exit code that says it (137, 143). None when the
+    cause says nothing a rule knows, as after "Essential container in task exited" with exit code 1: production's
+    processing exits 1 for the validator's findings and for any other error it catches (single-cell-data-portal
+    backend/layers/processing/process.py @ 013ca0ff, `return 0 if rv else 1`), and only the job's log tells them
+    apart."""
+    reasons = job_description_reasons(cause)
+    code = reasons.get("exit_code")
+    # as Batch's own description quotes it, the form the rules on exit codes read
+    log = parse_text(f'"ExitCode": {code}') if code is not None else None
+    found = diagnose(reasons.get("status_reason"), reasons.get("container_reason"), log, rules)
+    return None if found.category is C.UNKNOWN else found
 
 
 def diagnose(status_reason: str | None, container_reason: str | None, log: ParsedLog | None,

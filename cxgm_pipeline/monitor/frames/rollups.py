@@ -21,7 +21,7 @@ import pandas as pd
 from pandera.typing import DataFrame
 
 from cxgm_pipeline.monitor.attempts.listing import utcnow
-from cxgm_pipeline.monitor.classify.classifier import diagnose
+from cxgm_pipeline.monitor.classify.classifier import diagnose, diagnose_task_cause
 from cxgm_pipeline.monitor.classify.logparse import parse_text
 from portal_shapes import INGESTION_TASK_STATES
 from cxgm_pipeline.monitor.frames.columns_epoch import epoch_to_utc
@@ -52,6 +52,7 @@ from cxgm_pipeline.vocabulary import (
 
 _ACTIVE = {s.value for s in ACTIVE_JOB_STATUSES}
 _DATASET_STEP_NAMES = {s.value for s in DATASET_STEPS}
+_INGESTION_STEPS = [s.value for s in INGESTION_STEPS]
 _STEP_ORDER = {s.value: i for i, s in enumerate(DATASET_STEPS)}
 EXAMPLES = 5
 
@@ -153,19 +154,34 @@ def _dataset_row(dataset_id: str, jobs: list[dict], info: dict, collection_job: 
     """One dataset from its jobs (plain records, oldest first, times in epoch microseconds or None): ~10 us a
     dataset, not a pandas query each. Its started_at/finished_at are epoch microseconds too."""
     row = _jobs_row(dataset_id, jobs, info, collection_job, ended, aborted, now_us, execution_status)
-    return _with_verdict(_with_execution_failure(row, execution_status, execution_failure), verdict)
+    return _with_verdict(_with_execution_failure(row, execution_status, execution_failure, ended), verdict)
 
 
-def _with_execution_failure(row: dict, execution_status: str | None, execution_failure: tuple | None) -> dict:
+def _with_execution_failure(row: dict, execution_status: str | None, execution_failure: tuple | None,
+                            ended: bool = True) -> dict:
     """A dataset its ingestion execution alone failed, with the cause its history gave (`execution_failure`:
-    (error, the state it failed in)), where its jobs only said the execution ended badly."""
+    (error, the state it failed in, the error's cause)), where its jobs only said the execution ended badly. A
+    Batch task's failure is what its job's description says (`diagnose_task_cause`: the signature its job will
+    have); one that says nothing a rule knows is, while the attempt runs, `pending_logs`: its job was listed before
+    it failed, and its log, read once it is listed failed, tells why. Otherwise the error is classified by name
+    (States.Timeout: `timeout`; States.TaskFailed: `application`, the wrapper with nothing better)."""
     if row["state"] == DatasetState.FAILED.value and row["error_signature"] == f"ingestion execution {execution_status}" \
             and execution_failure and execution_failure[0]:
-        error, state = execution_failure
-        category = ErrorCategory.TIMEOUT if error == "States.Timeout" else ErrorCategory.UNKNOWN
+        error, state, cause = (*execution_failure, None)[:3]
+        signature = f"{_EXECUTION_SIGNATURE}{execution_status}: {error}" + (f" in {state}" if state else "")
+        found = diagnose_task_cause(cause) if error == _TASK_FAILED else None
+        if found is not None:
+            category, signature = found.category, found.signature
+        elif error == _TASK_FAILED and state in INGESTION_TASK_STATES and not ended:
+            category = ErrorCategory.PENDING_LOGS
+        else:
+            category = diagnose(None, None, parse_text(error)).category
         row.update(error_category=category.value, failing_step=INGESTION_STATE_STEPS.get(state),
-                   error_signature=f"{_EXECUTION_SIGNATURE}{execution_status}: {error}" + (f" in {state}" if state else ""))
+                   error_signature=signature)
     return row
+
+
+_TASK_FAILED = "States.TaskFailed"  # a .sync task whose job failed: its cause is the job's description
 
 
 def _with_verdict(row: dict, verdict: dict | None) -> dict:
@@ -427,7 +443,8 @@ def _note_skipped(datasets: _Datasets, outputs: DataFrame[StepOutputs], jobs: pd
 
 @dataclass
 class _Ingestions:
-    """Per (DATASET_ID, version gathered), its latest ingestion's new version, status and, failed, (error, state)."""
+    """Per (DATASET_ID, version gathered), its latest ingestion's new version, status and, failed, (error, state,
+    cause)."""
 
     new_versions: dict[tuple, str] = field(default_factory=dict)
     status: dict[tuple, str] = field(default_factory=dict)
@@ -447,7 +464,8 @@ def _ingestions(executions: DataFrame[SfnExecutions], collection_of: dict[str, s
         if none_if_missing(r["status"]):
             found.status[key] = r["status"]
         if read_failures and none_if_missing(r["failure_error"]):
-            found.failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]))
+            found.failure[key] = (r["failure_error"], none_if_missing(r["failure_state"]),
+                                  none_if_missing(r.get("failure_cause")))
     return found
 
 
@@ -635,13 +653,20 @@ def _verdict_signatures(datasets: pd.DataFrame | None) -> list[dict]:
     return rows
 
 
-def _history_signatures(datasets: pd.DataFrame | None) -> list[dict]:
-    """The causes read from ingestion histories (a task past its TimeoutSeconds): no job of the dataset failed, so
-    no job row carries them; `jobs` 0 (`datasets` counts them)."""
+def _history_signatures(datasets: pd.DataFrame | None, carried: set[tuple] = frozenset()) -> list[dict]:
+    """The causes read from ingestion histories (a task past its TimeoutSeconds, a job's failure its description
+    says before the job is listed failed): no failed job of the dataset is listed, so unless another dataset's job
+    carries the same cause at the same step (`carried`: (signature, step) of the failed jobs), no job row carries
+    them; `jobs` 0 (`datasets` counts them)."""
     if datasets is None or datasets.empty:
         return []
-    read = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["failing_step"].notna()
-                    & datasets["error_signature"].fillna("").str.startswith(f"{_EXECUTION_SIGNATURE}FAILED: ")]
+    failed = datasets[(datasets["state"] == DatasetState.FAILED.value) & datasets["failing_step"].isin(_INGESTION_STEPS)
+                      & datasets["error_signature"].notna()]
+    signature = failed["error_signature"].astype(str)
+    uncarried = pd.Series([pair not in carried for pair in zip(signature, failed["failing_step"])], index=failed.index,
+                          dtype=bool)
+    # a child execution's own error (States.Runtime ...) is _execution_signatures'
+    read = failed[uncarried & ~signature.str.startswith("States.")]
     rows = []
     for (sig, step), d in read.groupby(["error_signature", "failing_step"]):
         category = d["error_category"].iloc[0]
@@ -658,7 +683,8 @@ def error_signatures(jobs: pd.DataFrame, executions: pd.DataFrame, datasets: pd.
     dataset rollup, a failed collection_migration counts the datasets it kept from starting."""
     jobs = attempt_jobs(jobs, executions)
     failed = jobs[jobs["status"] == JobStatus.FAILED.value] if not jobs.empty else jobs
-    rows = _verdict_signatures(datasets) + _history_signatures(datasets)
+    carried = set(zip(failed["error_signature"], failed["step"])) if not failed.empty else set()
+    rows = _verdict_signatures(datasets) + _history_signatures(datasets, carried)
     if failed.empty:
         base = validate(ErrorSignatures, pd.DataFrame(rows)) if rows else empty_frame(ErrorSignatures)
         more = _execution_signatures(datasets, set(zip(base["error_signature"], base["step"])), jobs)

@@ -15,6 +15,7 @@ import pandas as pd
 from cxgm_pipeline.monitor.attempts.listing import Attempt
 from cxgm_pipeline.monitor.frames.columns_rows import row_dicts
 from cxgm_pipeline.monitor.aws.clients import RELIST_MARGIN, AwsAccessError, FetchStats, StepFunctionsApi
+from cxgm_pipeline.monitor.aws.redaction import redact
 from cxgm_pipeline.schemas import SfnExecutions, empty_frame, validate
 from cxgm_pipeline.vocabulary import JobStatus
 from portal_shapes import INGESTION_NAME_RE, INGESTION_TASK_STATES
@@ -110,8 +111,10 @@ def _failures_in_history(stage: str, df: pd.DataFrame, jobs: pd.DataFrame | None
     job of their own: each task of the ingestion machine sets TimeoutSeconds (24 h validations and labels, 48 h
     cxg) under a States.ALL retrier and a Catch to HandleErrors -> RaiseError (sfn/main.tf @ 0032817), so a task
     that timed out (its job never placed, say) ends the execution FAILED, never TIMED_OUT, with States.Timeout in
-    its history only. Each such history is read once: `previous` keeps what was read."""
-    df = df.assign(failure_error=None, failure_state=None, history_read=False)
+    its history only. A Batch task's failure keeps its cause, the job's description (its reasons, its exit code),
+    redacted: it may say why before the job's own log is read. Each such history is read once: `previous` keeps
+    what was read."""
+    df = df.assign(failure_error=None, failure_state=None, failure_cause=None, history_read=False)
     if jobs is None or jobs.empty:
         return df
     failed_versions = set(jobs.loc[jobs["status"] == JobStatus.FAILED.value, "dataset_version_id"].dropna())
@@ -121,13 +124,16 @@ def _failures_in_history(stage: str, df: pd.DataFrame, jobs: pd.DataFrame | None
     known = {}
     if previous is not None and not previous.empty and "history_read" in previous:
         read = previous[previous["history_read"].fillna(False).astype(bool)]
-        known = {r["execution_arn"]: (r["failure_error"], r["failure_state"]) for r in row_dicts(read)}
+        # a frame stored before failure_cause: its failures were read without their cause
+        known = {r["execution_arn"]: (r["failure_error"], r["failure_state"], r.get("failure_cause"))
+                 for r in row_dicts(read)}
     arns = [a for a in df.loc[wanted, "execution_arn"] if a not in known]
     for arn, events in sfn.histories(stage, arns, stats).items():
         known[arn] = ingestion_failure(events or [])
     for i in df.index[wanted]:
-        error, state = known.get(df.at[i, "execution_arn"], (None, None))
+        error, state, cause = known.get(df.at[i, "execution_arn"], (None, None, None))
         df.at[i, "failure_error"], df.at[i, "failure_state"], df.at[i, "history_read"] = error, state, True
+        df.at[i, "failure_cause"] = redact(cause)
     return df
 
 
@@ -135,18 +141,19 @@ _FAILURE_EVENTS = {"TaskTimedOut": "taskTimedOutEventDetails", "TaskFailed": "ta
                    "ActivityTimedOut": "activityTimedOutEventDetails"}
 
 
-def ingestion_failure(events: list[dict]) -> tuple[str | None, str | None]:
-    """(error, task state) of the last task failure before the execution went to HandleErrors: e.g.
-    ("States.Timeout", "AddLabels"). The state is the TaskStateEntered its previousEventId chain leads to."""
+def ingestion_failure(events: list[dict]) -> tuple[str | None, str | None, str | None]:
+    """(error, task state, cause) of the last task failure before the execution went to HandleErrors: e.g.
+    ("States.Timeout", "AddLabels", ""), or ("States.TaskFailed", "ValidateAnndata", the Batch job's description).
+    The state is the TaskStateEntered its previousEventId chain leads to."""
     by_id = {e.get("id"): e for e in events}
     for e in reversed(events):
         details = _FAILURE_EVENTS.get(e.get("type"))
         if details is None or (e.get(details) or {}).get("resourceType") == "lambda":
             continue
-        error = (e.get(details) or {}).get("error")
+        error, cause = (e.get(details) or {}).get("error"), (e.get(details) or {}).get("cause")
         prev, hops = by_id.get(e.get("previousEventId")), 0
         while prev is not None and prev.get("type") != "TaskStateEntered" and hops < 100:  # retries chain on
             prev, hops = by_id.get(prev.get("previousEventId")), hops + 1
         state = ((prev or {}).get("stateEnteredEventDetails") or {}).get("name")
-        return error, state if state in INGESTION_TASK_STATES else None
-    return None, None
+        return error, state if state in INGESTION_TASK_STATES else None, cause or None
+    return None, None, None

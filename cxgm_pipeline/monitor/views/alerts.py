@@ -25,7 +25,7 @@ from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_li
 from cxgm_pipeline.monitor.views.failures import by_category, failure_count, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
 from cxgm_pipeline.schemas import RerunManifest, SentAlerts, empty_frame, validate
-from cxgm_pipeline.vocabulary import DATASET_STEPS, AttemptOutcome, DatasetState
+from cxgm_pipeline.vocabulary import DATASET_STEPS, AttemptOutcome, DatasetState, ErrorCategory
 
 TOP = 5
 KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
@@ -86,7 +86,11 @@ def _worth_announcing(signature: dict, decisive: set[str] | None) -> bool:
     """A cause a page lists: a collection-level step's, or one that failed a dataset. A dataset step's job that
     failed and was retried to success, or that Step Functions stopped because its Parallel sibling failed
     (`cancelled`), is in error_signatures and `describe errors`, but an alert on it names a cause no page shows
-    among the failures; it is announced if it comes to fail a dataset."""
+    among the failures; it is announced if it comes to fail a dataset. A provisional cause (`pending_logs`: an
+    ingestion failed in a job whose log is not read yet) is never announced: the cause its log gives, read at a
+    later refresh, is, so no digest announces one cause and a later one another for the same datasets."""
+    if signature["error_category"] == ErrorCategory.PENDING_LOGS.value:
+        return False
     return decisive is None or signature["step"] not in DATASET_STEP_NAMES or signature["error_signature"] in decisive
 
 

@@ -1,6 +1,7 @@
 """dataset_rollup's answering steps on small hand-made jobs and frames: which state a dataset is in and why, its
 durations, times and retries, which version gathered each job works on, and how the sources' datasets merge."""
 
+import json
 import pandas as pd
 import pytest
 
@@ -114,6 +115,34 @@ def test_the_execution_history_names_the_cause_the_jobs_did_not():
     assert _with_execution_failure(dict(jobs_said), "FAILED", ("States.Timeout", "Cxg")) == jobs_said
 
 
+def _batch_cause(exit_code: int, reason: str | None = None) -> str:
+    """A failed batch:submitJob.sync task's cause as Step Functions gives it: the job's description."""
+    return json.dumps({"JobId": "5ce9a71e", "JobName": "validate_anndata", "Status": "FAILED",
+                       "StatusReason": "Essential container in task exited",
+                       "Container": {"ExitCode": exit_code, **({"Reason": reason} if reason else {})}})
+
+
+def test_a_failed_validation_task_is_what_its_jobs_description_says_else_provisional_until_the_attempt_ends():
+    """sfn/main.tf @ 0032817: ValidateAnndata's job failed, the execution failed at once, and the jobs were listed
+    before it did: the history gives States.TaskFailed and the job's description. Exit 1 says nothing (the
+    validator's findings end so): `pending_logs` while the attempt runs, `application` (a TaskFailed with nothing
+    better, as the classifier and docs/classification.md say) once it ended. A container's reason decides now."""
+    row = {"state": "failed", "error_signature": "ingestion execution FAILED", "error_category": "unknown",
+           "failing_step": None}
+    exited = ("States.TaskFailed", "ValidateAnndata", _batch_cause(1))
+    waiting = _with_execution_failure(dict(row), "FAILED", exited, ended=False)
+    assert (waiting["error_category"], waiting["failing_step"], waiting["error_signature"]) == (
+        "pending_logs", "validate_anndata", "ingestion execution FAILED: States.TaskFailed in ValidateAnndata")
+    assert _with_execution_failure(dict(row), "FAILED", exited, ended=True)["error_category"] == "application"
+    oom = ("States.TaskFailed", "ValidateAnndata", _batch_cause(137, "OutOfMemoryError: Container killed due to memory usage"))
+    killed = _with_execution_failure(dict(row), "FAILED", oom, ended=False)
+    assert (killed["error_category"], killed["error_signature"]) == (
+        "out_of_memory", "out_of_memory: OutOfMemoryError: Container killed due to memory usage")
+    # a failure of a Lambda or of no task has no job whose log would tell more
+    lambda_failed = _with_execution_failure(dict(row), "FAILED", ("Lambda.Unknown", None, None), ended=False)
+    assert lambda_failed["error_category"] == "unknown"
+
+
 def test_productions_verdict_fails_a_dataset_every_job_of_which_succeeded():
     verdict = {"verdict": "rolled_back", "message": None, "step": "collection_cleanup"}
     out = _with_verdict({"state": "succeeded", "failing_step": None}, verdict)
@@ -187,7 +216,7 @@ def test_the_latest_ingestion_of_a_dataset_speaks_for_it():
     found = _ingestions(executions, {"d1": "c2", "d2": "c2"}, _Branches.of_outputs(OUTPUTS))
     assert found.new_versions == {("d1", "only"): "n1b", ("d2", "only"): "n2"}
     assert found.status == {("d1", "only"): "SUCCEEDED"}
-    assert found.failure == {("d1", "only"): ("States.Timeout", "Cxg")}, "a redrive's success keeps the read cause"
+    assert found.failure == {("d1", "only"): ("States.Timeout", "Cxg", None)}, "a redrive's success keeps the read cause"
 
 
 # --- the datasets found, and their rows ---------------------------------------------------------------------------

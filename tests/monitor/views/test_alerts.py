@@ -343,3 +343,20 @@ def test_a_cause_that_failed_no_dataset_is_not_announced_until_it_does():
     later = datasets.assign(state="failed", error_signature=["validation: bad term", "out_of_memory: Killed"])
     assert [a.key for a in evaluate("prod", "A", later, signatures, rerun, False, 0.99, {*new, "failure_rate"})] == \
         ["signature:out_of_memory: Killed"]
+
+
+def test_a_provisional_cause_is_not_announced_the_cause_its_log_gives_is():
+    """An ingestion failed in a job whose log is not read yet (`pending_logs`): the dataset's failure counts, its
+    cause is announced once the log says it, so no digest names one cause and a later one another."""
+    rerun = pd.DataFrame(columns=["dataset_id", "collection_id", "failing_step", "error_category"])
+    pending = "ingestion execution FAILED: States.TaskFailed in ValidateAnndata"
+    datasets = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["failed", "succeeded"], "error_signature": [pending, None]})
+    signatures = pd.DataFrame({"error_signature": [pending], "error_category": ["pending_logs"],
+                               "step": ["validate_anndata"], "jobs": [0], "datasets": [1]})
+    early = evaluate("prod", "A", datasets, signatures, rerun, False, 0.1, set())
+    assert [a.kind for a in early] == ["failure_rate"]
+    read = "validation: ERROR: '{term_id}' in 'cell_type_ontology_term_id' is not a valid ontology term id."
+    later = evaluate("prod", "A", datasets.assign(error_signature=[read, None]),
+                     signatures.assign(error_signature=[read], error_category=["validation"], jobs=[1]), rerun, False,
+                     0.1, {a.key for a in early})
+    assert [(a.kind, a.category, a.gist) for a in later] == [("new_signature", "validation", "validation in validate_anndata")]
