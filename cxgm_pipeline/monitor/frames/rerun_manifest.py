@@ -14,6 +14,7 @@ COLUMNS = ["stage", "attempt", "dataset_id", "dataset_version_id", "collection_i
 # what to do with an infrastructure failure before running it again, where "as is" is not quite it
 ADVICE = {ErrorCategory.OUT_OF_MEMORY.value: "with more memory", ErrorCategory.TIMEOUT.value: "with a longer timeout"}
 FIX_HINT = "fix the data or code"
+PENDING_HINT = "its cause is not known yet: the next refresh reads its job's log"
 # a dataset every job of which succeeded, failed by production's cleanup step: what it did, why production does
 # so, and where its error record is (`describe dataset` without --env and --tag reads every attempt stored)
 VERDICT_HINTS = {ProductionVerdict.ROLLED_BACK.value: "the cleanup step rolled it back: processing_status not "
@@ -37,6 +38,8 @@ def rerun_as(category: object, state: object = DatasetState.FAILED.value,
     kind = ERROR_KIND.get(ErrorCategory(category)) if category in set(ErrorCategory) else ErrorKind.UNKNOWN
     if kind is ErrorKind.INFRASTRUCTURE:
         return RerunAs.AS_IS.value, ADVICE.get(category)
+    if category == ErrorCategory.PENDING_LOGS.value:  # "fix the data or code" would guess the cause
+        return RerunAs.FIX_FIRST.value, PENDING_HINT
     if verdict in VERDICT_HINTS:
         return RerunAs.FIX_FIRST.value, VERDICT_HINTS[verdict]
     return RerunAs.FIX_FIRST.value, FIX_HINT

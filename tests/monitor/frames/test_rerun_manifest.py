@@ -66,6 +66,14 @@ def test_each_dataset_says_how_to_re_run_it_as_the_report_splits_it(tmp_path):
     assert list(pd.read_csv(tmp_path / "rerun.csv")["rerun_as"]) == ["as_is", "fix_first", "as_is"]
 
 
+def test_a_dataset_whose_cause_waits_for_its_log_does_not_guess_it():
+    """pending_logs: the ingestion failed before its job's log was read; "fix the data or code" would be a guess."""
+    from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_as
+
+    assert rerun_as("pending_logs") == ("fix_first", "its cause is not known yet: the next refresh reads its job's log")
+    assert rerun_as("unknown") == ("fix_first", "fix the data or code")
+
+
 def test_a_dataset_the_cleanup_step_rolled_back_says_what_to_look_at():
     """Every job of it succeeded: "fix the data or code" gives no clue; the cleanup's verdict and its record do."""
     from cxgm_pipeline.monitor.views.failures import rerun_markdown
