@@ -36,20 +36,23 @@ def test_trouble_shows_as_check_severity_per_partition(chain, truth):
                        .get_asset_check_evaluations()}
         health = evaluations["attempt_is_healthy"]
         where = f"{m['stage']}/{m['attempt_key']}"
-        assert health.description.startswith(where + ": ")
-        assert evaluations["failure_rate_below_threshold"].description.startswith(where + ": ")
+        rate = evaluations["failure_rate_below_threshold"]
+        # the check's partition grid paints WARN and ERROR the same red: a failure's first word says which
+        assert rate.description.startswith(("" if rate.passed else "WARNING: ") + where + ": "), rate.description
         gather_failed = any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"])
         failed = sum(d["state"] == "failed" for d in once_each(observable(m)))
         # FAILED: staging's history-quota stop; tolerance_exceeded: DIES, its execution SUCCEEDED all the same
         if gather_failed or m["status"] in ("ABORTED", "FAILED") or m.get("outcome") == "tolerance_exceeded":
             assert not health.passed and health.severity == AssetCheckSeverity.ERROR, health.description
+            assert health.description.startswith(f"ERROR: {where}: "), health.description
             seen.add("error")
         elif failed:
             assert not health.passed and health.severity == AssetCheckSeverity.WARN
+            assert health.description.startswith(f"WARNING: {where}: "), health.description
             assert f"{failed:,} failed dataset" in health.description
             seen.add("warn")
         else:
-            assert health.passed
+            assert health.passed and health.description.startswith(where + ": ")
     assert seen == {"error", "warn"}
     placeholder = chain["results"][("staging", "ATTEMPT_2")]
     assert placeholder.success and "attempt_is_healthy" not in {e.check_name for e in placeholder.get_asset_check_evaluations()}
