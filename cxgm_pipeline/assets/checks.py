@@ -3,8 +3,8 @@
 import dataclasses
 
 import pandas as pd
-from dagster import (AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetIn, MetadataValue,
-                     asset_check, multi_asset_check)
+from dagster import (AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetIn, AssetKey,
+                     MetadataValue, asset_check, multi_asset_check)
 
 from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
@@ -12,8 +12,9 @@ from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.report.document import markdown_table
+from cxgm_pipeline.monitor.report.links import REPORT_ASSET
 from cxgm_pipeline.monitor.views.alerts import failure_counts, failure_rate
-from cxgm_pipeline.monitor.views.answer import attempt_answer
+from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
 from cxgm_pipeline.monitor.views.checks import accounting, succeeded_without_new_version, view_mismatches
 from cxgm_pipeline.monitor.views.progress import unlisted_while_running
 from cxgm_pipeline.partitions import migration_partitions
@@ -58,9 +59,17 @@ def failure_rate_below_threshold(context: AssetCheckExecutionContext, dataset_ro
     where = _where(context)
     said = (f"{where}: {failed:,} of {ran:,} failed ({rate:.1%}), {'within' if rate <= threshold else 'over'} "
             f"{threshold:.0%}") if ran else f"{where}: no dataset ran" + _placeholder(dataset_rollup, context)
-    return AssetCheckResult(passed=rate <= threshold, severity=AssetCheckSeverity.WARN, description=said,
+    passed = rate <= threshold
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
+                            description=said if passed else _severe(AssetCheckSeverity.WARN, said),
                             metadata={"partition": where, "failure_rate": round(rate, 4), "threshold": threshold,
                                       "failed": failed, "ran": ran})
+
+
+def _severe(severity: AssetCheckSeverity, said: str) -> str:
+    """A failed result's description, its severity first: Dagster 1.13's partition grid of a check paints WARN
+    and ERROR failures the same red (its partition statuses carry no severity); the detail below it shows this."""
+    return f"{'ERROR' if severity == AssetCheckSeverity.ERROR else 'WARNING'}: {said}"
 
 
 def _where(context: AssetCheckExecutionContext) -> str:
@@ -75,17 +84,22 @@ def _placeholder(dataset_rollup: pd.DataFrame, context: AssetCheckExecutionConte
     return f" (a placeholder: {reason})" if reason else ""
 
 
+# the check's own page (the rollup's health_grid link) shows this first
+HEALTH_DESCRIPTION = ("Each attempt's health: red, ERROR when it died in gather_collections, passed its Map Run's "
+                      "tolerance, was aborted or its execution failed; red too, WARNING, when datasets failed (an "
+                      "attempt's result starts with which); skipped for a stage it never ran in. Its Partitions tab "
+                      "colours every attempt.")
+# The report is the page people land on, and its partition list is green for every attempt it reported on
+# (Dagster 1.13 colours an asset's partitions by materialization only): the same judgement, attached to the
+# report too, gives its Checks tab the grid that colours each attempt by health.
+HEALTH_OF = (CHAIN_ASSETS[Frame.dataset_rollup].key, AssetKey(REPORT_ASSET))
+
+
 # A multi-asset check only to be allowed to yield nothing: a placeholder's result is then Skipped (yellow in the
 # check's partition grid), neither Passed (a clean rehearsal) nor Failed (nothing went wrong).
-@multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=CHAIN_ASSETS[Frame.dataset_rollup].key,
+@multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=asset, partitions_def=migration_partitions,
                                          additional_deps=[Frame.enriched_jobs, Frame.step_outputs, Frame.child_failures],
-                                         partitions_def=migration_partitions,
-                                         # the check's own page (the rollup's health_grid link) shows this first
-                                         description="Each attempt's health: red (ERROR) when it died in "
-                                                     "gather_collections, passed its Map Run's tolerance, was "
-                                                     "aborted or its execution failed; red (WARN) when datasets "
-                                                     "failed; skipped for a stage it never ran in. Its Partitions "
-                                                     "tab colours every attempt.")],
+                                         description=HEALTH_DESCRIPTION) for asset in HEALTH_OF],
                    can_subset=True, ins={Frame.dataset_rollup: AssetIn(Frame.dataset_rollup),
                                          Frame.enriched_jobs: AssetIn(Frame.enriched_jobs),
                                          Frame.step_outputs: AssetIn(Frame.step_outputs),
@@ -107,9 +121,11 @@ def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.D
     unlisted = unlisted_while_running(attempt, dataset_rollup, enriched_jobs, step_outputs, child_failures)
     answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False, unlisted=unlisted)
     severity = AssetCheckSeverity.ERROR if health.level == "error" else AssetCheckSeverity.WARN
-    yield AssetCheckResult(check_name="attempt_is_healthy", passed=health.healthy, severity=severity,
-                           description=f"{where}: {health.reason or 'healthy'}",
-                           metadata={"partition": where, "answer": answer, "health": health.level})
+    said = f"{where}: {breakable(health.reason) or 'healthy'}"
+    for key in context.selected_asset_check_keys:
+        yield AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=health.healthy, severity=severity,
+                               description=said if health.healthy else _severe(severity, said),
+                               metadata={"partition": where, "answer": answer, "health": health.level})
 
 
 @asset_check(asset=CHAIN_ASSETS[Frame.sfn_executions], partitions_def=migration_partitions, blocking=False,

@@ -32,32 +32,40 @@ def test_trouble_shows_as_check_severity_per_partition(chain, truth):
 
     seen = set()
     for m in truth["migrations"]:
-        evaluations = {e.check_name: e for e in chain["results"][(m["stage"], m["attempt_key"])]
-                       .get_asset_check_evaluations()}
+        found = chain["results"][(m["stage"], m["attempt_key"])].get_asset_check_evaluations()
+        evaluations = {e.check_name: e for e in found if e.asset_key == AssetKey("dataset_rollup")}
         health = evaluations["attempt_is_healthy"]
+        # the report, the page people land on, carries the same judgement (its own grid colours every attempt)
+        on_report = [e for e in found if e.asset_key == AssetKey("migration_report")]
+        assert [(e.check_name, e.passed, e.severity, e.description) for e in on_report] == [
+            ("attempt_is_healthy", health.passed, health.severity, health.description)]
         where = f"{m['stage']}/{m['attempt_key']}"
-        assert health.description.startswith(where + ": ")
-        assert evaluations["failure_rate_below_threshold"].description.startswith(where + ": ")
+        rate = evaluations["failure_rate_below_threshold"]
+        # the check's partition grid paints WARN and ERROR the same red: a failure's first word says which
+        assert rate.description.startswith(("" if rate.passed else "WARNING: ") + where + ": "), rate.description
         gather_failed = any(j["step"] == "gather_collections" and j["status"] == "FAILED" for j in m["jobs"])
         failed = sum(d["state"] == "failed" for d in once_each(observable(m)))
         # FAILED: staging's history-quota stop; tolerance_exceeded: DIES, its execution SUCCEEDED all the same
         if gather_failed or m["status"] in ("ABORTED", "FAILED") or m.get("outcome") == "tolerance_exceeded":
             assert not health.passed and health.severity == AssetCheckSeverity.ERROR, health.description
+            assert health.description.startswith(f"ERROR: {where}: "), health.description
             seen.add("error")
         elif failed:
             assert not health.passed and health.severity == AssetCheckSeverity.WARN
+            assert health.description.startswith(f"WARNING: {where}: "), health.description
             assert f"{failed:,} failed dataset" in health.description
             seen.add("warn")
         else:
-            assert health.passed
+            assert health.passed and health.description.startswith(where + ": ")
     assert seen == {"error", "warn"}
     placeholder = chain["results"][("staging", "ATTEMPT_2")]
     assert placeholder.success and "attempt_is_healthy" not in {e.check_name for e in placeholder.get_asset_check_evaluations()}
-    records = chain["instance"].event_log_storage.get_asset_check_execution_history(
-        AssetCheckKey(AssetKey("dataset_rollup"), "attempt_is_healthy"), limit=100)
-    placeholder_records = [r for r in records if r.partition == str(key("staging", "ATTEMPT_2"))]
-    # planned and never evaluated, in a run that succeeded: Dagster resolves it to SKIPPED
-    assert [r.status for r in placeholder_records] == [AssetCheckExecutionRecordStatus.PLANNED]
+    for asset in ("dataset_rollup", "migration_report"):
+        records = chain["instance"].event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey(asset), "attempt_is_healthy"), limit=100)
+        placeholder_records = [r for r in records if r.partition == str(key("staging", "ATTEMPT_2"))]
+        # planned and never evaluated, in a run that succeeded: Dagster resolves it to SKIPPED
+        assert [r.status for r in placeholder_records] == [AssetCheckExecutionRecordStatus.PLANNED], asset
 
 
 def test_the_health_checks_answer_is_the_partition_pages(chain, truth):
@@ -65,7 +73,8 @@ def test_the_health_checks_answer_is_the_partition_pages(chain, truth):
     compared = 0
     for m in truth["migrations"]:
         result = chain["results"][(m["stage"], m["attempt_key"])]
-        health = {e.check_name: e for e in result.get_asset_check_evaluations()}.get("attempt_is_healthy")
+        health = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}.get(
+            (AssetKey("dataset_rollup"), "attempt_is_healthy"))
         if health is None:
             continue
         page = result.asset_materializations_for_node("dataset_rollup")[0].metadata["answer"].value

@@ -351,24 +351,63 @@ def test_every_partition_page_of_the_chain_fits_at_1280_px(ui, browser, asset):
     page.close()
 
 
-def test_the_health_grid_shows_trouble_red_and_placeholders_skipped(ui, browser):
-    """Dagster 1.13 colours an asset's partition grid by materialization only (green: the frames were written);
-    attempt_is_healthy's own grid (Checks > attempt_is_healthy > Partitions) colours each partition by the
-    attempt's health: the gather death, the abort and the attempts with failed datasets Failed (red), the
-    placeholder Skipped (yellow), none Passed."""
-    page = _page(browser, f"{ui['url']}/assets/dataset_rollup?view=checks&checkDetail=attempt_is_healthy", **NARROW)
+# What of a check's partition view is ours (the selected result's description and metadata), at its narrowest,
+# against the part of the detail pane visible at 1,280 px. The view itself scrolls ~290 px sideways whatever a check
+# says: Dagster 1.13's AssetCheckPartitionDetail sets "Latest execution", "Run", "Target materialization" and the
+# unwrapped "View all historical executions (N)" button in four equal columns (1fr: each as wide as the button,
+# ~230 px, so ~1,020 px for the pane), and the checks' column of AssetChecks around it has no min-width: 0 to
+# shrink below that. Not ours to fix: ours must not add to it.
+OURS_TOO_WIDE = """() => {
+  const pane = document.querySelector("div[style*='grid-template-columns']").parentElement;
+  const style = getComputedStyle(pane);
+  const left = pane.getBoundingClientRect().left + parseFloat(style.paddingLeft);
+  const visible = window.innerWidth - parseFloat(style.paddingRight) - left;
+  const out = [];
+  for (const head of pane.querySelectorAll('span')) {
+    const name = head.innerText.trim();
+    if (!['Description', 'Metadata'].includes(name)) continue;
+    const probe = document.createElement('div');
+    probe.style.cssText = 'position: absolute; left: 0; top: 0; width: min-content; visibility: hidden';
+    probe.appendChild(head.parentElement.cloneNode(true));
+    pane.appendChild(probe);
+    const narrowest = probe.getBoundingClientRect().width;
+    probe.remove();
+    out.push(name);
+    if (narrowest > visible + 0.5) out.push(`${name}: ${narrowest.toFixed(0)} px at its narrowest, ${visible.toFixed(0)} px visible`);
+  }
+  return out;
+}"""
+
+
+def _select(page, attempt: str, stage: str) -> None:
+    """Selects a partition in a check's two-dimensional partition view (attempt, then stage)."""
+    page.locator(f'[data-tooltip="{attempt}"]').first.click()
+    page.locator(f'[data-tooltip="{stage}"]').first.click()
+
+
+@pytest.mark.parametrize("asset", ["dataset_rollup", "migration_report"])
+def test_the_health_grid_shows_trouble_red_and_placeholders_skipped(ui, browser, asset):
+    """Dagster 1.13 colours an asset's partition grid by materialization only (green: the frames were written, the
+    report was written); attempt_is_healthy's own grid (Checks > attempt_is_healthy > Partitions), on the rollup
+    and on the report people land on, colours each partition by the attempt's health: the gather death, the abort
+    and the attempts with failed datasets Failed (red), the placeholder Skipped (yellow), none Passed. The grid
+    paints WARN and ERROR the same red: the selected result's description says which first, and it fits."""
+    page = _page(browser, f"{ui['url']}/assets/{asset}?view=checks&checkDetail=attempt_is_healthy", **NARROW)
     page.locator("button[role=tab]#partitions").click()  # the check's tab, not the asset's (a link)
     page.get_by_text("Skipped (1)").first.wait_for()
     counts = page.locator("label").all_inner_texts()
     assert {"Failed (4)", "Skipped (1)", "Passed (0)"} <= set(counts), counts
-    page.locator(f'[data-tooltip="{ui["dead"]}"]').first.click()
-    page.locator('[data-tooltip="dev"]').first.click()
-    page.get_by_text(f"dev/{ui['dead']}: failed in gather_collections").first.wait_for()
-    page.screenshot(path=str(ARTIFACTS / "dagster_health_grid_1280.png"))
-    page.locator('[data-tooltip="ATTEMPT_2"]').first.click()
-    page.locator('[data-tooltip="staging"]').first.click()
+    _select(page, ui["dead"], "dev")
+    page.get_by_text(f"ERROR: dev/{ui['dead']}: failed in gather_collections").first.wait_for()
+    assert page.evaluate(OURS_TOO_WIDE) == ["Description", "Metadata"], "the result's text is wider than the pane"
+    page.screenshot(path=str(ARTIFACTS / f"dagster_health_grid_{asset}_1280.png"))
+    _select(page, "ATTEMPT_2", "dev")  # datasets failed: a warning
+    page.get_by_text("WARNING: dev/ATTEMPT_2: ended with").first.wait_for()
+    assert page.evaluate(OURS_TOO_WIDE) == ["Description", "Metadata"], "the result's text is wider than the pane"
+    page.screenshot(path=str(ARTIFACTS / f"dagster_health_grid_warning_{asset}_1280.png"))
+    _select(page, "ATTEMPT_2", "staging")
     page.get_by_text("ATTEMPT_2|staging").first.wait_for()
-    page.screenshot(path=str(ARTIFACTS / "dagster_health_grid_placeholder_1280.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dagster_health_grid_placeholder_{asset}_1280.png"))
     page.close()
 
 
