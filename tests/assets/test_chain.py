@@ -262,6 +262,9 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
                 assert "(how many: on migration_report)" in rollup_meta["answer"].value
         else:
             assert "no dataset" in answer and "failed in gather_collections" in answer, answer
+            # its failures entry says why there is none, not "No failed dataset." (a clean attempt's words)
+            assert report["failures"].value.startswith("No dataset listed: failed in gather_collections"), report
+        assert "assets/migration_report" in report["health_grid"].value  # the report's own health grid
         for name in ("failures", "top_failed", "rerun"):
             assert len(report[name].value) < 1000, (name, "the UI renders Markdown inline only under 1,000 characters")
         assert report["failures"].value.startswith(f"**{failed:,} failed datasets**") if failed else True

@@ -7,6 +7,7 @@ from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.assets.reports.ui_metadata import report_and_plots
 from cxgm_pipeline.monitor.chain import Frame
 from cxgm_pipeline.monitor.report import links
+from cxgm_pipeline.monitor.report.links import REPORT_ASSET
 from cxgm_pipeline.config import get_config
 from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
 from cxgm_pipeline.monitor.views.deltas import (rehearsal_listed, rehearsal_markdown, rehearsal_of_key,
@@ -86,10 +87,15 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                                    published=False)
     # the answer first: the UI lists metadata in this order, and a person reads the first line
     meta = {"answer": MetadataValue.md(f"**{answer}**"),
-            "health": breakable(health.reason) or "no failure"}
+            "health": breakable(health.reason) or "no failure",
+            # the one grid coloured by each attempt's health: this asset's own partitions are green once written
+            "health_grid": MetadataValue.md(f"[every attempt]({links.health_grid(REPORT_ASSET)})")}
     if not r.placeholder:  # "no failed dataset, nothing to re-run" of a placeholder reads as a clean attempt
-        # failures inside Dagster, each short enough for the UI to render inline
-        meta.update({"failures": MetadataValue.md(failures_markdown(dataset_rollup)),
+        # failures inside Dagster, each short enough for the UI to render inline; an attempt that died before
+        # listing a dataset failed none, and "No failed dataset." would read as a clean one
+        failed = (failures_markdown(dataset_rollup) if not dataset_rollup.empty or health.healthy
+                  else f"No dataset listed: {breakable(health.reason)}")
+        meta.update({"failures": MetadataValue.md(failed),
                      "top_failed": MetadataValue.md(top_failed_markdown(dataset_rollup)),
                      "rerun": MetadataValue.md(rerun_markdown(rerun_manifest))})
     if compared is not None and not r.placeholder:  # how prod differs from dev, from the page a person lands on
