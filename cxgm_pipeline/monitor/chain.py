@@ -83,6 +83,8 @@ class Build:
     early: dict[str, Future] = field(default_factory=dict)
     # the attempt's campaign (monitor/attempts/campaigns.py): None reads the attempt alone
     campaign: CampaignSource | None = None
+    # the stage's attempts, oldest first, when no campaign source lists them (an attempt read alone)
+    attempts_of: Callable[[str], list[Attempt]] | None = None
 
     def campaign_members(self, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         """(key, rollup) of each attempt of this one's campaign, oldest first; this one alone without a source."""
@@ -91,11 +93,13 @@ class Build:
         return [(a.key, r) for a, r in self.campaign.members(self.attempt, rollup)]
 
     def later_attempts(self) -> list[tuple[str, datetime]]:
-        """(key, start) of the attempts of the stage started after this one, from the campaign's listing (none
-        without one): once one has started, the portal serves its doing (portal_state.later_attempt)."""
-        if self.campaign is None or self.attempt is None or self.attempt.window_only:
+        """(key, start) of the attempts of the stage started after this one, from the campaign's listing, else
+        `attempts_of` (none without either): once one has started, the portal serves its doing
+        (portal_state.later_attempt)."""
+        listing = self.campaign.attempts_of if self.campaign is not None else self.attempts_of
+        if listing is None or self.attempt is None or self.attempt.window_only:
             return []
-        return [(a.key, a.start) for a in self.campaign.attempts_of(self.stage)
+        return [(a.key, a.start) for a in listing(self.stage)
                 if a.key != self.attempt.key and not a.window_only and a.start > self.attempt.start]
 
     def prefetched(self, frame: str):

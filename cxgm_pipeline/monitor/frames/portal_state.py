@@ -390,6 +390,12 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
             return {**out, "portal_verdict": V.MIGRATED_AND_LIVE.value}
         return {**out, "portal_verdict": V.NEW_VERSION_NOT_READY.value,
                 "portal_why": f"the portal serves the new version with processing_status {status}"}
+    if row.get("later_current"):
+        return {**out, "portal_verdict": V.OTHER_VERSION_SERVED.value,
+                "portal_why": f"not migrated by this attempt: its collection's collection_migration failed "
+                              f"({row.get('error_category') or 'unknown'}) before listing its datasets; the portal "
+                              f"now serves it on schema {served.get('schema_version')}, after a later attempt "
+                              f"({row['later_current']})"}
     if old is not None and version == old:
         if state == DatasetState.SKIPPED.value:
             return {**out, "portal_verdict": V.ALREADY_CURRENT.value}
@@ -470,7 +476,8 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
     known = {r["dataset_id"] for r in rows}
     for cid, cause in failed.items():
         answer = answers.get(cid)
-        for r in listed_by_portal(cid, cause, answer, known, current):
+        read_at = answer.read_at if isinstance(answer, PortalAnswer) else None
+        for r in listed_by_portal(cid, cause, answer, known, current, later_attempt(read_at, later)):
             known.add(r["dataset_id"])
             out.append({"stage": stage, "attempt": attempt_key, "dataset_id": r["dataset_id"], "collection_id": cid,
                         "state": r["state"], "dataset_version_id": r["dataset_version_id"],
@@ -524,13 +531,16 @@ def collection_failures(collections: pd.DataFrame | None) -> dict[str, Collectio
 
 
 def listed_by_portal(collection_id: str, failure: CollectionFailure, answer, known: set[str],
-                     current: set[str]) -> list[dict]:
+                     current: set[str], later: str | None = None) -> list[dict]:
     """The datasets the portal's `answer` lists of a collection whose collection_migration failed, that no source in
     AWS named (not in `known`), as rows a verdict is given for: not started, with the collection's step and cause
     (as dataset_rollup gives a known dataset of that collection, rollups._not_started), or skipped when the portal
     serves it on a schema version a migrated dataset is served on (`current`: collection_migrate drops those). A
     dataset the portal gives a processing_status other than SUCCESS is left out: collection_migrate drops it too,
-    never migrated, never failed (production-shapes: schema_migration.py collection_migrate)."""
+    never migrated, never failed (production-shapes: schema_migration.py collection_migrate). `later`: the later
+    attempt of the stage that had started when `answer` was read (`later_attempt`): the schema it serves is then that
+    attempt's doing, not what this one found, so every dataset it lists is not started (`later_current` when it is
+    served on a current schema: its verdict says so)."""
     if not isinstance(answer, PortalAnswer) or answer.body is None:
         return []
     out = []
@@ -538,14 +548,15 @@ def listed_by_portal(collection_id: str, failure: CollectionFailure, answer, kno
         dataset_id = served.get("dataset_id") or served.get("id")
         if not dataset_id or dataset_id in known or served.get("processing_status") not in (None, SUCCESS):
             continue
-        skipped = served.get("schema_version") in current
+        on_current = served.get("schema_version") in current
+        skipped = on_current and later is None
         out.append({"dataset_id": dataset_id, "collection_id": collection_id,
                     "dataset_version_id": served.get("dataset_version_id"), "new_dataset_version_id": None,
                     "state": (DatasetState.SKIPPED if skipped else DatasetState.NOT_STARTED).value,
                     "failing_step": None if skipped else "collection_migration",
                     "error_category": None if skipped else failure.error_category,
                     "error_signature": None if skipped else failure.error_signature,
-                    "listed_by_portal": True})
+                    "listed_by_portal": True, "later_current": later if on_current and not skipped else None})
     return out
 
 

@@ -3,9 +3,10 @@ of its stage followed, what it serves is that attempt's doing. Compared with the
 scenario's dev stage runs several attempts, each followed by the next but the last)."""
 
 from cxgm_pipeline.monitor.aws.clients import FetchStats
-from cxgm_pipeline.monitor.frames.portal_state import portal_reading
+from cxgm_pipeline.monitor.frames.portal_state import named_by_portal_alone, portal_reading
 from cxgm_pipeline.monitor.session import MonitorSession
 from cxgm_pipeline.monitor.views.answer import attempt_answer
+from tests.conftest import migration
 
 WANTED = ("portal_state", "dataset_rollup", "enriched_jobs", "collection_rollup")
 OLD_SCHEMA = ("migrated_not_published", "published_on_old_schema")
@@ -42,3 +43,36 @@ def test_only_the_last_attempt_of_a_stage_is_given_the_portal_as_its_result(emul
             assert reading.own and reading.old_schema == expected > 0, (reading, expected)
             assert portal["portal_later_attempt"].isna().all()
             assert f"{expected:,} still on the old schema in the portal" in line, line
+
+
+def test_a_smoke_tests_failed_collections_name_their_datasets_though_a_later_attempt_migrated_them(emulator, truth,
+                                                                                                   clock):
+    """LIMIT_MIGRATION's attempt: its collections whose collection_migration failed never named their datasets; the
+    portal's listing does. Read when a later attempt of the stage has migrated and published them (the portal serves
+    them on the new schema), they are no less never started by this one: not `skipped` as already current."""
+    m = migration(truth, "dev", "SMOKE_TEST")
+    failed = {c["collection_id"] for c in m["collections"] if c["migration_status"] == "FAILED"}
+    never = {d["dataset_id"] for d in m["datasets"] if d["collection_id"] in failed and d["state"] == "not_started"}
+    assert failed and never
+    # a moment when the latest attempt to have started left every one of them served on the new schema
+    dev = sorted((o for o in truth["migrations"] if o["stage"] == "dev"), key=lambda o: o["start"])
+    author, then = next((o, o["stop"] + 60) for o, after in zip(dev, dev[1:])
+                        if o["start"] > m["start"] and after["start"] > o["stop"] + 60
+                        and all(d["portal_schema_version"] == "6.0.0" for d in o["datasets"] if d["dataset_id"] in never)
+                        and never <= {d["dataset_id"] for d in o["datasets"]})
+    clock.set(then)
+    attempt, frames = fetched("dev", "SMOKE_TEST")
+    portal, rollup = frames["portal_state"], frames["dataset_rollup"]
+    named = named_by_portal_alone(portal, rollup)
+    assert set(named["dataset_id"]) == never
+    assert (named["portal_later_attempt"] == author["attempt_key"]).all()
+    # served on the new schema now: that attempt's doing, which the verdict says
+    assert (named["portal_schema_version"] == "6.0.0").all()
+    assert (named["portal_verdict"] == "other_version_served").all()
+    assert named["portal_why"].str.contains(f"after a later attempt \\({author['attempt_key']}\\)").all()
+    line, _ = attempt_answer(attempt, rollup, frames["enriched_jobs"], portal=portal)
+    n = len(never)
+    assert f"{len(failed)} collection{'s' if len(failed) != 1 else ''} failed before listing" in line
+    assert f"({n} dataset{'s' if n != 1 else ''})" in line, line
+    reading = portal_reading(portal)
+    assert not reading.own and reading.later == author["attempt_key"]
