@@ -344,6 +344,16 @@ def _not_published_why(rows: list[dict], revision: str | None, ended: bool) -> s
             f"job) or read its Collection_publish / Collection_cleanup log")
 
 
+def migrated_earlier_by(row: dict) -> str | None:
+    """The earlier attempt of its campaign that migrated a dataset this attempt skipped (dataset_rollup's
+    campaign_state succeeded, decided by another attempt); None for one skipped because it was current before: a
+    re-run skips what the execution before it migrated, and "already current" would say it never needed migrating."""
+    by = none_if_missing(row.get("campaign_attempt"))
+    if by is None or by == none_if_missing(row.get("attempt")) or row.get("campaign_state") != DatasetState.SUCCEEDED.value:
+        return None
+    return by
+
+
 def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], revision: str | None,
                     ended: bool, later: list[tuple[str, datetime]] = ()) -> dict:
     """The portal columns of one dataset row: what the portal serves and the verdict. `rows`: its collection's
@@ -397,6 +407,10 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
                               f"now serves it on schema {served.get('schema_version')}, after a later attempt "
                               f"({row['later_current']})"}
     if old is not None and version == old:
+        if state == DatasetState.SKIPPED.value and (by := migrated_earlier_by(row)):
+            return {**out, "portal_verdict": V.MIGRATED_EARLIER.value,
+                    "portal_why": f"skipped as current: an earlier attempt of its campaign ({by}) migrated it, and "
+                                  f"the portal serves that version"}
         if state == DatasetState.SKIPPED.value:
             return {**out, "portal_verdict": V.ALREADY_CURRENT.value}
         if state == DatasetState.SUCCEEDED.value:
@@ -409,6 +423,12 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
         if new is not None and state == DatasetState.FAILED.value and not public:
             why += "; rolled back to its previous version"
         return {**out, "portal_verdict": V.PUBLISHED_ON_OLD_SCHEMA.value, "portal_why": why}
+    if state == DatasetState.SKIPPED.value and (by := migrated_earlier_by(row)):
+        # a re-run found the version the earlier attempt made in its revision; the portal serves another: the one
+        # its published version still holds
+        return {**out, "portal_verdict": V.MIGRATED_NOT_PUBLISHED.value,
+                "portal_why": f"an earlier attempt of its campaign ({by}) migrated it, but the portal serves version "
+                              f"{_short(version)}: the revision holding it is not published"}
     return {**out, "portal_verdict": V.OTHER_VERSION_SERVED.value,
             "portal_why": f"the portal serves version {_short(version)}: neither the one migrated from nor the one "
                           f"made (a later migration's, or a curator's revision)"}
@@ -496,7 +516,7 @@ def current_schemas(rows: list[dict], answers: list) -> set[str]:
     are served on it: an earlier attempt's rows are then `other_version_served`). No cxgm-side constant: the target
     is the schema package inside production's container."""
     known = {r["portal_schema_version"] for r in rows if r["portal_schema_version"]
-             and r["portal_verdict"] in (V.MIGRATED_AND_LIVE.value, V.ALREADY_CURRENT.value)}
+             and r["portal_verdict"] in (V.MIGRATED_AND_LIVE.value, V.ALREADY_CURRENT.value, V.MIGRATED_EARLIER.value)}
     served = {r["portal_schema_version"] for r in rows if r["portal_schema_version"]}
     served |= {d.get("schema_version") for a in answers if isinstance(a, PortalAnswer) and a.body
                for d in a.body.get("datasets") or [] if d.get("schema_version")}

@@ -267,7 +267,7 @@ def _portal(r: AttemptReport) -> str:
     if not portal_checked(frame):
         why = frame["portal_why"].dropna()
         return f"{line}. The portal was not read: {why.iloc[0] if not why.empty else 'see portal_state'}.\n"
-    live = {"migrated_and_live", "already_current"}
+    live = {"migrated_and_live", "already_current", "migrated_earlier"}
     rest = frame[~frame["portal_verdict"].isin(live)]
     read = frame["portal_read_at"].max()
     when = f" (read {read:%Y-%m-%d %H:%M} UTC)" if pd.notna(read) else ""
