@@ -81,10 +81,27 @@ def as_workflow_rerun(plan: MigrationPlan) -> None:
 
 
 def rerun_corpus(corpus, previous: MigrationPlan):
-    """The corpus as the re-run finds it: every dataset the previous execution migrated is current."""
-    migrated = {d.dataset_id for d in previous.datasets if d.state == "succeeded"}
-    return [replace(c, datasets=tuple(replace(d, current=True) if d.dataset_id in migrated else d for d in c.datasets))
-            for c in corpus]
+    """The corpus as the re-run finds it: every dataset the previous execution migrated is current, as the version it
+    made (production's gather_collections takes a collection's open migration revision rather than its published
+    version, backend/layers/processing/schema_migration.py @ 001730b8): where that revision was published, the portal
+    serves the new version; where not, its published version still holds the old one (`published_before`). Modelled
+    more coarsely than production: the collection version gathered stays the published one."""
+    from cxgm_emulator.portal import PUBLISH_REVISIONS_DELAY_S, _Index
+
+    made = {d.dataset_id: d.new_dataset_version_id for d in previous.datasets
+            if d.state == "succeeded" and d.new_dataset_version_id}
+    index, after = _Index(previous), previous.stop + PUBLISH_REVISIONS_DELAY_S + 1
+    out = []
+    for c in corpus:
+        if not any(d.dataset_id in made for d in c.datasets):
+            out.append(c)
+            continue
+        served = {d.dataset_id: d.dataset_version_id for d in index.served(c, after).datasets}
+        out.append(replace(c, datasets=tuple(
+            replace(d, current=True, dataset_version_id=made[d.dataset_id],
+                    published_before=None if served.get(d.dataset_id) == made[d.dataset_id] else d.dataset_version_id)
+            if d.dataset_id in made else d for d in c.datasets)))
+    return out
 
 
 def campaign_truths(migrations: list[MigrationPlan]) -> dict[tuple[str, str, str, str], tuple[str, str]]:

@@ -108,6 +108,9 @@ class Dataset:
     n_cells: int
     has_atac: bool
     current: bool  # already on the current schema: collection_migrate drops it ("skipping dataset" at cleanup)
+    # a re-run's dataset an earlier execution migrated into a revision not published: the version the portal's
+    # published collection still serves, on the old schema (dataset_version_id is the new one, in the revision)
+    published_before: str | None = None
 
 
 @dataclass(frozen=True)

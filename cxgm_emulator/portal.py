@@ -85,6 +85,10 @@ def _original(c: Collection) -> ServedCollection:
 
 
 def _as_was(d: Dataset) -> ServedDataset:
+    """The dataset as its collection's published version holds it: a re-run's dataset an earlier execution migrated
+    into a revision not published is still served as the version before (on the old schema)."""
+    if d.published_before:
+        return ServedDataset(d.dataset_id, d.published_before, OLD_SCHEMA, SUCCESS)
     return ServedDataset(d.dataset_id, d.dataset_version_id, NEW_SCHEMA if d.current else OLD_SCHEMA, SUCCESS)
 
 
@@ -141,8 +145,8 @@ class _Index:
         return _original(c)
 
     def _dataset(self, d: Dataset, now: float, rollback: bool) -> ServedDataset:
-        if d.current:
-            return _as_was(d)
+        if d.current:  # in the revision: as it is, the version an earlier execution made included
+            return ServedDataset(d.dataset_id, d.dataset_version_id, NEW_SCHEMA, SUCCESS)
         dm = self.dm.get(d.dataset_id)
         new = self.new_version.get(d.dataset_id)
         if dm is None or not dm.succeeded or dm.stop > now or new is None:
@@ -200,7 +204,9 @@ class Portal:
         schema versions; the emulated corpus mixes them in some versions, which no schema filter then matches)."""
         versions = []
         if c.published:
-            original = _original(c)
+            # the version a re-run found published may hold what the execution before it made (rerun_corpus)
+            original = served if served.published and served.collection_version_id == c.collection_version_id \
+                else _original(c)
             versions.append((c.collection_version_id, self.originally_published_at(c), _schema(original.datasets),
                              original.datasets))
         if served.published and served.collection_version_id != c.collection_version_id:
@@ -227,7 +233,9 @@ class Portal:
             if m.stage.name == stage and m.start <= now and collection_id in self.indexes[id(m)].gathered:
                 if latest is None or m.start > latest.start:
                     latest = m
-        return _original(c) if latest is None else self.indexes[id(latest)].served(c, now)
+        # as the migration found it: a re-run finds what the execution before it made (campaigns.rerun_corpus)
+        return _original(c) if latest is None else self.indexes[id(latest)].served(
+            self.indexes[id(latest)].gathered[collection_id], now)
 
     def wsgi(self, environ, start_response):
         self.requests += 1
@@ -373,11 +381,16 @@ def expected_portal(plan: WorldPlan, m: MigrationPlan) -> tuple[bool, dict[str, 
     out = {}
     for t in m.datasets:
         d = served.get(t.dataset_id)
+        earlier = t.state == "skipped" and t.campaign_state == "succeeded" and t.campaign_attempt != m.attempt_key
         if d is None:
             verdict, version = "missing_from_portal", None
         elif t.new_dataset_version_id and d.dataset_version_id == t.new_dataset_version_id:
             verdict = "migrated_and_live" if d.processing_status == SUCCESS else "new_version_not_ready"
             version = d.dataset_version_id
+        elif earlier and d.dataset_version_id == t.dataset_version_id:
+            verdict, version = "migrated_earlier", d.dataset_version_id  # a re-run skips what the one before migrated
+        elif earlier:  # the portal still serves the version before: the earlier execution's revision is not published
+            verdict, version = "migrated_not_published", d.dataset_version_id
         elif d.dataset_version_id == t.dataset_version_id:
             verdict = {"skipped": "already_current", "succeeded": "migrated_not_published"}.get(
                 t.state, "published_on_old_schema")

@@ -27,8 +27,10 @@ overview_job = define_asset_job("attempts_overview", selection=AssetSelection.as
 compare_job = define_asset_job("compare_dev_prod", selection=AssetSelection.assets("duration_deltas"),
                                description="Latest dev attempt vs latest prod attempt (configurable).")
 campaign_view_job = define_asset_job(
+    # portal_state's verdicts read the campaign's outcome (a re-run's dataset its campaign migrated); an ended
+    # attempt's answers read after its end are kept: the portal is not read again
     "campaign_view", selection=AssetSelection.assets(Frame.dataset_rollup, Frame.collection_rollup, Frame.error_signatures,
-                                                     Frame.rerun_manifest, "migration_report"),
+                                                     Frame.portal_state, Frame.rerun_manifest, "migration_report"),
     partitions_def=migration_partitions,
     description="Re-build one (stage, attempt)'s rollups from its stored frames when another attempt of its campaign "
                 "changed (sensors/campaign_views.py): no AWS fetch.",

@@ -149,7 +149,11 @@ class PortalVerdict(StrEnum):
     """What the portal (the stage's public Curation API) serves for a dataset, joined with its migration."""
 
     MIGRATED_AND_LIVE = "migrated_and_live"  # serves the version this migration made, processed
-    ALREADY_CURRENT = "already_current"  # skipped as already on the current schema, and served as it was
+    # skipped as already on the current schema before the attempt (and its campaign) started, served as it was
+    ALREADY_CURRENT = "already_current"
+    # skipped as current because an earlier attempt of its campaign migrated it (a re-run, monitor/attempts/campaigns.py),
+    # and the portal serves the version that attempt made
+    MIGRATED_EARLIER = "migrated_earlier"
     MIGRATED_NOT_PUBLISHED = "migrated_not_published"  # migrated, but the revision holding it is not published
     PUBLISHED_ON_OLD_SCHEMA = "published_on_old_schema"  # not migrated: the portal serves the old version
     NEW_VERSION_NOT_READY = "new_version_not_ready"  # serves the new version, but failed or still processing

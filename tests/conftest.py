@@ -106,18 +106,15 @@ def observable(m: dict) -> list[dict]:
 
 def named_by_the_portal(truth: dict, m: dict) -> list[dict]:
     """The datasets of `m` no source in AWS names because their collection's collection_migration failed before naming
-    them, that the portal still serves as the migration found them (as the stage's last migration leaves it): cxgm
-    names them from the portal's listing of the collection, never started, failing in collection_migration with that
-    job's category (the collection's latest job's)."""
+    them: cxgm names them from the portal's listing of the collection, never started, failing in collection_migration
+    with that job's category (the collection's latest job's), whatever a later migration of the stage made of them
+    since (portal_state's `portal_later_attempt`)."""
     failed = {c["collection_id"] for c in m["collections"] if c["migration_status"] == "FAILED"}
     jobs = sorted((j for j in m["jobs"] if j["step"] == "collection_migration"), key=lambda j: j["created_at"])
     category = {j["collection_id"]: j["observable_category"] for j in jobs}
-    final = next((f for f in truth["migrations"] if f["stage"] == m["stage"] and f["portal_final"]), m)
-    served = {d["dataset_id"]: d.get("portal_schema_version") for d in final["datasets"]}
     return [{**d, "failing_step": "collection_migration", "error_category": category[d["collection_id"]]}
             for d in m["datasets"] if not d.get("observable", True) and d["collection_id"] in failed
-            and d["state"] == "not_started" and served.get(d["dataset_id"], d.get("portal_schema_version"))
-            == d.get("portal_schema_version")]
+            and d["state"] == "not_started"]
 
 
 def once_each(datasets: list[dict]) -> list[dict]:

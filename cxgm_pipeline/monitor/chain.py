@@ -23,6 +23,7 @@ from cxgm_pipeline.vocabulary import DatasetState, ExecutionStatus, JobStatus, P
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from datetime import datetime
 
     import pandas as pd
     import pandera.pandas as pa
@@ -82,12 +83,24 @@ class Build:
     early: dict[str, Future] = field(default_factory=dict)
     # the attempt's campaign (monitor/attempts/campaigns.py): None reads the attempt alone
     campaign: CampaignSource | None = None
+    # the stage's attempts, oldest first, when no campaign source lists them (an attempt read alone)
+    attempts_of: Callable[[str], list[Attempt]] | None = None
 
     def campaign_members(self, rollup: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         """(key, rollup) of each attempt of this one's campaign, oldest first; this one alone without a source."""
         if self.campaign is None or self.attempt is None:
             return [(self.attempt.key if self.attempt else "", rollup)]
         return [(a.key, r) for a, r in self.campaign.members(self.attempt, rollup)]
+
+    def later_attempts(self) -> list[tuple[str, datetime]]:
+        """(key, start) of the attempts of the stage started after this one, from the campaign's listing, else
+        `attempts_of` (none without either): once one has started, the portal serves its doing
+        (portal_state.later_attempt)."""
+        listing = self.campaign.attempts_of if self.campaign is not None else self.attempts_of
+        if listing is None or self.attempt is None or self.attempt.window_only:
+            return []
+        return [(a.key, a.start) for a in listing(self.stage)
+                if a.key != self.attempt.key and not a.window_only and a.start > self.attempt.start]
 
     def prefetched(self, frame: str):
         """The early listing of `frame`, or None when none was started (it is then made where it is needed)."""
@@ -352,14 +365,19 @@ def summarize_rerun_manifest(frame: pd.DataFrame, b: Build) -> dict:
 
 
 def build_portal_state(b: Build) -> pd.DataFrame:
+    from datetime import datetime, timezone
+
     from cxgm_pipeline.monitor.frames.portal_state import portal_state
     from cxgm_pipeline.schemas.frames import PortalState, empty_frame
 
     if b.attempt is None:
         return empty_frame(PortalState)
+    # portal_read_at is this machine's time, the attempts' starts AWS's: the later starts put on this machine's clock
+    skew = b.aws.sfn.aws_now(b.stage) - datetime.now(timezone.utc)
     return portal_state(b.stage, b.attempt.key, b.frames[Frame.dataset_rollup], b.aws.sfn.stage_config(b.stage).portal,
                         ended=b.attempt.ended, previous=b.previous.get(Frame.portal_state),
-                        migration_jobs=b.frames[Frame.migration_jobs], collections=b.frames[Frame.collection_rollup])
+                        migration_jobs=b.frames[Frame.migration_jobs], collections=b.frames[Frame.collection_rollup],
+                        later=[(key, start - skew) for key, start in b.later_attempts()])
 
 
 def summarize_portal_state(frame: pd.DataFrame, b: Build) -> dict:
@@ -405,7 +423,7 @@ CHAIN: tuple[FrameSpec, ...] = (
               view=View("errors", ("jobs", "datasets", "step", "error_category", "error_signature", "examples",
                                    "error_evidence"), step="step")),
     FrameSpec(Frame.portal_state, "PortalState", (Frame.dataset_rollup, Frame.migration_jobs, Frame.collection_rollup),
-              build_portal_state, "rollups", summarize_portal_state, incremental=True,
+              build_portal_state, "rollups", summarize_portal_state, incremental=True, campaign=True,
               view=View("portal", ("dataset_id", "collection_id", "state", "portal_verdict", "portal_schema_version",
                                    "portal_current", "revision_published", "portal_why"),
                         status="portal_verdict", statuses=PortalVerdict)),

@@ -188,7 +188,8 @@ class MonitorSession:
         the frames of an earlier fetch, from which a refresh reads only what changed. `campaign`: read the attempts
         its campaign may hold (monitor/attempts/campaigns.py), else the attempt alone."""
         build = Build(stage, attempt, {}, Apis(self.batch, self.logs, self.sfn, self.artifacts), self.stats,
-                      previous or {}, campaign=self.campaign_source() if campaign and attempt is not None else None)
+                      previous or {}, campaign=self.campaign_source() if campaign and attempt is not None else None,
+                      attempts_of=self._attempts)
 
         def make_one(name: str) -> None:
             spec = SPECS[name]

@@ -475,3 +475,6 @@ class PortalState(_Partitioned):
     portal_read_at: Series[UtcTime] = pa.Field(nullable=True, description="when the portal was read (UTC)")
     portal_read_after_end: Series[pd.BooleanDtype] = pa.Field(
         nullable=True, description="read once the attempt had ended: final, not read again; empty when not read")
+    portal_later_attempt: Series[Text] = pa.Field(
+        nullable=True, description="the later attempt of the stage that had started when the portal was read: what it "
+                                   "serves is then that attempt's doing, not this one's result; empty: its own")

@@ -290,6 +290,16 @@ def _short(value: str | None) -> str:
     return (value or "?")[:8]
 
 
+def later_attempt(read_at: datetime | None, later: list[tuple[str, datetime]]) -> str | None:
+    """The key of the latest of `later` (the stage's attempts started after this one: (key, start)) that had started
+    when the portal was read at `read_at`; None when none had: only then is what the portal serves this attempt's
+    result. The portal is the stage's one state: once a later attempt starts, it is that attempt's doing."""
+    if read_at is None:
+        return None
+    started = [(start, key) for key, start in later if pd.Timestamp(start) <= pd.Timestamp(read_at)]
+    return max(started)[1] if started else None
+
+
 def migration_revisions(migration_jobs: pd.DataFrame | None) -> dict[str, str]:
     """{dataset_id: the collection version its dataset_migration job put the new version in}: the job's
     COLLECTION_VERSION_ID is collection_migrate's answer (the revision it opened), not the version gathered."""
@@ -334,14 +344,25 @@ def _not_published_why(rows: list[dict], revision: str | None, ended: bool) -> s
             f"job) or read its Collection_publish / Collection_cleanup log")
 
 
+def migrated_earlier_by(row: dict) -> str | None:
+    """The earlier attempt of its campaign that migrated a dataset this attempt skipped (dataset_rollup's
+    campaign_state succeeded, decided by another attempt); None for one skipped because it was current before: a
+    re-run skips what the execution before it migrated, and "already current" would say it never needed migrating."""
+    by = none_if_missing(row.get("campaign_attempt"))
+    if by is None or by == none_if_missing(row.get("attempt")) or row.get("campaign_state") != DatasetState.SUCCEEDED.value:
+        return None
+    return by
+
+
 def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], revision: str | None,
-                    ended: bool) -> dict:
+                    ended: bool, later: list[tuple[str, datetime]] = ()) -> dict:
     """The portal columns of one dataset row: what the portal serves and the verdict. `rows`: its collection's
-    rows (the why of an unpublished revision), `answer`: the collection's answer (None: portal not configured)."""
+    rows (the why of an unpublished revision), `answer`: the collection's answer (None: portal not configured),
+    `later`: the stage's attempts started after this one (`later_attempt`)."""
     out = {"revision_version_id": revision, "portal_collection_version_id": None, "portal_visibility": None,
            "revision_published": None, "portal_dataset_version_id": None, "portal_schema_version": None,
            "portal_processing_status": None, "portal_current": None, "portal_why": None, "portal_http_status": None,
-           "portal_read_at": None, "portal_read_after_end": None}
+           "portal_read_at": None, "portal_read_after_end": None, "portal_later_attempt": None}
     if answer is None:
         return {**out, "portal_verdict": V.NOT_CONFIGURED.value, "portal_why": "no portal_url for this stage"}
     if answer == NO_COLLECTION:
@@ -350,7 +371,7 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
         return {**out, "portal_verdict": V.NOT_READ_YET.value,
                 "portal_why": "not read yet: this run's time for the portal ran out; the next run reads it first"}
     out.update(portal_http_status=answer.status, portal_read_at=answer.read_at,
-               portal_read_after_end=answer.after_end)
+               portal_read_after_end=answer.after_end, portal_later_attempt=later_attempt(answer.read_at, later))
     if answer.body is None:
         if answer.status in (403, 404, 410):
             what = {403: "refused (403: not a collection id it serves)", 404: "not found (404)",
@@ -379,7 +400,17 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
             return {**out, "portal_verdict": V.MIGRATED_AND_LIVE.value}
         return {**out, "portal_verdict": V.NEW_VERSION_NOT_READY.value,
                 "portal_why": f"the portal serves the new version with processing_status {status}"}
+    if row.get("later_current"):
+        return {**out, "portal_verdict": V.OTHER_VERSION_SERVED.value,
+                "portal_why": f"not migrated by this attempt: its collection's collection_migration failed "
+                              f"({row.get('error_category') or 'unknown'}) before listing its datasets; the portal "
+                              f"now serves it on schema {served.get('schema_version')}, after a later attempt "
+                              f"({row['later_current']})"}
     if old is not None and version == old:
+        if state == DatasetState.SKIPPED.value and (by := migrated_earlier_by(row)):
+            return {**out, "portal_verdict": V.MIGRATED_EARLIER.value,
+                    "portal_why": f"skipped as current: an earlier attempt of its campaign ({by}) migrated it, and "
+                                  f"the portal serves that version"}
         if state == DatasetState.SKIPPED.value:
             return {**out, "portal_verdict": V.ALREADY_CURRENT.value}
         if state == DatasetState.SUCCEEDED.value:
@@ -392,6 +423,12 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
         if new is not None and state == DatasetState.FAILED.value and not public:
             why += "; rolled back to its previous version"
         return {**out, "portal_verdict": V.PUBLISHED_ON_OLD_SCHEMA.value, "portal_why": why}
+    if state == DatasetState.SKIPPED.value and (by := migrated_earlier_by(row)):
+        # a re-run found the version the earlier attempt made in its revision; the portal serves another: the one
+        # its published version still holds
+        return {**out, "portal_verdict": V.MIGRATED_NOT_PUBLISHED.value,
+                "portal_why": f"an earlier attempt of its campaign ({by}) migrated it, but the portal serves version "
+                              f"{_short(version)}: the revision holding it is not published"}
     return {**out, "portal_verdict": V.OTHER_VERSION_SERVED.value,
             "portal_why": f"the portal serves version {_short(version)}: neither the one migrated from nor the one "
                           f"made (a later migration's, or a curator's revision)"}
@@ -400,13 +437,15 @@ def dataset_verdict(row: dict, answer: PortalAnswer | None, rows: list[dict], re
 def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFrame, portal_url: str, ended: bool,
                  previous: pd.DataFrame | None = None, client: PortalClient | None = None,
                  migration_jobs: pd.DataFrame | None = None, budget: Budget | None = None,
-                 collections: pd.DataFrame | None = None) -> pd.DataFrame:
+                 collections: pd.DataFrame | None = None,
+                 later: list[tuple[str, datetime]] = ()) -> pd.DataFrame:
     """One row per dataset of `dataset_rollup`, and per dataset the portal lists of a collection whose
     collection_migration failed (`collections`: the collection_rollup; `collection_failures`): what the portal
     serves and the verdict. A collection is read once; with `previous` (this partition's last frame) only
     collections whose datasets changed state since, or that were not answered, are read again; once the attempt
     has ended, every collection once more, then never again. Within `budget` (default: portal_budget()):
-    collections never answered first, the rest `not_read_yet`."""
+    collections never answered first, the rest `not_read_yet`. `later`: (key, start) of the stage's attempts started
+    after this one: a row read once one of them had started names it (`portal_later_attempt`)."""
     failed = collection_failures(collections)
     if (dataset_rollup.empty and not failed) or attempt_key is None:
         return empty_frame(PortalState)
@@ -449,18 +488,20 @@ def portal_state(stage: str, attempt_key: str | None, dataset_rollup: pd.DataFra
         cid = none_if_missing(r.get("collection_id"))
         siblings = by_collection.get(cid, [])
         answer = (answers.get(cid) if cid else NO_COLLECTION) if portal_url else None
-        verdict = dataset_verdict(r, answer, siblings, _revision_of(siblings, revisions), ended)
+        verdict = dataset_verdict(r, answer, siblings, _revision_of(siblings, revisions), ended, later)
         out.append({"stage": stage, "attempt": attempt_key, "dataset_id": r["dataset_id"], "collection_id": cid,
                     "state": r["state"], "dataset_version_id": none_if_missing(r.get("dataset_version_id")),
                     "new_dataset_version_id": none_if_missing(r.get("new_dataset_version_id")), **verdict})
     current = current_schemas(out, [answers.get(cid) for cid in failed])
     known = {r["dataset_id"] for r in rows}
     for cid, cause in failed.items():
-        for r in listed_by_portal(cid, cause, answers.get(cid), known, current):
+        answer = answers.get(cid)
+        read_at = answer.read_at if isinstance(answer, PortalAnswer) else None
+        for r in listed_by_portal(cid, cause, answer, known, current, later_attempt(read_at, later)):
             known.add(r["dataset_id"])
             out.append({"stage": stage, "attempt": attempt_key, "dataset_id": r["dataset_id"], "collection_id": cid,
                         "state": r["state"], "dataset_version_id": r["dataset_version_id"],
-                        "new_dataset_version_id": None, **dataset_verdict(r, answers[cid], [], None, ended)})
+                        "new_dataset_version_id": None, **dataset_verdict(r, answer, [], None, ended, later)})
     frame = pd.DataFrame(out, columns=list(PortalState.to_schema().columns))
     return validate(PortalState, frame)
 
@@ -475,7 +516,7 @@ def current_schemas(rows: list[dict], answers: list) -> set[str]:
     are served on it: an earlier attempt's rows are then `other_version_served`). No cxgm-side constant: the target
     is the schema package inside production's container."""
     known = {r["portal_schema_version"] for r in rows if r["portal_schema_version"]
-             and r["portal_verdict"] in (V.MIGRATED_AND_LIVE.value, V.ALREADY_CURRENT.value)}
+             and r["portal_verdict"] in (V.MIGRATED_AND_LIVE.value, V.ALREADY_CURRENT.value, V.MIGRATED_EARLIER.value)}
     served = {r["portal_schema_version"] for r in rows if r["portal_schema_version"]}
     served |= {d.get("schema_version") for a in answers if isinstance(a, PortalAnswer) and a.body
                for d in a.body.get("datasets") or [] if d.get("schema_version")}
@@ -510,13 +551,16 @@ def collection_failures(collections: pd.DataFrame | None) -> dict[str, Collectio
 
 
 def listed_by_portal(collection_id: str, failure: CollectionFailure, answer, known: set[str],
-                     current: set[str]) -> list[dict]:
+                     current: set[str], later: str | None = None) -> list[dict]:
     """The datasets the portal's `answer` lists of a collection whose collection_migration failed, that no source in
     AWS named (not in `known`), as rows a verdict is given for: not started, with the collection's step and cause
     (as dataset_rollup gives a known dataset of that collection, rollups._not_started), or skipped when the portal
     serves it on a schema version a migrated dataset is served on (`current`: collection_migrate drops those). A
     dataset the portal gives a processing_status other than SUCCESS is left out: collection_migrate drops it too,
-    never migrated, never failed (production-shapes: schema_migration.py collection_migrate)."""
+    never migrated, never failed (production-shapes: schema_migration.py collection_migrate). `later`: the later
+    attempt of the stage that had started when `answer` was read (`later_attempt`): the schema it serves is then that
+    attempt's doing, not what this one found, so every dataset it lists is not started (`later_current` when it is
+    served on a current schema: its verdict says so)."""
     if not isinstance(answer, PortalAnswer) or answer.body is None:
         return []
     out = []
@@ -524,14 +568,15 @@ def listed_by_portal(collection_id: str, failure: CollectionFailure, answer, kno
         dataset_id = served.get("dataset_id") or served.get("id")
         if not dataset_id or dataset_id in known or served.get("processing_status") not in (None, SUCCESS):
             continue
-        skipped = served.get("schema_version") in current
+        on_current = served.get("schema_version") in current
+        skipped = on_current and later is None
         out.append({"dataset_id": dataset_id, "collection_id": collection_id,
                     "dataset_version_id": served.get("dataset_version_id"), "new_dataset_version_id": None,
                     "state": (DatasetState.SKIPPED if skipped else DatasetState.NOT_STARTED).value,
                     "failing_step": None if skipped else "collection_migration",
                     "error_category": None if skipped else failure.error_category,
                     "error_signature": None if skipped else failure.error_signature,
-                    "listed_by_portal": True})
+                    "listed_by_portal": True, "later_current": later if on_current and not skipped else None})
     return out
 
 
@@ -625,6 +670,9 @@ def portal_summary(frame: pd.DataFrame) -> dict:
     counts = frame["portal_verdict"].value_counts()
     out = {"datasets": len(frame), **{f"portal_{k}": int(v) for k, v in counts.items()},
            "old_schema_served": old_schema_served(frame)}
+    reading = portal_reading(frame)
+    if reading.checked and not reading.own:  # the count is the portal now, not this attempt's result
+        out["portal_read_after"] = f"a later attempt ({reading.later}) had started: {reading.text()}"
     left, of = collections_not_read(frame), int(frame["collection_id"].nunique())
     if left:
         out["portal"] = f"reading the portal, {of - left:,} of {of:,} collections"
@@ -644,6 +692,9 @@ def portal_markdown(frame: pd.DataFrame) -> str:
     list wraps to the pane; one metadata key per verdict made the table wider than the pane)."""
     counts = frame["portal_verdict"].value_counts()
     items = "".join(f"- {verdict.replace('_', ' ')}: {int(n):,}\n" for verdict, n in counts.items())
+    reading = portal_reading(frame)
+    if reading.checked and not reading.own:
+        return f"**{reading.text()}** (not this attempt's result)\n\n{items}"
     return f"**{old_schema_served(frame):,} still served on the old schema**\n\n{items}"
 
 
@@ -653,6 +704,39 @@ OLD_SCHEMA_VERDICTS = (V.MIGRATED_NOT_PUBLISHED.value, V.PUBLISHED_ON_OLD_SCHEMA
 
 def old_schema_served(frame: pd.DataFrame) -> int:
     return int(frame["portal_verdict"].isin(OLD_SCHEMA_VERDICTS).sum()) if not frame.empty else 0
+
+
+@dataclass(frozen=True)
+class PortalReading:
+    """Whose result a portal_state's answer is: every page that says how many datasets the portal still serves on
+    the old schema says it through this, so that an attempt a later one followed is never given today's portal as
+    its own result."""
+
+    checked: bool  # the portal answered for at least one dataset (`portal_checked`)
+    old_schema: int  # `old_schema_served`
+    later: str | None  # the later attempt of the stage that had started when it was read (None: its own)
+
+    @property
+    def own(self) -> bool:
+        """The answer is the attempt's own result: read, and before any later attempt of its stage started."""
+        return self.checked and self.later is None
+
+    def text(self) -> str:
+        """`554 still on the old schema in the portal`, or, read after a later attempt, what it is: the portal now."""
+        if self.own:
+            return f"{self.old_schema:,} still on the old schema in the portal"
+        return f"the portal now, after a later attempt ({self.later}): {self.old_schema:,} on the old schema"
+
+
+def portal_reading(frame: pd.DataFrame | None) -> PortalReading:
+    """The portal_state `frame`'s reading (a frame from before `portal_later_attempt` counts as its own)."""
+    if frame is None or frame.empty or not portal_checked(frame):
+        return PortalReading(False, 0, None)
+    later = frame.get("portal_later_attempt")
+    named = frame.loc[later.notna(), ["portal_read_at", "portal_later_attempt"]] if later is not None else None
+    last = named.sort_values("portal_read_at")["portal_later_attempt"].iloc[-1] \
+        if named is not None and not named.empty else None
+    return PortalReading(True, old_schema_served(frame), last)
 
 
 def portal_checked(frame: pd.DataFrame) -> bool:

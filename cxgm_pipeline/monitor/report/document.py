@@ -268,7 +268,7 @@ PORTAL_COLUMNS = ["dataset_id", "collection_id", "state", "portal_verdict", "por
 def _portal(r: AttemptReport) -> str:
     """What the stage's portal serves for each dataset: counts by verdict, then every dataset it does not serve on
     the new schema (all of them are in the portal_state frame: `cxgm describe portal`)."""
-    from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
+    from cxgm_pipeline.monitor.frames.portal_state import portal_checked, portal_reading
 
     frame = r.frames.get(Frame.portal_state)
     if frame is None or frame.empty:
@@ -278,11 +278,15 @@ def _portal(r: AttemptReport) -> str:
     if not portal_checked(frame):
         why = frame["portal_why"].dropna()
         return f"{line}. The portal was not read: {why.iloc[0] if not why.empty else 'see portal_state'}.\n"
-    live = {"migrated_and_live", "already_current"}
+    live = {"migrated_and_live", "already_current", "migrated_earlier"}
     rest = frame[~frame["portal_verdict"].isin(live)]
     read = frame["portal_read_at"].max()
     when = f" (read {read:%Y-%m-%d %H:%M} UTC)" if pd.notna(read) else ""
-    head = (f"{line}{when}. **{old_schema_served(frame):,} datasets the portal still serves on the old schema.**"
+    reading = portal_reading(frame)
+    said = (f"{reading.old_schema:,} datasets the portal still serves on the old schema." if reading.own else
+            f"Read after a later attempt of the stage ({reading.later}) had started: this is the portal now, that "
+            f"attempt's doing, not this one's result: {reading.old_schema:,} datasets on the old schema.")
+    head = (f"{line}{when}. **{said}**"
             f" Every dataset with its verdict: `cxgm describe portal --env {r.ref.stage} --tag {r.ref.key}`.\n\n")
     if rest.empty:
         return head + "Every dataset is served on the new schema.\n"

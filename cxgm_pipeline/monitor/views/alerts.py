@@ -17,7 +17,7 @@ import pandas as pd
 
 from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
 from cxgm_pipeline.monitor.chain import Frame
-from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
+from cxgm_pipeline.monitor.frames.portal_state import portal_checked, portal_reading
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far, named_by_the_portal
@@ -105,6 +105,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     AttemptState value (None: running until `finished`), for the counts its digest's subject gives."""
     where = f"{stage}/{attempt}"
     alerts = []
+    reading = portal_reading(portal)
     daily = daily_progress(where, progress, finished, announced)
     if daily is not None:
         alerts.append(_answer_first(daily, answer))
@@ -146,8 +147,8 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
         subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
-        if portal is not None and portal_checked(portal):
-            subject += f", {old_schema_served(portal)} still on the old schema in the portal"
+        if reading.own:  # read after a later attempt, the count is the portal now: the body says so
+            subject += f", {reading.old_schema} still on the old schema in the portal"
         if outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value):
             subject += f" ({outcome.replace('_', ' ')})"
         if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
@@ -162,7 +163,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         how_far(state or ("succeeded" if finished else "running"), datasets, progress,
                 never_started=named_by_the_portal(portal, datasets)) if not datasets.empty else None,
         eta_phrase(progress), outcome.replace("_", " ") if finished and bad else None,
-        old_schema_served(portal) if finished and portal is not None and portal_checked(portal) else None)
+        reading.old_schema if finished and reading.own else None)
     return [replace(a, standing=standing) for a in alerts]
 
 
@@ -175,7 +176,10 @@ def portal_sentence(portal: pd.DataFrame | None) -> str | None:
         why = portal["portal_why"].dropna()
         return f"Portal: not read ({why.iloc[0] if not why.empty else 'unknown'})."
     parts = ", ".join(f"{int(n)} {verdict.replace('_', ' ')}" for verdict, n in counts.items())
-    return f"Portal: {old_schema_served(portal)} dataset(s) still served on the old schema ({parts})."
+    reading = portal_reading(portal)
+    if not reading.own:
+        return f"Portal: {reading.text()}, not this attempt's result ({parts})."
+    return f"Portal: {reading.old_schema} dataset(s) still served on the old schema ({parts})."
 
 
 def _answer_first(alert: Alert, answer: str | None) -> Alert:

@@ -270,7 +270,7 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     portal_state, for the datasets of collections that failed before naming them (they do not change)."""
     from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
-    from cxgm_pipeline.monitor.frames.portal_state import old_schema_served, portal_checked
+    from cxgm_pipeline.monitor.frames.portal_state import portal_reading
     from cxgm_pipeline.monitor.views.progress import observed_now
 
     if attempt is None:
@@ -280,7 +280,8 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
         why = attempt_summary(attempt, jobs, rollup)
         now = observed_now(jobs, rollup)  # the jobs' observed_at: the same moment on every page
     state = attempt.state.value
-    old_schema = old_schema_served(portal) if portal is not None and portal_checked(portal) else None
+    reading = portal_reading(portal)  # the portal read after a later attempt started is not this one's result
+    old_schema = reading.old_schema if reading.own else None
     outcome = getattr(attempt, "outcome", None)
     if outcome is None and jobs is not None:  # the same rule as attempt_states' and the health check's
         outcome = attempt_outcome(attempt, jobs, rollup, child_failures).value
