@@ -86,7 +86,8 @@ def key_numbers_markdown(r: AttemptReport) -> str:
     if p is not None and not p.ended:  # while it runs, the rows are the datasets listed so far
         head = f"**{to_migrate:,} datasets to migrate listed so far**" + (
             f" (~{to_migrate + p.unlisted:,} expected)" if p.unlisted else "")
-    left = f"; {skipped:,} skipped (already on the current schema)" if skipped else ""
+    # skipped: on the current schema when gathered (before the campaign, or migrated by its earlier attempt)
+    left = f"; {skipped:,} skipped (on the current schema when gathered)" if skipped else ""
     return (f"{head}: {states}{left}. **{n['to_rerun']:,} to re-run.** "
             f"{n['jobs']:,} Batch jobs, {n['jobs_failed']:,} failed.")
 
