@@ -294,7 +294,8 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
                                       b.frames[Frame.child_failures])
     answer, health = attempt_answer(b.attempt, frame, b.frames[Frame.enriched_jobs], with_eta=False,
                                     unlisted=unlisted, child_failures=b.frames[Frame.child_failures],
-                                    portal_before=b.previous.get(Frame.portal_state))
+                                    portal_before=b.previous.get(Frame.portal_state),
+                                    outputs=b.frames[Frame.step_outputs])
     from cxgm_pipeline.monitor.report.links import health_grid
 
     return {"answer": answer, "health": breakable(health.reason) or "no failure",

@@ -73,8 +73,10 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
                                    now=observed_now(enriched_jobs, dataset_rollup), portal=portal_state)
     failures = store.read(Frame.child_failures, stage, attempt) if store.exists(Frame.child_failures, stage, attempt) \
         else None  # the outcome's (a Map Run past its tolerance), as the health check reads it
+    outputs = store.read(Frame.step_outputs, stage, attempt, columns=["kind", "source", "job_id"]) \
+        if store.exists(Frame.step_outputs, stage, attempt) else None  # answers not read yet: the counts are partial
     answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress, portal=portal_state,
-                                    child_failures=failures)
+                                    child_failures=failures, outputs=outputs)
     compared = None if found is None else rehearsal_line(stage, attempt, dataset_rollup, portal_state, store,
                                                           not found.ended)
     r = AttemptReport(ref, {Frame.enriched_jobs: enriched_jobs, Frame.dataset_rollup: dataset_rollup,

@@ -534,6 +534,18 @@ def history_progress(outputs: pd.DataFrame) -> tuple[int, int]:
     return read, read + waiting
 
 
+def histories_reading(outputs: pd.DataFrame | None) -> str | None:
+    """While the history fallback has answers left to read, what every page of the attempt says before its counts:
+    the datasets whose answers are not read yet are held pending and their jobs unattributed, so the totals, the
+    failures and the re-run list are not the attempt's yet. None once every answer is read."""
+    if outputs is None:
+        return None
+    read, of = history_progress(outputs)
+    if of <= read:
+        return None
+    return f"partial: reading execution histories ({read:,} of {of:,} answers), the counts will change"
+
+
 def answers_not_read(store, stage: str, key: str) -> int:
     """How many answers the partition's stored step_outputs has left for the history fallback to read."""
     if not store.exists("step_outputs", stage, key):

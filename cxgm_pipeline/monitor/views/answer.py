@@ -201,7 +201,8 @@ def how_far(state: str | None, rollup: pd.DataFrame | None, progress=None, unlis
 def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, why_empty: str | None = None,
                 with_eta: bool = True, now: pd.Timestamp | None = None, unlisted: int = 0,
                 ended_at: pd.Timestamp | None = None, old_schema: int | None = None,
-                outcome: str | None = None, collections: FailedCollections | None = None) -> str:
+                outcome: str | None = None, collections: FailedCollections | None = None,
+                partial: str | None = None) -> str:
     """State, ended of the expected total (%), failed, ETA with its range, the data's moment. `progress`: the
     attempt's `monitor.progress.Progress` (None: no dataset yet, or not computed: then counted from `rollup`);
     `with_eta=False` where the ETA is not computed (it needs the rehearsal): the line says where it is; `now`:
@@ -211,7 +212,8 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     `ended_at`: the attempt's end as AWS says it now, for stored counts that may predate it; `old_schema`: of an
     ended attempt, the datasets the portal still serves on the old schema (None: the portal not read); `outcome`:
     its `AttemptOutcome` value when known, which leads when its SUCCEEDED execution hides a failed attempt;
-    `collections`: its collections that failed before listing their datasets (`failed_collections`)."""
+    `collections`: its collections that failed before listing their datasets (`failed_collections`); `partial`:
+    why the counts are not the attempt's yet (`step_outputs.histories_reading`), said right after the state."""
     if state is None or why_empty == "not run in this stage":
         return PLACEHOLDER
     health = attempt_health(state, rollup, why_empty)
@@ -237,7 +239,7 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
     elif state == "succeeded" and (counts.failed or collections):
         # the execution succeeded; the migration did not, for these datasets: the line leads with the result
         head = "finished with failures"
-    parts = [head, counts.text(pct=True), f"{counts.failed:,} failed"]
+    parts = [head, *([partial] if partial else []), counts.text(pct=True), f"{counts.failed:,} failed"]
     if collections:
         parts.append(collections.text())
     if state == "running":
@@ -262,12 +264,14 @@ def answer_line(state: str | None, rollup: pd.DataFrame | None, progress=None, w
 def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | None = None, progress=None,
                    with_eta: bool = True, unlisted: int = 0, portal: pd.DataFrame | None = None,
                    child_failures: pd.DataFrame | None = None,
-                   portal_before: pd.DataFrame | None = None) -> tuple[str, Health]:
+                   portal_before: pd.DataFrame | None = None,
+                   outputs: pd.DataFrame | None = None) -> tuple[str, Health]:
     """(answer line, health) of an `attempts.Attempt` (None: not run in this stage) from its rollup and, to say
     why it has no dataset, its enriched_jobs; `portal`: its portal_state, for what an ended one left on the old
     schema; `child_failures`: for its outcome (a Map Run past its tolerance), unless the attempt carries it;
     `portal_before`: without `portal` (the rollup's metadata is built before the portal is read), the last run's
-    portal_state, for the datasets of collections that failed before naming them (they do not change)."""
+    portal_state, for the datasets of collections that failed before naming them (they do not change); `outputs`:
+    its step_outputs, whose answers not read yet make the counts partial (the line says so)."""
     from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.frames.portal_state import portal_reading
@@ -286,8 +290,10 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     if outcome is None and jobs is not None:  # the same rule as attempt_states' and the health check's
         outcome = attempt_outcome(attempt, jobs, rollup, child_failures).value
     collections = failed_collections(jobs, rollup, portal if portal is not None else portal_before)
+    from cxgm_pipeline.monitor.frames.step_outputs import histories_reading
+
     return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema,
-                       outcome=outcome, collections=collections), \
+                       outcome=outcome, collections=collections, partial=histories_reading(outputs)), \
         attempt_health(state, rollup, why, outcome, collections)
 
 

@@ -213,6 +213,7 @@ def test_an_attempt_whose_logs_expired_is_useful_at_once_and_filled_build_by_bui
     reads no history at all."""
     from cxgm_pipeline.monitor.frames.step_outputs import NOT_READ_YET, history_progress, outputs_summary
     from cxgm_pipeline.monitor.session import MonitorSession
+    from cxgm_pipeline.monitor.views.answer import attempt_answer
     from cxgm_pipeline.monitor.store.frames import FrameStore
 
     m = next(m for m in truth["migrations"] if any(j["logs_expired"] for j in m["jobs"]))
@@ -221,10 +222,15 @@ def test_an_attempt_whose_logs_expired_is_useful_at_once_and_filled_build_by_bui
     session = MonitorSession(store=FrameStore(str(tmp_path)))
     progress = []
     for _ in range(40):
-        frames = session.frames(m["stage"], m["attempt_key"], refresh=True).frames
+        result = session.frames(m["stage"], m["attempt_key"], refresh=True)
+        frames = result.frames
         outputs, rollup = frames["step_outputs"], frames["dataset_rollup"]
         read, of = history_progress(outputs)
         progress.append((read, of))
+        # the answer line says its counts are partial while answers are left, right after the state; then not
+        answer, _ = attempt_answer(result.attempt, rollup, frames["enriched_jobs"], outputs=outputs)
+        marker = f" - partial: reading execution histories ({read:,} of {of:,} answers), the counts will change - "
+        assert (marker in answer) == (read < of) and ("partial" in answer) == (read < of), answer
         held = rollup[rollup["error_signature"] == NOT_READ_YET]
         assert (held["state"] == "pending").all()
         for row in rollup[rollup["error_signature"] != NOT_READ_YET].itertuples():
