@@ -36,9 +36,10 @@ def report_metadata(r: AttemptReport, figures: dict[str, bytes], folder) -> dict
 
 
 def rehearsal_line(stage: str, attempt: str, rollup: pd.DataFrame, portal: pd.DataFrame, store: FrameStoreResource,
-                   running: bool) -> str | None:
+                   running: bool, progress=None) -> str | None:
     """How the attempt differs from its rehearsal (the same key in an earlier stage), with links to the
-    comparison; while the rehearsal is not rolled up, that it exists; None: no earlier stage ran the key."""
+    comparison; while the rehearsal is not rolled up, that it exists; None: no earlier stage ran the key.
+    `progress`: the attempt's, for the answer line's expected total while it runs."""
     stages = get_config().stage_names
     rehearsal = rehearsal_of_key(stage, attempt, stages, store)
     if rehearsal is None:
@@ -52,7 +53,7 @@ def rehearsal_line(stage: str, attempt: str, rollup: pd.DataFrame, portal: pd.Da
     return rehearsal_markdown(other, rollup, base, store.read(Frame.dataset_rollup, rehearsal, attempt), running,
                               f"{links.ui_url()}/assets/duration_deltas",
                               links.served("compare", name, "index.html") if compared else None,
-                              portal, rehearsal_portal)
+                              portal, rehearsal_portal, progress)
 
 
 @asset(partitions_def=migration_partitions, kinds={"matplotlib", "markdown"})
@@ -78,7 +79,7 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
     answer, health = attempt_answer(found, dataset_rollup, enriched_jobs, progress, portal=portal_state,
                                     child_failures=failures, outputs=outputs)
     compared = None if found is None else rehearsal_line(stage, attempt, dataset_rollup, portal_state, store,
-                                                          not found.ended)
+                                                          not found.ended, progress)
     r = AttemptReport(ref, {Frame.enriched_jobs: enriched_jobs, Frame.dataset_rollup: dataset_rollup,
                             Frame.error_signatures: error_signatures, Frame.rerun_manifest: rerun_manifest,
                             Frame.sfn_executions: sfn_executions, Frame.portal_state: portal_state}, progress, answer,

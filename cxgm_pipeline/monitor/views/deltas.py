@@ -210,18 +210,21 @@ def rehearsal_listed(stage: str, key: str, stages: list[str], store) -> str | No
 
 def rehearsal_markdown(this: str, rollup: pd.DataFrame, rehearsal: str, rehearsed: pd.DataFrame, running: bool,
                        comparison: str, report: str | None = None, portal: pd.DataFrame | None = None,
-                       rehearsal_portal: pd.DataFrame | None = None) -> str:
+                       rehearsal_portal: pd.DataFrame | None = None, progress=None) -> str:
     """How an attempt differs from its rehearsal, in one line for its page: each side's failed datasets of its
     total as its answer line counts it (`portal`, `rehearsal_portal`: each side's portal_state, for the datasets
-    only the portal names), and where the comparison is (the duration_deltas asset's page, its HTML report)."""
+    only the portal names), and where the comparison is (the duration_deltas asset's page, its HTML report);
+    `progress`: this attempt's, while it runs, for the expected total with the datasets not listed yet."""
     from cxgm_pipeline.monitor.views.answer import how_far, named_by_the_portal  # each dataset once, skipped out
 
-    here = how_far(None, rollup, never_started=named_by_the_portal(portal, rollup))
+    here = how_far(None, rollup, progress, never_started=named_by_the_portal(portal, rollup))
     there = how_far(None, rehearsed, never_started=named_by_the_portal(rehearsal_portal, rehearsed))
     (failed, n), (was, of) = (here.failed, here.total), (there.failed, there.total)
     so_far = " so far" if running else ""
     where = f"[outcome changes and durations]({comparison})" + (f" · [comparison report]({report})" if report else "")
-    return f"{this}: **{failed:,} failed** of {n:,}{so_far}; its rehearsal {rehearsal}: {was:,} failed of {of:,}. {where}"
+    approx = "~" if here.approx and running else ""
+    return (f"{this}: **{failed:,} failed** of {approx}{n:,}{so_far}; its rehearsal {rehearsal}: {was:,} failed of "
+            f"{of:,}. {where}")
 
 
 def rehearsal_waiting_markdown(this: str, rehearsal: str) -> str:

@@ -78,3 +78,20 @@ def test_while_the_other_side_runs_what_it_lacks_is_not_reached_yet_not_gone():
     assert set(signature_diff("dev", dev, "prod", prod)["change"]) == {"both", "vanished"}
     text = causes_diff_markdown(signature_diff("dev", dev, "prod", prod, other_running=True))
     assert "**0 gone**" in text and "1 not seen yet" in text
+
+
+def test_a_running_attempts_rehearsal_line_gives_the_answer_lines_expected_total():
+    """While prod runs, '8 failed of 354 so far' beside the answer line's '~2,052' read as two totals: the line
+    takes the progress's expected total (datasets not listed yet included), marked as an estimate."""
+    from types import SimpleNamespace
+
+    from cxgm_pipeline.monitor.views.deltas import rehearsal_markdown
+
+    rollup = pd.DataFrame({"dataset_id": ["a", "b", "c"], "state": ["failed", "succeeded", "running"]})
+    rehearsed = pd.DataFrame({"dataset_id": ["a", "b", "c", "d"], "state": ["failed", "failed", "succeeded", "skipped"]})
+    progress = SimpleNamespace(done=1, failed=1, running=1, remaining=0, total=3, unlisted=40, never_listed=0)
+    line = rehearsal_markdown("prod:A", rollup, "dev:A", rehearsed, True, "http://ui/assets/duration_deltas",
+                              progress=progress)
+    assert line.startswith("prod:A: **1 failed** of ~43 so far; its rehearsal dev:A: 2 failed of 3."), line
+    ended = rehearsal_markdown("prod:A", rollup, "dev:A", rehearsed, False, "http://ui/assets/duration_deltas")
+    assert ended.startswith("prod:A: **1 failed** of 3; its rehearsal"), ended
