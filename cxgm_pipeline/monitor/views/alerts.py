@@ -265,6 +265,7 @@ def attempt_digest(label: str, new: list[Alert], partition_url: str, report_url:
 
 
 SENT_AT = "__digest_sent_at__"  # the cursor's entry of each attempt's last digest time (epoch seconds)
+HISTORY = "__history__"  # the cursor's entry of the attempts that were history when first seen (`is_history`)
 
 
 def digest_due(new: list[Alert], last_sent: float | None, now: float, interval: float) -> bool:
