@@ -295,3 +295,24 @@ def test_without_env_the_running_stage_is_used_and_said(cli, truth, clock):
     shown = cli("attempts").output
     assert f"--env not given: {live['stage']}, where the newest running migration is ({live['execution_name']}" in shown
     assert f"attempts in {live['stage']}" in shown.replace("\n", " ")
+
+
+def test_describe_errors_says_what_it_counts_beside_the_failed_datasets_the_pages_count(cli, truth):
+    """`describe errors` said application 64, out_of_memory 23, cancelled 12 where the page's failures said 55,
+    16, 0: it counts every dataset a cause touched (retried jobs, cancelled siblings), and nothing said so."""
+    from collections import Counter
+
+    dev = migration(truth, "dev", "ATTEMPT_2")
+    failed = Counter(d["error_category"] for d in once_each(observable(dev)) if d["state"] == "failed")
+    shown = cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
+    table = shown.split("causes by category", 1)[1].split("errors of dev/ATTEMPT_2", 1)[0]
+    header = next(line for line in table.splitlines() if "error_category" in line)
+    assert "failed_datasets" in header
+    names = [c.strip() for c in header.split("┃")[1:-1]]
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.count("│") > 2]
+    rows = {r[names.index("error_category")]: int(r[names.index("failed_datasets")]) for r in cells}
+    assert {c: n for c, n in rows.items() if n} == dict(failed), (rows, failed)
+    touched = {r[names.index("error_category")]: int(r[names.index("datasets")]) for r in cells}
+    assert any(touched[c] > rows[c] for c in rows), "the scenario has causes that touched more than they failed"
+    note = " ".join(shown.split())
+    assert "every dataset it touched" in note and "--status failed" in note
