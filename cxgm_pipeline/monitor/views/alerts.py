@@ -21,7 +21,7 @@ from cxgm_pipeline.monitor.frames.portal_state import portal_checked, portal_rea
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far, named_by_the_portal
-from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
+from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines, with_failed
 from cxgm_pipeline.monitor.views.failures import by_category, failure_count, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
 from cxgm_pipeline.schemas import RerunManifest, SentAlerts, empty_frame, validate
@@ -241,6 +241,10 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
     if closing and (rehearsal := rehearsal_of(attempt, attempts, store, Frame.error_signatures)) is not None:
         causes = signature_diff(str(rehearsal.ref), store.read(Frame.error_signatures, rehearsal.stage, rehearsal.key),
                                 name, signatures)
+        # "In both" counts the datasets each side failed by a cause, as the pages do, not those it touched
+        rehearsed = store.read(Frame.dataset_rollup, rehearsal.stage, rehearsal.key) \
+            if store.exists(Frame.dataset_rollup, rehearsal.stage, rehearsal.key) else None
+        causes = with_failed(causes, rehearsed, datasets)
     # read on every tick, the re-run list was a parquet read per attempt: only the finished alert lists it
     rerun = stored_rerun(attempt, store) if closing else empty_frame(RerunManifest)
     portal = (store.read(Frame.portal_state, attempt.stage, attempt.key)
