@@ -41,7 +41,7 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
     out = tmp_path / "attempts.csv"
     cli("attempts", "--env", "dev", "--fetch", "--out", str(out))
     frame = pd.read_csv(out).set_index("attempt")
-    gather_failed = []
+    gather_failed, never_started = [], 0
     for m in [m for m in truth["migrations"] if m["stage"] == "dev"]:
         assert frame.loc[m["attempt_key"], "state"] == m["status"].lower()
         assert frame.loc[m["attempt_key"], "failed"] == sum(d["state"] == "failed" for d in once_each(observable(m)))
@@ -58,7 +58,12 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
             ended = sum(d["state"] in ("succeeded", "failed") for d in listed)  # never started: not ended
             assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - " \
                 in frame.loc[m["attempt_key"], "answer"]
+            # ended: what it did not start is never started, not remaining (dev's ATTEMPT_2 said 5 remaining)
+            assert pd.isna(frame.loc[m["attempt_key"], "remaining"])
+            assert frame.loc[m["attempt_key"], "never_started"] == sum(d["state"] == "not_started" for d in listed)
+            never_started += frame.loc[m["attempt_key"], "never_started"]
     assert gather_failed, "the default scenario has an attempt whose gather_collections failed"
+    assert never_started, "the scenario has an ended attempt that left datasets never started"
     shown = cli("attempts", "--env", "dev", "--fetch").output
     answers = [line for line in shown.splitlines() if line.startswith(tuple(f"{k}: " for k in frame.index))]
     assert len(answers) >= len(frame) and shown.index(answers[0]) < shown.index("┏"), "the answers come first"
