@@ -86,6 +86,7 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
     """The progress columns: done, remaining (never_started, once ended), datasets ended per hour, and a running attempt's ETA; the answer
     line (monitor.answer), with each attempt's outcome, when its jobs were read and its stored portal_state
     (`outcomes`, `observed`, `portals` by (stage, key))."""
+    from cxgm_pipeline.monitor.frames.portal_state import portal_reading
     from cxgm_pipeline.monitor.views.answer import answer_line, failed_collections
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
@@ -103,9 +104,12 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
             else None
         collections = failed_collections(rollup=rollup, portal=(portals or {}).get((stage, key)), collections=stored) \
             if rollup is not None and stored is not None else None
+        # what an ended attempt left on the old schema, when the portal's reading is its own: the page says it
+        reading = portal_reading((portals or {}).get((stage, key)))
         columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
                                              outcome=(outcomes or {}).get((stage, key)),
-                                             now=(observed or {}).get((stage, key)), collections=collections)
+                                             now=(observed or {}).get((stage, key)), collections=collections,
+                                             old_schema=reading.old_schema if reading.own else None)
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start

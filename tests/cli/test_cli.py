@@ -321,3 +321,17 @@ def test_describe_errors_says_what_it_counts_beside_the_failed_datasets_the_page
     assert any(touched[c] > rows[c] for c in rows), "the scenario has causes that touched more than they failed"
     note = " ".join(shown.split())
     assert "every dataset it touched" in note and "--status failed" in note
+
+
+def test_attempts_answer_says_what_an_ended_attempt_left_on_the_old_schema(cli, truth, tmp_path):
+    """prod's page ended its answer with "554 still on the old schema in the portal"; `cxgm attempts`' answer
+    column, the same line, did not: it never passed the portal's reading on."""
+    prod = migration(truth, "prod", "ATTEMPT_2")
+    expected = sum(d["portal_verdict"] in ("migrated_not_published", "published_on_old_schema")
+                   for d in prod["datasets"])
+    assert expected
+    cli("describe", "portal", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(tmp_path / "portal.csv"))
+    out = tmp_path / "attempts.csv"
+    cli("attempts", "--env", "prod", "--out", str(out))
+    answer = pd.read_csv(out).set_index("attempt").loc["ATTEMPT_2", "answer"]
+    assert f"{expected:,} still on the old schema in the portal" in answer, answer
