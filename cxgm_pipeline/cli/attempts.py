@@ -6,15 +6,16 @@ from cxgm_pipeline.cli.common import ENV, FRAME_SUFFIXES, check_output, console,
 from cxgm_pipeline.monitor.chain import Frame
 
 COUNTS = ["datasets", "succeeded", "failed", "running", "pending", "not_started", "skipped"]
-PROGRESS = ["done", "failed", "running", "remaining", "skipped", "rate/h", "ETA"]
+# an ended attempt has nothing remaining: the datasets it did not start, it never will (`never_started`)
+PROGRESS = ["done", "failed", "running", "remaining", "never_started", "skipped", "rate/h", "ETA"]
 
 
 @guarded
 def attempts(env: str = ENV, fetch: bool = typer.Option(
         False, "--fetch", help="Roll up attempts Dagster has not materialized (one full fetch each)"),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write CSV, Parquet or JSON (by extension)")) -> None:
-    """The migration attempts of a stage: state, start, end, progress (done, failed, running, remaining, datasets
-    ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch). An attempt
+    """The migration attempts of a stage: state, start, end, progress (done, failed, running, remaining or, once
+    ended, never started, datasets ended per hour) and, while one runs, its ETA with a range (Dagster's latest rollup, or --fetch). An attempt
     with no dataset says why (its gather_collections failed, say: the execution itself still succeeds)."""
     from cxgm_pipeline.monitor.views.attempt_states import attempt_states
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
@@ -82,14 +83,15 @@ def attempts(env: str = ENV, fetch: bool = typer.Option(
 
 def _with_progress(frame, found: list, rollups: dict, store, candidates: list, notes: dict | None = None,
                    outcomes: dict | None = None, observed: dict | None = None, portals: dict | None = None):
-    """The progress columns: done, remaining, datasets ended per hour, and a running attempt's ETA; the answer
+    """The progress columns: done, remaining (never_started, once ended), datasets ended per hour, and a running attempt's ETA; the answer
     line (monitor.answer), with each attempt's outcome, when its jobs were read and its stored portal_state
     (`outcomes`, `observed`, `portals` by (stage, key))."""
+    from cxgm_pipeline.monitor.frames.portal_state import portal_reading
     from cxgm_pipeline.monitor.views.answer import answer_line, failed_collections
     from cxgm_pipeline.monitor.views.progress import stored_progress
 
     notes = notes or {}
-    columns = {"answer": [], "done": [], "running": [], "remaining": [], "rate/h": [], "ETA": [], "eta_low": [], "eta": [], "eta_high": [],
+    columns = {"answer": [], "done": [], "running": [], "remaining": [], "never_started": [], "rate/h": [], "ETA": [], "eta_low": [], "eta": [], "eta_high": [],
                "eta_basis": []}
     by_key = {(a.stage, a.key): a for a in found}
     for stage, key in zip(frame["stage"], frame["attempt"]):
@@ -102,13 +104,18 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
             else None
         collections = failed_collections(rollup=rollup, portal=(portals or {}).get((stage, key)), collections=stored) \
             if rollup is not None and stored is not None else None
+        # what an ended attempt left on the old schema, when the portal's reading is its own: the page says it
+        reading = portal_reading((portals or {}).get((stage, key)))
         columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
                                              outcome=(outcomes or {}).get((stage, key)),
-                                             now=(observed or {}).get((stage, key)), collections=collections)
+                                             now=(observed or {}).get((stage, key)), collections=collections,
+                                             old_schema=reading.old_schema if reading.own else None)
                                  if rollup is not None else f"{by_key[(stage, key)].state.value} - not rolled up yet")
         columns["done"].append(p.done if p else None)
         columns["running"].append(p.running if p else None)  # running or waiting for its job to start
-        columns["remaining"].append((p.remaining + p.unlisted) if p else None)
+        columns["remaining"].append((p.remaining + p.unlisted) if p and not p.ended else None)
+        # of an ended attempt, its datasets not started, those of collections that failed before listing them too
+        columns["never_started"].append((p.remaining + p.never_listed) if p and p.ended else None)
         columns["rate/h"].append(round(p.rate_per_h, 1) if p and not p.ended else None)
         columns["ETA"].append(_eta_cell(p) if p and not p.ended else None)
         columns["eta_low"].append(eta.low if eta else None)

@@ -4,7 +4,8 @@ from pathlib import Path
 import typer
 
 from cxgm_pipeline.cli.common import (
-    END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, err, guarded, load_frames, show_table, write_frame)
+    END, ENV, FRAME_SUFFIXES, REFRESH, START, TAG, check_output, console, err, guarded, load_frames, show_table,
+    write_frame)
 from cxgm_pipeline.monitor.chain import CHAIN, Frame, View
 
 # each frame's view, as its FrameSpec declares it (monitor/chain.py), by the name `describe` takes
@@ -52,7 +53,10 @@ def describe(
     if out:
         check_output(out, FRAME_SUFFIXES)
     # the jobs too: an empty view says why from them (failed in gather_collections...), stored or fetched alike
-    loaded = load_frames(env, tag, start, end, refresh, wanted=tuple(dict.fromkeys((name, Frame.enriched_jobs))))
+    # errors in the terminal: beside what each cause touched, the datasets it failed (the pages' count)
+    rollup = (Frame.dataset_rollup,) if what is What.errors and not out else ()
+    loaded = load_frames(env, tag, start, end, refresh,
+                         wanted=tuple(dict.fromkeys((name, Frame.enriched_jobs, *rollup))))
     frame = loaded.frames[name]
     if name != Frame.enriched_jobs and frame.empty and loaded.attempt is not None:
         jobs = loaded.frames.get(Frame.enriched_jobs)
@@ -86,8 +90,28 @@ def describe(
         from cxgm_pipeline.monitor.views.failures import signatures_by_category
 
         categories, frame = signatures_by_category(frame)
+        categories = _with_failed(categories, loaded.frames.get(Frame.dataset_rollup))
         show_table(categories, f"causes by category of {env}/{tag or 'window'}", list(categories.columns))
     show_table(frame, f"{what.value} of {env}/{tag or 'window'}", list(view.columns))
+    if what is What.errors and not frame.empty:
+        console.print(ERRORS_COUNT.format(env=env, tag=tag or loaded.key))
+
+
+# `describe errors` counted application 64 where the page said 55 failed: what each table counts, said under them
+ERRORS_COUNT = ("jobs, datasets: every job a cause failed and every dataset it touched, retried jobs and Step "
+                "Functions' cancelled siblings included; failed_datasets: the datasets it failed in the end, as "
+                "the pages count them (each: cxgm describe datasets --env {env} --tag {tag} --status failed)")
+
+
+def _with_failed(categories, rollup):
+    """`categories` with each one's failed datasets by their final cause (`failures.by_category`: the pages'
+    count); without a rollup, as is."""
+    if rollup is None:
+        return categories
+    from cxgm_pipeline.monitor.views.failures import by_category
+
+    failed = by_category(rollup).set_index("error_category")["datasets"]
+    return categories.assign(failed_datasets=categories["error_category"].map(failed).fillna(0).astype(int))
 
 
 def _failures_first(what: What, frame):

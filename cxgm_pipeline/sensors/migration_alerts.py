@@ -24,6 +24,7 @@ from cxgm_pipeline.config import digest_seconds, get_config, max_failure_rate, s
 from cxgm_pipeline.monitor.attempts.listing import list_all_attempts
 from cxgm_pipeline.monitor.report import links
 from cxgm_pipeline.monitor.views.alerts import (
+    HISTORY,
     SENT_AT,
     alert_frames_stored,
     attempt_digest,
@@ -41,6 +42,7 @@ from cxgm_pipeline.sensors.refresh_running import refreshed_since, work_left
 def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctionsResource, store: FrameStoreResource):
     announced: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     sent_at: dict[str, float] = announced.pop(SENT_AT, {})  # attempt -> its last digest (wall clock, epoch s)
+    past: set[str] = set(announced.pop(HISTORY, []))  # attempts that were history when first seen
     now, interval = wall_clock(), digest_seconds()
     threshold = max_failure_rate()
     requests = []
@@ -54,7 +56,14 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
         # budget per run: the finished alert said 557 on the old schema and 111 to re-run, the page then 554 and 119)
         finished = attempt.ended and refreshed_since(context.instance, key, attempt.stop.timestamp()) \
             and work_left(context.instance, key)[0] is None
-        history = is_history(attempt, name not in announced, lambda stage=attempt.stage: sfn.aws_now(stage))
+        # history when first seen, it stays history while it stays ended: its first run reads its histories over
+        # several runs, and its finished alert, due at the last, was sent as news of an attempt 9 days old
+        history = (name in past and attempt.ended) or \
+            is_history(attempt, name not in announced, lambda stage=attempt.stage: sfn.aws_now(stage))
+        if history:
+            past.add(name)
+        else:  # a redrive re-opens it: its news is news again
+            past.discard(name)
         seen = set(announced.get(name, []))
         new = stored_alerts(attempt, attempts, store, seen, finished, threshold)
         step = disposition(new, history, sent_at.get(name), now, interval)
@@ -70,7 +79,7 @@ def migration_alerts_sensor(context: SensorEvaluationContext, sfn: StepFunctions
             config = {"stage": attempt.stage, "attempt": attempt.key, **message.message(), **where}
             requests.append(RunRequest(run_key=run_key, job_name=announce_alerts.name, tags={"cxgm/attempt": name},
                                        run_config={"ops": {"announce": {"config": {"alerts": [config]}}}}))
-    cursor = json.dumps({**announced, SENT_AT: sent_at})
+    cursor = json.dumps({**announced, SENT_AT: sent_at, HISTORY: sorted(past)})
     if not requests:
         return SensorResult(skip_reason=SkipReason("nothing new to announce"), cursor=cursor)
     return SensorResult(run_requests=requests, cursor=cursor)

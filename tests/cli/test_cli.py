@@ -41,7 +41,7 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
     out = tmp_path / "attempts.csv"
     cli("attempts", "--env", "dev", "--fetch", "--out", str(out))
     frame = pd.read_csv(out).set_index("attempt")
-    gather_failed = []
+    gather_failed, never_started = [], 0
     for m in [m for m in truth["migrations"] if m["stage"] == "dev"]:
         assert frame.loc[m["attempt_key"], "state"] == m["status"].lower()
         assert frame.loc[m["attempt_key"], "failed"] == sum(d["state"] == "failed" for d in once_each(observable(m)))
@@ -58,7 +58,12 @@ def test_attempts_lists_keys_states_and_counts(cli, truth, tmp_path):
             ended = sum(d["state"] in ("succeeded", "failed") for d in listed)  # never started: not ended
             assert f" of {len(listed):,} ({100 * ended // len(listed)}%) ended - {failed:,} failed - " \
                 in frame.loc[m["attempt_key"], "answer"]
+            # ended: what it did not start is never started, not remaining (dev's ATTEMPT_2 said 5 remaining)
+            assert pd.isna(frame.loc[m["attempt_key"], "remaining"])
+            assert frame.loc[m["attempt_key"], "never_started"] == sum(d["state"] == "not_started" for d in listed)
+            never_started += frame.loc[m["attempt_key"], "never_started"]
     assert gather_failed, "the default scenario has an attempt whose gather_collections failed"
+    assert never_started, "the scenario has an ended attempt that left datasets never started"
     shown = cli("attempts", "--env", "dev", "--fetch").output
     answers = [line for line in shown.splitlines() if line.startswith(tuple(f"{k}: " for k in frame.index))]
     assert len(answers) >= len(frame) and shown.index(answers[0]) < shown.index("┏"), "the answers come first"
@@ -295,3 +300,38 @@ def test_without_env_the_running_stage_is_used_and_said(cli, truth, clock):
     shown = cli("attempts").output
     assert f"--env not given: {live['stage']}, where the newest running migration is ({live['execution_name']}" in shown
     assert f"attempts in {live['stage']}" in shown.replace("\n", " ")
+
+
+def test_describe_errors_says_what_it_counts_beside_the_failed_datasets_the_pages_count(cli, truth):
+    """`describe errors` said application 64, out_of_memory 23, cancelled 12 where the page's failures said 55,
+    16, 0: it counts every dataset a cause touched (retried jobs, cancelled siblings), and nothing said so."""
+    from collections import Counter
+
+    dev = migration(truth, "dev", "ATTEMPT_2")
+    failed = Counter(d["error_category"] for d in once_each(observable(dev)) if d["state"] == "failed")
+    shown = cli("describe", "errors", "--env", "dev", "--tag", "ATTEMPT_2").output
+    table = shown.split("causes by category", 1)[1].split("errors of dev/ATTEMPT_2", 1)[0]
+    header = next(line for line in table.splitlines() if "error_category" in line)
+    assert "failed_datasets" in header
+    names = [c.strip() for c in header.split("┃")[1:-1]]
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.count("│") > 2]
+    rows = {r[names.index("error_category")]: int(r[names.index("failed_datasets")]) for r in cells}
+    assert {c: n for c, n in rows.items() if n} == dict(failed), (rows, failed)
+    touched = {r[names.index("error_category")]: int(r[names.index("datasets")]) for r in cells}
+    assert any(touched[c] > rows[c] for c in rows), "the scenario has causes that touched more than they failed"
+    note = " ".join(shown.split())
+    assert "every dataset it touched" in note and "--status failed" in note
+
+
+def test_attempts_answer_says_what_an_ended_attempt_left_on_the_old_schema(cli, truth, tmp_path):
+    """prod's page ended its answer with "554 still on the old schema in the portal"; `cxgm attempts`' answer
+    column, the same line, did not: it never passed the portal's reading on."""
+    prod = migration(truth, "prod", "ATTEMPT_2")
+    expected = sum(d["portal_verdict"] in ("migrated_not_published", "published_on_old_schema")
+                   for d in prod["datasets"])
+    assert expected
+    cli("describe", "portal", "--env", "prod", "--tag", "ATTEMPT_2", "--out", str(tmp_path / "portal.csv"))
+    out = tmp_path / "attempts.csv"
+    cli("attempts", "--env", "prod", "--out", str(out))
+    answer = pd.read_csv(out).set_index("attempt").loc["ATTEMPT_2", "answer"]
+    assert f"{expected:,} still on the old schema in the portal" in answer, answer

@@ -70,7 +70,12 @@ def test_alerts_fire_once_each(chain, truth, caplog, monkeypatch):
         signatures += sum(step not in dataset_steps or sig in decisive
                           for step, sig in zip(found["step"], found["error_signature"]))
     assert sum("new error" in s for s in subjects) == signatures
-    assert sum("finished" in s for s in subjects) == len(truth["migrations"])
+    # each ends as its execution did, in its answer line's words: an aborted one is not "finished"
+    ends = {"ABORTED": "aborted", "FAILED": "failed", "TIMED_OUT": "timed out"}
+    for m in truth["migrations"]:
+        said = f"[cxgm] {m['stage']}/{m['attempt_key']} {ends.get(m['status'], 'finished')}"
+        assert sum(s.startswith(said + ":") or s.startswith(said + " without") for s in subjects) == 1, (said, subjects)
+    assert {m["status"] for m in truth["migrations"]} >= {"ABORTED", "FAILED", "SUCCEEDED"}
     ran = [m for m in truth["migrations"] if observable(m)]
     assert sum("failure rate" in s for s in subjects) == len(ran)  # the small scenario fails >10%
     assert sum("failed in gather_collections" in s for s in subjects) == len(truth["migrations"]) - len(ran)
@@ -135,16 +140,12 @@ def test_one_digest_per_interval_the_finish_at_once(chain, truth, monkeypatch):
 def test_the_finished_alert_waits_for_what_the_last_run_left(chain, truth, monkeypatch):
     """The portal is read within a budget per run: the finished alert sent after a run that left collections
     unread said 557 on the old schema and 111 to re-run, where the page then said 554 and 119."""
-    from dagster import AssetMaterialization, MultiPartitionKey
-
     import cxgm_pipeline.monitor.views.alerts as alerts_module
 
     monkeypatch.setattr(alerts_module, "STALE_AFTER_S", 10**9)
-    key = str(MultiPartitionKey({"stage": "prod", "attempt": "ATTEMPT_2"}))
 
     def portal_left(n: int) -> None:
-        chain["instance"].report_runless_asset_event(AssetMaterialization(
-            "portal_state", partition=key, metadata={"collections_not_read": n}))
+        _portal_left(chain, "prod", "ATTEMPT_2", n)
 
     def finished_sent() -> bool:
         return any("prod/ATTEMPT_2 finished" in r.run_config["ops"]["announce"]["config"]["alerts"][0]["subject"]
@@ -157,3 +158,35 @@ def test_the_finished_alert_waits_for_what_the_last_run_left(chain, truth, monke
         assert finished_sent()
     finally:
         portal_left(0)
+
+
+def _portal_left(chain, stage: str, attempt: str, n: int) -> None:
+    """As if the partition's latest run had left `n` collections' portal reading for the next run."""
+    from dagster import AssetMaterialization, MultiPartitionKey
+
+    key = str(MultiPartitionKey({"stage": stage, "attempt": attempt}))
+    chain["instance"].report_runless_asset_event(AssetMaterialization(
+        "portal_state", partition=key, metadata={"collections_not_read": n}))
+
+
+def test_an_attempt_history_when_first_seen_stays_history_once_its_reading_ends(chain, truth):
+    """dev's aborted attempt, 9 days old, was history at first sight, while its first runs read on; when they were
+    done, its finished alert went out as news ("[cxgm] dev/... finished: 208 failed"): history only held on the
+    tick it was first seen."""
+    dev = migration(truth, "dev")
+    name = f"dev:{dev['attempt_key']}"
+
+    def requested(result) -> set[str]:
+        return {r.tags["cxgm/attempt"] for r in result.run_requests}
+
+    try:
+        _portal_left(chain, "dev", dev["attempt_key"], 3)
+        first = tick_alerts(chain)
+        assert name not in requested(first) and name in json.loads(first.cursor), "history: recorded, not sent"
+        assert "finished" not in json.loads(first.cursor)[name], "its reading is not done: not finished yet"
+        _portal_left(chain, "dev", dev["attempt_key"], 0)
+        later = tick_alerts(chain, first.cursor)
+        assert name not in requested(later), "still history once its finish is known"
+        assert "finished" in json.loads(later.cursor)[name], "its finish recorded as announced"
+    finally:
+        _portal_left(chain, "dev", dev["attempt_key"], 0)

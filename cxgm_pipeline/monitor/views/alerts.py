@@ -21,11 +21,11 @@ from cxgm_pipeline.monitor.frames.portal_state import portal_checked, portal_rea
 from cxgm_pipeline.monitor.frames.rerun_manifest import rerun_manifest
 from cxgm_pipeline.monitor.frames.rollups import one_row_per_dataset
 from cxgm_pipeline.monitor.views.answer import HowFar, attempt_answer, eta_phrase, how_far, named_by_the_portal
-from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines
+from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines, with_failed
 from cxgm_pipeline.monitor.views.failures import by_category, failure_count, fit_list, signatures_by_category
 from cxgm_pipeline.monitor.views.progress import observed_now, rehearsal_of, stored_progress
 from cxgm_pipeline.schemas import RerunManifest, SentAlerts, empty_frame, validate
-from cxgm_pipeline.vocabulary import DATASET_STEPS, AttemptOutcome, DatasetState, ErrorCategory
+from cxgm_pipeline.vocabulary import DATASET_STEPS, AttemptOutcome, AttemptState, DatasetState, ErrorCategory
 
 TOP = 5
 KEPT = 1000  # sent alerts the `alerts` view keeps (the newest)
@@ -40,6 +40,22 @@ class Standing:
     eta: str | None = None  # while it runs, as its answer line says it
     outcome: str | None = None  # a finished attempt's outcome that makes it a failure, in words
     old_schema: int | None = None  # datasets the portal still serves on the old schema (finished, portal read)
+    end: str = "finished"  # how it ended, in its answer line's words (`end_word`)
+
+
+def end_word(state: str | None) -> str:
+    """How an ended attempt's alert says it ended, as its answer line's head does: "aborted", "failed",
+    "timed out"; "finished" when its execution succeeded (or the state is not known)."""
+    ended = {AttemptState.ABORTED.value, AttemptState.FAILED.value, AttemptState.TIMED_OUT.value}
+    return state.replace("_", " ") if state in ended else "finished"
+
+
+def _outcome_note(outcome: str | None, end: str) -> str | None:
+    """The outcome that makes a finished attempt a failure, in words, unless its end already says it."""
+    if outcome not in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value):
+        return None
+    words = outcome.replace("_", " ")
+    return None if words == end else words
 
 
 @dataclass(frozen=True)
@@ -146,24 +162,25 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         lines += ["", f"To re-run ({len(rerun)}):"]
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
-        subject = f"[cxgm] {where} finished: {counts.get('failed', 0)} failed"
+        end = end_word(state)
+        subject = f"[cxgm] {where} {end}: {counts.get('failed', 0)} failed"
         if reading.own:  # read after a later attempt, the count is the portal now: the body says so
             subject += f", {reading.old_schema} still on the old schema in the portal"
-        if outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value):
-            subject += f" ({outcome.replace('_', ' ')})"
+        if note := _outcome_note(outcome, end):
+            subject += f" ({note})"
         if datasets.empty:  # it died before any dataset: say where, e.g. in gather_collections
             gather = signatures[signatures["step"] == "gather_collections"] if not signatures.empty else signatures
-            subject = f"[cxgm] {where} finished without migrating any dataset" + (
+            subject = f"[cxgm] {where} {end} without migrating any dataset" + (
                 f": failed in gather_collections ({gather.iloc[0]['error_signature']})" if not gather.empty else "")
         alerts.append(_answer_first(Alert("finished", "finished", subject, "\n".join(lines)), answer))
     if not alerts:
         return alerts
-    bad = outcome in (AttemptOutcome.TOLERANCE_EXCEEDED.value, AttemptOutcome.FAILED.value)
+    end = end_word(state)
     standing = Standing(
         how_far(state or ("succeeded" if finished else "running"), datasets, progress,
                 never_started=named_by_the_portal(portal, datasets)) if not datasets.empty else None,
-        eta_phrase(progress), outcome.replace("_", " ") if finished and bad else None,
-        reading.old_schema if finished and reading.own else None)
+        eta_phrase(progress), _outcome_note(outcome, end) if finished else None,
+        reading.old_schema if finished and reading.own else None, end)
     return [replace(a, standing=standing) for a in alerts]
 
 
@@ -224,6 +241,10 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
     if closing and (rehearsal := rehearsal_of(attempt, attempts, store, Frame.error_signatures)) is not None:
         causes = signature_diff(str(rehearsal.ref), store.read(Frame.error_signatures, rehearsal.stage, rehearsal.key),
                                 name, signatures)
+        # "In both" counts the datasets each side failed by a cause, as the pages do, not those it touched
+        rehearsed = store.read(Frame.dataset_rollup, rehearsal.stage, rehearsal.key) \
+            if store.exists(Frame.dataset_rollup, rehearsal.stage, rehearsal.key) else None
+        causes = with_failed(causes, rehearsed, datasets)
     # read on every tick, the re-run list was a parquet read per attempt: only the finished alert lists it
     rerun = stored_rerun(attempt, store) if closing else empty_frame(RerunManifest)
     portal = (store.read(Frame.portal_state, attempt.stage, attempt.key)
@@ -265,6 +286,7 @@ def attempt_digest(label: str, new: list[Alert], partition_url: str, report_url:
 
 
 SENT_AT = "__digest_sent_at__"  # the cursor's entry of each attempt's last digest time (epoch seconds)
+HISTORY = "__history__"  # the cursor's entry of the attempts that were history when first seen (`is_history`)
 
 
 def digest_due(new: list[Alert], last_sent: float | None, now: float, interval: float) -> bool:
@@ -330,7 +352,7 @@ def digest_subject(where: str, alerts: list[Alert], limit: int = SUBJECT_CHARS) 
     standing = next((a.standing for a in alerts if a.standing is not None), None)
     if finished is not None and (standing is None or standing.how_far is None):
         return _cut(finished.subject, limit)
-    head = f"[cxgm] {where}" + (" finished" if finished else "")
+    head = f"[cxgm] {where}" + (f" {standing.end}" if finished else "")
     if finished is not None and standing.outcome:
         head += f" ({standing.outcome})"
     parts: list[list[str]] = []  # each part: its wordings, the fullest first

@@ -131,8 +131,30 @@ def signature_diff_lines(diff: pd.DataFrame, limit: int = 5) -> list[str]:
         if len(rows) > limit:
             lines.append(f"  ... and {len(rows) - limit} more")
     both = diff[diff["change"] == "both"]
-    lines.append(f"In both: {len(both)} causes, {int(both['base_datasets'].sum())} -> {int(both['other_datasets'].sum())} datasets")
+    if "base_failed" in diff.columns:
+        # a cause's datasets are those it touched (retried jobs, cancelled siblings): summed, they exceeded the
+        # failed datasets, and `cancelled` counted where prod failed none by it. The failed ones, by their cause:
+        failing = both[(both["base_failed"] > 0) | (both["other_failed"] > 0)]
+        lines.append(f"In both: {len(failing)} cause{'s' if len(failing) != 1 else ''} that failed datasets, "
+                     f"{int(failing['base_failed'].sum())} -> "
+                     f"{int(failing['other_failed'].sum())} failed datasets")
+    else:
+        lines.append(f"In both: {len(both)} causes, {int(both['base_datasets'].sum())} -> "
+                     f"{int(both['other_datasets'].sum())} datasets they touched (retried and cancelled jobs' too)")
     return lines
+
+
+def with_failed(diff: pd.DataFrame, base_rollup: pd.DataFrame | None, other_rollup: pd.DataFrame | None) -> pd.DataFrame:
+    """`diff` (a `signature_diff`) with each cause's failed datasets on each side (`base_failed`, `other_failed`):
+    the datasets whose final cause it is in that side's dataset_rollup, as the pages' failures count them."""
+    from cxgm_pipeline.monitor.views.failures import _failed
+
+    def failed(rollup: pd.DataFrame | None) -> pd.Series:
+        return _failed(rollup)["error_signature"].value_counts()
+
+    base, other = failed(base_rollup), failed(other_rollup)
+    return diff.assign(base_failed=diff["error_signature"].map(base).fillna(0).astype(int),
+                       other_failed=diff["error_signature"].map(other).fillna(0).astype(int))
 
 
 def stored_signature_diff(base: str, other: str, store, other_running: bool = False) -> pd.DataFrame:

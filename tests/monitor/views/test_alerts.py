@@ -360,3 +360,23 @@ def test_a_provisional_cause_is_not_announced_the_cause_its_log_gives_is():
                      signatures.assign(error_signature=[read], error_category=["validation"], jobs=[1]), rerun, False,
                      0.1, {a.key for a in early})
     assert [(a.kind, a.category, a.gist) for a in later] == [("new_signature", "validation", "validation in validate_anndata")]
+
+
+@pytest.mark.parametrize(("state", "outcome", "said"), [
+    ("aborted", "aborted", "aborted"), ("failed", "failed", "failed"), ("timed_out", "timed_out", "timed out"),
+    ("succeeded", "finished_with_failures", "finished")])
+def test_the_finished_alert_says_how_the_attempt_ended_as_its_answer_line_does(state, outcome, said):
+    """dev's aborted attempt: "[cxgm] dev/... finished: 208 failed", where its answer line began "aborted"."""
+    datasets = pd.DataFrame({"dataset_id": ["a", "b", "c"], "state": ["failed", "succeeded", "not_started"]})
+    signatures = pd.DataFrame({"error_signature": ["timeout: x"], "error_category": ["timeout"], "step": ["cxg"],
+                               "jobs": [1]})
+    rerun = pd.DataFrame({"dataset_id": ["a"], "collection_id": ["c1"], "failing_step": ["cxg"],
+                          "error_category": ["timeout"]})
+    announced = {"signature:timeout: x", "failure_rate"}
+    [done] = evaluate("dev", "A", datasets, signatures, rerun, True, 0.1, announced, outcome=outcome, state=state)
+    assert done.subject == f"[cxgm] dev/A {said}: 1 failed", "no \"failed (failed)\": the end says it"
+    assert digest("dev/A", [done]).subject.startswith(f"[cxgm] dev/A {said}: ")
+    empty = datasets.iloc[:0]
+    [died] = evaluate("dev", "A", empty, signatures.iloc[:0], rerun.iloc[:0], True, 0.1, set(), outcome=outcome,
+                      state=state)
+    assert died.subject == f"[cxgm] dev/A {said} without migrating any dataset"

@@ -95,3 +95,26 @@ def test_a_running_attempts_rehearsal_line_gives_the_answer_lines_expected_total
     assert line.startswith("prod:A: **1 failed** of ~43 so far; its rehearsal dev:A: 2 failed of 3."), line
     ended = rehearsal_markdown("prod:A", rollup, "dev:A", rehearsed, False, "http://ui/assets/duration_deltas")
     assert ended.startswith("prod:A: **1 failed** of 3; its rehearsal"), ended
+
+
+def test_in_both_counts_the_datasets_each_side_failed_by_a_cause_not_those_it_touched():
+    """The finished alert's "In both: 32 causes, 194 -> 132 datasets" exceeded dev's 171 failed datasets and
+    counted `cancelled`, which failed no prod dataset: a cause's datasets are every one it touched."""
+    from cxgm_pipeline.monitor.views.deltas import signature_diff, signature_diff_lines, with_failed
+
+    def signatures(touched: dict[str, int]) -> pd.DataFrame:
+        return pd.DataFrame({"error_signature": list(touched), "error_category": ["application", "cancelled"],
+                             "step": ["cxg"] * 2, "jobs": list(touched.values()), "datasets": list(touched.values())})
+
+    def rollup(failed: int, total: int) -> pd.DataFrame:
+        return pd.DataFrame({"dataset_id": [f"d{i}" for i in range(total)],
+                             "state": ["failed"] * failed + ["succeeded"] * (total - failed),
+                             "error_signature": ["app: boom"] * failed + [None] * (total - failed),
+                             "error_category": ["application"] * failed + [None] * (total - failed),
+                             "failing_step": ["cxg"] * failed + [None] * (total - failed)})
+
+    diff = signature_diff("dev", signatures({"app: boom": 5, "cancelled: sibling": 4}),
+                          "prod", signatures({"app: boom": 4, "cancelled: sibling": 3}))
+    counted = with_failed(diff, rollup(3, 6), rollup(2, 6))
+    assert signature_diff_lines(counted)[-1] == "In both: 1 cause that failed datasets, 3 -> 2 failed datasets"
+    assert "touched" in signature_diff_lines(diff)[-1], "without the rollups, it says what it counts"
