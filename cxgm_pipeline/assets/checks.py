@@ -10,7 +10,7 @@ from cxgm_pipeline.assets.chain import CHAIN_ASSETS
 from cxgm_pipeline.assets.partition_context import partition, resolve_attempt
 from cxgm_pipeline.config import max_failure_rate
 from cxgm_pipeline.monitor.attempts.outcome import stored_outcome
-from cxgm_pipeline.monitor.chain import Frame
+from cxgm_pipeline.monitor.chain import Frame, stored_previous
 from cxgm_pipeline.monitor.report.document import markdown_table
 from cxgm_pipeline.monitor.report.links import REPORT_ASSET
 from cxgm_pipeline.monitor.views.alerts import failure_counts, failure_rate
@@ -98,7 +98,8 @@ HEALTH_OF = (CHAIN_ASSETS[Frame.dataset_rollup].key, AssetKey(REPORT_ASSET))
 # A multi-asset check only to be allowed to yield nothing: a placeholder's result is then Skipped (yellow in the
 # check's partition grid), neither Passed (a clean rehearsal) nor Failed (nothing went wrong).
 @multi_asset_check(specs=[AssetCheckSpec("attempt_is_healthy", asset=asset, partitions_def=migration_partitions,
-                                         additional_deps=[Frame.enriched_jobs, Frame.step_outputs, Frame.child_failures],
+                                         additional_deps=[Frame.enriched_jobs, Frame.step_outputs, Frame.child_failures,
+                                                          Frame.portal_state],
                                          description=HEALTH_DESCRIPTION) for asset in HEALTH_OF],
                    can_subset=True, ins={Frame.dataset_rollup: AssetIn(Frame.dataset_rollup),
                                          Frame.enriched_jobs: AssetIn(Frame.enriched_jobs),
@@ -119,7 +120,12 @@ def attempt_is_healthy(context: AssetCheckExecutionContext, dataset_rollup: pd.D
     # what it achieved, from its stored frames (a SUCCEEDED execution may be a failure)
     attempt = dataclasses.replace(attempt, outcome=stored_outcome(attempt, context.resources.store))
     unlisted = unlisted_while_running(attempt, dataset_rollup, enriched_jobs, step_outputs, child_failures)
-    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False, unlisted=unlisted)
+    # after portal_state (a dependency): the datasets of collections that failed before naming them, as the
+    # rollup's metadata and migration_report count them
+    stage, key = partition(context.op_execution_context)
+    portal = stored_previous(context.resources.store, stage, key, (Frame.portal_state,)).get(Frame.portal_state)
+    answer, health = attempt_answer(attempt, dataset_rollup, enriched_jobs, with_eta=False, unlisted=unlisted,
+                                    portal_before=portal)
     severity = AssetCheckSeverity.ERROR if health.level == "error" else AssetCheckSeverity.WARN
     said = f"{where}: {breakable(health.reason) or 'healthy'}"
     for key in context.selected_asset_check_keys:

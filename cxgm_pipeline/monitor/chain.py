@@ -14,7 +14,7 @@ its frame's module when it is called."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from importlib import import_module
 from typing import TYPE_CHECKING
@@ -270,13 +270,19 @@ OBSERVED_AT = "observed_at_epoch"  # dataset_rollup's metadata: when its jobs we
 def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.frames.rollups import UNATTRIBUTED, one_row_per_dataset
-    from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable
-
+    from cxgm_pipeline.monitor.views.answer import attempt_answer, breakable, named_by_the_portal
     from cxgm_pipeline.monitor.views.progress import observed_now
 
     datasets = one_row_per_dataset(frame)  # a dataset gathered twice is a row per branch: counted once
     observed = observed_now(b.frames[Frame.enriched_jobs])
-    out = {"datasets": len(datasets), **_counts(datasets, "state", "datasets_"), "rows": len(frame),
+    portal = _portal_for_rollup(frame, b)
+    # the datasets the portal alone names count as never started, as migration_report's key numbers count them
+    named = named_by_the_portal(portal, datasets)
+    counts = _counts(datasets, "state", "datasets_")
+    if named:
+        key = f"datasets_{DatasetState.NOT_STARTED.value}"
+        counts[key] = counts.get(key, 0) + named
+    out = {"datasets": len(datasets) + named, **counts, "rows": len(frame),
            # AWS's clock when the jobs were read (epoch s): whether the rollup saw the attempt's end, compared with
            # the end in the same clock (sensors/refresh_running.py), never with a run's local start time
            **({OBSERVED_AT: float(observed.timestamp())} if observed is not None else {}),
@@ -294,12 +300,28 @@ def summarize_dataset_rollup(frame: pd.DataFrame, b: Build) -> dict:
                                       b.frames[Frame.child_failures])
     answer, health = attempt_answer(b.attempt, frame, b.frames[Frame.enriched_jobs], with_eta=False,
                                     unlisted=unlisted, child_failures=b.frames[Frame.child_failures],
-                                    portal_before=b.previous.get(Frame.portal_state),
-                                    outputs=b.frames[Frame.step_outputs])
+                                    portal_before=portal, outputs=b.frames[Frame.step_outputs])
     from cxgm_pipeline.monitor.report.links import health_grid
 
     return {"answer": answer, "health": breakable(health.reason) or "no failure",
             "health_grid": Markdown(f"[every attempt]({health_grid()})"), **out}
+
+
+def _portal_for_rollup(frame: pd.DataFrame, b: Build) -> pd.DataFrame | None:
+    """The portal_state the rollup's metadata counts the datasets of failed collections by: the partition's last
+    stored one, else, when a collection's collection_migration failed, the portal read now (the first run of a
+    partition stores none before this summary, and no refresh follows an ended attempt's). Read as portal_state
+    reads it, so migration_report's count is the same."""
+    from cxgm_pipeline.monitor.frames.rollups import failed_collection_migrations
+
+    stored = b.previous.get(Frame.portal_state)
+    jobs = b.frames[Frame.enriched_jobs]
+    if stored is not None or b.attempt is None or not failed_collection_migrations(jobs):
+        return stored
+    # enriched_jobs holds every column of migration_jobs (EnrichedJobs extends MigrationJobs)
+    frames = {**b.frames, Frame.dataset_rollup: frame, Frame.migration_jobs: jobs,
+              Frame.collection_rollup: build_collection_rollup(replace(b, frames={**b.frames, Frame.dataset_rollup: frame}))}
+    return build_portal_state(replace(b, frames=frames, previous={}))
 
 
 def _campaign_summary(frame: pd.DataFrame, b: Build) -> dict:

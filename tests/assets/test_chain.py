@@ -243,8 +243,7 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
         assert "view=checks&checkDetail=attempt_is_healthy" in rollup_meta["health_grid"].value
         answer = full = report["answer"].value.strip("*")
         # the datasets of a collection whose collection_migration failed are named by the portal alone (its listing
-        # of the collection): migration_report counts them, never started; dataset_rollup's metadata, built before
-        # the portal is read, says how many collections and leaves their count to migration_report
+        # of the collection): migration_report and dataset_rollup's metadata count them, never started
         lost = {c["collection_id"] for c in m["collections"] if c["migration_status"] == "FAILED"}
         listed = [d for d in once_each([d for d in m["datasets"] if d["observable"] or d["collection_id"] in lost])
                   if d["state"] != "skipped"]
@@ -259,7 +258,9 @@ def test_every_partition_page_opens_with_its_answer_and_its_failures(chain, trut
             if lost:
                 n = len(lost)
                 assert f"{n} collection{'s' if n > 1 else ''} failed before listing" in answer, answer
-                assert "(how many: on migration_report)" in rollup_meta["answer"].value
+                # dataset_rollup's metadata, built before portal_state, reads the portal itself on a first run
+                said = next(part for part in answer.split(" - ") if "failed before listing" in part)
+                assert said in rollup_meta["answer"].value.split(" - "), (said, rollup_meta["answer"].value)
         else:
             assert "no dataset" in answer and "failed in gather_collections" in answer, answer
             # its failures entry says why there is none, not "No failed dataset." (a clean attempt's words)
@@ -327,3 +328,38 @@ def test_a_rehearsal_not_rolled_up_yet_is_said_to_exist(tmp_path):
     line = rehearsal_line("prod", "ATTEMPT_2", rollup, pd.DataFrame(), store, True)
     assert line is not None and "rehearsed in dev:ATTEMPT_2, not rolled up yet" in line, line
     assert rehearsal_line("dev", "ATTEMPT_2", rollup, pd.DataFrame(), store, True) is None, "nothing before dev"
+
+
+def test_a_portal_read_after_a_later_attempt_gives_no_count_but_names_that_attempt(chain, truth):
+    """The portal is the stage's one state: read after a later attempt started, it is that attempt's result, and
+    each attempt counts it over its own datasets ("480 on the old schema" beside the later page's 492). Such a
+    reading gives no count on portal_state's metadata, migration_report's portal entry or the report's section: it
+    names the later attempt, whose page has the count; the stage's last attempt gives its count."""
+    from cxgm_pipeline.monitor.frames.portal_state import OLD_SCHEMA_VERDICTS
+
+    followed = 0
+    for m in (m for m in truth["migrations"] if m["datasets"]):
+        later = sorted((o for o in truth["migrations"] if o["stage"] == m["stage"] and o["start"] > m["start"]),
+                       key=lambda o: o["start"])
+        result = chain["results"][(m["stage"], m["attempt_key"])]
+        state = result.asset_materializations_for_node("portal_state")[0].metadata
+        report = result.asset_materializations_for_node("migration_report")[0].metadata
+        index = (chain["data"] / "reports" / m["stage"] / m["attempt_key"] / "index.md").read_text()
+        section = index.split("The portal's answer", 1)[1].split("\n## ", 1)[0]
+        if not later or "portal_read_after" not in state:
+            continue
+        author = later[-1]["attempt_key"]
+        said = f"the portal now shows a later attempt's result ({author}): see its page"
+        assert state["portal_read_after"].value == said and "old_schema_served" not in state
+        assert report["portal"].value.startswith(f"**{said}** ([{author}]("), report["portal"].value
+        assert "not this attempt's result" in report["portal"].value
+        assert f"The portal now shows a later attempt's result ([{author}](" in section, section
+        assert "on the old schema" not in section.split("`cxgm describe portal")[0], section
+        assert "on the old schema" not in report["portal"].value
+        followed += 1
+    assert followed
+    last = next(m for m in sorted(truth["migrations"], key=lambda o: o["start"], reverse=True)
+                if m["stage"] == "dev" and m["datasets"])
+    state = chain["results"][("dev", last["attempt_key"])].asset_materializations_for_node("portal_state")[0].metadata
+    assert "portal_read_after" not in state
+    assert state["old_schema_served"].value == sum(d["portal_verdict"] in OLD_SCHEMA_VERDICTS for d in last["datasets"])

@@ -81,3 +81,29 @@ def test_the_health_checks_answer_is_the_partition_pages(chain, truth):
         assert health.metadata["answer"].value == page, (m["stage"], m["attempt_key"])
         compared += 1
     assert compared
+
+
+def test_the_rollup_and_the_check_count_the_datasets_the_portal_alone_names(chain, truth):
+    """A collection whose collection_migration failed never named its datasets: the portal's listing alone does.
+    On the partition's first (and, for an ended attempt, only) run, dataset_rollup's answer and datasets and the
+    health check's answer count them as migration_report does, not "(how many: on migration_report)"."""
+    from tests.conftest import named_by_the_portal
+
+    compared = 0
+    for m in truth["migrations"]:
+        named = len(named_by_the_portal(truth, m))
+        if not named:
+            continue
+        result = chain["results"][(m["stage"], m["attempt_key"])]
+        rollup = result.asset_materializations_for_node("dataset_rollup")[0].metadata
+        report = result.asset_materializations_for_node("migration_report")[0].metadata
+        health = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}[
+            (AssetKey("dataset_rollup"), "attempt_is_healthy")]
+        said = f"({named:,} dataset{'s' if named != 1 else ''})"
+        assert said in rollup["answer"].value, rollup["answer"].value
+        assert said in health.metadata["answer"].value, health.metadata["answer"].value
+        assert health.metadata["answer"].value == rollup["answer"].value
+        assert rollup["datasets"].value == report["datasets"].value
+        assert rollup["datasets_not_started"].value == report["datasets_not_started"].value
+        compared += 1
+    assert compared

@@ -671,8 +671,9 @@ def portal_summary(frame: pd.DataFrame) -> dict:
     out = {"datasets": len(frame), **{f"portal_{k}": int(v) for k, v in counts.items()},
            "old_schema_served": old_schema_served(frame)}
     reading = portal_reading(frame)
-    if reading.checked and not reading.own:  # the count is the portal now, not this attempt's result
-        out["portal_read_after"] = f"a later attempt ({reading.later}) had started: {reading.text()}"
+    if reading.checked and not reading.own:  # the portal now: the later attempt's page gives its count, not this one
+        out["portal_read_after"] = reading.text()
+        del out["old_schema_served"]
     left, of = collections_not_read(frame), int(frame["collection_id"].nunique())
     if left:
         out["portal"] = f"reading the portal, {of - left:,} of {of:,} collections"
@@ -694,7 +695,12 @@ def portal_markdown(frame: pd.DataFrame) -> str:
     items = "".join(f"- {verdict.replace('_', ' ')}: {int(n):,}\n" for verdict, n in counts.items())
     reading = portal_reading(frame)
     if reading.checked and not reading.own:
-        return f"**{reading.text()}** (not this attempt's result)\n\n{items}"
+        from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+        from cxgm_pipeline.monitor.report.links import partition_page
+
+        page = partition_page(AttemptRef(str(frame["stage"].iloc[0]), reading.later))
+        return (f"**{reading.text()}** ([{reading.later}]({page}))\n\n"
+                f"The portal's verdicts now, not this attempt's result:\n\n{items}")
     return f"**{old_schema_served(frame):,} still served on the old schema**\n\n{items}"
 
 
@@ -722,10 +728,14 @@ class PortalReading:
         return self.checked and self.later is None
 
     def text(self) -> str:
-        """`554 still on the old schema in the portal`, or, read after a later attempt, what it is: the portal now."""
+        """`554 still on the old schema in the portal`; read after a later attempt, no count: each attempt counts
+        over its own datasets, so the portal's one state would read as two numbers; the later attempt's page has
+        it."""
         if self.own:
             return f"{self.old_schema:,} still on the old schema in the portal"
-        return f"the portal now, after a later attempt ({self.later}): {self.old_schema:,} on the old schema"
+        if not self.checked:
+            return "the portal not read"
+        return f"the portal now shows a later attempt's result ({self.later}): see its page"
 
 
 def portal_reading(frame: pd.DataFrame | None) -> PortalReading:

@@ -284,11 +284,16 @@ def _portal(r: AttemptReport) -> str:
     read = frame["portal_read_at"].max()
     when = f" (read {read:%Y-%m-%d %H:%M} UTC)" if pd.notna(read) else ""
     reading = portal_reading(frame)
-    said = (f"{reading.old_schema:,} datasets the portal still serves on the old schema." if reading.own else
-            f"Read after a later attempt of the stage ({reading.later}) had started: this is the portal now, that "
-            f"attempt's doing, not this one's result: {reading.old_schema:,} datasets on the old schema.")
-    head = (f"{line}{when}. **{said}**"
-            f" Every dataset with its verdict: `cxgm describe portal --env {r.ref.stage} --tag {r.ref.key}`.\n\n")
+    every = f" Every dataset with its verdict: `cxgm describe portal --env {r.ref.stage} --tag {r.ref.key}`.\n\n"
+    if not reading.own:
+        # no count: this attempt's rows would count the portal's one state otherwise than the later attempt's page
+        from cxgm_pipeline.monitor.report.links import partition_page
+
+        later = AttemptRef(r.ref.stage, reading.later)
+        head = (f"**The portal now shows a later attempt's result ([{reading.later}]({partition_page(later)})): "
+                f"see its page.** Not this attempt's result, the portal's verdicts now{when}: {line}.{every}")
+    else:
+        head = f"{line}{when}. **{reading.old_schema:,} datasets the portal still serves on the old schema.**{every}"
     if rest.empty:
         return head + "Every dataset is served on the new schema.\n"
     return head + markdown_table(rest, PORTAL_COLUMNS, PORTAL_SHOWN)

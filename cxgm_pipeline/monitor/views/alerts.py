@@ -195,7 +195,7 @@ def portal_sentence(portal: pd.DataFrame | None) -> str | None:
     parts = ", ".join(f"{int(n)} {verdict.replace('_', ' ')}" for verdict, n in counts.items())
     reading = portal_reading(portal)
     if not reading.own:
-        return f"Portal: {reading.text()}, not this attempt's result ({parts})."
+        return f"Portal: {reading.text()} (its verdicts now, not this attempt's result: {parts})."
     return f"Portal: {reading.old_schema} dataset(s) still served on the old schema ({parts})."
 
 

@@ -37,13 +37,20 @@ class FailedCollections:
     collections: int
     datasets: int | None
     unknown: str = "the portal not read"  # why `datasets` is None
+    # their datasets an earlier attempt of the campaign migrated (a re-run's failure that left them no work): not
+    # left behind, so said apart, or "(0 datasets)" reads as a failure that lost datasets nobody can name
+    earlier: int = 0
 
     def text(self) -> str:
         n = self.collections
         head = f"{n:,} collection{'s' if n != 1 else ''} failed before listing {'their' if n != 1 else 'its'} datasets"
         if self.datasets is None:
             return f"{head} (how many: {self.unknown})"
-        return f"{head} ({self.datasets:,} dataset{'s' if self.datasets != 1 else ''})"
+        if self.earlier and not self.datasets:
+            return (f"{head} (none left: {'their' if n != 1 else 'its'} {self.earlier:,} dataset"
+                    f"{'s were' if self.earlier != 1 else ' was'} migrated earlier)")
+        more = f"; {self.earlier:,} more migrated earlier" if self.earlier else ""
+        return f"{head} ({self.datasets:,} dataset{'s' if self.datasets != 1 else ''}{more})"
 
 
 def failed_collections(jobs: pd.DataFrame | None = None, rollup: pd.DataFrame | None = None,
@@ -63,7 +70,18 @@ def failed_collections(jobs: pd.DataFrame | None = None, rollup: pd.DataFrame | 
         return FailedCollections(len(failed), None, "on migration_report")
     if not portal_checked(portal):
         return FailedCollections(len(failed), None)
-    return FailedCollections(len(failed), named_by_the_portal(portal, rollup))
+    return FailedCollections(len(failed), named_by_the_portal(portal, rollup),
+                             earlier=migrated_earlier({cid for cid, _ in failed}, rollup))
+
+
+def migrated_earlier(collection_ids: set, rollup: pd.DataFrame | None) -> int:
+    """Datasets of these collections this attempt skipped because an earlier attempt of its campaign migrated them
+    (dataset_rollup's `campaign_state`, monitor/attempts/campaigns.py)."""
+    if rollup is None or rollup.empty or "campaign_state" not in rollup:
+        return 0
+    rows = one_row_per_dataset(rollup)
+    return int((rows["collection_id"].isin(collection_ids) & (rows["state"] == DatasetState.SKIPPED.value)
+                & (rows["campaign_state"] == DatasetState.SUCCEEDED.value)).sum())
 
 
 def named_by_the_portal(portal: pd.DataFrame | None, rollup: pd.DataFrame | None) -> int:
