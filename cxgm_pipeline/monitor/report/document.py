@@ -110,9 +110,22 @@ def progress_figure(r: AttemptReport) -> Figure | None:
                                expected_total=p.total + p.unlisted)
 
 
+def dataset_states_figure(r: AttemptReport) -> Figure:
+    """The datasets by state, those only the portal names among the not started, as the key numbers count them
+    (the plot said "not_started 0" beside the summary's 8)."""
+    from cxgm_pipeline.monitor.frames.portal_state import named_by_portal_alone
+
+    datasets = one_row_per_dataset(r.frame(Frame.dataset_rollup))
+    portal = r.frames.get(Frame.portal_state)
+    if portal is not None and not portal.empty:
+        named = named_by_portal_alone(portal, datasets).drop_duplicates("dataset_id")[["dataset_id", "state"]]
+        datasets = pd.concat([datasets, named], ignore_index=True) if not named.empty else datasets
+    return plots.plot_dataset_status_counts(datasets)
+
+
 FigureMaker = Callable[[AttemptReport], Figure | None]
 FIGURES: list[tuple[str, FigureMaker]] = [
-    ("dataset_states.png", lambda r: plots.plot_dataset_status_counts(one_row_per_dataset(r.frame(Frame.dataset_rollup)))),
+    ("dataset_states.png", dataset_states_figure),
     ("job_status_counts.png", lambda r: plots.plot_job_status_counts(r.frame(Frame.enriched_jobs))),
     ("job_durations.png", lambda r: plots.plot_job_durations(r.frame(Frame.enriched_jobs))),
     ("progress.png", progress_figure),

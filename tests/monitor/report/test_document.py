@@ -105,3 +105,17 @@ def test_lists_render_as_lists_in_order_with_tables():
     page = _html("head\n\n- one **a**\n- two\n| x |\n|---|\n| 1 |\n- three\n\ntail")
     assert "- " not in page
     assert page.index("<li>one <b>a</b></li><li>two</li>") < page.index("<table>") < page.index("<li>three</li>")
+
+
+def test_the_dataset_states_plot_counts_the_datasets_only_the_portal_names():
+    """The plot said "not_started 0" beside the summary's 8: those of a collection that failed before listing
+    them are among its not started, as the key numbers count them."""
+    from cxgm_pipeline.monitor.report.document import dataset_states_figure, key_numbers
+
+    rollup = _rollup(["failed", "succeeded", "succeeded"])
+    portal = pd.DataFrame({"dataset_id": ["d000", "d001", "d002", "lost1", "lost2"],
+                           "state": ["failed", "succeeded", "succeeded", "not_started", "not_started"]})
+    report = AttemptReport(AttemptRef("prod", "A"), {**_report(rollup, empty_frame(ErrorSignatures)).frames,
+                                                     "portal_state": portal})
+    bars = {t.get_text().strip() for t in dataset_states_figure(report).axes[0].texts}
+    assert key_numbers(report)["datasets_not_started"] == 2 and "2 (40.0%)" in bars, bars
