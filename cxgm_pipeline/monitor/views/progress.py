@@ -109,9 +109,10 @@ class Progress:
     def line(self) -> str:
         """One line for a terminal or an alert; its total is the answer line's."""
         # `running` counts the pending too: said so, or "91 running" contradicts the summary's "87 running · 4 pending"
+        # remaining: those listed and not started, and the estimate of those not listed yet (as `cxgm attempts`)
         head = (f"{self.done:,} done, {self.failed:,} failed, {self.running:,} running or pending, "
-                f"{self.remaining:,} remaining"
-                + (f", ~{self.unlisted:,} not listed yet" if self.unlisted else "")
+                + (f"~{self.remaining + self.unlisted:,} remaining (~{self.unlisted:,} of them not listed yet)"
+                   if self.unlisted else f"{self.remaining:,} remaining")
                 + (f", {self.never_listed:,} never listed (their collection failed)" if self.never_listed else "")
                 + f" of {'~' if self.unlisted else ''}{self.expected:,}")
         if self.ended:

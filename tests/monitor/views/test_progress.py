@@ -86,6 +86,10 @@ def test_collections_not_listed_yet_are_estimated_at_the_listed_ones_mean():
                                 "datasets": [4, 6, 0, 0]})
     assert unlisted_datasets(collections, ROLLUP) == 10
     assert unlisted_datasets(collections.iloc[:2], ROLLUP) == 0 and unlisted_datasets(None, ROLLUP) == 0
+    # the line's remaining counts them, as `cxgm attempts`' remaining column does, and its total is the answer line's
+    progress = attempt_progress("prod", "A", ROLLUP, now=NOW, collections=collections)
+    assert progress.line().startswith("2 done, 1 failed, 1 running or pending, ~11 remaining (~10 of them not listed "
+                                      "yet) of ~15; "), progress.line()
 
 
 def test_the_rehearsal_is_the_same_key_ended_earlier_in_another_stage():
