@@ -229,8 +229,8 @@ def stored_rerun(attempt, store) -> pd.DataFrame:
 def stored_alerts(attempt, attempts: list, store, announced: set[str], finished: bool, threshold: float) -> list[Alert]:
     """`evaluate` over the attempt's stored frames (`alert_frames_stored` must hold), reading only what the alerts
     due need: `finished` (it ended and its final refresh is stored) with "finished" not yet `announced` is the
-    finished alert, which alone reads the causes since its rehearsal (in `attempts`), the portal, the outcome and
-    the re-run list; the progress and the answer line go in it and in a running attempt's daily progress alert."""
+    finished alert, which alone reads the causes since its rehearsal (in `attempts`), the outcome and the re-run
+    list; the progress, the portal and the answer line go in it and in a running attempt's progress alert."""
     name = str(attempt.ref)
     datasets = store.read(Frame.dataset_rollup, attempt.stage, attempt.key)
     signatures = store.read(Frame.error_signatures, attempt.stage, attempt.key)
@@ -247,8 +247,10 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
         causes = with_failed(causes, rehearsed, datasets)
     # read on every tick, the re-run list was a parquet read per attempt: only the finished alert lists it
     rerun = stored_rerun(attempt, store) if closing else empty_frame(RerunManifest)
+    # with the answer line: the datasets the portal alone names are in its total, as on the page ("782 of 2,037+
+    # ... (how many: on migration_report)" in a digest whose subject said "782 of ~2,037")
     portal = (store.read(Frame.portal_state, attempt.stage, attempt.key)
-              if closing and store.exists(Frame.portal_state, attempt.stage, attempt.key) else None)
+              if wanted and store.exists(Frame.portal_state, attempt.stage, attempt.key) else None)
     outcome = stored_outcome(attempt, store) if closing else None
     answer = None
     if wanted:

@@ -253,6 +253,17 @@ def test_a_running_attempts_digest_counts_of_the_expected_total():
     assert "2 of ~9 (22%) ended - 1 failed" in answer_line("running", rollup, stored_progress(attempt, store, [], rollup))
 
 
+def test_a_running_attempts_progress_digest_reads_the_portal_its_answer_line_counts():
+    """A digest's body said "782 of 2,037+ ... (how many: on migration_report)" under a subject "782 of ~2,037":
+    its answer line lacked the portal_state that names the datasets of collections that failed before listing them."""
+    portal = pd.DataFrame({"dataset_id": ["d0", "lost"], "state": ["failed", "not_started"],
+                           "portal_verdict": ["published_on_old_schema", "published_on_old_schema"]})
+    store = _store(["failed", "succeeded", "running"], portal_state=portal)
+    attempt = _attempt(ended=False)
+    stored_alerts(attempt, [attempt], store, set(), finished=False, threshold=0.5)  # the progress alert is due
+    assert "portal_state" in store.reads, store.reads
+
+
 def test_the_finished_alert_leads_with_the_answer_and_lists_the_stored_rerun_list():
     rerun = pd.DataFrame({"dataset_id": ["d9"], "collection_id": ["c9"], "failing_step": ["cxg"],
                           "error_category": ["out_of_memory"]})
