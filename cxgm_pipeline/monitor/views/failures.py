@@ -190,8 +190,13 @@ def rerun_markdown(manifest: pd.DataFrame, limit: int = INLINE_LIMIT) -> str:
     if table.empty:
         return "Nothing to re-run."
     totals = table.groupby("action")["datasets"].sum()
+    # the failures by category count failed datasets only: say what else the list holds, or 119 reads against 111
+    states = manifest["state"].value_counts() if "state" in manifest.columns else pd.Series(dtype=int)
+    never = int(states.get("not_started", 0))
+    made_of = (f"{int(states.get('failed', 0)):,} failed + {never:,} never started" if never
+               else f"{len(manifest):,}")
     head = (f"**{int(totals.get(RERUN_AS_IS, 0)):,} re-run as is** · **{int(totals.get(FIX_FIRST, 0)):,} fix first** "
-            f"(of {len(manifest):,}; all in rerun.csv)\n\n")
+            f"(of {made_of}; all in rerun.csv)\n\n")
     # the action says "as is" already: only advice beyond it is worth its parenthesis
     items = [f"{r.action}: **{_md(r.error_category)}** {r.datasets}"
              f"{f' ({_md(r.how)})' if r.how else ''}: {md_cell_plain(r.first)}" for r in table.itertuples()]

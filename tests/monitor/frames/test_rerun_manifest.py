@@ -61,7 +61,10 @@ def test_each_dataset_says_how_to_re_run_it_as_the_report_splits_it(tmp_path):
     manifest = rerun_manifest(rollup, ended=True)
     assert list(zip(manifest["dataset_id"], manifest["rerun_as"], manifest["rerun_hint"])) == [
         ("d0", "as_is", "with more memory"), ("d4", "fix_first", "fix the data or code"), ("d2", "as_is", None)]
-    assert "**2 re-run as is** · **1 fix first**" in rerun_markdown(manifest)
+    # the failures by category count 2 failed: the split says what else it holds (the datasets never started)
+    assert "**2 re-run as is** · **1 fix first** (of 2 failed + 1 never started; all in rerun.csv)" in \
+        rerun_markdown(manifest)
+    assert "(of 2; all in rerun.csv)" in rerun_markdown(rerun_manifest(rollup, ended=False))
     write_manifest(manifest, tmp_path / "rerun.csv")
     assert list(pd.read_csv(tmp_path / "rerun.csv")["rerun_as"]) == ["as_is", "fix_first", "as_is"]
 
