@@ -1,5 +1,7 @@
 """The report of one attempt in the Dagster UI: key numbers and links first, then the plots (see ui_metadata)."""
 
+from dataclasses import replace
+
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
@@ -15,7 +17,7 @@ from cxgm_pipeline.monitor.views.deltas import (rehearsal_listed, rehearsal_mark
 from cxgm_pipeline.monitor.views.failures import failures_markdown, rerun_markdown, top_failed_markdown
 from cxgm_pipeline.monitor.attempts.ref import AttemptRef
 from cxgm_pipeline.monitor.attempts.listing import rehearsal_candidates
-from cxgm_pipeline.monitor.views.progress import observed_now, stored_progress
+from cxgm_pipeline.monitor.views.progress import observed_now, stored_progress, stored_rehearsal
 from cxgm_pipeline.monitor.report.document import UI_PREFIX, AttemptReport, key_numbers, key_numbers_markdown, write_attempt_report
 from cxgm_pipeline.partitions import migration_partitions
 from cxgm_pipeline.resources.aws import StepFunctionsResource
@@ -72,6 +74,9 @@ def migration_report(context: AssetExecutionContext, enriched_jobs: pd.DataFrame
         candidates = rehearsal_candidates(sfn, stage, not found.ended, context.log, store=store, keys={attempt})
         progress = stored_progress(found, store, candidates, rollup=dataset_rollup,
                                    now=observed_now(enriched_jobs, dataset_rollup), portal=portal_state)
+        if progress is not None and progress.ended and progress.rehearsal is None:
+            # its completion plot beside its rehearsal's, as while it ran
+            progress = replace(progress, rehearsal=stored_rehearsal(stage, attempt, get_config().stage_names, store))
     failures = store.read(Frame.child_failures, stage, attempt) if store.exists(Frame.child_failures, stage, attempt) \
         else None  # the outcome's (a Map Run past its tolerance), as the health check reads it
     outputs = store.read(Frame.step_outputs, stage, attempt, columns=["kind", "source", "job_id"]) \

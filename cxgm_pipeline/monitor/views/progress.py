@@ -355,6 +355,22 @@ def find_rehearsal(attempt: "Attempt", candidates: "list[Attempt]", store: "Fram
                      pd.Timestamp(other.stop))
 
 
+def stored_rehearsal(stage: str, key: str, stages: list[str], store: "FrameStoreOps") -> Rehearsal | None:
+    """The rehearsal of an ended attempt, for its completion plot alone (an ended one has no ETA, and its report is
+    not worth a listing of the other stages): the same key rolled up in an earlier stage, from the store; its start
+    is its first dataset's (the listing has the execution's, a gather earlier)."""
+    from cxgm_pipeline.monitor.views.deltas import rehearsal_of_key
+
+    other = rehearsal_of_key(stage, key, stages, store)
+    if other is None:
+        return None
+    rollup = store.read(Frame.dataset_rollup, other, key)
+    if rollup.empty or pd.isna(first := rollup["started_at"].min()):
+        return None
+    last = rollup["finished_at"].max()
+    return Rehearsal(f"{other}:{key}", rollup, pd.Timestamp(first), None if pd.isna(last) else pd.Timestamp(last))
+
+
 def stored_progress(attempt: "Attempt", store: "FrameStoreOps", candidates: "list[Attempt]" = (),
                     rollup: pd.DataFrame | None = None, now: pd.Timestamp | None = None,
                     portal: pd.DataFrame | None = None) -> Progress | None:

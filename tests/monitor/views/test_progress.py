@@ -111,3 +111,27 @@ def test_the_rehearsal_is_the_same_key_ended_earlier_in_another_stage():
     candidates = [attempt("staging", "A", 2), attempt("dev", "B", 1), attempt("dev", "A", 6), attempt("dev", "A", 1)]
     assert rehearsal_of(prod, candidates, Store()) is candidates[3], "stored, the same key, ended before it started"
     assert rehearsal_of(prod, candidates[:3], Store()) is None
+
+
+def test_an_ended_attempts_completion_plot_keeps_its_rehearsals_curve(tmp_path):
+    """At the end the plot showed 'this attempt' alone, where the report promises its rehearsal's beside it: an
+    ended attempt's rehearsal is read from the store (same key, an earlier stage), for the plot only."""
+    from dataclasses import replace
+
+    from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+    from cxgm_pipeline.monitor.report.document import AttemptReport, progress_figure
+    from cxgm_pipeline.monitor.store.frames import FrameStore
+    from cxgm_pipeline.monitor.views.progress import stored_rehearsal
+
+    store = FrameStore(str(tmp_path))
+    assert stored_rehearsal("prod", "A", ["dev", "prod"], store) is None
+    rehearsed = _rollup([("succeeded", 1, 2), ("failed", 2, 4), ("skipped", None, None)])
+    store.write(rehearsed, "dataset_rollup", "dev", "A")
+    rehearsal = stored_rehearsal("prod", "A", ["dev", "prod"], store)
+    assert (rehearsal.label, rehearsal.start, rehearsal.stop) == ("dev:A", T0 + H, T0 + 4 * H)
+    assert stored_rehearsal("dev", "A", ["dev", "prod"], store) is None, "nothing before dev"
+    ended = _rollup([("succeeded", 0, 1), ("failed", 1, 3)])
+    progress = replace(attempt_progress("prod", "A", ended, now=T0 + 3 * H, start=T0, ended=True), rehearsal=rehearsal)
+    figure = progress_figure(AttemptReport(AttemptRef("prod", "A"), {}, progress))
+    labels = [t.get_text() for ax in figure.axes for legend in [ax.get_legend()] if legend for t in legend.get_texts()]
+    assert any("dev:A" in label for label in labels), labels
