@@ -121,7 +121,7 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
     AttemptState value (None: running until `finished`), for the counts its digest's subject gives."""
     where = f"{stage}/{attempt}"
     alerts = []
-    reading = portal_reading(portal)
+    reading, end = portal_reading(portal), end_word(state)
     daily = daily_progress(where, progress, finished, announced)
     if daily is not None:
         alerts.append(_answer_first(daily, answer))
@@ -162,7 +162,6 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         lines += ["", f"To re-run ({len(rerun)}):"]
         lines += [f"  {r['dataset_id']}  collection {r['collection_id']}  {r['failing_step'] or '-'}  {r['error_category'] or '-'}"
                   for r in rerun.to_dict("records")]
-        end = end_word(state)
         subject = f"[cxgm] {where} {end}: {counts.get('failed', 0)} failed"
         if reading.own:  # read after a later attempt, the count is the portal now: the body says so
             subject += f", {reading.old_schema} still on the old schema in the portal"
@@ -175,7 +174,6 @@ def evaluate(stage: str, attempt: str, datasets: pd.DataFrame, signatures: pd.Da
         alerts.append(_answer_first(Alert("finished", "finished", subject, "\n".join(lines)), answer))
     if not alerts:
         return alerts
-    end = end_word(state)
     standing = Standing(
         how_far(state or ("succeeded" if finished else "running"), datasets, progress,
                 never_started=named_by_the_portal(portal, datasets)) if not datasets.empty else None,
@@ -236,7 +234,11 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
     signatures = store.read(Frame.error_signatures, attempt.stage, attempt.key)
     closing = finished and "finished" not in announced
     wanted = closing or (not attempt.ended and progress_due(datasets, announced))
-    progress = stored_progress(attempt, store, attempts, rollup=datasets) if wanted else None
+    # with the answer line: the datasets the portal alone names are in its total, as on the page ("782 of 2,037+
+    # ... (how many: on migration_report)" in a digest whose subject said "782 of ~2,037")
+    portal = (store.read(Frame.portal_state, attempt.stage, attempt.key)
+              if wanted and store.exists(Frame.portal_state, attempt.stage, attempt.key) else None)
+    progress = stored_progress(attempt, store, attempts, rollup=datasets, portal=portal) if wanted else None
     causes = None
     if closing and (rehearsal := rehearsal_of(attempt, attempts, store, Frame.error_signatures)) is not None:
         causes = signature_diff(str(rehearsal.ref), store.read(Frame.error_signatures, rehearsal.stage, rehearsal.key),
@@ -247,10 +249,6 @@ def stored_alerts(attempt, attempts: list, store, announced: set[str], finished:
         causes = with_failed(causes, rehearsed, datasets)
     # read on every tick, the re-run list was a parquet read per attempt: only the finished alert lists it
     rerun = stored_rerun(attempt, store) if closing else empty_frame(RerunManifest)
-    # with the answer line: the datasets the portal alone names are in its total, as on the page ("782 of 2,037+
-    # ... (how many: on migration_report)" in a digest whose subject said "782 of ~2,037")
-    portal = (store.read(Frame.portal_state, attempt.stage, attempt.key)
-              if wanted and store.exists(Frame.portal_state, attempt.stage, attempt.key) else None)
     outcome = stored_outcome(attempt, store) if closing else None
     answer = None
     if wanted:
