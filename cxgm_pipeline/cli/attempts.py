@@ -96,16 +96,18 @@ def _with_progress(frame, found: list, rollups: dict, store, candidates: list, n
     by_key = {(a.stage, a.key): a for a in found}
     for stage, key in zip(frame["stage"], frame["attempt"]):
         rollup = rollups.get((stage, key))
-        p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup) if rollup is not None else None
+        portal = (portals or {}).get((stage, key))
+        p = stored_progress(by_key[(stage, key)], store, candidates, rollup=rollup, portal=portal) \
+            if rollup is not None else None
         eta = p.eta if p is not None else None
         attempt = by_key[(stage, key)]
         # collections whose migration failed before listing their datasets, and those the portal lists of them
         stored = store.read(Frame.collection_rollup, stage, key) if store.exists(Frame.collection_rollup, stage, key) \
             else None
-        collections = failed_collections(rollup=rollup, portal=(portals or {}).get((stage, key)), collections=stored) \
+        collections = failed_collections(rollup=rollup, portal=portal, collections=stored) \
             if rollup is not None and stored is not None else None
         # what an ended attempt left on the old schema, when the portal's reading is its own: the page says it
-        reading = portal_reading((portals or {}).get((stage, key)))
+        reading = portal_reading(portal)
         columns["answer"].append(answer_line(attempt.state.value, rollup, p, notes.get(key), ended_at=attempt.stop,
                                              outcome=(outcomes or {}).get((stage, key)),
                                              now=(observed or {}).get((stage, key)), collections=collections,
