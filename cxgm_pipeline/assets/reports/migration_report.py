@@ -52,7 +52,13 @@ def rehearsal_line(stage: str, attempt: str, rollup: pd.DataFrame, portal: pd.Da
     compared = (store.root() / "reports" / "compare" / name / "index.html").exists()
     rehearsal_portal = (store.read(Frame.portal_state, rehearsal, attempt)
                         if store.exists(Frame.portal_state, rehearsal, attempt) else None)
-    return rehearsal_markdown(other, rollup, base, store.read(Frame.dataset_rollup, rehearsal, attempt), running,
+    # the progress read the same rollup for its ETA or its completion plot
+    known = progress.rehearsal if progress is not None else None
+    if known is not None and known.label == base:
+        rehearsed = known.rollup
+    else:
+        rehearsed = store.read(Frame.dataset_rollup, rehearsal, attempt)
+    return rehearsal_markdown(other, rollup, base, rehearsed, running,
                               f"{links.ui_url()}/assets/duration_deltas",
                               links.served("compare", name, "index.html") if compared else None,
                               portal, rehearsal_portal, progress)
