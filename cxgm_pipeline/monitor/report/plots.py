@@ -476,7 +476,7 @@ def plot_progress(curve: pd.DataFrame, rehearsal: pd.DataFrame | None = None, et
     right.set_ylim(0, 1.05)
     right.set_xlabel("hours since start")
     right.set_ylabel("share of datasets ended")
-    # an ended attempt's progress carries no rehearsal (it is read for a running one's ETA): no claim either way
+    # no curve may be a rehearsal not rolled up yet (or none stored): no claim either way
     right.set_title(f"Completion against {rehearsal_label}" if compared else "Completion")
     right.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -293,6 +293,7 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     from cxgm_pipeline.monitor.attempts.outcome import attempt_outcome
     from cxgm_pipeline.monitor.frames.attempt_rollup import attempt_summary
     from cxgm_pipeline.monitor.frames.portal_state import portal_reading
+    from cxgm_pipeline.monitor.frames.step_outputs import histories_reading
     from cxgm_pipeline.monitor.views.progress import observed_now
 
     if attempt is None:
@@ -308,8 +309,6 @@ def attempt_answer(attempt, rollup: pd.DataFrame | None, jobs: pd.DataFrame | No
     if outcome is None and jobs is not None:  # the same rule as attempt_states' and the health check's
         outcome = attempt_outcome(attempt, jobs, rollup, child_failures).value
     collections = failed_collections(jobs, rollup, portal if portal is not None else portal_before)
-    from cxgm_pipeline.monitor.frames.step_outputs import histories_reading
-
     return answer_line(state, rollup, progress, why, with_eta, now, unlisted, old_schema=old_schema,
                        outcome=outcome, collections=collections, partial=histories_reading(outputs)), \
         attempt_health(state, rollup, why, outcome, collections)
