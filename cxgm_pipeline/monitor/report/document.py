@@ -107,7 +107,7 @@ def progress_figure(r: AttemptReport) -> Figure | None:
     reh = rehearsal_curve(p.rehearsal) if p.rehearsal is not None else None
     return plots.plot_progress(p.curve, reh, eta, start, f"{p.stage}/{p.attempt}: datasets over time",
                                p.rehearsal.label if p.rehearsal is not None else "rehearsal",
-                               expected_total=p.total + p.unlisted)
+                               expected_total=p.expected)
 
 
 def dataset_states_figure(r: AttemptReport) -> Figure:

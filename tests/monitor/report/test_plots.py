@@ -99,3 +99,23 @@ def test_the_completion_share_is_of_the_expected_total_and_says_what_it_compares
     rehearsal = pd.DataFrame({"hours": [0.0, 2.0], "share_ended": [0.0, 1.0]})
     assert plots.plot_progress(curve, rehearsal, None, rehearsal_label="dev:ATTEMPT_2").axes[1].get_title() == \
         "Completion against dev:ATTEMPT_2"
+
+
+def test_the_completion_share_counts_the_datasets_only_the_portal_names():
+    """The answer line's total counts the datasets of collections that failed before listing them (never started):
+    the plot's share is of that total too, or it reads 100% beside "1,954 of 1,962 (99%)"."""
+    from dataclasses import replace
+
+    from cxgm_pipeline.monitor.attempts.ref import AttemptRef
+    from cxgm_pipeline.monitor.report.document import AttemptReport, progress_figure
+    from cxgm_pipeline.monitor.views.progress import attempt_progress
+
+    t0 = pd.Timestamp("2026-12-01", tz="UTC")
+    rollup = pd.DataFrame({"dataset_id": ["a", "b"], "state": ["succeeded", "failed"],
+                           "started_at": [t0, t0], "finished_at": [t0 + pd.Timedelta(hours=1)] * 2,
+                           "total_duration_s": [3600.0, 3600.0]})
+    progress = replace(attempt_progress("prod", "A", rollup, now=t0 + pd.Timedelta(hours=2), start=t0, ended=True),
+                       never_listed=2)
+    right = progress_figure(AttemptReport(AttemptRef("prod", "A"), {}, progress)).axes[1]
+    [line] = [ln for ln in right.get_lines() if ln.get_label() == "this attempt"]
+    assert abs(line.get_ydata()[-1] - 2 / 4) < 1e-9, line.get_ydata()
