@@ -85,7 +85,7 @@ def key_numbers_markdown(r: AttemptReport) -> str:
     p = r.progress
     if p is not None and not p.ended:  # while it runs, the rows are the datasets listed so far
         head = f"**{to_migrate:,} datasets to migrate listed so far**" + (
-            f" (~{to_migrate + p.unlisted:,} expected)" if p.unlisted else "")
+            f" (~{p.expected:,} expected)" if p.unlisted else "")
     # skipped: on the current schema when gathered (before the campaign, or migrated by its earlier attempt)
     left = f"; {skipped:,} skipped (on the current schema when gathered)" if skipped else ""
     return (f"{head}: {states}{left}. **{n['to_rerun']:,} to re-run.** "
